@@ -1,0 +1,94 @@
+//! The command line: parse, then hand over to the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::startup::{Application, Role, shutdown_signal};
+use crate::store::Store;
+use crate::trigger::{self, TriggerArgs};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "dunwell",
+    version,
+    about = "Self-hosted payment recovery (dunning)"
+)]
+pub struct Cli {
+    /// TOML configuration file (default: dunwell.toml when present).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Web and workers in one process; applies migrations first.
+    Serve,
+    /// Only the HTTP side (intake, pages, API).
+    Web,
+    /// Only the background workers.
+    Worker,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Load and validate configuration; print it with secrets redacted.
+    CheckConfig,
+    /// Build, sign and post a realistic processor event.
+    Trigger(Box<TriggerArgs>),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::telemetry::init();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(errors) => {
+            eprint!("{errors}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Command::CheckConfig = cli.command {
+        print!("{}", config.redacted());
+        for key in &config.unknown_keys {
+            eprintln!("warning: unknown configuration key {key:?} is ignored");
+        }
+        println!("configuration OK");
+        return ExitCode::SUCCESS;
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    let role = match command {
+        Command::Serve => Role::Serve,
+        Command::Web => Role::Web,
+        Command::Worker => Role::Worker,
+        Command::Migrate => {
+            let store = Store::connect(&config.database_url).await?;
+            store.migrate().await?;
+            store.close().await;
+            println!("migrations applied ({})", store.backend());
+            return Ok(());
+        }
+        Command::Trigger(args) => return trigger::run(&config, &args).await,
+        Command::CheckConfig => unreachable!("handled before the runtime starts"),
+    };
+    let app = Application::build(config, role).await?;
+    app.run(shutdown_signal()).await
+}

@@ -1,0 +1,607 @@
+//! One configuration struct: an optional TOML file, then `DUNWELL_*`
+//! environment variables (nested keys joined by `__`), validated as a whole.
+//! Secrets are `SecretString`s: `Debug` and `check-config` never print them.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::{Figment, Provider};
+use reqwest::Url;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::webhooks::signature::DEFAULT_TOLERANCE_SECS;
+
+pub const DEFAULT_CONFIG_FILE: &str = "dunwell.toml";
+const ENV_PREFIX: &str = "DUNWELL_";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProcessorKind {
+    Stripe,
+    Simulated,
+}
+
+/// The validated configuration the application is built from.
+#[derive(Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub database_url: String,
+    pub public_url: Url,
+    pub webhook_secrets: Vec<SecretString>,
+    pub webhook_tolerance_secs: i64,
+    pub webhook_max_body_bytes: usize,
+    pub processor: ProcessorKind,
+    pub stripe_api_key: Option<SecretString>,
+    pub stripe_api_base: Url,
+    pub smtp_url: Option<SecretString>,
+    pub mail_from: Option<String>,
+    pub link_secret: Option<SecretString>,
+    pub admin_token: Option<SecretString>,
+    pub notify_url: Option<Url>,
+    pub notify_secret: Option<SecretString>,
+    pub clock_speed: f64,
+    /// Keys given that dunwell does not know (probably typos).
+    pub unknown_keys: Vec<String>,
+}
+
+/// What the file and environment say, before validation.
+#[derive(Deserialize, Serialize)]
+#[serde(default)]
+struct RawConfig {
+    #[serde(deserialize_with = "text")]
+    bind: String,
+    #[serde(deserialize_with = "text")]
+    database_url: String,
+    #[serde(deserialize_with = "text")]
+    public_url: String,
+    #[serde(deserialize_with = "text_list")]
+    webhook_secrets: Vec<String>,
+    #[serde(deserialize_with = "text")]
+    webhook_tolerance_secs: String,
+    #[serde(deserialize_with = "text")]
+    webhook_max_body_bytes: String,
+    #[serde(deserialize_with = "text")]
+    processor: String,
+    #[serde(deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    stripe_api_key: Option<String>,
+    #[serde(deserialize_with = "text")]
+    stripe_api_base: String,
+    #[serde(deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    smtp_url: Option<String>,
+    #[serde(deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    mail_from: Option<String>,
+    #[serde(deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    link_secret: Option<String>,
+    #[serde(deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    admin_token: Option<String>,
+    #[serde(deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    notify_url: Option<String>,
+    #[serde(deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    notify_secret: Option<String>,
+    #[serde(deserialize_with = "text")]
+    clock_speed: String,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            database_url: "sqlite://dunwell.db".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            webhook_secrets: Vec::new(),
+            webhook_tolerance_secs: DEFAULT_TOLERANCE_SECS.to_string(),
+            webhook_max_body_bytes: (1024 * 1024).to_string(),
+            processor: "simulated".into(),
+            stripe_api_key: None,
+            stripe_api_base: "https://api.stripe.com".into(),
+            smtp_url: None,
+            mail_from: None,
+            link_secret: None,
+            admin_token: None,
+            notify_url: None,
+            notify_secret: None,
+            clock_speed: "1".into(),
+        }
+    }
+}
+
+const KNOWN_KEYS: &[&str] = &[
+    "bind",
+    "database_url",
+    "public_url",
+    "webhook_secrets",
+    "webhook_tolerance_secs",
+    "webhook_max_body_bytes",
+    "processor",
+    "stripe_api_key",
+    "stripe_api_base",
+    "smtp_url",
+    "mail_from",
+    "link_secret",
+    "admin_token",
+    "notify_url",
+    "notify_secret",
+    "clock_speed",
+];
+
+/// Environment variables with our prefix that are not configuration.
+const NOT_CONFIG_ENV: &[&str] = &["test_postgres_url", "log"];
+
+/// A string, or a number/bool that the environment parser produced from
+/// something the operator meant as text (a numeric token, say).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Scalar {
+    S(String),
+    I(i64),
+    U(u64),
+    F(f64),
+    B(bool),
+}
+
+impl From<Scalar> for String {
+    fn from(s: Scalar) -> String {
+        match s {
+            Scalar::S(s) => s,
+            Scalar::I(i) => i.to_string(),
+            Scalar::U(u) => u.to_string(),
+            Scalar::F(f) => f.to_string(),
+            Scalar::B(b) => b.to_string(),
+        }
+    }
+}
+
+fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Scalar::deserialize(d).map(String::from)
+}
+
+fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let s = Option::<Scalar>::deserialize(d)?.map(String::from);
+    Ok(s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()))
+}
+
+/// A list, or one comma-separated string (how an env variable carries it).
+fn text_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        Many(Vec<String>),
+        One(String),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::Many(v) => v,
+        OneOrMany::One(s) => s.split(',').map(|s| s.trim().to_owned()).collect(),
+    })
+}
+
+/// Every problem found, each naming its key.
+#[derive(Debug)]
+pub struct ConfigErrors(pub Vec<String>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid configuration:")?;
+        for e in &self.0 {
+            writeln!(f, "  - {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+impl fmt::Debug for Config {
+    /// The redacted view: a database URL can carry a password too.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Config {{\n{}}}", self.redacted())
+    }
+}
+
+impl Config {
+    /// Loads `path` (or `dunwell.toml` when present) and the environment.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigErrors> {
+        let file: Option<PathBuf> = match path {
+            Some(p) if !p.exists() => {
+                return Err(ConfigErrors(vec![format!(
+                    "config file {} does not exist",
+                    p.display()
+                )]));
+            }
+            Some(p) => Some(p.to_owned()),
+            None => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.exists()),
+        };
+        let mut figment = Figment::from(Serialized::defaults(RawConfig::default()));
+        if let Some(file) = &file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        let env = Env::prefixed(ENV_PREFIX)
+            .split("__")
+            .filter(|k| !NOT_CONFIG_ENV.contains(&k.as_str()));
+        Self::from_figment(figment.merge(env))
+    }
+
+    /// The defaults with `overrides` on top: what tests and tools start from.
+    pub fn from_pairs<'a>(
+        overrides: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, ConfigErrors> {
+        let mut figment = Figment::from(Serialized::defaults(RawConfig::default()));
+        for (key, value) in overrides {
+            figment = figment.merge((key, value));
+        }
+        Self::from_figment(figment)
+    }
+
+    fn from_figment(figment: Figment) -> Result<Self, ConfigErrors> {
+        let unknown_keys = match figment.data() {
+            Ok(data) => data
+                .values()
+                .flat_map(|dict| dict.keys().cloned())
+                .filter(|k| !KNOWN_KEYS.contains(&k.as_str()))
+                .collect(),
+            Err(e) => return Err(ConfigErrors(vec![e.to_string()])),
+        };
+        let raw: RawConfig = figment
+            .extract()
+            .map_err(|e| ConfigErrors(e.into_iter().map(|e| e.to_string()).collect()))?;
+        raw.validate(unknown_keys)
+    }
+
+    /// The effective configuration with secrets redacted, one `key = value` a line.
+    pub fn redacted(&self) -> String {
+        fn secret(s: &Option<SecretString>) -> String {
+            match s {
+                Some(_) => "\"[redacted]\"".into(),
+                None => "(unset)".into(),
+            }
+        }
+        fn opt<T: fmt::Display>(v: &Option<T>) -> String {
+            v.as_ref()
+                .map_or_else(|| "(unset)".into(), |v| format!("{:?}", v.to_string()))
+        }
+        let link_secret = match &self.link_secret {
+            Some(_) => "\"[redacted]\"".to_owned(),
+            None => "(generated and stored in the database on first start)".to_owned(),
+        };
+        let smtp = match &self.smtp_url {
+            Some(url) => format!("{:?}", redact_url(url.expose_secret())),
+            None => "(unset: mail goes to the outbox)".into(),
+        };
+        let lines = [
+            ("bind", format!("{:?}", self.bind.to_string())),
+            (
+                "database_url",
+                format!("{:?}", redact_url(&self.database_url)),
+            ),
+            ("public_url", format!("{:?}", self.public_url.as_str())),
+            (
+                "webhook_secrets",
+                format!("{} configured [redacted]", self.webhook_secrets.len()),
+            ),
+            (
+                "webhook_tolerance_secs",
+                self.webhook_tolerance_secs.to_string(),
+            ),
+            (
+                "webhook_max_body_bytes",
+                self.webhook_max_body_bytes.to_string(),
+            ),
+            (
+                "processor",
+                format!("{:?}", format!("{:?}", self.processor).to_lowercase()),
+            ),
+            ("stripe_api_key", secret(&self.stripe_api_key)),
+            (
+                "stripe_api_base",
+                format!("{:?}", self.stripe_api_base.as_str()),
+            ),
+            ("smtp_url", smtp),
+            ("mail_from", opt(&self.mail_from)),
+            ("link_secret", link_secret),
+            ("admin_token", secret(&self.admin_token)),
+            ("notify_url", opt(&self.notify_url)),
+            ("notify_secret", secret(&self.notify_secret)),
+            ("clock_speed", self.clock_speed.to_string()),
+        ];
+        lines.iter().map(|(k, v)| format!("{k} = {v}\n")).collect()
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        is_postgres_url(&self.database_url)
+    }
+}
+
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// Hides the password part of a `scheme://user:pass@host` URL.
+pub fn redact_url(raw: &str) -> String {
+    match Url::parse(raw) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("redacted"));
+            url.to_string()
+        }
+        _ => raw.to_owned(),
+    }
+}
+
+fn http_url(key: &str, raw: &str, errors: &mut Vec<String>) -> Option<Url> {
+    match Url::parse(raw) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Some(url),
+        Ok(_) => {
+            errors.push(format!(
+                "{key}: must be an http:// or https:// URL, got {raw:?}"
+            ));
+            None
+        }
+        Err(e) => {
+            errors.push(format!("{key}: {e} in {raw:?}"));
+            None
+        }
+    }
+}
+
+fn number<T: std::str::FromStr>(
+    key: &str,
+    raw: &str,
+    in_range: impl FnOnce(&T) -> bool,
+    expected: &str,
+    errors: &mut Vec<String>,
+) -> Option<T> {
+    match raw.trim().parse::<T>() {
+        Ok(n) if in_range(&n) => Some(n),
+        _ => {
+            errors.push(format!("{key}: must be {expected}, got {raw:?}"));
+            None
+        }
+    }
+}
+
+fn secret(value: Option<String>) -> Option<SecretString> {
+    value.map(SecretString::from)
+}
+
+impl RawConfig {
+    fn validate(self, unknown_keys: Vec<String>) -> Result<Config, ConfigErrors> {
+        let mut errors = Vec::new();
+        let bind = self
+            .bind
+            .parse::<SocketAddr>()
+            .map_err(|_| {
+                errors.push(format!(
+                    "bind (DUNWELL_BIND): must be an address like 127.0.0.1:8080, got {:?}",
+                    self.bind
+                ))
+            })
+            .ok();
+        let sqlite = self.database_url.starts_with("sqlite:");
+        if !sqlite && !is_postgres_url(&self.database_url) {
+            errors.push(format!(
+                "database_url (DUNWELL_DATABASE_URL): must start with sqlite:// or postgres://, got {:?}",
+                redact_url(&self.database_url)
+            ));
+        }
+        let public_url = http_url(
+            "public_url (DUNWELL_PUBLIC_URL)",
+            &self.public_url,
+            &mut errors,
+        );
+        let stripe_api_base = http_url(
+            "stripe_api_base (DUNWELL_STRIPE_API_BASE)",
+            &self.stripe_api_base,
+            &mut errors,
+        );
+        if self.webhook_secrets.iter().any(|s| s.trim().is_empty()) {
+            errors.push(
+                "webhook_secrets (DUNWELL_WEBHOOK_SECRETS): empty entry in the comma-separated list"
+                    .into(),
+            );
+        }
+        for (i, s) in self.webhook_secrets.iter().enumerate() {
+            if !s.trim().is_empty() && !s.starts_with("whsec_") {
+                errors.push(format!(
+                    "webhook_secrets (DUNWELL_WEBHOOK_SECRETS): entry {} does not start with `whsec_` (copy the endpoint's signing secret)",
+                    i + 1
+                ));
+            }
+        }
+        let tolerance = number::<i64>(
+            "webhook_tolerance_secs (DUNWELL_WEBHOOK_TOLERANCE_SECS)",
+            &self.webhook_tolerance_secs,
+            |n| (1..=86_400).contains(n),
+            "a whole number of seconds from 1 to 86400",
+            &mut errors,
+        );
+        let max_body = number::<usize>(
+            "webhook_max_body_bytes (DUNWELL_WEBHOOK_MAX_BODY_BYTES)",
+            &self.webhook_max_body_bytes,
+            |n| (1024..=64 * 1024 * 1024).contains(n),
+            "a byte count from 1024 to 67108864",
+            &mut errors,
+        );
+        let clock_speed = number::<f64>(
+            "clock_speed (DUNWELL_CLOCK_SPEED)",
+            &self.clock_speed,
+            |n| n.is_finite() && *n > 0.0 && *n <= 1e7,
+            "a number above 0 (1 = real time)",
+            &mut errors,
+        );
+        let processor = match self.processor.as_str() {
+            "stripe" => Some(ProcessorKind::Stripe),
+            "simulated" => Some(ProcessorKind::Simulated),
+            other => {
+                errors.push(format!(
+                    "processor (DUNWELL_PROCESSOR): must be `stripe` or `simulated`, got {other:?}"
+                ));
+                None
+            }
+        };
+        match (&processor, &self.stripe_api_key) {
+            (Some(ProcessorKind::Stripe), None) => errors.push(
+                "stripe_api_key (DUNWELL_STRIPE_API_KEY): required when processor = \"stripe\""
+                    .into(),
+            ),
+            (_, Some(key)) if !(key.starts_with("sk_") || key.starts_with("rk_")) => errors.push(
+                "stripe_api_key (DUNWELL_STRIPE_API_KEY): must be a secret (sk_...) or restricted (rk_...) key".into(),
+            ),
+            _ => {}
+        }
+        if let Some(smtp) = &self.smtp_url {
+            match Url::parse(smtp) {
+                Ok(url) if matches!(url.scheme(), "smtp" | "smtps") && url.host().is_some() => {}
+                _ => errors.push(format!(
+                    "smtp_url (DUNWELL_SMTP_URL): must look like smtp://host:port or smtps://user:pass@host, got {:?}",
+                    redact_url(smtp)
+                )),
+            }
+            if self.mail_from.is_none() {
+                errors.push("mail_from (DUNWELL_MAIL_FROM): required when smtp_url is set".into());
+            }
+        }
+        if let Some(from) = &self.mail_from {
+            let address = from
+                .rsplit_once('<')
+                .map_or(from.as_str(), |(_, a)| a.trim_end_matches('>'));
+            let valid = address
+                .split_once('@')
+                .is_some_and(|(user, host)| !user.is_empty() && host.contains('.'));
+            if !valid {
+                errors.push(format!(
+                    "mail_from (DUNWELL_MAIL_FROM): must be an address like billing@example.com or \"Acme <billing@example.com>\", got {from:?}"
+                ));
+            }
+        }
+        if self.link_secret.as_ref().is_some_and(|s| s.len() < 32) {
+            errors.push(
+                "link_secret (DUNWELL_LINK_SECRET): must be at least 32 characters (or leave it unset to have one generated)".into(),
+            );
+        }
+        if self.admin_token.as_ref().is_some_and(|s| s.len() < 16) {
+            errors.push("admin_token (DUNWELL_ADMIN_TOKEN): must be at least 16 characters".into());
+        }
+        let notify_url = self
+            .notify_url
+            .as_deref()
+            .and_then(|u| http_url("notify_url (DUNWELL_NOTIFY_URL)", u, &mut errors));
+        if self.notify_url.is_some() && self.notify_secret.is_none() {
+            errors.push(
+                "notify_secret (DUNWELL_NOTIFY_SECRET): required when notify_url is set (it signs the events)".into(),
+            );
+        }
+        match (
+            bind,
+            public_url,
+            stripe_api_base,
+            processor,
+            tolerance,
+            max_body,
+            clock_speed,
+        ) {
+            (
+                Some(bind),
+                Some(public_url),
+                Some(stripe_api_base),
+                Some(processor),
+                Some(webhook_tolerance_secs),
+                Some(webhook_max_body_bytes),
+                Some(clock_speed),
+            ) if errors.is_empty() => Ok(Config {
+                bind,
+                database_url: self.database_url,
+                public_url,
+                webhook_secrets: self
+                    .webhook_secrets
+                    .into_iter()
+                    .map(SecretString::from)
+                    .collect(),
+                webhook_tolerance_secs,
+                webhook_max_body_bytes,
+                processor,
+                stripe_api_key: secret(self.stripe_api_key),
+                stripe_api_base,
+                smtp_url: secret(self.smtp_url),
+                mail_from: self.mail_from,
+                link_secret: secret(self.link_secret),
+                admin_token: secret(self.admin_token),
+                notify_url,
+                notify_secret: secret(self.notify_secret),
+                clock_speed,
+                unknown_keys,
+            }),
+            _ => Err(ConfigErrors(errors)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = Config::from_pairs([]).unwrap();
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.processor, ProcessorKind::Simulated);
+        assert!(c.webhook_secrets.is_empty());
+        assert_eq!(c.webhook_tolerance_secs, 300);
+    }
+
+    #[test]
+    fn comma_separated_secrets_split() {
+        let c = Config::from_pairs([("webhook_secrets", "whsec_a, whsec_b")]).unwrap();
+        let got: Vec<_> = c
+            .webhook_secrets
+            .iter()
+            .map(|s| s.expose_secret())
+            .collect();
+        assert_eq!(got, ["whsec_a", "whsec_b"]);
+    }
+
+    #[test]
+    fn every_error_is_reported_with_its_key() {
+        let err = Config::from_pairs([
+            ("bind", "nowhere"),
+            ("processor", "paypal"),
+            ("database_url", "mysql://x"),
+            ("clock_speed", "0"),
+            ("smtp_url", "http://mail"),
+        ])
+        .unwrap_err();
+        let text = err.to_string();
+        for key in [
+            "bind",
+            "processor",
+            "database_url",
+            "clock_speed",
+            "smtp_url",
+            "mail_from",
+        ] {
+            assert!(text.contains(key), "{key} missing from {text}");
+        }
+    }
+
+    #[test]
+    fn stripe_needs_a_key() {
+        let err = Config::from_pairs([("processor", "stripe")]).unwrap_err();
+        assert!(err.to_string().contains("DUNWELL_STRIPE_API_KEY"));
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let c = Config::from_pairs([
+            ("webhook_secrets", "whsec_topsecret"),
+            ("admin_token", "admin-token-0123456789"),
+            ("smtp_url", "smtps://user:hunter2@mail.example.com"),
+            ("mail_from", "billing@example.com"),
+        ])
+        .unwrap();
+        for shown in [c.redacted(), format!("{c:?}")] {
+            for secret in ["whsec_topsecret", "admin-token-0123456789", "hunter2"] {
+                assert!(!shown.contains(secret), "{secret} leaked in {shown}");
+            }
+        }
+    }
+}

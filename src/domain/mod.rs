@@ -1,0 +1,5 @@
+//! The pure core: no I/O, no clock reads. Everything here is unit-testable.
+
+pub mod events;
+pub mod ids;
+pub mod money;

@@ -1,0 +1,3 @@
+//! Background work, one job per file.
+
+pub mod process_events;

@@ -1,0 +1,14 @@
+//! dunwell: self-hosted payment recovery for subscription businesses.
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod jobs;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+pub mod trigger;
+pub mod web;
+pub mod webhooks;

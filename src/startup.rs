@@ -1,0 +1,217 @@
+//! Builds the whole application from a `Config`: store, intake writer, HTTP
+//! server, background workers. Tests use the same builder on port 0.
+
+use std::future::Future;
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use secrecy::SecretString;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use crate::config::{Config, ProcessorKind};
+use crate::jobs;
+use crate::state::AppState;
+use crate::store::Store;
+use crate::webhooks::group_commit::Committer;
+
+/// Which parts run in this process (Fly process groups split them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Web and workers.
+    Serve,
+    Web,
+    Worker,
+}
+
+impl Role {
+    fn web(self) -> bool {
+        matches!(self, Self::Serve | Self::Web)
+    }
+    fn workers(self) -> bool {
+        matches!(self, Self::Serve | Self::Worker)
+    }
+}
+
+pub struct Application {
+    port: Option<u16>,
+    store: Store,
+    server: Option<(Server, ServerHandle)>,
+    committer: Option<JoinHandle<()>>,
+    workers: Vec<JoinHandle<()>>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Application {
+    /// Connects, migrates, binds the listener (port 0 picks a free one) and
+    /// starts the background tasks. Nothing is served until `run`.
+    pub async fn build(mut config: Config, role: Role) -> anyhow::Result<Self> {
+        let store = Store::connect(&config.database_url).await?;
+        store.migrate().await?;
+        if config.link_secret.is_none() {
+            let generated = store
+                .setting_or_insert("link_secret", random_secret)
+                .await
+                .context("loading the link-signing secret")?;
+            config.link_secret = Some(SecretString::from(generated));
+        }
+        announce(&config, role);
+        let config = Arc::new(config);
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let committed = Arc::new(Notify::new());
+
+        let mut workers = Vec::new();
+        if role.workers() {
+            workers.push(tokio::spawn(jobs::process_events::run(
+                store.clone(),
+                committed.clone(),
+                shutdown_rx.clone(),
+            )));
+        }
+
+        let (mut port, mut server, mut committer) = (None, None, None);
+        if role.web() {
+            let (writer, task) = Committer::start(store.clone(), committed, shutdown_rx);
+            committer = Some(task);
+            let state = AppState {
+                config: config.clone(),
+                store: store.clone(),
+                committer: writer,
+            };
+            let listener = TcpListener::bind(config.bind)
+                .with_context(|| format!("binding {}", config.bind))?;
+            port = Some(listener.local_addr()?.port());
+            let data = web::Data::new(state);
+            let http = HttpServer::new(move || {
+                App::new()
+                    .app_data(data.clone())
+                    .configure(crate::web::routes)
+            })
+            .disable_signals()
+            .backlog(2048)
+            .shutdown_timeout(30)
+            .listen(listener)?
+            .run();
+            let handle = http.handle();
+            server = Some((http, handle));
+            tracing::info!(port = port.unwrap_or_default(), "listening");
+        }
+
+        Ok(Self {
+            port,
+            store,
+            server,
+            committer,
+            workers,
+            shutdown,
+        })
+    }
+
+    /// The bound port (`None` for a worker-only process).
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Serves until `stop` resolves, then shuts down gracefully: in-flight
+    /// requests finish (and their events commit), workers end their batch.
+    pub async fn run(self, stop: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let Self {
+            store,
+            server,
+            committer,
+            workers,
+            shutdown,
+            ..
+        } = self;
+        let served = match server {
+            Some((http, handle)) => {
+                let mut http = tokio::spawn(http);
+                tokio::select! {
+                    done = &mut http => Some(done),
+                    _ = stop => {
+                        tracing::info!("shutting down: finishing in-flight requests");
+                        handle.stop(true).await;
+                        Some(http.await)
+                    }
+                }
+            }
+            None => {
+                stop.await;
+                None
+            }
+        };
+        tracing::info!("shutting down: stopping workers");
+        let _ = shutdown.send(true);
+        if let Some(task) = committer {
+            let _ = task.await;
+        }
+        for task in workers {
+            let _ = task.await;
+        }
+        store.close().await;
+        tracing::info!("stopped");
+        match served {
+            Some(result) => result.context("HTTP server task")?.context("HTTP server"),
+            None => Ok(()),
+        }
+    }
+}
+
+fn random_secret() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the operating system provides randomness");
+    hex::encode(bytes)
+}
+
+fn announce(config: &Config, role: Role) {
+    tracing::info!(
+        role = ?role,
+        database = %crate::config::redact_url(&config.database_url),
+        "starting dunwell"
+    );
+    if config.processor == ProcessorKind::Simulated {
+        tracing::warn!(
+            "processor = simulated: no real money moves; charges are scripted stand-ins"
+        );
+    }
+    if config.webhook_secrets.is_empty() && role.web() {
+        tracing::error!(
+            "no webhook signing secret configured (DUNWELL_WEBHOOK_SECRETS): every webhook will be refused with 503"
+        );
+    }
+    if config.smtp_url.is_none() {
+        tracing::info!("no SMTP server configured: emails go to the outbox");
+    }
+    for key in &config.unknown_keys {
+        tracing::warn!(key = %key, "unknown configuration key ignored");
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

@@ -1,0 +1,14 @@
+//! The one application state handed to every handler.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::store::Store;
+use crate::webhooks::group_commit::Committer;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub committer: Committer,
+}

@@ -1,0 +1,299 @@
+//! The `webhook_events` table: group-committed inserts at intake, and the
+//! claim / finish cycle of the event dispatcher.
+
+use std::sync::OnceLock;
+
+use sqlx::Row;
+
+use super::{Store, with_pool};
+
+/// An accepted event, ready to be stored.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub event_id: String,
+    pub event_type: String,
+    pub api_version: Option<String>,
+    pub created_at: i64,
+    pub livemode: bool,
+    pub payload: String,
+    pub received_at_ms: i64,
+}
+
+/// A stored event handed to the dispatcher.
+#[derive(Debug, Clone)]
+pub struct PendingEvent {
+    pub seq: i64,
+    pub event_id: String,
+    pub event_type: String,
+    pub payload: String,
+    pub attempts: i32,
+}
+
+/// A stored event as the operator sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub seq: i64,
+    pub event_id: String,
+    pub event_type: String,
+    pub api_version: Option<String>,
+    pub created_at: i64,
+    pub livemode: bool,
+    pub payload: String,
+    pub received_at_ms: i64,
+    pub processed_at_ms: Option<i64>,
+    pub outcome: Option<String>,
+    pub last_error: Option<String>,
+}
+
+/// The result of processing one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finished {
+    pub seq: i64,
+    pub outcome: Outcome,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Acted on.
+    Handled,
+    /// A type dunwell does not act on: stored and acknowledged.
+    Ignored,
+    /// Verified but its object does not have the shape we need.
+    Unparseable,
+    /// Processing failed too many times.
+    Failed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Handled => "handled",
+            Self::Ignored => "ignored",
+            Self::Unparseable => "unparseable",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+const COLUMNS: usize = 7;
+/// Rows per INSERT statement; a batch is split greedily into these sizes so
+/// only four statement texts ever reach the prepared-statement cache.
+const CHUNKS: [usize; 4] = [64, 16, 4, 1];
+
+fn insert_sql(rows: usize) -> &'static str {
+    static SQL: OnceLock<Vec<String>> = OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        CHUNKS
+            .iter()
+            .map(|&n| {
+                let values: Vec<String> = (0..n)
+                    .map(|r| {
+                        let p: Vec<String> =
+                            (1..=COLUMNS).map(|c| format!("${}", r * COLUMNS + c)).collect();
+                        format!("({})", p.join(","))
+                    })
+                    .collect();
+                format!(
+                    "INSERT INTO webhook_events \
+                     (event_id, event_type, api_version, created_at, livemode, payload, received_at) \
+                     VALUES {} ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+                    values.join(",")
+                )
+            })
+            .collect()
+    });
+    let i = CHUNKS.iter().position(|&n| n == rows).expect("chunk size");
+    &all[i]
+}
+
+fn chunks(events: &[NewEvent]) -> impl Iterator<Item = &[NewEvent]> {
+    let mut rest = events;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let size = CHUNKS.iter().copied().find(|&n| n <= rest.len())?;
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        Some(chunk)
+    })
+}
+
+impl Store {
+    /// Stores a batch in one transaction. Returns, per event, whether it was
+    /// new (`false`: the event id was already stored, or earlier in the batch).
+    pub async fn insert_events(&self, events: &[NewEvent]) -> anyhow::Result<Vec<bool>> {
+        let mut inserted_ids = std::collections::HashSet::with_capacity(events.len());
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for chunk in chunks(events) {
+                let mut query = sqlx::query_scalar::<_, String>(insert_sql(chunk.len()));
+                for e in chunk {
+                    query = query
+                        .bind(&e.event_id)
+                        .bind(&e.event_type)
+                        .bind(&e.api_version)
+                        .bind(e.created_at)
+                        .bind(e.livemode)
+                        .bind(&e.payload)
+                        .bind(e.received_at_ms);
+                }
+                inserted_ids.extend(query.fetch_all(&mut *tx).await?);
+            }
+            tx.commit().await?;
+        });
+        // The first request in the batch with an id gets the "new" answer.
+        Ok(events
+            .iter()
+            .map(|e| inserted_ids.remove(e.event_id.as_str()))
+            .collect())
+    }
+
+    /// Leases up to `limit` unprocessed events until `lease_until_ms`.
+    /// Another dispatcher (another instance) skips leased rows.
+    pub async fn claim_pending_events(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: i64,
+    ) -> anyhow::Result<Vec<PendingEvent>> {
+        const SQL: &str = "UPDATE webhook_events SET lease_until = $1, attempts = attempts + 1 \
+            WHERE seq IN (SELECT seq FROM webhook_events \
+                          WHERE processed_at IS NULL AND (lease_until IS NULL OR lease_until < $2) \
+                          ORDER BY seq LIMIT $3) \
+              AND processed_at IS NULL AND (lease_until IS NULL OR lease_until < $2) \
+            RETURNING seq, event_id, event_type, payload, attempts";
+        let mut events = with_pool!(self, pool => {
+            sqlx::query(SQL)
+                .bind(lease_until_ms)
+                .bind(now_ms)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(|r| PendingEvent {
+                    seq: r.get("seq"),
+                    event_id: r.get("event_id"),
+                    event_type: r.get("event_type"),
+                    payload: r.get("payload"),
+                    attempts: r.get("attempts"),
+                })
+                .collect::<Vec<_>>()
+        });
+        events.sort_by_key(|e| e.seq);
+        Ok(events)
+    }
+
+    /// Marks events done with their outcomes in one transaction.
+    pub async fn finish_events(&self, finished: &[Finished], now_ms: i64) -> anyhow::Result<()> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for f in finished {
+                sqlx::query(
+                    "UPDATE webhook_events SET processed_at = $1, outcome = $2, last_error = $3, \
+                     lease_until = NULL WHERE seq = $4",
+                )
+                .bind(now_ms)
+                .bind(f.outcome.as_str())
+                .bind(&f.error)
+                .bind(f.seq)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Records a failed attempt; the lease expiring makes it due again.
+    pub async fn note_event_error(&self, seq: i64, error: &str) -> anyhow::Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query("UPDATE webhook_events SET last_error = $1 WHERE seq = $2")
+                .bind(error)
+                .bind(seq)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    pub async fn event_by_id(&self, event_id: &str) -> anyhow::Result<Option<StoredEvent>> {
+        let row = with_pool!(self, pool => {
+            sqlx::query(
+                "SELECT seq, event_id, event_type, api_version, created_at, livemode, payload, \
+                 received_at, processed_at, outcome, last_error FROM webhook_events WHERE event_id = $1",
+            )
+            .bind(event_id)
+            .fetch_optional(pool)
+            .await?
+            .map(|r| StoredEvent {
+                seq: r.get("seq"),
+                event_id: r.get("event_id"),
+                event_type: r.get("event_type"),
+                api_version: r.get("api_version"),
+                created_at: r.get("created_at"),
+                livemode: r.get("livemode"),
+                payload: r.get("payload"),
+                received_at_ms: r.get("received_at"),
+                processed_at_ms: r.get("processed_at"),
+                outcome: r.get("outcome"),
+                last_error: r.get("last_error"),
+            })
+        });
+        Ok(row)
+    }
+
+    pub async fn count_events(&self) -> anyhow::Result<i64> {
+        let n = with_pool!(self, pool => {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM webhook_events")
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(n)
+    }
+
+    pub async fn count_pending_events(&self) -> anyhow::Result<i64> {
+        let n = with_pool!(self, pool => {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM webhook_events WHERE processed_at IS NULL",
+            )
+            .fetch_one(pool)
+            .await?
+        });
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(i: usize) -> NewEvent {
+        NewEvent {
+            event_id: format!("evt_{i}"),
+            event_type: "x".into(),
+            api_version: None,
+            created_at: 0,
+            livemode: false,
+            payload: "{}".into(),
+            received_at_ms: 0,
+        }
+    }
+
+    #[test]
+    fn chunks_cover_the_batch_in_allowed_sizes() {
+        for n in [0, 1, 3, 5, 63, 64, 65, 200, 517] {
+            let events: Vec<_> = (0..n).map(ev).collect();
+            let sizes: Vec<usize> = chunks(&events).map(<[_]>::len).collect();
+            assert_eq!(sizes.iter().sum::<usize>(), n);
+            assert!(sizes.iter().all(|s| CHUNKS.contains(s)));
+        }
+    }
+
+    #[test]
+    fn insert_sql_numbers_every_placeholder() {
+        let sql = insert_sql(4);
+        assert!(sql.contains("$28") && !sql.contains("$29"), "{sql}");
+    }
+}

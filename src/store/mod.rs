@@ -1,0 +1,123 @@
+//! All SQL lives here. One `Store` over either backend; the same statements
+//! run on both (SQLite accepts `$N` placeholders), and `with_pool!` compiles a
+//! body once per backend so no query is written twice.
+
+pub mod events;
+pub mod settings;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+use crate::config::is_postgres_url;
+
+/// Runs `$body` with `$pool` bound to the concrete pool of either backend.
+macro_rules! with_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match $store {
+            $crate::store::Store::Sqlite($pool) => $body,
+            $crate::store::Store::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
+
+#[derive(Clone, Debug)]
+pub enum Store {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+impl Store {
+    /// Opens a pool; SQLite files are created when missing and run in WAL
+    /// mode with full fsync, so a committed event survives a power cut too.
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        if is_postgres_url(url) {
+            let options = PgConnectOptions::from_str(url).context("parsing the PostgreSQL URL")?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await
+                .context("connecting to PostgreSQL")?;
+            Ok(Self::Postgres(pool))
+        } else {
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .min_connections(1)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(sqlite_options(url)?)
+                .await
+                .with_context(|| format!("opening the SQLite database {url}"))?;
+            Ok(Self::Sqlite(pool))
+        }
+    }
+
+    /// Applies dunwell's migrations, then sets up the job queue's tables.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match self {
+            Self::Sqlite(pool) => {
+                SQLITE_MIGRATIONS
+                    .run(pool)
+                    .await
+                    .context("applying SQLite migrations")?;
+                // apalis' setup switches its connection to `synchronous = OFF`;
+                // give it a connection of its own that is closed afterwards.
+                let setup_pool = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(pool.connect_options().as_ref().clone())
+                    .await?;
+                apalis_sqlite::SqliteStorage::setup(&setup_pool)
+                    .await
+                    .context("setting up the SQLite job queue")?;
+                setup_pool.close().await;
+            }
+            Self::Postgres(pool) => {
+                POSTGRES_MIGRATIONS
+                    .run(pool)
+                    .await
+                    .context("applying PostgreSQL migrations")?;
+                apalis_postgres::PostgresStorage::setup(pool)
+                    .await
+                    .context("setting up the PostgreSQL job queue (needs CREATE EXTENSION hstore and CREATE SCHEMA)")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Readiness: one round trip to the database.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        with_pool!(self, pool => pool.close().await)
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+}
+
+fn sqlite_options(url: &str) -> anyhow::Result<SqliteConnectOptions> {
+    Ok(SqliteConnectOptions::from_str(url)
+        .with_context(|| format!("parsing the SQLite URL {url}"))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(Duration::from_secs(10))
+        .foreign_keys(true))
+}

@@ -1,0 +1,156 @@
+//! `POST /webhooks/stripe`: check the content type and size, verify the
+//! signature over the raw bytes, validate the envelope, commit, answer.
+//! Every refusal happens before anything is stored.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use futures_util::StreamExt;
+
+use super::group_commit::CommitError;
+use super::signature::{self, SignatureError};
+use crate::clock::unix_millis;
+use crate::domain::events::{Envelope, EventError};
+use crate::state::AppState;
+use crate::store::events::NewEvent;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("webhook signing secrets are not configured")]
+    NotConfigured,
+    #[error("content type must be application/json")]
+    ContentType,
+    #[error("body larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("could not read the body")]
+    BodyRead,
+    #[error("{0}")]
+    Signature(#[from] SignatureError),
+    #[error("body is not UTF-8")]
+    NotUtf8,
+    #[error("{0}")]
+    Event(#[from] EventError),
+    #[error("{0}; retry later")]
+    Commit(#[from] CommitError),
+}
+
+impl ResponseError for IntakeError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::NotConfigured | Self::Commit(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyRead | Self::Signature(_) | Self::NotUtf8 | Self::Event(_) => {
+                StatusCode::BAD_REQUEST
+            }
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let reason = match self {
+            // serde's message can quote the body; keep the answer generic.
+            Self::Event(EventError::Json(_)) => "body is not valid JSON".to_owned(),
+            other => other.to_string(),
+        };
+        HttpResponse::build(self.status_code()).json(serde_json::json!({ "error": reason }))
+    }
+}
+
+fn is_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+}
+
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::BytesMut, IntakeError> {
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(IntakeError::TooLarge(limit));
+    }
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(4096).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| IntakeError::BodyRead)?;
+        if body.len() + chunk.len() > limit {
+            return Err(IntakeError::TooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+pub async fn receive(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, IntakeError> {
+    let result = accept(&req, payload, &state).await;
+    match &result {
+        Ok(_) => {}
+        Err(IntakeError::NotConfigured) => tracing::error!(
+            "refused a webhook: no signing secret configured; set DUNWELL_WEBHOOK_SECRETS to the endpoint's whsec_ secret"
+        ),
+        Err(e) => {
+            tracing::warn!(status = %e.status_code().as_u16(), reason = %e, "refused a webhook")
+        }
+    }
+    result
+}
+
+async fn accept(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<HttpResponse, IntakeError> {
+    let config = &state.config;
+    if config.webhook_secrets.is_empty() {
+        return Err(IntakeError::NotConfigured);
+    }
+    if !is_json(req) {
+        return Err(IntakeError::ContentType);
+    }
+    let body = read_body(req, payload, config.webhook_max_body_bytes).await?;
+    let header = req
+        .headers()
+        .get("stripe-signature")
+        .map(|v| v.to_str().map_err(|_| SignatureError::Malformed))
+        .transpose()?;
+    let now_ms = unix_millis();
+    let now = now_ms.div_euclid(1000);
+    let verified = signature::verify(
+        header,
+        &body,
+        &config.webhook_secrets,
+        now,
+        config.webhook_tolerance_secs,
+    )?;
+    let text = std::str::from_utf8(verified.body()).map_err(|_| IntakeError::NotUtf8)?;
+    let envelope = Envelope::parse(verified.body())?;
+    let event_id = envelope.id.to_string();
+    let is_new = state
+        .committer
+        .commit(NewEvent {
+            event_id: event_id.clone(),
+            event_type: envelope.event_type,
+            api_version: envelope.api_version,
+            created_at: envelope.created.timestamp(),
+            livemode: envelope.livemode,
+            payload: text.to_owned(),
+            received_at_ms: now_ms,
+        })
+        .await?;
+    tracing::debug!(event_id = %event_id, duplicate = !is_new, "webhook stored");
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "received": true,
+        "duplicate": !is_new,
+    })))
+}

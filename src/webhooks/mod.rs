@@ -1,0 +1,5 @@
+//! The front door: `POST /webhooks/stripe`.
+
+pub mod group_commit;
+pub mod intake;
+pub mod signature;
