@@ -173,6 +173,7 @@ fn text_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     }
     Ok(match OneOrMany::deserialize(d)? {
         OneOrMany::Many(v) => v,
+        OneOrMany::One(s) if s.trim().is_empty() => Vec::new(),
         OneOrMany::One(s) => s.split(',').map(|s| s.trim().to_owned()).collect(),
     })
 }

@@ -1,0 +1,201 @@
+//! The `dunwell` binary: check-config, migrate, trigger.
+
+use std::process::Output;
+
+use tokio::process::Command;
+
+use crate::backend_tests;
+use crate::helpers::*;
+
+fn dunwell() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dunwell"));
+    // Start from a clean slate: no DUNWELL_* from the caller's environment.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("DUNWELL_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("DUNWELL_LOG", "warn");
+    cmd
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn check_config_names_every_bad_key_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dunwell()
+        .current_dir(dir.path())
+        .arg("check-config")
+        .env("DUNWELL_BIND", "not-an-address")
+        .env("DUNWELL_PROCESSOR", "paypal")
+        .env("DUNWELL_CLOCK_SPEED", "fast")
+        .env("DUNWELL_WEBHOOK_SECRETS", "whsec_ok,,")
+        .output()
+        .await
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for key in [
+        "DUNWELL_BIND",
+        "DUNWELL_PROCESSOR",
+        "DUNWELL_CLOCK_SPEED",
+        "DUNWELL_WEBHOOK_SECRETS",
+    ] {
+        assert!(stderr.contains(key), "{key} not named in: {stderr}");
+    }
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[tokio::test]
+async fn check_config_reads_the_file_lets_env_override_and_redacts() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("dunwell.toml"),
+        "bind = \"0.0.0.0:9000\"\npublic_url = \"https://billing.example.com\"\nwebhook_secrets = [\"whsec_fromfile_secret\"]\n",
+    )
+    .unwrap();
+    let out = dunwell()
+        .current_dir(dir.path())
+        .arg("check-config")
+        .env("DUNWELL_BIND", "127.0.0.1:9100")
+        .env("DUNWELL_ADMIN_TOKEN", "admin-token-that-is-long")
+        .env(
+            "DUNWELL_DATABASE_URL",
+            "postgres://app:pg-password@db.internal/dunwell",
+        )
+        .output()
+        .await
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("bind = \"127.0.0.1:9100\""), "{stdout}");
+    assert!(stdout.contains("https://billing.example.com"), "{stdout}");
+    assert!(
+        stdout.contains("webhook_secrets = 1 configured"),
+        "{stdout}"
+    );
+    for secret in [
+        "whsec_fromfile_secret",
+        "admin-token-that-is-long",
+        "pg-password",
+    ] {
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "{secret} printed"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_explicit_config_file_must_exist() {
+    let out = dunwell()
+        .args(["--config", "/nonexistent/dunwell.toml", "check-config"])
+        .output()
+        .await
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(stderr.contains("does not exist"), "{stderr}");
+}
+
+#[tokio::test]
+async fn migrate_creates_the_schema() {
+    let db = TestDb::new(Backend::Sqlite).await.unwrap();
+    let out = dunwell()
+        .arg("migrate")
+        .env("DUNWELL_DATABASE_URL", &db.url)
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(db.sqlite_path().unwrap().exists());
+    assert_eq!(db.store().await.count_events().await.unwrap(), 0);
+}
+
+backend_tests!(trigger_posts_a_signed_event_of_either_shape);
+
+async fn trigger_posts_a_signed_event_of_either_shape(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let url = format!("{}/webhooks/stripe", app.address);
+    for (event_id, version) in [
+        ("evt_trigger_basil", "2025-03-31.basil"),
+        ("evt_trigger_legacy", "2024-06-20"),
+    ] {
+        let out = dunwell()
+            .args(["trigger", "invoice.payment_failed", "--url", &url])
+            .args(["--customer", "cus_Trigger1", "--invoice", "in_Trigger1"])
+            .args(["--decline-code", "expired_card", "--event-id", event_id])
+            .args([
+                "--api-version",
+                version,
+                "--amount",
+                "19.99",
+                "--currency",
+                "eur",
+            ])
+            .env("DUNWELL_WEBHOOK_SECRETS", SECRET)
+            .output()
+            .await
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{stdout}{stderr}");
+        assert!(stdout.contains(" 200 "), "{stdout}");
+        let stored = app
+            .store
+            .event_by_id(event_id)
+            .await
+            .unwrap()
+            .expect("stored");
+        let event = dunwell::domain::events::Event::parse(stored.payload.as_bytes()).unwrap();
+        let dunwell::domain::events::EventKind::InvoicePaymentFailed(invoice) = event.kind else {
+            panic!("wrong kind");
+        };
+        assert_eq!(invoice.customer.as_str(), "cus_Trigger1");
+        assert_eq!(invoice.amount_due.to_string(), "19.99 EUR");
+        assert!(invoice.subscription.is_some());
+    }
+    // A secret the endpoint does not know: refused, and trigger says so.
+    let out = dunwell()
+        .args(["trigger", "charge.failed", "--url", &url])
+        .env("DUNWELL_WEBHOOK_SECRETS", "whsec_somebody_else")
+        .output()
+        .await
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        stdout.contains("400") && stderr.contains("refused"),
+        "{stdout}{stderr}"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn trigger_refuses_unknown_types_and_missing_secrets() {
+    let out = dunwell()
+        .args(["trigger", "invoice.exploded", "--dry-run"])
+        .env("DUNWELL_WEBHOOK_SECRETS", SECRET)
+        .output()
+        .await
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(stderr.contains("known types"), "{stderr}");
+
+    let out = dunwell()
+        .args(["trigger", "invoice.paid", "--dry-run"])
+        .output()
+        .await
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(stderr.contains("DUNWELL_WEBHOOK_SECRETS"), "{stderr}");
+}

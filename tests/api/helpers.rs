@@ -1,0 +1,307 @@
+//! `spawn_app()` and friends: the real application on port 0 with a fresh
+//! database per test, SQLite always, PostgreSQL when
+//! `DUNWELL_TEST_POSTGRES_URL` names a server we may create databases on.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use dunwell::config::Config;
+use dunwell::startup::{Application, Role};
+use dunwell::store::Store;
+use dunwell::webhooks::signature;
+use reqwest::Url;
+use secrecy::SecretString;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const SECRET: &str = "whsec_test_0123456789abcdef";
+pub const OLD_SECRET: &str = "whsec_old_fedcba9876543210";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database of its own for one test; PostgreSQL ones are dropped after.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDb {
+    /// `None` (after saying so) when the backend is not available here.
+    pub async fn new(backend: Backend) -> Option<Self> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("dunwell.db").display());
+                Some(Self {
+                    url,
+                    _dir: Some(dir),
+                    postgres: None,
+                })
+            }
+            Backend::Postgres => {
+                let Ok(admin) = std::env::var("DUNWELL_TEST_POSTGRES_URL") else {
+                    assert!(
+                        std::env::var("CI").is_err(),
+                        "DUNWELL_TEST_POSTGRES_URL must be set in CI: PostgreSQL tests may not be skipped there"
+                    );
+                    eprintln!("SKIPPED: PostgreSQL test (set DUNWELL_TEST_POSTGRES_URL to run it)");
+                    return None;
+                };
+                let name = format!(
+                    "dunwell_test_{}",
+                    dunwell::trigger::random_suffix(12).to_lowercase()
+                );
+                let pool = sqlx::PgPool::connect(&admin)
+                    .await
+                    .expect("connect to DUNWELL_TEST_POSTGRES_URL");
+                // `name` is ours: lower-case letters and digits only.
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&pool)
+                    .await
+                    .expect("create test database");
+                pool.close().await;
+                let mut url = Url::parse(&admin).expect("DUNWELL_TEST_POSTGRES_URL is a URL");
+                url.set_path(&name);
+                Some(Self {
+                    url: url.to_string(),
+                    _dir: None,
+                    postgres: Some((admin, name)),
+                })
+            }
+        }
+    }
+
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        self._dir.as_ref().map(|d| d.path().join("dunwell.db"))
+    }
+
+    pub async fn store(&self) -> Store {
+        Store::connect(&self.url).await.expect("connect test store")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = self.postgres.take() {
+            // Drop runs outside async; a short-lived runtime on its own thread does the work.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                rt.block_on(async {
+                    if let Ok(pool) = sqlx::PgPool::connect(&admin).await {
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                        )))
+                        .execute(&pool)
+                        .await;
+                        pool.close().await;
+                    }
+                });
+                Ok::<_, std::io::Error>(())
+            })
+            .join();
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub db: TestDb,
+    pub store: Store,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// The configuration tests start from: port 0, the test secret, `db`.
+pub fn test_config<'a>(db: &'a TestDb, extra: &[(&'a str, &'a str)]) -> Config {
+    let mut pairs = vec![
+        ("bind", "127.0.0.1:0"),
+        ("database_url", db.url.as_str()),
+        ("webhook_secrets", SECRET),
+    ];
+    pairs.extend_from_slice(extra);
+    Config::from_pairs(pairs).expect("valid test config")
+}
+
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, &[]).await
+}
+
+pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> Option<TestApp> {
+    let db = TestDb::new(backend).await?;
+    Some(spawn_on(db, extra).await)
+}
+
+/// Starts the real application (web and workers) on `db`.
+pub async fn spawn_on(db: TestDb, extra: &[(&str, &str)]) -> TestApp {
+    dunwell::telemetry::init();
+    let config = test_config(&db, extra);
+    let app = Application::build(config, Role::Serve)
+        .await
+        .expect("build app");
+    let port = app.port().expect("web role has a port");
+    let store = app.store().clone();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(app.run(async {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        client: reqwest::Client::new(),
+        db,
+        store,
+        stop: Some(stop),
+        task: Some(task),
+    }
+}
+
+impl TestApp {
+    /// Graceful stop; gives back the database for a restart.
+    pub async fn shutdown(mut self) -> TestDb {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("app task").expect("app ran cleanly");
+        }
+        self.db
+    }
+
+    pub async fn post_raw(
+        &self,
+        body: impl Into<reqwest::Body>,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(format!("{}/webhooks/stripe", self.address));
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        request.body(body).send().await.expect("request sent")
+    }
+
+    /// Posts `body` signed now with the test secret.
+    pub async fn post_event(&self, body: &[u8]) -> reqwest::Response {
+        let header = sign_webhook(body, SECRET, now());
+        self.post_raw(
+            body.to_vec(),
+            &[
+                ("content-type", "application/json"),
+                ("stripe-signature", &header),
+            ],
+        )
+        .await
+    }
+
+    pub async fn event_count(&self) -> i64 {
+        self.store.count_events().await.expect("count events")
+    }
+
+    /// Waits until the event processor has finished every stored event.
+    pub async fn wait_processed(&self) {
+        for _ in 0..200 {
+            if self.store.count_pending_events().await.expect("count") == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("events were not processed within 5 s");
+    }
+}
+
+pub fn now() -> i64 {
+    dunwell::clock::unix_secs()
+}
+
+/// The `Stripe-Signature` value the processor would send.
+pub fn sign_webhook(body: &[u8], secret: &str, timestamp: i64) -> String {
+    signature::sign(&SecretString::from(secret.to_owned()), timestamp, body)
+}
+
+pub fn fixtures_dir() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures"))
+}
+
+/// Every fixture as (shape/file name, bytes).
+pub fn fixtures() -> Vec<(String, Vec<u8>)> {
+    let mut all = Vec::new();
+    for shape in ["basil", "legacy"] {
+        let dir = fixtures_dir().join(shape);
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .expect("fixture dir")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        names.sort();
+        for path in names {
+            let name = format!("{shape}/{}", path.file_name().unwrap().to_string_lossy());
+            all.push((name, std::fs::read(&path).expect("read fixture")));
+        }
+    }
+    all
+}
+
+pub fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(fixtures_dir().join(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
+}
+
+/// A realistic event of `event_type` with the given id (the trigger's
+/// builder), or a minimal one for types dunwell does not act on.
+pub fn event_body(id: &str, event_type: &str) -> Vec<u8> {
+    use dunwell::domain::money::{Currency, Money};
+    use dunwell::trigger::builder::{self, Scenario};
+    let scenario = Scenario {
+        event_id: id.to_owned(),
+        api_version: builder::BASIL_API_VERSION.to_owned(),
+        now: now(),
+        customer: "cus_Test1".into(),
+        customer_email: "sam@example.com".into(),
+        customer_name: "Sam Test".into(),
+        invoice: format!("in_{}", id.trim_start_matches("evt_")),
+        subscription: "sub_Test1".into(),
+        price: "price_Pro".into(),
+        payment_method: "pm_Test1".into(),
+        amount: Money::from_minor(4900, Currency::parse("usd").unwrap()).unwrap(),
+        decline_code: "insufficient_funds".into(),
+        attempt_count: 1,
+        card_brand: "visa".into(),
+        card_exp_month: 12,
+        card_exp_year: 2030,
+    };
+    let event = builder::build(event_type, &scenario).unwrap_or_else(|_| {
+        serde_json::json!({
+            "id": id, "object": "event", "api_version": builder::BASIL_API_VERSION,
+            "created": now(), "livemode": false, "type": event_type,
+            "data": {"object": {"id": "obj_1", "object": "thing"}},
+        })
+    });
+    serde_json::to_vec(&event).unwrap()
+}
+
+/// Runs an async test body on each backend: `backend_tests!(name);` expects
+/// `async fn name(backend: Backend)` in scope and makes `name::sqlite` and
+/// `name::postgres`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::helpers::Backend::Sqlite).await;
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::helpers::Backend::Postgres).await;
+                }
+            }
+        )+
+    };
+}

@@ -1,0 +1,334 @@
+//! POST /webhooks/stripe, held to DESIGN.md: verified, durable, idempotent,
+//! and a refused request stores nothing.
+
+use serde_json::Value;
+
+use crate::backend_tests;
+use crate::helpers::*;
+
+async fn error_of(response: reqwest::Response) -> String {
+    let body: Value = response.json().await.expect("JSON error body");
+    body["error"].as_str().expect("error field").to_owned()
+}
+
+backend_tests!(
+    a_signed_event_is_stored_before_the_answer,
+    two_v1_signatures_one_from_an_old_secret_are_accepted,
+    any_configured_secret_is_accepted,
+    refusals_store_nothing_and_say_why,
+    a_duplicate_answers_2xx_and_changes_nothing,
+    concurrent_duplicates_store_one_row,
+    unknown_types_are_stored_and_ignored,
+    an_oversized_body_gets_413,
+    without_secrets_every_webhook_is_refused_with_503,
+);
+
+async fn a_signed_event_is_stored_before_the_answer(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let body = fixture("basil/invoice.payment_failed.json");
+    let response = app.post_event(&body).await;
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["received"], true);
+    assert_eq!(answer["duplicate"], false);
+    // Stored at the moment of the answer, byte for byte.
+    let stored = app
+        .store
+        .event_by_id("evt_1QfJ2kLzO8hYb3nX0aPfWc1D")
+        .await
+        .unwrap()
+        .expect("event stored before the 2xx");
+    assert_eq!(stored.payload.as_bytes(), body.as_slice());
+    assert_eq!(stored.event_type, "invoice.payment_failed");
+    assert_eq!(stored.api_version.as_deref(), Some("2025-03-31.basil"));
+    assert_eq!(stored.created_at, 1_760_003_601);
+    assert!(!stored.livemode);
+    app.shutdown().await;
+}
+
+async fn two_v1_signatures_one_from_an_old_secret_are_accepted(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let body = event_body("evt_rotation1", "invoice.paid");
+    let t = now();
+    let old = sign_webhook(&body, OLD_SECRET, t);
+    let new = sign_webhook(&body, SECRET, t);
+    let header = format!("{old},v1={}", new.split_once("v1=").unwrap().1);
+    let response = app
+        .post_raw(
+            body,
+            &[
+                ("content-type", "application/json"),
+                ("stripe-signature", &header),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(app.event_count().await, 1);
+    app.shutdown().await;
+}
+
+async fn any_configured_secret_is_accepted(backend: Backend) {
+    let secrets = format!("{OLD_SECRET},{SECRET}");
+    let Some(app) = spawn_app_with(backend, &[("webhook_secrets", &secrets)]).await else {
+        return;
+    };
+    for (id, secret) in [("evt_bysecret1", OLD_SECRET), ("evt_bysecret2", SECRET)] {
+        let body = event_body(id, "invoice.paid");
+        let header = sign_webhook(&body, secret, now());
+        let response = app
+            .post_raw(
+                body,
+                &[
+                    ("content-type", "application/json"),
+                    ("stripe-signature", &header),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), 200, "signed with {secret}");
+    }
+    assert_eq!(app.event_count().await, 2);
+    app.shutdown().await;
+}
+
+async fn refusals_store_nothing_and_say_why(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let body = event_body("evt_refused1", "invoice.payment_failed");
+    let t = now();
+    let good = sign_webhook(&body, SECRET, t);
+    let v1 = good.split_once("v1=").unwrap().1.to_owned();
+    let json = ("content-type", "application/json");
+    let mut tampered = body.clone();
+    let at = tampered.len() - 3;
+    tampered[at] ^= 1;
+
+    let not_json = b"this is not json".to_vec();
+    let not_json_sig = sign_webhook(&not_json, SECRET, t);
+    let not_event = br#"{"hello":"world"}"#.to_vec();
+    let not_event_sig = sign_webhook(&not_event, SECRET, t);
+
+    type Case<'a> = (&'a str, Vec<u8>, Vec<(&'a str, String)>, u16, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            "missing header",
+            body.clone(),
+            vec![],
+            400,
+            "missing Stripe-Signature",
+        ),
+        (
+            "garbage header",
+            body.clone(),
+            vec![("stripe-signature", "garbage".into())],
+            400,
+            "malformed",
+        ),
+        (
+            "v0 only",
+            body.clone(),
+            vec![("stripe-signature", format!("t={t},v0={v1}"))],
+            400,
+            "no v1",
+        ),
+        (
+            "wrong secret",
+            body.clone(),
+            vec![("stripe-signature", sign_webhook(&body, "whsec_wrong", t))],
+            400,
+            "does not match",
+        ),
+        (
+            "tampered body",
+            tampered,
+            vec![("stripe-signature", good.clone())],
+            400,
+            "does not match",
+        ),
+        (
+            "301 s old",
+            body.clone(),
+            vec![("stripe-signature", sign_webhook(&body, SECRET, t - 301))],
+            400,
+            "tolerance",
+        ),
+        (
+            "301 s ahead",
+            body.clone(),
+            vec![("stripe-signature", sign_webhook(&body, SECRET, t + 301))],
+            400,
+            "tolerance",
+        ),
+        (
+            "not JSON",
+            not_json,
+            vec![("stripe-signature", not_json_sig)],
+            400,
+            "not valid JSON",
+        ),
+        (
+            "not an event",
+            not_event,
+            vec![("stripe-signature", not_event_sig)],
+            400,
+            "event id",
+        ),
+    ];
+    for (what, body, headers, status, reason) in cases {
+        let mut all: Vec<(&str, &str)> = vec![json];
+        all.extend(headers.iter().map(|(k, v)| (*k, v.as_str())));
+        let response = app.post_raw(body, &all).await;
+        assert_eq!(response.status().as_u16(), status, "{what}");
+        let error = error_of(response).await;
+        assert!(
+            error.contains(reason),
+            "{what}: {error:?} should mention {reason:?}"
+        );
+        assert!(
+            !error.contains(SECRET),
+            "{what}: the answer leaks the secret"
+        );
+    }
+    // Right signature, wrong content type.
+    let response = app
+        .post_raw(
+            body.clone(),
+            &[("content-type", "text/plain"), ("stripe-signature", &good)],
+        )
+        .await;
+    assert_eq!(response.status(), 415);
+    assert!(error_of(response).await.contains("application/json"));
+    assert_eq!(
+        app.event_count().await,
+        0,
+        "a refused request stored something"
+    );
+
+    // The same body, signed properly, is then accepted.
+    let response = app
+        .post_raw(body, &[json, ("stripe-signature", &good)])
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(app.event_count().await, 1);
+    app.shutdown().await;
+}
+
+async fn a_duplicate_answers_2xx_and_changes_nothing(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let body = fixture("legacy/invoice.payment_failed.json");
+    let first: Value = app.post_event(&body).await.json().await.unwrap();
+    assert_eq!(first["duplicate"], false);
+    app.wait_processed().await;
+    let before = app
+        .store
+        .event_by_id("evt_1QfJ2kLzO8hYb3nX0aPfWc1D")
+        .await
+        .unwrap()
+        .unwrap();
+    for _ in 0..2 {
+        let response = app.post_event(&body).await;
+        assert_eq!(response.status(), 200);
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(answer["duplicate"], true);
+    }
+    app.wait_processed().await;
+    let after = app
+        .store
+        .event_by_id("evt_1QfJ2kLzO8hYb3nX0aPfWc1D")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(before, after, "a duplicate changed the stored event");
+    assert_eq!(app.event_count().await, 1);
+    app.shutdown().await;
+}
+
+async fn concurrent_duplicates_store_one_row(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let body = event_body("evt_concurrent1", "invoice.payment_failed");
+    let posts = (0..16).map(|_| app.post_event(&body));
+    let answers = futures_util::future::join_all(posts).await;
+    let mut new = 0;
+    for response in answers {
+        assert_eq!(response.status(), 200);
+        let answer: Value = response.json().await.unwrap();
+        if answer["duplicate"] == false {
+            new += 1;
+        }
+    }
+    assert_eq!(new, 1, "exactly one delivery is the new one");
+    assert_eq!(app.event_count().await, 1);
+    app.shutdown().await;
+}
+
+async fn unknown_types_are_stored_and_ignored(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let body = event_body("evt_unknown1", "product.created");
+    assert_eq!(app.post_event(&body).await.status(), 200);
+    app.wait_processed().await;
+    let stored = app
+        .store
+        .event_by_id("evt_unknown1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.outcome.as_deref(), Some("ignored"));
+    app.shutdown().await;
+}
+
+async fn an_oversized_body_gets_413(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let padding = "x".repeat(1024 * 1024 + 1);
+    let body = serde_json::to_vec(&serde_json::json!({
+        "id": "evt_big1", "object": "event", "type": "invoice.paid", "created": now(),
+        "data": {"object": {"padding": padding}},
+    }))
+    .unwrap();
+    let response = app.post_event(&body).await;
+    assert_eq!(response.status(), 413);
+    assert!(error_of(response).await.contains("larger than"));
+    // Also when the size is not announced up front (chunked).
+    let header = sign_webhook(&body, SECRET, now());
+    let stream = futures_util::stream::iter(
+        body.chunks(64 * 1024)
+            .map(|c| Ok::<_, std::io::Error>(c.to_vec()))
+            .collect::<Vec<_>>(),
+    );
+    let response = app
+        .post_raw(
+            reqwest::Body::wrap_stream(stream),
+            &[
+                ("content-type", "application/json"),
+                ("stripe-signature", &header),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 413);
+    assert_eq!(app.event_count().await, 0);
+    app.shutdown().await;
+}
+
+async fn without_secrets_every_webhook_is_refused_with_503(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, &[("webhook_secrets", "")]).await else {
+        return;
+    };
+    let response = app
+        .post_event(&event_body("evt_nosecret", "invoice.paid"))
+        .await;
+    assert_eq!(response.status(), 503);
+    assert!(error_of(response).await.contains("not configured"));
+    assert_eq!(app.event_count().await, 0);
+    app.shutdown().await;
+}

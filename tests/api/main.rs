@@ -1,0 +1,8 @@
+//! Integration tests: the real application, spoken to over HTTP.
+
+mod cli;
+mod durability;
+mod fixtures;
+mod health;
+mod helpers;
+mod intake;
