@@ -379,7 +379,11 @@ impl RawConfig {
             })
             .ok();
         let sqlite = self.database_url.starts_with("sqlite:");
-        if !sqlite && !is_postgres_url(&self.database_url) {
+        if sqlite && self.database_url.contains(":memory:") {
+            errors.push(
+                "database_url (DUNWELL_DATABASE_URL): an in-memory SQLite database would lose every event; name a file, e.g. sqlite://dunwell.db".into(),
+            );
+        } else if !sqlite && !is_postgres_url(&self.database_url) {
             errors.push(format!(
                 "database_url (DUNWELL_DATABASE_URL): must start with sqlite:// or postgres://, got {:?}",
                 redact_url(&self.database_url)

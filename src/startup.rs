@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
@@ -40,7 +41,7 @@ pub struct Application {
     port: Option<u16>,
     store: Store,
     server: Option<(Server, ServerHandle)>,
-    committer: Option<JoinHandle<()>>,
+    committer: Option<(Committer, JoinHandle<()>)>,
     workers: Vec<JoinHandle<()>>,
     shutdown: watch::Sender<bool>,
 }
@@ -64,6 +65,14 @@ impl Application {
         let committed = Arc::new(Notify::new());
 
         let mut workers = Vec::new();
+        let rewind = Arc::new(AtomicBool::new(false));
+        if matches!(store, Store::Sqlite(_)) {
+            workers.push(tokio::spawn(jobs::wal_checkpoint::run(
+                store.clone(),
+                rewind.clone(),
+                shutdown_rx.clone(),
+            )));
+        }
         if role.workers() {
             workers.push(tokio::spawn(jobs::process_events::run(
                 store.clone(),
@@ -74,8 +83,8 @@ impl Application {
 
         let (mut port, mut server, mut committer) = (None, None, None);
         if role.web() {
-            let (writer, task) = Committer::start(store.clone(), committed, shutdown_rx);
-            committer = Some(task);
+            let (writer, task) = Committer::start(store.clone(), committed, rewind)?;
+            committer = Some((writer.clone(), task));
             let state = AppState {
                 config: config.clone(),
                 store: store.clone(),
@@ -148,10 +157,11 @@ impl Application {
             }
         };
         tracing::info!("shutting down: stopping workers");
-        let _ = shutdown.send(true);
-        if let Some(task) = committer {
+        if let Some((writer, task)) = committer {
+            writer.stop().await;
             let _ = task.await;
         }
+        let _ = shutdown.send(true);
         for task in workers {
             let _ = task.await;
         }

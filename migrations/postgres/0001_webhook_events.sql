@@ -17,7 +17,6 @@ CREATE TABLE webhook_events (
 );
 
 CREATE INDEX webhook_events_pending ON webhook_events (seq) WHERE processed_at IS NULL;
-CREATE INDEX webhook_events_type ON webhook_events (event_type, created_at);
 
 -- Small key/value store for values generated once per installation.
 CREATE TABLE settings (

@@ -1,3 +1,4 @@
 //! Background work, one job per file.
 
 pub mod process_events;
+pub mod wal_checkpoint;

@@ -4,6 +4,7 @@
 
 pub mod events;
 pub mod settings;
+pub mod sqlite_writer;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -104,6 +105,18 @@ impl Store {
         with_pool!(self, pool => pool.close().await)
     }
 
+    /// Copies committed WAL frames into the SQLite database file without
+    /// blocking writers (connections have automatic checkpoints off, so no
+    /// request pays for one). A no-op on PostgreSQL.
+    pub async fn checkpoint(&self) -> anyhow::Result<()> {
+        if let Self::Sqlite(pool) = self {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(pool)
+                .await?;
+        }
+        Ok(())
+    }
+
     pub fn backend(&self) -> &'static str {
         match self {
             Self::Sqlite(_) => "sqlite",
@@ -119,5 +132,6 @@ fn sqlite_options(url: &str) -> anyhow::Result<SqliteConnectOptions> {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(Duration::from_secs(10))
-        .foreign_keys(true))
+        .foreign_keys(true)
+        .pragma("wal_autocheckpoint", "0"))
 }

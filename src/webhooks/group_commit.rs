@@ -1,15 +1,20 @@
-//! Group commit: intake requests hand their event to one writer task, which
+//! Group commit: intake requests hand their event to one writer, which
 //! stores everything waiting in a single transaction and answers each request
 //! only after that transaction has committed. Under load a batch forms by
 //! itself while the previous one is being written.
+//!
+//! On SQLite the writer is a dedicated thread with its own connection (no
+//! thread hand-offs inside a batch); on PostgreSQL it is a task on the pool.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
-use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::store::Store;
 use crate::store::events::NewEvent;
+use crate::store::sqlite_writer::SqliteEventWriter;
 
 /// Events per transaction at most; more waiting go in the next one.
 const MAX_BATCH: usize = 512;
@@ -24,76 +29,87 @@ pub enum CommitError {
     ShuttingDown,
 }
 
-struct Pending {
-    event: NewEvent,
-    reply: oneshot::Sender<Result<bool, CommitError>>,
+type Reply = oneshot::Sender<Result<bool, CommitError>>;
+
+enum Message {
+    Store(NewEvent, Reply),
+    /// Everything queued before this is written; then the writer ends.
+    Stop,
 }
 
 /// The intake side of the writer: cheap to clone.
 #[derive(Clone)]
 pub struct Committer {
-    tx: mpsc::Sender<Pending>,
+    tx: mpsc::Sender<Message>,
 }
 
 impl Committer {
-    /// Starts the writer. `committed` is notified after every batch that
-    /// stored something new; `shutdown` makes it finish what is queued and stop.
+    /// Starts the writer; `committed` is notified after every batch that
+    /// stored something new.
+    /// `rewind` is the WAL checkpointer's signal to the SQLite writer.
     pub fn start(
         store: Store,
         committed: Arc<Notify>,
-        shutdown: watch::Receiver<bool>,
-    ) -> (Self, JoinHandle<()>) {
+        rewind: Arc<AtomicBool>,
+    ) -> anyhow::Result<(Self, JoinHandle<()>)> {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
-        let task = tokio::spawn(write_batches(store, rx, committed, shutdown));
-        (Self { tx }, task)
+        let task = match &store {
+            Store::Sqlite(pool) => {
+                let writer =
+                    SqliteEventWriter::open(pool.connect_options().get_filename(), rewind)?;
+                // A plain thread, not `spawn_blocking`: a runtime that is
+                // dropped without a clean stop must not wait for it.
+                let (done, finished) = oneshot::channel();
+                std::thread::Builder::new()
+                    .name("intake-writer".into())
+                    .spawn(move || {
+                        write_on_thread(writer, rx, &committed);
+                        let _ = done.send(());
+                    })?;
+                tokio::spawn(async move {
+                    let _ = finished.await;
+                })
+            }
+            Store::Postgres(_) => tokio::spawn(write_on_pool(store, rx, committed)),
+        };
+        Ok((Self { tx }, task))
     }
 
     /// Stores `event` durably. `Ok(true)`: new; `Ok(false)`: already stored.
     pub async fn commit(&self, event: NewEvent) -> Result<bool, CommitError> {
         let (reply, answer) = oneshot::channel();
         self.tx
-            .send(Pending { event, reply })
+            .send(Message::Store(event, reply))
             .await
             .map_err(|_| CommitError::ShuttingDown)?;
         answer.await.map_err(|_| CommitError::ShuttingDown)?
     }
-}
 
-async fn write_batches(
-    store: Store,
-    mut rx: mpsc::Receiver<Pending>,
-    committed: Arc<Notify>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
-    loop {
-        let stopping = tokio::select! {
-            n = rx.recv_many(&mut batch, MAX_BATCH) => {
-                if n == 0 {
-                    break;
-                }
-                false
-            }
-            // A dropped sender means the application is gone: stop too.
-            _ = shutdown.wait_for(|stop| *stop) => true,
-        };
-        if stopping {
-            // No new requests; what is already queued is still written.
-            rx.close();
-            while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-                write(&store, &mut batch, &committed).await;
-            }
-            break;
-        }
-        write(&store, &mut batch, &committed).await;
+    /// Asks the writer to finish what is queued and end.
+    pub async fn stop(&self) {
+        let _ = self.tx.send(Message::Stop).await;
     }
-    tracing::debug!("webhook writer stopped");
 }
 
-async fn write(store: &Store, batch: &mut Vec<Pending>, committed: &Notify) {
-    let (events, replies): (Vec<NewEvent>, Vec<_>) =
-        batch.drain(..).map(|p| (p.event, p.reply)).unzip();
-    match store.insert_events(&events).await {
+/// Splits received messages into a batch; true when a stop was among them.
+fn take_batch(messages: &mut Vec<Message>) -> (Vec<NewEvent>, Vec<Reply>, bool) {
+    let mut events = Vec::with_capacity(messages.len());
+    let mut replies = Vec::with_capacity(messages.len());
+    let mut stop = false;
+    for message in messages.drain(..) {
+        match message {
+            Message::Store(event, reply) => {
+                events.push(event);
+                replies.push(reply);
+            }
+            Message::Stop => stop = true,
+        }
+    }
+    (events, replies, stop)
+}
+
+fn answer(result: anyhow::Result<Vec<bool>>, replies: Vec<Reply>, committed: &Notify) {
+    match result {
         Ok(new) => {
             if new.iter().any(|n| *n) {
                 committed.notify_one();
@@ -104,10 +120,43 @@ async fn write(store: &Store, batch: &mut Vec<Pending>, committed: &Notify) {
             }
         }
         Err(e) => {
-            tracing::error!(error = ?e, events = events.len(), "storing a batch of webhook events failed; answering 503 so the processor retries");
+            tracing::error!(error = %format!("{e:#}"), events = replies.len(), "storing a batch of webhook events failed; answering 503 so the processor retries");
             for reply in replies {
                 let _ = reply.send(Err(CommitError::Unavailable));
             }
         }
     }
+}
+
+fn write_on_thread(
+    mut writer: SqliteEventWriter,
+    mut rx: mpsc::Receiver<Message>,
+    committed: &Notify,
+) {
+    let mut messages = Vec::with_capacity(MAX_BATCH);
+    while rx.blocking_recv_many(&mut messages, MAX_BATCH) > 0 {
+        let (events, replies, stop) = take_batch(&mut messages);
+        if !events.is_empty() {
+            answer(writer.insert(&events), replies, committed);
+        }
+        if stop {
+            break;
+        }
+        writer.maintain();
+    }
+    tracing::debug!("webhook writer stopped");
+}
+
+async fn write_on_pool(store: Store, mut rx: mpsc::Receiver<Message>, committed: Arc<Notify>) {
+    let mut messages = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut messages, MAX_BATCH).await > 0 {
+        let (events, replies, stop) = take_batch(&mut messages);
+        if !events.is_empty() {
+            answer(store.insert_events(&events).await, replies, &committed);
+        }
+        if stop {
+            break;
+        }
+    }
+    tracing::debug!("webhook writer stopped");
 }

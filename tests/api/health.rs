@@ -53,4 +53,5 @@ async fn readiness_fails_when_the_database_is_gone(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(alive.status(), 200);
+    app.shutdown().await;
 }

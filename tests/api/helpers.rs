@@ -165,6 +165,8 @@ pub async fn spawn_on(db: TestDb, extra: &[(&str, &str)]) -> TestApp {
 impl TestApp {
     /// Graceful stop; gives back the database for a restart.
     pub async fn shutdown(mut self) -> TestDb {
+        // Idle keep-alive connections would hold a graceful stop for seconds.
+        self.client = reqwest::Client::new();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

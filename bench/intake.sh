@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Intake benchmark (not a test): signed, unique ~3 KB invoice.payment_failed
+# events from a second process on loopback, 32 keep-alive connections.
+# Runs, in one session so the ratios are fair on a noisy machine:
+#   1. the ceiling: an actix-web endpoint that only verifies the HMAC;
+#   2. dunwell web  on SQLite (verify, parse, group-commit, answer);
+#   3. dunwell serve on SQLite (the same, with the event processor draining).
+# Prints requests/s, p50/p99 latency and dunwell's peak RSS, and checks that
+# every acknowledged event is in the database.
+#
+#   bash bench/intake.sh            # 20 s per run
+#   SECONDS_PER_RUN=10 CONNECTIONS=32 bash bench/intake.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SECS=${SECONDS_PER_RUN:-20}
+CONNS=${CONNECTIONS:-32}
+SECRET=whsec_bench_$(date +%s)
+OUT=bench/out
+mkdir -p "$OUT"
+
+cargo build --release --quiet --bin dunwell --example loadgen --example ceiling
+BIN=target/release
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" <<<"$2"; }
+peak_rss_mib() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+
+PIDS=()
+trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
+
+load() { "$BIN/examples/loadgen" --url "http://127.0.0.1:$1/webhooks/stripe" --secret "$SECRET" --connections "$CONNS" --seconds "$SECS" --warmup 2 --prefix "$2"; }
+
+echo "== ceiling: verify-only actix-web endpoint"
+PORT=$(free_port)
+"$BIN/examples/ceiling" "$PORT" "$SECRET" & PIDS+=($!)
+wait_port "$PORT"
+CEILING=$(load "$PORT" c)
+echo "$CEILING"
+kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+
+run_dunwell() {
+    local role=$1 dir port pid result rss count acked
+    dir=$(mktemp -d)
+    port=$(free_port)
+    DUNWELL_BIND=127.0.0.1:$port DUNWELL_DATABASE_URL="sqlite://$dir/dunwell.db" \
+        DUNWELL_WEBHOOK_SECRETS=$SECRET DUNWELL_LOG=warn \
+        "$BIN/dunwell" "$role" 2>"$OUT/$role.log" & pid=$!
+    PIDS+=($pid)
+    wait_port "$port"
+    result=$(load "$port" "${role:0:1}")
+    rss=$(peak_rss_mib "$pid")
+    kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+    count=$(sqlite3 "$dir/dunwell.db" "SELECT COUNT(*) FROM webhook_events")
+    acked=$(field ok "$result")
+    echo "$result peak_rss_mib=$rss stored=$count"
+    if [ "$count" -lt "$acked" ]; then echo "LOST EVENTS: $acked acknowledged, $count stored" >&2; exit 1; fi
+    rm -rf "$dir"
+    eval "RESULT_${role}='$result peak_rss_mib=$rss'"
+}
+
+echo "== dunwell web (SQLite)"
+run_dunwell web
+echo "== dunwell serve (SQLite, event processor running)"
+run_dunwell serve
+
+c_rps=$(field rps "$CEILING")
+echo
+printf '%-28s %10s %9s %9s %9s %12s\n' run events/s p50_ms p99_ms rss_MiB of_ceiling
+printf '%-28s %10s %9s %9s %9s %12s\n' "ceiling (verify only)" "$c_rps" "$(field p50_ms "$CEILING")" "$(field p99_ms "$CEILING")" - 1.00
+for role in web serve; do
+    r=$(eval echo "\$RESULT_$role")
+    rps=$(field rps "$r")
+    printf '%-28s %10s %9s %9s %9s %12s\n' "dunwell $role (durable)" "$rps" "$(field p50_ms "$r")" "$(field p99_ms "$r")" "$(field peak_rss_mib "$r")" \
+        "$(python3 -c "print(f'{$rps/$c_rps:.2f}')")"
+done
