@@ -1,9 +1,10 @@
-//! The `webhook_events` table: group-committed inserts at intake, and the
-//! claim / finish cycle of the event dispatcher.
+//! `webhook_events` (append-only), `event_queue` (what is still to be
+//! processed) and `event_outcomes`: group-committed inserts at intake, and the
+//! claim / finish cycle of the event processor.
 
 use std::sync::OnceLock;
 
-use sqlx::Row;
+use sqlx::{PgPool, Row};
 
 use super::{Store, with_pool};
 
@@ -81,6 +82,8 @@ const COLUMNS: usize = 7;
 /// only four statement texts ever reach the prepared-statement cache.
 const CHUNKS: [usize; 4] = [64, 16, 4, 1];
 
+/// PostgreSQL: inserts the events and queues the new ones in one statement,
+/// returning the ids that were new.
 fn insert_sql(rows: usize) -> &'static str {
     static SQL: OnceLock<Vec<String>> = OnceLock::new();
     let all = SQL.get_or_init(|| {
@@ -95,9 +98,11 @@ fn insert_sql(rows: usize) -> &'static str {
                     })
                     .collect();
                 format!(
-                    "INSERT INTO webhook_events \
+                    "WITH ins AS (INSERT INTO webhook_events \
                      (event_id, event_type, api_version, created_at, livemode, payload, received_at) \
-                     VALUES {} ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+                     VALUES {} ON CONFLICT (event_id) DO NOTHING RETURNING seq, event_id), \
+                     queued AS (INSERT INTO event_queue (seq) SELECT seq FROM ins) \
+                     SELECT event_id FROM ins",
                     values.join(",")
                 )
             })
@@ -120,84 +125,110 @@ fn chunks(events: &[NewEvent]) -> impl Iterator<Item = &[NewEvent]> {
     })
 }
 
-impl Store {
-    /// Stores a batch in one transaction. Returns, per event, whether it was
-    /// new (`false`: the event id was already stored, or earlier in the batch).
-    pub async fn insert_events(&self, events: &[NewEvent]) -> anyhow::Result<Vec<bool>> {
-        let mut inserted_ids = std::collections::HashSet::with_capacity(events.len());
-        with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            for chunk in chunks(events) {
-                let mut query = sqlx::query_scalar::<_, String>(insert_sql(chunk.len()));
-                for e in chunk {
-                    query = query
-                        .bind(&e.event_id)
-                        .bind(&e.event_type)
-                        .bind(&e.api_version)
-                        .bind(e.created_at)
-                        .bind(e.livemode)
-                        .bind(&e.payload)
-                        .bind(e.received_at_ms);
-                }
-                inserted_ids.extend(query.fetch_all(&mut *tx).await?);
-            }
-            tx.commit().await?;
-        });
-        // The first request in the batch with an id gets the "new" answer.
-        Ok(events
-            .iter()
-            .map(|e| inserted_ids.remove(e.event_id.as_str()))
-            .collect())
+/// Stores a batch on PostgreSQL in one transaction and queues the new
+/// events. Returns, per event, whether it was new (`false`: the event id was
+/// already stored, or earlier in the batch). SQLite's intake goes through
+/// `sqlite_writer` instead.
+pub async fn insert_events_postgres(
+    pool: &PgPool,
+    events: &[NewEvent],
+) -> anyhow::Result<Vec<bool>> {
+    let mut inserted_ids = std::collections::HashSet::with_capacity(events.len());
+    let mut tx = pool.begin().await?;
+    for chunk in chunks(events) {
+        let mut query = sqlx::query_scalar::<_, String>(insert_sql(chunk.len()));
+        for e in chunk {
+            query = query
+                .bind(&e.event_id)
+                .bind(&e.event_type)
+                .bind(&e.api_version)
+                .bind(e.created_at)
+                .bind(e.livemode)
+                .bind(&e.payload)
+                .bind(e.received_at_ms);
+        }
+        inserted_ids.extend(query.fetch_all(&mut *tx).await?);
     }
+    tx.commit().await?;
+    // The first request in the batch with an id gets the "new" answer.
+    Ok(events
+        .iter()
+        .map(|e| inserted_ids.remove(e.event_id.as_str()))
+        .collect())
+}
 
-    /// Leases up to `limit` unprocessed events until `lease_until_ms`.
-    /// Another dispatcher (another instance) skips leased rows.
+fn claim_token() -> String {
+    let mut bytes = [0u8; 12];
+    getrandom::fill(&mut bytes).expect("the operating system provides randomness");
+    hex::encode(bytes)
+}
+
+impl Store {
+    /// Leases up to `limit` queued events until `lease_until_ms`, oldest
+    /// first. Another dispatcher (another instance) skips leased rows.
     pub async fn claim_pending_events(
         &self,
         now_ms: i64,
         lease_until_ms: i64,
         limit: i64,
     ) -> anyhow::Result<Vec<PendingEvent>> {
-        const SQL: &str = "UPDATE webhook_events SET lease_until = $1, attempts = attempts + 1 \
-            WHERE seq IN (SELECT seq FROM webhook_events \
-                          WHERE processed_at IS NULL AND (lease_until IS NULL OR lease_until < $2) \
-                          ORDER BY seq LIMIT $3) \
-              AND processed_at IS NULL AND (lease_until IS NULL OR lease_until < $2) \
-            RETURNING seq, event_id, event_type, payload, attempts";
-        let mut events = with_pool!(self, pool => {
-            sqlx::query(SQL)
+        const CLAIM: &str = "UPDATE event_queue SET lease_until = $1, claim = $2, attempts = attempts + 1 \
+            WHERE seq IN (SELECT seq FROM event_queue \
+                          WHERE lease_until IS NULL OR lease_until < $3 \
+                          ORDER BY seq LIMIT $4) \
+              AND (lease_until IS NULL OR lease_until < $3) \
+            RETURNING seq";
+        const READ: &str = "SELECT e.seq, e.event_id, e.event_type, e.payload, q.attempts \
+            FROM event_queue q JOIN webhook_events e ON e.seq = q.seq \
+            WHERE q.seq BETWEEN $1 AND $2 AND q.claim = $3 ORDER BY e.seq";
+        let token = claim_token();
+        let events = with_pool!(self, pool => {
+            let seqs: Vec<i64> = sqlx::query_scalar(CLAIM)
                 .bind(lease_until_ms)
+                .bind(&token)
                 .bind(now_ms)
                 .bind(limit)
                 .fetch_all(pool)
-                .await?
-                .into_iter()
-                .map(|r| PendingEvent {
-                    seq: r.get("seq"),
-                    event_id: r.get("event_id"),
-                    event_type: r.get("event_type"),
-                    payload: r.get("payload"),
-                    attempts: r.get("attempts"),
-                })
-                .collect::<Vec<_>>()
+                .await?;
+            match (seqs.iter().min(), seqs.iter().max()) {
+                (Some(&first), Some(&last)) => sqlx::query(READ)
+                    .bind(first)
+                    .bind(last)
+                    .bind(&token)
+                    .fetch_all(pool)
+                    .await?
+                    .into_iter()
+                    .map(|r| PendingEvent {
+                        seq: r.get("seq"),
+                        event_id: r.get("event_id"),
+                        event_type: r.get("event_type"),
+                        payload: r.get("payload"),
+                        attempts: r.get("attempts"),
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            }
         });
-        events.sort_by_key(|e| e.seq);
         Ok(events)
     }
 
-    /// Marks events done with their outcomes in one transaction.
+    /// Records outcomes and takes the events off the queue, in one transaction.
     pub async fn finish_events(&self, finished: &[Finished], now_ms: i64) -> anyhow::Result<()> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             for f in finished {
+                sqlx::query("DELETE FROM event_queue WHERE seq = $1")
+                    .bind(f.seq)
+                    .execute(&mut *tx)
+                    .await?;
                 sqlx::query(
-                    "UPDATE webhook_events SET processed_at = $1, outcome = $2, last_error = $3, \
-                     lease_until = NULL WHERE seq = $4",
+                    "INSERT INTO event_outcomes (seq, processed_at, outcome, error) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (seq) DO NOTHING",
                 )
+                .bind(f.seq)
                 .bind(now_ms)
                 .bind(f.outcome.as_str())
                 .bind(&f.error)
-                .bind(f.seq)
                 .execute(&mut *tx)
                 .await?;
             }
@@ -206,10 +237,10 @@ impl Store {
         Ok(())
     }
 
-    /// Records a failed attempt; the lease expiring makes it due again.
+    /// Records a failed attempt; the lease expiring makes the event due again.
     pub async fn note_event_error(&self, seq: i64, error: &str) -> anyhow::Result<()> {
         with_pool!(self, pool => {
-            sqlx::query("UPDATE webhook_events SET last_error = $1 WHERE seq = $2")
+            sqlx::query("UPDATE event_queue SET last_error = $1 WHERE seq = $2")
                 .bind(error)
                 .bind(seq)
                 .execute(pool)
@@ -221,8 +252,13 @@ impl Store {
     pub async fn event_by_id(&self, event_id: &str) -> anyhow::Result<Option<StoredEvent>> {
         let row = with_pool!(self, pool => {
             sqlx::query(
-                "SELECT seq, event_id, event_type, api_version, created_at, livemode, payload, \
-                 received_at, processed_at, outcome, last_error FROM webhook_events WHERE event_id = $1",
+                "SELECT e.seq, e.event_id, e.event_type, e.api_version, e.created_at, e.livemode, \
+                 e.payload, e.received_at, o.processed_at, o.outcome, \
+                 COALESCE(o.error, q.last_error) AS last_error \
+                 FROM webhook_events e \
+                 LEFT JOIN event_outcomes o ON o.seq = e.seq \
+                 LEFT JOIN event_queue q ON q.seq = e.seq \
+                 WHERE e.event_id = $1",
             )
             .bind(event_id)
             .fetch_optional(pool)
@@ -253,13 +289,12 @@ impl Store {
         Ok(n)
     }
 
+    /// Events stored but not yet processed.
     pub async fn count_pending_events(&self) -> anyhow::Result<i64> {
         let n = with_pool!(self, pool => {
-            sqlx::query_scalar::<_, i64>(
-                "SELECT COUNT(*) FROM webhook_events WHERE processed_at IS NULL",
-            )
-            .fetch_one(pool)
-            .await?
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM event_queue")
+                .fetch_one(pool)
+                .await?
         });
         Ok(n)
     }
@@ -295,5 +330,6 @@ mod tests {
     fn insert_sql_numbers_every_placeholder() {
         let sql = insert_sql(4);
         assert!(sql.contains("$28") && !sql.contains("$29"), "{sql}");
+        assert!(sql.contains("INSERT INTO event_queue"), "{sql}");
     }
 }

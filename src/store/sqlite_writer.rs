@@ -24,6 +24,7 @@ use super::events::NewEvent;
 const INSERT: &str = "INSERT INTO webhook_events \
     (event_id, event_type, api_version, created_at, livemode, payload, received_at) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (event_id) DO NOTHING";
+const QUEUE: &str = "INSERT INTO event_queue (seq) VALUES (?1)";
 
 /// Rewind even without a signal after this long (the checkpointer stalled).
 const REWIND_AT_LEAST_EVERY: Duration = Duration::from_secs(10);
@@ -55,7 +56,8 @@ impl SqliteEventWriter {
         })
     }
 
-    /// Stores a batch in one transaction; per event, whether it was new.
+    /// Stores a batch and queues the new events in one transaction; per
+    /// event, whether it was new.
     pub fn insert(&mut self, events: &[NewEvent]) -> anyhow::Result<Vec<bool>> {
         let tx = self
             .conn
@@ -63,6 +65,7 @@ impl SqliteEventWriter {
         let mut new = Vec::with_capacity(events.len());
         {
             let mut insert = tx.prepare_cached(INSERT)?;
+            let mut queue = tx.prepare_cached(QUEUE)?;
             for e in events {
                 let changed = insert.execute(params![
                     e.event_id,
@@ -73,6 +76,9 @@ impl SqliteEventWriter {
                     e.payload,
                     e.received_at_ms,
                 ])?;
+                if changed == 1 {
+                    queue.execute([tx.last_insert_rowid()])?;
+                }
                 new.push(changed == 1);
             }
         }

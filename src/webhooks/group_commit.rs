@@ -9,11 +9,12 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+use sqlx::PgPool;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::store::Store;
-use crate::store::events::NewEvent;
+use crate::store::events::{NewEvent, insert_events_postgres};
 use crate::store::sqlite_writer::SqliteEventWriter;
 
 /// Events per transaction at most; more waiting go in the next one.
@@ -70,7 +71,7 @@ impl Committer {
                     let _ = finished.await;
                 })
             }
-            Store::Postgres(_) => tokio::spawn(write_on_pool(store, rx, committed)),
+            Store::Postgres(pool) => tokio::spawn(write_on_pool(pool.clone(), rx, committed)),
         };
         Ok((Self { tx }, task))
     }
@@ -147,12 +148,16 @@ fn write_on_thread(
     tracing::debug!("webhook writer stopped");
 }
 
-async fn write_on_pool(store: Store, mut rx: mpsc::Receiver<Message>, committed: Arc<Notify>) {
+async fn write_on_pool(pool: PgPool, mut rx: mpsc::Receiver<Message>, committed: Arc<Notify>) {
     let mut messages = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut messages, MAX_BATCH).await > 0 {
         let (events, replies, stop) = take_batch(&mut messages);
         if !events.is_empty() {
-            answer(store.insert_events(&events).await, replies, &committed);
+            answer(
+                insert_events_postgres(&pool, &events).await,
+                replies,
+                &committed,
+            );
         }
         if stop {
             break;

@@ -44,7 +44,8 @@ impl TestDb {
                 })
             }
             Backend::Postgres => {
-                let Ok(admin) = std::env::var("DUNWELL_TEST_POSTGRES_URL") else {
+                let admin = std::env::var("DUNWELL_TEST_POSTGRES_URL").ok();
+                let Some(admin) = admin.filter(|url| !url.is_empty()) else {
                     assert!(
                         std::env::var("CI").is_err(),
                         "DUNWELL_TEST_POSTGRES_URL must be set in CI: PostgreSQL tests may not be skipped there"
@@ -141,11 +142,15 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> Option<
 
 /// Starts the real application (web and workers) on `db`.
 pub async fn spawn_on(db: TestDb, extra: &[(&str, &str)]) -> TestApp {
+    spawn_role(db, extra, Role::Serve).await
+}
+
+/// Starts the application in one role on `db` (`Role::Web`: nothing
+/// processes the stored events, so a test can drive the queue itself).
+pub async fn spawn_role(db: TestDb, extra: &[(&str, &str)], role: Role) -> TestApp {
     dunwell::telemetry::init();
     let config = test_config(&db, extra);
-    let app = Application::build(config, Role::Serve)
-        .await
-        .expect("build app");
+    let app = Application::build(config, role).await.expect("build app");
     let port = app.port().expect("web role has a port");
     let store = app.store().clone();
     let (stop, stopped) = oneshot::channel::<()>();

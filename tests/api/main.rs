@@ -6,3 +6,4 @@ mod fixtures;
 mod health;
 mod helpers;
 mod intake;
+mod queue;

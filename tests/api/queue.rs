@@ -1,0 +1,85 @@
+//! The stored-event queue: leased claims, retries after a lease expires,
+//! outcomes recorded once. Driven directly on a web-only instance, where
+//! nothing else processes events.
+
+use dunwell::startup::Role;
+use dunwell::store::events::{Finished, Outcome};
+
+use crate::backend_tests;
+use crate::helpers::*;
+
+backend_tests!(claims_are_leased_and_finished_once);
+
+async fn claims_are_leased_and_finished_once(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let app = spawn_role(db, &[], Role::Web).await;
+    for i in 0..5 {
+        let body = event_body(&format!("evt_queue{i}"), "invoice.payment_failed");
+        assert_eq!(app.post_event(&body).await.status(), 200);
+    }
+    // A duplicate is not queued twice.
+    let body = event_body("evt_queue0", "invoice.payment_failed");
+    assert_eq!(app.post_event(&body).await.status(), 200);
+    let store = &app.store;
+    assert_eq!(store.count_pending_events().await.unwrap(), 5);
+
+    let now = 1_000_000;
+    let first = store
+        .claim_pending_events(now, now + 60_000, 3)
+        .await
+        .unwrap();
+    let ids: Vec<_> = first.iter().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["evt_queue0", "evt_queue1", "evt_queue2"],
+        "oldest first"
+    );
+    assert!(first.iter().all(|e| e.attempts == 1));
+    // Leased rows are skipped by a second claimer.
+    let second = store
+        .claim_pending_events(now, now + 60_000, 10)
+        .await
+        .unwrap();
+    let ids: Vec<_> = second.iter().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(ids, ["evt_queue3", "evt_queue4"]);
+    assert!(
+        store
+            .claim_pending_events(now, now + 60_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // The first claimer dies; after its lease the events come back.
+    store.note_event_error(first[0].seq, "boom").await.unwrap();
+    let later = now + 60_001;
+    let retried = store
+        .claim_pending_events(later, later + 60_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(retried.len(), 5);
+    assert!(retried.iter().all(|e| e.attempts == 2));
+    let stored = store.event_by_id("evt_queue0").await.unwrap().unwrap();
+    assert_eq!(stored.last_error.as_deref(), Some("boom"));
+    assert_eq!(stored.outcome, None);
+
+    let finished: Vec<Finished> = retried
+        .iter()
+        .map(|e| Finished {
+            seq: e.seq,
+            outcome: Outcome::Handled,
+            error: None,
+        })
+        .collect();
+    store.finish_events(&finished, later).await.unwrap();
+    // Finishing twice (a slow claimer) changes nothing.
+    store.finish_events(&finished, later + 5).await.unwrap();
+    assert_eq!(store.count_pending_events().await.unwrap(), 0);
+    let stored = store.event_by_id("evt_queue0").await.unwrap().unwrap();
+    assert_eq!(stored.outcome.as_deref(), Some("handled"));
+    assert_eq!(stored.processed_at_ms, Some(later));
+    assert_eq!(store.count_events().await.unwrap(), 5);
+    app.shutdown().await;
+}
