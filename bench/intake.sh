@@ -5,8 +5,9 @@
 #   1. the ceiling: an actix-web endpoint that only verifies the HMAC;
 #   2. dunwell web  on SQLite (verify, parse, group-commit, answer);
 #   3. dunwell serve on SQLite (the same, with the event processor draining).
-# Prints requests/s, p50/p99 latency and dunwell's peak RSS, and checks that
-# every acknowledged event is in the database.
+# Prints requests/s, p50/p99 latency and dunwell's peak RSS, checks that
+# every acknowledged event is in the database, and (serve) how many stored
+# events the processor had not reached when the load stopped.
 #
 #   bash bench/intake.sh            # 20 s per run
 #   SECONDS_PER_RUN=10 CONNECTIONS=32 bash bench/intake.sh
@@ -52,8 +53,9 @@ run_dunwell() {
     rss=$(peak_rss_mib "$pid")
     kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
     count=$(sqlite3 "$dir/dunwell.db" "SELECT COUNT(*) FROM webhook_events")
+    backlog=$(sqlite3 "$dir/dunwell.db" "SELECT COUNT(*) FROM event_queue")
     acked=$(field ok "$result")
-    echo "$result peak_rss_mib=$rss stored=$count"
+    echo "$result peak_rss_mib=$rss stored=$count still_queued=$backlog"
     if [ "$count" -lt "$acked" ]; then echo "LOST EVENTS: $acked acknowledged, $count stored" >&2; exit 1; fi
     rm -rf "$dir"
     eval "RESULT_${role}='$result peak_rss_mib=$rss'"

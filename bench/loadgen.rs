@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use dunwell::domain::money::{Currency, Money};
 use dunwell::trigger::builder::{self, Scenario};
 use dunwell::webhooks::signature;
 use secrecy::SecretString;
@@ -68,25 +67,7 @@ fn parse_args() -> Args {
 
 /// One realistic event, padded to about 3 KB, with a replaceable id.
 fn template() -> String {
-    let now = dunwell::clock::unix_secs();
-    let scenario = Scenario {
-        event_id: ID_PLACEHOLDER.into(),
-        api_version: builder::BASIL_API_VERSION.into(),
-        now,
-        customer: "cus_RtG7mN2pQx4Lkz".into(),
-        customer_email: "maria.silva@example.com".into(),
-        customer_name: "Maria Silva".into(),
-        invoice: "in_1QfJ2hLzO8hYb3nXk9uT4sVa".into(),
-        subscription: "sub_1PzX4cLzO8hYb3nXa7bC9dEf".into(),
-        price: "price_1PzX1aLzO8hYb3nXpRoMonth".into(),
-        payment_method: "pm_1PzX3bLzO8hYb3nXvIsA4242".into(),
-        amount: Money::from_minor(4900, Currency::parse("usd").unwrap()).unwrap(),
-        decline_code: "insufficient_funds".into(),
-        attempt_count: 1,
-        card_brand: "visa".into(),
-        card_exp_month: 8,
-        card_exp_year: 2027,
-    };
+    let scenario = Scenario::example(ID_PLACEHOLDER, dunwell::clock::unix_secs());
     let mut event = builder::build("invoice.payment_failed", &scenario).unwrap();
     let size = serde_json::to_string(&event).unwrap().len();
     if size < 3000 {

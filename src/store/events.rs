@@ -281,20 +281,17 @@ impl Store {
     }
 
     pub async fn count_events(&self) -> anyhow::Result<i64> {
-        let n = with_pool!(self, pool => {
-            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM webhook_events")
-                .fetch_one(pool)
-                .await?
-        });
-        Ok(n)
+        self.count("SELECT COUNT(*) FROM webhook_events").await
     }
 
     /// Events stored but not yet processed.
     pub async fn count_pending_events(&self) -> anyhow::Result<i64> {
+        self.count("SELECT COUNT(*) FROM event_queue").await
+    }
+
+    async fn count(&self, sql: &'static str) -> anyhow::Result<i64> {
         let n = with_pool!(self, pool => {
-            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM event_queue")
-                .fetch_one(pool)
-                .await?
+            sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await?
         });
         Ok(n)
     }

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::domain::money::Money;
+use crate::domain::money::{Currency, Money};
 
 /// Stripe API version of the older invoice shape (top-level `subscription`, `charge`).
 pub const LEGACY_API_VERSION: &str = "2024-06-20";
@@ -51,6 +51,30 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// A complete scenario with sample customer, plan and card: $49.00 a
+    /// month, declined for insufficient funds, newer API shape.
+    pub fn example(event_id: &str, now: i64) -> Self {
+        Self {
+            event_id: event_id.to_owned(),
+            api_version: BASIL_API_VERSION.to_owned(),
+            now,
+            customer: "cus_RtG7mN2pQx4Lkz".into(),
+            customer_email: "maria.silva@example.com".into(),
+            customer_name: "Maria Silva".into(),
+            invoice: "in_1QfJ2hLzO8hYb3nXk9uT4sVa".into(),
+            subscription: "sub_1PzX4cLzO8hYb3nXa7bC9dEf".into(),
+            price: "price_1PzX1aLzO8hYb3nXpRoMonth".into(),
+            payment_method: "pm_1PzX3bLzO8hYb3nXvIsA4242".into(),
+            amount: Money::from_minor(4900, Currency::parse("usd").expect("usd"))
+                .expect("positive"),
+            decline_code: "insufficient_funds".into(),
+            attempt_count: 1,
+            card_brand: "visa".into(),
+            card_exp_month: 8,
+            card_exp_year: 2030,
+        }
+    }
+
     /// True for API versions before 2025-03-31 (the older invoice shape).
     pub fn legacy_shape(&self) -> bool {
         self.api_version.as_str() < "2025-03-31"
@@ -408,26 +432,15 @@ fn subscription(s: &Scenario) -> Value {
 mod tests {
     use super::*;
     use crate::domain::events::{Event, EventKind};
-    use crate::domain::money::Currency;
 
     fn scenario(api_version: &str) -> Scenario {
         Scenario {
-            event_id: "evt_1Test".into(),
             api_version: api_version.into(),
-            now: 1_760_000_000,
             customer: "cus_Test".into(),
-            customer_email: "jo@example.com".into(),
-            customer_name: "Jo Doe".into(),
             invoice: "in_1Test".into(),
             subscription: "sub_Test".into(),
             price: "price_Pro".into(),
-            payment_method: "pm_Test".into(),
-            amount: Money::from_minor(4900, Currency::parse("usd").unwrap()).unwrap(),
-            decline_code: "insufficient_funds".into(),
-            attempt_count: 1,
-            card_brand: "visa".into(),
-            card_exp_month: 12,
-            card_exp_year: 2030,
+            ..Scenario::example("evt_1Test", 1_760_000_000)
         }
     }
 

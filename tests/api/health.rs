@@ -7,19 +7,9 @@ async fn health_and_readiness_answer(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
     };
-    let alive = app
-        .client
-        .get(format!("{}/healthz", app.address))
-        .send()
-        .await
-        .unwrap();
+    let alive = app.get("/healthz").await;
     assert_eq!(alive.status(), 200);
-    let ready = app
-        .client
-        .get(format!("{}/readyz", app.address))
-        .send()
-        .await
-        .unwrap();
+    let ready = app.get("/readyz").await;
     assert_eq!(ready.status(), 200);
     let body: serde_json::Value = ready.json().await.unwrap();
     let expected = match backend {
@@ -37,21 +27,11 @@ async fn readiness_fails_when_the_database_is_gone(backend: Backend) {
         return;
     };
     app.store.close().await;
-    let ready = app
-        .client
-        .get(format!("{}/readyz", app.address))
-        .send()
-        .await
-        .unwrap();
+    let ready = app.get("/readyz").await;
     assert_eq!(ready.status(), 503);
     let body: serde_json::Value = ready.json().await.unwrap();
     assert_eq!(body["error"], "database unreachable");
-    let alive = app
-        .client
-        .get(format!("{}/healthz", app.address))
-        .send()
-        .await
-        .unwrap();
+    let alive = app.get("/healthz").await;
     assert_eq!(alive.status(), 200);
     app.shutdown().await;
 }

@@ -195,17 +195,34 @@ impl TestApp {
         request.body(body).send().await.expect("request sent")
     }
 
-    /// Posts `body` signed now with the test secret.
-    pub async fn post_event(&self, body: &[u8]) -> reqwest::Response {
-        let header = sign_webhook(body, SECRET, now());
+    /// Posts JSON `body` with the given `Stripe-Signature` value.
+    pub async fn post_signed(
+        &self,
+        body: impl Into<reqwest::Body>,
+        signature: &str,
+    ) -> reqwest::Response {
         self.post_raw(
-            body.to_vec(),
+            body,
             &[
                 ("content-type", "application/json"),
-                ("stripe-signature", &header),
+                ("stripe-signature", signature),
             ],
         )
         .await
+    }
+
+    /// Posts `body` signed now with the test secret.
+    pub async fn post_event(&self, body: &[u8]) -> reqwest::Response {
+        let header = sign_webhook(body, SECRET, now());
+        self.post_signed(body.to_vec(), &header).await
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("request sent")
     }
 
     pub async fn event_count(&self) -> i64 {
@@ -262,25 +279,10 @@ pub fn fixture(name: &str) -> Vec<u8> {
 /// A realistic event of `event_type` with the given id (the trigger's
 /// builder), or a minimal one for types dunwell does not act on.
 pub fn event_body(id: &str, event_type: &str) -> Vec<u8> {
-    use dunwell::domain::money::{Currency, Money};
     use dunwell::trigger::builder::{self, Scenario};
     let scenario = Scenario {
-        event_id: id.to_owned(),
-        api_version: builder::BASIL_API_VERSION.to_owned(),
-        now: now(),
-        customer: "cus_Test1".into(),
-        customer_email: "sam@example.com".into(),
-        customer_name: "Sam Test".into(),
         invoice: format!("in_{}", id.trim_start_matches("evt_")),
-        subscription: "sub_Test1".into(),
-        price: "price_Pro".into(),
-        payment_method: "pm_Test1".into(),
-        amount: Money::from_minor(4900, Currency::parse("usd").unwrap()).unwrap(),
-        decline_code: "insufficient_funds".into(),
-        attempt_count: 1,
-        card_brand: "visa".into(),
-        card_exp_month: 12,
-        card_exp_year: 2030,
+        ..Scenario::example(id, now())
     };
     let event = builder::build(event_type, &scenario).unwrap_or_else(|_| {
         serde_json::json!({

@@ -57,15 +57,7 @@ async fn two_v1_signatures_one_from_an_old_secret_are_accepted(backend: Backend)
     let old = sign_webhook(&body, OLD_SECRET, t);
     let new = sign_webhook(&body, SECRET, t);
     let header = format!("{old},v1={}", new.split_once("v1=").unwrap().1);
-    let response = app
-        .post_raw(
-            body,
-            &[
-                ("content-type", "application/json"),
-                ("stripe-signature", &header),
-            ],
-        )
-        .await;
+    let response = app.post_signed(body, &header).await;
     assert_eq!(response.status(), 200);
     assert_eq!(app.event_count().await, 1);
     app.shutdown().await;
@@ -79,15 +71,7 @@ async fn any_configured_secret_is_accepted(backend: Backend) {
     for (id, secret) in [("evt_bysecret1", OLD_SECRET), ("evt_bysecret2", SECRET)] {
         let body = event_body(id, "invoice.paid");
         let header = sign_webhook(&body, secret, now());
-        let response = app
-            .post_raw(
-                body,
-                &[
-                    ("content-type", "application/json"),
-                    ("stripe-signature", &header),
-                ],
-            )
-            .await;
+        let response = app.post_signed(body, &header).await;
         assert_eq!(response.status(), 200, "signed with {secret}");
     }
     assert_eq!(app.event_count().await, 2);
@@ -209,9 +193,7 @@ async fn refusals_store_nothing_and_say_why(backend: Backend) {
     );
 
     // The same body, signed properly, is then accepted.
-    let response = app
-        .post_raw(body, &[json, ("stripe-signature", &good)])
-        .await;
+    let response = app.post_signed(body, &good).await;
     assert_eq!(response.status(), 200);
     assert_eq!(app.event_count().await, 1);
     app.shutdown().await;
@@ -307,13 +289,7 @@ async fn an_oversized_body_gets_413(backend: Backend) {
             .collect::<Vec<_>>(),
     );
     let response = app
-        .post_raw(
-            reqwest::Body::wrap_stream(stream),
-            &[
-                ("content-type", "application/json"),
-                ("stripe-signature", &header),
-            ],
-        )
+        .post_signed(reqwest::Body::wrap_stream(stream), &header)
         .await;
     assert_eq!(response.status(), 413);
     assert_eq!(app.event_count().await, 0);
