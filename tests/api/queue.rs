@@ -83,3 +83,34 @@ async fn claims_are_leased_and_finished_once(backend: Backend) {
     assert_eq!(store.count_events().await.unwrap(), 5);
     app.shutdown().await;
 }
+
+backend_tests!(a_worker_process_drains_what_a_web_process_stored);
+
+/// Fly process groups: `dunwell web` stores, `dunwell worker` processes.
+async fn a_worker_process_drains_what_a_web_process_stored(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let worker_config = test_config(&db, &[]);
+    let web = spawn_role(db, &[], Role::Web).await;
+    for i in 0..3 {
+        let body = event_body(&format!("evt_split{i}"), "invoice.payment_failed");
+        assert_eq!(web.post_event(&body).await.status(), 200);
+    }
+    assert_eq!(web.store.count_pending_events().await.unwrap(), 3);
+
+    let worker = dunwell::startup::Application::build(worker_config, Role::Worker)
+        .await
+        .unwrap();
+    assert_eq!(worker.port(), None, "a worker serves no HTTP");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(worker.run(async {
+        let _ = stopped.await;
+    }));
+    web.wait_processed().await;
+    let stored = web.store.event_by_id("evt_split1").await.unwrap().unwrap();
+    assert_eq!(stored.outcome.as_deref(), Some("handled"));
+    let _ = stop.send(());
+    running.await.unwrap().unwrap();
+    web.shutdown().await;
+}
