@@ -66,7 +66,7 @@ impl Application {
 
         let mut workers = Vec::new();
         let rewind = Arc::new(AtomicBool::new(false));
-        if matches!(store, Store::Sqlite(_)) {
+        if matches!(store, Store::Sqlite(..)) {
             workers.push(tokio::spawn(jobs::wal_checkpoint::run(
                 store.clone(),
                 rewind.clone(),

@@ -12,7 +12,7 @@ use crate::domain::events::{Event, EventKind};
 use crate::store::Store;
 use crate::store::events::{Finished, Outcome, PendingEvent};
 
-const BATCH: i64 = 200;
+const BATCH: i64 = 100;
 const POLL: Duration = Duration::from_secs(1);
 /// How long a claimed event is ours before another worker may take it.
 const LEASE_MS: i64 = 60_000;

@@ -182,6 +182,7 @@ impl Store {
             FROM event_queue q JOIN webhook_events e ON e.seq = q.seq \
             WHERE q.seq BETWEEN $1 AND $2 AND q.claim = $3 ORDER BY e.seq";
         let token = claim_token();
+        let _turn = self.write_turn().await;
         let events = with_pool!(self, pool => {
             let seqs: Vec<i64> = sqlx::query_scalar(CLAIM)
                 .bind(lease_until_ms)
@@ -212,26 +213,46 @@ impl Store {
         Ok(events)
     }
 
-    /// Records outcomes and takes the events off the queue, in one transaction.
+    /// Records outcomes and takes the events off the queue, in one
+    /// transaction of two statements whatever the batch size (the batch
+    /// travels as one JSON parameter), so the write turn stays short.
     pub async fn finish_events(&self, finished: &[Finished], now_ms: i64) -> anyhow::Result<()> {
+        const SQLITE: [&str; 2] = [
+            "DELETE FROM event_queue WHERE seq IN (SELECT json_extract(value, '$.seq') FROM json_each($1))",
+            "INSERT INTO event_outcomes (seq, processed_at, outcome, error) \
+             SELECT json_extract(value, '$.seq'), $2, json_extract(value, '$.outcome'), \
+                    json_extract(value, '$.error') \
+             FROM json_each($1) WHERE true ON CONFLICT (seq) DO NOTHING",
+        ];
+        const POSTGRES: [&str; 2] = [
+            "DELETE FROM event_queue WHERE seq IN \
+             (SELECT (e->>'seq')::bigint FROM jsonb_array_elements($1::jsonb) e)",
+            "INSERT INTO event_outcomes (seq, processed_at, outcome, error) \
+             SELECT (e->>'seq')::bigint, $2, e->>'outcome', e->>'error' \
+             FROM jsonb_array_elements($1::jsonb) e ON CONFLICT (seq) DO NOTHING",
+        ];
+        if finished.is_empty() {
+            return Ok(());
+        }
+        let batch = serde_json::to_string(
+            &finished
+                .iter()
+                .map(|f| serde_json::json!({"seq": f.seq, "outcome": f.outcome.as_str(), "error": f.error}))
+                .collect::<Vec<_>>(),
+        )?;
+        let [delete, record] = match self {
+            Self::Sqlite(..) => SQLITE,
+            Self::Postgres(_) => POSTGRES,
+        };
+        let _turn = self.write_turn().await;
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            for f in finished {
-                sqlx::query("DELETE FROM event_queue WHERE seq = $1")
-                    .bind(f.seq)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(
-                    "INSERT INTO event_outcomes (seq, processed_at, outcome, error) \
-                     VALUES ($1, $2, $3, $4) ON CONFLICT (seq) DO NOTHING",
-                )
-                .bind(f.seq)
+            sqlx::query(delete).bind(&batch).execute(&mut *tx).await?;
+            sqlx::query(record)
+                .bind(&batch)
                 .bind(now_ms)
-                .bind(f.outcome.as_str())
-                .bind(&f.error)
                 .execute(&mut *tx)
                 .await?;
-            }
             tx.commit().await?;
         });
         Ok(())
@@ -239,6 +260,7 @@ impl Store {
 
     /// Records a failed attempt; the lease expiring makes the event due again.
     pub async fn note_event_error(&self, seq: i64, error: &str) -> anyhow::Result<()> {
+        let _turn = self.write_turn().await;
         with_pool!(self, pool => {
             sqlx::query("UPDATE event_queue SET last_error = $1 WHERE seq = $2")
                 .bind(error)

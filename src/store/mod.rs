@@ -7,6 +7,7 @@ pub mod settings;
 pub mod sqlite_writer;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -20,16 +21,34 @@ use crate::config::is_postgres_url;
 macro_rules! with_pool {
     ($store:expr, $pool:ident => $body:expr) => {
         match $store {
-            $crate::store::Store::Sqlite($pool) => $body,
+            $crate::store::Store::Sqlite($pool, _) => $body,
             $crate::store::Store::Postgres($pool) => $body,
         }
     };
 }
 pub(crate) use with_pool;
 
+/// SQLite has one write lock and its busy handler polls with growing sleeps,
+/// so a writer that commits back to back (the intake) starves the others.
+/// Every SQLite writer in this process takes this first-come-first-served
+/// turn before it writes.
+#[derive(Clone, Debug, Default)]
+pub struct WriteTurn(Arc<tokio::sync::Mutex<()>>);
+
+impl WriteTurn {
+    pub async fn take(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.0.lock().await
+    }
+
+    /// For the intake's writer thread (not async).
+    pub fn take_blocking(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.0.blocking_lock()
+    }
+}
+
 #[derive(Clone, Debug)]
 pub enum Store {
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePool, WriteTurn),
     Postgres(PgPool),
 }
 
@@ -57,14 +76,14 @@ impl Store {
                 .connect_with(sqlite_options(url)?)
                 .await
                 .with_context(|| format!("opening the SQLite database {url}"))?;
-            Ok(Self::Sqlite(pool))
+            Ok(Self::Sqlite(pool, WriteTurn::default()))
         }
     }
 
     /// Applies dunwell's migrations, then sets up the job queue's tables.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match self {
-            Self::Sqlite(pool) => {
+            Self::Sqlite(pool, _) => {
                 SQLITE_MIGRATIONS
                     .run(pool)
                     .await
@@ -109,7 +128,7 @@ impl Store {
     /// blocking writers (connections have automatic checkpoints off, so no
     /// request pays for one). A no-op on PostgreSQL.
     pub async fn checkpoint(&self) -> anyhow::Result<()> {
-        if let Self::Sqlite(pool) = self {
+        if let Self::Sqlite(pool, _) = self {
             sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
                 .execute(pool)
                 .await?;
@@ -117,9 +136,18 @@ impl Store {
         Ok(())
     }
 
+    /// Waits for this process's turn to write (SQLite); `None` on PostgreSQL,
+    /// whose row locks need no such thing.
+    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self {
+            Self::Sqlite(_, turn) => Some(turn.take().await),
+            Self::Postgres(_) => None,
+        }
+    }
+
     pub fn backend(&self) -> &'static str {
         match self {
-            Self::Sqlite(_) => "sqlite",
+            Self::Sqlite(..) => "sqlite",
             Self::Postgres(_) => "postgres",
         }
     }

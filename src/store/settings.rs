@@ -11,6 +11,7 @@ impl Store {
         make: impl FnOnce() -> String,
     ) -> anyhow::Result<String> {
         let fresh = make();
+        let _turn = self.write_turn().await;
         let value = with_pool!(self, pool => {
             sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
                 .bind(key)

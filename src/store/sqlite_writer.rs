@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use rusqlite::{Connection, params};
 
+use super::WriteTurn;
 use super::events::NewEvent;
 
 const INSERT: &str = "INSERT INTO webhook_events \
@@ -33,6 +34,7 @@ const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
 pub struct SqliteEventWriter {
     conn: Connection,
+    turn: WriteTurn,
     rewind: Arc<AtomicBool>,
     last_rewind: Instant,
 }
@@ -40,7 +42,7 @@ pub struct SqliteEventWriter {
 impl SqliteEventWriter {
     /// Opens its own connection with the pool's durability settings: WAL and
     /// `synchronous = FULL` (a commit is on disk before anyone is answered).
-    pub fn open(path: &Path, rewind: Arc<AtomicBool>) -> anyhow::Result<Self> {
+    pub fn open(path: &Path, turn: WriteTurn, rewind: Arc<AtomicBool>) -> anyhow::Result<Self> {
         let conn = Connection::open(path)
             .with_context(|| format!("opening {} for the intake writer", path.display()))?;
         conn.busy_timeout(Duration::from_secs(10))?;
@@ -51,6 +53,7 @@ impl SqliteEventWriter {
         conn.set_prepared_statement_cache_capacity(4);
         Ok(Self {
             conn,
+            turn,
             rewind,
             last_rewind: Instant::now(),
         })
@@ -59,6 +62,7 @@ impl SqliteEventWriter {
     /// Stores a batch and queues the new events in one transaction; per
     /// event, whether it was new.
     pub fn insert(&mut self, events: &[NewEvent]) -> anyhow::Result<Vec<bool>> {
+        let _turn = self.turn.take_blocking();
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;

@@ -55,9 +55,12 @@ impl Committer {
     ) -> anyhow::Result<(Self, JoinHandle<()>)> {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let task = match &store {
-            Store::Sqlite(pool) => {
-                let writer =
-                    SqliteEventWriter::open(pool.connect_options().get_filename(), rewind)?;
+            Store::Sqlite(pool, turn) => {
+                let writer = SqliteEventWriter::open(
+                    pool.connect_options().get_filename(),
+                    turn.clone(),
+                    rewind,
+                )?;
                 // A plain thread, not `spawn_blocking`: a runtime that is
                 // dropped without a clean stop must not wait for it.
                 let (done, finished) = oneshot::channel();
