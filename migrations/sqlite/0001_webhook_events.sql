@@ -7,7 +7,7 @@ CREATE TABLE webhook_events (
     api_version  TEXT,
     created_at   INTEGER NOT NULL,            -- processor's `created`, unix seconds
     livemode     BOOLEAN NOT NULL,
-    payload      TEXT    NOT NULL,            -- the raw body, exactly as signed
+    payload      BLOB    NOT NULL,            -- the raw body as signed, zstd-compressed (store::payload)
     received_at  INTEGER NOT NULL             -- unix milliseconds
 );
 

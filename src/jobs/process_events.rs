@@ -1,6 +1,7 @@
-//! Drains stored webhook events (`processed_at IS NULL`) in order. Intake
-//! wakes it after each commit; a poll covers events committed by other
-//! instances and those whose lease expired after a crash.
+//! Drains the stored-event queue (`event_queue`) oldest first, recording an
+//! outcome for each event. Intake wakes it after each commit; a poll covers
+//! events committed by other instances and those whose lease expired after a
+//! crash.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 
 use sqlx::{PgPool, Row};
 
+use super::payload::PayloadColumn;
 use super::{Store, with_pool};
 
 /// An accepted event, ready to be stored.
@@ -199,14 +200,16 @@ impl Store {
                     .fetch_all(pool)
                     .await?
                     .into_iter()
-                    .map(|r| PendingEvent {
-                        seq: r.get("seq"),
-                        event_id: r.get("event_id"),
-                        event_type: r.get("event_type"),
-                        payload: r.get("payload"),
-                        attempts: r.get("attempts"),
+                    .map(|r| {
+                        Ok(PendingEvent {
+                            seq: r.get("seq"),
+                            event_id: r.get("event_id"),
+                            event_type: r.get("event_type"),
+                            payload: r.payload()?,
+                            attempts: r.get("attempts"),
+                        })
                     })
-                    .collect(),
+                    .collect::<anyhow::Result<_>>()?,
                 _ => Vec::new(),
             }
         });
@@ -285,19 +288,20 @@ impl Store {
             .bind(event_id)
             .fetch_optional(pool)
             .await?
-            .map(|r| StoredEvent {
+            .map(|r| -> anyhow::Result<StoredEvent> { Ok(StoredEvent {
                 seq: r.get("seq"),
                 event_id: r.get("event_id"),
                 event_type: r.get("event_type"),
                 api_version: r.get("api_version"),
                 created_at: r.get("created_at"),
                 livemode: r.get("livemode"),
-                payload: r.get("payload"),
+                payload: r.payload()?,
                 received_at_ms: r.get("received_at"),
                 processed_at_ms: r.get("processed_at"),
                 outcome: r.get("outcome"),
                 last_error: r.get("last_error"),
-            })
+            }) })
+            .transpose()?
         });
         Ok(row)
     }

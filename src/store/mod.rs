@@ -3,6 +3,7 @@
 //! body once per backend so no query is written twice.
 
 pub mod events;
+pub mod payload;
 pub mod settings;
 pub mod sqlite_writer;
 

@@ -21,6 +21,7 @@ use rusqlite::{Connection, params};
 
 use super::WriteTurn;
 use super::events::NewEvent;
+use super::payload::PayloadCompressor;
 
 const INSERT: &str = "INSERT INTO webhook_events \
     (event_id, event_type, api_version, created_at, livemode, payload, received_at) \
@@ -34,6 +35,7 @@ const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
 pub struct SqliteEventWriter {
     conn: Connection,
+    compressor: PayloadCompressor,
     turn: WriteTurn,
     rewind: Arc<AtomicBool>,
     last_rewind: Instant,
@@ -53,6 +55,7 @@ impl SqliteEventWriter {
         conn.set_prepared_statement_cache_capacity(4);
         Ok(Self {
             conn,
+            compressor: PayloadCompressor::new()?,
             turn,
             rewind,
             last_rewind: Instant::now(),
@@ -62,6 +65,11 @@ impl SqliteEventWriter {
     /// Stores a batch and queues the new events in one transaction; per
     /// event, whether it was new.
     pub fn insert(&mut self, events: &[NewEvent]) -> anyhow::Result<Vec<bool>> {
+        // Compress before taking the write turn: nobody waits for it.
+        let payloads = events
+            .iter()
+            .map(|e| self.compressor.compress(&e.payload))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let _turn = self.turn.take_blocking();
         let tx = self
             .conn
@@ -70,14 +78,14 @@ impl SqliteEventWriter {
         {
             let mut insert = tx.prepare_cached(INSERT)?;
             let mut queue = tx.prepare_cached(QUEUE)?;
-            for e in events {
+            for (e, payload) in events.iter().zip(&payloads) {
                 let changed = insert.execute(params![
                     e.event_id,
                     e.event_type,
                     e.api_version,
                     e.created_at,
                     e.livemode,
-                    e.payload,
+                    payload,
                     e.received_at_ms,
                 ])?;
                 if changed == 1 {

@@ -46,8 +46,8 @@ pub struct Committer {
 
 impl Committer {
     /// Starts the writer; `committed` is notified after every batch that
-    /// stored something new.
-    /// `rewind` is the WAL checkpointer's signal to the SQLite writer.
+    /// stored something new, and `rewind` is the WAL checkpointer's signal
+    /// to the SQLite writer.
     pub fn start(
         store: Store,
         committed: Arc<Notify>,
