@@ -12,6 +12,7 @@ use reqwest::Url;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::domain::policy::{Policy, RawPolicy};
 use crate::webhooks::signature::DEFAULT_TOLERANCE_SECS;
 
 pub const DEFAULT_CONFIG_FILE: &str = "dunwell.toml";
@@ -43,6 +44,7 @@ pub struct Config {
     pub notify_url: Option<Url>,
     pub notify_secret: Option<SecretString>,
     pub clock_speed: f64,
+    pub policy: Policy,
     /// Keys given that dunwell does not know (probably typos).
     pub unknown_keys: Vec<String>,
 }
@@ -83,6 +85,7 @@ struct RawConfig {
     notify_secret: Option<String>,
     #[serde(deserialize_with = "text")]
     clock_speed: String,
+    policy: RawPolicy,
 }
 
 impl Default for RawConfig {
@@ -104,6 +107,7 @@ impl Default for RawConfig {
             notify_url: None,
             notify_secret: None,
             clock_speed: "1".into(),
+            policy: RawPolicy::default(),
         }
     }
 }
@@ -125,6 +129,7 @@ const KNOWN_KEYS: &[&str] = &[
     "notify_url",
     "notify_secret",
     "clock_speed",
+    "policy",
 ];
 
 /// Environment variables with our prefix that are not configuration.
@@ -305,6 +310,41 @@ impl Config {
             ("notify_url", opt(&self.notify_url)),
             ("notify_secret", secret(&self.notify_secret)),
             ("clock_speed", self.clock_speed.to_string()),
+            (
+                "policy.retry_owner",
+                format!("{:?}", self.policy.retry_owner).to_lowercase(),
+            ),
+            (
+                "policy.default_timezone",
+                self.policy.default_timezone.name().to_owned(),
+            ),
+            (
+                "policy.retries",
+                format!(
+                    "max_attempts {}, window {} days, at most {} per card in 30 days",
+                    self.policy.retries.max_attempts,
+                    self.policy.retries.window_days,
+                    self.policy.retries.max_per_card_30_days
+                ),
+            ),
+            (
+                "policy.stages",
+                self.policy
+                    .stages
+                    .iter()
+                    .map(|s| format!("day {} {:?} ({:?})", s.day, s.email, s.tone).to_lowercase())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            (
+                "policy.final",
+                format!(
+                    "day {} {:?}",
+                    self.policy.final_.day, self.policy.final_.action
+                )
+                .to_lowercase(),
+            ),
+            ("policy.offers", self.policy.offers.len().to_string()),
         ];
         lines.iter().map(|(k, v)| format!("{k} = {v}\n")).collect()
     }
@@ -496,23 +536,19 @@ impl RawConfig {
                 "notify_secret (DUNWELL_NOTIFY_SECRET): required when notify_url is set (it signs the events)".into(),
             );
         }
+        let policy = self.policy.validate().map_err(|e| errors.extend(e)).ok();
         match (
-            bind,
-            public_url,
-            stripe_api_base,
-            processor,
-            tolerance,
-            max_body,
-            clock_speed,
+            (bind, public_url, stripe_api_base, processor),
+            (tolerance, max_body, clock_speed, policy),
         ) {
             (
-                Some(bind),
-                Some(public_url),
-                Some(stripe_api_base),
-                Some(processor),
-                Some(webhook_tolerance_secs),
-                Some(webhook_max_body_bytes),
-                Some(clock_speed),
+                (Some(bind), Some(public_url), Some(stripe_api_base), Some(processor)),
+                (
+                    Some(webhook_tolerance_secs),
+                    Some(webhook_max_body_bytes),
+                    Some(clock_speed),
+                    Some(policy),
+                ),
             ) if errors.is_empty() => Ok(Config {
                 bind,
                 database_url: self.database_url,
@@ -534,6 +570,7 @@ impl RawConfig {
                 notify_url,
                 notify_secret: secret(self.notify_secret),
                 clock_speed,
+                policy,
                 unknown_keys,
             }),
             _ => Err(ConfigErrors(errors)),

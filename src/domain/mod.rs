@@ -4,3 +4,4 @@ pub mod decline;
 pub mod events;
 pub mod ids;
 pub mod money;
+pub mod policy;

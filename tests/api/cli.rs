@@ -199,3 +199,51 @@ async fn trigger_refuses_unknown_types_and_missing_secrets() {
     assert!(!out.status.success());
     assert!(stderr.contains("DUNWELL_WEBHOOK_SECRETS"), "{stderr}");
 }
+
+#[tokio::test]
+async fn check_config_validates_the_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("dunwell.toml"),
+        "[policy]\nretry_owner = \"processor\"\n[policy.final]\nday = 10\naction = \"downgrade\"\n",
+    )
+    .unwrap();
+    let out = dunwell()
+        .current_dir(dir.path())
+        .arg("check-config")
+        .output()
+        .await
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("policy.final.downgrade_price"), "{stderr}");
+    // Stages of the default policy after day 10 are named too.
+    assert!(stderr.contains("policy.stages[3].day"), "{stderr}");
+
+    std::fs::write(
+        dir.path().join("dunwell.toml"),
+        "[policy]\nretry_owner = \"processor\"\n[policy.final]\nday = 21\naction = \"downgrade\"\ndowngrade_price = \"price_basic\"\n",
+    )
+    .unwrap();
+    let out = dunwell()
+        .current_dir(dir.path())
+        .arg("check-config")
+        .env("DUNWELL_POLICY__DEFAULT_TIMEZONE", "America/New_York")
+        .output()
+        .await
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("policy.retry_owner = processor"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("policy.default_timezone = America/New_York"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("policy.final = day 21 downgrade"),
+        "{stdout}"
+    );
+}

@@ -1,0 +1,469 @@
+//! The operator's dunning policy (`[policy]` in the TOML file): who retries,
+//! the email stages, the final action, the offers. Parsed from the raw shape
+//! and validated as a whole; every problem names its key.
+
+use std::collections::HashSet;
+
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use super::ids::PriceId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryOwner {
+    /// dunwell schedules and makes the charge attempts.
+    Dunwell,
+    /// The processor retries; dunwell only communicates.
+    Processor,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tone {
+    Friendly,
+    Firm,
+    Final,
+}
+
+/// Emails a policy stage may send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StageEmail {
+    PaymentFailed,
+    FinalNotice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinalAction {
+    Cancel,
+    Downgrade,
+    MarkUncollectible,
+    Pause,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OfferKind {
+    PlanChange,
+    Pause,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Retries {
+    /// Our own charge attempts per invoice.
+    pub max_attempts: u32,
+    /// Days after the first failure within which retries happen.
+    pub window_days: u32,
+    /// Card networks' cap on attempts on one card in any 30 days.
+    pub max_per_card_30_days: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stage {
+    /// Days since the first failure.
+    pub day: u32,
+    pub email: StageEmail,
+    pub tone: Tone,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Final {
+    pub day: u32,
+    pub action: FinalAction,
+    pub downgrade_price: Option<PriceId>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Offer {
+    pub id: String,
+    pub kind: OfferKind,
+    pub price: Option<PriceId>,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub retry_owner: RetryOwner,
+    pub default_timezone: Tz,
+    pub retries: Retries,
+    /// Sorted by day.
+    pub stages: Vec<Stage>,
+    pub final_: Final,
+    pub offers: Vec<Offer>,
+}
+
+/// The `[policy]` table as written; `None` means "use the default".
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_owner: Option<RetryOwner>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_timezone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retries: Option<RawRetries>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stages: Option<Vec<RawStage>>,
+    #[serde(rename = "final", skip_serializing_if = "Option::is_none")]
+    pub final_: Option<RawFinal>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offers: Option<Vec<RawOffer>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetries {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window_days: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_per_card_30_days: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStage {
+    pub day: u32,
+    pub email: StageEmail,
+    pub tone: Tone,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFinal {
+    pub day: u32,
+    pub action: FinalAction,
+    pub downgrade_price: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOffer {
+    pub id: String,
+    pub kind: OfferKind,
+    pub price: Option<String>,
+    pub label: String,
+}
+
+/// Visa allows at most 20 reattempts in 30 days (since May 2025).
+pub const NETWORK_MAX_PER_CARD_30_DAYS: u32 = 20;
+
+impl Default for Policy {
+    /// A friendly note at the first failure, firmer reminders on days 3 and 7
+    /// (most recoveries happen in the first week, while the customer still
+    /// remembers the service), a final notice on day 14 that states the
+    /// consequence a full week ahead, and cancellation on day 21: three weeks
+    /// cover a monthly payday cycle and a half without keeping an unpaid
+    /// account open for most of the next billing period.
+    fn default() -> Self {
+        let stage = |day, email, tone| Stage { day, email, tone };
+        Self {
+            retry_owner: RetryOwner::Dunwell,
+            default_timezone: Tz::UTC,
+            retries: Retries {
+                max_attempts: 8,
+                window_days: 21,
+                max_per_card_30_days: NETWORK_MAX_PER_CARD_30_DAYS,
+            },
+            stages: vec![
+                stage(0, StageEmail::PaymentFailed, Tone::Friendly),
+                stage(3, StageEmail::PaymentFailed, Tone::Firm),
+                stage(7, StageEmail::PaymentFailed, Tone::Firm),
+                stage(14, StageEmail::FinalNotice, Tone::Final),
+            ],
+            final_: Final {
+                day: 21,
+                action: FinalAction::Cancel,
+                downgrade_price: None,
+            },
+            offers: Vec::new(),
+        }
+    }
+}
+
+impl RawPolicy {
+    /// Fills what is not given from the default policy, then checks the
+    /// whole. Errors are `policy.<key>: what is wrong`.
+    pub fn validate(self) -> Result<Policy, Vec<String>> {
+        let default = Policy::default();
+        let mut errors = Vec::new();
+        let mut error =
+            |key: &str, message: String| errors.push(format!("policy.{key}: {message}"));
+
+        let default_timezone = match self.default_timezone.as_deref() {
+            None => default.default_timezone,
+            Some(name) => name.parse::<Tz>().unwrap_or_else(|_| {
+                error(
+                    "default_timezone",
+                    format!("{name:?} is not an IANA time zone (e.g. \"Europe/Lisbon\")"),
+                );
+                default.default_timezone
+            }),
+        };
+
+        let raw = self.retries.unwrap_or_default();
+        let retries = Retries {
+            max_attempts: raw.max_attempts.unwrap_or(default.retries.max_attempts),
+            window_days: raw.window_days.unwrap_or(default.retries.window_days),
+            max_per_card_30_days: raw
+                .max_per_card_30_days
+                .unwrap_or(default.retries.max_per_card_30_days),
+        };
+        if !(1..=60).contains(&retries.window_days) {
+            error(
+                "retries.window_days",
+                format!("must be 1 to 60 days, got {}", retries.window_days),
+            );
+        }
+        if !(1..=NETWORK_MAX_PER_CARD_30_DAYS).contains(&retries.max_per_card_30_days) {
+            error(
+                "retries.max_per_card_30_days",
+                format!(
+                    "must be 1 to {NETWORK_MAX_PER_CARD_30_DAYS} (the card networks' cap), got {}",
+                    retries.max_per_card_30_days
+                ),
+            );
+        }
+        if retries.max_attempts == 0 || retries.max_attempts > retries.max_per_card_30_days {
+            error(
+                "retries.max_attempts",
+                format!(
+                    "must be 1 to {} (max_per_card_30_days), got {}",
+                    retries.max_per_card_30_days, retries.max_attempts
+                ),
+            );
+        }
+
+        let final_ = match self.final_ {
+            None => default.final_.clone(),
+            Some(raw) => {
+                let downgrade_price = match raw.downgrade_price {
+                    Some(p) => PriceId::parse(&p)
+                        .map_err(|e| error("final.downgrade_price", e.to_string()))
+                        .ok(),
+                    None => None,
+                };
+                if raw.action == FinalAction::Downgrade && downgrade_price.is_none() {
+                    error(
+                        "final.downgrade_price",
+                        "required when action = \"downgrade\" (the price to move the subscription to)".into(),
+                    );
+                }
+                Final {
+                    day: raw.day,
+                    action: raw.action,
+                    downgrade_price,
+                }
+            }
+        };
+        if final_.day == 0 || final_.day > 90 {
+            error("final.day", format!("must be 1 to 90, got {}", final_.day));
+        }
+
+        let mut stages: Vec<Stage> = match self.stages {
+            None => default.stages.clone(),
+            Some(raw) => raw
+                .into_iter()
+                .map(|s| Stage {
+                    day: s.day,
+                    email: s.email,
+                    tone: s.tone,
+                })
+                .collect(),
+        };
+        stages.sort_by_key(|s| s.day);
+        let mut seen_days = HashSet::new();
+        for (i, stage) in stages.iter().enumerate() {
+            if stage.day >= final_.day {
+                error(
+                    &format!("stages[{i}].day"),
+                    format!(
+                        "day {} is not before the final action on day {}",
+                        stage.day, final_.day
+                    ),
+                );
+            }
+            if !seen_days.insert(stage.day) {
+                error(
+                    &format!("stages[{i}].day"),
+                    format!("two stages on day {}", stage.day),
+                );
+            }
+        }
+
+        let mut offers = Vec::new();
+        let mut seen_ids = HashSet::new();
+        for (i, raw) in self.offers.unwrap_or_default().into_iter().enumerate() {
+            let slug = !raw.id.is_empty()
+                && raw.id.len() <= 40
+                && raw.id.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
+                });
+            if !slug {
+                error(
+                    &format!("offers[{i}].id"),
+                    format!(
+                        "must be a short lower-case slug like \"yearly\", got {:?}",
+                        raw.id
+                    ),
+                );
+            }
+            if !seen_ids.insert(raw.id.clone()) {
+                error(
+                    &format!("offers[{i}].id"),
+                    format!("{:?} is used twice", raw.id),
+                );
+            }
+            if raw.label.trim().is_empty() {
+                error(&format!("offers[{i}].label"), "must not be empty".into());
+            }
+            let price = match raw.price {
+                Some(p) => PriceId::parse(&p)
+                    .map_err(|e| error(&format!("offers[{i}].price"), e.to_string()))
+                    .ok(),
+                None => None,
+            };
+            if raw.kind == OfferKind::PlanChange && price.is_none() {
+                error(
+                    &format!("offers[{i}].price"),
+                    "required for kind = \"plan_change\"".into(),
+                );
+            }
+            offers.push(Offer {
+                id: raw.id,
+                kind: raw.kind,
+                price,
+                label: raw.label,
+            });
+        }
+
+        if errors.is_empty() {
+            Ok(Policy {
+                retry_owner: self.retry_owner.unwrap_or(default.retry_owner),
+                default_timezone,
+                retries,
+                stages,
+                final_,
+                offers,
+            })
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(toml_text: &str) -> Result<Policy, Vec<String>> {
+        #[derive(Deserialize)]
+        struct File {
+            policy: RawPolicy,
+        }
+        let file: File = toml::from_str(toml_text).map_err(|e| vec![e.to_string()])?;
+        file.policy.validate()
+    }
+
+    #[test]
+    fn an_empty_policy_is_the_default() {
+        assert_eq!(RawPolicy::default().validate().unwrap(), Policy::default());
+        let p = Policy::default();
+        assert_eq!(p.stages.len(), 4);
+        assert_eq!(p.final_.day, 21);
+        assert!(p.stages.iter().all(|s| s.day < p.final_.day));
+    }
+
+    #[test]
+    fn reads_the_design_shape() {
+        let p = parse(
+            r#"
+[policy]
+retry_owner = "processor"
+default_timezone = "Europe/Lisbon"
+[policy.retries]
+max_attempts = 6
+window_days = 14
+[[policy.stages]]
+day = 3
+email = "payment_failed"
+tone = "firm"
+[[policy.stages]]
+day = 0
+email = "payment_failed"
+tone = "friendly"
+[policy.final]
+day = 14
+action = "downgrade"
+downgrade_price = "price_basic"
+[[policy.offers]]
+id = "yearly"
+kind = "plan_change"
+price = "price_yearly"
+label = "Switch to yearly and save 20%"
+"#,
+        )
+        .unwrap();
+        assert_eq!(p.retry_owner, RetryOwner::Processor);
+        assert_eq!(p.default_timezone, chrono_tz::Europe::Lisbon);
+        assert_eq!(p.retries.max_attempts, 6);
+        assert_eq!(p.stages[0].day, 0, "sorted by day");
+        assert_eq!(p.final_.action, FinalAction::Downgrade);
+        assert_eq!(p.final_.downgrade_price.unwrap().as_str(), "price_basic");
+        assert_eq!(p.offers[0].price.as_ref().unwrap().as_str(), "price_yearly");
+    }
+
+    #[test]
+    fn every_problem_is_named_by_its_key() {
+        let errors = parse(
+            r#"
+[policy]
+default_timezone = "Mars/Olympus"
+[policy.retries]
+max_attempts = 30
+[[policy.stages]]
+day = 25
+email = "payment_failed"
+tone = "firm"
+[policy.final]
+day = 21
+action = "downgrade"
+[[policy.offers]]
+id = "Yearly Plan"
+kind = "plan_change"
+label = ""
+"#,
+        )
+        .unwrap_err();
+        let text = errors.join("\n");
+        for key in [
+            "policy.default_timezone",
+            "policy.retries.max_attempts",
+            "policy.stages[0].day",
+            "policy.final.downgrade_price",
+            "policy.offers[0].id",
+            "policy.offers[0].label",
+            "policy.offers[0].price",
+        ] {
+            assert!(text.contains(key), "{key} missing in:\n{text}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_values_are_refused() {
+        let err = parse("[policy]\nretry_ownr = \"dunwell\"\n")
+            .unwrap_err()
+            .join("");
+        assert!(err.contains("retry_ownr"), "{err}");
+        let err = parse(
+            "[policy]\n[[policy.stages]]\nday = 1\nemail = \"payment_failed\"\ntone = \"angry\"\n",
+        )
+        .unwrap_err()
+        .join("");
+        assert!(err.contains("angry"), "{err}");
+    }
+}
