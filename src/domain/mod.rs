@@ -5,3 +5,4 @@ pub mod events;
 pub mod ids;
 pub mod money;
 pub mod policy;
+pub mod schedule;
