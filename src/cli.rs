@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
+use crate::plan::PlanArgs;
 use crate::startup::{Application, Role, shutdown_signal};
 use crate::store::Store;
 use crate::trigger::{self, TriggerArgs};
@@ -38,6 +39,8 @@ pub enum Command {
     CheckConfig,
     /// Build, sign and post a realistic processor event.
     Trigger(Box<TriggerArgs>),
+    /// Print the timeline the policy gives a failure (retries, emails, final action).
+    Plan(Box<PlanArgs>),
 }
 
 pub fn main() -> ExitCode {
@@ -50,6 +53,15 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Command::Plan(args) = &cli.command {
+        return match crate::plan::run(&config, args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
     if let Command::CheckConfig = cli.command {
         print!("{}", config.redacted());
         for key in &config.unknown_keys {
@@ -87,7 +99,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             return Ok(());
         }
         Command::Trigger(args) => return trigger::run(&config, &args).await,
-        Command::CheckConfig => unreachable!("handled before the runtime starts"),
+        Command::CheckConfig | Command::Plan(_) => {
+            unreachable!("handled before the runtime starts")
+        }
     };
     let app = Application::build(config, role).await?;
     app.run(shutdown_signal()).await

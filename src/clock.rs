@@ -11,3 +11,7 @@ pub fn unix_millis() -> i64 {
 pub fn unix_secs() -> i64 {
     unix_millis().div_euclid(1000)
 }
+
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}

@@ -5,6 +5,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod jobs;
+pub mod plan;
 pub mod startup;
 pub mod state;
 pub mod store;

@@ -6,3 +6,4 @@ pub mod ids;
 pub mod money;
 pub mod policy;
 pub mod schedule;
+pub mod timeline;

@@ -159,7 +159,7 @@ fn next_payday(from: NaiveDate, learned: Option<u32>) -> NaiveDate {
 }
 
 /// The jittered local morning of `date` as a UTC instant.
-fn morning(date: NaiveDate, tz: Tz, case_key: &str, salt: u32) -> DateTime<Utc> {
+pub fn local_morning(date: NaiveDate, tz: Tz, case_key: &str, salt: u32) -> DateTime<Utc> {
     let minutes = stable_hash(case_key, salt) % MORNING_SPREAD_MINUTES;
     let start = NaiveTime::from_hms_opt(MORNING_START_HOUR, 0, 0).expect("valid time")
         + Duration::minutes(minutes as i64);
@@ -180,7 +180,7 @@ fn first_morning_at_or_after(
 ) -> DateTime<Utc> {
     let mut date = next_business_day_on_or_after(local_date(earliest, tz));
     loop {
-        let at = morning(date, tz, case_key, salt);
+        let at = local_morning(date, tz, case_key, salt);
         if at >= earliest {
             return at;
         }
@@ -268,12 +268,12 @@ pub fn next_retry(input: &PlanInput<'_>) -> NextRetry {
             }
             let payday_slot = |learned: Option<u32>| {
                 let payday = next_payday(from, learned);
-                let at = morning(payday, tz, input.case_key, salt);
+                let at = local_morning(payday, tz, input.case_key, salt);
                 if at >= earliest {
                     at
                 } else {
                     let later = next_payday(payday.succ_opt().expect("valid date"), learned);
-                    morning(later, tz, input.case_key, salt)
+                    local_morning(later, tz, input.case_key, salt)
                 }
             };
             let learned_slot = learned.map(|day| (day, payday_slot(Some(day))));
@@ -309,7 +309,7 @@ pub fn next_retry(input: &PlanInput<'_>) -> NextRetry {
                             next_day
                         };
                         first_morning_at_or_after(
-                            after.max(morning(next_day, tz, input.case_key, salt)),
+                            after.max(local_morning(next_day, tz, input.case_key, salt)),
                             tz,
                             input.case_key,
                             salt,

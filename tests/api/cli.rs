@@ -247,3 +247,87 @@ async fn check_config_validates_the_policy() {
         "{stdout}"
     );
 }
+
+#[tokio::test]
+async fn plan_prints_the_timeline_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: Vec<&'static str>| {
+        let mut cmd = dunwell();
+        cmd.current_dir(dir.path()).arg("plan").args(args);
+        cmd
+    };
+    let out = run(vec![
+        "--decline-code",
+        "insufficient_funds",
+        "--failed-at",
+        "2026-03-03T10:00:00Z",
+        "--timezone",
+        "Europe/Lisbon",
+        "--amount",
+        "49.00",
+        "--json",
+    ])
+    .output()
+    .await
+    .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let plan: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(plan["decline_code"], "insufficient_funds");
+    assert_eq!(plan["category"], "funds");
+    assert_eq!(plan["timezone"], "Europe/Lisbon");
+    assert_eq!(plan["failed_at"], "2026-03-03T10:00:00Z");
+    assert_eq!(plan["waits_for_new_payment_method"], false);
+    let steps = plan["steps"].as_array().unwrap();
+    let retries: Vec<_> = steps.iter().filter(|s| s["action"] == "retry").collect();
+    assert!(!retries.is_empty() && retries.len() <= 8, "{stdout}");
+    assert_eq!(steps.iter().filter(|s| s["action"] == "email").count(), 4);
+    let last = steps.last().unwrap();
+    assert_eq!(last["action"], "final");
+    assert_eq!(last["final_action"], "cancel");
+    let times: Vec<&str> = steps.iter().map(|s| s["at"].as_str().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+    for step in steps {
+        assert!(step["at"].as_str().unwrap().ends_with('Z'));
+        assert!(!step["reason"].as_str().unwrap().is_empty());
+    }
+    for retry in retries {
+        let local = chrono::DateTime::parse_from_rfc3339(retry["local"].as_str().unwrap()).unwrap();
+        use chrono::{Datelike, Timelike};
+        assert!(local.weekday().number_from_monday() <= 5, "{local}");
+        assert!((8..11).contains(&local.hour()), "{local}");
+    }
+
+    let out = run(vec![
+        "--decline-code",
+        "expired_card",
+        "--country",
+        "US",
+        "--json",
+    ])
+    .output()
+    .await
+    .unwrap();
+    let plan: serde_json::Value = serde_json::from_str(&text(&out).0).unwrap();
+    assert_eq!(plan["waits_for_new_payment_method"], true);
+    assert_eq!(plan["timezone"], "America/New_York");
+    assert!(
+        plan["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["action"] != "retry")
+    );
+
+    let out = run(vec![
+        "--decline-code",
+        "insufficient_funds",
+        "--timezone",
+        "Mars/Base",
+    ])
+    .output()
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("IANA"), "{:?}", text(&out));
+}

@@ -1,0 +1,202 @@
+//! `dunwell plan`: the timeline the current policy gives a hypothetical
+//! failure, every retry failing the same way. Human table or `--json`.
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, SecondsFormat, Utc};
+use chrono_tz::Tz;
+use serde_json::json;
+
+use crate::config::Config;
+use crate::domain::decline::classify;
+use crate::domain::events::DeclineDetails;
+use crate::domain::money::{Currency, Money};
+use crate::domain::timeline::{self, StepAction, TimelineInput};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct PlanArgs {
+    /// The decline code of the failure (insufficient_funds, expired_card...).
+    #[arg(long)]
+    pub decline_code: String,
+    /// When the payment failed (default: now).
+    #[arg(long)]
+    pub failed_at: Option<String>,
+    /// The customer's IANA time zone (default: from --country, else the policy's).
+    #[arg(long)]
+    pub timezone: Option<String>,
+    /// The customer's country (two letters), to guess a time zone.
+    #[arg(long)]
+    pub country: Option<String>,
+    /// The customer's earlier successful payments, comma-separated RFC 3339.
+    #[arg(long, value_delimiter = ',')]
+    pub paid_at: Vec<String>,
+    #[arg(long)]
+    pub amount: Option<String>,
+    #[arg(long, default_value = "usd")]
+    pub currency: String,
+    /// Card network (visa, mastercard...): network rules depend on it.
+    #[arg(long)]
+    pub card_brand: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The main time zone of a country, for when only the country is known.
+fn country_timezone(country: &str) -> Option<Tz> {
+    use chrono_tz::{America, Asia, Australia, Europe, Pacific};
+    Some(match country.to_ascii_uppercase().as_str() {
+        "US" => America::New_York,
+        "CA" => America::Toronto,
+        "MX" => America::Mexico_City,
+        "BR" => America::Sao_Paulo,
+        "AR" => America::Argentina::Buenos_Aires,
+        "GB" | "UK" => Europe::London,
+        "IE" => Europe::Dublin,
+        "PT" => Europe::Lisbon,
+        "ES" => Europe::Madrid,
+        "FR" => Europe::Paris,
+        "DE" => Europe::Berlin,
+        "NL" => Europe::Amsterdam,
+        "BE" => Europe::Brussels,
+        "IT" => Europe::Rome,
+        "CH" => Europe::Zurich,
+        "AT" => Europe::Vienna,
+        "SE" => Europe::Stockholm,
+        "NO" => Europe::Oslo,
+        "DK" => Europe::Copenhagen,
+        "FI" => Europe::Helsinki,
+        "PL" => Europe::Warsaw,
+        "IN" => Asia::Kolkata,
+        "JP" => Asia::Tokyo,
+        "SG" => Asia::Singapore,
+        "HK" => Asia::Hong_Kong,
+        "AU" => Australia::Sydney,
+        "NZ" => Pacific::Auckland,
+        _ => return None,
+    })
+}
+
+fn instant(raw: &str, flag: &str) -> anyhow::Result<DateTime<Utc>> {
+    Ok(DateTime::parse_from_rfc3339(raw.trim())
+        .with_context(|| {
+            format!("{flag} must be an RFC 3339 time like 2026-03-03T10:00:00Z, got {raw:?}")
+        })?
+        .with_timezone(&Utc))
+}
+
+pub fn run(config: &Config, args: &PlanArgs) -> anyhow::Result<()> {
+    let policy = &config.policy;
+    let failed_at = match &args.failed_at {
+        Some(raw) => instant(raw, "--failed-at")?,
+        None => crate::clock::now(),
+    };
+    let timezone = match (&args.timezone, &args.country) {
+        (Some(name), _) => name.parse::<Tz>().map_err(|_| {
+            anyhow::anyhow!("--timezone {name:?} is not an IANA time zone (e.g. Europe/Lisbon)")
+        })?,
+        (None, Some(country)) => match country_timezone(country) {
+            Some(tz) => tz,
+            None => bail!("--country {country:?}: no time zone known for it; pass --timezone"),
+        },
+        (None, None) => policy.default_timezone,
+    };
+    let paid_at = args
+        .paid_at
+        .iter()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| instant(s, "--paid-at"))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let amount = match &args.amount {
+        Some(a) => Some(Money::parse_major(a, Currency::parse(&args.currency)?)?),
+        None => None,
+    };
+    let decline = classify(&DeclineDetails {
+        code: Some("card_declined".into()),
+        decline_code: Some(args.decline_code.clone()),
+        card_brand: args.card_brand.clone(),
+        ..Default::default()
+    });
+    let plan = timeline::plan(&TimelineInput {
+        case_key: "plan-preview",
+        failed_at,
+        decline: &decline,
+        timezone,
+        paid_at: &paid_at,
+        policy,
+    });
+    let local = |at: DateTime<Utc>| {
+        at.with_timezone(&timezone)
+            .to_rfc3339_opts(SecondsFormat::Secs, false)
+    };
+    if args.json {
+        let steps: Vec<_> = plan
+            .steps
+            .iter()
+            .map(|s| {
+                let mut step = serde_json::to_value(s).expect("steps serialize");
+                step["at"] = json!(s.at.to_rfc3339_opts(SecondsFormat::Secs, true));
+                step["local"] = json!(local(s.at));
+                step
+            })
+            .collect();
+        let mut out = json!({
+            "decline_code": decline.code,
+            "category": decline.category,
+            "timezone": timezone.name(),
+            "failed_at": failed_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            "waits_for_new_payment_method": plan.waits_for_new_payment_method,
+            "retries_end": plan.retries_end,
+            "steps": steps,
+        });
+        if let Some(amount) = amount {
+            out["amount"] = json!(amount.to_string());
+        }
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    println!(
+        "decline {} ({}): {}",
+        decline.code,
+        decline.category.as_str(),
+        decline.reason
+    );
+    let owed = amount.map(|a| format!(", {a} owed")).unwrap_or_default();
+    println!(
+        "failed at {} ({}){owed}",
+        failed_at.to_rfc3339(),
+        local(failed_at)
+    );
+    if plan.waits_for_new_payment_method {
+        println!("waits for a new payment method: a card update triggers a retry at once");
+    }
+    println!();
+    for step in &plan.steps {
+        let what = match step.action {
+            StepAction::Retry => "retry".to_owned(),
+            StepAction::Email => format!(
+                "email {}",
+                serde_json::to_value(step.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            ),
+            StepAction::Final => format!(
+                "final {}",
+                serde_json::to_value(step.final_action)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            ),
+        };
+        println!(
+            "{}  {:<28} {:<22} {}",
+            step.at.format("%Y-%m-%d %H:%M UTC"),
+            step.at
+                .with_timezone(&timezone)
+                .format("%a %Y-%m-%d %H:%M %Z"),
+            what,
+            step.reason
+        );
+    }
+    println!("\nretries end: {}", plan.retries_end);
+    Ok(())
+}
