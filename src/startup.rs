@@ -60,6 +60,14 @@ impl Application {
             config.link_secret = Some(SecretString::from(generated));
         }
         announce(&config, role);
+        // Bind first: a taken port fails the start before anything runs.
+        let listener = match role.web() {
+            true => Some(
+                TcpListener::bind(config.bind)
+                    .with_context(|| format!("binding {}", config.bind))?,
+            ),
+            false => None,
+        };
         let config = Arc::new(config);
         let (shutdown, shutdown_rx) = watch::channel(false);
         let committed = Arc::new(Notify::new());
@@ -82,7 +90,7 @@ impl Application {
         }
 
         let (mut port, mut server, mut committer) = (None, None, None);
-        if role.web() {
+        if let Some(listener) = listener {
             let (writer, task) = Committer::start(store.clone(), committed, rewind)?;
             committer = Some((writer.clone(), task));
             let state = AppState {
@@ -90,8 +98,6 @@ impl Application {
                 store: store.clone(),
                 committer: writer,
             };
-            let listener = TcpListener::bind(config.bind)
-                .with_context(|| format!("binding {}", config.bind))?;
             port = Some(listener.local_addr()?.port());
             let data = web::Data::new(state);
             let http = HttpServer::new(move || {
