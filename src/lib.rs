@@ -6,6 +6,7 @@ pub mod config;
 pub mod domain;
 pub mod jobs;
 pub mod plan;
+pub mod processor;
 pub mod startup;
 pub mod state;
 pub mod store;

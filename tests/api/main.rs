@@ -7,3 +7,4 @@ mod health;
 mod helpers;
 mod intake;
 mod queue;
+mod stripe_client;

@@ -25,6 +25,13 @@ pub enum InvoiceStatus {
     Unknown,
 }
 
+impl Invoice {
+    /// Reads an invoice object (an API response, or an event's `data.object`).
+    pub fn from_json(object: &str) -> Result<Self, serde_json::Error> {
+        parse(object)
+    }
+}
+
 impl InvoiceStatus {
     /// Paid, voided or uncollectible invoices end a case instead of a retry.
     pub fn is_settled(self) -> bool {

@@ -1,0 +1,243 @@
+//! Stripe's REST API over reqwest: form-encoded bodies, bearer key, a pinned
+//! API version, an `Idempotency-Key` on every POST. Timeouts, connection
+//! errors and 429s are retried here with backoff under the same key (Stripe
+//! does not store those); 5xx answers are stored by Stripe for the key, so
+//! they go back to the caller.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode, Url};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use super::{PayOutcome, ProcessorError};
+use crate::domain::events::{DeclineDetails, Invoice};
+use crate::domain::ids::{CustomerId, InvoiceId, PriceId, SubscriptionId, SubscriptionItemId};
+
+/// The API version dunwell's parsers are written against.
+pub const STRIPE_VERSION: &str = "2025-03-31.basil";
+
+#[derive(Debug, Clone)]
+pub struct StripeClient {
+    http: reqwest::Client,
+    base: Url,
+    key: SecretString,
+    /// Extra tries after a timeout, connection error or 429.
+    retries: u32,
+    backoff: Duration,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    message: Option<String>,
+}
+
+impl StripeClient {
+    pub fn new(base: Url, key: SecretString, timeout: Duration) -> anyhow::Result<Self> {
+        Ok(Self {
+            http: reqwest::Client::builder()
+                .timeout(timeout)
+                .connect_timeout(timeout)
+                .build()?,
+            base,
+            key,
+            retries: 3,
+            backoff: Duration::from_millis(500),
+        })
+    }
+
+    /// Shorter waits between tries (tests).
+    pub fn with_backoff(mut self, backoff: Duration) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    fn url(&self, path: &str) -> Result<Url, ProcessorError> {
+        self.base
+            .join(path)
+            .map_err(|e| ProcessorError::Protocol(format!("bad URL {path}: {e}")))
+    }
+
+    /// Sends one call, retrying transport failures and 429 with the same key.
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        form: &[(&str, &str)],
+        idempotency_key: Option<&str>,
+    ) -> Result<(StatusCode, String), ProcessorError> {
+        let url = self.url(path)?;
+        let mut last_problem = String::new();
+        for attempt in 0..=self.retries {
+            if attempt > 0 {
+                tokio::time::sleep(self.backoff * 2u32.pow(attempt - 1)).await;
+            }
+            let mut request = self
+                .http
+                .request(method.clone(), url.clone())
+                .bearer_auth(self.key.expose_secret())
+                .header("Stripe-Version", STRIPE_VERSION);
+            if let Some(key) = idempotency_key {
+                request = request.header("Idempotency-Key", key);
+            }
+            if !form.is_empty() {
+                request = request.form(form);
+            }
+            match request.send().await {
+                Ok(response) if response.status() == StatusCode::TOO_MANY_REQUESTS => {
+                    last_problem = "rate limited (429)".into();
+                }
+                Ok(response) => {
+                    let status = response.status();
+                    let body = response.text().await.map_err(|e| {
+                        ProcessorError::Unreachable(format!("reading the answer: {e}"))
+                    })?;
+                    return Ok((status, body));
+                }
+                Err(e) => last_problem = e.to_string(),
+            }
+            tracing::warn!(path, attempt, problem = %last_problem, "processor call failed; retrying with the same idempotency key");
+        }
+        Err(ProcessorError::Unreachable(last_problem))
+    }
+
+    fn failure(status: StatusCode, body: &str) -> ProcessorError {
+        let message = serde_json::from_str::<ErrorBody>(body)
+            .ok()
+            .map(|b| {
+                format!(
+                    "{}: {}",
+                    b.error.kind.unwrap_or_default(),
+                    b.error.message.unwrap_or_default()
+                )
+            })
+            .unwrap_or_else(|| body.chars().take(200).collect());
+        if status.is_server_error() {
+            ProcessorError::Server {
+                status: status.as_u16(),
+                message,
+            }
+        } else {
+            ProcessorError::Rejected {
+                status: status.as_u16(),
+                message,
+            }
+        }
+    }
+
+    fn invoice(body: &str) -> Result<Invoice, ProcessorError> {
+        Invoice::from_json(body).map_err(|e| ProcessorError::Protocol(format!("invoice: {e}")))
+    }
+
+    /// `POST /v1/invoices/{id}/pay`.
+    pub async fn pay_invoice(
+        &self,
+        invoice: &InvoiceId,
+        idempotency_key: &str,
+    ) -> Result<PayOutcome, ProcessorError> {
+        let path = format!("v1/invoices/{invoice}/pay");
+        let (status, body) = self
+            .call(Method::POST, &path, &[], Some(idempotency_key))
+            .await?;
+        match status {
+            s if s.is_success() => Ok(PayOutcome::Paid(Box::new(Self::invoice(&body)?))),
+            StatusCode::PAYMENT_REQUIRED => DeclineDetails::from_error_body(body.as_bytes())
+                .map(PayOutcome::Declined)
+                .ok_or_else(|| ProcessorError::Protocol("402 without an error body".into())),
+            s => Err(Self::failure(s, &body)),
+        }
+    }
+
+    /// `GET /v1/invoices/{id}`: the truth before acting.
+    pub async fn get_invoice(&self, invoice: &InvoiceId) -> Result<Invoice, ProcessorError> {
+        let (status, body) = self
+            .call(Method::GET, &format!("v1/invoices/{invoice}"), &[], None)
+            .await?;
+        if status.is_success() {
+            Self::invoice(&body)
+        } else {
+            Err(Self::failure(status, &body))
+        }
+    }
+
+    /// `POST /v1/billing_portal/sessions` with a payment-method-update flow;
+    /// returns the URL to send the customer to.
+    pub async fn card_update_session(
+        &self,
+        customer: &CustomerId,
+        return_url: &str,
+        idempotency_key: &str,
+    ) -> Result<String, ProcessorError> {
+        let form = [
+            ("customer", customer.as_str()),
+            ("return_url", return_url),
+            ("flow_data[type]", "payment_method_update"),
+        ];
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "v1/billing_portal/sessions",
+                &form,
+                Some(idempotency_key),
+            )
+            .await?;
+        if !status.is_success() {
+            return Err(Self::failure(status, &body));
+        }
+        #[derive(Deserialize)]
+        struct Session {
+            url: String,
+        }
+        serde_json::from_str::<Session>(&body)
+            .map(|s| s.url)
+            .map_err(|e| ProcessorError::Protocol(format!("portal session: {e}")))
+    }
+
+    /// `POST /v1/subscriptions/{id}`: move the subscription to `price`.
+    pub async fn change_price(
+        &self,
+        subscription: &SubscriptionId,
+        item: &SubscriptionItemId,
+        price: &PriceId,
+        idempotency_key: &str,
+    ) -> Result<(), ProcessorError> {
+        let form = [
+            ("items[0][id]", item.as_str()),
+            ("items[0][price]", price.as_str()),
+            ("proration_behavior", "none"),
+        ];
+        let path = format!("v1/subscriptions/{subscription}");
+        let (status, body) = self
+            .call(Method::POST, &path, &form, Some(idempotency_key))
+            .await?;
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(Self::failure(status, &body))
+        }
+    }
+
+    /// `DELETE /v1/subscriptions/{id}`. Already canceled counts as done.
+    pub async fn cancel_subscription(
+        &self,
+        subscription: &SubscriptionId,
+        idempotency_key: &str,
+    ) -> Result<(), ProcessorError> {
+        let path = format!("v1/subscriptions/{subscription}");
+        let (status, body) = self
+            .call(Method::DELETE, &path, &[], Some(idempotency_key))
+            .await?;
+        if status.is_success() || status == StatusCode::NOT_FOUND {
+            Ok(())
+        } else {
+            Err(Self::failure(status, &body))
+        }
+    }
+}

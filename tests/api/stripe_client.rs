@@ -1,0 +1,216 @@
+//! The Stripe REST client against a real HTTP stand-in (wiremock).
+
+use std::time::Duration;
+
+use dunwell::domain::ids::{CustomerId, InvoiceId, PriceId, SubscriptionId, SubscriptionItemId};
+use dunwell::processor::stripe::{STRIPE_VERSION, StripeClient};
+use dunwell::processor::{PayOutcome, ProcessorError, idempotency_key};
+use secrecy::SecretString;
+use wiremock::matchers::{body_string_contains, header, method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+use crate::helpers::fixture;
+
+fn client(server: &MockServer, timeout: Duration) -> StripeClient {
+    StripeClient::new(
+        server.uri().parse().unwrap(),
+        SecretString::from("sk_test_123".to_owned()),
+        timeout,
+    )
+    .unwrap()
+    .with_backoff(Duration::from_millis(10))
+}
+
+fn paid_invoice() -> serde_json::Value {
+    let event: serde_json::Value =
+        serde_json::from_slice(&fixture("basil/invoice.paid.json")).unwrap();
+    event["data"]["object"].clone()
+}
+
+fn invoice_id() -> InvoiceId {
+    InvoiceId::parse("in_1QfJ2hLzO8hYb3nXk9uT4sVa").unwrap()
+}
+
+fn keys(requests: &[Request]) -> Vec<String> {
+    requests
+        .iter()
+        .map(|r| {
+            r.headers
+                .get("idempotency-key")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn pay_sends_key_version_and_bearer_and_reads_the_paid_invoice() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/invoices/in_1QfJ2hLzO8hYb3nXk9uT4sVa/pay"))
+        .and(header("authorization", "Bearer sk_test_123"))
+        .and(header("stripe-version", STRIPE_VERSION))
+        .and(header("idempotency-key", "dunwell-7-retry-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(paid_invoice()))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let key = idempotency_key(7, "retry", 1);
+    let outcome = client(&server, Duration::from_secs(5))
+        .pay_invoice(&invoice_id(), &key)
+        .await
+        .unwrap();
+    let PayOutcome::Paid(invoice) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(invoice.status.is_settled());
+}
+
+#[tokio::test]
+async fn a_402_is_a_decline_with_its_details() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(402).set_body_json(serde_json::json!({
+            "error": {"type": "card_error", "code": "card_declined",
+                      "decline_code": "insufficient_funds", "message": "Your card has insufficient funds."}
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let outcome = client(&server, Duration::from_secs(5))
+        .pay_invoice(&invoice_id(), "k1")
+        .await
+        .unwrap();
+    let PayOutcome::Declined(details) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(details.decline_code.as_deref(), Some("insufficient_funds"));
+}
+
+#[tokio::test]
+async fn a_429_and_a_timeout_are_retried_under_the_same_key() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(429))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(paid_invoice())
+                .set_delay(Duration::from_secs(2)),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(paid_invoice()))
+        .mount(&server)
+        .await;
+    let outcome = client(&server, Duration::from_millis(500))
+        .pay_invoice(&invoice_id(), "dunwell-1-retry-2")
+        .await
+        .unwrap();
+    assert!(matches!(outcome, PayOutcome::Paid(_)));
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 3);
+    assert!(
+        keys(&requests).iter().all(|k| k == "dunwell-1-retry-2"),
+        "{:?}",
+        keys(&requests)
+    );
+}
+
+#[tokio::test]
+async fn a_500_goes_back_to_the_caller_after_one_call() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500).set_body_json(serde_json::json!({
+            "error": {"type": "api_error", "message": "Something went wrong"}
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = client(&server, Duration::from_secs(5))
+        .pay_invoice(&invoice_id(), "k")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ProcessorError::Server { status: 500, .. }),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_processor_is_reported_after_the_retries() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(429))
+        .expect(4)
+        .mount(&server)
+        .await;
+    let err = client(&server, Duration::from_secs(5))
+        .pay_invoice(&invoice_id(), "k")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ProcessorError::Unreachable(_)), "{err}");
+}
+
+#[tokio::test]
+async fn portal_plan_change_and_cancel_send_the_documented_calls() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/billing_portal/sessions"))
+        .and(body_string_contains("flow_data%5Btype%5D=payment_method_update"))
+        .and(body_string_contains("customer=cus_RtG7mN2pQx4Lkz"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "id": "bps_1", "object": "billing_portal.session", "url": "https://billing.stripe.com/p/session/test_1"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/subscriptions/sub_1"))
+        .and(body_string_contains("items%5B0%5D%5Bid%5D=si_1"))
+        .and(body_string_contains("items%5B0%5D%5Bprice%5D=price_basic"))
+        .and(body_string_contains("proration_behavior=none"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"id": "sub_1"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path("/v1/subscriptions/sub_1"))
+        .and(header("idempotency-key", "dunwell-3-final-1"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"id": "sub_1", "status": "canceled"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let c = client(&server, Duration::from_secs(5));
+    let url = c
+        .card_update_session(
+            &CustomerId::parse("cus_RtG7mN2pQx4Lkz").unwrap(),
+            "https://billing.example.com/done",
+            "k-portal",
+        )
+        .await
+        .unwrap();
+    assert_eq!(url, "https://billing.stripe.com/p/session/test_1");
+    let sub = SubscriptionId::parse("sub_1").unwrap();
+    c.change_price(
+        &sub,
+        &SubscriptionItemId::parse("si_1").unwrap(),
+        &PriceId::parse("price_basic").unwrap(),
+        "k-plan",
+    )
+    .await
+    .unwrap();
+    c.cancel_subscription(&sub, &idempotency_key(3, "final", 1))
+        .await
+        .unwrap();
+}
