@@ -312,7 +312,7 @@ impl Config {
             ("clock_speed", self.clock_speed.to_string()),
             (
                 "policy.retry_owner",
-                format!("{:?}", self.policy.retry_owner).to_lowercase(),
+                self.policy.retry_owner.as_str().to_owned(),
             ),
             (
                 "policy.default_timezone",
@@ -332,17 +332,17 @@ impl Config {
                 self.policy
                     .stages
                     .iter()
-                    .map(|s| format!("day {} {:?} ({:?})", s.day, s.email, s.tone).to_lowercase())
+                    .map(|s| format!("day {} {} ({})", s.day, s.email.as_str(), s.tone.as_str()))
                     .collect::<Vec<_>>()
                     .join(", "),
             ),
             (
                 "policy.final",
                 format!(
-                    "day {} {:?}",
-                    self.policy.final_.day, self.policy.final_.action
-                )
-                .to_lowercase(),
+                    "day {} {}",
+                    self.policy.final_.day,
+                    self.policy.final_.action.as_str()
+                ),
             ),
             ("policy.offers", self.policy.offers.len().to_string()),
         ];

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::domain::decline::classify;
 use crate::domain::events::DeclineDetails;
 use crate::domain::money::{Currency, Money};
+use crate::domain::policy::{FinalAction, StageEmail};
 use crate::domain::timeline::{self, StepAction, TimelineInput};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -172,18 +173,16 @@ pub fn run(config: &Config, args: &PlanArgs) -> anyhow::Result<()> {
     for step in &plan.steps {
         let what = match step.action {
             StepAction::Retry => "retry".to_owned(),
-            StepAction::Email => format!(
-                "email {}",
-                serde_json::to_value(step.kind)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default()
-            ),
+            StepAction::Email => {
+                format!(
+                    "email {}",
+                    step.kind.map(StageEmail::as_str).unwrap_or_default()
+                )
+            }
             StepAction::Final => format!(
                 "final {}",
-                serde_json::to_value(step.final_action)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
+                step.final_action
+                    .map(FinalAction::as_str)
                     .unwrap_or_default()
             ),
         };

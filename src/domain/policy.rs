@@ -44,6 +44,47 @@ pub enum FinalAction {
     None,
 }
 
+impl RetryOwner {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Dunwell => "dunwell",
+            Self::Processor => "processor",
+        }
+    }
+}
+
+impl Tone {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Friendly => "friendly",
+            Self::Firm => "firm",
+            Self::Final => "final",
+        }
+    }
+}
+
+impl StageEmail {
+    /// The template kind, as written in the policy.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PaymentFailed => "payment_failed",
+            Self::FinalNotice => "final_notice",
+        }
+    }
+}
+
+impl FinalAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cancel => "cancel",
+            Self::Downgrade => "downgrade",
+            Self::MarkUncollectible => "mark_uncollectible",
+            Self::Pause => "pause",
+            Self::None => "none",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OfferKind {
@@ -367,6 +408,27 @@ mod tests {
         }
         let file: File = toml::from_str(toml_text).map_err(|e| vec![e.to_string()])?;
         file.policy.validate()
+    }
+
+    #[test]
+    fn names_match_the_toml_spelling() {
+        for action in [
+            FinalAction::Cancel,
+            FinalAction::MarkUncollectible,
+            FinalAction::None,
+        ] {
+            assert_eq!(serde_json::to_value(action).unwrap(), action.as_str());
+        }
+        for email in [StageEmail::PaymentFailed, StageEmail::FinalNotice] {
+            assert_eq!(serde_json::to_value(email).unwrap(), email.as_str());
+        }
+        for tone in [Tone::Friendly, Tone::Firm, Tone::Final] {
+            assert_eq!(serde_json::to_value(tone).unwrap(), tone.as_str());
+        }
+        assert_eq!(
+            serde_json::to_value(RetryOwner::Processor).unwrap(),
+            RetryOwner::Processor.as_str()
+        );
     }
 
     #[test]

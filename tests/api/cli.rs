@@ -243,6 +243,12 @@ async fn check_config_validates_the_policy() {
         "{stdout}"
     );
     assert!(
+        stdout.contains(
+            "policy.stages = day 0 payment_failed (friendly), day 3 payment_failed (firm)"
+        ),
+        "{stdout}"
+    );
+    assert!(
         stdout.contains("policy.final = day 21 downgrade"),
         "{stdout}"
     );
