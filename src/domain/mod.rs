@@ -1,5 +1,6 @@
 //! The pure core: no I/O, no clock reads. Everything here is unit-testable.
 
+pub mod case;
 pub mod decline;
 pub mod events;
 pub mod ids;

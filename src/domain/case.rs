@@ -1,0 +1,747 @@
+//! The recovery case of one invoice, as a pure state machine:
+//! `apply(track, input, now, policy) -> commands`. No clock reads, no I/O;
+//! the caller stores the track and carries out the commands.
+//!
+//! States: `open → retrying ⇄ awaiting_customer → recovered | canceled |
+//! downgraded | closed`, plus `paused`. An invoice that is settled (paid,
+//! voided, uncollectible, its subscription deleted) is settled for good:
+//! whatever arrives later, in any order and however often, changes nothing.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use super::decline::{Classification, DeclineCategory};
+use super::policy::{FinalAction, Policy, RetryOwner, StageEmail, Tone};
+use super::schedule::{NextRetry, PastAttempt, PlanInput, next_retry};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseState {
+    Open,
+    Retrying,
+    AwaitingCustomer,
+    Paused,
+    Recovered,
+    Canceled,
+    Downgraded,
+    Closed,
+}
+
+impl CaseState {
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            Self::Recovered | Self::Canceled | Self::Downgraded | Self::Closed
+        )
+    }
+}
+
+/// How an invoice was settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Settlement {
+    Paid,
+    Voided,
+    Uncollectible,
+    SubscriptionDeleted,
+}
+
+impl Settlement {
+    /// The state a case ends in when its invoice is settled this way.
+    pub fn state(self) -> CaseState {
+        match self {
+            Self::Paid => CaseState::Recovered,
+            Self::SubscriptionDeleted => CaseState::Canceled,
+            Self::Voided | Self::Uncollectible => CaseState::Closed,
+        }
+    }
+}
+
+/// What the processor told us, already typed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventInput {
+    PaymentFailed { processor_will_retry: bool },
+    Decline(Classification),
+    Paid,
+    ActionRequired,
+    NewPaymentMethod,
+    Voided,
+    MarkedUncollectible,
+    SubscriptionDeleted,
+    DisputeOpened,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    Event {
+        id: String,
+        created: DateTime<Utc>,
+        what: EventInput,
+    },
+    /// The outcome of our retry number `attempt`.
+    RetryDeclined {
+        attempt: u32,
+        decline: Classification,
+    },
+    RetrySucceeded {
+        attempt: u32,
+    },
+    FinalActionDone,
+    Pause,
+    Resume,
+    Close,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    ScheduleRetry {
+        attempt: u32,
+        at: DateTime<Utc>,
+        reason: String,
+    },
+    SendEmail {
+        kind: StageEmail,
+        tone: Tone,
+        stage: u32,
+        at: DateTime<Utc>,
+    },
+    ScheduleFinalAction {
+        at: DateTime<Utc>,
+        action: FinalAction,
+    },
+    RunFinalAction {
+        action: FinalAction,
+    },
+    /// Scheduled retries, emails and the final action are void.
+    CancelPendingWork,
+    /// Only the scheduled retry is void (the plan changed); emails stand.
+    CancelPendingRetries,
+    SendThankYou,
+    AskToAuthenticate,
+    /// Something the operator should read in the log and the timeline.
+    Note {
+        text: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Case {
+    pub state: CaseState,
+    pub paused_from: Option<CaseState>,
+    pub opened_at: DateTime<Utc>,
+    pub attempts: Vec<PastAttempt>,
+    pub retries_made: u32,
+    pub latest: Option<Classification>,
+    pub thanked: bool,
+}
+
+/// Everything known about one invoice's recovery.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Track {
+    pub case: Option<Case>,
+    pub settled: Option<Settlement>,
+    /// Event ids already applied: a second delivery is a no-op.
+    pub seen: BTreeSet<String>,
+}
+
+/// The customer and policy facts the machine needs besides the input.
+pub struct Context<'a> {
+    pub case_key: &'a str,
+    pub timezone: Tz,
+    pub paid_at: &'a [DateTime<Utc>],
+    pub policy: &'a Policy,
+}
+
+impl Track {
+    /// The state to report: the case's, or `recovered`/`closed` for an
+    /// invoice settled before any case was opened.
+    pub fn outcome(&self) -> Option<CaseState> {
+        match (&self.case, self.settled) {
+            (Some(case), _) => Some(case.state),
+            (None, Some(settlement)) => Some(settlement.state()),
+            (None, None) => None,
+        }
+    }
+
+    pub fn apply(&mut self, input: Input, now: DateTime<Utc>, ctx: &Context<'_>) -> Vec<Command> {
+        if let Input::Event { id, .. } = &input {
+            if !self.seen.insert(id.clone()) {
+                return Vec::new();
+            }
+        }
+        if self.settled.is_some() {
+            return Vec::new();
+        }
+        match input {
+            Input::Event { created, what, .. } => self.on_event(what, created, now, ctx),
+            Input::RetryDeclined { attempt, decline } => {
+                self.on_retry_declined(attempt, decline, now, ctx)
+            }
+            Input::RetrySucceeded { .. } => self.settle(Settlement::Paid),
+            Input::FinalActionDone => self.on_final_done(ctx),
+            Input::Pause => self.pause(),
+            Input::Resume => self.resume(now, ctx),
+            Input::Close => match &mut self.case {
+                Some(case) if !case.state.is_terminal() => {
+                    case.state = CaseState::Closed;
+                    vec![Command::CancelPendingWork]
+                }
+                _ => Vec::new(),
+            },
+        }
+    }
+
+    fn on_event(
+        &mut self,
+        what: EventInput,
+        created: DateTime<Utc>,
+        now: DateTime<Utc>,
+        ctx: &Context<'_>,
+    ) -> Vec<Command> {
+        match what {
+            EventInput::Paid => self.settle(Settlement::Paid),
+            EventInput::Voided => self.settle(Settlement::Voided),
+            EventInput::MarkedUncollectible => self.settle(Settlement::Uncollectible),
+            EventInput::SubscriptionDeleted => self.settle(Settlement::SubscriptionDeleted),
+            EventInput::PaymentFailed {
+                processor_will_retry,
+            } => {
+                if self.case.is_some() {
+                    // The processor's own later attempt failed too: nothing new to plan.
+                    return Vec::new();
+                }
+                self.open(created, processor_will_retry, now, ctx)
+            }
+            EventInput::Decline(decline) => {
+                let Some(case) = &mut self.case else {
+                    return Vec::new();
+                };
+                if let Some(first) = case.attempts.first_mut() {
+                    first.category = decline.category;
+                }
+                let replan = case.latest.as_ref().map(|l| l.category) != Some(decline.category);
+                case.latest = Some(decline);
+                if replan
+                    && case.retries_made == 0
+                    && !case.state.is_terminal()
+                    && case.state != CaseState::Paused
+                {
+                    let mut commands = vec![Command::CancelPendingRetries];
+                    commands.extend(self.schedule_next(now, ctx));
+                    commands
+                } else {
+                    Vec::new()
+                }
+            }
+            EventInput::ActionRequired => match &mut self.case {
+                Some(case) if !case.state.is_terminal() && case.state != CaseState::Paused => {
+                    case.state = CaseState::AwaitingCustomer;
+                    vec![Command::AskToAuthenticate]
+                }
+                _ => Vec::new(),
+            },
+            EventInput::NewPaymentMethod => {
+                let Some(case) = &mut self.case else {
+                    return Vec::new();
+                };
+                if case.state.is_terminal() || case.state == CaseState::Paused {
+                    return Vec::new();
+                }
+                // A new card: the old card's history no longer limits us.
+                case.attempts.clear();
+                case.latest = None;
+                case.state = CaseState::Retrying;
+                if ctx.policy.retry_owner == RetryOwner::Processor {
+                    return Vec::new();
+                }
+                let attempt = case.retries_made + 1;
+                vec![Command::ScheduleRetry {
+                    attempt,
+                    at: now,
+                    reason: "a new payment method was added: retrying now".into(),
+                }]
+            }
+            EventInput::DisputeOpened => self.pause(),
+        }
+    }
+
+    fn open(
+        &mut self,
+        failed_at: DateTime<Utc>,
+        processor_will_retry: bool,
+        now: DateTime<Utc>,
+        ctx: &Context<'_>,
+    ) -> Vec<Command> {
+        self.case = Some(Case {
+            state: CaseState::Open,
+            paused_from: None,
+            opened_at: failed_at,
+            attempts: vec![PastAttempt {
+                at: failed_at,
+                category: DeclineCategory::Transient,
+            }],
+            retries_made: 0,
+            latest: None,
+            thanked: false,
+        });
+        let mut commands = Vec::new();
+        if processor_will_retry && ctx.policy.retry_owner == RetryOwner::Dunwell {
+            commands.push(Command::Note {
+                text: "the processor will retry this invoice by itself while dunwell owns retries: turn off the processor's automatic retries; dunwell does not double up".into(),
+            });
+        }
+        for stage in &ctx.policy.stages {
+            commands.push(Command::SendEmail {
+                kind: stage.email,
+                tone: stage.tone,
+                stage: stage.day,
+                at: (failed_at + Duration::days(i64::from(stage.day))).max(now),
+            });
+        }
+        commands.push(Command::ScheduleFinalAction {
+            at: failed_at + Duration::days(i64::from(ctx.policy.final_.day)),
+            action: ctx.policy.final_.action,
+        });
+        if !(processor_will_retry) {
+            commands.extend(self.schedule_next(now, ctx));
+        } else if let Some(case) = &mut self.case {
+            case.state = CaseState::Retrying;
+        }
+        commands
+    }
+
+    /// Emails and final action again (after a replan), then the next retry.
+    fn schedule_all(&mut self, now: DateTime<Utc>, ctx: &Context<'_>) -> Vec<Command> {
+        let Some(case) = &self.case else {
+            return Vec::new();
+        };
+        let failed_at = case.opened_at;
+        let mut commands: Vec<Command> = ctx
+            .policy
+            .stages
+            .iter()
+            .filter(|s| failed_at + Duration::days(i64::from(s.day)) >= now)
+            .map(|s| Command::SendEmail {
+                kind: s.email,
+                tone: s.tone,
+                stage: s.day,
+                at: failed_at + Duration::days(i64::from(s.day)),
+            })
+            .collect();
+        commands.push(Command::ScheduleFinalAction {
+            at: failed_at + Duration::days(i64::from(ctx.policy.final_.day)),
+            action: ctx.policy.final_.action,
+        });
+        commands.extend(self.schedule_next(now, ctx));
+        commands
+    }
+
+    fn schedule_next(&mut self, now: DateTime<Utc>, ctx: &Context<'_>) -> Vec<Command> {
+        let Some(case) = &mut self.case else {
+            return Vec::new();
+        };
+        if ctx.policy.retry_owner == RetryOwner::Processor {
+            case.state = CaseState::Retrying;
+            return Vec::new();
+        }
+        let latest = case
+            .latest
+            .clone()
+            .unwrap_or_else(|| super::decline::classify(&super::events::DeclineDetails::default()));
+        match next_retry(&PlanInput {
+            case_key: ctx.case_key,
+            first_failed_at: case.opened_at,
+            now,
+            attempts: &case.attempts,
+            retries_made: case.retries_made,
+            latest: &latest,
+            timezone: ctx.timezone,
+            paid_at: ctx.paid_at,
+            policy: ctx.policy,
+        }) {
+            NextRetry::At { at, reason } => {
+                case.state = CaseState::Retrying;
+                vec![Command::ScheduleRetry {
+                    attempt: case.retries_made + 1,
+                    at,
+                    reason,
+                }]
+            }
+            NextRetry::WaitForNewPaymentMethod { reason }
+            | NextRetry::WaitForCustomer { reason } => {
+                case.state = CaseState::AwaitingCustomer;
+                vec![Command::Note { text: reason }]
+            }
+            NextRetry::NoMore { reason } => vec![Command::Note { text: reason }],
+        }
+    }
+
+    fn on_retry_declined(
+        &mut self,
+        attempt: u32,
+        decline: Classification,
+        now: DateTime<Utc>,
+        ctx: &Context<'_>,
+    ) -> Vec<Command> {
+        let Some(case) = &mut self.case else {
+            return Vec::new();
+        };
+        // Only the outcome of the attempt we are waiting for counts.
+        if case.state != CaseState::Retrying || attempt != case.retries_made + 1 {
+            return Vec::new();
+        }
+        case.retries_made = attempt;
+        case.attempts.push(PastAttempt {
+            at: now,
+            category: decline.category,
+        });
+        case.latest = Some(decline);
+        self.schedule_next(now, ctx)
+    }
+
+    fn on_final_done(&mut self, ctx: &Context<'_>) -> Vec<Command> {
+        let Some(case) = &mut self.case else {
+            return Vec::new();
+        };
+        if case.state.is_terminal() || case.state == CaseState::Paused {
+            return Vec::new();
+        }
+        case.state = match ctx.policy.final_.action {
+            FinalAction::Cancel => CaseState::Canceled,
+            FinalAction::Downgrade => CaseState::Downgraded,
+            FinalAction::MarkUncollectible | FinalAction::None => CaseState::Closed,
+            FinalAction::Pause => CaseState::Paused,
+        };
+        vec![Command::CancelPendingWork]
+    }
+
+    fn settle(&mut self, how: Settlement) -> Vec<Command> {
+        self.settled = Some(how);
+        let Some(case) = &mut self.case else {
+            return Vec::new();
+        };
+        if case.state.is_terminal() {
+            return Vec::new();
+        }
+        let mut commands = vec![Command::CancelPendingWork];
+        if how == Settlement::Paid && !case.thanked {
+            case.thanked = true;
+            commands.push(Command::SendThankYou);
+        }
+        case.state = how.state();
+        commands
+    }
+
+    fn pause(&mut self) -> Vec<Command> {
+        match &mut self.case {
+            Some(case) if !case.state.is_terminal() && case.state != CaseState::Paused => {
+                case.paused_from = Some(case.state);
+                case.state = CaseState::Paused;
+                vec![Command::CancelPendingWork]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn resume(&mut self, now: DateTime<Utc>, ctx: &Context<'_>) -> Vec<Command> {
+        match &mut self.case {
+            Some(case) if case.state == CaseState::Paused => {
+                case.state = case.paused_from.take().unwrap_or(CaseState::Open);
+                self.schedule_all(now, ctx)
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::decline::classify;
+    use crate::domain::events::DeclineDetails;
+    use proptest::prelude::*;
+
+    fn t(hours: i64) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-03-03T10:00:00Z")
+            .unwrap()
+            .to_utc()
+            + Duration::hours(hours)
+    }
+
+    fn decline(code: &str) -> Classification {
+        classify(&DeclineDetails {
+            code: Some("card_declined".into()),
+            decline_code: Some(code.into()),
+            ..Default::default()
+        })
+    }
+
+    fn event(id: &str, hours: i64, what: EventInput) -> Input {
+        Input::Event {
+            id: id.into(),
+            created: t(hours),
+            what,
+        }
+    }
+
+    fn failed() -> Input {
+        event(
+            "evt_failed",
+            0,
+            EventInput::PaymentFailed {
+                processor_will_retry: false,
+            },
+        )
+    }
+
+    fn run(policy: &Policy, inputs: Vec<Input>) -> (Track, Vec<Command>) {
+        let ctx = Context {
+            case_key: "case_1",
+            timezone: Tz::UTC,
+            paid_at: &[],
+            policy,
+        };
+        let mut track = Track::default();
+        let mut all = Vec::new();
+        for (i, input) in inputs.into_iter().enumerate() {
+            all.extend(track.apply(input, t(i as i64), &ctx));
+        }
+        (track, all)
+    }
+
+    fn retries(commands: &[Command]) -> usize {
+        commands
+            .iter()
+            .filter(|c| matches!(c, Command::ScheduleRetry { .. }))
+            .count()
+    }
+
+    #[test]
+    fn soft_declines_then_success_recover_with_one_thank_you() {
+        let policy = Policy::default();
+        let (track, commands) = run(
+            &policy,
+            vec![
+                failed(),
+                event(
+                    "evt_charge",
+                    0,
+                    EventInput::Decline(decline("insufficient_funds")),
+                ),
+                Input::RetryDeclined {
+                    attempt: 1,
+                    decline: decline("insufficient_funds"),
+                },
+                Input::RetrySucceeded { attempt: 2 },
+                event("evt_paid", 300, EventInput::Paid),
+            ],
+        );
+        assert_eq!(track.outcome(), Some(CaseState::Recovered));
+        assert!(retries(&commands) >= 2);
+        let thanks = commands
+            .iter()
+            .filter(|c| matches!(c, Command::SendThankYou))
+            .count();
+        assert_eq!(thanks, 1);
+        let emails = commands
+            .iter()
+            .filter(|c| matches!(c, Command::SendEmail { .. }))
+            .count();
+        assert_eq!(emails, policy.stages.len());
+    }
+
+    #[test]
+    fn paid_before_failed_opens_nothing() {
+        let (track, commands) = run(
+            &Policy::default(),
+            vec![event("evt_paid", 1, EventInput::Paid), failed()],
+        );
+        assert!(track.case.is_none());
+        assert_eq!(track.outcome(), Some(CaseState::Recovered));
+        assert!(commands.is_empty(), "{commands:?}");
+    }
+
+    #[test]
+    fn a_repeated_event_is_a_no_op() {
+        let (track, commands) = run(&Policy::default(), vec![failed(), failed(), failed()]);
+        let (once, first) = run(&Policy::default(), vec![failed()]);
+        assert_eq!(track.case, once.case);
+        assert_eq!(commands.len(), first.len());
+    }
+
+    #[test]
+    fn hard_declines_wait_for_a_new_card_then_retry_at_once() {
+        let (track, commands) = run(
+            &Policy::default(),
+            vec![
+                failed(),
+                event(
+                    "evt_charge",
+                    0,
+                    EventInput::Decline(decline("expired_card")),
+                ),
+            ],
+        );
+        assert_eq!(track.outcome(), Some(CaseState::AwaitingCustomer));
+        // Opening planned a retry before the decline code was known; the
+        // decline cancels it and plans none.
+        let after_decline: Vec<_> = commands
+            .iter()
+            .skip_while(|c| !matches!(c, Command::CancelPendingRetries))
+            .collect();
+        assert!(
+            !after_decline
+                .iter()
+                .any(|c| matches!(c, Command::ScheduleRetry { .. }))
+        );
+        let mut track = track;
+        let policy = Policy::default();
+        let ctx = Context {
+            case_key: "case_1",
+            timezone: Tz::UTC,
+            paid_at: &[],
+            policy: &policy,
+        };
+        let commands = track.apply(event("evt_pm", 5, EventInput::NewPaymentMethod), t(5), &ctx);
+        assert!(matches!(commands.as_slice(), [Command::ScheduleRetry { at, .. }] if *at == t(5)));
+        assert_eq!(track.outcome(), Some(CaseState::Retrying));
+    }
+
+    #[test]
+    fn the_final_action_ends_the_case() {
+        let (track, _) = run(&Policy::default(), vec![failed(), Input::FinalActionDone]);
+        assert_eq!(track.outcome(), Some(CaseState::Canceled));
+    }
+
+    #[test]
+    fn processor_owned_retries_are_never_scheduled_by_us() {
+        let policy = Policy {
+            retry_owner: RetryOwner::Processor,
+            ..Policy::default()
+        };
+        let (_, commands) = run(
+            &policy,
+            vec![
+                failed(),
+                event(
+                    "evt_charge",
+                    0,
+                    EventInput::Decline(decline("insufficient_funds")),
+                ),
+                event("evt_pm", 1, EventInput::NewPaymentMethod),
+            ],
+        );
+        assert_eq!(retries(&commands), 0, "{commands:?}");
+    }
+
+    #[test]
+    fn a_dispute_pauses_and_resume_replans() {
+        let policy = Policy::default();
+        let ctx = Context {
+            case_key: "case_1",
+            timezone: Tz::UTC,
+            paid_at: &[],
+            policy: &policy,
+        };
+        let mut track = Track::default();
+        track.apply(failed(), t(0), &ctx);
+        track.apply(event("evt_dp", 1, EventInput::DisputeOpened), t(1), &ctx);
+        assert_eq!(track.outcome(), Some(CaseState::Paused));
+        let commands = track.apply(Input::Resume, t(2), &ctx);
+        assert_eq!(track.outcome(), Some(CaseState::Retrying));
+        assert!(retries(&commands) == 1, "{commands:?}");
+    }
+
+    fn lifecycle() -> impl Strategy<Value = (Vec<Input>, CaseState)> {
+        prop_oneof![
+            Just((
+                vec![
+                    failed(),
+                    event(
+                        "evt_ch",
+                        0,
+                        EventInput::Decline(decline("insufficient_funds"))
+                    ),
+                    event("evt_paid", 30, EventInput::Paid),
+                ],
+                CaseState::Recovered
+            )),
+            Just((
+                vec![
+                    failed(),
+                    event("evt_ch", 0, EventInput::Decline(decline("expired_card"))),
+                    event("evt_void", 40, EventInput::Voided),
+                ],
+                CaseState::Closed
+            )),
+            Just((
+                vec![
+                    failed(),
+                    event("evt_pi", 0, EventInput::Decline(decline("do_not_honor"))),
+                    event("evt_del", 500, EventInput::SubscriptionDeleted),
+                ],
+                CaseState::Canceled
+            )),
+        ]
+    }
+
+    proptest! {
+        /// Any order and any duplication of a lifecycle's settling events
+        /// ends in the same state.
+        #[test]
+        fn events_in_any_order_converge(
+            (events, expected) in lifecycle(),
+            order in Just(()).prop_perturb(|_, mut rng| {
+                let mut idx: Vec<usize> = (0..6).map(|i| i % 3).collect();
+                for i in (1..idx.len()).rev() {
+                    let j = (rng.next_u32() as usize) % (i + 1);
+                    idx.swap(i, j);
+                }
+                let keep = 3 + (rng.next_u32() as usize) % 4;
+                idx.truncate(keep);
+                idx
+            }),
+        ) {
+            let mut sequence: Vec<Input> = order.iter().map(|&i| events[i].clone()).collect();
+            // Every event is delivered at least once.
+            sequence.extend(events.iter().cloned());
+            let (track, _) = run(&Policy::default(), sequence);
+            prop_assert_eq!(track.outcome(), Some(expected));
+        }
+
+        /// Nothing is charged after recovery, the final action or closing.
+        #[test]
+        fn nothing_is_charged_once_the_case_has_ended(steps in proptest::collection::vec(0u8..9, 1..40)) {
+            let policy = Policy::default();
+            let ctx = Context { case_key: "case_p", timezone: Tz::UTC, paid_at: &[], policy: &policy };
+            let mut track = Track::default();
+            track.apply(failed(), t(0), &ctx);
+            for (i, step) in steps.iter().enumerate() {
+                let now = t(i as i64 + 1);
+                let attempt = track.case.as_ref().map_or(1, |c| c.retries_made + 1);
+                let input = match step {
+                    0 => Input::RetryDeclined { attempt, decline: decline("insufficient_funds") },
+                    1 => Input::RetryDeclined { attempt, decline: decline("processing_error") },
+                    2 => Input::RetrySucceeded { attempt },
+                    3 => Input::FinalActionDone,
+                    4 => event(&format!("evt_pm{i}"), i as i64, EventInput::NewPaymentMethod),
+                    5 => Input::Pause,
+                    6 => Input::Resume,
+                    7 => event(&format!("evt_paid{i}"), i as i64, EventInput::Paid),
+                    _ => Input::Close,
+                };
+                let was_terminal = track.outcome().is_some_and(CaseState::is_terminal);
+                let commands = track.apply(input, now, &ctx);
+                if was_terminal {
+                    prop_assert_eq!(retries(&commands), 0, "retry after the end: {:?}", commands);
+                }
+                let made = track.case.as_ref().map_or(0, |c| c.retries_made);
+                prop_assert!(made <= policy.retries.max_attempts);
+            }
+        }
+    }
+}
