@@ -2,6 +2,7 @@
 //! ("Processor calls"), each POST with an idempotency key derived from
 //! (case, action, attempt).
 
+pub mod simulated;
 pub mod stripe;
 
 use crate::domain::events::{DeclineDetails, Invoice};
