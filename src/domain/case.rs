@@ -156,6 +156,34 @@ pub struct Context<'a> {
     pub policy: &'a Policy,
 }
 
+/// The policy's emails and final action for a case opened at `failed_at`.
+/// With `catch_up`, stages already past are sent now; without, skipped.
+fn stage_commands(
+    failed_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    ctx: &Context<'_>,
+    catch_up: bool,
+) -> Vec<Command> {
+    let mut commands: Vec<Command> = ctx
+        .policy
+        .stages
+        .iter()
+        .map(|stage| (stage, failed_at + Duration::days(i64::from(stage.day))))
+        .filter(|(_, due)| catch_up || *due >= now)
+        .map(|(stage, due)| Command::SendEmail {
+            kind: stage.email,
+            tone: stage.tone,
+            stage: stage.day,
+            at: due.max(now),
+        })
+        .collect();
+    commands.push(Command::ScheduleFinalAction {
+        at: failed_at + Duration::days(i64::from(ctx.policy.final_.day)),
+        action: ctx.policy.final_.action,
+    });
+    commands
+}
+
 impl Track {
     /// The state to report: the case's, or `recovered`/`closed` for an
     /// invoice settled before any case was opened.
@@ -294,19 +322,9 @@ impl Track {
                 text: "the processor will retry this invoice by itself while dunwell owns retries: turn off the processor's automatic retries; dunwell does not double up".into(),
             });
         }
-        for stage in &ctx.policy.stages {
-            commands.push(Command::SendEmail {
-                kind: stage.email,
-                tone: stage.tone,
-                stage: stage.day,
-                at: (failed_at + Duration::days(i64::from(stage.day))).max(now),
-            });
-        }
-        commands.push(Command::ScheduleFinalAction {
-            at: failed_at + Duration::days(i64::from(ctx.policy.final_.day)),
-            action: ctx.policy.final_.action,
-        });
-        if !(processor_will_retry) {
+        // Stages already due when the case opens (a late event) go out now.
+        commands.extend(stage_commands(failed_at, now, ctx, true));
+        if !processor_will_retry {
             commands.extend(self.schedule_next(now, ctx));
         } else if let Some(case) = &mut self.case {
             case.state = CaseState::Retrying;
@@ -314,28 +332,12 @@ impl Track {
         commands
     }
 
-    /// Emails and final action again (after a replan), then the next retry.
+    /// After a pause: the emails still ahead, the final action, the next retry.
     fn schedule_all(&mut self, now: DateTime<Utc>, ctx: &Context<'_>) -> Vec<Command> {
         let Some(case) = &self.case else {
             return Vec::new();
         };
-        let failed_at = case.opened_at;
-        let mut commands: Vec<Command> = ctx
-            .policy
-            .stages
-            .iter()
-            .filter(|s| failed_at + Duration::days(i64::from(s.day)) >= now)
-            .map(|s| Command::SendEmail {
-                kind: s.email,
-                tone: s.tone,
-                stage: s.day,
-                at: failed_at + Duration::days(i64::from(s.day)),
-            })
-            .collect();
-        commands.push(Command::ScheduleFinalAction {
-            at: failed_at + Duration::days(i64::from(ctx.policy.final_.day)),
-            action: ctx.policy.final_.action,
-        });
+        let mut commands = stage_commands(case.opened_at, now, ctx, false);
         commands.extend(self.schedule_next(now, ctx));
         commands
     }
