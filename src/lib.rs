@@ -7,6 +7,7 @@ pub mod domain;
 pub mod jobs;
 pub mod plan;
 pub mod processor;
+pub mod random;
 pub mod startup;
 pub mod state;
 pub mod store;

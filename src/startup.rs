@@ -54,7 +54,7 @@ impl Application {
         store.migrate().await?;
         if config.link_secret.is_none() {
             let generated = store
-                .setting_or_insert("link_secret", random_secret)
+                .setting_or_insert("link_secret", || crate::random::hex(32))
                 .await
                 .context("loading the link-signing secret")?;
             config.link_secret = Some(SecretString::from(generated));
@@ -178,12 +178,6 @@ impl Application {
             None => Ok(()),
         }
     }
-}
-
-fn random_secret() -> String {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).expect("the operating system provides randomness");
-    hex::encode(bytes)
 }
 
 fn announce(config: &Config, role: Role) {

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use super::{PayOutcome, ProcessorError};
-use crate::domain::decline::{DeclineCategory, classify};
+use crate::domain::decline::classify;
 use crate::domain::events::{DeclineDetails, Invoice};
 use crate::domain::ids::InvoiceId;
 use crate::trigger::builder::{self, Scenario};
@@ -108,22 +108,12 @@ impl SimulatedProcessor {
                 state.paid.insert(invoice.to_string(), true);
                 PayOutcome::Paid(Box::new(self.invoice(invoice, true)?))
             }
-            Err(code) => {
-                let category = classify(&DeclineDetails {
-                    decline_code: Some(code.clone()),
-                    ..Default::default()
-                })
-                .category;
-                PayOutcome::Declined(DeclineDetails {
-                    code: Some(match category {
-                        DeclineCategory::Hard if code == "expired_card" => code.clone(),
-                        _ => "card_declined".into(),
-                    }),
-                    decline_code: Some(code),
-                    message: Some("Simulated decline (no real money moves).".into()),
-                    ..Default::default()
-                })
-            }
+            Err(code) => PayOutcome::Declined(DeclineDetails {
+                code: Some(builder::failure_code(&code).to_owned()),
+                decline_code: Some(code),
+                message: Some("Simulated decline (no real money moves).".into()),
+                ..Default::default()
+            }),
         };
         tracing::info!(invoice = %invoice, attempt, "simulated processor: scripted charge attempt");
         state

@@ -158,12 +158,6 @@ pub async fn insert_events_postgres(
         .collect())
 }
 
-fn claim_token() -> String {
-    let mut bytes = [0u8; 12];
-    getrandom::fill(&mut bytes).expect("the operating system provides randomness");
-    hex::encode(bytes)
-}
-
 impl Store {
     /// Leases up to `limit` queued events until `lease_until_ms`, oldest
     /// first. Another dispatcher (another instance) skips leased rows.
@@ -182,7 +176,7 @@ impl Store {
         const READ: &str = "SELECT e.seq, e.event_id, e.event_type, e.payload, q.attempts \
             FROM event_queue q JOIN webhook_events e ON e.seq = q.seq \
             WHERE q.seq BETWEEN $1 AND $2 AND q.claim = $3 ORDER BY e.seq";
-        let token = claim_token();
+        let token = crate::random::hex(12);
         let _turn = self.write_turn().await;
         let events = with_pool!(self, pool => {
             let seqs: Vec<i64> = sqlx::query_scalar(CLAIM)

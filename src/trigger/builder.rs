@@ -269,8 +269,8 @@ fn upcoming_invoice(s: &Scenario) -> Value {
 
 /// The decline as Stripe reports it: the failure code is the decline code for
 /// codes that are their own error (`expired_card`...), else `card_declined`.
-fn failure_code(s: &Scenario) -> &str {
-    match s.decline_code.as_str() {
+pub fn failure_code(decline_code: &str) -> &str {
+    match decline_code {
         code @ ("expired_card"
         | "incorrect_cvc"
         | "incorrect_number"
@@ -293,7 +293,7 @@ fn charge(s: &Scenario) -> Value {
         "currency": s.amount.currency().as_str(),
         "customer": s.customer,
         "description": "Subscription update",
-        "failure_code": failure_code(s),
+        "failure_code": failure_code(&s.decline_code),
         "failure_message": "Your card was declined.",
         "livemode": false,
         "outcome": {
@@ -329,9 +329,9 @@ fn payment_intent(s: &Scenario) -> Value {
         "description": "Subscription update",
         "last_payment_error": {
             "charge": s.related("ch_"),
-            "code": failure_code(s),
+            "code": failure_code(&s.decline_code),
             "decline_code": s.decline_code,
-            "doc_url": format!("https://stripe.com/docs/error-codes/{}", failure_code(s)),
+            "doc_url": format!("https://stripe.com/docs/error-codes/{}", failure_code(&s.decline_code)),
             "message": "Your card was declined.",
             "payment_method": {"id": s.payment_method, "object": "payment_method", "card": card(s), "type": "card"},
             "type": "card_error",

@@ -62,17 +62,6 @@ pub struct TriggerArgs {
     pub dry_run: bool,
 }
 
-/// A random id tail in Stripe's style (base62).
-pub fn random_suffix(len: usize) -> String {
-    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut bytes = vec![0u8; len];
-    getrandom::fill(&mut bytes).expect("the operating system provides randomness");
-    bytes
-        .iter()
-        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
-        .collect()
-}
-
 fn card_expiry(raw: Option<&str>, now: i64) -> anyhow::Result<(u32, i32)> {
     match raw {
         None => {
@@ -98,7 +87,7 @@ fn card_expiry(raw: Option<&str>, now: i64) -> anyhow::Result<(u32, i32)> {
 
 impl TriggerArgs {
     pub fn scenario(&self, now: i64) -> anyhow::Result<Scenario> {
-        let tail = random_suffix(14);
+        let tail = crate::random::base62(14);
         let currency = Currency::parse(&self.currency)?;
         let amount = Money::parse_major(&self.amount, currency)?;
         let (card_exp_month, card_exp_year) = card_expiry(self.card_expiry.as_deref(), now)?;
@@ -109,7 +98,7 @@ impl TriggerArgs {
             event_id: self
                 .event_id
                 .clone()
-                .unwrap_or_else(|| format!("evt_{}", random_suffix(24))),
+                .unwrap_or_else(|| format!("evt_{}", crate::random::base62(24))),
             api_version: self.api_version.clone(),
             now,
             customer: or(&self.customer, "cus_"),

@@ -55,7 +55,7 @@ impl TestDb {
                 };
                 let name = format!(
                     "dunwell_test_{}",
-                    dunwell::trigger::random_suffix(12).to_lowercase()
+                    dunwell::random::base62(12).to_lowercase()
                 );
                 let pool = sqlx::PgPool::connect(&admin)
                     .await
