@@ -13,8 +13,12 @@ use secrecy::SecretString;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
+use crate::clock::Clock;
 use crate::config::{Config, ProcessorKind};
+use crate::engine::Engine;
 use crate::jobs;
+use crate::mail::Mailer;
+use crate::processor::Processor;
 use crate::state::AppState;
 use crate::store::Store;
 use crate::webhooks::group_commit::Committer;
@@ -37,9 +41,30 @@ impl Role {
     }
 }
 
+/// What tests change about a build.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The engine's clock; default: real time, or accelerated by
+    /// `DUNWELL_CLOCK_SPEED`.
+    pub clock: Option<Clock>,
+    /// Run the job-queue workers and the sweep (worker roles). Tests that
+    /// drive time by hand turn them off and call `jobs::run_due`.
+    pub job_workers: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            clock: None,
+            job_workers: true,
+        }
+    }
+}
+
 pub struct Application {
     port: Option<u16>,
     store: Store,
+    engine: Engine,
     server: Option<(Server, ServerHandle)>,
     committer: Option<(Committer, JoinHandle<()>)>,
     workers: Vec<JoinHandle<()>>,
@@ -49,7 +74,15 @@ pub struct Application {
 impl Application {
     /// Connects, migrates, binds the listener (port 0 picks a free one) and
     /// starts the background tasks. Nothing is served until `run`.
-    pub async fn build(mut config: Config, role: Role) -> anyhow::Result<Self> {
+    pub async fn build(config: Config, role: Role) -> anyhow::Result<Self> {
+        Self::build_with(config, role, Options::default()).await
+    }
+
+    pub async fn build_with(
+        mut config: Config,
+        role: Role,
+        options: Options,
+    ) -> anyhow::Result<Self> {
         let store = Store::connect(&config.database_url).await?;
         store.migrate().await?;
         if config.link_secret.is_none() {
@@ -68,7 +101,21 @@ impl Application {
             ),
             false => None,
         };
+        let clock = options.clock.unwrap_or_else(|| {
+            if config.clock_speed == 1.0 {
+                Clock::real()
+            } else {
+                Clock::accelerated(config.clock_speed, crate::clock::unix_millis())
+            }
+        });
         let config = Arc::new(config);
+        let engine = Engine {
+            config: config.clone(),
+            store: store.clone(),
+            clock,
+            processor: Processor::from_config(&config)?,
+            mailer: Mailer::from_config(&config)?,
+        };
         let (shutdown, shutdown_rx) = watch::channel(false);
         let committed = Arc::new(Notify::new());
 
@@ -83,10 +130,20 @@ impl Application {
         }
         if role.workers() {
             workers.push(tokio::spawn(jobs::process_events::run(
-                store.clone(),
+                engine.clone(),
                 committed.clone(),
                 shutdown_rx.clone(),
             )));
+            if options.job_workers {
+                workers.push(tokio::spawn(jobs::workers::run(
+                    engine.clone(),
+                    shutdown_rx.clone(),
+                )));
+                workers.push(tokio::spawn(jobs::sweep::run(
+                    engine.clone(),
+                    shutdown_rx.clone(),
+                )));
+            }
         }
 
         let (mut port, mut server, mut committer) = (None, None, None);
@@ -97,6 +154,7 @@ impl Application {
                 config: config.clone(),
                 store: store.clone(),
                 committer: writer,
+                engine: engine.clone(),
             };
             port = Some(listener.local_addr()?.port());
             let data = web::Data::new(state);
@@ -118,6 +176,7 @@ impl Application {
         Ok(Self {
             port,
             store,
+            engine,
             server,
             committer,
             workers,
@@ -132,6 +191,11 @@ impl Application {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The engine (tests drive its clock and run due work through it).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
     }
 
     /// Serves until `stop` resolves, then shuts down gracefully: in-flight
@@ -188,12 +252,18 @@ fn announce(config: &Config, role: Role) {
     );
     if config.processor == ProcessorKind::Simulated {
         tracing::warn!(
-            "processor = simulated: no real money moves; charges are scripted stand-ins"
+            "SIMULATED PROCESSOR: no real money moves; charge outcomes are scripted by invoice id suffix (see README)"
         );
     }
     if config.webhook_secrets.is_empty() && role.web() {
         tracing::error!(
             "no webhook signing secret configured (DUNWELL_WEBHOOK_SECRETS): every webhook will be refused with 503"
+        );
+    }
+    if config.clock_speed != 1.0 {
+        tracing::warn!(
+            speed = config.clock_speed,
+            "simulated time runs faster than real time (DUNWELL_CLOCK_SPEED)"
         );
     }
     if config.smtp_url.is_none() {

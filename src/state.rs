@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::engine::Engine;
 use crate::store::Store;
 use crate::webhooks::group_commit::Committer;
 
@@ -11,4 +12,5 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: Store,
     pub committer: Committer,
+    pub engine: Engine,
 }

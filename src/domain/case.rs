@@ -11,13 +11,13 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::decline::{Classification, DeclineCategory};
 use super::policy::{FinalAction, Policy, RetryOwner, StageEmail, Tone};
 use super::schedule::{NextRetry, PastAttempt, PlanInput, next_retry};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CaseState {
     Open,
@@ -31,6 +31,34 @@ pub enum CaseState {
 }
 
 impl CaseState {
+    pub const ALL: [Self; 8] = [
+        Self::Open,
+        Self::Retrying,
+        Self::AwaitingCustomer,
+        Self::Paused,
+        Self::Recovered,
+        Self::Canceled,
+        Self::Downgraded,
+        Self::Closed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Retrying => "retrying",
+            Self::AwaitingCustomer => "awaiting_customer",
+            Self::Paused => "paused",
+            Self::Recovered => "recovered",
+            Self::Canceled => "canceled",
+            Self::Downgraded => "downgraded",
+            Self::Closed => "closed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
@@ -40,7 +68,7 @@ impl CaseState {
 }
 
 /// How an invoice was settled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Settlement {
     Paid,
@@ -128,7 +156,7 @@ pub enum Command {
     },
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Case {
     pub state: CaseState,
     pub paused_from: Option<CaseState>,
@@ -140,12 +168,16 @@ pub struct Case {
 }
 
 /// Everything known about one invoice's recovery.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Track {
     pub case: Option<Case>,
     pub settled: Option<Settlement>,
     /// Event ids already applied: a second delivery is a no-op.
     pub seen: BTreeSet<String>,
+    /// Decline details that arrived before the failure opened a case
+    /// (`charge.failed` usually comes first).
+    pub early_decline: Option<Classification>,
 }
 
 /// The customer and policy facts the machine needs besides the input.
@@ -246,6 +278,7 @@ impl Track {
             }
             EventInput::Decline(decline) => {
                 let Some(case) = &mut self.case else {
+                    self.early_decline = Some(decline);
                     return Vec::new();
                 };
                 if let Some(first) = case.attempts.first_mut() {
@@ -304,16 +337,19 @@ impl Track {
         now: DateTime<Utc>,
         ctx: &Context<'_>,
     ) -> Vec<Command> {
+        let latest = self.early_decline.take();
         self.case = Some(Case {
             state: CaseState::Open,
             paused_from: None,
             opened_at: failed_at,
             attempts: vec![PastAttempt {
                 at: failed_at,
-                category: DeclineCategory::Transient,
+                category: latest
+                    .as_ref()
+                    .map_or(DeclineCategory::Transient, |l| l.category),
             }],
             retries_made: 0,
-            latest: None,
+            latest,
             thanked: false,
         });
         let mut commands = Vec::new();

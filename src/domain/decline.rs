@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::events::DeclineDetails;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeclineCategory {
     /// The issuer will not approve this card: wait for a new payment method.
@@ -36,7 +36,7 @@ impl DeclineCategory {
 }
 
 /// The verdict on one refusal.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Classification {
     pub category: DeclineCategory,
     /// The most specific code we were given (`insufficient_funds`...).
@@ -52,6 +52,32 @@ pub struct Classification {
     pub unknown: bool,
     /// For the timeline: why this category.
     pub reason: String,
+}
+
+impl Classification {
+    /// What the customer may read about the refusal: plain words, and never
+    /// a fraud-type reason (a stolen-card flag reads as a plain decline).
+    pub fn customer_reason(&self) -> &'static str {
+        if self.fraud {
+            return "your bank declined the payment";
+        }
+        match self.code.as_str() {
+            "expired_card" => "the card on file has expired",
+            "incorrect_number" | "invalid_number" => "the card number on file is not valid",
+            "insufficient_funds" | "withdrawal_count_limit_exceeded" | "card_velocity_exceeded" => {
+                "your bank declined it, which often means the balance or limit was reached"
+            }
+            "authentication_required" => "your bank asked you to confirm the payment",
+            "card_not_supported" | "currency_not_supported" | "transaction_not_allowed" => {
+                "the card on file does not accept this kind of payment"
+            }
+            _ => match self.category {
+                DeclineCategory::Transient => "your bank could not process it just then",
+                DeclineCategory::CustomerAction => "your bank asked you to confirm the payment",
+                _ => "your bank declined the payment",
+            },
+        }
+    }
 }
 
 /// Stripe codes that need a new payment method before any retry.

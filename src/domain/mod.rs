@@ -4,6 +4,7 @@ pub mod case;
 pub mod decline;
 pub mod events;
 pub mod ids;
+pub mod links;
 pub mod money;
 pub mod policy;
 pub mod schedule;

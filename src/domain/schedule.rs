@@ -19,7 +19,7 @@ use super::decline::{Classification, DeclineCategory};
 use super::policy::Policy;
 
 /// One charge attempt already made on the current payment method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PastAttempt {
     pub at: DateTime<Utc>,
     pub category: DeclineCategory,

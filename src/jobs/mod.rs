@@ -1,4 +1,219 @@
-//! Background work, one job per file.
+//! Background work, one job per file. The database is the truth: a job
+//! names a `case_work` row, claims it (pending, due, not leased), re-reads
+//! the case and does nothing when the world moved on.
 
+pub mod final_action;
 pub mod process_events;
+pub mod retry_charge;
+pub mod send_email;
+pub mod sweep;
 pub mod wal_checkpoint;
+pub mod workers;
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Value, json};
+
+use crate::clock::unix_millis;
+use crate::domain::case::Input;
+use crate::engine::Engine;
+use crate::engine::apply::{apply, queue_of, real_secs};
+use crate::store::cases::{self, CaseRow};
+use crate::store::work::{self, WorkRow};
+
+/// How long a claimed piece of work is ours (real time).
+const LEASE_MS: i64 = 5 * 60_000;
+/// Processor failures (5xx, timeouts) on one piece of work before giving up.
+pub const MAX_TRIES: i32 = 5;
+
+/// What a job run came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ran {
+    /// The work was done (or found moot) and recorded.
+    Finished,
+    /// Nothing to do: done, canceled, not due or held by another worker.
+    NotClaimed,
+}
+
+/// Claims work `id` and carries it out.
+pub async fn run_work(engine: &Engine, id: i64) -> anyhow::Result<Ran> {
+    let real = unix_millis();
+    let Some(work) = engine
+        .store
+        .claim_work(id, engine.clock.now_ms(), real, real + LEASE_MS)
+        .await?
+    else {
+        tracing::debug!(
+            work_id = id,
+            "work already done, canceled, not yet due or taken: nothing to do"
+        );
+        return Ok(Ran::NotClaimed);
+    };
+    let span = tracing::info_span!("job", job = %work.kind, work_id = id, case_id = work.case_id);
+    let _enter = span.enter();
+    let Some(case) = engine.store.case_by_id(work.case_id).await? else {
+        anyhow::bail!("work {id} names a missing case {}", work.case_id);
+    };
+    let result = match work.kind.as_str() {
+        "retry" => retry_charge::perform(engine, &work, &case).await,
+        "email" => send_email::perform(engine, &work, &case).await,
+        "final" => final_action::perform(engine, &work, &case).await,
+        other => Err(anyhow::anyhow!("unknown work kind {other}")),
+    };
+    if let Err(e) = result {
+        tracing::error!(error = ?e, "job failed; the work is released for a later run");
+        engine.store.release_work(id).await?;
+        return Err(e);
+    }
+    Ok(Ran::Finished)
+}
+
+/// Runs everything due now, oldest first, until nothing is due (what the
+/// sweep does for work the queue lost, and what tests call to drain).
+pub async fn run_due(engine: &Engine) -> anyhow::Result<usize> {
+    let mut ran = 0;
+    loop {
+        let due = engine
+            .store
+            .due_work(engine.clock.now_ms(), unix_millis(), 200)
+            .await?;
+        let mut progressed = false;
+        for work in due {
+            if run_work(engine, work.id).await? == Ran::Finished {
+                ran += 1;
+                progressed = true;
+            }
+        }
+        if !progressed {
+            return Ok(ran);
+        }
+    }
+}
+
+/// A timeline line to add when the work concludes.
+pub struct Line {
+    pub kind: &'static str,
+    pub detail: Value,
+}
+
+/// Ends work: records its lines, feeds `input` to the case (if any) and
+/// marks the work `status`, all in one transaction.
+pub async fn conclude(
+    engine: &Engine,
+    work: &WorkRow,
+    input: Option<Input>,
+    status: &str,
+    result: &str,
+    lines: Vec<Line>,
+) -> anyhow::Result<()> {
+    let now = engine.clock.now_ms();
+    let mut tx = engine.store.begin().await?;
+    for line in &lines {
+        cases::add_timeline(&mut tx, work.case_id, now, line.kind, &line.detail).await?;
+    }
+    if let Some(input) = input {
+        if let Some(case) = cases::lock_case(&mut tx, work.case_id).await? {
+            let cause = format!("{} job ({})", work.kind, work.key);
+            apply(engine, &mut tx, &case, input, &cause).await?;
+        }
+    }
+    work::finish_work(&mut tx, work.id, status, result, now).await?;
+    tx.commit().await?;
+    if status == "skipped" {
+        tracing::info!(result, "the world moved on: nothing done");
+    }
+    Ok(())
+}
+
+/// Puts work off until `at` (a processor failure): `tries` counts failures,
+/// not the customer's attempts. Gives up (status `failed`) past `MAX_TRIES`.
+pub async fn reschedule(
+    engine: &Engine,
+    work: &WorkRow,
+    at: DateTime<Utc>,
+    tries: i32,
+    why: &str,
+) -> anyhow::Result<()> {
+    if tries > MAX_TRIES {
+        let text = format!("{why}; gave up after {MAX_TRIES} processor failures");
+        let line = Line {
+            kind: "note",
+            detail: json!({"text": text}),
+        };
+        return conclude(engine, work, None, "failed", &text, vec![line]).await;
+    }
+    let now = engine.clock.now_ms();
+    let mut tx = engine.store.begin().await?;
+    work::reschedule_work(&mut tx, work.id, at.timestamp_millis(), tries, why).await?;
+    let run_at = real_secs(engine, at.timestamp_millis());
+    work::push_job(&mut tx, queue_of(&work.kind), work.id, run_at).await?;
+    let detail =
+        json!({"text": format!("{why}; trying again at {}", at.to_rfc3339()), "work": work.key});
+    cases::add_timeline(&mut tx, work.case_id, now, "note", &detail).await?;
+    tx.commit().await?;
+    tracing::warn!(why, at = %at, "work put off");
+    Ok(())
+}
+
+/// Backoff after processor failure number `tries` (1-based): 30 min, 1 h,
+/// 2 h, 4 h, 8 h of engine time.
+pub fn backoff(tries: i32) -> Duration {
+    Duration::minutes(30) * 2_i32.pow(tries.clamp(1, 5) as u32 - 1)
+}
+
+/// The case's latest known state, for the "world moved on" checks.
+pub fn case_is_live(case: &CaseRow) -> bool {
+    case.track.case.as_ref().is_some_and(|c| {
+        !c.state.is_terminal() && c.state != crate::domain::case::CaseState::Paused
+    }) && case.track.settled.is_none()
+}
+
+/// What re-reading the invoice before acting found.
+pub enum Reread {
+    /// Still open: go ahead.
+    Open(Box<crate::domain::events::Invoice>),
+    /// Settled meanwhile: this input ends the case instead.
+    Settled(Input, &'static str),
+    /// The processor could not tell us.
+    Unavailable(crate::processor::ProcessorError),
+}
+
+pub async fn reread_invoice(
+    engine: &Engine,
+    work: &WorkRow,
+    case: &CaseRow,
+) -> anyhow::Result<Reread> {
+    use crate::domain::case::EventInput;
+    use crate::domain::events::InvoiceStatus;
+    let id = crate::domain::ids::InvoiceId::parse(&case.invoice_id)?;
+    let invoice = match engine.processor.get_invoice(&id).await {
+        Ok(invoice) => invoice,
+        Err(e) => return Ok(Reread::Unavailable(e)),
+    };
+    let (what, word) = match invoice.status {
+        InvoiceStatus::Paid => (EventInput::Paid, "paid"),
+        InvoiceStatus::Void => (EventInput::Voided, "void"),
+        InvoiceStatus::Uncollectible => (EventInput::MarkedUncollectible, "uncollectible"),
+        _ => return Ok(Reread::Open(Box::new(invoice))),
+    };
+    let input = Input::Event {
+        id: format!("read:{}:{}:{word}", work.id, work.tries),
+        created: engine.clock.now(),
+        what,
+    };
+    Ok(Reread::Settled(input, word))
+}
+
+/// Ends `work` because the invoice was found settled on re-read.
+pub async fn settled_meanwhile(
+    engine: &Engine,
+    work: &WorkRow,
+    input: Input,
+    word: &str,
+) -> anyhow::Result<()> {
+    let text = format!("the invoice was found {word} before acting: nothing charged or changed");
+    let line = Line {
+        kind: "note",
+        detail: json!({"text": text}),
+    };
+    conclude(engine, work, Some(input), "skipped", &text, vec![line]).await
+}

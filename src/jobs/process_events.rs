@@ -1,7 +1,7 @@
-//! Drains the stored-event queue (`event_queue`) oldest first, recording an
-//! outcome for each event. Intake wakes it after each commit; a poll covers
-//! events committed by other instances and those whose lease expired after a
-//! crash.
+//! Drains the stored-event queue (`event_queue`) oldest first: applies each
+//! event to its case and records its outcome, in one transaction. Intake
+//! wakes it after each commit; a poll covers events committed by other
+//! instances and those whose lease expired after a crash.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +9,8 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 
 use crate::clock::unix_millis;
-use crate::domain::events::{Event, EventKind};
+use crate::engine::Engine;
+use crate::engine::events::handle_batch;
 use crate::store::Store;
 use crate::store::events::{Finished, Outcome, PendingEvent};
 
@@ -20,21 +21,13 @@ const LEASE_MS: i64 = 60_000;
 /// After this many failed attempts an event is parked as `failed`.
 const MAX_ATTEMPTS: i32 = 10;
 
-/// What processing an event amounts to at this stage of the product.
-fn outcome_of(event: &Event) -> Outcome {
-    match event.kind {
-        EventKind::Ignored => Outcome::Ignored,
-        _ => Outcome::Handled,
-    }
-}
-
-pub async fn run(store: Store, wake: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(engine: Engine, wake: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
     tracing::info!("event processor started");
     loop {
         if *shutdown.borrow() {
             break;
         }
-        let processed = match drain_once(&store).await {
+        let processed = match drain_once(&engine).await {
             Ok(n) => n,
             Err(e) => {
                 tracing::error!(error = ?e, "claiming webhook events failed; will retry");
@@ -52,45 +45,39 @@ pub async fn run(store: Store, wake: Arc<Notify>, mut shutdown: watch::Receiver<
     tracing::info!("event processor stopped");
 }
 
-/// Claims and processes one batch; returns how many events it took.
-pub async fn drain_once(store: &Store) -> anyhow::Result<usize> {
+/// Claims and processes one batch; returns how many events it took. The
+/// batch is applied in one transaction; if that fails, each event is tried
+/// alone so one bad event cannot hold the others back.
+pub async fn drain_once(engine: &Engine) -> anyhow::Result<usize> {
+    let store = &engine.store;
     let now = unix_millis();
     let events = store
         .claim_pending_events(now, now + LEASE_MS, BATCH)
         .await?;
-    let finished: Vec<Finished> = events.iter().map(process).collect();
-    if let Err(e) = store.finish_events(&finished, unix_millis()).await {
-        let message = format!("{e:#}");
-        tracing::error!(error = %message, "recording processed events failed; they will be retried when their lease expires");
+    if events.is_empty() {
+        return Ok(0);
+    }
+    if let Err(e) = handle_batch(engine, &events).await {
+        tracing::warn!(error = %format!("{e:#}"), "applying a batch of events failed; trying them one by one");
         for event in &events {
-            if event.attempts >= MAX_ATTEMPTS {
-                let failed = [Finished {
-                    seq: event.seq,
-                    outcome: Outcome::Failed,
-                    error: Some(message.clone()),
-                }];
-                let _ = store.finish_events(&failed, unix_millis()).await;
-            } else {
-                let _ = store.note_event_error(event.seq, &message).await;
+            if let Err(e) = handle_batch(engine, std::slice::from_ref(event)).await {
+                give_up_or_retry(store, event, &format!("{e:#}")).await;
             }
         }
     }
     Ok(events.len())
 }
 
-fn process(pending: &PendingEvent) -> Finished {
-    let span = tracing::info_span!("event", event_id = %pending.event_id, event_type = %pending.event_type);
-    let _enter = span.enter();
-    let (outcome, error) = match Event::parse(pending.payload.as_bytes()) {
-        Ok(event) => (outcome_of(&event), None),
-        Err(e) => {
-            tracing::warn!(error = %e, "stored event cannot be interpreted; parked as unparseable");
-            (Outcome::Unparseable, Some(e.to_string()))
-        }
-    };
-    Finished {
-        seq: pending.seq,
-        outcome,
-        error,
+async fn give_up_or_retry(store: &Store, event: &PendingEvent, message: &str) {
+    tracing::error!(event_id = %event.event_id, error = %message, "processing an event failed");
+    if event.attempts >= MAX_ATTEMPTS {
+        let failed = [Finished {
+            seq: event.seq,
+            outcome: Outcome::Failed,
+            error: Some(message.to_owned()),
+        }];
+        let _ = store.finish_events(&failed, unix_millis()).await;
+    } else {
+        let _ = store.note_event_error(event.seq, message).await;
     }
 }

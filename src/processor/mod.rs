@@ -6,6 +6,7 @@ pub mod simulated;
 pub mod stripe;
 
 use crate::domain::events::{DeclineDetails, Invoice};
+use crate::domain::ids::{InvoiceId, PriceId, SubscriptionId, SubscriptionItemId};
 
 /// The idempotency key of one side effect: a re-run job sends the same key,
 /// so the processor replays its first answer instead of acting twice.
@@ -36,4 +37,104 @@ pub enum ProcessorError {
     Unreachable(String),
     #[error("unexpected processor answer: {0}")]
     Protocol(String),
+}
+
+/// The processor configured (`DUNWELL_PROCESSOR`).
+#[derive(Debug, Clone)]
+pub enum Processor {
+    Stripe(stripe::StripeClient),
+    Simulated(std::sync::Arc<simulated::SimulatedProcessor>),
+}
+
+impl Processor {
+    pub fn from_config(config: &crate::config::Config) -> anyhow::Result<Self> {
+        use crate::config::ProcessorKind;
+        Ok(match config.processor {
+            ProcessorKind::Stripe => {
+                let key = config.stripe_api_key.clone().ok_or_else(|| {
+                    anyhow::anyhow!("processor = stripe needs DUNWELL_STRIPE_API_KEY")
+                })?;
+                Self::Stripe(stripe::StripeClient::new(
+                    config.stripe_api_base.clone(),
+                    key,
+                    std::time::Duration::from_secs(20),
+                )?)
+            }
+            ProcessorKind::Simulated => Self::Simulated(Default::default()),
+        })
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Stripe(_) => "stripe",
+            Self::Simulated(_) => "simulated",
+        }
+    }
+
+    pub async fn pay_invoice(
+        &self,
+        invoice: &InvoiceId,
+        idempotency_key: &str,
+    ) -> Result<PayOutcome, ProcessorError> {
+        match self {
+            Self::Stripe(c) => c.pay_invoice(invoice, idempotency_key).await,
+            Self::Simulated(s) => s.pay_invoice(invoice, idempotency_key),
+        }
+    }
+
+    pub async fn get_invoice(&self, invoice: &InvoiceId) -> Result<Invoice, ProcessorError> {
+        match self {
+            Self::Stripe(c) => c.get_invoice(invoice).await,
+            Self::Simulated(s) => s.get_invoice(invoice),
+        }
+    }
+
+    pub async fn cancel_subscription(
+        &self,
+        subscription: &SubscriptionId,
+        idempotency_key: &str,
+    ) -> Result<(), ProcessorError> {
+        match self {
+            Self::Stripe(c) => c.cancel_subscription(subscription, idempotency_key).await,
+            Self::Simulated(s) => s.record("cancel", subscription.as_str()),
+        }
+    }
+
+    pub async fn change_price(
+        &self,
+        subscription: &SubscriptionId,
+        item: &SubscriptionItemId,
+        price: &PriceId,
+        idempotency_key: &str,
+    ) -> Result<(), ProcessorError> {
+        match self {
+            Self::Stripe(c) => {
+                c.change_price(subscription, item, price, idempotency_key)
+                    .await
+            }
+            Self::Simulated(s) => s.record("downgrade", subscription.as_str()),
+        }
+    }
+
+    pub async fn pause_collection(
+        &self,
+        subscription: &SubscriptionId,
+        idempotency_key: &str,
+    ) -> Result<(), ProcessorError> {
+        match self {
+            Self::Stripe(c) => c.pause_collection(subscription, idempotency_key).await,
+            Self::Simulated(s) => s.record("pause", subscription.as_str()),
+        }
+    }
+
+    pub async fn mark_uncollectible(
+        &self,
+        invoice: &InvoiceId,
+        idempotency_key: &str,
+    ) -> Result<(), ProcessorError> {
+        match self {
+            Self::Stripe(c) => c.mark_uncollectible(invoice, idempotency_key).await,
+            Self::Simulated(s) => s.record("mark_uncollectible", invoice.as_str()),
+        }
+    }
 }

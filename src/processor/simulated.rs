@@ -6,7 +6,8 @@
 //! | --- | --- |
 //! | `_ok` | the first retry succeeds |
 //! | `_recovers<N>` (e.g. `_recovers3`) | retries 1..N-1 decline `insufficient_funds`, retry N succeeds |
-//! | `_<decline code>` (e.g. `_expired_card`, `_do_not_honor`) | every retry declines with that code |
+//! | `_<decline code>` (e.g. `_do_not_honor`, `_insufficient_funds`) | every retry declines with that code |
+//! | `_<hard decline code>` (e.g. `_expired_card`, `_stolen_card`) | the failure was that code; dunwell retries only after a new payment method, and that retry succeeds |
 //! | anything else | the first retry declines `insufficient_funds`, the second succeeds |
 //!
 //! A repeated idempotency key replays the first answer, as Stripe does.
@@ -58,7 +59,12 @@ pub fn scripted_outcome(invoice: &str, attempt: u32) -> Result<(), String> {
             ..Default::default()
         });
         if !c.unknown {
-            return Err(code);
+            // dunwell retries a hard decline only with a new card, which works.
+            return if c.category == crate::domain::decline::DeclineCategory::Hard {
+                Ok(())
+            } else {
+                Err(code)
+            };
         }
     }
     if attempt >= 2 {
@@ -122,6 +128,12 @@ impl SimulatedProcessor {
         Ok(outcome)
     }
 
+    /// A subscription or invoice change: nothing to simulate but the log line.
+    pub fn record(&self, action: &str, object: &str) -> Result<(), ProcessorError> {
+        tracing::info!(action, object, "simulated processor: no real change made");
+        Ok(())
+    }
+
     pub fn get_invoice(&self, invoice: &InvoiceId) -> Result<Invoice, ProcessorError> {
         let paid = self
             .state
@@ -158,9 +170,10 @@ mod tests {
             Err("insufficient_funds".into())
         );
         assert_eq!(scripted_outcome("in_1_recovers3", 3), Ok(()));
+        assert_eq!(scripted_outcome("in_1_expired_card", 1), Ok(()));
         assert_eq!(
-            scripted_outcome("in_1_expired_card", 9),
-            Err("expired_card".into())
+            scripted_outcome("in_1_do_not_honor", 9),
+            Err("do_not_honor".into())
         );
         assert_eq!(
             scripted_outcome("in_1_card_velocity_exceeded", 1),

@@ -200,6 +200,23 @@ impl StripeClient {
             .map_err(|e| ProcessorError::Protocol(format!("portal session: {e}")))
     }
 
+    /// A POST whose answer only needs to be a success.
+    async fn post(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        idempotency_key: &str,
+    ) -> Result<(), ProcessorError> {
+        let (status, body) = self
+            .call(Method::POST, path, form, Some(idempotency_key))
+            .await?;
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(Self::failure(status, &body))
+        }
+    }
+
     /// `POST /v1/subscriptions/{id}`: move the subscription to `price`.
     pub async fn change_price(
         &self,
@@ -213,15 +230,41 @@ impl StripeClient {
             ("items[0][price]", price.as_str()),
             ("proration_behavior", "none"),
         ];
-        let path = format!("v1/subscriptions/{subscription}");
-        let (status, body) = self
-            .call(Method::POST, &path, &form, Some(idempotency_key))
-            .await?;
-        if status.is_success() {
-            Ok(())
-        } else {
-            Err(Self::failure(status, &body))
-        }
+        self.post(
+            &format!("v1/subscriptions/{subscription}"),
+            &form,
+            idempotency_key,
+        )
+        .await
+    }
+
+    /// `POST /v1/subscriptions/{id}` with `pause_collection[behavior]=void`:
+    /// the subscription stays, invoices are voided until resumed.
+    pub async fn pause_collection(
+        &self,
+        subscription: &SubscriptionId,
+        idempotency_key: &str,
+    ) -> Result<(), ProcessorError> {
+        self.post(
+            &format!("v1/subscriptions/{subscription}"),
+            &[("pause_collection[behavior]", "void")],
+            idempotency_key,
+        )
+        .await
+    }
+
+    /// `POST /v1/invoices/{id}/mark_uncollectible`.
+    pub async fn mark_uncollectible(
+        &self,
+        invoice: &InvoiceId,
+        idempotency_key: &str,
+    ) -> Result<(), ProcessorError> {
+        self.post(
+            &format!("v1/invoices/{invoice}/mark_uncollectible"),
+            &[],
+            idempotency_key,
+        )
+        .await
     }
 
     /// `DELETE /v1/subscriptions/{id}`. Already canceled counts as done.

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use sqlx::{PgPool, Row};
 
 use super::payload::PayloadColumn;
-use super::{Store, with_pool};
+use super::{Store, Tx, with_pool, with_tx};
 
 /// An accepted event, ready to be stored.
 #[derive(Debug, Clone)]
@@ -158,6 +158,52 @@ pub async fn insert_events_postgres(
         .collect())
 }
 
+/// Records outcomes and takes the events off the queue, inside `tx` (the
+/// one that applied them to their cases): two statements whatever the
+/// batch size, the batch travelling as one JSON parameter.
+pub async fn finish_events_in(
+    tx: &mut Tx,
+    finished: &[Finished],
+    now_ms: i64,
+) -> anyhow::Result<()> {
+    const SQLITE: [&str; 2] = [
+        "DELETE FROM event_queue WHERE seq IN (SELECT json_extract(value, '$.seq') FROM json_each($1))",
+        "INSERT INTO event_outcomes (seq, processed_at, outcome, error) \
+         SELECT json_extract(value, '$.seq'), $2, json_extract(value, '$.outcome'), \
+                json_extract(value, '$.error') \
+         FROM json_each($1) WHERE true ON CONFLICT (seq) DO NOTHING",
+    ];
+    const POSTGRES: [&str; 2] = [
+        "DELETE FROM event_queue WHERE seq IN \
+         (SELECT (e->>'seq')::bigint FROM jsonb_array_elements($1::jsonb) e)",
+        "INSERT INTO event_outcomes (seq, processed_at, outcome, error) \
+         SELECT (e->>'seq')::bigint, $2, e->>'outcome', e->>'error' \
+         FROM jsonb_array_elements($1::jsonb) e ON CONFLICT (seq) DO NOTHING",
+    ];
+    if finished.is_empty() {
+        return Ok(());
+    }
+    let batch = serde_json::to_string(
+        &finished
+            .iter()
+            .map(|f| serde_json::json!({"seq": f.seq, "outcome": f.outcome.as_str(), "error": f.error}))
+            .collect::<Vec<_>>(),
+    )?;
+    let [delete, record] = match tx {
+        Tx::Sqlite(..) => SQLITE,
+        Tx::Postgres(_) => POSTGRES,
+    };
+    with_tx!(tx, conn => {
+        sqlx::query(delete).bind(&batch).execute(&mut *conn).await?;
+        sqlx::query(record)
+            .bind(&batch)
+            .bind(now_ms)
+            .execute(&mut *conn)
+            .await?;
+    });
+    Ok(())
+}
+
 impl Store {
     /// Leases up to `limit` queued events until `lease_until_ms`, oldest
     /// first. Another dispatcher (another instance) skips leased rows.
@@ -210,49 +256,15 @@ impl Store {
         Ok(events)
     }
 
-    /// Records outcomes and takes the events off the queue, in one
-    /// transaction of two statements whatever the batch size (the batch
-    /// travels as one JSON parameter), so the write turn stays short.
+    /// Records outcomes and takes the events off the queue in a transaction
+    /// of its own.
     pub async fn finish_events(&self, finished: &[Finished], now_ms: i64) -> anyhow::Result<()> {
-        const SQLITE: [&str; 2] = [
-            "DELETE FROM event_queue WHERE seq IN (SELECT json_extract(value, '$.seq') FROM json_each($1))",
-            "INSERT INTO event_outcomes (seq, processed_at, outcome, error) \
-             SELECT json_extract(value, '$.seq'), $2, json_extract(value, '$.outcome'), \
-                    json_extract(value, '$.error') \
-             FROM json_each($1) WHERE true ON CONFLICT (seq) DO NOTHING",
-        ];
-        const POSTGRES: [&str; 2] = [
-            "DELETE FROM event_queue WHERE seq IN \
-             (SELECT (e->>'seq')::bigint FROM jsonb_array_elements($1::jsonb) e)",
-            "INSERT INTO event_outcomes (seq, processed_at, outcome, error) \
-             SELECT (e->>'seq')::bigint, $2, e->>'outcome', e->>'error' \
-             FROM jsonb_array_elements($1::jsonb) e ON CONFLICT (seq) DO NOTHING",
-        ];
         if finished.is_empty() {
             return Ok(());
         }
-        let batch = serde_json::to_string(
-            &finished
-                .iter()
-                .map(|f| serde_json::json!({"seq": f.seq, "outcome": f.outcome.as_str(), "error": f.error}))
-                .collect::<Vec<_>>(),
-        )?;
-        let [delete, record] = match self {
-            Self::Sqlite(..) => SQLITE,
-            Self::Postgres(_) => POSTGRES,
-        };
-        let _turn = self.write_turn().await;
-        with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            sqlx::query(delete).bind(&batch).execute(&mut *tx).await?;
-            sqlx::query(record)
-                .bind(&batch)
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-        });
-        Ok(())
+        let mut tx = self.begin().await?;
+        finish_events_in(&mut tx, finished, now_ms).await?;
+        tx.commit().await
     }
 
     /// Records a failed attempt; the lease expiring makes the event due again.

@@ -2,10 +2,17 @@
 //! run on both (SQLite accepts `$N` placeholders), and `with_pool!` compiles a
 //! body once per backend so no query is written twice.
 
+pub mod cases;
 pub mod events;
+pub mod mail;
 pub mod payload;
 pub mod settings;
 pub mod sqlite_writer;
+pub mod tx;
+pub mod work;
+
+pub use tx::Tx;
+pub(crate) use tx::with_tx;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -39,6 +46,11 @@ pub struct WriteTurn(Arc<tokio::sync::Mutex<()>>);
 impl WriteTurn {
     pub async fn take(&self) -> tokio::sync::MutexGuard<'_, ()> {
         self.0.lock().await
+    }
+
+    /// For a transaction that outlives the borrow of the store.
+    pub async fn take_owned(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        self.0.clone().lock_owned().await
     }
 
     /// For the intake's writer thread (not async).

@@ -1,0 +1,159 @@
+//! Where an event goes: which case (by invoice, or by the customer, charge
+//! or subscription it names) and what it means for that case.
+
+use crate::domain::case::EventInput;
+use crate::domain::decline::classify;
+use crate::domain::events::{Charge, Event, EventKind, Invoice, PaymentIntent};
+use crate::store::cases::{CaseFacts, CaseLink};
+
+#[derive(Debug, Clone, Default)]
+pub struct Routed {
+    /// The invoice the event is about: its case is created when new.
+    pub facts: Option<CaseFacts>,
+    /// Otherwise, the existing cases this points at.
+    pub link: Option<(CaseLink, String)>,
+    /// What it means; `None`: nothing for a case.
+    pub what: Option<EventInput>,
+    /// A successful payment to remember: (invoice, customer).
+    pub payment: Option<(String, String)>,
+}
+
+fn invoice_facts(invoice: &Invoice) -> CaseFacts {
+    let line = invoice.line.as_ref();
+    CaseFacts {
+        invoice_id: invoice.id.to_string(),
+        customer_id: invoice.customer.to_string(),
+        subscription_id: invoice.subscription.as_ref().map(ToString::to_string),
+        subscription_item_id: line
+            .and_then(|l| l.subscription_item.as_ref())
+            .map(ToString::to_string),
+        price_id: line.and_then(|l| l.price.as_ref()).map(ToString::to_string),
+        charge_id: invoice.charge.as_ref().map(ToString::to_string),
+        payment_intent_id: invoice.payment_intent.as_ref().map(ToString::to_string),
+        customer_email: invoice.customer_email.clone(),
+        customer_name: invoice.customer_name.clone(),
+        amount_due: invoice.amount_remaining.minor(),
+        currency: invoice.amount_due.currency().as_str().to_owned(),
+        hosted_invoice_url: invoice.hosted_invoice_url.clone(),
+        description: line.and_then(|l| l.description.clone()),
+        from_invoice: true,
+    }
+}
+
+fn charge_facts(charge: &Charge) -> Option<CaseFacts> {
+    Some(CaseFacts {
+        invoice_id: charge.invoice.as_ref()?.to_string(),
+        customer_id: charge.customer.as_ref()?.to_string(),
+        charge_id: Some(charge.id.to_string()),
+        payment_intent_id: charge.payment_intent.as_ref().map(ToString::to_string),
+        amount_due: charge.amount.minor(),
+        currency: charge.amount.currency().as_str().to_owned(),
+        ..Default::default()
+    })
+}
+
+fn intent_facts(intent: &PaymentIntent) -> Option<CaseFacts> {
+    Some(CaseFacts {
+        invoice_id: intent.invoice.as_ref()?.to_string(),
+        customer_id: intent.customer.as_ref()?.to_string(),
+        payment_intent_id: Some(intent.id.to_string()),
+        amount_due: intent.amount.minor(),
+        currency: intent.amount.currency().as_str().to_owned(),
+        ..Default::default()
+    })
+}
+
+pub fn route(event: &Event) -> Routed {
+    let on_invoice = |invoice: &Invoice, what| Routed {
+        facts: Some(invoice_facts(invoice)),
+        what: Some(what),
+        ..Default::default()
+    };
+    let linked = |link, id: String, what| Routed {
+        link: Some((link, id)),
+        what: Some(what),
+        ..Default::default()
+    };
+    match &event.kind {
+        EventKind::InvoicePaymentFailed(invoice) => on_invoice(
+            invoice,
+            EventInput::PaymentFailed {
+                processor_will_retry: invoice.next_payment_attempt.is_some(),
+            },
+        ),
+        EventKind::InvoicePaid(invoice) => Routed {
+            payment: Some((invoice.id.to_string(), invoice.customer.to_string())),
+            ..on_invoice(invoice, EventInput::Paid)
+        },
+        EventKind::InvoicePaymentActionRequired(invoice) => {
+            on_invoice(invoice, EventInput::ActionRequired)
+        }
+        EventKind::InvoiceVoided(invoice) => on_invoice(invoice, EventInput::Voided),
+        EventKind::InvoiceMarkedUncollectible(invoice) => {
+            on_invoice(invoice, EventInput::MarkedUncollectible)
+        }
+        EventKind::ChargeFailed(charge) => {
+            let what = EventInput::Decline(classify(&charge.decline));
+            match (charge_facts(charge), &charge.payment_intent) {
+                (Some(facts), _) => Routed {
+                    facts: Some(facts),
+                    what: Some(what),
+                    ..Default::default()
+                },
+                (None, Some(pi)) => linked(CaseLink::PaymentIntent, pi.to_string(), what),
+                (None, None) => linked(CaseLink::Charge, charge.id.to_string(), what),
+            }
+        }
+        EventKind::PaymentIntentPaymentFailed(intent) => {
+            let what = EventInput::Decline(classify(&intent.decline));
+            match intent_facts(intent) {
+                Some(facts) => Routed {
+                    facts: Some(facts),
+                    what: Some(what),
+                    ..Default::default()
+                },
+                None => linked(CaseLink::PaymentIntent, intent.id.to_string(), what),
+            }
+        }
+        EventKind::ChargeDisputeCreated(dispute) => {
+            match (&dispute.charge, &dispute.payment_intent) {
+                (Some(charge), _) => linked(
+                    CaseLink::Charge,
+                    charge.to_string(),
+                    EventInput::DisputeOpened,
+                ),
+                (None, Some(pi)) => linked(
+                    CaseLink::PaymentIntent,
+                    pi.to_string(),
+                    EventInput::DisputeOpened,
+                ),
+                (None, None) => Routed::default(),
+            }
+        }
+        EventKind::PaymentMethodAttached(pm) => match &pm.customer {
+            Some(customer) => linked(
+                CaseLink::Customer,
+                customer.to_string(),
+                EventInput::NewPaymentMethod,
+            ),
+            None => Routed::default(),
+        },
+        EventKind::CustomerUpdated {
+            customer,
+            default_payment_method_changed: true,
+        } => linked(
+            CaseLink::Customer,
+            customer.id.to_string(),
+            EventInput::NewPaymentMethod,
+        ),
+        EventKind::CustomerSubscriptionDeleted(subscription) => linked(
+            CaseLink::Subscription,
+            subscription.id.to_string(),
+            EventInput::SubscriptionDeleted,
+        ),
+        EventKind::CustomerUpdated { .. }
+        | EventKind::InvoiceUpcoming(_)
+        | EventKind::CustomerSourceExpiring(_)
+        | EventKind::Ignored => Routed::default(),
+    }
+}

@@ -1,0 +1,153 @@
+//! `retry_charge`: one planned charge attempt. Re-reads the invoice first
+//! (paid → recovered, voided/uncollectible → closed), then pays with an
+//! idempotency key derived from (case, attempt, processor-failure count),
+//! records the attempt and feeds the outcome to the case.
+//!
+//! Processor failures never count against the customer's attempts: after a
+//! timeout or a 429 (which the client already retried under the same key)
+//! the same key is used again later; after a 5xx (which Stripe stores for
+//! the key) the invoice is re-read and, still open, a fresh attempt with a
+//! new key follows after a backoff.
+
+use chrono::Duration;
+use serde_json::json;
+
+use super::{
+    Line, Reread, backoff, case_is_live, conclude, reread_invoice, reschedule, settled_meanwhile,
+};
+use crate::domain::case::Input;
+use crate::domain::decline::classify;
+use crate::domain::ids::InvoiceId;
+use crate::domain::policy::RetryOwner;
+use crate::engine::Engine;
+use crate::processor::{PayOutcome, ProcessorError, idempotency_key};
+use crate::store::cases::CaseRow;
+use crate::store::work::WorkRow;
+
+/// The key of attempt `attempt` after `fresh` earlier 5xx answers.
+pub fn pay_key(case_id: i64, attempt: u32, fresh: i32) -> String {
+    let base = idempotency_key(case_id, "pay", attempt);
+    if fresh == 0 {
+        base
+    } else {
+        format!("{base}-r{fresh}")
+    }
+}
+
+pub async fn perform(engine: &Engine, work: &WorkRow, case: &CaseRow) -> anyhow::Result<()> {
+    let attempt = work.detail["attempt"].as_u64().unwrap_or(0) as u32;
+    let expected = case.track.case.as_ref().map(|c| c.retries_made + 1);
+    if !case_is_live(case) || expected != Some(attempt) {
+        return conclude(engine, work, None, "skipped", "the case moved on", vec![]).await;
+    }
+    if engine.policy().retry_owner == RetryOwner::Processor {
+        let text = "retry_owner = processor: dunwell does not charge";
+        return conclude(engine, work, None, "skipped", text, vec![]).await;
+    }
+    // The truth first: the invoice may have been paid, voided or marked
+    // uncollectible since the attempt was planned.
+    match reread_invoice(engine, work, case).await? {
+        Reread::Settled(input, word) => return settled_meanwhile(engine, work, input, word).await,
+        Reread::Unavailable(e) => {
+            let why = format!("could not read the invoice before charging ({e})");
+            let at = engine.clock.now() + Duration::minutes(10);
+            return reschedule(engine, work, at, work.tries, &why).await;
+        }
+        Reread::Open(invoice) => {
+            if let Some(next) = invoice.next_payment_attempt {
+                let text = format!(
+                    "the processor will retry this invoice itself at {}: dunwell does not double up (turn off the processor's automatic retries)",
+                    next.to_rfc3339()
+                );
+                tracing::warn!("{text}");
+                let line = Line {
+                    kind: "note",
+                    detail: json!({"text": text}),
+                };
+                return conclude(engine, work, None, "skipped", &text, vec![line]).await;
+            }
+        }
+    }
+    let invoice = InvoiceId::parse(&case.invoice_id)?;
+    let key = pay_key(case.id, attempt, work.tries);
+    match engine.processor.pay_invoice(&invoice, &key).await {
+        Ok(PayOutcome::Paid(_)) => {
+            let line = Line {
+                kind: "attempt",
+                detail: json!({"attempt": attempt, "outcome": "paid", "idempotency_key": key}),
+            };
+            let input = Input::RetrySucceeded { attempt };
+            conclude(engine, work, Some(input), "done", "paid", vec![line]).await
+        }
+        Ok(PayOutcome::Declined(details)) => {
+            let decline = classify(&details);
+            if decline.unknown {
+                tracing::warn!(code = %decline.code, "unknown decline code: treated as transient");
+            }
+            let line = Line {
+                kind: "attempt",
+                detail: json!({
+                    "attempt": attempt,
+                    "outcome": "declined",
+                    "decline_code": decline.code,
+                    "category": decline.category.as_str(),
+                    "reason": decline.reason,
+                    "idempotency_key": key,
+                }),
+            };
+            let result = format!("declined: {}", decline.code);
+            let input = Input::RetryDeclined { attempt, decline };
+            conclude(engine, work, Some(input), "done", &result, vec![line]).await
+        }
+        Err(ProcessorError::Unreachable(e)) => {
+            // It may have reached the processor: the same key will replay it.
+            let why =
+                format!("the processor did not answer ({e}); the same idempotency key is reused");
+            let at = engine.clock.now() + Duration::minutes(10);
+            reschedule(engine, work, at, work.tries, &why).await
+        }
+        Err(e @ (ProcessorError::Server { .. } | ProcessorError::Protocol(_))) => {
+            // Stored by the processor for this key: learn the truth, then a
+            // fresh attempt (new key) later.
+            if let Reread::Settled(input, word) = reread_invoice(engine, work, case).await? {
+                return settled_meanwhile(engine, work, input, word).await;
+            }
+            let tries = work.tries + 1;
+            let why = format!(
+                "processor failure ({e}); a fresh attempt with a new key follows, not counted against the customer's attempts"
+            );
+            reschedule(
+                engine,
+                work,
+                engine.clock.now() + backoff(tries),
+                tries,
+                &why,
+            )
+            .await
+        }
+        Err(e @ ProcessorError::Rejected { .. }) => {
+            if let Reread::Settled(input, word) = reread_invoice(engine, work, case).await? {
+                return settled_meanwhile(engine, work, input, word).await;
+            }
+            let text = format!("the processor refused the charge request: {e}");
+            let line = Line {
+                kind: "note",
+                detail: json!({"text": text}),
+            };
+            conclude(engine, work, None, "failed", &text, vec![line]).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_stable_per_attempt_and_fresh_after_a_server_error() {
+        assert_eq!(pay_key(7, 2, 0), pay_key(7, 2, 0));
+        assert_ne!(pay_key(7, 2, 0), pay_key(7, 3, 0));
+        assert_ne!(pay_key(7, 2, 0), pay_key(7, 2, 1));
+        assert_ne!(pay_key(7, 2, 0), pay_key(8, 2, 0));
+    }
+}

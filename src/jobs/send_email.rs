@@ -1,0 +1,163 @@
+//! `send_email`: renders one email (askama, HTML + text) and delivers it
+//! through SMTP, or leaves it in the outbox when no SMTP server is
+//! configured. The outbox row is written before sending and is unique per
+//! (case, kind, stage), so no email goes out twice whatever reruns happen.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+
+use super::{Line, case_is_live, conclude, reschedule};
+use crate::domain::links;
+use crate::domain::money::{Currency, Money};
+use crate::domain::policy::{FinalAction, RetryOwner};
+use crate::engine::Engine;
+use crate::engine::apply::timezone_of;
+use crate::mail::{MailKind, MailView, render};
+use crate::store::cases::CaseRow;
+use crate::store::mail::NewMail;
+use crate::store::work::WorkRow;
+
+/// How long a card-update link in an email stays valid.
+const LINK_DAYS: i64 = 45;
+
+fn consequence(action: FinalAction) -> &'static str {
+    match action {
+        FinalAction::Cancel => "your subscription will be canceled",
+        FinalAction::Downgrade => "your subscription will move to a smaller plan",
+        FinalAction::MarkUncollectible => "the invoice will be closed as unpaid",
+        FinalAction::Pause => "your subscription will be paused",
+        FinalAction::None => "we will stop retrying the payment",
+    }
+}
+
+/// What the templates show for this case.
+pub fn view(engine: &Engine, case: &CaseRow, tone: &'static str) -> MailView {
+    let policy = engine.policy();
+    let tz = timezone_of(engine, case);
+    let amount = Currency::parse(&case.currency)
+        .ok()
+        .and_then(|c| Money::from_minor(case.amount_due, c).ok())
+        .map_or_else(
+            || format!("{} {}", case.amount_due, case.currency),
+            |m| m.to_string(),
+        );
+    let name = case
+        .customer_name
+        .as_deref()
+        .and_then(|n| n.split_whitespace().next())
+        .unwrap_or("there")
+        .to_owned();
+    let opened = case
+        .opened_at
+        .and_then(DateTime::<Utc>::from_timestamp_millis)
+        .unwrap_or_else(|| engine.clock.now());
+    let final_at = opened + Duration::days(i64::from(policy.final_.day));
+    let latest = case.track.case.as_ref().and_then(|c| c.latest.as_ref());
+    let expires = engine.clock.now().timestamp() + LINK_DAYS * 86_400;
+    let token = links::sign(engine.link_secret(), case.id, expires);
+    let base = engine.config.public_url.as_str().trim_end_matches('/');
+    MailView {
+        name,
+        amount,
+        product: case
+            .description
+            .clone()
+            .unwrap_or_else(|| "your subscription".into()),
+        tone,
+        update_url: format!("{base}/billing/update/{token}"),
+        invoice_url: case.hosted_invoice_url.clone(),
+        reason: latest
+            .map_or("your bank declined the payment", |l| l.customer_reason())
+            .to_owned(),
+        consequence: consequence(policy.final_.action).to_owned(),
+        final_date: final_at
+            .with_timezone(&tz)
+            .format("%A %-d %B %Y")
+            .to_string(),
+        offers: policy.offers.iter().map(|o| o.label.clone()).collect(),
+        retrying: policy.retry_owner == RetryOwner::Dunwell
+            && latest.is_none_or(|l| l.category.retryable() && !l.network_forbids_retry),
+    }
+}
+
+fn tone_of(text: &str) -> &'static str {
+    match text {
+        "firm" => "firm",
+        "final" => "final",
+        _ => "friendly",
+    }
+}
+
+pub async fn perform(engine: &Engine, work: &WorkRow, case: &CaseRow) -> anyhow::Result<()> {
+    let kind_text = work.detail["kind"].as_str().unwrap_or_default();
+    let Some(kind) = MailKind::parse(kind_text) else {
+        anyhow::bail!("unknown email kind {kind_text:?}");
+    };
+    let stage = work.detail["stage"].as_i64().unwrap_or(0) as i32;
+    let tone = tone_of(work.detail["tone"].as_str().unwrap_or_default());
+    // A dunning email for a case that ended is moot; the thank-you is not.
+    if kind != MailKind::ThankYou && !case_is_live(case) {
+        return conclude(engine, work, None, "skipped", "the case moved on", vec![]).await;
+    }
+    let rendered = render(kind, &view(engine, case, tone))?;
+    let recipient = case.customer_email.as_deref();
+    let status = match (recipient, engine.mailer.delivers()) {
+        (None, _) => "no_recipient",
+        (Some(_), true) => "sending",
+        (Some(_), false) => "outbox",
+    };
+    let now = engine.clock.now_ms();
+    let store = &engine.store;
+    let new = NewMail {
+        case_id: case.id,
+        kind: kind.as_str(),
+        stage,
+        recipient,
+        subject: &rendered.subject,
+        body_text: &rendered.text,
+        body_html: &rendered.html,
+        status,
+    };
+    let mail_id = match store.insert_mail(&new, now).await? {
+        Some(id) => id,
+        None => match store.mail_for(case.id, kind.as_str(), stage).await? {
+            // Only a send that failed for sure is tried again.
+            Some((id, previous)) if previous == "failed" => id,
+            _ => {
+                let text = "this email was written before: not sent again";
+                return conclude(engine, work, None, "skipped", text, vec![]).await;
+            }
+        },
+    };
+    let mut delivered = status;
+    if let (Some(to), "sending") = (recipient, status) {
+        let message_id = format!("<dunwell-{}-{}-{stage}@dunwell>", case.id, kind.as_str());
+        match engine.mailer.send(to, &rendered, &message_id).await {
+            Ok(()) => {
+                store.mark_mail(mail_id, "sent", None, now).await?;
+                delivered = "sent";
+            }
+            Err(e) => {
+                let error = format!("{e:#}");
+                store
+                    .mark_mail(mail_id, "failed", Some(&error), now)
+                    .await?;
+                let tries = work.tries + 1;
+                let why = format!("SMTP delivery failed: {error}");
+                let at = engine.clock.now() + super::backoff(tries);
+                return reschedule(engine, work, at, tries, &why).await;
+            }
+        }
+    }
+    let line = Line {
+        kind: "email",
+        detail: json!({
+            "kind": kind.as_str(),
+            "tone": tone,
+            "stage": stage,
+            "status": delivered,
+            "subject": rendered.subject,
+        }),
+    };
+    conclude(engine, work, None, "done", delivered, vec![line]).await
+}

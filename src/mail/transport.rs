@@ -1,0 +1,75 @@
+//! Where rendered emails go: an SMTP server (lettre) when
+//! `DUNWELL_SMTP_URL` is set, else nowhere but the outbox table, which
+//! always keeps a copy.
+
+use anyhow::Context;
+use lettre::message::{Mailbox, MultiPart, header::MessageId};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::ExposeSecret;
+
+use super::Rendered;
+use crate::config::Config;
+
+#[derive(Clone)]
+pub struct Mailer {
+    smtp: Option<AsyncSmtpTransport<Tokio1Executor>>,
+    from: Mailbox,
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mailer")
+            .field("smtp", &self.smtp.is_some())
+            .field("from", &self.from.to_string())
+            .finish()
+    }
+}
+
+impl Mailer {
+    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
+        let from: Mailbox = config
+            .mail_from
+            .as_deref()
+            .unwrap_or("dunwell <billing@localhost>")
+            .parse()
+            .context("DUNWELL_MAIL_FROM is not a valid mailbox")?;
+        let smtp = match &config.smtp_url {
+            Some(url) => Some(
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
+                    .context("DUNWELL_SMTP_URL is not a valid SMTP URL")?
+                    .timeout(Some(std::time::Duration::from_secs(30)))
+                    .build(),
+            ),
+            None => None,
+        };
+        Ok(Self { smtp, from })
+    }
+
+    /// Whether emails leave through SMTP (else they stay in the outbox).
+    pub fn delivers(&self) -> bool {
+        self.smtp.is_some()
+    }
+
+    /// Sends one email. `message_id` is stable per (case, kind, stage), so
+    /// even a resend after a crash is recognisable as the same message.
+    pub async fn send(&self, to: &str, mail: &Rendered, message_id: &str) -> anyhow::Result<()> {
+        let Some(smtp) = &self.smtp else {
+            anyhow::bail!("no SMTP server configured");
+        };
+        let to: Mailbox = to
+            .parse()
+            .context("the customer's email address is not valid")?;
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(&mail.subject)
+            .header(MessageId::from(message_id.to_owned()))
+            .multipart(MultiPart::alternative_plain_html(
+                mail.text.clone(),
+                mail.html.clone(),
+            ))
+            .context("building the email")?;
+        smtp.send(message).await.context("SMTP delivery")?;
+        Ok(())
+    }
+}

@@ -1,0 +1,323 @@
+//! `cases` (one row per invoice, holding the state machine's track),
+//! `case_timeline` (the audit trail) and `customer_payments` (payday
+//! learning).
+
+use sqlx::Row;
+
+use super::{Store, Tx, with_pool, with_tx};
+use crate::domain::case::Track;
+
+/// What the processor told us about an invoice, merged into its case row.
+#[derive(Debug, Clone, Default)]
+pub struct CaseFacts {
+    pub invoice_id: String,
+    pub customer_id: String,
+    pub subscription_id: Option<String>,
+    pub subscription_item_id: Option<String>,
+    pub price_id: Option<String>,
+    pub charge_id: Option<String>,
+    pub payment_intent_id: Option<String>,
+    pub customer_email: Option<String>,
+    pub customer_name: Option<String>,
+    pub amount_due: i64,
+    pub currency: String,
+    pub hosted_invoice_url: Option<String>,
+    pub description: Option<String>,
+    /// Facts read off the invoice itself win over those from a charge.
+    pub from_invoice: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct CaseRow {
+    pub id: i64,
+    pub invoice_id: String,
+    pub customer_id: String,
+    pub subscription_id: Option<String>,
+    pub subscription_item_id: Option<String>,
+    pub price_id: Option<String>,
+    pub charge_id: Option<String>,
+    pub payment_intent_id: Option<String>,
+    pub customer_email: Option<String>,
+    pub customer_name: Option<String>,
+    pub amount_due: i64,
+    pub currency: String,
+    pub hosted_invoice_url: Option<String>,
+    pub description: Option<String>,
+    pub timezone: String,
+    pub state: Option<String>,
+    pub version: i64,
+    pub track: Track,
+    pub opened_at: Option<i64>,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TimelineEntry {
+    pub at: i64,
+    pub kind: String,
+    pub detail: serde_json::Value,
+}
+
+/// Which column points a processor object at its case.
+#[derive(Debug, Clone, Copy)]
+pub enum CaseLink {
+    Customer,
+    Subscription,
+    Charge,
+    PaymentIntent,
+}
+
+const CASE_COLUMNS: &str = "id, invoice_id, customer_id, subscription_id, subscription_item_id, \
+    price_id, charge_id, payment_intent_id, customer_email, customer_name, amount_due, currency, \
+    hosted_invoice_url, description, timezone, state, version, track, opened_at, updated_at";
+
+macro_rules! case_from_row {
+    ($r:expr) => {{
+        let r = $r;
+        let track: String = r.try_get("track")?;
+        CaseRow {
+            id: r.try_get("id")?,
+            invoice_id: r.try_get("invoice_id")?,
+            customer_id: r.try_get("customer_id")?,
+            subscription_id: r.try_get("subscription_id")?,
+            subscription_item_id: r.try_get("subscription_item_id")?,
+            price_id: r.try_get("price_id")?,
+            charge_id: r.try_get("charge_id")?,
+            payment_intent_id: r.try_get("payment_intent_id")?,
+            customer_email: r.try_get("customer_email")?,
+            customer_name: r.try_get("customer_name")?,
+            amount_due: r.try_get("amount_due")?,
+            currency: r.try_get("currency")?,
+            hosted_invoice_url: r.try_get("hosted_invoice_url")?,
+            description: r.try_get("description")?,
+            timezone: r.try_get("timezone")?,
+            state: r.try_get("state")?,
+            version: r.try_get("version")?,
+            track: serde_json::from_str(&track)?,
+            opened_at: r.try_get("opened_at")?,
+            updated_at: r.try_get("updated_at")?,
+        }
+    }};
+}
+
+/// Creates the invoice's row when new, merges `facts` into it, and returns
+/// its id.
+pub async fn upsert_case(
+    tx: &mut Tx,
+    facts: &CaseFacts,
+    timezone: &str,
+    now_ms: i64,
+) -> anyhow::Result<i64> {
+    const SQL: &str = "INSERT INTO cases (invoice_id, customer_id, subscription_id, \
+        subscription_item_id, price_id, charge_id, payment_intent_id, customer_email, customer_name, \
+        amount_due, currency, hosted_invoice_url, description, timezone, state, version, track, \
+        opened_at, updated_at) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULL, 0, '{}', NULL, $15) \
+        ON CONFLICT (invoice_id) DO UPDATE SET \
+          subscription_id = COALESCE(excluded.subscription_id, cases.subscription_id), \
+          subscription_item_id = COALESCE(excluded.subscription_item_id, cases.subscription_item_id), \
+          price_id = COALESCE(excluded.price_id, cases.price_id), \
+          charge_id = COALESCE(excluded.charge_id, cases.charge_id), \
+          payment_intent_id = COALESCE(excluded.payment_intent_id, cases.payment_intent_id), \
+          customer_email = COALESCE(excluded.customer_email, cases.customer_email), \
+          customer_name = COALESCE(excluded.customer_name, cases.customer_name), \
+          hosted_invoice_url = COALESCE(excluded.hosted_invoice_url, cases.hosted_invoice_url), \
+          description = COALESCE(excluded.description, cases.description), \
+          amount_due = CASE WHEN $16 THEN excluded.amount_due ELSE cases.amount_due END, \
+          currency = CASE WHEN $16 THEN excluded.currency ELSE cases.currency END \
+        RETURNING id";
+    let id = with_tx!(tx, conn => {
+        sqlx::query_scalar::<_, i64>(SQL)
+            .bind(&facts.invoice_id)
+            .bind(&facts.customer_id)
+            .bind(&facts.subscription_id)
+            .bind(&facts.subscription_item_id)
+            .bind(&facts.price_id)
+            .bind(&facts.charge_id)
+            .bind(&facts.payment_intent_id)
+            .bind(&facts.customer_email)
+            .bind(&facts.customer_name)
+            .bind(facts.amount_due)
+            .bind(&facts.currency)
+            .bind(&facts.hosted_invoice_url)
+            .bind(&facts.description)
+            .bind(timezone)
+            .bind(now_ms)
+            .bind(facts.from_invoice)
+            .fetch_one(conn)
+            .await?
+    });
+    Ok(id)
+}
+
+/// The case row, locked for the rest of the transaction.
+pub async fn lock_case(tx: &mut Tx, id: i64) -> anyhow::Result<Option<CaseRow>> {
+    let sql = format!(
+        "SELECT {CASE_COLUMNS} FROM cases WHERE id = $1{}",
+        tx.lock_clause()
+    );
+    let row = with_tx!(tx, conn => {
+        match sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(conn).await? {
+            Some(r) => Some(case_from_row!(r)),
+            None => None,
+        }
+    });
+    Ok(row)
+}
+
+/// Cases with a case opened (state set) that `link` points at.
+pub async fn cases_linked(tx: &mut Tx, link: CaseLink, value: &str) -> anyhow::Result<Vec<i64>> {
+    let sql = match link {
+        CaseLink::Customer => {
+            "SELECT id FROM cases WHERE customer_id = $1 AND state IS NOT NULL ORDER BY id"
+        }
+        CaseLink::Subscription => {
+            "SELECT id FROM cases WHERE subscription_id = $1 AND state IS NOT NULL ORDER BY id"
+        }
+        CaseLink::Charge => "SELECT id FROM cases WHERE charge_id = $1 ORDER BY id",
+        CaseLink::PaymentIntent => "SELECT id FROM cases WHERE payment_intent_id = $1 ORDER BY id",
+    };
+    let ids = with_tx!(tx, conn => {
+        sqlx::query_scalar::<_, i64>(sql).bind(value).fetch_all(conn).await?
+    });
+    Ok(ids)
+}
+
+pub async fn save_track(
+    tx: &mut Tx,
+    id: i64,
+    track: &Track,
+    opened_at: Option<i64>,
+    now_ms: i64,
+) -> anyhow::Result<()> {
+    let state = track.outcome().map(|s| s.as_str());
+    let json = serde_json::to_string(track)?;
+    with_tx!(tx, conn => {
+        sqlx::query(
+            "UPDATE cases SET state = $1, track = $2, opened_at = $3, updated_at = $4, \
+             version = version + 1 WHERE id = $5",
+        )
+        .bind(state)
+        .bind(&json)
+        .bind(opened_at)
+        .bind(now_ms)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    });
+    Ok(())
+}
+
+pub async fn add_timeline(
+    tx: &mut Tx,
+    case_id: i64,
+    at_ms: i64,
+    kind: &str,
+    detail: &serde_json::Value,
+) -> anyhow::Result<()> {
+    let detail = detail.to_string();
+    with_tx!(tx, conn => {
+        sqlx::query("INSERT INTO case_timeline (case_id, at, kind, detail) VALUES ($1, $2, $3, $4)")
+            .bind(case_id)
+            .bind(at_ms)
+            .bind(kind)
+            .bind(&detail)
+            .execute(conn)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Remembers a successful payment (once per invoice).
+pub async fn record_payment(
+    tx: &mut Tx,
+    invoice_id: &str,
+    customer_id: &str,
+    paid_at_ms: i64,
+) -> anyhow::Result<()> {
+    with_tx!(tx, conn => {
+        sqlx::query(
+            "INSERT INTO customer_payments (invoice_id, customer_id, paid_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (invoice_id) DO NOTHING",
+        )
+        .bind(invoice_id)
+        .bind(customer_id)
+        .bind(paid_at_ms)
+        .execute(conn)
+        .await?;
+    });
+    Ok(())
+}
+
+/// The customer's latest successful payments (unix ms), oldest first.
+pub async fn payments_of(tx: &mut Tx, customer_id: &str) -> anyhow::Result<Vec<i64>> {
+    let mut paid = with_tx!(tx, conn => {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT paid_at FROM customer_payments WHERE customer_id = $1 ORDER BY paid_at DESC LIMIT 24",
+        )
+        .bind(customer_id)
+        .fetch_all(conn)
+        .await?
+    });
+    paid.reverse();
+    Ok(paid)
+}
+
+impl Store {
+    pub async fn case_by_id(&self, id: i64) -> anyhow::Result<Option<CaseRow>> {
+        let sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = $1");
+        let row = with_pool!(self, pool => {
+            match sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await? {
+                Some(r) => Some(case_from_row!(r)),
+                None => None,
+            }
+        });
+        Ok(row)
+    }
+
+    pub async fn case_by_invoice(&self, invoice_id: &str) -> anyhow::Result<Option<CaseRow>> {
+        let sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE invoice_id = $1");
+        let row = with_pool!(self, pool => {
+            match sqlx::query(sqlx::AssertSqlSafe(sql)).bind(invoice_id).fetch_optional(pool).await? {
+                Some(r) => Some(case_from_row!(r)),
+                None => None,
+            }
+        });
+        Ok(row)
+    }
+
+    /// Cases that have been opened, newest first.
+    pub async fn list_cases(&self, limit: i64) -> anyhow::Result<Vec<CaseRow>> {
+        let sql = format!(
+            "SELECT {CASE_COLUMNS} FROM cases WHERE state IS NOT NULL ORDER BY id DESC LIMIT $1"
+        );
+        let rows = with_pool!(self, pool => {
+            let mut out = Vec::new();
+            for r in sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(pool).await? {
+                out.push(case_from_row!(r));
+            }
+            out
+        });
+        Ok(rows)
+    }
+
+    pub async fn timeline(&self, case_id: i64) -> anyhow::Result<Vec<TimelineEntry>> {
+        let rows = with_pool!(self, pool => {
+            let mut out = Vec::new();
+            for r in sqlx::query("SELECT at, kind, detail FROM case_timeline WHERE case_id = $1 ORDER BY id")
+                .bind(case_id)
+                .fetch_all(pool)
+                .await?
+            {
+                let detail: String = r.try_get("detail")?;
+                out.push(TimelineEntry {
+                    at: r.try_get("at")?,
+                    kind: r.try_get("kind")?,
+                    detail: serde_json::from_str(&detail)?,
+                });
+            }
+            out
+        });
+        Ok(rows)
+    }
+}

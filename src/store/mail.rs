@@ -1,0 +1,142 @@
+//! `outbox`: every email dunwell wrote, one per (case, kind, stage).
+
+use sqlx::Row;
+
+use super::{Store, with_pool};
+
+#[derive(Debug, Clone)]
+pub struct NewMail<'a> {
+    pub case_id: i64,
+    pub kind: &'a str,
+    pub stage: i32,
+    pub recipient: Option<&'a str>,
+    pub subject: &'a str,
+    pub body_text: &'a str,
+    pub body_html: &'a str,
+    pub status: &'a str,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OutboxMail {
+    pub id: i64,
+    pub case_id: i64,
+    pub kind: String,
+    pub stage: i32,
+    pub recipient: Option<String>,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: String,
+    pub status: String,
+    pub created_at: i64,
+    pub sent_at: Option<i64>,
+    pub error: Option<String>,
+}
+
+impl Store {
+    /// Records an email before it leaves. `None`: this (case, kind, stage)
+    /// was written before and must not go out again.
+    pub async fn insert_mail(
+        &self,
+        mail: &NewMail<'_>,
+        now_ms: i64,
+    ) -> anyhow::Result<Option<i64>> {
+        let _turn = self.write_turn().await;
+        let id = with_pool!(self, pool => {
+            sqlx::query_scalar::<_, i64>(
+                "INSERT INTO outbox (case_id, kind, stage, recipient, subject, body_text, body_html, status, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                 ON CONFLICT (case_id, kind, stage) DO NOTHING RETURNING id",
+            )
+            .bind(mail.case_id)
+            .bind(mail.kind)
+            .bind(mail.stage)
+            .bind(mail.recipient)
+            .bind(mail.subject)
+            .bind(mail.body_text)
+            .bind(mail.body_html)
+            .bind(mail.status)
+            .bind(now_ms)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(id)
+    }
+
+    /// The id and status of the (case, kind, stage) email, if written.
+    pub async fn mail_for(
+        &self,
+        case_id: i64,
+        kind: &str,
+        stage: i32,
+    ) -> anyhow::Result<Option<(i64, String)>> {
+        let row = with_pool!(self, pool => {
+            sqlx::query_as::<_, (i64, String)>(
+                "SELECT id, status FROM outbox WHERE case_id = $1 AND kind = $2 AND stage = $3",
+            )
+            .bind(case_id)
+            .bind(kind)
+            .bind(stage)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row)
+    }
+
+    pub async fn mark_mail(
+        &self,
+        id: i64,
+        status: &str,
+        error: Option<&str>,
+        now_ms: i64,
+    ) -> anyhow::Result<()> {
+        let _turn = self.write_turn().await;
+        with_pool!(self, pool => {
+            sqlx::query("UPDATE outbox SET status = $1, error = $2, sent_at = $3 WHERE id = $4")
+                .bind(status)
+                .bind(error)
+                .bind(now_ms)
+                .bind(id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// The newest emails, optionally of one case.
+    pub async fn outbox(
+        &self,
+        case_id: Option<i64>,
+        limit: i64,
+    ) -> anyhow::Result<Vec<OutboxMail>> {
+        let rows = with_pool!(self, pool => {
+            let mut out = Vec::new();
+            for r in sqlx::query(
+                "SELECT id, case_id, kind, stage, recipient, subject, body_text, body_html, status, \
+                 created_at, sent_at, error FROM outbox \
+                 WHERE ($1 IS NULL OR case_id = $1) ORDER BY id DESC LIMIT $2",
+            )
+            .bind(case_id)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+            {
+                out.push(OutboxMail {
+                    id: r.try_get("id")?,
+                    case_id: r.try_get("case_id")?,
+                    kind: r.try_get("kind")?,
+                    stage: r.try_get("stage")?,
+                    recipient: r.try_get("recipient")?,
+                    subject: r.try_get("subject")?,
+                    body_text: r.try_get("body_text")?,
+                    body_html: r.try_get("body_html")?,
+                    status: r.try_get("status")?,
+                    created_at: r.try_get("created_at")?,
+                    sent_at: r.try_get("sent_at")?,
+                    error: r.try_get("error")?,
+                });
+            }
+            out
+        });
+        Ok(rows)
+    }
+}

@@ -1,0 +1,267 @@
+//! `case_work`: the side effects cases have planned (the truth), and the
+//! job-queue rows that remind a worker of them, written in the same
+//! transaction so neither exists without the other.
+
+use apalis::prelude::TaskBuilder;
+use sqlx::Row;
+
+use super::{Store, Tx, with_pool, with_tx};
+
+/// A side effect to plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewWork {
+    pub kind: &'static str,
+    pub key: String,
+    /// Unix ms, simulated clock.
+    pub due_at: i64,
+    pub detail: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkRow {
+    pub id: i64,
+    pub case_id: i64,
+    pub kind: String,
+    pub key: String,
+    pub due_at: i64,
+    pub status: String,
+    pub detail: serde_json::Value,
+    pub tries: i32,
+    pub result: Option<String>,
+}
+
+const WORK_COLUMNS: &str = "id, case_id, kind, work_key, due_at, status, detail, tries, result";
+
+macro_rules! work_from_row {
+    ($r:expr) => {{
+        let r = $r;
+        let detail: String = r.try_get("detail")?;
+        WorkRow {
+            id: r.try_get("id")?,
+            case_id: r.try_get("case_id")?,
+            kind: r.try_get("kind")?,
+            key: r.try_get("work_key")?,
+            due_at: r.try_get("due_at")?,
+            status: r.try_get("status")?,
+            detail: serde_json::from_str(&detail)?,
+            tries: r.try_get("tries")?,
+            result: r.try_get("result")?,
+        }
+    }};
+}
+
+/// Plans `work` for the case. Returns the row id, or `None` when the same
+/// (case, key) was planned before and is not canceled: an email stage or an
+/// attempt number is planned once. Canceled work (a pause, a new plan) is
+/// planned again.
+pub async fn insert_work(
+    tx: &mut Tx,
+    case_id: i64,
+    work: &NewWork,
+    now_ms: i64,
+) -> anyhow::Result<Option<i64>> {
+    const SQL: &str = "INSERT INTO case_work (case_id, kind, work_key, due_at, status, detail, created_at) \
+        VALUES ($1, $2, $3, $4, 'pending', $5, $6) \
+        ON CONFLICT (case_id, work_key) DO UPDATE SET \
+          due_at = excluded.due_at, status = 'pending', detail = excluded.detail, \
+          lease_until = NULL, finished_at = NULL, result = NULL \
+        WHERE case_work.status = 'canceled' \
+        RETURNING id";
+    let detail = work.detail.to_string();
+    let id = with_tx!(tx, conn => {
+        sqlx::query_scalar::<_, i64>(SQL)
+            .bind(case_id)
+            .bind(work.kind)
+            .bind(&work.key)
+            .bind(work.due_at)
+            .bind(&detail)
+            .bind(now_ms)
+            .fetch_optional(conn)
+            .await?
+    });
+    Ok(id)
+}
+
+/// Cancels the case's pending work (of one kind, or all). Returns how many.
+pub async fn cancel_work(
+    tx: &mut Tx,
+    case_id: i64,
+    kind: Option<&str>,
+    now_ms: i64,
+) -> anyhow::Result<u64> {
+    let n = with_tx!(tx, conn => {
+        sqlx::query(
+            "UPDATE case_work SET status = 'canceled', finished_at = $1 \
+             WHERE case_id = $2 AND status = 'pending' AND ($3 IS NULL OR kind = $3)",
+        )
+        .bind(now_ms)
+        .bind(case_id)
+        .bind(kind)
+        .execute(conn)
+        .await?
+        .rows_affected()
+    });
+    Ok(n)
+}
+
+/// Moves pending work to a later time (a processor failure): the tries
+/// count says how many times the processor failed us on it.
+pub async fn reschedule_work(
+    tx: &mut Tx,
+    id: i64,
+    due_at: i64,
+    tries: i32,
+    note: &str,
+) -> anyhow::Result<()> {
+    with_tx!(tx, conn => {
+        sqlx::query(
+            "UPDATE case_work SET due_at = $1, tries = $2, lease_until = NULL, result = $3 \
+             WHERE id = $4 AND status = 'pending'",
+        )
+        .bind(due_at)
+        .bind(tries)
+        .bind(note)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    });
+    Ok(())
+}
+
+/// Ends a piece of work: `done`, `failed` (with why) or `skipped`.
+pub async fn finish_work(
+    tx: &mut Tx,
+    id: i64,
+    status: &str,
+    result: &str,
+    now_ms: i64,
+) -> anyhow::Result<()> {
+    with_tx!(tx, conn => {
+        sqlx::query(
+            "UPDATE case_work SET status = $1, result = $2, finished_at = $3, lease_until = NULL \
+             WHERE id = $4 AND status = 'pending'",
+        )
+        .bind(status)
+        .bind(result)
+        .bind(now_ms)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    });
+    Ok(())
+}
+
+/// Puts a reminder for work `work_id` on job queue `queue`, to run at
+/// `run_at_secs` (real unix seconds).
+pub async fn push_job(
+    tx: &mut Tx,
+    queue: &str,
+    work_id: i64,
+    run_at_secs: u64,
+) -> anyhow::Result<()> {
+    let args = serde_json::to_vec(&serde_json::json!({ "work_id": work_id }))?;
+    let task = TaskBuilder::new(args)
+        .run_at_timestamp(run_at_secs)
+        .max_attempts(3)
+        .build();
+    match tx {
+        Tx::Sqlite(t, _) => {
+            apalis_sqlite::queries::push_tasks(&mut **t, queue, &[task]).await?;
+        }
+        Tx::Postgres(t) => {
+            apalis_postgres::queries::push_tasks(&mut **t, queue, vec![task]).await?;
+        }
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Takes pending, due work `id` for this worker until `lease_until_ms`
+    /// (real clock). `None`: it is done, canceled, not due yet or another
+    /// worker holds it; the world moved on.
+    pub async fn claim_work(
+        &self,
+        id: i64,
+        sim_now_ms: i64,
+        real_now_ms: i64,
+        lease_until_ms: i64,
+    ) -> anyhow::Result<Option<WorkRow>> {
+        let sql = format!(
+            "UPDATE case_work SET lease_until = $1 \
+             WHERE id = $2 AND status = 'pending' AND due_at <= $3 \
+               AND (lease_until IS NULL OR lease_until < $4) \
+             RETURNING {WORK_COLUMNS}"
+        );
+        let _turn = self.write_turn().await;
+        let row = with_pool!(self, pool => {
+            match sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(lease_until_ms)
+                .bind(id)
+                .bind(sim_now_ms)
+                .bind(real_now_ms)
+                .fetch_optional(pool)
+                .await?
+            {
+                Some(r) => Some(work_from_row!(r)),
+                None => None,
+            }
+        });
+        Ok(row)
+    }
+
+    /// Pending work due by `sim_now_ms` and not leased, oldest first: what a
+    /// sweep (or a test) runs.
+    pub async fn due_work(
+        &self,
+        due_by_ms: i64,
+        real_now_ms: i64,
+        limit: i64,
+    ) -> anyhow::Result<Vec<WorkRow>> {
+        let sql = format!(
+            "SELECT {WORK_COLUMNS} FROM case_work \
+             WHERE status = 'pending' AND due_at <= $1 \
+               AND (lease_until IS NULL OR lease_until < $2) \
+             ORDER BY due_at, id LIMIT $3"
+        );
+        let rows = with_pool!(self, pool => {
+            let mut out = Vec::new();
+            for r in sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(due_by_ms)
+                .bind(real_now_ms)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+            {
+                out.push(work_from_row!(r));
+            }
+            out
+        });
+        Ok(rows)
+    }
+
+    /// Every piece of work a case planned, in order.
+    pub async fn work_of(&self, case_id: i64) -> anyhow::Result<Vec<WorkRow>> {
+        let sql = format!("SELECT {WORK_COLUMNS} FROM case_work WHERE case_id = $1 ORDER BY id");
+        let rows = with_pool!(self, pool => {
+            let mut out = Vec::new();
+            for r in sqlx::query(sqlx::AssertSqlSafe(sql)).bind(case_id).fetch_all(pool).await? {
+                out.push(work_from_row!(r));
+            }
+            out
+        });
+        Ok(rows)
+    }
+
+    /// Lets go of work whose side effect could not finish (a crash-free
+    /// error path), so a later run may try again.
+    pub async fn release_work(&self, id: i64) -> anyhow::Result<()> {
+        let _turn = self.write_turn().await;
+        with_pool!(self, pool => {
+            sqlx::query("UPDATE case_work SET lease_until = NULL WHERE id = $1")
+                .bind(id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+}
