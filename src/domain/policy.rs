@@ -176,8 +176,9 @@ pub struct RawStage {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawFinal {
-    pub day: u32,
-    pub action: FinalAction,
+    /// Missing: the default policy's.
+    pub day: Option<u32>,
+    pub action: Option<FinalAction>,
     pub downgrade_price: Option<String>,
 }
 
@@ -288,15 +289,16 @@ impl RawPolicy {
                         .ok(),
                     None => None,
                 };
-                if raw.action == FinalAction::Downgrade && downgrade_price.is_none() {
+                let action = raw.action.unwrap_or(default.final_.action);
+                if action == FinalAction::Downgrade && downgrade_price.is_none() {
                     error(
                         "final.downgrade_price",
                         "required when action = \"downgrade\" (the price to move the subscription to)".into(),
                     );
                 }
                 Final {
-                    day: raw.day,
-                    action: raw.action,
+                    day: raw.day.unwrap_or(default.final_.day),
+                    action,
                     downgrade_price,
                 }
             }

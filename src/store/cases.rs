@@ -190,7 +190,8 @@ pub async fn save_track(
     opened_at: Option<i64>,
     now_ms: i64,
 ) -> anyhow::Result<()> {
-    let state = track.outcome().map(|s| s.as_str());
+    // No case opened (the invoice was settled before it ever failed): no state.
+    let state = track.case.as_ref().map(|c| c.state.as_str());
     let json = serde_json::to_string(track)?;
     with_tx!(tx, conn => {
         sqlx::query(

@@ -5,9 +5,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use dunwell::clock::Clock;
 use dunwell::config::Config;
-use dunwell::startup::{Application, Role};
+use dunwell::engine::Engine;
+use dunwell::startup::{Application, Options, Role};
 use dunwell::store::Store;
+use dunwell::store::cases::CaseRow;
+use dunwell::trigger::Scenario;
 use dunwell::webhooks::signature;
 use reqwest::Url;
 use secrecy::SecretString;
@@ -116,6 +120,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: TestDb,
     pub store: Store,
+    pub engine: Engine,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -148,11 +153,34 @@ pub async fn spawn_on(db: TestDb, extra: &[(&str, &str)]) -> TestApp {
 /// Starts the application in one role on `db` (`Role::Web`: nothing
 /// processes the stored events, so a test can drive the queue itself).
 pub async fn spawn_role(db: TestDb, extra: &[(&str, &str)], role: Role) -> TestApp {
+    spawn_with_options(db, extra, role, Options::default()).await
+}
+
+/// Starts web + event processing with a clock the test moves by hand and
+/// no job workers: the test runs due jobs itself (`run_due_jobs`).
+pub async fn spawn_manual(backend: Backend, extra: &[(&str, &str)]) -> Option<TestApp> {
+    let db = TestDb::new(backend).await?;
+    let options = Options {
+        clock: Some(Clock::real()),
+        job_workers: false,
+    };
+    Some(spawn_with_options(db, extra, Role::Serve, options).await)
+}
+
+pub async fn spawn_with_options(
+    db: TestDb,
+    extra: &[(&str, &str)],
+    role: Role,
+    options: Options,
+) -> TestApp {
     dunwell::telemetry::init();
     let config = test_config(&db, extra);
-    let app = Application::build(config, role).await.expect("build app");
+    let app = Application::build_with(config, role, options)
+        .await
+        .expect("build app");
     let port = app.port().expect("web role has a port");
     let store = app.store().clone();
+    let engine = app.engine().clone();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(app.run(async {
         let _ = stopped.await;
@@ -162,6 +190,7 @@ pub async fn spawn_role(db: TestDb, extra: &[(&str, &str)], role: Role) -> TestA
         client: reqwest::Client::new(),
         db,
         store,
+        engine,
         stop: Some(stop),
         task: Some(task),
     }
@@ -223,6 +252,45 @@ impl TestApp {
             .send()
             .await
             .expect("request sent")
+    }
+
+    /// Builds `event_type` for `scenario` (as `dunwell trigger` does), posts
+    /// it signed and waits until it is processed.
+    pub async fn send(&self, event_type: &str, scenario: &Scenario) {
+        let event = dunwell::trigger::builder::build(event_type, scenario).expect("event builds");
+        let body = serde_json::to_vec(&event).expect("json");
+        let response = self.post_event(&body).await;
+        assert_eq!(response.status(), 200, "{event_type} accepted");
+        self.wait_processed().await;
+    }
+
+    /// Moves the engine's clock forward.
+    pub fn advance(&self, by: chrono::Duration) {
+        self.engine.clock.advance(by);
+    }
+
+    /// Runs every job due now, as the workers would.
+    pub async fn run_due_jobs(&self) -> usize {
+        dunwell::jobs::run_due(&self.engine)
+            .await
+            .expect("due jobs run")
+    }
+
+    /// Advances `days` days in `step_hours` steps, running due jobs after each.
+    pub async fn live_through(&self, days: i64, step_hours: i64) {
+        let steps = days * 24 / step_hours;
+        for _ in 0..steps {
+            self.advance(chrono::Duration::hours(step_hours));
+            self.run_due_jobs().await;
+        }
+    }
+
+    pub async fn case(&self, invoice: &str) -> CaseRow {
+        self.store
+            .case_by_invoice(invoice)
+            .await
+            .expect("read case")
+            .expect("case exists")
     }
 
     pub async fn event_count(&self) -> i64 {

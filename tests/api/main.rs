@@ -7,4 +7,5 @@ mod health;
 mod helpers;
 mod intake;
 mod queue;
+mod recovery;
 mod stripe_client;

@@ -1,0 +1,533 @@
+//! The recovery engine end to end: signed events in over HTTP, wiremock as
+//! Stripe, the engine's clock moved by hand and due jobs run as the workers
+//! would. Every test runs on SQLite and on PostgreSQL.
+
+use chrono::Duration;
+use dunwell::domain::case::CaseState;
+use dunwell::trigger::Scenario;
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+use crate::helpers::{Backend, TestApp, spawn_manual};
+
+fn scenario(invoice: &str) -> Scenario {
+    Scenario {
+        invoice: invoice.into(),
+        customer: format!("cus_{invoice}"),
+        subscription: format!("sub_{invoice}"),
+        ..Scenario::example("evt_unused", crate::helpers::now())
+    }
+}
+
+/// The scenario for one event (each event needs its own id).
+fn event(s: &Scenario, id: &str) -> Scenario {
+    Scenario {
+        event_id: format!("evt_{id}_{}", s.invoice),
+        ..s.clone()
+    }
+}
+
+fn object(event_type: &str, s: &Scenario) -> Value {
+    dunwell::trigger::builder::build(event_type, s).expect("builds")["data"]["object"].clone()
+}
+
+fn decline(code: &str) -> ResponseTemplate {
+    ResponseTemplate::new(402).set_body_json(json!({"error": {
+        "type": "card_error", "code": "card_declined", "decline_code": code,
+        "message": "Your card was declined."
+    }}))
+}
+
+fn pay_path(s: &Scenario) -> String {
+    format!("/v1/invoices/{}/pay", s.invoice)
+}
+
+/// A Stripe stand-in that shows the invoice open and pays it on the
+/// `succeed_on`-th attempt (never when 0), declining before with `code`.
+async fn stripe(s: &Scenario, code: &str, succeed_on: u64) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v1/invoices/{}", s.invoice)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(object("invoice.payment_failed", s)))
+        .with_priority(10)
+        .mount(&server)
+        .await;
+    let declines = if succeed_on == 0 {
+        u64::MAX
+    } else {
+        succeed_on - 1
+    };
+    if declines > 0 {
+        Mock::given(method("POST"))
+            .and(path(pay_path(s)))
+            .respond_with(decline(code))
+            .up_to_n_times(declines)
+            .with_priority(2)
+            .mount(&server)
+            .await;
+    }
+    Mock::given(method("POST"))
+        .and(path(pay_path(s)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(object("invoice.paid", s)))
+        .with_priority(5)
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path(format!("/v1/subscriptions/{}", s.subscription)))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": s.subscription, "status": "canceled"})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/v1/subscriptions/{}", s.subscription)))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": s.subscription, "status": "active"})),
+        )
+        .mount(&server)
+        .await;
+    server
+}
+
+async fn app_with(
+    backend: Backend,
+    server: &MockServer,
+    extra: &[(&str, &str)],
+) -> Option<TestApp> {
+    let uri = server.uri();
+    let mut pairs = vec![
+        ("processor", "stripe"),
+        ("stripe_api_key", "sk_test_dunwell"),
+        ("stripe_api_base", uri.as_str()),
+    ];
+    pairs.extend_from_slice(extra);
+    spawn_manual(backend, &pairs).await
+}
+
+async fn requests(server: &MockServer, verb: &str, suffix: &str) -> Vec<Request> {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.method.as_str() == verb && r.url.path().ends_with(suffix))
+        .collect()
+}
+
+fn keys(requests: &[Request]) -> Vec<String> {
+    requests
+        .iter()
+        .map(|r| {
+            r.headers
+                .get("idempotency-key")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
+}
+
+async fn state(app: &TestApp, s: &Scenario) -> Option<CaseState> {
+    app.case(&s.invoice)
+        .await
+        .state
+        .as_deref()
+        .and_then(CaseState::parse)
+}
+
+async fn mails(app: &TestApp, s: &Scenario, kind: &str) -> usize {
+    let case = app.case(&s.invoice).await;
+    let all = app.store.outbox(Some(case.id), 100).await.unwrap();
+    all.iter().filter(|m| m.kind == kind).count()
+}
+
+async fn pending_work(app: &TestApp, s: &Scenario) -> usize {
+    let case = app.case(&s.invoice).await;
+    let work = app.store.work_of(case.id).await.unwrap();
+    work.iter().filter(|w| w.status == "pending").count()
+}
+
+async fn soft_declines_then_recovered(backend: Backend) {
+    let s = scenario("in_soft");
+    let server = stripe(&s, "insufficient_funds", 3).await;
+    let Some(app) = app_with(backend, &server, &[]).await else {
+        return;
+    };
+    app.send("invoice.payment_failed", &event(&s, "failed"))
+        .await;
+    app.send("charge.failed", &event(&s, "charge")).await;
+    assert_eq!(state(&app, &s).await, Some(CaseState::Retrying));
+    // The friendly email goes out at once.
+    app.run_due_jobs().await;
+    assert_eq!(mails(&app, &s, "payment_failed").await, 1);
+
+    app.live_through(20, 6).await;
+    assert_eq!(state(&app, &s).await, Some(CaseState::Recovered));
+    let case = app.case(&s.invoice).await;
+    let paid = requests(&server, "POST", "/pay").await;
+    assert_eq!(
+        keys(&paid),
+        (1..=3)
+            .map(|n| format!("dunwell-{}-pay-{n}", case.id))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(mails(&app, &s, "thank_you").await, 1);
+    assert_eq!(
+        pending_work(&app, &s).await,
+        0,
+        "recovery stops all pending work"
+    );
+
+    // Nothing more happens afterwards, whatever arrives.
+    app.send("invoice.paid", &event(&s, "paid")).await;
+    app.live_through(10, 12).await;
+    assert_eq!(requests(&server, "POST", "/pay").await.len(), 3);
+    assert_eq!(requests(&server, "DELETE", &s.subscription).await.len(), 0);
+    assert_eq!(mails(&app, &s, "thank_you").await, 1);
+    let timeline = app.store.timeline(case.id).await.unwrap();
+    let attempts: Vec<_> = timeline.iter().filter(|t| t.kind == "attempt").collect();
+    assert_eq!(attempts.len(), 3);
+    assert_eq!(attempts[0].detail["decline_code"], "insufficient_funds");
+    assert_eq!(attempts[0].detail["category"], "funds");
+    assert_eq!(attempts[2].detail["outcome"], "paid");
+    app.shutdown().await;
+}
+
+async fn expired_card_waits_for_a_new_card(backend: Backend) {
+    // The older API shape: its charge names the invoice, so the decline
+    // reaches the case before any retry (in the newer shape the first retry's
+    // 402 tells it instead).
+    let s = Scenario {
+        decline_code: "expired_card".into(),
+        api_version: dunwell::trigger::LEGACY_API_VERSION.into(),
+        ..scenario("in_expired")
+    };
+    let server = stripe(&s, "expired_card", 1).await;
+    let Some(app) = app_with(backend, &server, &[]).await else {
+        return;
+    };
+    // Stripe usually sends the charge's failure first.
+    app.send("charge.failed", &event(&s, "charge")).await;
+    app.send("invoice.payment_failed", &event(&s, "failed"))
+        .await;
+    app.live_through(5, 6).await;
+    assert_eq!(state(&app, &s).await, Some(CaseState::AwaitingCustomer));
+    assert!(
+        requests(&server, "POST", "/pay").await.is_empty(),
+        "a hard decline is not retried"
+    );
+
+    app.send("payment_method.attached", &event(&s, "pm")).await;
+    app.run_due_jobs().await;
+    assert_eq!(
+        requests(&server, "POST", "/pay").await.len(),
+        1,
+        "retried right away"
+    );
+    assert_eq!(state(&app, &s).await, Some(CaseState::Recovered));
+    assert_eq!(mails(&app, &s, "thank_you").await, 1);
+    app.shutdown().await;
+}
+
+async fn every_retry_fails_then_cancel(backend: Backend) {
+    let s = scenario("in_allfail");
+    let server = stripe(&s, "insufficient_funds", 0).await;
+    let Some(app) = app_with(backend, &server, &[]).await else {
+        return;
+    };
+    app.send("invoice.payment_failed", &event(&s, "failed"))
+        .await;
+    app.live_through(23, 6).await;
+    assert_eq!(state(&app, &s).await, Some(CaseState::Canceled));
+    assert_eq!(requests(&server, "DELETE", &s.subscription).await.len(), 1);
+    let attempts = requests(&server, "POST", "/pay").await.len();
+    assert!((1..=8).contains(&attempts), "{attempts} attempts");
+    assert_eq!(mails(&app, &s, "final_notice").await, 1);
+    // The final action is not repeated, and nothing is charged after it.
+    app.live_through(10, 12).await;
+    assert_eq!(requests(&server, "DELETE", &s.subscription).await.len(), 1);
+    assert_eq!(requests(&server, "POST", "/pay").await.len(), attempts);
+    app.shutdown().await;
+}
+
+async fn every_retry_fails_then_downgrade(backend: Backend) {
+    let s = scenario("in_downgrade");
+    let server = stripe(&s, "insufficient_funds", 0).await;
+    let policy = [
+        ("policy.final.action", "downgrade"),
+        ("policy.final.downgrade_price", "price_Basic"),
+    ];
+    let Some(app) = app_with(backend, &server, &policy).await else {
+        return;
+    };
+    app.send("invoice.payment_failed", &event(&s, "failed"))
+        .await;
+    app.live_through(23, 6).await;
+    assert_eq!(state(&app, &s).await, Some(CaseState::Downgraded));
+    let updates = requests(
+        &server,
+        "POST",
+        &format!("/v1/subscriptions/{}", s.subscription),
+    )
+    .await;
+    assert_eq!(updates.len(), 1);
+    let form = String::from_utf8_lossy(&updates[0].body).to_string();
+    assert!(
+        form.contains("items%5B0%5D%5Bprice%5D=price_Basic"),
+        "{form}"
+    );
+    assert!(
+        requests(&server, "DELETE", &s.subscription)
+            .await
+            .is_empty()
+    );
+    app.shutdown().await;
+}
+
+async fn voided_midway_stops_everything(backend: Backend) {
+    let s = scenario("in_voided");
+    let server = stripe(&s, "insufficient_funds", 0).await;
+    let Some(app) = app_with(backend, &server, &[]).await else {
+        return;
+    };
+    app.send("invoice.payment_failed", &event(&s, "failed"))
+        .await;
+    app.live_through(3, 6).await;
+    let before = requests(&server, "POST", "/pay").await.len();
+    assert!(before >= 1);
+    app.send("invoice.voided", &event(&s, "voided")).await;
+    assert_eq!(state(&app, &s).await, Some(CaseState::Closed));
+    app.live_through(25, 12).await;
+    assert_eq!(requests(&server, "POST", "/pay").await.len(), before);
+    assert!(
+        requests(&server, "DELETE", &s.subscription)
+            .await
+            .is_empty()
+    );
+    assert_eq!(pending_work(&app, &s).await, 0);
+    app.shutdown().await;
+}
+
+async fn paid_before_failed_opens_nothing(backend: Backend) {
+    let s = scenario("in_early_paid");
+    let server = stripe(&s, "insufficient_funds", 0).await;
+    let Some(app) = app_with(backend, &server, &[]).await else {
+        return;
+    };
+    app.send("invoice.paid", &event(&s, "paid")).await;
+    app.send("invoice.payment_failed", &event(&s, "failed"))
+        .await;
+    app.live_through(3, 6).await;
+    assert_eq!(state(&app, &s).await, None, "no case was opened");
+    assert!(requests(&server, "POST", "/pay").await.is_empty());
+    let case = app.case(&s.invoice).await;
+    assert!(
+        app.store
+            .outbox(Some(case.id), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    app.shutdown().await;
+}
+
+async fn the_same_event_three_times_counts_once(backend: Backend) {
+    let s = scenario("in_triple");
+    let server = stripe(&s, "insufficient_funds", 0).await;
+    let Some(app) = app_with(backend, &server, &[]).await else {
+        return;
+    };
+    for _ in 0..3 {
+        app.send("invoice.payment_failed", &event(&s, "failed"))
+            .await;
+    }
+    let case = app.case(&s.invoice).await;
+    assert_eq!(case.version, 1, "applied once");
+    app.run_due_jobs().await;
+    assert_eq!(mails(&app, &s, "payment_failed").await, 1);
+    let work = app.store.work_of(case.id).await.unwrap();
+    let retries = work.iter().filter(|w| w.kind == "retry").count();
+    assert_eq!(retries, 1);
+    app.shutdown().await;
+}
+
+async fn a_job_run_twice_charges_once(backend: Backend) {
+    let s = scenario("in_twice");
+    let server = stripe(&s, "insufficient_funds", 1).await;
+    let Some(app) = app_with(backend, &server, &[]).await else {
+        return;
+    };
+    app.send("invoice.payment_failed", &event(&s, "failed"))
+        .await;
+    let case = app.case(&s.invoice).await;
+    let retry = app
+        .store
+        .work_of(case.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|w| w.kind == "retry")
+        .expect("a retry is planned");
+    app.advance(Duration::days(4));
+    // Two workers handed the same job at once (a redelivery).
+    let (a, b) = tokio::join!(
+        dunwell::jobs::run_work(&app.engine, retry.id),
+        dunwell::jobs::run_work(&app.engine, retry.id)
+    );
+    a.unwrap();
+    b.unwrap();
+    // And once more after it finished.
+    dunwell::jobs::run_work(&app.engine, retry.id)
+        .await
+        .unwrap();
+    let paid = requests(&server, "POST", "/pay").await;
+    assert_eq!(keys(&paid), vec![format!("dunwell-{}-pay-1", case.id)]);
+    assert_eq!(state(&app, &s).await, Some(CaseState::Recovered));
+    app.shutdown().await;
+}
+
+async fn a_429_is_retried_under_the_same_key(backend: Backend) {
+    let s = scenario("in_limited");
+    let server = stripe(&s, "insufficient_funds", 1).await;
+    Mock::given(method("POST"))
+        .and(path(pay_path(&s)))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .set_body_json(json!({"error": {"type": "rate_limit_error"}})),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let Some(app) = app_with(backend, &server, &[]).await else {
+        return;
+    };
+    app.send("invoice.payment_failed", &event(&s, "failed"))
+        .await;
+    app.live_through(4, 6).await;
+    let paid = requests(&server, "POST", "/pay").await;
+    let case = app.case(&s.invoice).await;
+    assert_eq!(keys(&paid), vec![format!("dunwell-{}-pay-1", case.id); 2]);
+    assert_eq!(state(&app, &s).await, Some(CaseState::Recovered));
+    app.shutdown().await;
+}
+
+async fn a_500_then_a_fresh_attempt(backend: Backend) {
+    let s = scenario("in_fivehundred");
+    let server = stripe(&s, "insufficient_funds", 1).await;
+    Mock::given(method("POST"))
+        .and(path(pay_path(&s)))
+        .respond_with(
+            ResponseTemplate::new(500)
+                .set_body_json(json!({"error": {"type": "api_error", "message": "boom"}})),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let Some(app) = app_with(backend, &server, &[]).await else {
+        return;
+    };
+    app.send("invoice.payment_failed", &event(&s, "failed"))
+        .await;
+    app.live_through(5, 6).await;
+    let case = app.case(&s.invoice).await;
+    let paid = requests(&server, "POST", "/pay").await;
+    // The 500 is stored by Stripe for its key: the next try uses a new one,
+    // and it is still the customer's first attempt.
+    assert_eq!(
+        keys(&paid),
+        vec![
+            format!("dunwell-{}-pay-1", case.id),
+            format!("dunwell-{}-pay-1-r1", case.id)
+        ]
+    );
+    assert_eq!(state(&app, &s).await, Some(CaseState::Recovered));
+    let timeline = app.store.timeline(case.id).await.unwrap();
+    let attempts: Vec<_> = timeline.iter().filter(|t| t.kind == "attempt").collect();
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].detail["attempt"], 1);
+    // The invoice was re-read after the 500 before trying again.
+    let reads = requests(&server, "GET", &s.invoice).await.len();
+    assert!(reads >= 3, "{reads} reads");
+    app.shutdown().await;
+}
+
+async fn processor_owned_retries_make_no_pay_calls(backend: Backend) {
+    let s = scenario("in_processor_owned");
+    let server = stripe(&s, "insufficient_funds", 0).await;
+    let policy = [("policy.retry_owner", "processor")];
+    let Some(app) = app_with(backend, &server, &policy).await else {
+        return;
+    };
+    app.send("invoice.payment_failed", &event(&s, "failed"))
+        .await;
+    app.live_through(23, 12).await;
+    assert!(requests(&server, "POST", "/pay").await.is_empty());
+    assert!(
+        mails(&app, &s, "payment_failed").await >= 2,
+        "dunwell still writes"
+    );
+    app.send("invoice.paid", &event(&s, "paid")).await;
+    assert_eq!(
+        mails(&app, &s, "thank_you").await,
+        0,
+        "the case had ended already"
+    );
+    app.shutdown().await;
+}
+
+crate::backend_tests!(
+    soft_declines_then_recovered,
+    expired_card_waits_for_a_new_card,
+    every_retry_fails_then_cancel,
+    every_retry_fails_then_downgrade,
+    voided_midway_stops_everything,
+    paid_before_failed_opens_nothing,
+    the_same_event_three_times_counts_once,
+    a_job_run_twice_charges_once,
+    a_429_is_retried_under_the_same_key,
+    a_500_then_a_fresh_attempt,
+    processor_owned_retries_make_no_pay_calls,
+);
+
+/// The demo path: real job workers, the simulated processor and simulated
+/// time (`DUNWELL_CLOCK_SPEED`), events as `dunwell trigger` sends them.
+async fn simulated_time_and_processor_recover_on_their_own(backend: Backend) {
+    let s = scenario("in_demo_recovers2");
+    let Some(db) = crate::helpers::TestDb::new(backend).await else {
+        return;
+    };
+    let app = crate::helpers::spawn_on(db, &[("clock_speed", "200000")]).await;
+    app.send("invoice.payment_failed", &event(&s, "failed"))
+        .await;
+    // Two simulated retries a few simulated days apart: seconds of real time.
+    let mut recovered = false;
+    for _ in 0..300 {
+        if state(&app, &s).await == Some(CaseState::Recovered) {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "recovered by the workers within 30 s");
+    let case = app.case(&s.invoice).await;
+    let timeline = app.store.timeline(case.id).await.unwrap();
+    let attempts: Vec<_> = timeline.iter().filter(|t| t.kind == "attempt").collect();
+    assert_eq!(attempts.len(), 2, "{timeline:#?}");
+    assert_eq!(attempts[0].detail["outcome"], "declined");
+    assert_eq!(attempts[1].detail["outcome"], "paid");
+    for _ in 0..100 {
+        if mails(&app, &s, "thank_you").await == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(mails(&app, &s, "thank_you").await, 1);
+    app.shutdown().await;
+}
+
+crate::backend_tests!(simulated_time_and_processor_recover_on_their_own);
