@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
+use crate::mail::preview::PreviewArgs;
 use crate::plan::PlanArgs;
 use crate::startup::{Application, Role, shutdown_signal};
 use crate::store::Store;
@@ -41,6 +42,8 @@ pub enum Command {
     Trigger(Box<TriggerArgs>),
     /// Print the timeline the policy gives a failure (retries, emails, final action).
     Plan(Box<PlanArgs>),
+    /// Render an email template with sample data.
+    PreviewEmail(PreviewArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -56,6 +59,18 @@ pub fn main() -> ExitCode {
     if let Command::Plan(args) = &cli.command {
         return match crate::plan::run(&config, args) {
             Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    if let Command::PreviewEmail(args) = &cli.command {
+        return match crate::mail::preview::run(&config.policy, args) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
             Err(e) => {
                 eprintln!("error: {e:#}");
                 ExitCode::from(2)
@@ -99,7 +114,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             return Ok(());
         }
         Command::Trigger(args) => return trigger::run(&config, &args).await,
-        Command::CheckConfig | Command::Plan(_) => {
+        Command::CheckConfig | Command::Plan(_) | Command::PreviewEmail(_) => {
             unreachable!("handled before the runtime starts")
         }
     };

@@ -85,3 +85,19 @@ CREATE TABLE customer_payments (
     paid_at      BIGINT  NOT NULL              -- unix ms
 );
 CREATE INDEX customer_payments_customer ON customer_payments (customer_id, paid_at);
+
+-- Failed charges that name no invoice (the 2025-03-31 API shape): kept
+-- until the customer's case for the same amount opens, which claims them.
+CREATE TABLE payment_failures (
+    id                INTEGER PRIMARY KEY,
+    customer_id       TEXT    NOT NULL,
+    charge_id         TEXT,
+    payment_intent_id TEXT,
+    amount            BIGINT  NOT NULL,
+    currency          TEXT    NOT NULL,
+    decline           TEXT    NOT NULL,       -- JSON: domain::decline::Classification
+    event_id          TEXT    NOT NULL UNIQUE,
+    at                BIGINT  NOT NULL,       -- unix ms (engine clock)
+    case_id           BIGINT  REFERENCES cases (id)
+);
+CREATE INDEX payment_failures_customer ON payment_failures (customer_id, at);

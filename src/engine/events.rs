@@ -5,10 +5,10 @@
 use super::Engine;
 use super::apply::apply;
 use super::route::route;
-use crate::domain::case::Input;
+use crate::domain::case::{EventInput, Input};
 use crate::domain::events::{Event, EventKind};
 use crate::store::Tx;
-use crate::store::cases::{self};
+use crate::store::cases::{self, PaymentFailure};
 use crate::store::events::{Finished, Outcome, PendingEvent, finish_events_in};
 
 pub async fn handle_batch(engine: &Engine, events: &[PendingEvent]) -> anyhow::Result<()> {
@@ -50,7 +50,7 @@ async fn handle_event(engine: &Engine, tx: &mut Tx, event: &Event) -> anyhow::Re
     let Some(what) = routed.what else {
         return Ok(Outcome::Handled);
     };
-    let ids = match (&routed.facts, &routed.link) {
+    let mut ids = match (&routed.facts, &routed.link) {
         (Some(facts), _) => {
             let tz = engine.policy().default_timezone.name();
             vec![cases::upsert_case(tx, facts, tz, now_ms).await?]
@@ -58,6 +58,32 @@ async fn handle_event(engine: &Engine, tx: &mut Tx, event: &Event) -> anyhow::Re
         (None, Some((link, value))) => cases::cases_linked(tx, *link, value).await?,
         (None, None) => Vec::new(),
     };
+    if let (true, Some(unlinked), EventInput::Decline(decline)) =
+        (ids.is_empty(), &routed.unlinked, &what)
+    {
+        let failure = PaymentFailure {
+            customer_id: unlinked.customer_id.clone(),
+            charge_id: unlinked.charge_id.clone(),
+            payment_intent_id: unlinked.payment_intent_id.clone(),
+            amount: unlinked.amount,
+            currency: unlinked.currency.clone(),
+            decline: decline.clone(),
+            event_id: event.envelope.id.to_string(),
+            at: now_ms,
+        };
+        match cases::case_for_failure(tx, &failure, now_ms - MATCH_WINDOW_MS).await? {
+            Some(id) => {
+                let (charge, intent) = (
+                    failure.charge_id.as_deref(),
+                    failure.payment_intent_id.as_deref(),
+                );
+                cases::link_payment(tx, id, charge, intent).await?;
+                ids.push(id);
+            }
+            // Its case has not opened yet: it will claim this when it does.
+            None => cases::keep_failure(tx, &failure).await?,
+        }
+    }
     // The processor's clock is real time; cases run on the engine's clock
     // (simulated when DUNWELL_CLOCK_SPEED is set), so map it across.
     let created_ms = engine
@@ -75,7 +101,45 @@ async fn handle_event(engine: &Engine, tx: &mut Tx, event: &Event) -> anyhow::Re
             what: what.clone(),
         };
         let cause = format!("{} {}", event.envelope.event_type, event.envelope.id);
+        let opening = matches!(what, EventInput::PaymentFailed { .. });
         apply(engine, tx, &case, input, &cause).await?;
+        if opening {
+            claim_early_failures(engine, tx, id, now_ms).await?;
+        }
     }
     Ok(Outcome::Handled)
+}
+
+/// How far apart an invoice-less failed charge and its invoice's failure
+/// may be to be matched (same customer, same amount).
+const MATCH_WINDOW_MS: i64 = 2 * 86_400_000;
+
+/// Applies the invoice-less failures that came before the case opened.
+async fn claim_early_failures(
+    engine: &Engine,
+    tx: &mut Tx,
+    case_id: i64,
+    now_ms: i64,
+) -> anyhow::Result<()> {
+    let Some(case) = cases::lock_case(tx, case_id).await? else {
+        return Ok(());
+    };
+    for failure in cases::claim_failures(tx, &case, now_ms - MATCH_WINDOW_MS).await? {
+        let (charge, intent) = (
+            failure.charge_id.as_deref(),
+            failure.payment_intent_id.as_deref(),
+        );
+        cases::link_payment(tx, case_id, charge, intent).await?;
+        let Some(case) = cases::lock_case(tx, case_id).await? else {
+            return Ok(());
+        };
+        let input = Input::Event {
+            id: failure.event_id.clone(),
+            created: engine.clock.now(),
+            what: EventInput::Decline(failure.decline),
+        };
+        let cause = format!("earlier failed charge {}", failure.event_id);
+        apply(engine, tx, &case, input, &cause).await?;
+    }
+    Ok(())
 }

@@ -16,6 +16,18 @@ pub struct Routed {
     pub what: Option<EventInput>,
     /// A successful payment to remember: (invoice, customer).
     pub payment: Option<(String, String)>,
+    /// A failed charge that names no invoice (the newer API shape): matched
+    /// to the customer's case by amount when no case knows its ids.
+    pub unlinked: Option<Unlinked>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Unlinked {
+    pub customer_id: String,
+    pub charge_id: Option<String>,
+    pub payment_intent_id: Option<String>,
+    pub amount: i64,
+    pub currency: String,
 }
 
 fn invoice_facts(invoice: &Invoice) -> CaseFacts {
@@ -100,8 +112,19 @@ pub fn route(event: &Event) -> Routed {
                     what: Some(what),
                     ..Default::default()
                 },
-                (None, Some(pi)) => linked(CaseLink::PaymentIntent, pi.to_string(), what),
-                (None, None) => linked(CaseLink::Charge, charge.id.to_string(), what),
+                (None, pi) => Routed {
+                    unlinked: charge.customer.as_ref().map(|c| Unlinked {
+                        customer_id: c.to_string(),
+                        charge_id: Some(charge.id.to_string()),
+                        payment_intent_id: pi.as_ref().map(ToString::to_string),
+                        amount: charge.amount.minor(),
+                        currency: charge.amount.currency().as_str().to_owned(),
+                    }),
+                    ..match pi {
+                        Some(pi) => linked(CaseLink::PaymentIntent, pi.to_string(), what),
+                        None => linked(CaseLink::Charge, charge.id.to_string(), what),
+                    }
+                },
             }
         }
         EventKind::PaymentIntentPaymentFailed(intent) => {
@@ -112,7 +135,16 @@ pub fn route(event: &Event) -> Routed {
                     what: Some(what),
                     ..Default::default()
                 },
-                None => linked(CaseLink::PaymentIntent, intent.id.to_string(), what),
+                None => Routed {
+                    unlinked: intent.customer.as_ref().map(|c| Unlinked {
+                        customer_id: c.to_string(),
+                        charge_id: None,
+                        payment_intent_id: Some(intent.id.to_string()),
+                        amount: intent.amount.minor(),
+                        currency: intent.amount.currency().as_str().to_owned(),
+                    }),
+                    ..linked(CaseLink::PaymentIntent, intent.id.to_string(), what)
+                },
             }
         }
         EventKind::ChargeDisputeCreated(dispute) => {

@@ -1,6 +1,7 @@
 //! Customer emails: askama templates (`templates/email/<kind>/`, an HTML and
 //! a text body each) and the transports (SMTP via lettre, or the outbox).
 
+pub mod preview;
 mod templates;
 pub mod transport;
 

@@ -6,6 +6,7 @@ use sqlx::Row;
 
 use super::{Store, Tx, with_pool, with_tx};
 use crate::domain::case::Track;
+use crate::domain::decline::Classification;
 
 /// What the processor told us about an invoice, merged into its case row.
 #[derive(Debug, Clone, Default)]
@@ -321,4 +322,123 @@ impl Store {
         });
         Ok(rows)
     }
+}
+
+/// A failed charge that names no invoice, waiting for its case.
+#[derive(Debug, Clone)]
+pub struct PaymentFailure {
+    pub customer_id: String,
+    pub charge_id: Option<String>,
+    pub payment_intent_id: Option<String>,
+    pub amount: i64,
+    pub currency: String,
+    pub decline: Classification,
+    pub event_id: String,
+    pub at: i64,
+}
+
+/// The customer's live case for this amount, opened since `since_ms`, whose
+/// charge is not known yet: where an invoice-less failure belongs.
+pub async fn case_for_failure(
+    tx: &mut Tx,
+    failure: &PaymentFailure,
+    since_ms: i64,
+) -> anyhow::Result<Option<i64>> {
+    let id = with_tx!(tx, conn => {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT id FROM cases WHERE customer_id = $1 AND amount_due = $2 AND currency = $3 \
+             AND state IN ('open', 'retrying', 'awaiting_customer') AND opened_at >= $4 \
+             AND charge_id IS NULL AND payment_intent_id IS NULL \
+             ORDER BY opened_at DESC LIMIT 1",
+        )
+        .bind(&failure.customer_id)
+        .bind(failure.amount)
+        .bind(&failure.currency)
+        .bind(since_ms)
+        .fetch_optional(conn)
+        .await?
+    });
+    Ok(id)
+}
+
+/// Records which charge / payment intent a case's invoice was tried with.
+pub async fn link_payment(
+    tx: &mut Tx,
+    case_id: i64,
+    charge_id: Option<&str>,
+    payment_intent_id: Option<&str>,
+) -> anyhow::Result<()> {
+    with_tx!(tx, conn => {
+        sqlx::query(
+            "UPDATE cases SET charge_id = COALESCE(charge_id, $2), \
+             payment_intent_id = COALESCE(payment_intent_id, $3) WHERE id = $1",
+        )
+        .bind(case_id)
+        .bind(charge_id)
+        .bind(payment_intent_id)
+        .execute(conn)
+        .await?;
+    });
+    Ok(())
+}
+
+pub async fn keep_failure(tx: &mut Tx, failure: &PaymentFailure) -> anyhow::Result<()> {
+    let decline = serde_json::to_string(&failure.decline)?;
+    with_tx!(tx, conn => {
+        sqlx::query(
+            "INSERT INTO payment_failures (customer_id, charge_id, payment_intent_id, amount, \
+             currency, decline, event_id, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (event_id) DO NOTHING",
+        )
+        .bind(&failure.customer_id)
+        .bind(&failure.charge_id)
+        .bind(&failure.payment_intent_id)
+        .bind(failure.amount)
+        .bind(&failure.currency)
+        .bind(&decline)
+        .bind(&failure.event_id)
+        .bind(failure.at)
+        .execute(conn)
+        .await?;
+    });
+    Ok(())
+}
+
+/// Gives the case the unclaimed failures of its customer for its amount
+/// since `since_ms`.
+pub async fn claim_failures(
+    tx: &mut Tx,
+    case: &CaseRow,
+    since_ms: i64,
+) -> anyhow::Result<Vec<PaymentFailure>> {
+    let rows = with_tx!(tx, conn => {
+        let mut out = Vec::new();
+        for r in sqlx::query(
+            "UPDATE payment_failures SET case_id = $1 \
+             WHERE case_id IS NULL AND customer_id = $2 AND amount = $3 AND currency = $4 AND at >= $5 \
+             RETURNING customer_id, charge_id, payment_intent_id, amount, currency, decline, event_id, at",
+        )
+        .bind(case.id)
+        .bind(&case.customer_id)
+        .bind(case.amount_due)
+        .bind(&case.currency)
+        .bind(since_ms)
+        .fetch_all(conn)
+        .await?
+        {
+            let decline: String = r.try_get("decline")?;
+            out.push(PaymentFailure {
+                customer_id: r.try_get("customer_id")?,
+                charge_id: r.try_get("charge_id")?,
+                payment_intent_id: r.try_get("payment_intent_id")?,
+                amount: r.try_get("amount")?,
+                currency: r.try_get("currency")?,
+                decline: serde_json::from_str(&decline)?,
+                event_id: r.try_get("event_id")?,
+                at: r.try_get("at")?,
+            });
+        }
+        out
+    });
+    Ok(rows)
 }

@@ -337,3 +337,44 @@ async fn plan_prints_the_timeline_as_json() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).1.contains("IANA"), "{:?}", text(&out));
 }
+
+#[tokio::test]
+async fn preview_email_renders_each_kind_in_the_policy_tone() {
+    let dir = tempfile::tempdir().unwrap();
+    let preview = |args: &[&str]| {
+        let mut cmd = dunwell();
+        cmd.current_dir(dir.path()).arg("preview-email").args(args);
+        cmd
+    };
+    let out = preview(&["payment_failed", "--stage", "3"])
+        .output()
+        .await
+        .unwrap();
+    let (stdout, _) = text(&out);
+    assert!(out.status.success());
+    assert!(
+        stdout.starts_with("Subject: Reminder: your payment"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("/billing/update/"), "{stdout}");
+
+    let out = preview(&["thank_you", "--format", "html"])
+        .output()
+        .await
+        .unwrap();
+    let (stdout, _) = text(&out);
+    assert!(
+        stdout.contains("<!doctype html>") && stdout.contains("Thank you!"),
+        "{stdout}"
+    );
+
+    let out = preview(&["nope"]).output().await.unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("unknown email kind \"nope\""), "{stderr}");
+    let out = preview(&["thank_you", "--format", "pdf"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -8,4 +8,5 @@ mod helpers;
 mod intake;
 mod queue;
 mod recovery;
+mod smtp;
 mod stripe_client;

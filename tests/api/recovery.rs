@@ -197,27 +197,54 @@ async fn soft_declines_then_recovered(backend: Backend) {
 }
 
 async fn expired_card_waits_for_a_new_card(backend: Backend) {
-    // The older API shape: its charge names the invoice, so the decline
-    // reaches the case before any retry (in the newer shape the first retry's
-    // 402 tells it instead).
-    let s = Scenario {
-        decline_code: "expired_card".into(),
-        api_version: dunwell::trigger::LEGACY_API_VERSION.into(),
-        ..scenario("in_expired")
-    };
+    for api_version in [
+        dunwell::trigger::LEGACY_API_VERSION,
+        dunwell::trigger::BASIL_API_VERSION,
+    ] {
+        for charge_first in [true, false] {
+            let s = Scenario {
+                decline_code: "expired_card".into(),
+                api_version: api_version.into(),
+                ..scenario(&format!("in_expired_{}_{charge_first}", &api_version[..4]))
+            };
+            expired_card_case(backend, &s, charge_first).await;
+        }
+    }
+}
+
+/// In the newer API shape the charge names no invoice: it is matched to
+/// the customer's case by amount, whichever arrives first.
+async fn expired_card_case(backend: Backend, s: &Scenario, charge_first: bool) {
+    let s = s.clone();
     let server = stripe(&s, "expired_card", 1).await;
     let Some(app) = app_with(backend, &server, &[]).await else {
         return;
     };
-    // Stripe usually sends the charge's failure first.
-    app.send("charge.failed", &event(&s, "charge")).await;
+    // Stripe usually sends the charge's failure first; not always.
+    if charge_first {
+        app.send("charge.failed", &event(&s, "charge")).await;
+    }
     app.send("invoice.payment_failed", &event(&s, "failed"))
         .await;
+    if !charge_first {
+        app.send("charge.failed", &event(&s, "charge")).await;
+    }
     app.live_through(5, 6).await;
-    assert_eq!(state(&app, &s).await, Some(CaseState::AwaitingCustomer));
+    let why = format!("{} charge first: {charge_first}", s.api_version);
+    assert_eq!(
+        state(&app, &s).await,
+        Some(CaseState::AwaitingCustomer),
+        "{why}"
+    );
     assert!(
         requests(&server, "POST", "/pay").await.is_empty(),
-        "a hard decline is not retried"
+        "a hard decline is not retried ({why})"
+    );
+    let case = app.case(&s.invoice).await;
+    assert_eq!(
+        case.charge_id.as_deref(),
+        Some(format!("ch_{}", &s.invoice[3..]).as_str()),
+        "{why}"
     );
 
     app.send("payment_method.attached", &event(&s, "pm")).await;
