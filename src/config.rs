@@ -113,6 +113,8 @@ impl Default for RawConfig {
 }
 
 const KNOWN_KEYS: &[&str] = &[
+    // DUNWELL_LOG is read by telemetry before the configuration loads.
+    "log",
     "bind",
     "database_url",
     "public_url",
