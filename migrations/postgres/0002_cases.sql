@@ -49,7 +49,7 @@ CREATE TABLE case_work (
     UNIQUE (case_id, work_key)
 );
 -- The due-work lookup: only pending rows, by due time (O(log n)).
-CREATE INDEX case_work_due ON case_work (due_at) WHERE status = 'pending';
+CREATE INDEX case_work_due ON case_work (due_at, id) WHERE status = 'pending';
 
 -- The audit trail: every transition, attempt, email and final action.
 CREATE TABLE case_timeline (

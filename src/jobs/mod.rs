@@ -34,7 +34,7 @@ pub enum Ran {
     NotClaimed,
 }
 
-/// Claims work `id` and carries it out.
+/// Claims work `id` and carries it out (a job-queue reminder).
 pub async fn run_work(engine: &Engine, id: i64) -> anyhow::Result<Ran> {
     let real = unix_millis();
     let Some(work) = engine
@@ -48,10 +48,17 @@ pub async fn run_work(engine: &Engine, id: i64) -> anyhow::Result<Ran> {
         );
         return Ok(Ran::NotClaimed);
     };
-    let span = tracing::info_span!("job", job = %work.kind, work_id = id, case_id = work.case_id);
+    perform(engine, work).await?;
+    Ok(Ran::Finished)
+}
+
+/// Carries out claimed work; on error the lease is given back.
+async fn perform(engine: &Engine, work: WorkRow) -> anyhow::Result<()> {
+    let span =
+        tracing::info_span!("job", job = %work.kind, work_id = work.id, case_id = work.case_id);
     let _enter = span.enter();
     let Some(case) = engine.store.case_by_id(work.case_id).await? else {
-        anyhow::bail!("work {id} names a missing case {}", work.case_id);
+        anyhow::bail!("work {} names a missing case {}", work.id, work.case_id);
     };
     let result = match work.kind.as_str() {
         "retry" => retry_charge::perform(engine, &work, &case).await,
@@ -61,30 +68,36 @@ pub async fn run_work(engine: &Engine, id: i64) -> anyhow::Result<Ran> {
     };
     if let Err(e) = result {
         tracing::error!(error = ?e, "job failed; the work is released for a later run");
-        engine.store.release_work(id).await?;
+        engine.store.release_work(work.id).await?;
         return Err(e);
     }
-    Ok(Ran::Finished)
+    Ok(())
 }
 
-/// Runs everything due now, oldest first, until nothing is due (what the
-/// sweep does for work the queue lost, and what tests call to drain).
+/// Runs everything due now, oldest first, until nothing is due: the
+/// worker's drain (the sweep's and the tests'). Claims in batches.
 pub async fn run_due(engine: &Engine) -> anyhow::Result<usize> {
+    const BATCH: i64 = 100;
     let mut ran = 0;
     loop {
-        let due = engine
+        let real = unix_millis();
+        let batch = engine
             .store
-            .due_work(engine.clock.now_ms(), unix_millis(), 200)
+            .claim_due_work(engine.clock.now_ms(), real, real + LEASE_MS, BATCH)
             .await?;
-        let mut progressed = false;
-        for work in due {
-            if run_work(engine, work.id).await? == Ran::Finished {
-                ran += 1;
-                progressed = true;
+        if batch.is_empty() {
+            return Ok(ran);
+        }
+        // A failure gives its own lease back; the rest of the batch still runs.
+        let mut failed = None;
+        for work in batch {
+            match perform(engine, work).await {
+                Ok(()) => ran += 1,
+                Err(e) => failed = failed.or(Some(e)),
             }
         }
-        if !progressed {
-            return Ok(ran);
+        if let Some(e) = failed {
+            return Err(e);
         }
     }
 }

@@ -13,8 +13,10 @@ use crate::domain::policy::{FinalAction, RetryOwner};
 use crate::engine::Engine;
 use crate::engine::apply::timezone_of;
 use crate::mail::{MailKind, MailView, render};
+use crate::store::cases;
 use crate::store::cases::CaseRow;
-use crate::store::mail::NewMail;
+use crate::store::mail::{NewMail, insert_mail_in};
+use crate::store::work;
 use crate::store::work::WorkRow;
 
 /// How long a card-update link in an email stays valid.
@@ -108,6 +110,16 @@ pub async fn perform(engine: &Engine, work: &WorkRow, case: &CaseRow) -> anyhow:
     };
     let now = engine.clock.now_ms();
     let store = &engine.store;
+    let line = |delivered: &str| Line {
+        kind: "email",
+        detail: json!({
+            "kind": kind.as_str(),
+            "tone": tone,
+            "stage": stage,
+            "status": delivered,
+            "subject": rendered.subject,
+        }),
+    };
     let new = NewMail {
         case_id: case.id,
         kind: kind.as_str(),
@@ -118,6 +130,11 @@ pub async fn perform(engine: &Engine, work: &WorkRow, case: &CaseRow) -> anyhow:
         body_html: &rendered.html,
         status,
     };
+    if status != "sending" {
+        // Nothing leaves the building: the outbox row, the timeline line and
+        // the end of the work commit together.
+        return write_to_outbox(engine, work, &new, line(status)).await;
+    }
     let mail_id = match store.insert_mail(&new, now).await? {
         Some(id) => id,
         None => match store.mail_for(case.id, kind.as_str(), stage).await? {
@@ -129,35 +146,45 @@ pub async fn perform(engine: &Engine, work: &WorkRow, case: &CaseRow) -> anyhow:
             }
         },
     };
-    let mut delivered = status;
-    if let (Some(to), "sending") = (recipient, status) {
-        let message_id = format!("<dunwell-{}-{}-{stage}@dunwell>", case.id, kind.as_str());
-        match engine.mailer.send(to, &rendered, &message_id).await {
-            Ok(()) => {
-                store.mark_mail(mail_id, "sent", None, now).await?;
-                delivered = "sent";
-            }
-            Err(e) => {
-                let error = format!("{e:#}");
-                store
-                    .mark_mail(mail_id, "failed", Some(&error), now)
-                    .await?;
-                let tries = work.tries + 1;
-                let why = format!("SMTP delivery failed: {error}");
-                let at = engine.clock.now() + super::backoff(tries);
-                return reschedule(engine, work, at, tries, &why).await;
-            }
+    let to = recipient.unwrap_or_default();
+    let message_id = format!("<dunwell-{}-{}-{stage}@dunwell>", case.id, kind.as_str());
+    match engine.mailer.send(to, &rendered, &message_id).await {
+        Ok(()) => {
+            store.mark_mail(mail_id, "sent", None, now).await?;
+            conclude(engine, work, None, "done", "sent", vec![line("sent")]).await
+        }
+        Err(e) => {
+            let error = format!("{e:#}");
+            store
+                .mark_mail(mail_id, "failed", Some(&error), now)
+                .await?;
+            let tries = work.tries + 1;
+            let why = format!("SMTP delivery failed: {error}");
+            let at = engine.clock.now() + super::backoff(tries);
+            reschedule(engine, work, at, tries, &why).await
         }
     }
-    let line = Line {
-        kind: "email",
-        detail: json!({
-            "kind": kind.as_str(),
-            "tone": tone,
-            "stage": stage,
-            "status": delivered,
-            "subject": rendered.subject,
-        }),
+}
+
+/// Writes the email to the outbox and ends the work in one transaction.
+async fn write_to_outbox(
+    engine: &Engine,
+    work: &WorkRow,
+    mail: &NewMail<'_>,
+    line: Line,
+) -> anyhow::Result<()> {
+    let now = engine.clock.now_ms();
+    let mut tx = engine.store.begin().await?;
+    let (status, result) = match insert_mail_in(&mut tx, mail, now).await? {
+        Some(_) => {
+            cases::add_timeline(&mut tx, work.case_id, now, line.kind, &line.detail).await?;
+            ("done", mail.status)
+        }
+        None => (
+            "skipped",
+            "this email was written before: not written again",
+        ),
     };
-    conclude(engine, work, None, "done", delivered, vec![line]).await
+    work::finish_work(&mut tx, work.id, status, result, now).await?;
+    tx.commit().await
 }

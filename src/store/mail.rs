@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{Store, with_pool};
+use super::{Store, Tx, with_pool, with_tx};
 
 #[derive(Debug, Clone)]
 pub struct NewMail<'a> {
@@ -32,33 +32,44 @@ pub struct OutboxMail {
     pub error: Option<String>,
 }
 
+/// Records an email. `None`: this (case, kind, stage) was written before
+/// and must not go out again.
+pub async fn insert_mail_in(
+    tx: &mut Tx,
+    mail: &NewMail<'_>,
+    now_ms: i64,
+) -> anyhow::Result<Option<i64>> {
+    let id = with_tx!(tx, conn => {
+        sqlx::query_scalar::<_, i64>(
+            "INSERT INTO outbox (case_id, kind, stage, recipient, subject, body_text, body_html, status, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (case_id, kind, stage) DO NOTHING RETURNING id",
+        )
+        .bind(mail.case_id)
+        .bind(mail.kind)
+        .bind(mail.stage)
+        .bind(mail.recipient)
+        .bind(mail.subject)
+        .bind(mail.body_text)
+        .bind(mail.body_html)
+        .bind(mail.status)
+        .bind(now_ms)
+        .fetch_optional(conn)
+        .await?
+    });
+    Ok(id)
+}
+
 impl Store {
-    /// Records an email before it leaves. `None`: this (case, kind, stage)
-    /// was written before and must not go out again.
+    /// Records an email before it leaves, in a transaction of its own.
     pub async fn insert_mail(
         &self,
         mail: &NewMail<'_>,
         now_ms: i64,
     ) -> anyhow::Result<Option<i64>> {
-        let _turn = self.write_turn().await;
-        let id = with_pool!(self, pool => {
-            sqlx::query_scalar::<_, i64>(
-                "INSERT INTO outbox (case_id, kind, stage, recipient, subject, body_text, body_html, status, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-                 ON CONFLICT (case_id, kind, stage) DO NOTHING RETURNING id",
-            )
-            .bind(mail.case_id)
-            .bind(mail.kind)
-            .bind(mail.stage)
-            .bind(mail.recipient)
-            .bind(mail.subject)
-            .bind(mail.body_text)
-            .bind(mail.body_html)
-            .bind(mail.status)
-            .bind(now_ms)
-            .fetch_optional(pool)
-            .await?
-        });
+        let mut tx = self.begin().await?;
+        let id = insert_mail_in(&mut tx, mail, now_ms).await?;
+        tx.commit().await?;
         Ok(id)
     }
 

@@ -209,6 +209,43 @@ impl Store {
         Ok(row)
     }
 
+    /// Takes up to `limit` pending, due, unleased pieces of work at once,
+    /// oldest first (one commit for the whole batch).
+    pub async fn claim_due_work(
+        &self,
+        sim_now_ms: i64,
+        real_now_ms: i64,
+        lease_until_ms: i64,
+        limit: i64,
+    ) -> anyhow::Result<Vec<WorkRow>> {
+        let sql = format!(
+            "UPDATE case_work SET lease_until = $1 \
+             WHERE id IN (SELECT id FROM case_work \
+                          WHERE status = 'pending' AND due_at <= $2 \
+                            AND (lease_until IS NULL OR lease_until < $3) \
+                          ORDER BY due_at, id LIMIT $4) \
+               AND status = 'pending' AND (lease_until IS NULL OR lease_until < $3) \
+             RETURNING {WORK_COLUMNS}"
+        );
+        let _turn = self.write_turn().await;
+        let mut rows = with_pool!(self, pool => {
+            let mut out = Vec::new();
+            for r in sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(lease_until_ms)
+                .bind(sim_now_ms)
+                .bind(real_now_ms)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+            {
+                out.push(work_from_row!(r));
+            }
+            out
+        });
+        rows.sort_by_key(|w| (w.due_at, w.id));
+        Ok(rows)
+    }
+
     /// Pending work due by `sim_now_ms` and not leased, oldest first: what a
     /// sweep (or a test) runs.
     pub async fn due_work(
