@@ -11,6 +11,7 @@ pub mod wal_checkpoint;
 pub mod workers;
 
 use chrono::{DateTime, Duration, Utc};
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use crate::clock::unix_millis;
@@ -20,6 +21,8 @@ use crate::engine::apply::{apply, queue_of, real_secs};
 use crate::store::cases::{self, CaseRow};
 use crate::store::work::{self, WorkRow};
 
+/// Jobs the drain runs at once.
+const CONCURRENCY: usize = 16;
 /// How long a claimed piece of work is ours (real time).
 const LEASE_MS: i64 = 5 * 60_000;
 /// Processor failures (5xx, timeouts) on one piece of work before giving up.
@@ -88,10 +91,15 @@ pub async fn run_due(engine: &Engine) -> anyhow::Result<usize> {
         if batch.is_empty() {
             return Ok(ran);
         }
-        // A failure gives its own lease back; the rest of the batch still runs.
+        // Several at once, so processor round trips overlap (each job
+        // serialises on its case's row where it writes). A failure gives its
+        // own lease back; the rest of the batch still runs.
         let mut failed = None;
-        for work in batch {
-            match perform(engine, work).await {
+        let mut running = futures_util::stream::iter(batch)
+            .map(|work| perform(engine, work))
+            .buffer_unordered(CONCURRENCY);
+        while let Some(result) = running.next().await {
+            match result {
                 Ok(()) => ran += 1,
                 Err(e) => failed = failed.or(Some(e)),
             }
