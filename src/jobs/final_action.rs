@@ -32,10 +32,9 @@ fn action_of(text: &str) -> Option<FinalAction> {
 /// Why the action cannot be carried out on this case, if it cannot.
 fn missing(action: FinalAction, case: &CaseRow, engine: &Engine) -> Option<&'static str> {
     match action {
-        FinalAction::Cancel | FinalAction::Pause if case.subscription_id.is_none() => {
-            Some("the invoice belongs to no subscription")
-        }
-        FinalAction::Downgrade if case.subscription_id.is_none() => {
+        FinalAction::Cancel | FinalAction::Pause | FinalAction::Downgrade
+            if case.subscription_id.is_none() =>
+        {
             Some("the invoice belongs to no subscription")
         }
         FinalAction::Downgrade if case.subscription_item_id.is_none() => {

@@ -25,6 +25,8 @@ const POLL: Duration = Duration::from_millis(250);
 const HEARTBEAT: Duration = Duration::from_secs(1);
 /// A worker silent this many heartbeats is dead and its jobs are requeued.
 const MISSED_HEARTBEATS: usize = 30;
+/// Jobs a worker runs at once (processor round trips overlap).
+const CONCURRENCY: usize = 16;
 /// Due jobs fetched per poll.
 const BATCH: usize = 50;
 
@@ -52,6 +54,7 @@ pub async fn run(engine: Engine, mut shutdown: watch::Receiver<bool>) {
                 WorkerBuilder::new(format!("dunwell-{queue}"))
                     .backend(backend)
                     .data(engine.clone())
+                    .concurrency(CONCURRENCY)
                     .build(handle)
             }),
             Store::Postgres(pool) => monitor.register(move |_| {
@@ -67,6 +70,7 @@ pub async fn run(engine: Engine, mut shutdown: watch::Receiver<bool>) {
                 WorkerBuilder::new(format!("dunwell-{queue}"))
                     .backend(backend)
                     .data(engine.clone())
+                    .concurrency(CONCURRENCY)
                     .build(handle)
             }),
         };
