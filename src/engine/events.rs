@@ -1,6 +1,10 @@
-//! Applies a batch of stored events to their cases, in one transaction that
-//! also records each event's outcome: an event is acted on exactly when it
-//! is marked processed.
+//! Applies stored events to their cases, each in a transaction that also
+//! records its outcome: an event is acted on exactly when it is marked
+//! processed.
+
+use std::time::{Duration, Instant};
+
+use tracing::Instrument;
 
 use super::Engine;
 use super::apply::apply;
@@ -11,30 +15,63 @@ use crate::store::Tx;
 use crate::store::cases::{self, PaymentFailure};
 use crate::store::events::{Finished, Outcome, PendingEvent, finish_events_in};
 
-pub async fn handle_batch(engine: &Engine, events: &[PendingEvent]) -> anyhow::Result<()> {
-    if events.is_empty() {
-        return Ok(());
+/// How long one transaction may go on before the events so far are
+/// committed and the rest go into the next: on SQLite the intake's group
+/// commit waits for the write lock meanwhile, so this bounds its latency.
+const TX_BUDGET: Duration = Duration::from_millis(5);
+
+/// Applies `events` in order, each with its outcome in the transaction that
+/// applied it. Returns how many were committed, and the error that stopped
+/// the rest (their transaction rolled back; they stay queued).
+pub async fn handle_batch(engine: &Engine, events: &[PendingEvent]) -> (usize, anyhow::Result<()>) {
+    let mut done = 0;
+    while done < events.len() {
+        match handle_some(engine, &events[done..]).await {
+            Ok(n) => done += n,
+            Err(e) => return (done, Err(e)),
+        }
     }
+    (done, Ok(()))
+}
+
+/// One transaction's worth of `events` (at least one); returns how many.
+async fn handle_some(engine: &Engine, events: &[PendingEvent]) -> anyhow::Result<usize> {
+    let started = Instant::now();
     let mut tx = engine.store.begin().await?;
-    let mut finished = Vec::with_capacity(events.len());
+    let mut finished = Vec::new();
     for pending in events {
         let span = tracing::info_span!("event", event_id = %pending.event_id, event_type = %pending.event_type);
-        let _enter = span.enter();
-        let (outcome, error) = match Event::parse(pending.payload.as_bytes()) {
-            Ok(event) => (handle_event(engine, &mut tx, &event).await?, None),
-            Err(e) => {
-                tracing::warn!(error = %e, "stored event cannot be interpreted; parked as unparseable");
-                (Outcome::Unparseable, Some(e.to_string()))
-            }
-        };
-        finished.push(Finished {
-            seq: pending.seq,
-            outcome,
-            error,
-        });
+        finished.push(
+            handle_one(engine, &mut tx, pending)
+                .instrument(span)
+                .await?,
+        );
+        if started.elapsed() >= TX_BUDGET {
+            break;
+        }
     }
     finish_events_in(&mut tx, &finished, crate::clock::unix_millis()).await?;
-    tx.commit().await
+    tx.commit().await?;
+    Ok(finished.len())
+}
+
+async fn handle_one(
+    engine: &Engine,
+    tx: &mut Tx,
+    pending: &PendingEvent,
+) -> anyhow::Result<Finished> {
+    let (outcome, error) = match Event::parse(pending.payload.as_bytes()) {
+        Ok(event) => (handle_event(engine, tx, &event).await?, None),
+        Err(e) => {
+            tracing::warn!(error = %e, "stored event cannot be interpreted; parked as unparseable");
+            (Outcome::Unparseable, Some(e.to_string()))
+        }
+    };
+    Ok(Finished {
+        seq: pending.seq,
+        outcome,
+        error,
+    })
 }
 
 async fn handle_event(engine: &Engine, tx: &mut Tx, event: &Event) -> anyhow::Result<Outcome> {

@@ -13,6 +13,7 @@ pub mod workers;
 use chrono::{DateTime, Duration, Utc};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
+use tracing::Instrument;
 
 use crate::clock::unix_millis;
 use crate::domain::case::Input;
@@ -59,7 +60,10 @@ pub async fn run_work(engine: &Engine, id: i64) -> anyhow::Result<Ran> {
 async fn perform(engine: &Engine, work: WorkRow) -> anyhow::Result<()> {
     let span =
         tracing::info_span!("job", job = %work.kind, work_id = work.id, case_id = work.case_id);
-    let _enter = span.enter();
+    perform_in_span(engine, work).instrument(span).await
+}
+
+async fn perform_in_span(engine: &Engine, work: WorkRow) -> anyhow::Result<()> {
     let Some(case) = engine.store.case_by_id(work.case_id).await? else {
         anyhow::bail!("work {} names a missing case {}", work.id, work.case_id);
     };

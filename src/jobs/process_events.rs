@@ -45,9 +45,9 @@ pub async fn run(engine: Engine, wake: Arc<Notify>, mut shutdown: watch::Receive
     tracing::info!("event processor stopped");
 }
 
-/// Claims and processes one batch; returns how many events it took. The
-/// batch is applied in one transaction; if that fails, each event is tried
-/// alone so one bad event cannot hold the others back.
+/// Claims and processes one batch; returns how many events it took. If a
+/// transaction fails, the rest are tried one by one so one bad event cannot
+/// hold the others back.
 pub async fn drain_once(engine: &Engine) -> anyhow::Result<usize> {
     let store = &engine.store;
     let now = unix_millis();
@@ -57,10 +57,11 @@ pub async fn drain_once(engine: &Engine) -> anyhow::Result<usize> {
     if events.is_empty() {
         return Ok(0);
     }
-    if let Err(e) = handle_batch(engine, &events).await {
-        tracing::warn!(error = %format!("{e:#}"), "applying a batch of events failed; trying them one by one");
-        for event in &events {
-            if let Err(e) = handle_batch(engine, std::slice::from_ref(event)).await {
+    let (done, result) = handle_batch(engine, &events).await;
+    if let Err(e) = result {
+        tracing::warn!(error = %format!("{e:#}"), "applying events failed; trying the rest one by one");
+        for event in &events[done..] {
+            if let (_, Err(e)) = handle_batch(engine, std::slice::from_ref(event)).await {
                 give_up_or_retry(store, event, &format!("{e:#}")).await;
             }
         }
