@@ -3,12 +3,9 @@
 //! pause collection, through the processor with an idempotency key. Re-reads
 //! the invoice first: paid at the last minute means recovered, not canceled.
 
-use chrono::Duration;
 use serde_json::json;
 
-use super::{
-    Line, Reread, backoff, case_is_live, conclude, reread_invoice, reschedule, settled_meanwhile,
-};
+use super::{Line, Reread, case_is_live, conclude, reread_invoice, reschedule, settled_meanwhile};
 use crate::domain::case::Input;
 use crate::domain::ids::{InvoiceId, SubscriptionId, SubscriptionItemId};
 use crate::domain::policy::FinalAction;
@@ -96,8 +93,7 @@ pub async fn perform(engine: &Engine, work: &WorkRow, case: &CaseRow) -> anyhow:
         Reread::Settled(input, word) => return settled_meanwhile(engine, work, input, word).await,
         Reread::Unavailable(e) => {
             let why = format!("could not read the invoice before the final action ({e})");
-            let at = engine.clock.now() + Duration::minutes(10);
-            return reschedule(engine, work, at, work.tries, &why).await;
+            return reschedule(engine, work, &work.detail, &why).await;
         }
         Reread::Open(_) => {}
     }
@@ -150,19 +146,11 @@ pub async fn perform(engine: &Engine, work: &WorkRow, case: &CaseRow) -> anyhow:
         }
         Err(e) => {
             // The same key replays whatever the processor did.
-            let tries = work.tries + 1;
             let why = format!(
                 "final action {} failed at the processor ({e})",
                 action.as_str()
             );
-            reschedule(
-                engine,
-                work,
-                engine.clock.now() + backoff(tries),
-                tries,
-                &why,
-            )
-            .await
+            reschedule(engine, work, &work.detail, &why).await
         }
     }
 }

@@ -10,7 +10,7 @@ pub mod sweep;
 pub mod wal_checkpoint;
 pub mod workers;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tracing::Instrument;
@@ -149,15 +149,17 @@ pub async fn conclude(
     Ok(())
 }
 
-/// Puts work off until `at` (a processor failure): `tries` counts failures,
-/// not the customer's attempts. Gives up (status `failed`) past `MAX_TRIES`.
+/// Puts work off after processor failure number `work.tries + 1` (its
+/// backoff), with `detail` for the next run: failures are not the
+/// customer's attempts. Gives up (status `failed`) past `MAX_TRIES`.
 pub async fn reschedule(
     engine: &Engine,
     work: &WorkRow,
-    at: DateTime<Utc>,
-    tries: i32,
+    detail: &Value,
     why: &str,
 ) -> anyhow::Result<()> {
+    let tries = work.tries + 1;
+    let at = engine.clock.now() + backoff(tries);
     if tries > MAX_TRIES {
         let text = format!("{why}; gave up after {MAX_TRIES} processor failures");
         let line = Line {
@@ -168,7 +170,7 @@ pub async fn reschedule(
     }
     let now = engine.clock.now_ms();
     let mut tx = engine.store.begin().await?;
-    work::reschedule_work(&mut tx, work.id, at.timestamp_millis(), tries, why).await?;
+    work::reschedule_work(&mut tx, work.id, at.timestamp_millis(), tries, detail, why).await?;
     let run_at = real_secs(engine, at.timestamp_millis());
     work::push_job(&mut tx, queue_of(&work.kind), work.id, run_at).await?;
     let detail =
@@ -179,10 +181,10 @@ pub async fn reschedule(
     Ok(())
 }
 
-/// Backoff after processor failure number `tries` (1-based): 30 min, 1 h,
-/// 2 h, 4 h, 8 h of engine time.
+/// Backoff after processor failure number `tries` (1-based): 15 min,
+/// 30 min, 1 h, 2 h, 4 h of engine time.
 pub fn backoff(tries: i32) -> Duration {
-    Duration::minutes(30) * 2_i32.pow(tries.clamp(1, 5) as u32 - 1)
+    Duration::minutes(15) * 2_i32.pow(tries.clamp(1, 5) as u32 - 1)
 }
 
 /// The case's latest known state, for the "world moved on" checks.

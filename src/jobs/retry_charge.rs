@@ -9,12 +9,9 @@
 //! the key) the invoice is re-read and, still open, a fresh attempt with a
 //! new key follows after a backoff.
 
-use chrono::Duration;
 use serde_json::json;
 
-use super::{
-    Line, Reread, backoff, case_is_live, conclude, reread_invoice, reschedule, settled_meanwhile,
-};
+use super::{Line, Reread, case_is_live, conclude, reread_invoice, reschedule, settled_meanwhile};
 use crate::domain::case::Input;
 use crate::domain::decline::classify;
 use crate::domain::ids::InvoiceId;
@@ -50,8 +47,7 @@ pub async fn perform(engine: &Engine, work: &WorkRow, case: &CaseRow) -> anyhow:
         Reread::Settled(input, word) => return settled_meanwhile(engine, work, input, word).await,
         Reread::Unavailable(e) => {
             let why = format!("could not read the invoice before charging ({e})");
-            let at = engine.clock.now() + Duration::minutes(10);
-            return reschedule(engine, work, at, work.tries, &why).await;
+            return reschedule(engine, work, &work.detail, &why).await;
         }
         Reread::Open(invoice) => {
             if let Some(next) = invoice.next_payment_attempt {
@@ -69,7 +65,9 @@ pub async fn perform(engine: &Engine, work: &WorkRow, case: &CaseRow) -> anyhow:
         }
     }
     let invoice = InvoiceId::parse(&case.invoice_id)?;
-    let key = pay_key(case.id, attempt, work.tries);
+    // 5xx answers so far: each is stored by the processor under its key.
+    let fresh = work.detail["fresh"].as_i64().unwrap_or(0) as i32;
+    let key = pay_key(case.id, attempt, fresh);
     match engine.processor.pay_invoice(&invoice, &key).await {
         Ok(PayOutcome::Paid(_)) => {
             let line = Line {
@@ -103,8 +101,7 @@ pub async fn perform(engine: &Engine, work: &WorkRow, case: &CaseRow) -> anyhow:
             // It may have reached the processor: the same key will replay it.
             let why =
                 format!("the processor did not answer ({e}); the same idempotency key is reused");
-            let at = engine.clock.now() + Duration::minutes(10);
-            reschedule(engine, work, at, work.tries, &why).await
+            reschedule(engine, work, &work.detail, &why).await
         }
         Err(e @ (ProcessorError::Server { .. } | ProcessorError::Protocol(_))) => {
             // Stored by the processor for this key: learn the truth, then a
@@ -112,18 +109,12 @@ pub async fn perform(engine: &Engine, work: &WorkRow, case: &CaseRow) -> anyhow:
             if let Reread::Settled(input, word) = reread_invoice(engine, work, case).await? {
                 return settled_meanwhile(engine, work, input, word).await;
             }
-            let tries = work.tries + 1;
+            let mut detail = work.detail.clone();
+            detail["fresh"] = json!(fresh + 1);
             let why = format!(
                 "processor failure ({e}); a fresh attempt with a new key follows, not counted against the customer's attempts"
             );
-            reschedule(
-                engine,
-                work,
-                engine.clock.now() + backoff(tries),
-                tries,
-                &why,
-            )
-            .await
+            reschedule(engine, work, &detail, &why).await
         }
         Err(e @ ProcessorError::Rejected { .. }) => {
             if let Reread::Settled(input, word) = reread_invoice(engine, work, case).await? {

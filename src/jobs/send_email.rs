@@ -158,10 +158,8 @@ pub async fn perform(engine: &Engine, work: &WorkRow, case: &CaseRow) -> anyhow:
             store
                 .mark_mail(mail_id, "failed", Some(&error), now)
                 .await?;
-            let tries = work.tries + 1;
             let why = format!("SMTP delivery failed: {error}");
-            let at = engine.clock.now() + super::backoff(tries);
-            reschedule(engine, work, at, tries, &why).await
+            reschedule(engine, work, &work.detail, &why).await
         }
     }
 }

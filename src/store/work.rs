@@ -105,22 +105,26 @@ pub async fn cancel_work(
 }
 
 /// Moves pending work to a later time (a processor failure): the tries
-/// count says how many times the processor failed us on it.
+/// count says how many times the processor failed us on it; `detail` is
+/// what the next run needs.
 pub async fn reschedule_work(
     tx: &mut Tx,
     id: i64,
     due_at: i64,
     tries: i32,
+    detail: &serde_json::Value,
     note: &str,
 ) -> anyhow::Result<()> {
+    let detail = detail.to_string();
     with_tx!(tx, conn => {
         sqlx::query(
-            "UPDATE case_work SET due_at = $1, tries = $2, lease_until = NULL, result = $3 \
-             WHERE id = $4 AND status = 'pending'",
+            "UPDATE case_work SET due_at = $1, tries = $2, lease_until = NULL, result = $3, detail = $4 \
+             WHERE id = $5 AND status = 'pending'",
         )
         .bind(due_at)
         .bind(tries)
         .bind(note)
+        .bind(&detail)
         .bind(id)
         .execute(conn)
         .await?;
