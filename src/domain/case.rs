@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::decline::{Classification, DeclineCategory};
 use super::policy::{FinalAction, Policy, RetryOwner, StageEmail, Tone};
-use super::schedule::{NextRetry, PastAttempt, PlanInput, next_retry};
+use super::schedule::{NextRetry, PastAttempt, PlanInput, next_retry, stage_email_at};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -200,7 +200,10 @@ fn stage_commands(
         .policy
         .stages
         .iter()
-        .map(|stage| (stage, failed_at + Duration::days(i64::from(stage.day))))
+        .map(|stage| {
+            let at = stage_email_at(failed_at, stage.day, ctx.timezone, ctx.case_key);
+            (stage, at)
+        })
         .filter(|(_, due)| catch_up || *due >= now)
         .map(|(stage, due)| Command::SendEmail {
             kind: stage.email,
@@ -590,6 +593,35 @@ mod tests {
             .filter(|c| matches!(c, Command::SendEmail { .. }))
             .count();
         assert_eq!(emails, policy.stages.len());
+    }
+
+    #[test]
+    fn emails_go_out_when_dunwell_plan_says() {
+        let policy = Policy::default();
+        let (_, commands) = run(&policy, vec![failed()]);
+        let sent: Vec<_> = commands
+            .iter()
+            .filter_map(|c| match c {
+                Command::SendEmail { at, .. } => Some(*at),
+                _ => None,
+            })
+            .collect();
+        let decline = classify(&DeclineDetails::default());
+        let planned: Vec<_> =
+            crate::domain::timeline::plan(&crate::domain::timeline::TimelineInput {
+                case_key: "case_1",
+                failed_at: t(0),
+                decline: &decline,
+                timezone: Tz::UTC,
+                paid_at: &[],
+                policy: &policy,
+            })
+            .steps
+            .into_iter()
+            .filter(|s| s.kind.is_some())
+            .map(|s| s.at)
+            .collect();
+        assert_eq!(sent, planned);
     }
 
     #[test]

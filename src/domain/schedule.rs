@@ -171,6 +171,18 @@ pub fn local_morning(date: NaiveDate, tz: Tz, case_key: &str, salt: u32) -> Date
         .with_timezone(&Utc)
 }
 
+/// When the policy's email of stage `day` goes out: the day-0 email with
+/// the failure, later ones in the customer's local morning of that day.
+pub fn stage_email_at(failed_at: DateTime<Utc>, day: u32, tz: Tz, case_key: &str) -> DateTime<Utc> {
+    if day == 0 {
+        return failed_at;
+    }
+    let date = (failed_at + Duration::days(i64::from(day)))
+        .with_timezone(&tz)
+        .date_naive();
+    local_morning(date, tz, case_key, 1000 + day)
+}
+
 /// The first jittered business-day morning at or after `earliest`.
 fn first_morning_at_or_after(
     earliest: DateTime<Utc>,

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::decline::{Classification, DeclineCategory};
 use super::policy::{FinalAction, Policy, RetryOwner, StageEmail, Tone};
-use super::schedule::{NextRetry, PastAttempt, PlanInput, local_morning, next_retry};
+use super::schedule::{NextRetry, PastAttempt, PlanInput, next_retry, stage_email_at};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -105,18 +105,7 @@ pub fn plan(input: &TimelineInput<'_>) -> Timeline {
         }
     };
     for stage in &policy.stages {
-        // The first email goes with the failure; later ones in the local morning.
-        let at = if stage.day == 0 {
-            input.failed_at
-        } else {
-            let day = input.failed_at + Duration::days(i64::from(stage.day));
-            local_morning(
-                day.with_timezone(&input.timezone).date_naive(),
-                input.timezone,
-                input.case_key,
-                1000 + stage.day,
-            )
-        };
+        let at = stage_email_at(input.failed_at, stage.day, input.timezone, input.case_key);
         let what = match stage.email {
             StageEmail::PaymentFailed => "payment failed",
             StageEmail::FinalNotice => "final notice stating the consequence",
