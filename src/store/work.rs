@@ -306,3 +306,27 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// Reminders waiting on job queue `queue` (apalis' table).
+    pub async fn queued_jobs(&self, queue: &str) -> anyhow::Result<i64> {
+        let n =
+            match self {
+                Self::Sqlite(pool, _) => {
+                    sqlx::query_scalar::<_, i64>(
+                        "SELECT COUNT(*) FROM Jobs WHERE job_type = $1 AND status = 'Pending'",
+                    )
+                    .bind(queue)
+                    .fetch_one(pool)
+                    .await?
+                }
+                Self::Postgres(pool) => sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM apalis.jobs WHERE job_type = $1 AND status = 'Pending'",
+                )
+                .bind(queue)
+                .fetch_one(pool)
+                .await?,
+            };
+        Ok(n)
+    }
+}

@@ -558,3 +558,30 @@ async fn simulated_time_and_processor_recover_on_their_own(backend: Backend) {
 }
 
 crate::backend_tests!(simulated_time_and_processor_recover_on_their_own);
+
+/// Work whose job-queue reminder went missing is put back by the sweep.
+async fn the_sweep_requeues_overdue_work(backend: Backend) {
+    let s = scenario("in_swept");
+    let server = stripe(&s, "insufficient_funds", 0).await;
+    let Some(app) = app_with(backend, &server, &[]).await else {
+        return;
+    };
+    app.send("invoice.payment_failed", &event(&s, "failed"))
+        .await;
+    let store = &app.store;
+    let before = store.queued_jobs("retry_charge").await.unwrap();
+    assert_eq!(before, 1, "the retry's reminder was queued with the case");
+    // Not yet overdue: nothing to do.
+    assert_eq!(
+        dunwell::jobs::sweep::sweep_once(&app.engine).await.unwrap(),
+        0
+    );
+    // Two days on, the retry and the first email are overdue and unclaimed.
+    app.advance(Duration::days(2));
+    let swept = dunwell::jobs::sweep::sweep_once(&app.engine).await.unwrap();
+    assert!(swept >= 2, "{swept} requeued");
+    assert_eq!(store.queued_jobs("retry_charge").await.unwrap(), before + 1);
+    app.shutdown().await;
+}
+
+crate::backend_tests!(the_sweep_requeues_overdue_work);
