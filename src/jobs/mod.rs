@@ -81,8 +81,9 @@ async fn perform_in_span(engine: &Engine, work: WorkRow) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs everything due now, oldest first, until nothing is due: the
-/// worker's drain (the sweep's and the tests'). Claims in batches.
+/// Runs everything due now, oldest first, until nothing is due, claiming
+/// in batches: how tests and the drain benchmark run due work without the
+/// job queue.
 pub async fn run_due(engine: &Engine) -> anyhow::Result<usize> {
     const BATCH: i64 = 100;
     let mut ran = 0;
