@@ -323,11 +323,15 @@ impl Track {
                     return Vec::new();
                 }
                 let attempt = case.retries_made + 1;
-                vec![Command::ScheduleRetry {
-                    attempt,
-                    at: now,
-                    reason: "a new payment method was added: retrying now".into(),
-                }]
+                // A retry planned for later on the old card moves up to now.
+                vec![
+                    Command::CancelPendingRetries,
+                    Command::ScheduleRetry {
+                        attempt,
+                        at: now,
+                        reason: "a new payment method was added: retrying now".into(),
+                    },
+                ]
             }
             EventInput::DisputeOpened => self.pause(),
         }
@@ -677,7 +681,10 @@ mod tests {
             policy: &policy,
         };
         let commands = track.apply(event("evt_pm", 5, EventInput::NewPaymentMethod), t(5), &ctx);
-        assert!(matches!(commands.as_slice(), [Command::ScheduleRetry { at, .. }] if *at == t(5)));
+        assert!(matches!(
+            commands.as_slice(),
+            [Command::CancelPendingRetries, Command::ScheduleRetry { at, .. }] if *at == t(5)
+        ));
         assert_eq!(track.outcome(), Some(CaseState::Retrying));
     }
 

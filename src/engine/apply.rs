@@ -8,11 +8,11 @@ use serde_json::json;
 
 use super::Engine;
 use crate::domain::case::{Command, Context, Input, Track};
-use crate::domain::policy::Tone;
+use crate::domain::policy::{FinalAction, Tone};
 use crate::mail::MailKind;
 use crate::store::Tx;
 use crate::store::cases::{self, CaseRow};
-use crate::store::work::{self, NewWork};
+use crate::store::work::{self, NewWork, Reminder};
 
 /// Job queues, one per job.
 pub const RETRY_QUEUE: &str = "retry_charge";
@@ -75,6 +75,7 @@ pub async fn apply(
     let opened_at = track.case.as_ref().map(|c| ms(c.opened_at));
     cases::save_track(tx, case.id, &track, opened_at, ms(now)).await?;
     let after = track.outcome();
+    let mut effects = Effects::new(case.id, ms(now));
     if before != after {
         if let Some(to) = after {
             tracing::info!(case_id = case.id, from = ?before, to = ?to, cause, "case transition");
@@ -83,30 +84,86 @@ pub async fn apply(
                 "to": to.as_str(),
                 "cause": cause,
             });
-            cases::add_timeline(tx, case.id, ms(now), "transition", &detail).await?;
+            effects.line("transition", detail);
         }
     }
     let retries_made = track.case.as_ref().map_or(0, |c| c.retries_made);
     for command in commands {
-        carry_out(engine, tx, case.id, command, now, retries_made).await?;
+        carry_out(engine, tx, &mut effects, command, now, retries_made).await?;
     }
+    effects.flush(engine, tx).await?;
     Ok(true)
 }
 
-/// Plans work and puts its job reminder on the queue in the same transaction.
-async fn plan(
-    engine: &Engine,
-    tx: &mut Tx,
+/// What an input's commands add up to, written with as few statements as
+/// possible: planned work in one insert (then its reminders), timeline
+/// lines in one insert, in command order.
+struct Effects {
     case_id: i64,
-    new: NewWork,
-    now: DateTime<Utc>,
-) -> anyhow::Result<Option<i64>> {
-    let Some(id) = work::insert_work(tx, case_id, &new, ms(now)).await? else {
-        return Ok(None);
-    };
-    let run_at = real_secs(engine, new.due_at);
-    work::push_job(tx, queue_of(new.kind), id, run_at).await?;
-    Ok(Some(id))
+    now_ms: i64,
+    work: Vec<NewWork>,
+    lines: Vec<Line>,
+}
+
+enum Line {
+    Always(&'static str, serde_json::Value),
+    /// Only when the work with this key was planned now (not before).
+    IfPlanned(String, &'static str, serde_json::Value),
+}
+
+impl Effects {
+    fn new(case_id: i64, now_ms: i64) -> Self {
+        Self {
+            case_id,
+            now_ms,
+            work: Vec::new(),
+            lines: Vec::new(),
+        }
+    }
+
+    fn line(&mut self, kind: &'static str, detail: serde_json::Value) {
+        self.lines.push(Line::Always(kind, detail));
+    }
+
+    fn plan(&mut self, work: NewWork, line: Option<(&'static str, serde_json::Value)>) {
+        if let Some((kind, detail)) = line {
+            self.lines
+                .push(Line::IfPlanned(work.key.clone(), kind, detail));
+        }
+        if !self.work.iter().any(|w| w.key == work.key) {
+            self.work.push(work);
+        }
+    }
+
+    /// Writes the planned work and its reminders, then the timeline.
+    async fn flush(&mut self, engine: &Engine, tx: &mut Tx) -> anyhow::Result<()> {
+        let planned = work::insert_works(tx, self.case_id, &self.work, self.now_ms).await?;
+        let reminders: Vec<Reminder<'_>> = planned
+            .iter()
+            .filter_map(|(id, key)| {
+                let new = self.work.iter().find(|w| &w.key == key)?;
+                Some(Reminder {
+                    queue: queue_of(new.kind),
+                    work_id: *id,
+                    run_at_secs: real_secs(engine, new.due_at),
+                })
+            })
+            .collect();
+        work::push_jobs(tx, &reminders).await?;
+        let lines: Vec<(i64, &str, serde_json::Value)> = std::mem::take(&mut self.lines)
+            .into_iter()
+            .filter_map(|line| match line {
+                Line::Always(kind, detail) => Some((self.now_ms, kind, detail)),
+                Line::IfPlanned(key, kind, detail) => planned
+                    .iter()
+                    .any(|(_, k)| *k == key)
+                    .then_some((self.now_ms, kind, detail)),
+            })
+            .collect();
+        cases::add_timelines(tx, self.case_id, &lines).await?;
+        self.work.clear();
+        Ok(())
+    }
 }
 
 fn email_work(kind: MailKind, tone: Tone, stage: u32, at: DateTime<Utc>) -> NewWork {
@@ -118,31 +175,43 @@ fn email_work(kind: MailKind, tone: Tone, stage: u32, at: DateTime<Utc>) -> NewW
     }
 }
 
+fn final_work(
+    action: FinalAction,
+    at: DateTime<Utc>,
+) -> (NewWork, (&'static str, serde_json::Value)) {
+    let work = NewWork {
+        kind: "final",
+        key: "final".into(),
+        due_at: ms(at),
+        detail: json!({"action": action.as_str()}),
+    };
+    let line = json!({"action": action.as_str(), "at": at.to_rfc3339()});
+    (work, ("final_action_scheduled", line))
+}
+
 async fn carry_out(
     engine: &Engine,
     tx: &mut Tx,
-    case_id: i64,
+    effects: &mut Effects,
     command: Command,
     now: DateTime<Utc>,
     retries_made: u32,
 ) -> anyhow::Result<()> {
-    let at_now = ms(now);
+    let case_id = effects.case_id;
     match command {
         Command::ScheduleRetry {
             attempt,
             at,
             reason,
         } => {
-            let new = NewWork {
+            let line = json!({"attempt": attempt, "at": at.to_rfc3339(), "reason": reason});
+            let work = NewWork {
                 kind: "retry",
                 key: format!("retry:{attempt}"),
                 due_at: ms(at),
                 detail: json!({"attempt": attempt, "reason": reason}),
             };
-            if plan(engine, tx, case_id, new, now).await?.is_some() {
-                let detail = json!({"attempt": attempt, "at": at.to_rfc3339(), "reason": reason});
-                cases::add_timeline(tx, case_id, at_now, "retry_scheduled", &detail).await?;
-            }
+            effects.plan(work, Some(("retry_scheduled", line)));
         }
         Command::SendEmail {
             kind,
@@ -151,67 +220,44 @@ async fn carry_out(
             at,
         } => {
             let kind = MailKind::from(kind);
-            if plan(engine, tx, case_id, email_work(kind, tone, stage, at), now)
-                .await?
-                .is_some()
-            {
-                let detail = json!({"kind": kind.as_str(), "tone": tone.as_str(), "stage": stage, "at": at.to_rfc3339()});
-                cases::add_timeline(tx, case_id, at_now, "email_scheduled", &detail).await?;
-            }
+            let line = json!({"kind": kind.as_str(), "tone": tone.as_str(), "stage": stage, "at": at.to_rfc3339()});
+            effects.plan(
+                email_work(kind, tone, stage, at),
+                Some(("email_scheduled", line)),
+            );
         }
         Command::ScheduleFinalAction { at, action } => {
-            final_action(engine, tx, case_id, action, at, now).await?;
+            let (work, line) = final_work(action, at);
+            effects.plan(work, Some(line));
         }
         Command::RunFinalAction { action } => {
-            final_action(engine, tx, case_id, action, now, now).await?;
+            let (work, line) = final_work(action, now);
+            effects.plan(work, Some(line));
         }
-        Command::CancelPendingWork => {
-            let n = work::cancel_work(tx, case_id, None, at_now).await?;
+        Command::CancelPendingWork | Command::CancelPendingRetries => {
+            // What was planned before the cancel is written first, so the
+            // cancel applies to it as the state machine meant.
+            effects.flush(engine, tx).await?;
+            let (kind, what) = match command {
+                Command::CancelPendingRetries => (Some("retry"), "pending retries (replanned)"),
+                _ => (None, "all pending work"),
+            };
+            let n = work::cancel_work(tx, case_id, kind, effects.now_ms).await?;
             if n > 0 {
-                let detail = json!({"canceled": n, "what": "all pending work"});
-                cases::add_timeline(tx, case_id, at_now, "canceled", &detail).await?;
-            }
-        }
-        Command::CancelPendingRetries => {
-            let n = work::cancel_work(tx, case_id, Some("retry"), at_now).await?;
-            if n > 0 {
-                let detail = json!({"canceled": n, "what": "pending retries (replanned)"});
-                cases::add_timeline(tx, case_id, at_now, "canceled", &detail).await?;
+                effects.line("canceled", json!({"canceled": n, "what": what}));
             }
         }
         Command::SendThankYou => {
-            let new = email_work(MailKind::ThankYou, Tone::Friendly, 0, now);
-            plan(engine, tx, case_id, new, now).await?;
+            effects.plan(email_work(MailKind::ThankYou, Tone::Friendly, 0, now), None);
         }
         Command::AskToAuthenticate => {
-            let new = email_work(MailKind::ActionRequired, Tone::Friendly, retries_made, now);
-            plan(engine, tx, case_id, new, now).await?;
+            let work = email_work(MailKind::ActionRequired, Tone::Friendly, retries_made, now);
+            effects.plan(work, None);
         }
         Command::Note { text } => {
-            tracing::warn!(case_id, note = %text, "case note");
-            cases::add_timeline(tx, case_id, at_now, "note", &json!({"text": text})).await?;
+            tracing::info!(case_id, note = %text, "case note");
+            effects.line("note", json!({"text": text}));
         }
-    }
-    Ok(())
-}
-
-async fn final_action(
-    engine: &Engine,
-    tx: &mut Tx,
-    case_id: i64,
-    action: crate::domain::policy::FinalAction,
-    at: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> anyhow::Result<()> {
-    let new = NewWork {
-        kind: "final",
-        key: "final".into(),
-        due_at: ms(at),
-        detail: json!({"action": action.as_str()}),
-    };
-    if plan(engine, tx, case_id, new, now).await?.is_some() {
-        let detail = json!({"action": action.as_str(), "at": at.to_rfc3339()});
-        cases::add_timeline(tx, case_id, ms(now), "final_action_scheduled", &detail).await?;
     }
     Ok(())
 }

@@ -20,7 +20,7 @@ use crate::domain::case::Input;
 use crate::engine::Engine;
 use crate::engine::apply::{apply, queue_of, real_secs};
 use crate::store::cases::{self, CaseRow};
-use crate::store::work::{self, WorkRow};
+use crate::store::work::{self, Reminder, WorkRow};
 
 /// Jobs the drain runs at once.
 const CONCURRENCY: usize = 16;
@@ -173,7 +173,12 @@ pub async fn reschedule(
     let mut tx = engine.store.begin().await?;
     work::reschedule_work(&mut tx, work.id, at.timestamp_millis(), tries, detail, why).await?;
     let run_at = real_secs(engine, at.timestamp_millis());
-    work::push_job(&mut tx, queue_of(&work.kind), work.id, run_at).await?;
+    let reminder = Reminder {
+        queue: queue_of(&work.kind),
+        work_id: work.id,
+        run_at_secs: run_at,
+    };
+    work::push_jobs(&mut tx, &[reminder]).await?;
     let detail =
         json!({"text": format!("{why}; trying again at {}", at.to_rfc3339()), "work": work.key});
     cases::add_timeline(&mut tx, work.case_id, now, "note", &detail).await?;

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use crate::clock::unix_millis;
 use crate::engine::Engine;
 use crate::engine::apply::queue_of;
-use crate::store::work;
+use crate::store::work::{self, Reminder};
 
 const EVERY: Duration = Duration::from_secs(30);
 const OVERDUE_MS: i64 = 60_000;
@@ -39,10 +39,16 @@ pub async fn sweep_once(engine: &Engine) -> anyhow::Result<usize> {
     if due.is_empty() {
         return Ok(0);
     }
+    let reminders: Vec<Reminder<'_>> = due
+        .iter()
+        .map(|w| Reminder {
+            queue: queue_of(&w.kind),
+            work_id: w.id,
+            run_at_secs: (real / 1000) as u64,
+        })
+        .collect();
     let mut tx = engine.store.begin().await?;
-    for w in &due {
-        work::push_job(&mut tx, queue_of(&w.kind), w.id, (real / 1000) as u64).await?;
-    }
+    work::push_jobs(&mut tx, &reminders).await?;
     tx.commit().await?;
     Ok(due.len())
 }

@@ -217,15 +217,32 @@ pub async fn add_timeline(
     kind: &str,
     detail: &serde_json::Value,
 ) -> anyhow::Result<()> {
-    let detail = detail.to_string();
+    add_timelines(tx, case_id, &[(at_ms, kind, detail.clone())]).await
+}
+
+/// Adds timeline entries `(at, kind, detail)`, in order, in one statement.
+pub async fn add_timelines(
+    tx: &mut Tx,
+    case_id: i64,
+    entries: &[(i64, &str, serde_json::Value)],
+) -> anyhow::Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<String> = (0..entries.len())
+        .map(|i| format!("($1, ${}, ${}, ${})", i * 3 + 2, i * 3 + 3, i * 3 + 4))
+        .collect();
+    let sql = format!(
+        "INSERT INTO case_timeline (case_id, at, kind, detail) VALUES {}",
+        rows.join(", ")
+    );
+    let details: Vec<String> = entries.iter().map(|(_, _, d)| d.to_string()).collect();
     with_tx!(tx, conn => {
-        sqlx::query("INSERT INTO case_timeline (case_id, at, kind, detail) VALUES ($1, $2, $3, $4)")
-            .bind(case_id)
-            .bind(at_ms)
-            .bind(kind)
-            .bind(&detail)
-            .execute(conn)
-            .await?;
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(case_id);
+        for ((at, kind, _), detail) in entries.iter().zip(&details) {
+            query = query.bind(*at).bind(*kind).bind(detail);
+        }
+        query.execute(conn).await?;
     });
     Ok(())
 }

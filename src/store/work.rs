@@ -50,36 +50,52 @@ macro_rules! work_from_row {
     }};
 }
 
-/// Plans `work` for the case. Returns the row id, or `None` when the same
-/// (case, key) was planned before and is not canceled: an email stage or an
-/// attempt number is planned once. Canceled work (a pause, a new plan) is
-/// planned again.
-pub async fn insert_work(
+/// Plans `works` for the case in one statement. Returns the id and key of
+/// each row planned; a (case, key) planned before and not canceled is left
+/// alone and not returned: an email stage or an attempt number is planned
+/// once. Canceled work (a pause, a new plan) is planned again.
+pub async fn insert_works(
     tx: &mut Tx,
     case_id: i64,
-    work: &NewWork,
+    works: &[NewWork],
     now_ms: i64,
-) -> anyhow::Result<Option<i64>> {
-    const SQL: &str = "INSERT INTO case_work (case_id, kind, work_key, due_at, status, detail, created_at) \
-        VALUES ($1, $2, $3, $4, 'pending', $5, $6) \
-        ON CONFLICT (case_id, work_key) DO UPDATE SET \
-          due_at = excluded.due_at, status = 'pending', detail = excluded.detail, \
-          lease_until = NULL, finished_at = NULL, result = NULL \
-        WHERE case_work.status = 'canceled' \
-        RETURNING id";
-    let detail = work.detail.to_string();
-    let id = with_tx!(tx, conn => {
-        sqlx::query_scalar::<_, i64>(SQL)
+) -> anyhow::Result<Vec<(i64, String)>> {
+    if works.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<String> = (0..works.len())
+        .map(|i| {
+            let p = i * 4;
+            format!(
+                "($1, ${}, ${}, ${}, 'pending', ${}, $2)",
+                p + 3,
+                p + 4,
+                p + 5,
+                p + 6
+            )
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO case_work (case_id, kind, work_key, due_at, status, detail, created_at) \
+         VALUES {} \
+         ON CONFLICT (case_id, work_key) DO UPDATE SET \
+           due_at = excluded.due_at, status = 'pending', detail = excluded.detail, \
+           lease_until = NULL, finished_at = NULL, result = NULL \
+         WHERE case_work.status = 'canceled' \
+         RETURNING id, work_key",
+        rows.join(", ")
+    );
+    let details: Vec<String> = works.iter().map(|w| w.detail.to_string()).collect();
+    let planned = with_tx!(tx, conn => {
+        let mut query = sqlx::query_as::<_, (i64, String)>(sqlx::AssertSqlSafe(sql))
             .bind(case_id)
-            .bind(work.kind)
-            .bind(&work.key)
-            .bind(work.due_at)
-            .bind(&detail)
-            .bind(now_ms)
-            .fetch_optional(conn)
-            .await?
+            .bind(now_ms);
+        for (work, detail) in works.iter().zip(&details) {
+            query = query.bind(work.kind).bind(&work.key).bind(work.due_at).bind(detail);
+        }
+        query.fetch_all(conn).await?
     });
-    Ok(id)
+    Ok(planned)
 }
 
 /// Cancels the case's pending work (of one kind, or all). Returns how many.
@@ -155,25 +171,38 @@ pub async fn finish_work(
     Ok(())
 }
 
-/// Puts a reminder for work `work_id` on job queue `queue`, to run at
-/// `run_at_secs` (real unix seconds).
-pub async fn push_job(
-    tx: &mut Tx,
-    queue: &str,
-    work_id: i64,
-    run_at_secs: u64,
-) -> anyhow::Result<()> {
-    let args = serde_json::to_vec(&serde_json::json!({ "work_id": work_id }))?;
-    let task = TaskBuilder::new(args)
-        .run_at_timestamp(run_at_secs)
-        .max_attempts(3)
-        .build();
-    match tx {
-        Tx::Sqlite(t, _) => {
-            apalis_sqlite::queries::push_tasks(&mut **t, queue, &[task]).await?;
+/// A job-queue reminder: run work `work_id` on `queue` at `run_at_secs`
+/// (real unix seconds).
+#[derive(Debug, Clone, Copy)]
+pub struct Reminder<'a> {
+    pub queue: &'a str,
+    pub work_id: i64,
+    pub run_at_secs: u64,
+}
+
+/// Puts reminders on their job queues.
+pub async fn push_jobs(tx: &mut Tx, reminders: &[Reminder<'_>]) -> anyhow::Result<()> {
+    let mut queues: Vec<&str> = reminders.iter().map(|r| r.queue).collect();
+    queues.sort_unstable();
+    queues.dedup();
+    for queue in queues {
+        let mut tasks = Vec::new();
+        for r in reminders.iter().filter(|r| r.queue == queue) {
+            let args = serde_json::to_vec(&serde_json::json!({ "work_id": r.work_id }))?;
+            tasks.push(
+                TaskBuilder::new(args)
+                    .run_at_timestamp(r.run_at_secs)
+                    .max_attempts(3)
+                    .build(),
+            );
         }
-        Tx::Postgres(t) => {
-            apalis_postgres::queries::push_tasks(&mut **t, queue, vec![task]).await?;
+        match tx {
+            Tx::Sqlite(t, _) => {
+                apalis_sqlite::queries::push_tasks(&mut **t, queue, &tasks).await?;
+            }
+            Tx::Postgres(t) => {
+                apalis_postgres::queries::push_tasks(&mut **t, queue, tasks).await?;
+            }
         }
     }
     Ok(())

@@ -585,3 +585,39 @@ async fn the_sweep_requeues_overdue_work(backend: Backend) {
 }
 
 crate::backend_tests!(the_sweep_requeues_overdue_work);
+
+/// A retry planned for later on the old card moves up when a new card comes.
+async fn a_new_card_moves_the_planned_retry_up(backend: Backend) {
+    let s = Scenario {
+        decline_code: "do_not_honor".into(),
+        ..scenario("in_newcard")
+    };
+    let server = stripe(&s, "do_not_honor", 1).await;
+    let Some(app) = app_with(backend, &server, &[]).await else {
+        return;
+    };
+    app.send("invoice.payment_failed", &event(&s, "failed"))
+        .await;
+    app.run_due_jobs().await;
+    assert!(
+        requests(&server, "POST", "/pay").await.is_empty(),
+        "the retry waits hours"
+    );
+    app.send("customer.updated", &event(&s, "customer")).await;
+    app.run_due_jobs().await;
+    assert_eq!(requests(&server, "POST", "/pay").await.len(), 1);
+    assert_eq!(state(&app, &s).await, Some(CaseState::Recovered));
+    let case = app.case(&s.invoice).await;
+    let retries: Vec<_> = app
+        .store
+        .work_of(case.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|w| w.kind == "retry")
+        .collect();
+    assert_eq!(retries.len(), 1, "the same attempt, moved up");
+    app.shutdown().await;
+}
+
+crate::backend_tests!(a_new_card_moves_the_planned_retry_up);
