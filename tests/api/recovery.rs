@@ -621,3 +621,65 @@ async fn a_new_card_moves_the_planned_retry_up(backend: Backend) {
 }
 
 crate::backend_tests!(a_new_card_moves_the_planned_retry_up);
+
+/// The bank wants the customer to authenticate: dunwell asks them, then the
+/// payment they confirm ends the case.
+async fn authentication_is_asked_for_then_paid(backend: Backend) {
+    let s = scenario("in_sca");
+    let server = stripe(&s, "authentication_required", 0).await;
+    let Some(app) = app_with(backend, &server, &[]).await else {
+        return;
+    };
+    app.send("invoice.payment_failed", &event(&s, "failed"))
+        .await;
+    app.send("invoice.payment_action_required", &event(&s, "action"))
+        .await;
+    app.run_due_jobs().await;
+    assert_eq!(state(&app, &s).await, Some(CaseState::AwaitingCustomer));
+    assert_eq!(mails(&app, &s, "action_required").await, 1);
+    app.send("invoice.paid", &event(&s, "paid")).await;
+    app.run_due_jobs().await;
+    assert_eq!(state(&app, &s).await, Some(CaseState::Recovered));
+    assert_eq!(mails(&app, &s, "thank_you").await, 1);
+    assert_eq!(pending_work(&app, &s).await, 0);
+    app.shutdown().await;
+}
+
+/// A dispute pauses the case (nothing charged meanwhile); a deleted
+/// subscription ends it.
+async fn a_dispute_pauses_and_a_deleted_subscription_ends(backend: Backend) {
+    let s = Scenario {
+        api_version: dunwell::trigger::LEGACY_API_VERSION.into(),
+        ..scenario("in_disputed")
+    };
+    let server = stripe(&s, "insufficient_funds", 0).await;
+    let Some(app) = app_with(backend, &server, &[]).await else {
+        return;
+    };
+    app.send("invoice.payment_failed", &event(&s, "failed"))
+        .await;
+    app.send("charge.dispute.created", &event(&s, "dispute"))
+        .await;
+    assert_eq!(state(&app, &s).await, Some(CaseState::Paused));
+    assert_eq!(
+        pending_work(&app, &s).await,
+        0,
+        "pausing cancels planned work"
+    );
+    app.live_through(25, 12).await;
+    assert!(requests(&server, "POST", "/pay").await.is_empty());
+    assert!(
+        requests(&server, "DELETE", &s.subscription)
+            .await
+            .is_empty()
+    );
+    app.send("customer.subscription.deleted", &event(&s, "deleted"))
+        .await;
+    assert_eq!(state(&app, &s).await, Some(CaseState::Canceled));
+    app.shutdown().await;
+}
+
+crate::backend_tests!(
+    authentication_is_asked_for_then_paid,
+    a_dispute_pauses_and_a_deleted_subscription_ends
+);
