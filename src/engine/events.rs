@@ -87,6 +87,11 @@ async fn handle_event(engine: &Engine, tx: &mut Tx, event: &Event) -> anyhow::Re
     let Some(what) = routed.what else {
         return Ok(Outcome::Handled);
     };
+    if let EventInput::Decline(decline) = &what {
+        if decline.unknown {
+            tracing::warn!(code = %decline.code, "unknown decline code: treated as transient");
+        }
+    }
     let mut ids = match (&routed.facts, &routed.link) {
         (Some(facts), _) => {
             let tz = engine.policy().default_timezone.name();
