@@ -683,3 +683,64 @@ crate::backend_tests!(
     authentication_is_asked_for_then_paid,
     a_dispute_pauses_and_a_deleted_subscription_ends
 );
+
+/// A worker dies while the charge is in flight (its job future dropped, the
+/// lease left behind). When the lease runs out the job runs again and sends
+/// the same Idempotency-Key, so the processor replays instead of charging
+/// twice; the case recovers once.
+async fn a_job_that_dies_mid_charge_reuses_its_key(backend: Backend) {
+    let s = scenario("in_crash");
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v1/invoices/{}", s.invoice)))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(object("invoice.payment_failed", &s)),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(pay_path(&s)))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(object("invoice.paid", &s))
+                .set_delay(std::time::Duration::from_millis(800)),
+        )
+        .mount(&server)
+        .await;
+    let Some(app) = app_with(backend, &server, &[]).await else {
+        return;
+    };
+    app.send("invoice.payment_failed", &event(&s, "failed"))
+        .await;
+    let case = app.case(&s.invoice).await;
+    let retry = app
+        .store
+        .work_of(case.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|w| w.kind == "retry")
+        .expect("a retry is planned");
+    app.advance(Duration::days(4));
+    let died = tokio::time::timeout(
+        std::time::Duration::from_millis(300),
+        dunwell::jobs::run_work(&app.engine, retry.id),
+    )
+    .await;
+    assert!(died.is_err(), "the job was cut off mid-charge");
+    assert_eq!(requests(&server, "POST", "/pay").await.len(), 1);
+    // Its lease blocks other workers until it expires (the due emails run)...
+    app.run_due_jobs().await;
+    assert_eq!(requests(&server, "POST", "/pay").await.len(), 1);
+    assert_eq!(state(&app, &s).await, Some(CaseState::Retrying));
+    // ...which is what releasing it stands for here.
+    app.store.release_work(retry.id).await.unwrap();
+    app.run_due_jobs().await;
+    let paid = requests(&server, "POST", "/pay").await;
+    assert_eq!(keys(&paid), vec![format!("dunwell-{}-pay-1", case.id); 2]);
+    assert_eq!(state(&app, &s).await, Some(CaseState::Recovered));
+    assert_eq!(mails(&app, &s, "thank_you").await, 1);
+    app.shutdown().await;
+}
+
+crate::backend_tests!(a_job_that_dies_mid_charge_reuses_its_key);
