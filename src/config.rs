@@ -37,6 +37,8 @@ pub struct Config {
     pub processor: ProcessorKind,
     pub stripe_api_key: Option<SecretString>,
     pub stripe_api_base: Url,
+    /// Per request to the processor (each of the client's tries).
+    pub stripe_timeout_secs: u64,
     pub smtp_url: Option<SecretString>,
     pub mail_from: Option<String>,
     pub link_secret: Option<SecretString>,
@@ -71,6 +73,8 @@ struct RawConfig {
     stripe_api_key: Option<String>,
     #[serde(deserialize_with = "text")]
     stripe_api_base: String,
+    #[serde(deserialize_with = "text")]
+    stripe_timeout_secs: String,
     #[serde(deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     smtp_url: Option<String>,
     #[serde(deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
@@ -100,6 +104,7 @@ impl Default for RawConfig {
             processor: "simulated".into(),
             stripe_api_key: None,
             stripe_api_base: "https://api.stripe.com".into(),
+            stripe_timeout_secs: "20".into(),
             smtp_url: None,
             mail_from: None,
             link_secret: None,
@@ -123,6 +128,7 @@ const KNOWN_KEYS: &[&str] = &[
     "webhook_max_body_bytes",
     "processor",
     "stripe_api_key",
+    "stripe_timeout_secs",
     "stripe_api_base",
     "smtp_url",
     "mail_from",
@@ -305,6 +311,7 @@ impl Config {
                 "stripe_api_base",
                 format!("{:?}", self.stripe_api_base.as_str()),
             ),
+            ("stripe_timeout_secs", self.stripe_timeout_secs.to_string()),
             ("smtp_url", smtp),
             ("mail_from", opt(&self.mail_from)),
             ("link_secret", link_secret),
@@ -469,6 +476,13 @@ impl RawConfig {
             "a byte count from 1024 to 67108864",
             &mut errors,
         );
+        let stripe_timeout = number::<u64>(
+            "stripe_timeout_secs (DUNWELL_STRIPE_TIMEOUT_SECS)",
+            &self.stripe_timeout_secs,
+            |n| (1..=120).contains(n),
+            "a whole number of seconds from 1 to 120",
+            &mut errors,
+        );
         let clock_speed = number::<f64>(
             "clock_speed (DUNWELL_CLOCK_SPEED)",
             &self.clock_speed,
@@ -540,11 +554,17 @@ impl RawConfig {
         }
         let policy = self.policy.validate().map_err(|e| errors.extend(e)).ok();
         match (
-            (bind, public_url, stripe_api_base, processor),
+            (bind, public_url, stripe_api_base, processor, stripe_timeout),
             (tolerance, max_body, clock_speed, policy),
         ) {
             (
-                (Some(bind), Some(public_url), Some(stripe_api_base), Some(processor)),
+                (
+                    Some(bind),
+                    Some(public_url),
+                    Some(stripe_api_base),
+                    Some(processor),
+                    Some(stripe_timeout_secs),
+                ),
                 (
                     Some(webhook_tolerance_secs),
                     Some(webhook_max_body_bytes),
@@ -565,6 +585,7 @@ impl RawConfig {
                 processor,
                 stripe_api_key: secret(self.stripe_api_key),
                 stripe_api_base,
+                stripe_timeout_secs,
                 smtp_url: secret(self.smtp_url),
                 mail_from: self.mail_from,
                 link_secret: secret(self.link_secret),

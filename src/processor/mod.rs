@@ -57,7 +57,7 @@ impl Processor {
                 Self::Stripe(stripe::StripeClient::new(
                     config.stripe_api_base.clone(),
                     key,
-                    std::time::Duration::from_secs(20),
+                    std::time::Duration::from_secs(config.stripe_timeout_secs),
                 )?)
             }
             ProcessorKind::Simulated => Self::Simulated(Default::default()),

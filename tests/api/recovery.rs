@@ -744,3 +744,33 @@ async fn a_job_that_dies_mid_charge_reuses_its_key(backend: Backend) {
 }
 
 crate::backend_tests!(a_job_that_dies_mid_charge_reuses_its_key);
+
+/// A charge request that times out is retried under the same key.
+async fn a_timeout_is_retried_under_the_same_key(backend: Backend) {
+    let s = scenario("in_slow");
+    let server = stripe(&s, "insufficient_funds", 1).await;
+    Mock::given(method("POST"))
+        .and(path(pay_path(&s)))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(object("invoice.paid", &s))
+                .set_delay(std::time::Duration::from_millis(2500)),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let Some(app) = app_with(backend, &server, &[("stripe_timeout_secs", "1")]).await else {
+        return;
+    };
+    app.send("invoice.payment_failed", &event(&s, "failed"))
+        .await;
+    app.live_through(4, 6).await;
+    let paid = requests(&server, "POST", "/pay").await;
+    let case = app.case(&s.invoice).await;
+    assert_eq!(keys(&paid), vec![format!("dunwell-{}-pay-1", case.id); 2]);
+    assert_eq!(state(&app, &s).await, Some(CaseState::Recovered));
+    app.shutdown().await;
+}
+
+crate::backend_tests!(a_timeout_is_retried_under_the_same_key);
