@@ -8,12 +8,14 @@ use tracing::Instrument;
 
 use super::Engine;
 use super::apply::apply;
+use super::pre_dunning;
 use super::route::route;
 use crate::domain::case::{EventInput, Input};
 use crate::domain::events::{Event, EventKind};
 use crate::store::Tx;
 use crate::store::cases::{self, PaymentFailure};
 use crate::store::events::{Finished, Outcome, PendingEvent, finish_events_in};
+use crate::store::notices;
 
 /// How long one transaction may go on before the events so far are
 /// committed and the rest go into the next: on SQLite the intake's group
@@ -83,6 +85,12 @@ async fn handle_event(engine: &Engine, tx: &mut Tx, event: &Event) -> anyhow::Re
     if let Some((invoice, customer)) = &routed.payment {
         let paid_at = event.envelope.created.timestamp_millis();
         cases::record_payment(tx, invoice, customer, paid_at).await?;
+    }
+    if let Some(card) = &routed.card {
+        notices::upsert_card(tx, card, now_ms).await?;
+    }
+    if let Some(pre) = &routed.pre_dunning {
+        pre_dunning::consider(engine, tx, pre, routed.card.as_ref()).await?;
     }
     let Some(what) = routed.what else {
         return Ok(Outcome::Handled);

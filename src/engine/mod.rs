@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod events;
+pub mod pre_dunning;
 pub mod route;
 
 use std::sync::Arc;

@@ -3,8 +3,12 @@
 
 use crate::domain::case::EventInput;
 use crate::domain::decline::classify;
-use crate::domain::events::{Charge, Event, EventKind, Invoice, PaymentIntent};
+use chrono::{DateTime, Utc};
+
+use crate::domain::events::{Charge, Event, EventKind, Invoice, PaymentIntent, PaymentMethod};
+use crate::domain::money::Money;
 use crate::store::cases::{CaseFacts, CaseLink};
+use crate::store::notices::Card;
 
 #[derive(Debug, Clone, Default)]
 pub struct Routed {
@@ -19,6 +23,38 @@ pub struct Routed {
     /// A failed charge that names no invoice (the newer API shape): matched
     /// to the customer's case by amount when no case knows its ids.
     pub unlinked: Option<Unlinked>,
+    /// The customer's card, to remember (pre-dunning checks renewals
+    /// against it).
+    pub card: Option<Card>,
+    /// A reason to warn the customer before a payment fails.
+    pub pre_dunning: Option<PreDunning>,
+}
+
+#[derive(Debug, Clone)]
+pub enum PreDunning {
+    /// The processor says the card expires soon (`customer.source.expiring`).
+    SourceExpiring { customer_id: String },
+    /// A renewal is coming (`invoice.upcoming`): warn if the customer's card
+    /// will have expired by then.
+    Upcoming {
+        customer_id: String,
+        renewal: DateTime<Utc>,
+        amount: Money,
+        email: Option<String>,
+        product: Option<String>,
+    },
+}
+
+fn card_of(pm: &PaymentMethod) -> Option<Card> {
+    let expiry = pm.expiry?;
+    Some(Card {
+        customer_id: pm.customer.as_ref()?.to_string(),
+        payment_method_id: pm.id.to_string(),
+        brand: pm.brand.clone(),
+        last4: pm.last4.clone(),
+        exp_month: expiry.month,
+        exp_year: expiry.year,
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -162,13 +198,36 @@ pub fn route(event: &Event) -> Routed {
                 (None, None) => Routed::default(),
             }
         }
-        EventKind::PaymentMethodAttached(pm) => match &pm.customer {
-            Some(customer) => linked(
-                CaseLink::Customer,
-                customer.to_string(),
-                EventInput::NewPaymentMethod,
-            ),
-            None => Routed::default(),
+        EventKind::PaymentMethodAttached(pm) => Routed {
+            card: card_of(pm),
+            ..match &pm.customer {
+                Some(customer) => linked(
+                    CaseLink::Customer,
+                    customer.to_string(),
+                    EventInput::NewPaymentMethod,
+                ),
+                None => Routed::default(),
+            }
+        },
+        EventKind::CustomerSourceExpiring(card) => Routed {
+            card: card_of(card),
+            pre_dunning: card.customer.as_ref().map(|c| PreDunning::SourceExpiring {
+                customer_id: c.to_string(),
+            }),
+            ..Routed::default()
+        },
+        EventKind::InvoiceUpcoming(upcoming) => Routed {
+            pre_dunning: upcoming
+                .next_payment_attempt
+                .or(upcoming.period_end)
+                .map(|renewal| PreDunning::Upcoming {
+                    customer_id: upcoming.customer.to_string(),
+                    renewal,
+                    amount: upcoming.amount_due,
+                    email: upcoming.customer_email.clone(),
+                    product: upcoming.line.as_ref().and_then(|l| l.description.clone()),
+                }),
+            ..Routed::default()
         },
         EventKind::CustomerUpdated {
             customer,
@@ -183,9 +242,6 @@ pub fn route(event: &Event) -> Routed {
             subscription.id.to_string(),
             EventInput::SubscriptionDeleted,
         ),
-        EventKind::CustomerUpdated { .. }
-        | EventKind::InvoiceUpcoming(_)
-        | EventKind::CustomerSourceExpiring(_)
-        | EventKind::Ignored => Routed::default(),
+        EventKind::CustomerUpdated { .. } | EventKind::Ignored => Routed::default(),
     }
 }

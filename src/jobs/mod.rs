@@ -6,6 +6,7 @@ pub mod final_action;
 pub mod process_events;
 pub mod retry_charge;
 pub mod send_email;
+pub mod send_notice;
 pub mod sweep;
 pub mod wal_checkpoint;
 pub mod workers;
@@ -56,6 +57,20 @@ pub async fn run_work(engine: &Engine, id: i64) -> anyhow::Result<Ran> {
     Ok(Ran::Finished)
 }
 
+/// Claims notice `id` and sends it (a job-queue reminder).
+pub async fn run_notice(engine: &Engine, id: i64) -> anyhow::Result<Ran> {
+    let real = unix_millis();
+    let claimed = engine
+        .store
+        .claim_notices(Some(id), engine.clock.now_ms(), real, real + LEASE_MS, 1)
+        .await?;
+    let Some(notice) = claimed.into_iter().next() else {
+        return Ok(Ran::NotClaimed);
+    };
+    send_notice::perform(engine, &notice).await?;
+    Ok(Ran::Finished)
+}
+
 /// Carries out claimed work; on error the lease is given back.
 async fn perform(engine: &Engine, work: WorkRow) -> anyhow::Result<()> {
     let span =
@@ -89,6 +104,14 @@ pub async fn run_due(engine: &Engine) -> anyhow::Result<usize> {
     let mut ran = 0;
     loop {
         let real = unix_millis();
+        for notice in engine
+            .store
+            .claim_notices(None, engine.clock.now_ms(), real, real + LEASE_MS, BATCH)
+            .await?
+        {
+            send_notice::perform(engine, &notice).await?;
+            ran += 1;
+        }
         let batch = engine
             .store
             .claim_due_work(engine.clock.now_ms(), real, real + LEASE_MS, BATCH)

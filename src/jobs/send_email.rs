@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
 use super::{Line, case_is_live, conclude, reschedule};
-use crate::domain::links;
+use crate::domain::links::{self, LinkSubject};
 use crate::domain::money::{Currency, Money};
 use crate::domain::policy::{FinalAction, RetryOwner};
 use crate::engine::Engine;
@@ -56,7 +56,7 @@ pub fn view(engine: &Engine, case: &CaseRow, tone: &'static str) -> MailView {
     let final_at = opened + Duration::days(i64::from(policy.final_.day));
     let latest = case.track.case.as_ref().and_then(|c| c.latest.as_ref());
     let expires = engine.clock.now().timestamp() + LINK_DAYS * 86_400;
-    let token = links::sign(engine.link_secret(), case.id, expires);
+    let token = links::sign(engine.link_secret(), &LinkSubject::Case(case.id), expires);
     let base = engine.config.public_url.as_str().trim_end_matches('/');
     MailView {
         name,
@@ -79,6 +79,9 @@ pub fn view(engine: &Engine, case: &CaseRow, tone: &'static str) -> MailView {
         offers: policy.offers.iter().map(|o| o.label.clone()).collect(),
         retrying: policy.retry_owner == RetryOwner::Dunwell
             && latest.is_none_or(|l| l.category.retryable() && !l.network_forbids_retry),
+        card: String::new(),
+        card_expires: String::new(),
+        renewal_date: String::new(),
     }
 }
 

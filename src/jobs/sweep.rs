@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use crate::clock::unix_millis;
 use crate::engine::Engine;
 use crate::engine::apply::queue_of;
+use crate::engine::pre_dunning::NOTICE_QUEUE;
 use crate::store::work::{self, Reminder};
 
 const EVERY: Duration = Duration::from_secs(30);
@@ -36,19 +37,29 @@ pub async fn sweep_once(engine: &Engine) -> anyhow::Result<usize> {
     // "A minute overdue" in engine time, whatever the clock speed.
     let overdue_before = engine.clock.sim_ms_at(real - OVERDUE_MS);
     let due = engine.store.due_work(overdue_before, real, BATCH).await?;
-    if due.is_empty() {
+    let notices = engine
+        .store
+        .due_notices(overdue_before, real, BATCH)
+        .await?;
+    if due.is_empty() && notices.is_empty() {
         return Ok(0);
     }
+    let now = (real / 1000) as u64;
     let reminders: Vec<Reminder<'_>> = due
         .iter()
         .map(|w| Reminder {
             queue: queue_of(&w.kind),
             work_id: w.id,
-            run_at_secs: (real / 1000) as u64,
+            run_at_secs: now,
         })
+        .chain(notices.iter().map(|&id| Reminder {
+            queue: NOTICE_QUEUE,
+            work_id: id,
+            run_at_secs: now,
+        }))
         .collect();
     let mut tx = engine.store.begin().await?;
     work::push_jobs(&mut tx, &reminders).await?;
     tx.commit().await?;
-    Ok(due.len())
+    Ok(reminders.len())
 }

@@ -1,7 +1,8 @@
 //! The job-queue workers (apalis, on the same database): one per queue
-//! (`retry_charge`, `send_email`, `final_action`). A job carries only the
-//! id of the `case_work` row it reminds of; `run_work` claims the row and
-//! dispatches to the job's file.
+//! (`retry_charge`, `send_email`, `final_action`, `send_notice`). A job
+//! carries only the id of the row it reminds of (`case_work`, or `notices`
+//! on the notice queue); `run_work` / `run_notice` claim it and dispatch to
+//! the job's file.
 
 use std::time::Duration;
 
@@ -11,12 +12,16 @@ use tokio::sync::watch;
 
 use crate::engine::Engine;
 use crate::engine::apply::{EMAIL_QUEUE, FINAL_QUEUE, RETRY_QUEUE};
+use crate::engine::pre_dunning::NOTICE_QUEUE;
 use crate::store::Store;
 
-/// The job payload: which planned work to do.
+/// The job payload: which planned work (or notice, on the notice queue)
+/// to do.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WorkReminder {
     pub work_id: i64,
+    #[serde(default)]
+    pub queue: String,
 }
 
 const POLL: Duration = Duration::from_millis(250);
@@ -31,14 +36,18 @@ const CONCURRENCY: usize = 16;
 const BATCH: usize = 50;
 
 async fn handle(job: WorkReminder, engine: Data<Engine>) -> Result<(), BoxDynError> {
-    super::run_work(&engine, job.work_id).await?;
+    if job.queue == NOTICE_QUEUE {
+        super::run_notice(&engine, job.work_id).await?;
+    } else {
+        super::run_work(&engine, job.work_id).await?;
+    }
     Ok(())
 }
 
 /// Runs the workers until `shutdown` turns true.
 pub async fn run(engine: Engine, mut shutdown: watch::Receiver<bool>) {
     let mut monitor = Monitor::new();
-    for queue in [RETRY_QUEUE, EMAIL_QUEUE, FINAL_QUEUE] {
+    for queue in [RETRY_QUEUE, EMAIL_QUEUE, FINAL_QUEUE, NOTICE_QUEUE] {
         let engine = engine.clone();
         monitor = match engine.store.clone() {
             Store::Sqlite(pool, _) => monitor.register(move |_| {

@@ -16,14 +16,17 @@ pub enum MailKind {
     FinalNotice,
     ActionRequired,
     ThankYou,
+    /// Pre-dunning: the card on file expires before the next renewal.
+    CardExpiring,
 }
 
 impl MailKind {
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::PaymentFailed,
         Self::FinalNotice,
         Self::ActionRequired,
         Self::ThankYou,
+        Self::CardExpiring,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -32,6 +35,7 @@ impl MailKind {
             Self::FinalNotice => "final_notice",
             Self::ActionRequired => "action_required",
             Self::ThankYou => "thank_you",
+            Self::CardExpiring => "card_expiring",
         }
     }
 
@@ -74,6 +78,12 @@ pub struct MailView {
     pub offers: Vec<String>,
     /// dunwell will retry the card by itself.
     pub retrying: bool,
+    /// The card on file ("Visa ending 4242"), pre-dunning.
+    pub card: String,
+    /// Its last month ("December 2026").
+    pub card_expires: String,
+    /// When the next payment is taken.
+    pub renewal_date: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -94,13 +104,16 @@ pub fn sample_view(tone: &'static str) -> MailView {
         amount: "49.00 USD".into(),
         product: "Pro plan (monthly)".into(),
         tone,
-        update_url: "http://127.0.0.1:8080/billing/update/1.1900000000.sample".into(),
+        update_url: "http://127.0.0.1:8080/billing/update/c1.1900000000.sample".into(),
         invoice_url: Some("https://invoice.stripe.com/i/sample".into()),
         reason: "the card on file has expired".into(),
         consequence: "your subscription will be canceled".into(),
         final_date: "Tuesday 24 March 2026".into(),
         offers: vec!["Switch to yearly and save 20%".into()],
         retrying: true,
+        card: "Visa card ending 4242".into(),
+        card_expires: "March 2026".into(),
+        renewal_date: "Wednesday 1 April 2026".into(),
     }
 }
 

@@ -6,7 +6,7 @@ use crate::domain::policy::Policy;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct PreviewArgs {
-    /// payment_failed, final_notice, action_required or thank_you.
+    /// payment_failed, final_notice, action_required, thank_you or card_expiring.
     pub kind: String,
     /// The policy stage (days since the first failure) whose tone to use.
     #[arg(long, default_value_t = 0)]
@@ -33,7 +33,7 @@ pub fn run(policy: &Policy, args: &PreviewArgs) -> anyhow::Result<String> {
             .iter()
             .find(|s| s.day == args.stage)
             .map_or("friendly", |s| s.tone.as_str()),
-        MailKind::ActionRequired | MailKind::ThankYou => "friendly",
+        MailKind::ActionRequired | MailKind::ThankYou | MailKind::CardExpiring => "friendly",
     };
     let mail = render(kind, &sample_view(tone))?;
     let body = match args.format.as_str() {

@@ -67,4 +67,9 @@ email_templates! {
         "email/thank_you/body.txt",
         "email/thank_you/body.html"
     ),
+    CardExpiring => (
+        "email/card_expiring/subject.txt",
+        "email/card_expiring/body.txt",
+        "email/card_expiring/body.html"
+    ),
 }

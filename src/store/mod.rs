@@ -5,6 +5,7 @@
 pub mod cases;
 pub mod events;
 pub mod mail;
+pub mod notices;
 pub mod payload;
 pub mod settings;
 pub mod sqlite_writer;

@@ -188,7 +188,8 @@ pub async fn push_jobs(tx: &mut Tx, reminders: &[Reminder<'_>]) -> anyhow::Resul
     for queue in queues {
         let mut tasks = Vec::new();
         for r in reminders.iter().filter(|r| r.queue == queue) {
-            let args = serde_json::to_vec(&serde_json::json!({ "work_id": r.work_id }))?;
+            let args =
+                serde_json::to_vec(&serde_json::json!({ "work_id": r.work_id, "queue": r.queue }))?;
             tasks.push(
                 TaskBuilder::new(args)
                     .run_at_timestamp(r.run_at_secs)

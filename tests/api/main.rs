@@ -6,6 +6,7 @@ mod fixtures;
 mod health;
 mod helpers;
 mod intake;
+mod pre_dunning;
 mod queue;
 mod recovery;
 mod smtp;

@@ -13,6 +13,26 @@ pub struct CardExpiry {
     pub year: i32,
 }
 
+impl CardExpiry {
+    /// The first instant the card no longer works: cards are valid through
+    /// the last day of their expiry month.
+    pub fn lapses_at(self) -> Option<chrono::DateTime<chrono::Utc>> {
+        let (year, month) = if self.month >= 12 {
+            (self.year + 1, 1)
+        } else {
+            (self.year, self.month + 1)
+        };
+        chrono::NaiveDate::from_ymd_opt(year, month, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc())
+    }
+
+    /// Whether a charge at `at` would meet an expired card.
+    pub fn expired_by(self, at: chrono::DateTime<chrono::Utc>) -> bool {
+        self.lapses_at().is_some_and(|lapse| lapse <= at)
+    }
+}
+
 /// A PaymentMethod (`payment_method.attached`) or a legacy card
 /// (`customer.source.expiring`), reduced to what dunning needs.
 #[derive(Debug, Clone, PartialEq)]
@@ -165,4 +185,25 @@ pub(super) fn parse_subscription(object: &str) -> Result<Subscription, serde_jso
         item: typed(item, "items.id", SubscriptionItemId::try_from)?,
         price: typed(price, "items.price", PriceId::try_from)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_card_works_through_its_expiry_month() {
+        let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        let dec = CardExpiry {
+            month: 12,
+            year: 2026,
+        };
+        assert!(!dec.expired_by(at("2026-12-31T23:59:59Z")));
+        assert!(dec.expired_by(at("2027-01-01T00:00:00Z")));
+        let june = CardExpiry {
+            month: 6,
+            year: 2026,
+        };
+        assert_eq!(june.lapses_at(), Some(at("2026-07-01T00:00:00Z")));
+    }
 }

@@ -1,0 +1,272 @@
+//! `customer_cards` (each customer's latest card) and `notices` (emails
+//! outside a case, pre-dunning): planned, claimed and recorded in one row.
+
+use sqlx::Row;
+
+use super::{Store, Tx, with_pool, with_tx};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Card {
+    pub customer_id: String,
+    pub payment_method_id: String,
+    pub brand: Option<String>,
+    pub last4: Option<String>,
+    pub exp_month: u32,
+    pub exp_year: i32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewNotice {
+    pub customer_id: String,
+    pub kind: &'static str,
+    pub key: String,
+    pub recipient: Option<String>,
+    pub detail: serde_json::Value,
+    pub due_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Notice {
+    pub id: i64,
+    pub customer_id: String,
+    pub kind: String,
+    pub key: String,
+    pub recipient: Option<String>,
+    pub detail: serde_json::Value,
+    pub due_at: i64,
+    pub status: String,
+    pub subject: Option<String>,
+    pub body_text: Option<String>,
+    pub body_html: Option<String>,
+    pub error: Option<String>,
+}
+
+const COLUMNS: &str = "id, customer_id, kind, notice_key, recipient, detail, due_at, status, \
+    subject, body_text, body_html, error";
+
+macro_rules! notice_from_row {
+    ($r:expr) => {{
+        let r = $r;
+        let detail: String = r.try_get("detail")?;
+        Notice {
+            id: r.try_get("id")?,
+            customer_id: r.try_get("customer_id")?,
+            kind: r.try_get("kind")?,
+            key: r.try_get("notice_key")?,
+            recipient: r.try_get("recipient")?,
+            detail: serde_json::from_str(&detail)?,
+            due_at: r.try_get("due_at")?,
+            status: r.try_get("status")?,
+            subject: r.try_get("subject")?,
+            body_text: r.try_get("body_text")?,
+            body_html: r.try_get("body_html")?,
+            error: r.try_get("error")?,
+        }
+    }};
+}
+
+/// Remembers the customer's latest card.
+pub async fn upsert_card(tx: &mut Tx, card: &Card, now_ms: i64) -> anyhow::Result<()> {
+    with_tx!(tx, conn => {
+        sqlx::query(
+            "INSERT INTO customer_cards (customer_id, payment_method_id, brand, last4, exp_month, \
+             exp_year, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (customer_id) DO UPDATE SET payment_method_id = excluded.payment_method_id, \
+             brand = excluded.brand, last4 = excluded.last4, exp_month = excluded.exp_month, \
+             exp_year = excluded.exp_year, updated_at = excluded.updated_at",
+        )
+        .bind(&card.customer_id)
+        .bind(&card.payment_method_id)
+        .bind(&card.brand)
+        .bind(&card.last4)
+        .bind(i32::try_from(card.exp_month)?)
+        .bind(card.exp_year)
+        .bind(now_ms)
+        .execute(conn)
+        .await?;
+    });
+    Ok(())
+}
+
+pub async fn card_of(tx: &mut Tx, customer_id: &str) -> anyhow::Result<Option<Card>> {
+    let card = with_tx!(tx, conn => {
+        match sqlx::query(
+            "SELECT customer_id, payment_method_id, brand, last4, exp_month, exp_year \
+             FROM customer_cards WHERE customer_id = $1",
+        )
+        .bind(customer_id)
+        .fetch_optional(conn)
+        .await?
+        {
+            Some(r) => Some(Card {
+                customer_id: r.try_get("customer_id")?,
+                payment_method_id: r.try_get("payment_method_id")?,
+                brand: r.try_get("brand")?,
+                last4: r.try_get("last4")?,
+                exp_month: u32::try_from(r.try_get::<i32, _>("exp_month")?)?,
+                exp_year: r.try_get("exp_year")?,
+            }),
+            None => None,
+        }
+    });
+    Ok(card)
+}
+
+/// The customer's email as their latest invoice gave it.
+pub async fn email_of(tx: &mut Tx, customer_id: &str) -> anyhow::Result<Option<String>> {
+    let email = with_tx!(tx, conn => {
+        sqlx::query_scalar::<_, String>(
+            "SELECT customer_email FROM cases WHERE customer_id = $1 AND customer_email IS NOT NULL \
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(customer_id)
+        .fetch_optional(conn)
+        .await?
+    });
+    Ok(email)
+}
+
+/// Plans a notice; `None` when this (customer, kind, key) exists already.
+pub async fn insert_notice(
+    tx: &mut Tx,
+    notice: &NewNotice,
+    now_ms: i64,
+) -> anyhow::Result<Option<i64>> {
+    let detail = notice.detail.to_string();
+    let id = with_tx!(tx, conn => {
+        sqlx::query_scalar::<_, i64>(
+            "INSERT INTO notices (customer_id, kind, notice_key, recipient, detail, due_at, status, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7) \
+             ON CONFLICT (customer_id, kind, notice_key) DO NOTHING RETURNING id",
+        )
+        .bind(&notice.customer_id)
+        .bind(notice.kind)
+        .bind(&notice.key)
+        .bind(&notice.recipient)
+        .bind(&detail)
+        .bind(notice.due_at)
+        .bind(now_ms)
+        .fetch_optional(conn)
+        .await?
+    });
+    Ok(id)
+}
+
+impl Store {
+    /// The payment method id of the customer's latest card.
+    pub async fn current_card(&self, customer_id: &str) -> anyhow::Result<Option<String>> {
+        let id = with_pool!(self, pool => {
+            sqlx::query_scalar::<_, String>(
+                "SELECT payment_method_id FROM customer_cards WHERE customer_id = $1",
+            )
+            .bind(customer_id)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(id)
+    }
+
+    /// Takes pending, due notices (one, or up to `limit` when `id` is
+    /// `None`) until `lease_until_ms` (real clock).
+    pub async fn claim_notices(
+        &self,
+        id: Option<i64>,
+        sim_now_ms: i64,
+        real_now_ms: i64,
+        lease_until_ms: i64,
+        limit: i64,
+    ) -> anyhow::Result<Vec<Notice>> {
+        let sql = format!(
+            "UPDATE notices SET lease_until = $1 \
+             WHERE id IN (SELECT id FROM notices \
+                          WHERE status = 'pending' AND due_at <= $2 \
+                            AND (lease_until IS NULL OR lease_until < $3) \
+                            AND ($4 IS NULL OR id = $4) \
+                          ORDER BY due_at, id LIMIT $5) \
+               AND status = 'pending' AND (lease_until IS NULL OR lease_until < $3) \
+             RETURNING {COLUMNS}"
+        );
+        let _turn = self.write_turn().await;
+        let rows = with_pool!(self, pool => {
+            let mut out = Vec::new();
+            for r in sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(lease_until_ms)
+                .bind(sim_now_ms)
+                .bind(real_now_ms)
+                .bind(id)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+            {
+                out.push(notice_from_row!(r));
+            }
+            out
+        });
+        Ok(rows)
+    }
+
+    /// Records what was written and where it stands (`outbox`, `sending`,
+    /// `sent`, `failed`, `no_recipient`), letting go of the lease.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record_notice(
+        &self,
+        id: i64,
+        status: &str,
+        subject: &str,
+        body_text: &str,
+        body_html: &str,
+        error: Option<&str>,
+        now_ms: i64,
+    ) -> anyhow::Result<()> {
+        let _turn = self.write_turn().await;
+        with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE notices SET status = $1, subject = $2, body_text = $3, body_html = $4, \
+                 error = $5, sent_at = $6, lease_until = NULL WHERE id = $7",
+            )
+            .bind(status)
+            .bind(subject)
+            .bind(body_text)
+            .bind(body_html)
+            .bind(error)
+            .bind(now_ms)
+            .bind(id)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    pub async fn notices_of(&self, customer_id: &str) -> anyhow::Result<Vec<Notice>> {
+        let sql = format!("SELECT {COLUMNS} FROM notices WHERE customer_id = $1 ORDER BY id");
+        let rows = with_pool!(self, pool => {
+            let mut out = Vec::new();
+            for r in sqlx::query(sqlx::AssertSqlSafe(sql)).bind(customer_id).fetch_all(pool).await? {
+                out.push(notice_from_row!(r));
+            }
+            out
+        });
+        Ok(rows)
+    }
+
+    /// Pending notices due by `due_by_ms` and not leased (the sweep's view).
+    pub async fn due_notices(
+        &self,
+        due_by_ms: i64,
+        real_now_ms: i64,
+        limit: i64,
+    ) -> anyhow::Result<Vec<i64>> {
+        let ids = with_pool!(self, pool => {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT id FROM notices WHERE status = 'pending' AND due_at <= $1 \
+                 AND (lease_until IS NULL OR lease_until < $2) ORDER BY due_at, id LIMIT $3",
+            )
+            .bind(due_by_ms)
+            .bind(real_now_ms)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(ids)
+    }
+}

@@ -1,0 +1,125 @@
+//! Pre-dunning: a customer whose card will have expired by the renewal is
+//! warned once, before any payment fails.
+
+use chrono::{Datelike, Duration, Utc};
+use dunwell::trigger::Scenario;
+
+use crate::helpers::{Backend, TestApp, spawn_manual};
+
+fn scenario(customer: &str, exp_month: u32, exp_year: i32) -> Scenario {
+    Scenario {
+        customer: customer.into(),
+        invoice: format!("in_{customer}"),
+        card_exp_month: exp_month,
+        card_exp_year: exp_year,
+        ..Scenario::example("evt_unused", crate::helpers::now())
+    }
+}
+
+fn event(s: &Scenario, id: &str) -> Scenario {
+    Scenario {
+        event_id: format!("evt_{id}_{}", s.customer),
+        ..s.clone()
+    }
+}
+
+/// The `invoice.upcoming` of a renewal a few weeks on (next month or later).
+fn upcoming(s: &Scenario, id: &str) -> Scenario {
+    Scenario {
+        now: (Utc::now() + Duration::days(40)).timestamp(),
+        ..event(s, id)
+    }
+}
+
+async fn notices(app: &TestApp, customer: &str) -> Vec<dunwell::store::notices::Notice> {
+    app.store.notices_of(customer).await.unwrap()
+}
+
+async fn a_card_expiring_before_the_renewal_is_warned_about_once(backend: Backend) {
+    let Some(app) = spawn_manual(backend, &[]).await else {
+        return;
+    };
+    let today = Utc::now();
+    let s = scenario("cus_expiring", today.month(), today.year());
+    app.send("payment_method.attached", &event(&s, "pm")).await;
+    app.send("invoice.upcoming", &upcoming(&s, "up1")).await;
+    app.run_due_jobs().await;
+    let sent = notices(&app, "cus_expiring").await;
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    let notice = &sent[0];
+    assert_eq!(notice.kind, "card_expiring");
+    assert_eq!(notice.status, "outbox");
+    assert_eq!(notice.recipient.as_deref(), Some("maria.silva@example.com"));
+    let text = notice.body_text.as_deref().unwrap();
+    let month = today.format("%B %Y").to_string();
+    assert!(
+        text.contains(&format!(
+            "Visa card ending 4242 expires at the end of {month}"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("49.00 USD") && text.contains("/billing/update/ucus_expiring."),
+        "{text}"
+    );
+    assert!(
+        notice
+            .body_html
+            .as_deref()
+            .unwrap()
+            .contains("Update your card")
+    );
+
+    // The next upcoming reminder and Stripe's own expiring notice for the
+    // same card and expiry do not write again.
+    app.send("invoice.upcoming", &upcoming(&s, "up2")).await;
+    app.send("customer.source.expiring", &event(&s, "expiring"))
+        .await;
+    app.run_due_jobs().await;
+    assert_eq!(notices(&app, "cus_expiring").await.len(), 1);
+    app.shutdown().await;
+}
+
+async fn a_card_valid_at_the_renewal_or_unknown_gets_no_warning(backend: Backend) {
+    let Some(app) = spawn_manual(backend, &[]).await else {
+        return;
+    };
+    let valid = scenario("cus_valid", 8, 2030);
+    app.send("payment_method.attached", &event(&valid, "pm"))
+        .await;
+    app.send("invoice.upcoming", &upcoming(&valid, "up")).await;
+    let unknown = scenario("cus_unknown", 1, 2020);
+    app.send("invoice.upcoming", &upcoming(&unknown, "up"))
+        .await;
+    app.run_due_jobs().await;
+    assert!(notices(&app, "cus_valid").await.is_empty());
+    assert!(notices(&app, "cus_unknown").await.is_empty());
+    app.shutdown().await;
+}
+
+async fn a_new_card_before_the_warning_goes_out_cancels_it(backend: Backend) {
+    let Some(app) = spawn_manual(backend, &[]).await else {
+        return;
+    };
+    let today = Utc::now();
+    let old = scenario("cus_replaced", today.month(), today.year());
+    app.send("customer.source.expiring", &event(&old, "expiring"))
+        .await;
+    let new = Scenario {
+        payment_method: "pm_NewCard2031".into(),
+        ..scenario("cus_replaced", 3, 2031)
+    };
+    app.send("payment_method.attached", &event(&new, "pm"))
+        .await;
+    app.run_due_jobs().await;
+    let sent = notices(&app, "cus_replaced").await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].status, "skipped");
+    app.shutdown().await;
+}
+
+crate::backend_tests!(
+    a_card_expiring_before_the_renewal_is_warned_about_once,
+    a_card_valid_at_the_renewal_or_unknown_gets_no_warning,
+    a_new_card_before_the_warning_goes_out_cancels_it,
+);
