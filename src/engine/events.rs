@@ -9,8 +9,9 @@ use tracing::Instrument;
 use super::Engine;
 use super::apply::apply;
 use super::pre_dunning;
-use super::route::route;
+use super::route::{Unlinked, route};
 use crate::domain::case::{EventInput, Input};
+use crate::domain::decline::Classification;
 use crate::domain::events::{Event, EventKind};
 use crate::store::Tx;
 use crate::store::cases::{self, PaymentFailure};
@@ -111,28 +112,8 @@ async fn handle_event(engine: &Engine, tx: &mut Tx, event: &Event) -> anyhow::Re
     if let (true, Some(unlinked), EventInput::Decline(decline)) =
         (ids.is_empty(), &routed.unlinked, &what)
     {
-        let failure = PaymentFailure {
-            customer_id: unlinked.customer_id.clone(),
-            charge_id: unlinked.charge_id.clone(),
-            payment_intent_id: unlinked.payment_intent_id.clone(),
-            amount: unlinked.amount,
-            currency: unlinked.currency.clone(),
-            decline: decline.clone(),
-            event_id: event.envelope.id.to_string(),
-            at: now_ms,
-        };
-        match cases::case_for_failure(tx, &failure, now_ms - MATCH_WINDOW_MS).await? {
-            Some(id) => {
-                let (charge, intent) = (
-                    failure.charge_id.as_deref(),
-                    failure.payment_intent_id.as_deref(),
-                );
-                cases::link_payment(tx, id, charge, intent).await?;
-                ids.push(id);
-            }
-            // Its case has not opened yet: it will claim this when it does.
-            None => cases::keep_failure(tx, &failure).await?,
-        }
+        let event_id = event.envelope.id.to_string();
+        ids.extend(place_unlinked(tx, unlinked, decline, event_id, now_ms).await?);
     }
     // The processor's clock is real time; cases run on the engine's clock
     // (simulated when DUNWELL_CLOCK_SPEED is set), so map it across.
@@ -158,6 +139,42 @@ async fn handle_event(engine: &Engine, tx: &mut Tx, event: &Event) -> anyhow::Re
         }
     }
     Ok(Outcome::Handled)
+}
+
+/// An invoice-less failed charge: the customer's case for the same amount,
+/// if one is open (and now knows its charge), else kept for the case to
+/// claim when it opens.
+async fn place_unlinked(
+    tx: &mut Tx,
+    unlinked: &Unlinked,
+    decline: &Classification,
+    event_id: String,
+    now_ms: i64,
+) -> anyhow::Result<Option<i64>> {
+    let failure = PaymentFailure {
+        customer_id: unlinked.customer_id.clone(),
+        charge_id: unlinked.charge_id.clone(),
+        payment_intent_id: unlinked.payment_intent_id.clone(),
+        amount: unlinked.amount,
+        currency: unlinked.currency.clone(),
+        decline: decline.clone(),
+        event_id,
+        at: now_ms,
+    };
+    match cases::case_for_failure(tx, &failure, now_ms - MATCH_WINDOW_MS).await? {
+        Some(id) => {
+            let (charge, intent) = (
+                failure.charge_id.as_deref(),
+                failure.payment_intent_id.as_deref(),
+            );
+            cases::link_payment(tx, id, charge, intent).await?;
+            Ok(Some(id))
+        }
+        None => {
+            cases::keep_failure(tx, &failure).await?;
+            Ok(None)
+        }
+    }
 }
 
 /// How far apart an invoice-less failed charge and its invoice's failure
