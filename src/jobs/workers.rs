@@ -49,39 +49,39 @@ pub async fn run(engine: Engine, mut shutdown: watch::Receiver<bool>) {
     let mut monitor = Monitor::new();
     for queue in [RETRY_QUEUE, EMAIL_QUEUE, FINAL_QUEUE, NOTICE_QUEUE] {
         let engine = engine.clone();
+        // The same worker over either backend's storage.
+        macro_rules! worker {
+            ($storage:ty, $config:ty, $pool:expr) => {{
+                let pool = $pool;
+                monitor.register(move |_| {
+                    let backend = <$storage>::new(&pool)
+                        .with_config(
+                            <$config>::default()
+                                .queue(queue)
+                                .batch_size(BATCH)
+                                .heartbeat_interval(HEARTBEAT)
+                                .missed_heartbeats(MISSED_HEARTBEATS),
+                        )
+                        .poll_with_interval(POLL);
+                    WorkerBuilder::new(format!("dunwell-{queue}"))
+                        .backend(backend)
+                        .data(engine.clone())
+                        .concurrency(CONCURRENCY)
+                        .build(handle)
+                })
+            }};
+        }
         monitor = match engine.store.clone() {
-            Store::Sqlite(pool, _) => monitor.register(move |_| {
-                let backend = apalis_sqlite::SqliteStorage::<WorkReminder>::new(&pool)
-                    .with_config(
-                        apalis_sqlite::Config::default()
-                            .queue(queue)
-                            .batch_size(BATCH)
-                            .heartbeat_interval(HEARTBEAT)
-                            .missed_heartbeats(MISSED_HEARTBEATS),
-                    )
-                    .poll_with_interval(POLL);
-                WorkerBuilder::new(format!("dunwell-{queue}"))
-                    .backend(backend)
-                    .data(engine.clone())
-                    .concurrency(CONCURRENCY)
-                    .build(handle)
-            }),
-            Store::Postgres(pool) => monitor.register(move |_| {
-                let backend = apalis_postgres::PostgresStorage::<WorkReminder>::new(&pool)
-                    .with_config(
-                        apalis_postgres::Config::default()
-                            .queue(queue)
-                            .batch_size(BATCH)
-                            .heartbeat_interval(HEARTBEAT)
-                            .missed_heartbeats(MISSED_HEARTBEATS),
-                    )
-                    .poll_with_interval(POLL);
-                WorkerBuilder::new(format!("dunwell-{queue}"))
-                    .backend(backend)
-                    .data(engine.clone())
-                    .concurrency(CONCURRENCY)
-                    .build(handle)
-            }),
+            Store::Sqlite(pool, _) => worker!(
+                apalis_sqlite::SqliteStorage<WorkReminder>,
+                apalis_sqlite::Config,
+                pool
+            ),
+            Store::Postgres(pool) => worker!(
+                apalis_postgres::PostgresStorage<WorkReminder>,
+                apalis_postgres::Config,
+                pool
+            ),
         };
     }
     let stop = async move {

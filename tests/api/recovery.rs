@@ -144,6 +144,16 @@ async fn mails(app: &TestApp, s: &Scenario, kind: &str) -> usize {
     all.iter().filter(|m| m.kind == kind).count()
 }
 
+async fn planned_retry(app: &TestApp, case_id: i64) -> dunwell::store::work::WorkRow {
+    app.store
+        .work_of(case_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|w| w.kind == "retry")
+        .expect("a retry is planned")
+}
+
 async fn pending_work(app: &TestApp, s: &Scenario) -> usize {
     let case = app.case(&s.invoice).await;
     let work = app.store.work_of(case.id).await.unwrap();
@@ -390,14 +400,7 @@ async fn a_job_run_twice_charges_once(backend: Backend) {
     app.send("invoice.payment_failed", &event(&s, "failed"))
         .await;
     let case = app.case(&s.invoice).await;
-    let retry = app
-        .store
-        .work_of(case.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|w| w.kind == "retry")
-        .expect("a retry is planned");
+    let retry = planned_retry(&app, case.id).await;
     app.advance(Duration::days(4));
     // Two workers handed the same job at once (a redelivery).
     let (a, b) = tokio::join!(
@@ -713,14 +716,7 @@ async fn a_job_that_dies_mid_charge_reuses_its_key(backend: Backend) {
     app.send("invoice.payment_failed", &event(&s, "failed"))
         .await;
     let case = app.case(&s.invoice).await;
-    let retry = app
-        .store
-        .work_of(case.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|w| w.kind == "retry")
-        .expect("a retry is planned");
+    let retry = planned_retry(&app, case.id).await;
     app.advance(Duration::days(4));
     let died = tokio::time::timeout(
         std::time::Duration::from_millis(300),
