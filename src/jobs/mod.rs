@@ -42,11 +42,11 @@ pub enum Ran {
 /// Claims work `id` and carries it out (a job-queue reminder).
 pub async fn run_work(engine: &Engine, id: i64) -> anyhow::Result<Ran> {
     let real = unix_millis();
-    let Some(work) = engine
+    let claimed = engine
         .store
-        .claim_work(id, engine.clock.now_ms(), real, real + LEASE_MS)
-        .await?
-    else {
+        .claim_work(Some(id), engine.clock.now_ms(), real, real + LEASE_MS, 1)
+        .await?;
+    let Some(work) = claimed.into_iter().next() else {
         tracing::debug!(
             work_id = id,
             "work already done, canceled, not yet due or taken: nothing to do"
@@ -114,7 +114,7 @@ pub async fn run_due(engine: &Engine) -> anyhow::Result<usize> {
         }
         let batch = engine
             .store
-            .claim_due_work(engine.clock.now_ms(), real, real + LEASE_MS, BATCH)
+            .claim_work(None, engine.clock.now_ms(), real, real + LEASE_MS, BATCH)
             .await?;
         if batch.is_empty() {
             return Ok(ran);

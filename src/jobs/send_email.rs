@@ -106,11 +106,7 @@ pub async fn perform(engine: &Engine, work: &WorkRow, case: &CaseRow) -> anyhow:
     }
     let rendered = render(kind, &view(engine, case, tone))?;
     let recipient = case.customer_email.as_deref();
-    let status = match (recipient, engine.mailer.delivers()) {
-        (None, _) => "no_recipient",
-        (Some(_), true) => "sending",
-        (Some(_), false) => "outbox",
-    };
+    let status = engine.mailer.first_status(recipient);
     let now = engine.clock.now_ms();
     let store = &engine.store;
     let line = |delivered: &str| Line {

@@ -91,61 +91,32 @@ pub async fn perform(engine: &Engine, notice: &Notice) -> anyhow::Result<()> {
             .record_notice(notice.id, "skipped", "", "", "", None, now)
             .await;
     }
-    let mail = render(MailKind::CardExpiring, &view(engine, notice))?;
-    let Some(to) = notice.recipient.as_deref() else {
-        return store
+    let mail = &render(MailKind::CardExpiring, &view(engine, notice))?;
+    let record = |status, error: Option<String>| async move {
+        store
             .record_notice(
                 notice.id,
-                "no_recipient",
+                status,
                 &mail.subject,
                 &mail.text,
                 &mail.html,
-                None,
+                error.as_deref(),
                 now,
             )
-            .await;
+            .await
     };
-    if !engine.mailer.delivers() {
-        return store
-            .record_notice(
-                notice.id,
-                "outbox",
-                &mail.subject,
-                &mail.text,
-                &mail.html,
-                None,
-                now,
-            )
-            .await;
-    }
-    store
-        .record_notice(
-            notice.id,
-            "sending",
-            &mail.subject,
-            &mail.text,
-            &mail.html,
-            None,
-            now,
-        )
-        .await?;
+    let recipient = notice.recipient.as_deref();
+    let status = engine.mailer.first_status(recipient);
+    record(status, None).await?;
+    let (Some(to), "sending") = (recipient, status) else {
+        return Ok(());
+    };
     let message_id = format!("<dunwell-notice-{}@dunwell>", notice.id);
-    let (status, error) = match engine.mailer.send(to, &mail, &message_id).await {
-        Ok(()) => ("sent", None),
+    match engine.mailer.send(to, mail, &message_id).await {
+        Ok(()) => record("sent", None).await,
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "sending a notice failed");
-            ("failed", Some(format!("{e:#}")))
+            record("failed", Some(format!("{e:#}"))).await
         }
-    };
-    store
-        .record_notice(
-            notice.id,
-            status,
-            &mail.subject,
-            &mail.text,
-            &mail.html,
-            error.as_deref(),
-            now,
-        )
-        .await
+    }
 }

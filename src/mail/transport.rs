@@ -50,6 +50,16 @@ impl Mailer {
         self.smtp.is_some()
     }
 
+    /// What becomes of an email to `recipient` before anything is sent:
+    /// `no_recipient`, `outbox` (no SMTP server) or `sending`.
+    pub fn first_status(&self, recipient: Option<&str>) -> &'static str {
+        match (recipient, self.delivers()) {
+            (None, _) => "no_recipient",
+            (Some(_), true) => "sending",
+            (Some(_), false) => "outbox",
+        }
+    }
+
     /// Sends one email. `message_id` is stable per (case, kind, stage), so
     /// even a resend after a crash is recognisable as the same message.
     pub async fn send(&self, to: &str, mail: &Rendered, message_id: &str) -> anyhow::Result<()> {

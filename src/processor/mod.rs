@@ -64,13 +64,6 @@ impl Processor {
         })
     }
 
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Stripe(_) => "stripe",
-            Self::Simulated(_) => "simulated",
-        }
-    }
-
     pub async fn pay_invoice(
         &self,
         invoice: &InvoiceId,

@@ -210,43 +210,13 @@ pub async fn push_jobs(tx: &mut Tx, reminders: &[Reminder<'_>]) -> anyhow::Resul
 }
 
 impl Store {
-    /// Takes pending, due work `id` for this worker until `lease_until_ms`
-    /// (real clock). `None`: it is done, canceled, not due yet or another
-    /// worker holds it; the world moved on.
+    /// Takes pending, due, unleased work for this worker until
+    /// `lease_until_ms` (real clock): work `id`, or when `None` up to `limit`
+    /// pieces, oldest first, in one commit. Empty: done, canceled, not due
+    /// yet or held by another worker; the world moved on.
     pub async fn claim_work(
         &self,
-        id: i64,
-        sim_now_ms: i64,
-        real_now_ms: i64,
-        lease_until_ms: i64,
-    ) -> anyhow::Result<Option<WorkRow>> {
-        let sql = format!(
-            "UPDATE case_work SET lease_until = $1 \
-             WHERE id = $2 AND status = 'pending' AND due_at <= $3 \
-               AND (lease_until IS NULL OR lease_until < $4) \
-             RETURNING {WORK_COLUMNS}"
-        );
-        let _turn = self.write_turn().await;
-        let row = with_pool!(self, pool => {
-            match sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(lease_until_ms)
-                .bind(id)
-                .bind(sim_now_ms)
-                .bind(real_now_ms)
-                .fetch_optional(pool)
-                .await?
-            {
-                Some(r) => Some(work_from_row!(r)),
-                None => None,
-            }
-        });
-        Ok(row)
-    }
-
-    /// Takes up to `limit` pending, due, unleased pieces of work at once,
-    /// oldest first (one commit for the whole batch).
-    pub async fn claim_due_work(
-        &self,
+        id: Option<i64>,
         sim_now_ms: i64,
         real_now_ms: i64,
         lease_until_ms: i64,
@@ -257,7 +227,8 @@ impl Store {
              WHERE id IN (SELECT id FROM case_work \
                           WHERE status = 'pending' AND due_at <= $2 \
                             AND (lease_until IS NULL OR lease_until < $3) \
-                          ORDER BY due_at, id LIMIT $4) \
+                            AND ($4 IS NULL OR id = $4) \
+                          ORDER BY due_at, id LIMIT $5) \
                AND status = 'pending' AND (lease_until IS NULL OR lease_until < $3) \
              RETURNING {WORK_COLUMNS}"
         );
@@ -268,6 +239,7 @@ impl Store {
                 .bind(lease_until_ms)
                 .bind(sim_now_ms)
                 .bind(real_now_ms)
+                .bind(id)
                 .bind(limit)
                 .fetch_all(pool)
                 .await?
