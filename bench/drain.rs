@@ -48,7 +48,7 @@ async fn main() -> anyhow::Result<()> {
         job_workers: false,
     };
     let app = Application::build_with(config, Role::Serve, options).await?;
-    let port = app.port().expect("web port");
+    let port = app.port();
     let engine = app.engine().clone();
     let store = app.store().clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -21,7 +21,13 @@ use crate::mail::Mailer;
 use crate::processor::Processor;
 use crate::state::AppState;
 use crate::store::Store;
+use crate::web::health::Probe;
 use crate::webhooks::group_commit::Committer;
+
+/// How long in-flight requests may take to finish on shutdown; with the job
+/// runner's grace this keeps a stop inside 10 s (Docker's default, and
+/// `kill_timeout` in fly.toml).
+const HTTP_GRACE_SECS: u64 = 5;
 
 /// Which parts run in this process (Fly process groups split them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,8 +53,8 @@ pub struct Options {
     /// The engine's clock; default: real time, or accelerated by
     /// `DUNWELL_CLOCK_SPEED`.
     pub clock: Option<Clock>,
-    /// Run the job-queue workers and the sweep (worker roles). Tests that
-    /// drive time by hand turn them off and call `jobs::run_due`.
+    /// Run the job runner (worker roles). Tests that drive time by hand
+    /// turn it off and call `jobs::run_due`.
     pub job_workers: bool,
 }
 
@@ -62,10 +68,10 @@ impl Default for Options {
 }
 
 pub struct Application {
-    port: Option<u16>,
+    port: u16,
     store: Store,
     engine: Engine,
-    server: Option<(Server, ServerHandle)>,
+    server: (Server, ServerHandle),
     committer: Option<(Committer, JoinHandle<()>)>,
     workers: Vec<JoinHandle<()>>,
     shutdown: watch::Sender<bool>,
@@ -92,22 +98,21 @@ impl Application {
                 .context("loading the link-signing secret")?;
             config.link_secret = Some(SecretString::from(generated));
         }
+        let install_id = store
+            .setting_or_insert("install_id", || crate::random::base62(10))
+            .await
+            .context("loading the install id")?;
         announce(&config, role);
         // Bind first: a taken port fails the start before anything runs.
-        let listener = match role.web() {
-            true => Some(
-                TcpListener::bind(config.bind)
-                    .with_context(|| format!("binding {}", config.bind))?,
-            ),
-            false => None,
+        // Every role listens: `worker` serves the health checks.
+        let listener =
+            TcpListener::bind(config.bind).with_context(|| format!("binding {}", config.bind))?;
+        let clock = match options.clock {
+            Some(clock) => clock,
+            None => crate::clock::shared_timeline(&store, config.clock_speed)
+                .await
+                .context("loading the simulated clock")?,
         };
-        let clock = options.clock.unwrap_or_else(|| {
-            if config.clock_speed == 1.0 {
-                Clock::real()
-            } else {
-                Clock::accelerated(config.clock_speed, crate::clock::unix_millis())
-            }
-        });
         let config = Arc::new(config);
         let engine = Engine {
             config: config.clone(),
@@ -115,11 +120,14 @@ impl Application {
             clock,
             processor: Processor::from_config(&config)?,
             mailer: Mailer::from_config(&config)?,
+            work_planned: Arc::new(Notify::new()),
+            install_id: install_id.into(),
         };
         let (shutdown, shutdown_rx) = watch::channel(false);
         let committed = Arc::new(Notify::new());
 
         let mut workers = Vec::new();
+        let mut runner = None;
         let rewind = Arc::new(AtomicBool::new(false));
         if matches!(store, Store::Sqlite(..)) {
             workers.push(tokio::spawn(jobs::wal_checkpoint::run(
@@ -135,43 +143,57 @@ impl Application {
                 shutdown_rx.clone(),
             )));
             if options.job_workers {
-                workers.push(tokio::spawn(jobs::workers::run(
+                let health = Arc::new(jobs::runner::RunnerHealth::default());
+                runner = Some(health.clone());
+                workers.push(tokio::spawn(jobs::runner::supervise(
                     engine.clone(),
-                    shutdown_rx.clone(),
-                )));
-                workers.push(tokio::spawn(jobs::sweep::run(
-                    engine.clone(),
+                    health,
                     shutdown_rx.clone(),
                 )));
             }
         }
 
-        let (mut port, mut server, mut committer) = (None, None, None);
-        if let Some(listener) = listener {
+        let probe = web::Data::new(Probe {
+            store: store.clone(),
+            runner,
+        });
+        let port = listener.local_addr()?.port();
+        let mut committer = None;
+        let http = if role.web() {
             let (writer, task) = Committer::start(store.clone(), committed, rewind)?;
             committer = Some((writer.clone(), task));
-            let state = AppState {
+            let state = web::Data::new(AppState {
                 config: config.clone(),
                 store: store.clone(),
                 committer: writer,
                 engine: engine.clone(),
-            };
-            port = Some(listener.local_addr()?.port());
-            let data = web::Data::new(state);
-            let http = HttpServer::new(move || {
+            });
+            HttpServer::new(move || {
                 App::new()
-                    .app_data(data.clone())
+                    .app_data(state.clone())
+                    .app_data(probe.clone())
                     .configure(crate::web::routes)
             })
             .disable_signals()
             .backlog(2048)
-            .shutdown_timeout(30)
+            .shutdown_timeout(HTTP_GRACE_SECS)
             .listen(listener)?
-            .run();
-            let handle = http.handle();
-            server = Some((http, handle));
-            tracing::info!(port = port.unwrap_or_default(), "listening");
-        }
+            .run()
+        } else {
+            HttpServer::new(move || {
+                App::new()
+                    .app_data(probe.clone())
+                    .configure(crate::web::health::routes)
+            })
+            .disable_signals()
+            .workers(1)
+            .shutdown_timeout(HTTP_GRACE_SECS)
+            .listen(listener)?
+            .run()
+        };
+        let handle = http.handle();
+        let server = (http, handle);
+        tracing::info!(port, "listening");
 
         Ok(Self {
             port,
@@ -184,8 +206,8 @@ impl Application {
         })
     }
 
-    /// The bound port (`None` for a worker-only process).
-    pub fn port(&self) -> Option<u16> {
+    /// The bound port.
+    pub fn port(&self) -> u16 {
         self.port
     }
 
@@ -209,38 +231,30 @@ impl Application {
             shutdown,
             ..
         } = self;
-        let served = match server {
-            Some((http, handle)) => {
-                let mut http = tokio::spawn(http);
-                tokio::select! {
-                    done = &mut http => Some(done),
-                    _ = stop => {
-                        tracing::info!("shutting down: finishing in-flight requests");
-                        handle.stop(true).await;
-                        Some(http.await)
-                    }
-                }
-            }
-            None => {
-                stop.await;
-                None
+        let (http, handle) = server;
+        let mut http = tokio::spawn(http);
+        let served = tokio::select! {
+            done = &mut http => done,
+            _ = stop => {
+                tracing::info!("shutting down: finishing in-flight requests and running jobs");
+                // Jobs and requests get their grace side by side, so the
+                // whole stop stays within 10 s.
+                let _ = shutdown.send(true);
+                handle.stop(true).await;
+                http.await
             }
         };
-        tracing::info!("shutting down: stopping workers");
+        let _ = shutdown.send(true);
         if let Some((writer, task)) = committer {
             writer.stop().await;
             let _ = task.await;
         }
-        let _ = shutdown.send(true);
         for task in workers {
             let _ = task.await;
         }
         store.close().await;
         tracing::info!("stopped");
-        match served {
-            Some(result) => result.context("HTTP server task")?.context("HTTP server"),
-            None => Ok(()),
-        }
+        served.context("HTTP server task")?.context("HTTP server")
     }
 }
 

@@ -1,6 +1,6 @@
 //! Applies one input to a case inside a transaction and carries out the
-//! commands the state machine returns: planned work rows plus their job
-//! reminders, canceled work, and the timeline, all committed together.
+//! commands the state machine returns: planned work, canceled work and the
+//! timeline, all committed together.
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -9,23 +9,11 @@ use serde_json::json;
 use super::Engine;
 use crate::domain::case::{Command, Context, Input, Track};
 use crate::domain::policy::{FinalAction, Tone};
+use crate::domain::work::{Email, Final, Retry, Work};
 use crate::mail::MailKind;
 use crate::store::Tx;
 use crate::store::cases::{self, CaseRow};
-use crate::store::work::{self, NewWork, Reminder};
-
-/// Job queues, one per job.
-pub const RETRY_QUEUE: &str = "retry_charge";
-pub const EMAIL_QUEUE: &str = "send_email";
-pub const FINAL_QUEUE: &str = "final_action";
-
-pub fn queue_of(kind: &str) -> &'static str {
-    match kind {
-        "retry" => RETRY_QUEUE,
-        "email" => EMAIL_QUEUE,
-        _ => FINAL_QUEUE,
-    }
-}
+use crate::store::work::{self, NewWork};
 
 fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
@@ -36,12 +24,6 @@ pub fn timezone_of(engine: &Engine, case: &CaseRow) -> Tz {
     case.timezone
         .parse()
         .unwrap_or(engine.policy().default_timezone)
-}
-
-/// The job queue's run time (real unix seconds, rounded up: a job that
-/// starts early finds its work not yet due) for engine time `due_ms`.
-pub fn real_secs(engine: &Engine, due_ms: i64) -> u64 {
-    (engine.clock.to_real_ms(due_ms).max(0) as u64).div_ceil(1000)
 }
 
 /// Applies `input` to the locked `case`; returns whether anything changed.
@@ -89,9 +71,9 @@ pub async fn apply(
     }
     let retries_made = track.case.as_ref().map_or(0, |c| c.retries_made);
     for command in commands {
-        carry_out(engine, tx, &mut effects, command, now, retries_made).await?;
+        carry_out(tx, &mut effects, command, now, retries_made).await?;
     }
-    effects.flush(engine, tx).await?;
+    effects.flush(tx).await?;
     Ok(true)
 }
 
@@ -126,30 +108,22 @@ impl Effects {
     }
 
     fn plan(&mut self, work: NewWork, line: Option<(&'static str, serde_json::Value)>) {
+        let key = work.work.key();
         if let Some((kind, detail)) = line {
-            self.lines
-                .push(Line::IfPlanned(work.key.clone(), kind, detail));
+            self.lines.push(Line::IfPlanned(key.clone(), kind, detail));
         }
-        if !self.work.iter().any(|w| w.key == work.key) {
+        if !self.work.iter().any(|w| w.work.key() == key) {
             self.work.push(work);
         }
     }
 
-    /// Writes the planned work and its reminders, then the timeline.
-    async fn flush(&mut self, engine: &Engine, tx: &mut Tx) -> anyhow::Result<()> {
+    /// Writes the planned work, then the timeline.
+    async fn flush(&mut self, tx: &mut Tx) -> anyhow::Result<()> {
         let planned = work::insert_works(tx, self.case_id, &self.work, self.now_ms).await?;
-        let reminders: Vec<Reminder<'_>> = planned
-            .iter()
-            .filter_map(|(id, key)| {
-                let new = self.work.iter().find(|w| &w.key == key)?;
-                Some(Reminder {
-                    queue: queue_of(new.kind),
-                    work_id: *id,
-                    run_at_secs: real_secs(engine, new.due_at),
-                })
-            })
-            .collect();
-        work::push_jobs(tx, &reminders).await?;
+        if !planned.is_empty() {
+            // Work is planned again: whatever was given up before is behind us.
+            cases::flag_attention(tx, self.case_id, None).await?;
+        }
         let lines: Vec<(i64, &str, serde_json::Value)> = std::mem::take(&mut self.lines)
             .into_iter()
             .filter_map(|line| match line {
@@ -168,10 +142,8 @@ impl Effects {
 
 fn email_work(kind: MailKind, tone: Tone, stage: u32, at: DateTime<Utc>) -> NewWork {
     NewWork {
-        kind: "email",
-        key: format!("email:{}:{stage}", kind.as_str()),
+        work: Work::Email(Email { kind, tone, stage }),
         due_at: ms(at),
-        detail: json!({"kind": kind.as_str(), "tone": tone.as_str(), "stage": stage}),
     }
 }
 
@@ -180,17 +152,14 @@ fn final_work(
     at: DateTime<Utc>,
 ) -> (NewWork, (&'static str, serde_json::Value)) {
     let work = NewWork {
-        kind: "final",
-        key: "final".into(),
+        work: Work::Final(Final { action, fresh: 0 }),
         due_at: ms(at),
-        detail: json!({"action": action.as_str()}),
     };
     let line = json!({"action": action.as_str(), "at": at.to_rfc3339()});
     (work, ("final_action_scheduled", line))
 }
 
 async fn carry_out(
-    engine: &Engine,
     tx: &mut Tx,
     effects: &mut Effects,
     command: Command,
@@ -206,10 +175,12 @@ async fn carry_out(
         } => {
             let line = json!({"attempt": attempt, "at": at.to_rfc3339(), "reason": reason});
             let work = NewWork {
-                kind: "retry",
-                key: format!("retry:{attempt}"),
+                work: Work::Retry(Retry {
+                    attempt,
+                    reason,
+                    fresh: 0,
+                }),
                 due_at: ms(at),
-                detail: json!({"attempt": attempt, "reason": reason}),
             };
             effects.plan(work, Some(("retry_scheduled", line)));
         }
@@ -237,7 +208,7 @@ async fn carry_out(
         Command::CancelPendingWork | Command::CancelPendingRetries => {
             // What was planned before the cancel is written first, so the
             // cancel applies to it as the state machine meant.
-            effects.flush(engine, tx).await?;
+            effects.flush(tx).await?;
             let (kind, what) = match command {
                 Command::CancelPendingRetries => (Some("retry"), "pending retries (replanned)"),
                 _ => (None, "all pending work"),

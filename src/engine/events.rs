@@ -55,6 +55,7 @@ async fn handle_some(engine: &Engine, events: &[PendingEvent]) -> anyhow::Result
     }
     finish_events_in(&mut tx, &finished, crate::clock::unix_millis()).await?;
     tx.commit().await?;
+    engine.wake_runner();
     Ok(finished.len())
 }
 

@@ -10,6 +10,7 @@ pub mod route;
 use std::sync::Arc;
 
 use secrecy::ExposeSecret;
+use tokio::sync::Notify;
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -26,11 +27,28 @@ pub struct Engine {
     pub clock: Clock,
     pub processor: Processor,
     pub mailer: Mailer,
+    /// Rung after a commit that planned or moved work, so this process's
+    /// job runner looks at once instead of at its next poll.
+    pub work_planned: Arc<Notify>,
+    /// This install's random id (stored in its database): part of every
+    /// idempotency key, since the processor's keys are account-wide.
+    pub install_id: Arc<str>,
 }
 
 impl Engine {
     pub fn policy(&self) -> &Policy {
         &self.config.policy
+    }
+
+    /// The idempotency key of `action` number `attempt` on `invoice`
+    /// (`processor::idempotency_key`).
+    pub fn idempotency_key(&self, invoice: &str, action: &str, attempt: u32, fresh: u32) -> String {
+        crate::processor::idempotency_key(&self.install_id, invoice, action, attempt, fresh)
+    }
+
+    /// Tells the job runner that work may have been planned.
+    pub fn wake_runner(&self) {
+        self.work_planned.notify_one();
     }
 
     pub fn link_secret(&self) -> &[u8] {

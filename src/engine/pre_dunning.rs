@@ -4,15 +4,11 @@
 use serde_json::json;
 
 use super::Engine;
-use super::apply::real_secs;
 use super::route::PreDunning;
 use crate::domain::events::CardExpiry;
 use crate::store::Tx;
 use crate::store::notices::{self, Card, NewNotice};
-use crate::store::work::{self, Reminder};
 
-/// The job queue of notices.
-pub const NOTICE_QUEUE: &str = "send_notice";
 pub const CARD_EXPIRING: &str = "card_expiring";
 
 /// One warning per card and expiry: the same card may reach us as a
@@ -90,14 +86,8 @@ pub async fn consider(
         }),
         due_at: now_ms,
     };
-    if let Some(id) = notices::insert_notice(tx, &notice, now_ms).await? {
+    if notices::insert_notice(tx, &notice, now_ms).await?.is_some() {
         tracing::info!(customer_id, card = %card.payment_method_id, "card expires before the renewal: warning the customer");
-        let reminder = Reminder {
-            queue: NOTICE_QUEUE,
-            work_id: id,
-            run_at_secs: real_secs(engine, now_ms),
-        };
-        work::push_jobs(tx, &[reminder]).await?;
     }
     Ok(())
 }

@@ -80,7 +80,12 @@ fn invoice_facts(invoice: &Invoice) -> CaseFacts {
         payment_intent_id: invoice.payment_intent.as_ref().map(ToString::to_string),
         customer_email: invoice.customer_email.clone(),
         customer_name: invoice.customer_name.clone(),
-        amount_due: invoice.amount_remaining.minor(),
+        // A paid invoice has nothing remaining: what was owed is its due.
+        amount_due: match invoice.amount_remaining.minor() {
+            0 => invoice.amount_due.minor(),
+            remaining => remaining,
+        },
+        amount_paid: Some(invoice.amount_paid.minor()).filter(|paid| *paid > 0),
         currency: invoice.amount_due.currency().as_str().to_owned(),
         hosted_invoice_url: invoice.hosted_invoice_url.clone(),
         description: line.and_then(|l| l.description.clone()),

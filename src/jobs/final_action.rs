@@ -9,22 +9,11 @@ use super::{Line, Reread, case_is_live, conclude, reread_invoice, reschedule, se
 use crate::domain::case::Input;
 use crate::domain::ids::{InvoiceId, SubscriptionId, SubscriptionItemId};
 use crate::domain::policy::FinalAction;
+use crate::domain::work::{Final, Work, WorkStatus};
 use crate::engine::Engine;
-use crate::processor::{ProcessorError, idempotency_key};
+use crate::processor::ProcessorError;
 use crate::store::cases::CaseRow;
 use crate::store::work::WorkRow;
-
-fn action_of(text: &str) -> Option<FinalAction> {
-    [
-        FinalAction::Cancel,
-        FinalAction::Downgrade,
-        FinalAction::MarkUncollectible,
-        FinalAction::Pause,
-        FinalAction::None,
-    ]
-    .into_iter()
-    .find(|a| a.as_str() == text)
-}
 
 /// Why the action cannot be carried out on this case, if it cannot.
 fn missing(action: FinalAction, case: &CaseRow, engine: &Engine) -> Option<&'static str> {
@@ -81,19 +70,22 @@ async fn carry_out(
     }
 }
 
-pub async fn perform(engine: &Engine, work: &WorkRow, case: &CaseRow) -> anyhow::Result<()> {
-    let text = work.detail["action"].as_str().unwrap_or_default();
-    let Some(action) = action_of(text) else {
-        anyhow::bail!("unknown final action {text:?}");
-    };
+pub async fn perform(
+    engine: &Engine,
+    work: &WorkRow,
+    last: &Final,
+    case: &CaseRow,
+) -> anyhow::Result<()> {
+    let action = last.action;
     if !case_is_live(case) {
-        return conclude(engine, work, None, "skipped", "the case moved on", vec![]).await;
+        let text = "the case moved on";
+        return conclude(engine, work, None, WorkStatus::Skipped, text, vec![]).await;
     }
     match reread_invoice(engine, work, case).await? {
         Reread::Settled(input, word) => return settled_meanwhile(engine, work, input, word).await,
         Reread::Unavailable(e) => {
             let why = format!("could not read the invoice before the final action ({e})");
-            return reschedule(engine, work, &work.detail, &why).await;
+            return reschedule(engine, work, &work.work, &why).await;
         }
         Reread::Open(_) => {}
     }
@@ -106,28 +98,28 @@ pub async fn perform(engine: &Engine, work: &WorkRow, case: &CaseRow) -> anyhow:
             kind: "note",
             detail: json!({"text": text}),
         };
-        return conclude(
-            engine,
-            work,
-            Some(Input::Close),
-            "failed",
-            &text,
-            vec![line],
-        )
-        .await;
+        let input = Some(Input::Close);
+        return conclude(engine, work, input, WorkStatus::Failed, &text, vec![line]).await;
     }
-    let key = idempotency_key(case.id, action.as_str(), 1);
+    let key = engine.idempotency_key(&case.invoice_id, action.as_str(), 1, last.fresh);
+    let fresh_attempt = || {
+        Work::Final(Final {
+            fresh: last.fresh + 1,
+            ..last.clone()
+        })
+    };
     match carry_out(engine, action, case, &key).await {
         Ok(()) => {
             let line = Line {
                 kind: "final_action",
                 detail: json!({"action": action.as_str(), "idempotency_key": key}),
             };
+            let input = Some(Input::FinalActionDone);
             conclude(
                 engine,
                 work,
-                Some(Input::FinalActionDone),
-                "done",
+                input,
+                WorkStatus::Done,
                 action.as_str(),
                 vec![line],
             )
@@ -142,15 +134,32 @@ pub async fn perform(engine: &Engine, work: &WorkRow, case: &CaseRow) -> anyhow:
                 kind: "note",
                 detail: json!({"text": text}),
             };
-            conclude(engine, work, None, "failed", &text, vec![line]).await
+            conclude(engine, work, None, WorkStatus::Failed, &text, vec![line]).await
         }
-        Err(e) => {
-            // The same key replays whatever the processor did.
+        Err(ProcessorError::Unreachable(e)) => {
+            // It may have reached the processor: the same key replays it.
             let why = format!(
-                "final action {} failed at the processor ({e})",
+                "final action {}: the processor did not answer ({e}); the same idempotency key is reused",
                 action.as_str()
             );
-            reschedule(engine, work, &work.detail, &why).await
+            reschedule(engine, work, &work.work, &why).await
+        }
+        Err(e @ ProcessorError::KeyReused(_)) => {
+            tracing::error!(key, error = %e, "BUG: an idempotency key was reused; going on under a fresh key");
+            let why = format!("{e}; a fresh attempt with a new key follows");
+            reschedule(engine, work, &fresh_attempt(), &why).await
+        }
+        Err(e @ (ProcessorError::Server { .. } | ProcessorError::Protocol(_))) => {
+            // The processor stored this answer for the key: the same key
+            // would only replay it. Learn the truth, then a new key later.
+            if let Reread::Settled(input, word) = reread_invoice(engine, work, case).await? {
+                return settled_meanwhile(engine, work, input, word).await;
+            }
+            let why = format!(
+                "final action {} failed at the processor ({e}); a fresh attempt with a new key follows",
+                action.as_str()
+            );
+            reschedule(engine, work, &fresh_attempt(), &why).await
         }
     }
 }

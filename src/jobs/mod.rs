@@ -1,80 +1,57 @@
-//! Background work, one job per file. The database is the truth: a job
-//! names a `case_work` row, claims it (pending, due, not leased), re-reads
-//! the case and does nothing when the world moved on.
+//! Background work, one job per file. The database is the truth and the
+//! queue: the runner (`runner.rs`) claims due `case_work` rows (pending,
+//! due, not leased); each job re-reads the case and does nothing when the
+//! world moved on.
 
 pub mod final_action;
 pub mod process_events;
 pub mod retry_charge;
+pub mod runner;
 pub mod send_email;
 pub mod send_notice;
-pub mod sweep;
 pub mod wal_checkpoint;
-pub mod workers;
 
+use anyhow::Context;
 use chrono::Duration;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tracing::Instrument;
 
-use crate::clock::unix_millis;
 use crate::domain::case::Input;
+use crate::domain::work::{Work, WorkStatus};
 use crate::engine::Engine;
-use crate::engine::apply::{apply, queue_of, real_secs};
+use crate::engine::apply::apply;
 use crate::store::cases::{self, CaseRow};
-use crate::store::work::{self, Reminder, WorkRow};
+use crate::store::work::{self, WorkRow};
 
-/// Jobs the drain runs at once.
-const CONCURRENCY: usize = 16;
-/// How long a claimed piece of work is ours (real time).
-const LEASE_MS: i64 = 5 * 60_000;
 /// Processor failures (5xx, timeouts) on one piece of work before giving up.
 pub const MAX_TRIES: i32 = 5;
 
-/// What a job run came to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ran {
-    /// The work was done (or found moot) and recorded.
-    Finished,
-    /// Nothing to do: done, canceled, not due or held by another worker.
-    NotClaimed,
-}
-
-/// Claims work `id` and carries it out (a job-queue reminder).
-pub async fn run_work(engine: &Engine, id: i64) -> anyhow::Result<Ran> {
-    let real = unix_millis();
+/// Claims work `id` and carries it out if it is due and free; returns
+/// whether it ran (tests of concurrent runs of one piece of work).
+pub async fn run_work(engine: &Engine, id: i64) -> anyhow::Result<bool> {
+    let real = crate::clock::unix_millis();
     let claimed = engine
         .store
-        .claim_work(Some(id), engine.clock.now_ms(), real, real + LEASE_MS, 1)
+        .claim_work(
+            Some(id),
+            engine.clock.now_ms(),
+            real,
+            real + runner::LEASE_MS,
+            1,
+        )
         .await?;
     let Some(work) = claimed.into_iter().next() else {
-        tracing::debug!(
-            work_id = id,
-            "work already done, canceled, not yet due or taken: nothing to do"
-        );
-        return Ok(Ran::NotClaimed);
+        return Ok(false);
     };
     perform(engine, work).await?;
-    Ok(Ran::Finished)
-}
-
-/// Claims notice `id` and sends it (a job-queue reminder).
-pub async fn run_notice(engine: &Engine, id: i64) -> anyhow::Result<Ran> {
-    let real = unix_millis();
-    let claimed = engine
-        .store
-        .claim_notices(Some(id), engine.clock.now_ms(), real, real + LEASE_MS, 1)
-        .await?;
-    let Some(notice) = claimed.into_iter().next() else {
-        return Ok(Ran::NotClaimed);
-    };
-    send_notice::perform(engine, &notice).await?;
-    Ok(Ran::Finished)
+    Ok(true)
 }
 
 /// Carries out claimed work; on error the lease is given back.
 async fn perform(engine: &Engine, work: WorkRow) -> anyhow::Result<()> {
     let span =
-        tracing::info_span!("job", job = %work.kind, work_id = work.id, case_id = work.case_id);
+        tracing::info_span!("job", job = %work.key, work_id = work.id, case_id = work.case_id);
     perform_in_span(engine, work).instrument(span).await
 }
 
@@ -82,49 +59,38 @@ async fn perform_in_span(engine: &Engine, work: WorkRow) -> anyhow::Result<()> {
     let Some(case) = engine.store.case_by_id(work.case_id).await? else {
         anyhow::bail!("work {} names a missing case {}", work.id, work.case_id);
     };
-    let result = match work.kind.as_str() {
-        "retry" => retry_charge::perform(engine, &work, &case).await,
-        "email" => send_email::perform(engine, &work, &case).await,
-        "final" => final_action::perform(engine, &work, &case).await,
-        other => Err(anyhow::anyhow!("unknown work kind {other}")),
+    let result = match &work.work {
+        Work::Retry(retry) => retry_charge::perform(engine, &work, retry, &case).await,
+        Work::Email(email) => send_email::perform(engine, &work, email, &case).await,
+        Work::Final(last) => final_action::perform(engine, &work, last, &case).await,
     };
+    let result = result.with_context(|| format!("work {} of case {}", work.key, work.case_id));
     if let Err(e) = result {
         tracing::error!(error = ?e, "job failed; the work is released for a later run");
-        engine.store.release_work(work.id).await?;
+        engine
+            .store
+            .release_lease(crate::store::work::Leased::Work, work.id)
+            .await?;
         return Err(e);
     }
     Ok(())
 }
 
-/// Runs everything due now, oldest first, until nothing is due, claiming
-/// in batches: how tests and the drain benchmark run due work without the
-/// job queue.
+/// Runs everything due now, oldest first, until nothing is due: what the
+/// runner does, without its sleeps (tests and the drain benchmark). A
+/// failure gives its own lease back; the rest of the batch still runs.
 pub async fn run_due(engine: &Engine) -> anyhow::Result<usize> {
     const BATCH: i64 = 100;
+    const CONCURRENCY: usize = 16;
     let mut ran = 0;
     loop {
-        let real = unix_millis();
-        for notice in engine
-            .store
-            .claim_notices(None, engine.clock.now_ms(), real, real + LEASE_MS, BATCH)
-            .await?
-        {
-            send_notice::perform(engine, &notice).await?;
-            ran += 1;
-        }
-        let batch = engine
-            .store
-            .claim_work(None, engine.clock.now_ms(), real, real + LEASE_MS, BATCH)
-            .await?;
+        let batch = runner::claim(engine, BATCH).await?;
         if batch.is_empty() {
             return Ok(ran);
         }
-        // Several at once, so processor round trips overlap (each job
-        // serialises on its case's row where it writes). A failure gives its
-        // own lease back; the rest of the batch still runs.
         let mut failed = None;
-        let mut running = futures_util::stream::iter(batch)
-            .map(|work| perform(engine, work))
+        let mut running = futures_util::stream::iter(&batch)
+            .map(|due| runner::run_one(engine, due))
             .buffer_unordered(CONCURRENCY);
         while let Some(result) = running.next().await {
             match result {
@@ -150,7 +116,7 @@ pub async fn conclude(
     engine: &Engine,
     work: &WorkRow,
     input: Option<Input>,
-    status: &str,
+    status: WorkStatus,
     result: &str,
     lines: Vec<Line>,
 ) -> anyhow::Result<()> {
@@ -161,25 +127,37 @@ pub async fn conclude(
     }
     if let Some(input) = input {
         if let Some(case) = cases::lock_case(&mut tx, work.case_id).await? {
-            let cause = format!("{} job ({})", work.kind, work.key);
-            apply(engine, &mut tx, &case, input, &cause).await?;
+            let cause = format!("{} job ({})", work.work.kind(), work.key);
+            apply(engine, &mut tx, &case, input, &cause)
+                .await
+                .context("applying the job's outcome to its case")?;
         }
     }
     work::finish_work(&mut tx, work.id, status, result, now).await?;
-    tx.commit().await?;
-    if status == "skipped" {
+    if status == WorkStatus::Failed {
+        // Given up: the operator must look (a live case always has planned
+        // work or this flag).
+        let why = format!("{}: {result}", work.key);
+        cases::flag_attention(&mut tx, work.case_id, Some(&why)).await?;
+        let detail = json!({"work": work.key, "reason": result});
+        cases::add_timeline(&mut tx, work.case_id, now, "needs_attention", &detail).await?;
+        tracing::error!(reason = %why, "work given up: the case needs attention");
+    }
+    tx.commit().await.context("committing the job's outcome")?;
+    engine.wake_runner();
+    if status == WorkStatus::Skipped {
         tracing::info!(result, "the world moved on: nothing done");
     }
     Ok(())
 }
 
 /// Puts work off after processor failure number `work.tries + 1` (its
-/// backoff), with `detail` for the next run: failures are not the
+/// backoff), with `next` for the next run: failures are not the
 /// customer's attempts. Gives up (status `failed`) past `MAX_TRIES`.
 pub async fn reschedule(
     engine: &Engine,
     work: &WorkRow,
-    detail: &Value,
+    next: &Work,
     why: &str,
 ) -> anyhow::Result<()> {
     let tries = work.tries + 1;
@@ -190,22 +168,16 @@ pub async fn reschedule(
             kind: "note",
             detail: json!({"text": text}),
         };
-        return conclude(engine, work, None, "failed", &text, vec![line]).await;
+        return conclude(engine, work, None, WorkStatus::Failed, &text, vec![line]).await;
     }
     let now = engine.clock.now_ms();
     let mut tx = engine.store.begin().await?;
-    work::reschedule_work(&mut tx, work.id, at.timestamp_millis(), tries, detail, why).await?;
-    let run_at = real_secs(engine, at.timestamp_millis());
-    let reminder = Reminder {
-        queue: queue_of(&work.kind),
-        work_id: work.id,
-        run_at_secs: run_at,
-    };
-    work::push_jobs(&mut tx, &[reminder]).await?;
+    work::reschedule_work(&mut tx, work.id, at.timestamp_millis(), tries, next, why).await?;
     let detail =
         json!({"text": format!("{why}; trying again at {}", at.to_rfc3339()), "work": work.key});
     cases::add_timeline(&mut tx, work.case_id, now, "note", &detail).await?;
     tx.commit().await?;
+    engine.wake_runner();
     tracing::warn!(why, at = %at, "work put off");
     Ok(())
 }
@@ -271,5 +243,13 @@ pub async fn settled_meanwhile(
         kind: "note",
         detail: json!({"text": text}),
     };
-    conclude(engine, work, Some(input), "skipped", &text, vec![line]).await
+    conclude(
+        engine,
+        work,
+        Some(input),
+        WorkStatus::Skipped,
+        &text,
+        vec![line],
+    )
+    .await
 }

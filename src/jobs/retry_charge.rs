@@ -16,30 +16,27 @@ use crate::domain::case::Input;
 use crate::domain::decline::classify;
 use crate::domain::ids::InvoiceId;
 use crate::domain::policy::RetryOwner;
+use crate::domain::work::{Retry, Work, WorkStatus};
 use crate::engine::Engine;
-use crate::processor::{PayOutcome, ProcessorError, idempotency_key};
+use crate::processor::{PayOutcome, ProcessorError};
 use crate::store::cases::CaseRow;
 use crate::store::work::WorkRow;
 
-/// The key of attempt `attempt` after `fresh` earlier 5xx answers.
-pub fn pay_key(case_id: i64, attempt: u32, fresh: i32) -> String {
-    let base = idempotency_key(case_id, "pay", attempt);
-    if fresh == 0 {
-        base
-    } else {
-        format!("{base}-r{fresh}")
-    }
-}
-
-pub async fn perform(engine: &Engine, work: &WorkRow, case: &CaseRow) -> anyhow::Result<()> {
-    let attempt = work.detail["attempt"].as_u64().unwrap_or(0) as u32;
+pub async fn perform(
+    engine: &Engine,
+    work: &WorkRow,
+    retry: &Retry,
+    case: &CaseRow,
+) -> anyhow::Result<()> {
+    let attempt = retry.attempt;
     let expected = case.track.case.as_ref().map(|c| c.retries_made + 1);
     if !case_is_live(case) || expected != Some(attempt) {
-        return conclude(engine, work, None, "skipped", "the case moved on", vec![]).await;
+        let text = "the case moved on";
+        return conclude(engine, work, None, WorkStatus::Skipped, text, vec![]).await;
     }
     if engine.policy().retry_owner == RetryOwner::Processor {
         let text = "retry_owner = processor: dunwell does not charge";
-        return conclude(engine, work, None, "skipped", text, vec![]).await;
+        return conclude(engine, work, None, WorkStatus::Skipped, text, vec![]).await;
     }
     // The truth first: the invoice may have been paid, voided or marked
     // uncollectible since the attempt was planned.
@@ -47,7 +44,7 @@ pub async fn perform(engine: &Engine, work: &WorkRow, case: &CaseRow) -> anyhow:
         Reread::Settled(input, word) => return settled_meanwhile(engine, work, input, word).await,
         Reread::Unavailable(e) => {
             let why = format!("could not read the invoice before charging ({e})");
-            return reschedule(engine, work, &work.detail, &why).await;
+            return reschedule(engine, work, &work.work, &why).await;
         }
         Reread::Open(invoice) => {
             if let Some(next) = invoice.next_payment_attempt {
@@ -60,14 +57,18 @@ pub async fn perform(engine: &Engine, work: &WorkRow, case: &CaseRow) -> anyhow:
                     kind: "note",
                     detail: json!({"text": text}),
                 };
-                return conclude(engine, work, None, "skipped", &text, vec![line]).await;
+                return conclude(engine, work, None, WorkStatus::Skipped, &text, vec![line]).await;
             }
         }
     }
     let invoice = InvoiceId::parse(&case.invoice_id)?;
-    // 5xx answers so far: each is stored by the processor under its key.
-    let fresh = work.detail["fresh"].as_i64().unwrap_or(0) as i32;
-    let key = pay_key(case.id, attempt, fresh);
+    let key = engine.idempotency_key(&case.invoice_id, "pay", attempt, retry.fresh);
+    let fresh_attempt = || {
+        Work::Retry(Retry {
+            fresh: retry.fresh + 1,
+            ..retry.clone()
+        })
+    };
     match engine.processor.pay_invoice(&invoice, &key).await {
         Ok(PayOutcome::Paid(_)) => {
             let line = Line {
@@ -75,7 +76,15 @@ pub async fn perform(engine: &Engine, work: &WorkRow, case: &CaseRow) -> anyhow:
                 detail: json!({"attempt": attempt, "outcome": "paid", "idempotency_key": key}),
             };
             let input = Input::RetrySucceeded { attempt };
-            conclude(engine, work, Some(input), "done", "paid", vec![line]).await
+            conclude(
+                engine,
+                work,
+                Some(input),
+                WorkStatus::Done,
+                "paid",
+                vec![line],
+            )
+            .await
         }
         Ok(PayOutcome::Declined(details)) => {
             let decline = classify(&details);
@@ -95,13 +104,26 @@ pub async fn perform(engine: &Engine, work: &WorkRow, case: &CaseRow) -> anyhow:
             };
             let result = format!("declined: {}", decline.code);
             let input = Input::RetryDeclined { attempt, decline };
-            conclude(engine, work, Some(input), "done", &result, vec![line]).await
+            conclude(
+                engine,
+                work,
+                Some(input),
+                WorkStatus::Done,
+                &result,
+                vec![line],
+            )
+            .await
         }
         Err(ProcessorError::Unreachable(e)) => {
             // It may have reached the processor: the same key will replay it.
             let why =
                 format!("the processor did not answer ({e}); the same idempotency key is reused");
-            reschedule(engine, work, &work.detail, &why).await
+            reschedule(engine, work, &work.work, &why).await
+        }
+        Err(e @ ProcessorError::KeyReused(_)) => {
+            tracing::error!(key, error = %e, "BUG: an idempotency key was reused; going on under a fresh key");
+            let why = format!("{e}; a fresh attempt with a new key follows");
+            reschedule(engine, work, &fresh_attempt(), &why).await
         }
         Err(e @ (ProcessorError::Server { .. } | ProcessorError::Protocol(_))) => {
             // Stored by the processor for this key: learn the truth, then a
@@ -109,12 +131,10 @@ pub async fn perform(engine: &Engine, work: &WorkRow, case: &CaseRow) -> anyhow:
             if let Reread::Settled(input, word) = reread_invoice(engine, work, case).await? {
                 return settled_meanwhile(engine, work, input, word).await;
             }
-            let mut detail = work.detail.clone();
-            detail["fresh"] = json!(fresh + 1);
             let why = format!(
                 "processor failure ({e}); a fresh attempt with a new key follows, not counted against the customer's attempts"
             );
-            reschedule(engine, work, &detail, &why).await
+            reschedule(engine, work, &fresh_attempt(), &why).await
         }
         Err(e @ ProcessorError::Rejected { .. }) => {
             if let Reread::Settled(input, word) = reread_invoice(engine, work, case).await? {
@@ -125,20 +145,7 @@ pub async fn perform(engine: &Engine, work: &WorkRow, case: &CaseRow) -> anyhow:
                 kind: "note",
                 detail: json!({"text": text}),
             };
-            conclude(engine, work, None, "failed", &text, vec![line]).await
+            conclude(engine, work, None, WorkStatus::Failed, &text, vec![line]).await
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_are_stable_per_attempt_and_fresh_after_a_server_error() {
-        assert_eq!(pay_key(7, 2, 0), pay_key(7, 2, 0));
-        assert_ne!(pay_key(7, 2, 0), pay_key(7, 3, 0));
-        assert_ne!(pay_key(7, 2, 0), pay_key(7, 2, 1));
-        assert_ne!(pay_key(7, 2, 0), pay_key(8, 2, 0));
     }
 }

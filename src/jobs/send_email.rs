@@ -10,9 +10,10 @@ use super::{Line, case_is_live, conclude, reschedule};
 use crate::domain::links::{self, LinkSubject};
 use crate::domain::money::{Currency, Money};
 use crate::domain::policy::{FinalAction, RetryOwner};
+use crate::domain::work::{Email, WorkStatus};
 use crate::engine::Engine;
 use crate::engine::apply::timezone_of;
-use crate::mail::{MailKind, MailView, render};
+use crate::mail::{MailKind, MailView, reminder_of, render};
 use crate::store::cases;
 use crate::store::cases::CaseRow;
 use crate::store::mail::{NewMail, insert_mail_in};
@@ -32,17 +33,19 @@ fn consequence(action: FinalAction) -> &'static str {
     }
 }
 
-/// What the templates show for this case.
-pub fn view(engine: &Engine, case: &CaseRow, tone: &'static str) -> MailView {
+/// What the templates show for this case's `email`.
+pub fn view(engine: &Engine, case: &CaseRow, email: &Email) -> MailView {
     let policy = engine.policy();
     let tz = timezone_of(engine, case);
+    // The thank-you names what was paid; the others what is owed.
+    let minor = match email.kind {
+        MailKind::ThankYou => case.amount_paid.unwrap_or(case.amount_due),
+        _ => case.amount_due,
+    };
     let amount = Currency::parse(&case.currency)
         .ok()
-        .and_then(|c| Money::from_minor(case.amount_due, c).ok())
-        .map_or_else(
-            || format!("{} {}", case.amount_due, case.currency),
-            |m| m.to_string(),
-        );
+        .and_then(|c| Money::from_minor(minor, c).ok())
+        .map_or_else(|| format!("{minor} {}", case.currency), |m| m.to_string());
     let name = case
         .customer_name
         .as_deref()
@@ -65,7 +68,9 @@ pub fn view(engine: &Engine, case: &CaseRow, tone: &'static str) -> MailView {
             .description
             .clone()
             .unwrap_or_else(|| "your subscription".into()),
-        tone,
+        tone: email.tone.as_str(),
+        reminder: reminder_of(policy, email.stage),
+        days: email.stage,
         update_url: format!("{base}/billing/update/{token}"),
         invoice_url: case.hosted_invoice_url.clone(),
         reason: latest
@@ -85,26 +90,21 @@ pub fn view(engine: &Engine, case: &CaseRow, tone: &'static str) -> MailView {
     }
 }
 
-fn tone_of(text: &str) -> &'static str {
-    match text {
-        "firm" => "firm",
-        "final" => "final",
-        _ => "friendly",
-    }
-}
-
-pub async fn perform(engine: &Engine, work: &WorkRow, case: &CaseRow) -> anyhow::Result<()> {
-    let kind_text = work.detail["kind"].as_str().unwrap_or_default();
-    let Some(kind) = MailKind::parse(kind_text) else {
-        anyhow::bail!("unknown email kind {kind_text:?}");
-    };
-    let stage = work.detail["stage"].as_i64().unwrap_or(0) as i32;
-    let tone = tone_of(work.detail["tone"].as_str().unwrap_or_default());
+pub async fn perform(
+    engine: &Engine,
+    work: &WorkRow,
+    email: &Email,
+    case: &CaseRow,
+) -> anyhow::Result<()> {
+    let kind = email.kind;
+    let stage = email.stage as i32;
+    let tone = email.tone.as_str();
     // A dunning email for a case that ended is moot; the thank-you is not.
     if kind != MailKind::ThankYou && !case_is_live(case) {
-        return conclude(engine, work, None, "skipped", "the case moved on", vec![]).await;
+        let text = "the case moved on";
+        return conclude(engine, work, None, WorkStatus::Skipped, text, vec![]).await;
     }
-    let rendered = render(kind, &view(engine, case, tone))?;
+    let rendered = render(kind, &view(engine, case, email))?;
     let recipient = case.customer_email.as_deref();
     let status = engine.mailer.first_status(recipient);
     let now = engine.clock.now_ms();
@@ -141,7 +141,7 @@ pub async fn perform(engine: &Engine, work: &WorkRow, case: &CaseRow) -> anyhow:
             Some((id, previous)) if previous == "failed" => id,
             _ => {
                 let text = "this email was written before: not sent again";
-                return conclude(engine, work, None, "skipped", text, vec![]).await;
+                return conclude(engine, work, None, WorkStatus::Skipped, text, vec![]).await;
             }
         },
     };
@@ -150,7 +150,15 @@ pub async fn perform(engine: &Engine, work: &WorkRow, case: &CaseRow) -> anyhow:
     match engine.mailer.send(to, &rendered, &message_id).await {
         Ok(()) => {
             store.mark_mail(mail_id, "sent", None, now).await?;
-            conclude(engine, work, None, "done", "sent", vec![line("sent")]).await
+            conclude(
+                engine,
+                work,
+                None,
+                WorkStatus::Done,
+                "sent",
+                vec![line("sent")],
+            )
+            .await
         }
         Err(e) => {
             let error = format!("{e:#}");
@@ -158,7 +166,7 @@ pub async fn perform(engine: &Engine, work: &WorkRow, case: &CaseRow) -> anyhow:
                 .mark_mail(mail_id, "failed", Some(&error), now)
                 .await?;
             let why = format!("SMTP delivery failed: {error}");
-            reschedule(engine, work, &work.detail, &why).await
+            reschedule(engine, work, &work.work, &why).await
         }
     }
 }
@@ -175,13 +183,15 @@ async fn write_to_outbox(
     let (status, result) = match insert_mail_in(&mut tx, mail, now).await? {
         Some(_) => {
             cases::add_timeline(&mut tx, work.case_id, now, line.kind, &line.detail).await?;
-            ("done", mail.status)
+            (WorkStatus::Done, mail.status)
         }
         None => (
-            "skipped",
+            WorkStatus::Skipped,
             "this email was written before: not written again",
         ),
     };
     work::finish_work(&mut tx, work.id, status, result, now).await?;
-    tx.commit().await
+    tx.commit().await?;
+    engine.wake_runner();
+    Ok(())
 }

@@ -61,6 +61,8 @@ pub fn view(engine: &Engine, notice: &Notice) -> MailView {
         amount,
         product: text(d, "product").unwrap_or_else(|| "your subscription".into()),
         tone: "friendly",
+        reminder: String::new(),
+        days: 0,
         update_url: format!("{base}/billing/update/{token}"),
         invoice_url: None,
         reason: String::new(),

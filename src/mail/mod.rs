@@ -7,42 +7,8 @@ pub mod transport;
 
 pub use transport::Mailer;
 
-use crate::domain::policy::StageEmail;
-
-/// Every email dunwell writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MailKind {
-    PaymentFailed,
-    FinalNotice,
-    ActionRequired,
-    ThankYou,
-    /// Pre-dunning: the card on file expires before the next renewal.
-    CardExpiring,
-}
-
-impl MailKind {
-    pub const ALL: [Self; 5] = [
-        Self::PaymentFailed,
-        Self::FinalNotice,
-        Self::ActionRequired,
-        Self::ThankYou,
-        Self::CardExpiring,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::PaymentFailed => "payment_failed",
-            Self::FinalNotice => "final_notice",
-            Self::ActionRequired => "action_required",
-            Self::ThankYou => "thank_you",
-            Self::CardExpiring => "card_expiring",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == text)
-    }
-}
+pub use crate::domain::mail_kind::MailKind;
+use crate::domain::policy::{Policy, StageEmail, Tone};
 
 impl From<StageEmail> for MailKind {
     fn from(stage: StageEmail) -> Self {
@@ -51,6 +17,28 @@ impl From<StageEmail> for MailKind {
             StageEmail::FinalNotice => Self::FinalNotice,
         }
     }
+}
+
+/// Which firm reminder the email of policy stage `day` is ("First",
+/// "Second"...): the policy's firm stages up to it.
+pub fn reminder_of(policy: &Policy, day: u32) -> String {
+    let n = policy
+        .stages
+        .iter()
+        .filter(|s| s.tone == Tone::Firm && s.day <= day)
+        .count();
+    ordinal(n.max(1))
+}
+
+/// "First", "Second"... for reminder number `n` (1-based).
+fn ordinal(n: usize) -> String {
+    const WORDS: [&str; 10] = [
+        "First", "Second", "Third", "Fourth", "Fifth", "Sixth", "Seventh", "Eighth", "Ninth",
+        "Tenth",
+    ];
+    WORDS
+        .get(n.wrapping_sub(1))
+        .map_or_else(|| format!("{n}th"), |w| (*w).to_owned())
 }
 
 /// What every template may show. Built by the send_email job from the case.
@@ -64,6 +52,11 @@ pub struct MailView {
     pub product: String,
     /// friendly | firm | final.
     pub tone: &'static str,
+    /// Which reminder this is ("First", "Second"...), for firm emails: two
+    /// stages never read the same.
+    pub reminder: String,
+    /// Days since the payment failed (the stage's day).
+    pub days: u32,
     /// The signed card-update link.
     pub update_url: String,
     /// The processor's hosted invoice page, when known.
@@ -104,6 +97,8 @@ pub fn sample_view(tone: &'static str) -> MailView {
         amount: "49.00 USD".into(),
         product: "Pro plan (monthly)".into(),
         tone,
+        reminder: "First".into(),
+        days: 3,
         update_url: "http://127.0.0.1:8080/billing/update/c1.1900000000.sample".into(),
         invoice_url: Some("https://invoice.stripe.com/i/sample".into()),
         reason: "the card on file has expired".into(),
@@ -143,7 +138,7 @@ mod tests {
         let firm = render(MailKind::PaymentFailed, &sample_view("firm")).unwrap();
         let last = render(MailKind::PaymentFailed, &sample_view("final")).unwrap();
         assert!(friendly.text.contains("quick to fix"));
-        assert!(firm.subject.starts_with("Reminder"));
+        assert!(firm.subject.starts_with("First reminder"));
         assert!(last.text.contains("your subscription will be canceled"));
         assert!(!friendly.text.contains("canceled"));
         let notice = render(MailKind::FinalNotice, &sample_view("final")).unwrap();
@@ -152,6 +147,25 @@ mod tests {
                 .text
                 .contains("Tuesday 24 March 2026, your subscription will be canceled")
         );
+    }
+
+    #[test]
+    fn reminders_of_two_stages_read_differently() {
+        let first = sample_view("firm");
+        let second = MailView {
+            reminder: "Second".into(),
+            days: 7,
+            ..sample_view("firm")
+        };
+        let (a, b) = (
+            render(MailKind::PaymentFailed, &first).unwrap(),
+            render(MailKind::PaymentFailed, &second).unwrap(),
+        );
+        assert_ne!(a.subject, b.subject);
+        assert!(b.subject.starts_with("Second reminder"), "{}", b.subject);
+        assert!(b.subject.contains("7 days"), "{}", b.subject);
+        assert!(b.text.contains("second reminder"), "{}", b.text);
+        assert!(b.text.contains("Tuesday 24 March 2026"), "{}", b.text);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `dunwell preview-email KIND [--stage N] [--format html|text]`: a template
 //! rendered with sample data and the tone the policy gives that stage.
 
-use super::{MailKind, render, sample_view};
+use super::{MailKind, MailView, reminder_of, render, sample_view};
 use crate::domain::policy::Policy;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -35,7 +35,12 @@ pub fn run(policy: &Policy, args: &PreviewArgs) -> anyhow::Result<String> {
             .map_or("friendly", |s| s.tone.as_str()),
         MailKind::ActionRequired | MailKind::ThankYou | MailKind::CardExpiring => "friendly",
     };
-    let mail = render(kind, &sample_view(tone))?;
+    let view = MailView {
+        reminder: reminder_of(policy, args.stage),
+        days: args.stage,
+        ..sample_view(tone)
+    };
+    let mail = render(kind, &view)?;
     let body = match args.format.as_str() {
         "text" => mail.text,
         "html" => mail.html,

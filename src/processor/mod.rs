@@ -10,8 +10,23 @@ use crate::domain::ids::{InvoiceId, PriceId, SubscriptionId, SubscriptionItemId}
 
 /// The idempotency key of one side effect: a re-run job sends the same key,
 /// so the processor replays its first answer instead of acting twice.
-pub fn idempotency_key(case_id: i64, action: &str, attempt: u32) -> String {
-    format!("dunwell-{case_id}-{action}-{attempt}")
+/// Stripe's keys are account-wide, so a key names the invoice (unique in the
+/// account) and this install (a random id stored in its database: a second
+/// install, or the same one after a database reset, never reuses a key).
+/// `fresh` counts the earlier answers stored under this attempt's keys that
+/// call for a new key (5xx, idempotency errors).
+pub fn idempotency_key(
+    install: &str,
+    invoice: &str,
+    action: &str,
+    attempt: u32,
+    fresh: u32,
+) -> String {
+    let base = format!("dunwell-{install}-{invoice}-{action}-{attempt}");
+    match fresh {
+        0 => base,
+        n => format!("{base}-r{n}"),
+    }
 }
 
 /// What a charge attempt came to.
@@ -32,6 +47,11 @@ pub enum ProcessorError {
     /// Refused as invalid (HTTP 4xx other than 402/429): retrying will not help.
     #[error("processor refused the request ({status}): {message}")]
     Rejected { status: u16, message: String },
+    /// The idempotency key was used before for another request (Stripe's
+    /// `idempotency_error`): a bug, or another install on the account.
+    /// Logged loudly; the work goes on under a fresh key.
+    #[error("idempotency key already used for another request: {0}")]
+    KeyReused(String),
     /// Timeouts, connection errors and 429s that outlasted our own retries.
     #[error("processor unreachable: {0}")]
     Unreachable(String),

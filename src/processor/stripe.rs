@@ -109,16 +109,26 @@ impl StripeClient {
     }
 
     fn failure(status: StatusCode, body: &str) -> ProcessorError {
-        let message = serde_json::from_str::<ErrorBody>(body)
+        let detail = serde_json::from_str::<ErrorBody>(body)
             .ok()
-            .map(|b| {
+            .map(|b| b.error);
+        let kind = detail.as_ref().and_then(|d| d.kind.clone());
+        let message = detail
+            .map(|d| {
                 format!(
                     "{}: {}",
-                    b.error.kind.unwrap_or_default(),
-                    b.error.message.unwrap_or_default()
+                    d.kind.unwrap_or_default(),
+                    d.message.unwrap_or_default()
                 )
             })
             .unwrap_or_else(|| body.chars().take(200).collect());
+        if kind.as_deref() == Some("idempotency_error") {
+            // 409: the same key is still being worked on; answer later.
+            if status == StatusCode::CONFLICT {
+                return ProcessorError::Unreachable(message);
+            }
+            return ProcessorError::KeyReused(message);
+        }
         if status.is_server_error() {
             ProcessorError::Server {
                 status: status.as_u16(),

@@ -20,7 +20,11 @@ pub struct CaseFacts {
     pub payment_intent_id: Option<String>,
     pub customer_email: Option<String>,
     pub customer_name: Option<String>,
+    /// What is owed (minor units); a settled invoice's zero remainder is
+    /// never taken for it.
     pub amount_due: i64,
+    /// What the invoice's payment took, once paid.
+    pub amount_paid: Option<i64>,
     pub currency: String,
     pub hosted_invoice_url: Option<String>,
     pub description: Option<String>,
@@ -41,10 +45,13 @@ pub struct CaseRow {
     pub customer_email: Option<String>,
     pub customer_name: Option<String>,
     pub amount_due: i64,
+    pub amount_paid: Option<i64>,
     pub currency: String,
     pub hosted_invoice_url: Option<String>,
     pub description: Option<String>,
     pub timezone: String,
+    /// Why work on the case was given up; `None`: nothing to look at.
+    pub needs_attention: Option<String>,
     pub state: Option<String>,
     pub version: i64,
     pub track: Track,
@@ -70,7 +77,8 @@ pub enum CaseLink {
 
 const CASE_COLUMNS: &str = "id, invoice_id, customer_id, subscription_id, subscription_item_id, \
     price_id, charge_id, payment_intent_id, customer_email, customer_name, amount_due, currency, \
-    hosted_invoice_url, description, timezone, state, version, track, opened_at, updated_at";
+    hosted_invoice_url, description, timezone, state, version, track, opened_at, updated_at, \
+    amount_paid, needs_attention";
 
 macro_rules! case_from_row {
     ($r:expr) => {{
@@ -88,10 +96,12 @@ macro_rules! case_from_row {
             customer_email: r.try_get("customer_email")?,
             customer_name: r.try_get("customer_name")?,
             amount_due: r.try_get("amount_due")?,
+            amount_paid: r.try_get("amount_paid")?,
             currency: r.try_get("currency")?,
             hosted_invoice_url: r.try_get("hosted_invoice_url")?,
             description: r.try_get("description")?,
             timezone: r.try_get("timezone")?,
+            needs_attention: r.try_get("needs_attention")?,
             state: r.try_get("state")?,
             version: r.try_get("version")?,
             track: serde_json::from_str(&track)?,
@@ -112,8 +122,8 @@ pub async fn upsert_case(
     const SQL: &str = "INSERT INTO cases (invoice_id, customer_id, subscription_id, \
         subscription_item_id, price_id, charge_id, payment_intent_id, customer_email, customer_name, \
         amount_due, currency, hosted_invoice_url, description, timezone, state, version, track, \
-        opened_at, updated_at) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULL, 0, '{}', NULL, $15) \
+        opened_at, updated_at, amount_paid) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULL, 0, '{}', NULL, $15, $17) \
         ON CONFLICT (invoice_id) DO UPDATE SET \
           subscription_id = COALESCE(excluded.subscription_id, cases.subscription_id), \
           subscription_item_id = COALESCE(excluded.subscription_item_id, cases.subscription_item_id), \
@@ -125,7 +135,8 @@ pub async fn upsert_case(
           hosted_invoice_url = COALESCE(excluded.hosted_invoice_url, cases.hosted_invoice_url), \
           description = COALESCE(excluded.description, cases.description), \
           amount_due = CASE WHEN $16 THEN excluded.amount_due ELSE cases.amount_due END, \
-          currency = CASE WHEN $16 THEN excluded.currency ELSE cases.currency END \
+          currency = CASE WHEN $16 THEN excluded.currency ELSE cases.currency END, \
+          amount_paid = COALESCE(excluded.amount_paid, cases.amount_paid) \
         RETURNING id";
     let id = with_tx!(tx, conn => {
         sqlx::query_scalar::<_, i64>(SQL)
@@ -145,10 +156,24 @@ pub async fn upsert_case(
             .bind(timezone)
             .bind(now_ms)
             .bind(facts.from_invoice)
+            .bind(facts.amount_paid)
             .fetch_one(conn)
             .await?
     });
     Ok(id)
+}
+
+/// Flags the case for the operator (`Some(why)`: work was given up) or
+/// clears the flag (`None`: work is planned again).
+pub async fn flag_attention(tx: &mut Tx, id: i64, why: Option<&str>) -> anyhow::Result<()> {
+    with_tx!(tx, conn => {
+        sqlx::query("UPDATE cases SET needs_attention = $1 WHERE id = $2")
+            .bind(why)
+            .bind(id)
+            .execute(conn)
+            .await?;
+    });
+    Ok(())
 }
 
 /// The case row, locked for the rest of the transaction.

@@ -94,34 +94,17 @@ impl Store {
         }
     }
 
-    /// Applies dunwell's migrations, then sets up the job queue's tables.
+    /// Applies dunwell's migrations.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match self {
-            Self::Sqlite(pool, _) => {
-                SQLITE_MIGRATIONS
-                    .run(pool)
-                    .await
-                    .context("applying SQLite migrations")?;
-                // apalis' setup switches its connection to `synchronous = OFF`;
-                // give it a connection of its own that is closed afterwards.
-                let setup_pool = SqlitePoolOptions::new()
-                    .max_connections(1)
-                    .connect_with(pool.connect_options().as_ref().clone())
-                    .await?;
-                apalis_sqlite::SqliteStorage::setup(&setup_pool)
-                    .await
-                    .context("setting up the SQLite job queue")?;
-                setup_pool.close().await;
-            }
-            Self::Postgres(pool) => {
-                POSTGRES_MIGRATIONS
-                    .run(pool)
-                    .await
-                    .context("applying PostgreSQL migrations")?;
-                apalis_postgres::PostgresStorage::setup(pool)
-                    .await
-                    .context("setting up the PostgreSQL job queue (needs CREATE EXTENSION hstore and CREATE SCHEMA)")?;
-            }
+            Self::Sqlite(pool, _) => SQLITE_MIGRATIONS
+                .run(pool)
+                .await
+                .context("applying SQLite migrations")?,
+            Self::Postgres(pool) => POSTGRES_MIGRATIONS
+                .run(pool)
+                .await
+                .context("applying PostgreSQL migrations")?,
         }
         Ok(())
     }

@@ -176,16 +176,7 @@ impl Store {
         lease_until_ms: i64,
         limit: i64,
     ) -> anyhow::Result<Vec<Notice>> {
-        let sql = format!(
-            "UPDATE notices SET lease_until = $1 \
-             WHERE id IN (SELECT id FROM notices \
-                          WHERE status = 'pending' AND due_at <= $2 \
-                            AND (lease_until IS NULL OR lease_until < $3) \
-                            AND ($4 IS NULL OR id = $4) \
-                          ORDER BY due_at, id LIMIT $5) \
-               AND status = 'pending' AND (lease_until IS NULL OR lease_until < $3) \
-             RETURNING {COLUMNS}"
-        );
+        let sql = self.claim_sql("notices", COLUMNS);
         let _turn = self.write_turn().await;
         let rows = with_pool!(self, pool => {
             let mut out = Vec::new();

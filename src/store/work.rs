@@ -1,31 +1,28 @@
-//! `case_work`: the side effects cases have planned (the truth), and the
-//! job-queue rows that remind a worker of them, written in the same
-//! transaction so neither exists without the other.
+//! `case_work`: the side effects cases have planned. It is the job queue
+//! too: the runner claims due rows with a lease (`jobs::runner`).
 
-use apalis::prelude::TaskBuilder;
 use sqlx::Row;
 
 use super::{Store, Tx, with_pool, with_tx};
+use crate::domain::work::{Work, WorkStatus};
 
 /// A side effect to plan.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewWork {
-    pub kind: &'static str,
-    pub key: String,
+    pub work: Work,
     /// Unix ms, simulated clock.
     pub due_at: i64,
-    pub detail: serde_json::Value,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorkRow {
     pub id: i64,
     pub case_id: i64,
-    pub kind: String,
+    pub work: Work,
     pub key: String,
     pub due_at: i64,
-    pub status: String,
-    pub detail: serde_json::Value,
+    pub status: WorkStatus,
+    /// Processor failures so far (not the customer's attempts).
     pub tries: i32,
     pub result: Option<String>,
 }
@@ -36,14 +33,15 @@ macro_rules! work_from_row {
     ($r:expr) => {{
         let r = $r;
         let detail: String = r.try_get("detail")?;
+        let kind: String = r.try_get("kind")?;
+        let status: String = r.try_get("status")?;
         WorkRow {
             id: r.try_get("id")?,
             case_id: r.try_get("case_id")?,
-            kind: r.try_get("kind")?,
+            work: Work::parse(&kind, &serde_json::from_str(&detail)?)?,
             key: r.try_get("work_key")?,
             due_at: r.try_get("due_at")?,
-            status: r.try_get("status")?,
-            detail: serde_json::from_str(&detail)?,
+            status: WorkStatus::parse(&status)?,
             tries: r.try_get("tries")?,
             result: r.try_get("result")?,
         }
@@ -85,13 +83,16 @@ pub async fn insert_works(
          RETURNING id, work_key",
         rows.join(", ")
     );
-    let details: Vec<String> = works.iter().map(|w| w.detail.to_string()).collect();
+    let details: Vec<(String, String)> = works
+        .iter()
+        .map(|w| (w.work.key(), w.work.detail().to_string()))
+        .collect();
     let planned = with_tx!(tx, conn => {
         let mut query = sqlx::query_as::<_, (i64, String)>(sqlx::AssertSqlSafe(sql))
             .bind(case_id)
             .bind(now_ms);
-        for (work, detail) in works.iter().zip(&details) {
-            query = query.bind(work.kind).bind(&work.key).bind(work.due_at).bind(detail);
+        for (new, (key, detail)) in works.iter().zip(&details) {
+            query = query.bind(new.work.kind()).bind(key).bind(new.due_at).bind(detail);
         }
         query.fetch_all(conn).await?
     });
@@ -121,17 +122,17 @@ pub async fn cancel_work(
 }
 
 /// Moves pending work to a later time (a processor failure): the tries
-/// count says how many times the processor failed us on it; `detail` is
+/// count says how many times the processor failed us on it; `work` is
 /// what the next run needs.
 pub async fn reschedule_work(
     tx: &mut Tx,
     id: i64,
     due_at: i64,
     tries: i32,
-    detail: &serde_json::Value,
+    work: &Work,
     note: &str,
 ) -> anyhow::Result<()> {
-    let detail = detail.to_string();
+    let detail = work.detail().to_string();
     with_tx!(tx, conn => {
         sqlx::query(
             "UPDATE case_work SET due_at = $1, tries = $2, lease_until = NULL, result = $3, detail = $4 \
@@ -152,7 +153,7 @@ pub async fn reschedule_work(
 pub async fn finish_work(
     tx: &mut Tx,
     id: i64,
-    status: &str,
+    status: WorkStatus,
     result: &str,
     now_ms: i64,
 ) -> anyhow::Result<()> {
@@ -161,51 +162,13 @@ pub async fn finish_work(
             "UPDATE case_work SET status = $1, result = $2, finished_at = $3, lease_until = NULL \
              WHERE id = $4 AND status = 'pending'",
         )
-        .bind(status)
+        .bind(status.as_str())
         .bind(result)
         .bind(now_ms)
         .bind(id)
         .execute(conn)
         .await?;
     });
-    Ok(())
-}
-
-/// A job-queue reminder: run work `work_id` on `queue` at `run_at_secs`
-/// (real unix seconds).
-#[derive(Debug, Clone, Copy)]
-pub struct Reminder<'a> {
-    pub queue: &'a str,
-    pub work_id: i64,
-    pub run_at_secs: u64,
-}
-
-/// Puts reminders on their job queues.
-pub async fn push_jobs(tx: &mut Tx, reminders: &[Reminder<'_>]) -> anyhow::Result<()> {
-    let mut queues: Vec<&str> = reminders.iter().map(|r| r.queue).collect();
-    queues.sort_unstable();
-    queues.dedup();
-    for queue in queues {
-        let mut tasks = Vec::new();
-        for r in reminders.iter().filter(|r| r.queue == queue) {
-            let args =
-                serde_json::to_vec(&serde_json::json!({ "work_id": r.work_id, "queue": r.queue }))?;
-            tasks.push(
-                TaskBuilder::new(args)
-                    .run_at_timestamp(r.run_at_secs)
-                    .max_attempts(3)
-                    .build(),
-            );
-        }
-        match tx {
-            Tx::Sqlite(t, _) => {
-                apalis_sqlite::queries::push_tasks(&mut **t, queue, &tasks).await?;
-            }
-            Tx::Postgres(t) => {
-                apalis_postgres::queries::push_tasks(&mut **t, queue, tasks).await?;
-            }
-        }
-    }
     Ok(())
 }
 
@@ -222,16 +185,7 @@ impl Store {
         lease_until_ms: i64,
         limit: i64,
     ) -> anyhow::Result<Vec<WorkRow>> {
-        let sql = format!(
-            "UPDATE case_work SET lease_until = $1 \
-             WHERE id IN (SELECT id FROM case_work \
-                          WHERE status = 'pending' AND due_at <= $2 \
-                            AND (lease_until IS NULL OR lease_until < $3) \
-                            AND ($4 IS NULL OR id = $4) \
-                          ORDER BY due_at, id LIMIT $5) \
-               AND status = 'pending' AND (lease_until IS NULL OR lease_until < $3) \
-             RETURNING {WORK_COLUMNS}"
-        );
+        let sql = self.claim_sql("case_work", WORK_COLUMNS);
         let _turn = self.write_turn().await;
         let mut rows = with_pool!(self, pool => {
             let mut out = Vec::new();
@@ -294,41 +248,91 @@ impl Store {
         });
         Ok(rows)
     }
+}
 
-    /// Lets go of work whose side effect could not finish (a crash-free
-    /// error path), so a later run may try again.
-    pub async fn release_work(&self, id: i64) -> anyhow::Result<()> {
-        let _turn = self.write_turn().await;
-        with_pool!(self, pool => {
-            sqlx::query("UPDATE case_work SET lease_until = NULL WHERE id = $1")
-                .bind(id)
-                .execute(pool)
-                .await?;
-        });
-        Ok(())
+impl Store {
+    /// The claim of every leased queue table (`case_work`, `notices`):
+    /// pending, due, unleased rows (one, or the oldest `$5`) leased until
+    /// `$1` (real ms) in one statement. On PostgreSQL concurrent claimers
+    /// skip each other's rows instead of queueing behind them.
+    pub(crate) fn claim_sql(&self, table: &str, columns: &str) -> String {
+        let skip_locked = match self {
+            Self::Sqlite(..) => "",
+            Self::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+        };
+        format!(
+            "UPDATE {table} SET lease_until = $1 \
+             WHERE id IN (SELECT id FROM {table} \
+                          WHERE status = 'pending' AND due_at <= $2 \
+                            AND (lease_until IS NULL OR lease_until < $3) \
+                            AND ($4 IS NULL OR id = $4) \
+                          ORDER BY due_at, id LIMIT $5{skip_locked}) \
+               AND status = 'pending' AND (lease_until IS NULL OR lease_until < $3) \
+             RETURNING {columns}"
+        )
+    }
+}
+
+/// The tables whose rows the job runner leases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leased {
+    Work,
+    Notice,
+}
+
+impl Leased {
+    fn table(self) -> &'static str {
+        match self {
+            Self::Work => "case_work",
+            Self::Notice => "notices",
+        }
     }
 }
 
 impl Store {
-    /// Reminders waiting on job queue `queue` (apalis' table).
-    pub async fn queued_jobs(&self, queue: &str) -> anyhow::Result<i64> {
-        let n =
-            match self {
-                Self::Sqlite(pool, _) => {
-                    sqlx::query_scalar::<_, i64>(
-                        "SELECT COUNT(*) FROM Jobs WHERE job_type = $1 AND status = 'Pending'",
-                    )
-                    .bind(queue)
-                    .fetch_one(pool)
-                    .await?
-                }
-                Self::Postgres(pool) => sqlx::query_scalar::<_, i64>(
-                    "SELECT COUNT(*) FROM apalis.jobs WHERE job_type = $1 AND status = 'Pending'",
-                )
-                .bind(queue)
-                .fetch_one(pool)
-                .await?,
-            };
-        Ok(n)
+    /// The engine time (ms) at which the earliest pending, unleased work or
+    /// notice falls due: what the job runner sleeps until.
+    pub async fn next_due(&self, real_now_ms: i64) -> anyhow::Result<Option<i64>> {
+        let due = with_pool!(self, pool => {
+            sqlx::query_scalar::<_, Option<i64>>(
+                "SELECT MIN(due_at) FROM ( \
+                   SELECT MIN(due_at) AS due_at FROM case_work WHERE status = 'pending' \
+                     AND (lease_until IS NULL OR lease_until < $1) \
+                   UNION ALL \
+                   SELECT MIN(due_at) AS due_at FROM notices WHERE status = 'pending' \
+                     AND (lease_until IS NULL OR lease_until < $1)) AS due",
+            )
+            .bind(real_now_ms)
+            .fetch_one(pool)
+            .await?
+        });
+        Ok(due)
+    }
+
+    /// Keeps a running job's claim until `until_ms` (real clock).
+    pub async fn renew_lease(&self, table: Leased, id: i64, until_ms: i64) -> anyhow::Result<()> {
+        let sql = format!(
+            "UPDATE {} SET lease_until = $1 WHERE id = $2 AND status = 'pending'",
+            table.table()
+        );
+        let _turn = self.write_turn().await;
+        with_pool!(self, pool => {
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(until_ms).bind(id).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Gives a claim back so the work may run again at once (a job that
+    /// failed, or did not finish before shutdown).
+    pub async fn release_lease(&self, table: Leased, id: i64) -> anyhow::Result<()> {
+        let sql = format!(
+            "UPDATE {} SET lease_until = NULL WHERE id = $1 AND status = 'pending'",
+            table.table()
+        );
+        let _turn = self.write_turn().await;
+        with_pool!(self, pool => {
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).execute(pool).await?;
+        });
+        Ok(())
     }
 }

@@ -1,5 +1,4 @@
-//! HTTP routes: the webhook intake, health checks, and (later) customer pages
-//! and the operator surface.
+//! HTTP routes: the webhook intake and health checks.
 
 pub mod health;
 
@@ -9,6 +8,5 @@ use crate::webhooks::intake;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/webhooks/stripe", web::post().to(intake::receive))
-        .route("/healthz", web::get().to(health::alive))
-        .route("/readyz", web::get().to(health::ready));
+        .configure(health::routes);
 }

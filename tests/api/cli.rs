@@ -353,7 +353,7 @@ async fn preview_email_renders_each_kind_in_the_policy_tone() {
     let (stdout, _) = text(&out);
     assert!(out.status.success());
     assert!(
-        stdout.starts_with("Subject: Reminder: your payment"),
+        stdout.starts_with("Subject: First reminder: your payment of 49.00 USD is 3 days overdue"),
         "{stdout}"
     );
     assert!(stdout.contains("/billing/update/"), "{stdout}");

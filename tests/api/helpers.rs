@@ -178,7 +178,7 @@ pub async fn spawn_with_options(
     let app = Application::build_with(config, role, options)
         .await
         .expect("build app");
-    let port = app.port().expect("web role has a port");
+    let port = app.port();
     let store = app.store().clone();
     let engine = app.engine().clone();
     let (stop, stopped) = oneshot::channel::<()>();

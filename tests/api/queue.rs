@@ -102,7 +102,7 @@ async fn a_worker_process_drains_what_a_web_process_stored(backend: Backend) {
     let worker = dunwell::startup::Application::build(worker_config, Role::Worker)
         .await
         .unwrap();
-    assert_eq!(worker.port(), None, "a worker serves no HTTP");
+    let address = format!("http://127.0.0.1:{}", worker.port());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(worker.run(async {
         let _ = stopped.await;
@@ -110,6 +110,34 @@ async fn a_worker_process_drains_what_a_web_process_stored(backend: Backend) {
     web.wait_processed().await;
     let stored = web.store.event_by_id("evt_split1").await.unwrap().unwrap();
     assert_eq!(stored.outcome.as_deref(), Some("handled"));
+
+    // The worker answers the health checks (Fly checks the worker group
+    // too), and nothing else.
+    let client = reqwest::Client::new();
+    let alive = client
+        .get(format!("{address}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(alive.status(), 200);
+    let ready = client
+        .get(format!("{address}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let ready: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(ready["jobs"], true, "{ready}");
+    let body = event_body("evt_to_worker", "invoice.payment_failed");
+    let posted = client
+        .post(format!("{address}/webhooks/stripe"))
+        .header("content-type", "application/json")
+        .header("stripe-signature", sign_webhook(&body, SECRET, now()))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 404, "a worker takes no webhooks");
     let _ = stop.send(());
     running.await.unwrap().unwrap();
     web.shutdown().await;

@@ -9,6 +9,8 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
+use dunwell::domain::work::WorkStatus;
+
 use crate::helpers::{Backend, TestApp, spawn_manual};
 
 fn scenario(invoice: &str) -> Scenario {
@@ -26,6 +28,13 @@ fn event(s: &Scenario, id: &str) -> Scenario {
         event_id: format!("evt_{id}_{}", s.invoice),
         ..s.clone()
     }
+}
+
+/// The idempotency key of charge attempt `attempt` on the case's invoice
+/// (`fresh` keys after stored failures).
+fn pay_key(app: &TestApp, s: &Scenario, attempt: u32, fresh: u32) -> String {
+    app.engine
+        .idempotency_key(&s.invoice, "pay", attempt, fresh)
 }
 
 fn object(event_type: &str, s: &Scenario) -> Value {
@@ -150,14 +159,16 @@ async fn planned_retry(app: &TestApp, case_id: i64) -> dunwell::store::work::Wor
         .await
         .unwrap()
         .into_iter()
-        .find(|w| w.kind == "retry")
+        .find(|w| w.work.kind() == "retry")
         .expect("a retry is planned")
 }
 
 async fn pending_work(app: &TestApp, s: &Scenario) -> usize {
     let case = app.case(&s.invoice).await;
     let work = app.store.work_of(case.id).await.unwrap();
-    work.iter().filter(|w| w.status == "pending").count()
+    work.iter()
+        .filter(|w| w.status == WorkStatus::Pending)
+        .count()
 }
 
 async fn soft_declines_then_recovered(backend: Backend) {
@@ -180,9 +191,7 @@ async fn soft_declines_then_recovered(backend: Backend) {
     let paid = requests(&server, "POST", "/pay").await;
     assert_eq!(
         keys(&paid),
-        (1..=3)
-            .map(|n| format!("dunwell-{}-pay-{n}", case.id))
-            .collect::<Vec<_>>()
+        (1..=3).map(|n| pay_key(&app, &s, n, 0)).collect::<Vec<_>>()
     );
     assert_eq!(mails(&app, &s, "thank_you").await, 1);
     assert_eq!(
@@ -386,7 +395,7 @@ async fn the_same_event_three_times_counts_once(backend: Backend) {
     app.run_due_jobs().await;
     assert_eq!(mails(&app, &s, "payment_failed").await, 1);
     let work = app.store.work_of(case.id).await.unwrap();
-    let retries = work.iter().filter(|w| w.kind == "retry").count();
+    let retries = work.iter().filter(|w| w.work.kind() == "retry").count();
     assert_eq!(retries, 1);
     app.shutdown().await;
 }
@@ -414,7 +423,7 @@ async fn a_job_run_twice_charges_once(backend: Backend) {
         .await
         .unwrap();
     let paid = requests(&server, "POST", "/pay").await;
-    assert_eq!(keys(&paid), vec![format!("dunwell-{}-pay-1", case.id)]);
+    assert_eq!(keys(&paid), vec![pay_key(&app, &s, 1, 0)]);
     assert_eq!(state(&app, &s).await, Some(CaseState::Recovered));
     app.shutdown().await;
 }
@@ -439,8 +448,7 @@ async fn a_429_is_retried_under_the_same_key(backend: Backend) {
         .await;
     app.live_through(4, 6).await;
     let paid = requests(&server, "POST", "/pay").await;
-    let case = app.case(&s.invoice).await;
-    assert_eq!(keys(&paid), vec![format!("dunwell-{}-pay-1", case.id); 2]);
+    assert_eq!(keys(&paid), vec![pay_key(&app, &s, 1, 0); 2]);
     assert_eq!(state(&app, &s).await, Some(CaseState::Recovered));
     app.shutdown().await;
 }
@@ -470,10 +478,7 @@ async fn a_500_then_a_fresh_attempt(backend: Backend) {
     // and it is still the customer's first attempt.
     assert_eq!(
         keys(&paid),
-        vec![
-            format!("dunwell-{}-pay-1", case.id),
-            format!("dunwell-{}-pay-1-r1", case.id)
-        ]
+        vec![pay_key(&app, &s, 1, 0), pay_key(&app, &s, 1, 1)]
     );
     assert_eq!(state(&app, &s).await, Some(CaseState::Recovered));
     let timeline = app.store.timeline(case.id).await.unwrap();
@@ -562,33 +567,6 @@ async fn simulated_time_and_processor_recover_on_their_own(backend: Backend) {
 
 crate::backend_tests!(simulated_time_and_processor_recover_on_their_own);
 
-/// Work whose job-queue reminder went missing is put back by the sweep.
-async fn the_sweep_requeues_overdue_work(backend: Backend) {
-    let s = scenario("in_swept");
-    let server = stripe(&s, "insufficient_funds", 0).await;
-    let Some(app) = app_with(backend, &server, &[]).await else {
-        return;
-    };
-    app.send("invoice.payment_failed", &event(&s, "failed"))
-        .await;
-    let store = &app.store;
-    let before = store.queued_jobs("retry_charge").await.unwrap();
-    assert_eq!(before, 1, "the retry's reminder was queued with the case");
-    // Not yet overdue: nothing to do.
-    assert_eq!(
-        dunwell::jobs::sweep::sweep_once(&app.engine).await.unwrap(),
-        0
-    );
-    // Two days on, the retry and the first email are overdue and unclaimed.
-    app.advance(Duration::days(2));
-    let swept = dunwell::jobs::sweep::sweep_once(&app.engine).await.unwrap();
-    assert!(swept >= 2, "{swept} requeued");
-    assert_eq!(store.queued_jobs("retry_charge").await.unwrap(), before + 1);
-    app.shutdown().await;
-}
-
-crate::backend_tests!(the_sweep_requeues_overdue_work);
-
 /// A retry planned for later on the old card moves up when a new card comes.
 async fn a_new_card_moves_the_planned_retry_up(backend: Backend) {
     let s = Scenario {
@@ -617,7 +595,7 @@ async fn a_new_card_moves_the_planned_retry_up(backend: Backend) {
         .await
         .unwrap()
         .into_iter()
-        .filter(|w| w.kind == "retry")
+        .filter(|w| w.work.kind() == "retry")
         .collect();
     assert_eq!(retries.len(), 1, "the same attempt, moved up");
     app.shutdown().await;
@@ -730,10 +708,13 @@ async fn a_job_that_dies_mid_charge_reuses_its_key(backend: Backend) {
     assert_eq!(requests(&server, "POST", "/pay").await.len(), 1);
     assert_eq!(state(&app, &s).await, Some(CaseState::Retrying));
     // ...which is what releasing it stands for here.
-    app.store.release_work(retry.id).await.unwrap();
+    app.store
+        .release_lease(dunwell::store::work::Leased::Work, retry.id)
+        .await
+        .unwrap();
     app.run_due_jobs().await;
     let paid = requests(&server, "POST", "/pay").await;
-    assert_eq!(keys(&paid), vec![format!("dunwell-{}-pay-1", case.id); 2]);
+    assert_eq!(keys(&paid), vec![pay_key(&app, &s, 1, 0); 2]);
     assert_eq!(state(&app, &s).await, Some(CaseState::Recovered));
     assert_eq!(mails(&app, &s, "thank_you").await, 1);
     app.shutdown().await;
@@ -763,8 +744,7 @@ async fn a_timeout_is_retried_under_the_same_key(backend: Backend) {
         .await;
     app.live_through(4, 6).await;
     let paid = requests(&server, "POST", "/pay").await;
-    let case = app.case(&s.invoice).await;
-    assert_eq!(keys(&paid), vec![format!("dunwell-{}-pay-1", case.id); 2]);
+    assert_eq!(keys(&paid), vec![pay_key(&app, &s, 1, 0); 2]);
     assert_eq!(state(&app, &s).await, Some(CaseState::Recovered));
     app.shutdown().await;
 }

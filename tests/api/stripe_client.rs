@@ -52,12 +52,12 @@ async fn pay_sends_key_version_and_bearer_and_reads_the_paid_invoice() {
         .and(path("/v1/invoices/in_1QfJ2hLzO8hYb3nXk9uT4sVa/pay"))
         .and(header("authorization", "Bearer sk_test_123"))
         .and(header("stripe-version", STRIPE_VERSION))
-        .and(header("idempotency-key", "dunwell-7-retry-1"))
+        .and(header("idempotency-key", "dunwell-inst1-in_7-pay-1"))
         .respond_with(ResponseTemplate::new(200).set_body_json(paid_invoice()))
         .expect(1)
         .mount(&server)
         .await;
-    let key = idempotency_key(7, "retry", 1);
+    let key = idempotency_key("inst1", "in_7", "pay", 1, 0);
     let outcome = client(&server, Duration::from_secs(5))
         .pay_invoice(&invoice_id(), &key)
         .await
@@ -183,7 +183,7 @@ async fn portal_plan_change_and_cancel_send_the_documented_calls() {
         .await;
     Mock::given(method("DELETE"))
         .and(path("/v1/subscriptions/sub_1"))
-        .and(header("idempotency-key", "dunwell-3-final-1"))
+        .and(header("idempotency-key", "dunwell-inst1-in_3-cancel-1"))
         .respond_with(
             ResponseTemplate::new(200)
                 .set_body_json(serde_json::json!({"id": "sub_1", "status": "canceled"})),
@@ -210,7 +210,7 @@ async fn portal_plan_change_and_cancel_send_the_documented_calls() {
     )
     .await
     .unwrap();
-    c.cancel_subscription(&sub, &idempotency_key(3, "final", 1))
+    c.cancel_subscription(&sub, &idempotency_key("inst1", "in_3", "cancel", 1, 0))
         .await
         .unwrap();
 }

@@ -59,6 +59,8 @@ pub struct Invoice {
     pub status: InvoiceStatus,
     pub amount_due: Money,
     pub amount_remaining: Money,
+    /// What payments took (zero until paid).
+    pub amount_paid: Money,
     pub attempt_count: u32,
     /// Set when the processor will retry the charge by itself.
     pub next_payment_attempt: Option<DateTime<Utc>>,
@@ -102,6 +104,8 @@ struct RawInvoice {
     status: Option<InvoiceStatus>,
     amount_due: i64,
     amount_remaining: Option<i64>,
+    #[serde(default)]
+    amount_paid: i64,
     currency: Currency,
     #[serde(default)]
     attempt_count: u32,
@@ -292,6 +296,7 @@ pub(super) fn parse(object: &str) -> Result<Invoice, serde_json::Error> {
             raw.currency,
             "amount_remaining",
         )?,
+        amount_paid: money(raw.amount_paid, raw.currency, "amount_paid")?,
         attempt_count: raw.attempt_count,
         next_payment_attempt: raw.next_payment_attempt.and_then(timestamp),
         hosted_invoice_url: raw.hosted_invoice_url,
