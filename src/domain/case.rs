@@ -180,6 +180,15 @@ pub struct Track {
     pub early_decline: Option<Classification>,
 }
 
+/// What a request to authenticate amounts to.
+fn authentication_required() -> Classification {
+    super::decline::classify(&super::events::DeclineDetails {
+        code: Some("authentication_required".into()),
+        decline_code: Some("authentication_required".into()),
+        ..Default::default()
+    })
+}
+
 /// The customer and policy facts the machine needs besides the input.
 pub struct Context<'a> {
     pub case_key: &'a str,
@@ -220,14 +229,11 @@ fn stage_commands(
 }
 
 impl Track {
-    /// The state to report: the case's, or `recovered`/`closed` for an
-    /// invoice settled before any case was opened.
+    /// The case's state; `None` while no case was opened. An invoice
+    /// settled before it ever failed (a healthy renewal) has no case: only a
+    /// case that had a failure can be recovered.
     pub fn outcome(&self) -> Option<CaseState> {
-        match (&self.case, self.settled) {
-            (Some(case), _) => Some(case.state),
-            (None, Some(settlement)) => Some(settlement.state()),
-            (None, None) => None,
-        }
+        self.case.as_ref().map(|case| case.state)
     }
 
     pub fn apply(&mut self, input: Input, now: DateTime<Utc>, ctx: &Context<'_>) -> Vec<Command> {
@@ -236,7 +242,29 @@ impl Track {
                 return Vec::new();
             }
         }
-        if self.settled.is_some() {
+        if let Some(how) = self.settled {
+            // A failure delivered after the invoice was settled: it did fail,
+            // so there is a case, ended as the settlement says and with
+            // nothing left to do or write.
+            if let (
+                None,
+                Input::Event {
+                    created,
+                    what: EventInput::PaymentFailed { .. },
+                    ..
+                },
+            ) = (&self.case, &input)
+            {
+                self.case = Some(Case {
+                    state: how.state(),
+                    paused_from: None,
+                    opened_at: *created,
+                    attempts: Vec::new(),
+                    retries_made: 0,
+                    latest: self.early_decline.take(),
+                    thanked: false,
+                });
+            }
             return Vec::new();
         }
         match input {
@@ -279,35 +307,10 @@ impl Track {
                 }
                 self.open(created, processor_will_retry, now, ctx)
             }
-            EventInput::Decline(decline) => {
-                let Some(case) = &mut self.case else {
-                    self.early_decline = Some(decline);
-                    return Vec::new();
-                };
-                if let Some(first) = case.attempts.first_mut() {
-                    first.category = decline.category;
-                }
-                let replan = case.latest.as_ref().map(|l| l.category) != Some(decline.category);
-                case.latest = Some(decline);
-                if replan
-                    && case.retries_made == 0
-                    && !case.state.is_terminal()
-                    && case.state != CaseState::Paused
-                {
-                    let mut commands = vec![Command::CancelPendingRetries];
-                    commands.extend(self.schedule_next(now, ctx));
-                    commands
-                } else {
-                    Vec::new()
-                }
-            }
-            EventInput::ActionRequired => match &mut self.case {
-                Some(case) if !case.state.is_terminal() && case.state != CaseState::Paused => {
-                    case.state = CaseState::AwaitingCustomer;
-                    vec![Command::AskToAuthenticate]
-                }
-                _ => Vec::new(),
-            },
+            EventInput::Decline(decline) => self.on_decline(decline, now, ctx),
+            // The bank wants the customer to authenticate: the same as an
+            // `authentication_required` decline, whichever comes first.
+            EventInput::ActionRequired => self.on_decline(authentication_required(), now, ctx),
             EventInput::NewPaymentMethod => {
                 let Some(case) = &mut self.case else {
                     return Vec::new();
@@ -375,6 +378,57 @@ impl Track {
         commands
     }
 
+    /// Decline details (from a charge, a payment intent, or the processor's
+    /// request to authenticate) for the case. Before the case opens they
+    /// wait in `early_decline` (a request to authenticate is never
+    /// overwritten by a plain decline). A changed category re-plans a case
+    /// not yet retried, and a request to authenticate re-plans any live one.
+    fn on_decline(
+        &mut self,
+        decline: Classification,
+        now: DateTime<Utc>,
+        ctx: &Context<'_>,
+    ) -> Vec<Command> {
+        let Some(case) = &mut self.case else {
+            let keep = self
+                .early_decline
+                .as_ref()
+                .is_some_and(|e| e.category == DeclineCategory::CustomerAction);
+            if !keep {
+                self.early_decline = Some(decline);
+            }
+            return Vec::new();
+        };
+        if case.state.is_terminal() || case.state == CaseState::Paused {
+            return Vec::new();
+        }
+        let asks = decline.category == DeclineCategory::CustomerAction;
+        let already_asked = case.latest.as_ref().map(|l| l.category) == Some(decline.category)
+            && case.state == CaseState::AwaitingCustomer;
+        if case
+            .latest
+            .as_ref()
+            .is_some_and(|l| l.category == DeclineCategory::CustomerAction)
+            && !asks
+            && case.retries_made == 0
+        {
+            // The request to authenticate stands until the customer acts.
+            return Vec::new();
+        }
+        if let Some(first) = case.attempts.first_mut() {
+            first.category = decline.category;
+        }
+        let replan = case.latest.as_ref().map(|l| l.category) != Some(decline.category);
+        case.latest = Some(decline);
+        if (replan && case.retries_made == 0) || (asks && !already_asked) {
+            let mut commands = vec![Command::CancelPendingRetries];
+            commands.extend(self.schedule_next(now, ctx));
+            commands
+        } else {
+            Vec::new()
+        }
+    }
+
     /// After a pause: the emails still ahead, the final action, the next retry.
     fn schedule_all(&mut self, now: DateTime<Utc>, ctx: &Context<'_>) -> Vec<Command> {
         let Some(case) = &self.case else {
@@ -390,6 +444,15 @@ impl Track {
             return Vec::new();
         };
         if ctx.policy.retry_owner == RetryOwner::Processor {
+            // The processor retries; a request to authenticate is still ours to pass on.
+            if case
+                .latest
+                .as_ref()
+                .is_some_and(|l| l.category == DeclineCategory::CustomerAction)
+            {
+                case.state = CaseState::AwaitingCustomer;
+                return vec![Command::AskToAuthenticate];
+            }
             case.state = CaseState::Retrying;
             return Vec::new();
         }
@@ -416,10 +479,13 @@ impl Track {
                     reason,
                 }]
             }
-            NextRetry::WaitForNewPaymentMethod { reason }
-            | NextRetry::WaitForCustomer { reason } => {
+            NextRetry::WaitForNewPaymentMethod { reason } => {
                 case.state = CaseState::AwaitingCustomer;
                 vec![Command::Note { text: reason }]
+            }
+            NextRetry::WaitForCustomer { reason } => {
+                case.state = CaseState::AwaitingCustomer;
+                vec![Command::Note { text: reason }, Command::AskToAuthenticate]
             }
             NextRetry::NoMore { reason } => vec![Command::Note { text: reason }],
         }
@@ -629,14 +695,24 @@ mod tests {
     }
 
     #[test]
-    fn paid_before_failed_opens_nothing() {
+    fn a_healthy_renewal_opens_no_case() {
+        let (track, commands) = run(
+            &Policy::default(),
+            vec![event("evt_paid", 1, EventInput::Paid)],
+        );
+        assert!(track.case.is_none());
+        assert_eq!(track.outcome(), None, "a healthy renewal is no recovery");
+        assert!(commands.is_empty(), "{commands:?}");
+    }
+
+    #[test]
+    fn a_failure_delivered_after_the_payment_is_recovered_quietly() {
         let (track, commands) = run(
             &Policy::default(),
             vec![event("evt_paid", 1, EventInput::Paid), failed()],
         );
-        assert!(track.case.is_none());
         assert_eq!(track.outcome(), Some(CaseState::Recovered));
-        assert!(commands.is_empty(), "{commands:?}");
+        assert!(commands.is_empty(), "nothing to do or write: {commands:?}");
     }
 
     #[test]
@@ -766,7 +842,74 @@ mod tests {
         ]
     }
 
+    /// What the customer is sent (or planned to be), as a set.
+    fn emails(commands: &[Command]) -> BTreeSet<String> {
+        commands
+            .iter()
+            .filter_map(|c| match c {
+                Command::SendEmail { kind, stage, .. } => {
+                    Some(format!("{}:{stage}", kind.as_str()))
+                }
+                Command::AskToAuthenticate => Some("action_required".into()),
+                Command::SendThankYou => Some("thank_you".into()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn authentication_inputs() -> Vec<Input> {
+        vec![
+            failed(),
+            event("evt_ar", 0, EventInput::ActionRequired),
+            event(
+                "evt_ch",
+                0,
+                EventInput::Decline(decline("authentication_required")),
+            ),
+        ]
+    }
+
+    #[test]
+    fn a_request_to_authenticate_asks_the_customer_in_either_order() {
+        let policy = Policy::default();
+        let (first, a) = run(&policy, authentication_inputs());
+        let mut reversed = authentication_inputs();
+        reversed.reverse();
+        let (then, b) = run(&policy, reversed);
+        assert_eq!(first.outcome(), Some(CaseState::AwaitingCustomer));
+        assert_eq!(then.outcome(), Some(CaseState::AwaitingCustomer));
+        assert_eq!(emails(&a), emails(&b));
+        assert!(emails(&a).contains("action_required"), "{a:?}");
+        // Only the action-required one alone, before the failure, too.
+        let (alone, c) = run(
+            &policy,
+            vec![event("evt_ar", 0, EventInput::ActionRequired), failed()],
+        );
+        assert_eq!(alone.outcome(), Some(CaseState::AwaitingCustomer));
+        assert_eq!(
+            retries(&c),
+            0,
+            "no charge while the bank waits for the customer"
+        );
+        assert!(emails(&c).contains("action_required"), "{c:?}");
+    }
+
     proptest! {
+        /// A failure with a request to authenticate, in any order and
+        /// duplication: the same end state and the same emails.
+        #[test]
+        fn authentication_requests_converge(
+            order in proptest::collection::vec(0usize..3, 0..6),
+        ) {
+            let inputs = authentication_inputs();
+            let mut sequence: Vec<Input> = order.iter().map(|&i| inputs[i].clone()).collect();
+            sequence.extend(inputs.iter().cloned());
+            let (track, commands) = run(&Policy::default(), sequence);
+            let (canonical, expected) = run(&Policy::default(), authentication_inputs());
+            prop_assert_eq!(track.outcome(), canonical.outcome());
+            prop_assert_eq!(emails(&commands), emails(&expected));
+        }
+
         /// Any order and any duplication of a lifecycle's settling events
         /// ends in the same state.
         #[test]

@@ -125,6 +125,9 @@ pub async fn conclude(
     for line in &lines {
         cases::add_timeline(&mut tx, work.case_id, now, line.kind, &line.detail).await?;
     }
+    // The work ends first, so the input's own cancels (a recovery cancels
+    // all pending work) leave it as it came out.
+    work::finish_work(&mut tx, work.id, status, result, now).await?;
     if let Some(input) = input {
         if let Some(case) = cases::lock_case(&mut tx, work.case_id).await? {
             let cause = format!("{} job ({})", work.work.kind(), work.key);
@@ -133,7 +136,6 @@ pub async fn conclude(
                 .context("applying the job's outcome to its case")?;
         }
     }
-    work::finish_work(&mut tx, work.id, status, result, now).await?;
     if status == WorkStatus::Failed {
         // Given up: the operator must look (a live case always has planned
         // work or this flag).

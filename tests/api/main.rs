@@ -1,5 +1,6 @@
 //! Integration tests: the real application, spoken to over HTTP.
 
+mod case_facts;
 mod cli;
 mod durability;
 mod fixtures;
@@ -10,4 +11,5 @@ mod pre_dunning;
 mod queue;
 mod recovery;
 mod smtp;
+mod stand_in;
 mod stripe_client;

@@ -5,171 +5,12 @@
 use chrono::Duration;
 use dunwell::domain::case::CaseState;
 use dunwell::trigger::Scenario;
-use serde_json::{Value, json};
+use serde_json::json;
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use dunwell::domain::work::WorkStatus;
-
-use crate::helpers::{Backend, TestApp, spawn_manual};
-
-fn scenario(invoice: &str) -> Scenario {
-    Scenario {
-        invoice: invoice.into(),
-        customer: format!("cus_{invoice}"),
-        subscription: format!("sub_{invoice}"),
-        ..Scenario::example("evt_unused", crate::helpers::now())
-    }
-}
-
-/// The scenario for one event (each event needs its own id).
-fn event(s: &Scenario, id: &str) -> Scenario {
-    Scenario {
-        event_id: format!("evt_{id}_{}", s.invoice),
-        ..s.clone()
-    }
-}
-
-/// The idempotency key of charge attempt `attempt` on the case's invoice
-/// (`fresh` keys after stored failures).
-fn pay_key(app: &TestApp, s: &Scenario, attempt: u32, fresh: u32) -> String {
-    app.engine
-        .idempotency_key(&s.invoice, "pay", attempt, fresh)
-}
-
-fn object(event_type: &str, s: &Scenario) -> Value {
-    dunwell::trigger::builder::build(event_type, s).expect("builds")["data"]["object"].clone()
-}
-
-fn decline(code: &str) -> ResponseTemplate {
-    ResponseTemplate::new(402).set_body_json(json!({"error": {
-        "type": "card_error", "code": "card_declined", "decline_code": code,
-        "message": "Your card was declined."
-    }}))
-}
-
-fn pay_path(s: &Scenario) -> String {
-    format!("/v1/invoices/{}/pay", s.invoice)
-}
-
-/// A Stripe stand-in that shows the invoice open and pays it on the
-/// `succeed_on`-th attempt (never when 0), declining before with `code`.
-async fn stripe(s: &Scenario, code: &str, succeed_on: u64) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(format!("/v1/invoices/{}", s.invoice)))
-        .respond_with(ResponseTemplate::new(200).set_body_json(object("invoice.payment_failed", s)))
-        .with_priority(10)
-        .mount(&server)
-        .await;
-    let declines = if succeed_on == 0 {
-        u64::MAX
-    } else {
-        succeed_on - 1
-    };
-    if declines > 0 {
-        Mock::given(method("POST"))
-            .and(path(pay_path(s)))
-            .respond_with(decline(code))
-            .up_to_n_times(declines)
-            .with_priority(2)
-            .mount(&server)
-            .await;
-    }
-    Mock::given(method("POST"))
-        .and(path(pay_path(s)))
-        .respond_with(ResponseTemplate::new(200).set_body_json(object("invoice.paid", s)))
-        .with_priority(5)
-        .mount(&server)
-        .await;
-    Mock::given(method("DELETE"))
-        .and(path(format!("/v1/subscriptions/{}", s.subscription)))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"id": s.subscription, "status": "canceled"})),
-        )
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(format!("/v1/subscriptions/{}", s.subscription)))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"id": s.subscription, "status": "active"})),
-        )
-        .mount(&server)
-        .await;
-    server
-}
-
-async fn app_with(
-    backend: Backend,
-    server: &MockServer,
-    extra: &[(&str, &str)],
-) -> Option<TestApp> {
-    let uri = server.uri();
-    let mut pairs = vec![
-        ("processor", "stripe"),
-        ("stripe_api_key", "sk_test_dunwell"),
-        ("stripe_api_base", uri.as_str()),
-    ];
-    pairs.extend_from_slice(extra);
-    spawn_manual(backend, &pairs).await
-}
-
-async fn requests(server: &MockServer, verb: &str, suffix: &str) -> Vec<Request> {
-    server
-        .received_requests()
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|r| r.method.as_str() == verb && r.url.path().ends_with(suffix))
-        .collect()
-}
-
-fn keys(requests: &[Request]) -> Vec<String> {
-    requests
-        .iter()
-        .map(|r| {
-            r.headers
-                .get("idempotency-key")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_owned()
-        })
-        .collect()
-}
-
-async fn state(app: &TestApp, s: &Scenario) -> Option<CaseState> {
-    app.case(&s.invoice)
-        .await
-        .state
-        .as_deref()
-        .and_then(CaseState::parse)
-}
-
-async fn mails(app: &TestApp, s: &Scenario, kind: &str) -> usize {
-    let case = app.case(&s.invoice).await;
-    let all = app.store.outbox(Some(case.id), 100).await.unwrap();
-    all.iter().filter(|m| m.kind == kind).count()
-}
-
-async fn planned_retry(app: &TestApp, case_id: i64) -> dunwell::store::work::WorkRow {
-    app.store
-        .work_of(case_id)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|w| w.work.kind() == "retry")
-        .expect("a retry is planned")
-}
-
-async fn pending_work(app: &TestApp, s: &Scenario) -> usize {
-    let case = app.case(&s.invoice).await;
-    let work = app.store.work_of(case.id).await.unwrap();
-    work.iter()
-        .filter(|w| w.status == WorkStatus::Pending)
-        .count()
-}
+use crate::helpers::Backend;
+use crate::stand_in::*;
 
 async fn soft_declines_then_recovered(backend: Backend) {
     let s = scenario("in_soft");
@@ -357,29 +198,6 @@ async fn voided_midway_stops_everything(backend: Backend) {
     app.shutdown().await;
 }
 
-async fn paid_before_failed_opens_nothing(backend: Backend) {
-    let s = scenario("in_early_paid");
-    let server = stripe(&s, "insufficient_funds", 0).await;
-    let Some(app) = app_with(backend, &server, &[]).await else {
-        return;
-    };
-    app.send("invoice.paid", &event(&s, "paid")).await;
-    app.send("invoice.payment_failed", &event(&s, "failed"))
-        .await;
-    app.live_through(3, 6).await;
-    assert_eq!(state(&app, &s).await, None, "no case was opened");
-    assert!(requests(&server, "POST", "/pay").await.is_empty());
-    let case = app.case(&s.invoice).await;
-    assert!(
-        app.store
-            .outbox(Some(case.id), 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    app.shutdown().await;
-}
-
 async fn the_same_event_three_times_counts_once(backend: Backend) {
     let s = scenario("in_triple");
     let server = stripe(&s, "insufficient_funds", 0).await;
@@ -521,7 +339,6 @@ crate::backend_tests!(
     every_retry_fails_then_cancel,
     every_retry_fails_then_downgrade,
     voided_midway_stops_everything,
-    paid_before_failed_opens_nothing,
     the_same_event_three_times_counts_once,
     a_job_run_twice_charges_once,
     a_429_is_retried_under_the_same_key,
