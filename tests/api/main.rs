@@ -1,5 +1,6 @@
 //! Integration tests: the real application, spoken to over HTTP.
 
+mod account;
 mod case_facts;
 mod cli;
 mod durability;
@@ -8,8 +9,10 @@ mod health;
 mod helpers;
 mod intake;
 mod pre_dunning;
+mod process;
 mod queue;
 mod recovery;
+mod restarts;
 mod smtp;
 mod stand_in;
 mod stripe_client;
