@@ -345,6 +345,23 @@ impl Store {
         Ok(rows)
     }
 
+    /// Cases whose work was given up (`needs_attention`), latest change
+    /// first: what the operator must look at.
+    pub async fn cases_needing_attention(&self, limit: i64) -> anyhow::Result<Vec<CaseRow>> {
+        let sql = format!(
+            "SELECT {CASE_COLUMNS} FROM cases WHERE needs_attention IS NOT NULL \
+             ORDER BY updated_at DESC LIMIT $1"
+        );
+        let rows = with_pool!(self, pool => {
+            let mut out = Vec::new();
+            for r in sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(pool).await? {
+                out.push(case_from_row!(r));
+            }
+            out
+        });
+        Ok(rows)
+    }
+
     pub async fn timeline(&self, case_id: i64) -> anyhow::Result<Vec<TimelineEntry>> {
         let rows = with_pool!(self, pool => {
             let mut out = Vec::new();

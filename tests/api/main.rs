@@ -10,6 +10,7 @@ mod helpers;
 mod intake;
 mod pre_dunning;
 mod process;
+mod processor_faults;
 mod queue;
 mod recovery;
 mod restarts;
