@@ -17,3 +17,24 @@ CREATE TABLE customers (
     name         TEXT,
     fetched_at   BIGINT  NOT NULL              -- unix ms (engine clock)
 );
+
+-- Disputes the processor told us of, and whose customer they touch: a
+-- customer with an open dispute is not charged (their live cases pause, a
+-- new case starts paused) until it is won.
+CREATE TABLE disputes (
+    dispute_id   TEXT    PRIMARY KEY,
+    customer_id  TEXT,
+    charge_id    TEXT,
+    status       TEXT    NOT NULL,             -- open | won | lost | warning_closed | ...
+    updated_at   BIGINT  NOT NULL              -- unix ms (engine clock)
+);
+CREATE INDEX disputes_customer ON disputes (customer_id, status);
+
+-- Whose charge it was (GET /v1/charges/{id}), for charges no case names:
+-- a dispute is usually about an earlier, successful charge. NULL customer:
+-- the processor does not know the charge.
+CREATE TABLE charges (
+    charge_id    TEXT    PRIMARY KEY,
+    customer_id  TEXT,
+    fetched_at   BIGINT  NOT NULL              -- unix ms (engine clock)
+);

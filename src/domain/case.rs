@@ -91,7 +91,9 @@ impl Settlement {
 /// What the processor told us, already typed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventInput {
-    PaymentFailed { processor_will_retry: bool },
+    PaymentFailed {
+        processor_will_retry: bool,
+    },
     Decline(Classification),
     Paid,
     ActionRequired,
@@ -100,6 +102,8 @@ pub enum EventInput {
     MarkedUncollectible,
     SubscriptionDeleted,
     DisputeOpened,
+    /// The customer's last open dispute was won: a paused case resumes.
+    DisputeWon,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -195,6 +199,8 @@ pub struct Context<'a> {
     pub timezone: Tz,
     pub paid_at: &'a [DateTime<Utc>],
     pub policy: &'a Policy,
+    /// The customer has an open dispute: a case that opens starts paused.
+    pub disputed: bool,
 }
 
 /// The policy's emails and final action for a case opened at `failed_at`.
@@ -337,6 +343,7 @@ impl Track {
                 ]
             }
             EventInput::DisputeOpened => self.pause(),
+            EventInput::DisputeWon => self.resume(now, ctx),
         }
     }
 
@@ -362,6 +369,15 @@ impl Track {
             latest,
             thanked: false,
         });
+        if ctx.disputed {
+            if let Some(case) = &mut self.case {
+                case.paused_from = Some(CaseState::Open);
+                case.state = CaseState::Paused;
+            }
+            return vec![Command::Note {
+                text: "the customer has an open dispute: no charge or email until it is won".into(),
+            }];
+        }
         let mut commands = Vec::new();
         if processor_will_retry && ctx.policy.retry_owner == RetryOwner::Dunwell {
             commands.push(Command::Note {
@@ -615,6 +631,7 @@ mod tests {
             timezone: Tz::UTC,
             paid_at: &[],
             policy,
+            disputed: false,
         };
         let mut track = Track::default();
         let mut all = Vec::new();
@@ -755,6 +772,7 @@ mod tests {
             timezone: Tz::UTC,
             paid_at: &[],
             policy: &policy,
+            disputed: false,
         };
         let commands = track.apply(event("evt_pm", 5, EventInput::NewPaymentMethod), t(5), &ctx);
         assert!(matches!(
@@ -799,6 +817,7 @@ mod tests {
             timezone: Tz::UTC,
             paid_at: &[],
             policy: &policy,
+            disputed: false,
         };
         let mut track = Track::default();
         track.apply(failed(), t(0), &ctx);
@@ -937,7 +956,7 @@ mod tests {
         #[test]
         fn nothing_is_charged_once_the_case_has_ended(steps in proptest::collection::vec(0u8..9, 1..40)) {
             let policy = Policy::default();
-            let ctx = Context { case_key: "case_p", timezone: Tz::UTC, paid_at: &[], policy: &policy };
+            let ctx = Context { case_key: "case_p", timezone: Tz::UTC, paid_at: &[], policy: &policy, disputed: false };
             let mut track = Track::default();
             track.apply(failed(), t(0), &ctx);
             for (i, step) in steps.iter().enumerate() {

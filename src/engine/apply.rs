@@ -13,6 +13,7 @@ use crate::domain::work::{Email, Final, Retry, Work};
 use crate::mail::MailKind;
 use crate::store::Tx;
 use crate::store::cases::{self, CaseRow};
+use crate::store::customers;
 use crate::store::work::{self, NewWork};
 
 fn ms(t: DateTime<Utc>) -> i64 {
@@ -42,11 +43,15 @@ pub async fn apply(
         .filter_map(DateTime::from_timestamp_millis)
         .collect();
     let case_key = format!("case-{}", case.id);
+    // Only a case about to open asks: the others were paused by the dispute.
+    let disputed =
+        case.track.case.is_none() && customers::has_open_dispute(tx, &case.customer_id).await?;
     let ctx = Context {
         case_key: &case_key,
         timezone: timezone_of(engine, case),
         paid_at: &paid_at,
         policy: engine.policy(),
+        disputed,
     };
     let mut track: Track = case.track.clone();
     let before = track.outcome();

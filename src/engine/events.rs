@@ -8,6 +8,7 @@ use tracing::Instrument;
 
 use super::Engine;
 use super::apply::apply;
+use super::disputes;
 use super::pre_dunning;
 use super::route::{Unlinked, route};
 use crate::domain::case::{EventInput, Input};
@@ -94,6 +95,19 @@ async fn handle_event(engine: &Engine, tx: &mut Tx, event: &Event) -> anyhow::Re
     if let Some(pre) = &routed.pre_dunning {
         pre_dunning::consider(engine, tx, pre, routed.card.as_ref()).await?;
     }
+    // The processor's clock is real time; cases run on the engine's clock
+    // (simulated when DUNWELL_CLOCK_SPEED is set), so map it across.
+    let created_ms = engine
+        .clock
+        .sim_ms_at(event.envelope.created.timestamp_millis())
+        .min(now_ms);
+    let created = chrono::DateTime::from_timestamp_millis(created_ms).unwrap_or_default();
+    let cause = format!("{} {}", event.envelope.event_type, event.envelope.id);
+    if let Some(news) = &routed.dispute {
+        let event_id = event.envelope.id.to_string();
+        disputes::handle(engine, tx, news, &event_id, &cause, created).await?;
+        return Ok(Outcome::Handled);
+    }
     let Some(what) = routed.what else {
         return Ok(Outcome::Handled);
     };
@@ -116,13 +130,6 @@ async fn handle_event(engine: &Engine, tx: &mut Tx, event: &Event) -> anyhow::Re
         let event_id = event.envelope.id.to_string();
         ids.extend(place_unlinked(tx, unlinked, decline, event_id, now_ms).await?);
     }
-    // The processor's clock is real time; cases run on the engine's clock
-    // (simulated when DUNWELL_CLOCK_SPEED is set), so map it across.
-    let created_ms = engine
-        .clock
-        .sim_ms_at(event.envelope.created.timestamp_millis())
-        .min(now_ms);
-    let created = chrono::DateTime::from_timestamp_millis(created_ms).unwrap_or_default();
     for id in ids {
         let Some(case) = cases::lock_case(tx, id).await? else {
             continue;
@@ -132,7 +139,6 @@ async fn handle_event(engine: &Engine, tx: &mut Tx, event: &Event) -> anyhow::Re
             created,
             what: what.clone(),
         };
-        let cause = format!("{} {}", event.envelope.event_type, event.envelope.id);
         let opening = matches!(what, EventInput::PaymentFailed { .. });
         apply(engine, tx, &case, input, &cause).await?;
         if opening {

@@ -3,7 +3,9 @@
 //! database (in the transaction that changed the case) and the job queue.
 
 pub mod apply;
+pub mod disputes;
 pub mod events;
+pub mod lookups;
 pub mod pre_dunning;
 pub mod route;
 

@@ -5,9 +5,12 @@ use crate::domain::case::EventInput;
 use crate::domain::decline::classify;
 use chrono::{DateTime, Utc};
 
-use crate::domain::events::{Charge, Event, EventKind, Invoice, PaymentIntent, PaymentMethod};
+use crate::domain::events::{
+    Charge, Dispute, Event, EventKind, Invoice, PaymentIntent, PaymentMethod,
+};
 use crate::domain::money::Money;
 use crate::store::cases::{CaseFacts, CaseLink};
+use crate::store::customers::DisputeState;
 use crate::store::notices::Card;
 
 #[derive(Debug, Clone, Default)]
@@ -28,6 +31,35 @@ pub struct Routed {
     pub card: Option<Card>,
     /// A reason to warn the customer before a payment fails.
     pub pre_dunning: Option<PreDunning>,
+    /// A dispute opened or closed: it touches all of its customer's cases.
+    pub dispute: Option<DisputeNews>,
+}
+
+/// What a dispute event says.
+#[derive(Debug, Clone)]
+pub struct DisputeNews {
+    pub id: String,
+    pub charge: Option<String>,
+    pub payment_intent: Option<String>,
+    pub state: DisputeState,
+    /// The processor's word (`needs_response`, `won`, `lost`...).
+    pub status: String,
+}
+
+fn dispute_news(dispute: &Dispute, closed: bool) -> DisputeNews {
+    let status = dispute.status.clone().unwrap_or_else(|| "open".into());
+    let state = match (closed, status.as_str()) {
+        (false, _) => DisputeState::Open,
+        (true, "won") => DisputeState::Won,
+        (true, _) => DisputeState::ClosedOtherwise,
+    };
+    DisputeNews {
+        id: dispute.id.to_string(),
+        charge: dispute.charge.as_ref().map(ToString::to_string),
+        payment_intent: dispute.payment_intent.as_ref().map(ToString::to_string),
+        state,
+        status,
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -188,21 +220,14 @@ pub fn route(event: &Event) -> Routed {
                 },
             }
         }
-        EventKind::ChargeDisputeCreated(dispute) => {
-            match (&dispute.charge, &dispute.payment_intent) {
-                (Some(charge), _) => linked(
-                    CaseLink::Charge,
-                    charge.to_string(),
-                    EventInput::DisputeOpened,
-                ),
-                (None, Some(pi)) => linked(
-                    CaseLink::PaymentIntent,
-                    pi.to_string(),
-                    EventInput::DisputeOpened,
-                ),
-                (None, None) => Routed::default(),
-            }
-        }
+        EventKind::ChargeDisputeCreated(dispute) => Routed {
+            dispute: Some(dispute_news(dispute, false)),
+            ..Routed::default()
+        },
+        EventKind::ChargeDisputeClosed(dispute) => Routed {
+            dispute: Some(dispute_news(dispute, true)),
+            ..Routed::default()
+        },
         EventKind::PaymentMethodAttached(pm) => Routed {
             card: card_of(pm),
             ..match &pm.customer {

@@ -3,6 +3,7 @@
 //! due, not leased); each job re-reads the case and does nothing when the
 //! world moved on.
 
+pub mod customer;
 pub mod final_action;
 pub mod process_events;
 pub mod retry_charge;
@@ -122,19 +123,20 @@ pub async fn conclude(
 ) -> anyhow::Result<()> {
     let now = engine.clock.now_ms();
     let mut tx = engine.store.begin().await?;
+    // Lock order: the case row, then its work rows (as every input's
+    // cancels take them), or two jobs of one case deadlock on PostgreSQL.
+    let case = cases::lock_case(&mut tx, work.case_id).await?;
     for line in &lines {
         cases::add_timeline(&mut tx, work.case_id, now, line.kind, &line.detail).await?;
     }
-    // The work ends first, so the input's own cancels (a recovery cancels
-    // all pending work) leave it as it came out.
+    // The work ends before the input is applied, so the input's own cancels
+    // (a recovery cancels all pending work) leave it as it came out.
     work::finish_work(&mut tx, work.id, status, result, now).await?;
-    if let Some(input) = input {
-        if let Some(case) = cases::lock_case(&mut tx, work.case_id).await? {
-            let cause = format!("{} job ({})", work.work.kind(), work.key);
-            apply(engine, &mut tx, &case, input, &cause)
-                .await
-                .context("applying the job's outcome to its case")?;
-        }
+    if let (Some(input), Some(case)) = (input, case) {
+        let cause = format!("{} job ({})", work.work.kind(), work.key);
+        apply(engine, &mut tx, &case, input, &cause)
+            .await
+            .context("applying the job's outcome to its case")?;
     }
     if status == WorkStatus::Failed {
         // Given up: the operator must look (a live case always has planned

@@ -57,6 +57,9 @@ pub async fn drain_once(engine: &Engine) -> anyhow::Result<usize> {
     if events.is_empty() {
         return Ok(0);
     }
+    // What the events need from the processor is read before their
+    // transaction, never inside it.
+    crate::engine::lookups::prefetch(engine, &events).await;
     let (done, result) = handle_batch(engine, &events).await;
     if let Err(e) = result {
         tracing::warn!(error = %format!("{e:#}"), "applying events failed; trying the rest one by one");

@@ -6,6 +6,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
+use super::customer::{self, Contact};
 use super::{Line, case_is_live, conclude, reschedule};
 use crate::domain::links::{self, LinkSubject};
 use crate::domain::money::{Currency, Money};
@@ -104,8 +105,29 @@ pub async fn perform(
         let text = "the case moved on";
         return conclude(engine, work, None, WorkStatus::Skipped, text, vec![]).await;
     }
-    let rendered = render(kind, &view(engine, case, email))?;
-    let recipient = case.customer_email.as_deref();
+    let mut view = view(engine, case, email);
+    let recipient = match &case.customer_email {
+        Some(address) => Some(address.clone()),
+        // The events named no address: ask the processor (cached).
+        None => match customer::contact(engine, &case.customer_id).await? {
+            Contact::Known(info) => {
+                let first = info
+                    .name
+                    .as_deref()
+                    .and_then(|n| n.split_whitespace().next());
+                if let (None, Some(first)) = (&case.customer_name, first) {
+                    view.name = first.to_owned();
+                }
+                info.email
+            }
+            Contact::Unavailable(e) => {
+                let why = format!("could not read the customer ({e})");
+                return reschedule(engine, work, &work.work, &why).await;
+            }
+        },
+    };
+    let recipient = recipient.as_deref();
+    let rendered = render(kind, &view)?;
     let status = engine.mailer.first_status(recipient);
     let now = engine.clock.now_ms();
     let store = &engine.store;
@@ -146,7 +168,12 @@ pub async fn perform(
         },
     };
     let to = recipient.unwrap_or_default();
-    let message_id = format!("<dunwell-{}-{}-{stage}@dunwell>", case.id, kind.as_str());
+    let message_id = format!(
+        "<dunwell-{}-{}-{}-{stage}@dunwell>",
+        engine.install_id,
+        case.id,
+        kind.as_str()
+    );
     match engine.mailer.send(to, &rendered, &message_id).await {
         Ok(()) => {
             store.mark_mail(mail_id, "sent", None, now).await?;

@@ -6,6 +6,8 @@
 use chrono::DateTime;
 use serde_json::Value;
 
+use super::customer::{self, Contact};
+use super::{MAX_TRIES, backoff};
 use crate::domain::links::{self, LinkSubject};
 use crate::domain::money::{Currency, Money};
 use crate::engine::Engine;
@@ -93,7 +95,31 @@ pub async fn perform(engine: &Engine, notice: &Notice) -> anyhow::Result<()> {
             .record_notice(notice.id, "skipped", "", "", "", None, now)
             .await;
     }
-    let mail = &render(MailKind::CardExpiring, &view(engine, notice))?;
+    let (recipient, name) = match &notice.recipient {
+        Some(email) => (Some(email.clone()), None),
+        // No invoice told us who they are: ask the processor (cached).
+        None => match customer::contact(engine, &notice.customer_id).await? {
+            Contact::Known(info) => {
+                if let Some(email) = &info.email {
+                    store.set_notice_recipient(notice.id, email).await?;
+                }
+                (info.email, info.name)
+            }
+            Contact::Unavailable(e) => {
+                return put_off(
+                    engine,
+                    notice,
+                    &format!("could not read the customer ({e})"),
+                )
+                .await;
+            }
+        },
+    };
+    let mut view = view(engine, notice);
+    if let Some(first) = name.as_deref().and_then(|n| n.split_whitespace().next()) {
+        view.name = first.to_owned();
+    }
+    let mail = &render(MailKind::CardExpiring, &view)?;
     let record = |status, error: Option<String>| async move {
         store
             .record_notice(
@@ -107,18 +133,41 @@ pub async fn perform(engine: &Engine, notice: &Notice) -> anyhow::Result<()> {
             )
             .await
     };
-    let recipient = notice.recipient.as_deref();
-    let status = engine.mailer.first_status(recipient);
+    let status = engine.mailer.first_status(recipient.as_deref());
     record(status, None).await?;
-    let (Some(to), "sending") = (recipient, status) else {
+    let (Some(to), "sending") = (recipient.as_deref(), status) else {
         return Ok(());
     };
-    let message_id = format!("<dunwell-notice-{}@dunwell>", notice.id);
+    let message_id = format!(
+        "<dunwell-{}-notice-{}@dunwell>",
+        engine.install_id, notice.id
+    );
     match engine.mailer.send(to, mail, &message_id).await {
         Ok(()) => record("sent", None).await,
-        Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "sending a notice failed");
-            record("failed", Some(format!("{e:#}"))).await
-        }
+        // The same rule as emails: a send that failed for sure is tried
+        // again after a backoff, up to `MAX_TRIES`.
+        Err(e) => put_off(engine, notice, &format!("SMTP delivery failed: {e:#}")).await,
     }
+}
+
+/// Tries the notice again later, or gives it up (`failed`) past `MAX_TRIES`.
+async fn put_off(engine: &Engine, notice: &Notice, why: &str) -> anyhow::Result<()> {
+    let tries = notice.tries + 1;
+    let store = &engine.store;
+    if tries > MAX_TRIES {
+        tracing::error!(
+            notice_id = notice.id,
+            why,
+            "notice given up after {MAX_TRIES} failures"
+        );
+        let text = format!("{why}; gave up after {MAX_TRIES} failures");
+        return store.give_up_notice(notice.id, &text).await;
+    }
+    let at = engine.clock.now() + backoff(tries);
+    tracing::warn!(notice_id = notice.id, why, at = %at, "notice put off");
+    store
+        .reschedule_notice(notice.id, at.timestamp_millis(), tries, why)
+        .await?;
+    engine.wake_runner();
+    Ok(())
 }

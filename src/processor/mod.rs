@@ -5,8 +5,10 @@
 pub mod simulated;
 pub mod stripe;
 
-use crate::domain::events::{DeclineDetails, Invoice};
-use crate::domain::ids::{InvoiceId, PriceId, SubscriptionId, SubscriptionItemId};
+use crate::domain::events::{Charge, Customer, DeclineDetails, Invoice};
+use crate::domain::ids::{
+    ChargeId, CustomerId, InvoiceId, PriceId, SubscriptionId, SubscriptionItemId,
+};
 
 /// The idempotency key of one side effect: a re-run job sends the same key,
 /// so the processor replays its first answer instead of acting twice.
@@ -99,6 +101,27 @@ impl Processor {
         match self {
             Self::Stripe(c) => c.get_invoice(invoice).await,
             Self::Simulated(s) => s.get_invoice(invoice),
+        }
+    }
+
+    /// The charge (whose customer a dispute touches); `None`: unknown.
+    pub async fn get_charge(&self, charge: &ChargeId) -> Result<Option<Charge>, ProcessorError> {
+        match self {
+            Self::Stripe(c) => c.get_charge(charge).await,
+            // The simulation keeps no charges.
+            Self::Simulated(_) => Ok(None),
+        }
+    }
+
+    /// The customer (email, name) when an event lacks them; `None`: unknown.
+    pub async fn get_customer(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<Option<Customer>, ProcessorError> {
+        match self {
+            Self::Stripe(c) => c.get_customer(customer).await,
+            // The simulation keeps no customers.
+            Self::Simulated(_) => Ok(None),
         }
     }
 

@@ -11,8 +11,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::{PayOutcome, ProcessorError};
-use crate::domain::events::{DeclineDetails, Invoice};
-use crate::domain::ids::{CustomerId, InvoiceId, PriceId, SubscriptionId, SubscriptionItemId};
+use crate::domain::events::{Charge, Customer, DeclineDetails, Invoice};
+use crate::domain::ids::{
+    ChargeId, CustomerId, InvoiceId, PriceId, SubscriptionId, SubscriptionItemId,
+};
 
 /// The API version dunwell's parsers are written against.
 pub const STRIPE_VERSION: &str = "2025-03-31.basil";
@@ -174,6 +176,35 @@ impl StripeClient {
             Self::invoice(&body)
         } else {
             Err(Self::failure(status, &body))
+        }
+    }
+
+    /// `GET /v1/charges/{id}`; `None` when the processor does not know it.
+    pub async fn get_charge(&self, charge: &ChargeId) -> Result<Option<Charge>, ProcessorError> {
+        let body = self.get_object(&format!("v1/charges/{charge}")).await?;
+        body.map(|b| Charge::from_json(&b))
+            .transpose()
+            .map_err(|e| ProcessorError::Protocol(format!("charge: {e}")))
+    }
+
+    /// `GET /v1/customers/{id}`; `None` when the processor does not know them.
+    pub async fn get_customer(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<Option<Customer>, ProcessorError> {
+        let body = self.get_object(&format!("v1/customers/{customer}")).await?;
+        body.map(|b| Customer::from_json(&b))
+            .transpose()
+            .map_err(|e| ProcessorError::Protocol(format!("customer: {e}")))
+    }
+
+    /// A GET whose 404 means "no such object".
+    async fn get_object(&self, path: &str) -> Result<Option<String>, ProcessorError> {
+        let (status, body) = self.call(Method::GET, path, &[], None).await?;
+        match status {
+            s if s.is_success() => Ok(Some(body)),
+            StatusCode::NOT_FOUND => Ok(None),
+            s => Err(Self::failure(s, &body)),
         }
     }
 

@@ -3,6 +3,7 @@
 //! body once per backend so no query is written twice.
 
 pub mod cases;
+pub mod customers;
 pub mod events;
 pub mod mail;
 pub mod notices;

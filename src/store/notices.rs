@@ -39,10 +39,12 @@ pub struct Notice {
     pub body_text: Option<String>,
     pub body_html: Option<String>,
     pub error: Option<String>,
+    /// Delivery failures so far.
+    pub tries: i32,
 }
 
 const COLUMNS: &str = "id, customer_id, kind, notice_key, recipient, detail, due_at, status, \
-    subject, body_text, body_html, error";
+    subject, body_text, body_html, error, tries";
 
 macro_rules! notice_from_row {
     ($r:expr) => {{
@@ -61,6 +63,7 @@ macro_rules! notice_from_row {
             body_text: r.try_get("body_text")?,
             body_html: r.try_get("body_html")?,
             error: r.try_get("error")?,
+            tries: r.try_get("tries")?,
         }
     }};
 }
@@ -221,6 +224,59 @@ impl Store {
             .bind(body_html)
             .bind(error)
             .bind(now_ms)
+            .bind(id)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Puts a notice off after delivery failure number `tries` (or after
+    /// the customer could not be read): pending again at `due_at`.
+    pub async fn reschedule_notice(
+        &self,
+        id: i64,
+        due_at: i64,
+        tries: i32,
+        error: &str,
+    ) -> anyhow::Result<()> {
+        let _turn = self.write_turn().await;
+        with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE notices SET status = 'pending', due_at = $1, tries = $2, error = $3, \
+                 lease_until = NULL WHERE id = $4",
+            )
+            .bind(due_at)
+            .bind(tries)
+            .bind(error)
+            .bind(id)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// The address a notice goes to, once learned from the processor.
+    pub async fn set_notice_recipient(&self, id: i64, email: &str) -> anyhow::Result<()> {
+        let _turn = self.write_turn().await;
+        with_pool!(self, pool => {
+            sqlx::query("UPDATE notices SET recipient = $1 WHERE id = $2")
+                .bind(email)
+                .bind(id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Ends a notice as `failed`, keeping what was written.
+    pub async fn give_up_notice(&self, id: i64, error: &str) -> anyhow::Result<()> {
+        let _turn = self.write_turn().await;
+        with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE notices SET status = 'failed', error = $1, lease_until = NULL WHERE id = $2",
+            )
+            .bind(error)
             .bind(id)
             .execute(pool)
             .await?;

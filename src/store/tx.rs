@@ -53,12 +53,14 @@ impl Tx {
         Ok(())
     }
 
-    /// `FOR UPDATE` where the backend has row locks (SQLite's transaction
-    /// already holds the one write lock).
+    /// A row lock where the backend has them (SQLite's transaction already
+    /// holds the one write lock). `NO KEY UPDATE`: rows inserted elsewhere
+    /// that reference the locked one (timeline lines, emails) do not wait
+    /// for it, so they cannot deadlock with it.
     pub(crate) fn lock_clause(&self) -> &'static str {
         match self {
             Self::Sqlite(..) => "",
-            Self::Postgres(_) => " FOR UPDATE",
+            Self::Postgres(_) => " FOR NO KEY UPDATE",
         }
     }
 }

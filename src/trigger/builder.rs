@@ -23,6 +23,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "charge.failed",
     "payment_intent.payment_failed",
     "charge.dispute.created",
+    "charge.dispute.closed",
     "customer.source.expiring",
     "payment_method.attached",
     "customer.updated",
@@ -48,6 +49,8 @@ pub struct Scenario {
     pub card_brand: String,
     pub card_exp_month: u32,
     pub card_exp_year: i32,
+    /// How a closed dispute ended (`won`, `lost`...).
+    pub dispute_status: String,
 }
 
 impl Scenario {
@@ -72,6 +75,7 @@ impl Scenario {
             card_brand: "visa".into(),
             card_exp_month: 8,
             card_exp_year: 2030,
+            dispute_status: "won".into(),
         }
     }
 
@@ -103,7 +107,8 @@ pub fn build(event_type: &str, s: &Scenario) -> Result<Value, UnknownEventType> 
         "invoice.upcoming" => (upcoming_invoice(s), None),
         "charge.failed" => (charge(s), None),
         "payment_intent.payment_failed" => (payment_intent(s), None),
-        "charge.dispute.created" => (dispute(s), None),
+        "charge.dispute.created" => (dispute(s, "needs_response"), None),
+        "charge.dispute.closed" => (dispute(s, &s.dispute_status), None),
         "customer.source.expiring" => (legacy_card(s), None),
         "payment_method.attached" => (payment_method(s), None),
         "customer.updated" => (
@@ -347,7 +352,7 @@ fn payment_intent(s: &Scenario) -> Value {
     intent
 }
 
-fn dispute(s: &Scenario) -> Value {
+fn dispute(s: &Scenario, status: &str) -> Value {
     json!({
         "id": s.related("dp_"),
         "object": "dispute",
@@ -359,7 +364,7 @@ fn dispute(s: &Scenario) -> Value {
         "livemode": false,
         "payment_intent": s.related("pi_"),
         "reason": "fraudulent",
-        "status": "needs_response",
+        "status": status,
     })
 }
 

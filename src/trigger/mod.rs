@@ -54,6 +54,9 @@ pub struct TriggerArgs {
     /// Card expiry as MM/YYYY (for expiring-card and payment-method events).
     #[arg(long)]
     pub card_expiry: Option<String>,
+    /// How a `charge.dispute.closed` ended: won, lost, warning_closed...
+    #[arg(long, default_value = "won")]
+    pub dispute_status: String,
     /// Event id (default: a fresh random one).
     #[arg(long)]
     pub event_id: Option<String>,
@@ -114,6 +117,7 @@ impl TriggerArgs {
             card_brand: self.card_brand.clone(),
             card_exp_month,
             card_exp_year,
+            dispute_status: self.dispute_status.clone(),
         })
     }
 }

@@ -153,7 +153,7 @@ impl Account {
             ("GET", ["v1", "charges", id]) => match s.charges.get(*id) {
                 Some(customer) => (
                     200,
-                    json!({"id": id, "object": "charge", "customer": customer, "amount": 4900, "currency": "usd", "status": "succeeded"}),
+                    json!({"id": id, "object": "charge", "customer": customer, "amount": 4900, "currency": "usd", "created": 1_780_000_000, "paid": true, "livemode": false, "status": "succeeded", "failure_code": null}),
                 ),
                 None => (
                     404,

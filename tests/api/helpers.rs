@@ -173,7 +173,7 @@ pub async fn spawn_with_options(
     role: Role,
     options: Options,
 ) -> TestApp {
-    dunwell::telemetry::init();
+    dunwell::telemetry::init_for_tests();
     let config = test_config(&db, extra);
     let app = Application::build_with(config, role, options)
         .await

@@ -3,6 +3,7 @@
 mod account;
 mod case_facts;
 mod cli;
+mod disputes;
 mod durability;
 mod fixtures;
 mod health;

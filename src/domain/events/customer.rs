@@ -122,6 +122,13 @@ struct RawAddress {
     country: Option<String>,
 }
 
+impl Customer {
+    /// Reads a customer object (an API response, or an event's `data.object`).
+    pub fn from_json(object: &str) -> Result<Self, serde_json::Error> {
+        parse_customer(object)
+    }
+}
+
 pub(super) fn parse_customer(object: &str) -> Result<Customer, serde_json::Error> {
     let raw: RawCustomer = serde_json::from_str(object)?;
     let method = raw

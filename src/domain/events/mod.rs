@@ -116,6 +116,8 @@ pub enum EventKind {
     ChargeFailed(Charge),
     PaymentIntentPaymentFailed(PaymentIntent),
     ChargeDisputeCreated(Dispute),
+    /// `charge.dispute.closed`: `status` says who won.
+    ChargeDisputeClosed(Dispute),
     CustomerSourceExpiring(PaymentMethod),
     PaymentMethodAttached(PaymentMethod),
     CustomerUpdated {
@@ -183,6 +185,9 @@ impl Event {
             ),
             "charge.dispute.created" => {
                 EventKind::ChargeDisputeCreated(payment::parse_dispute(object).map_err(wrong)?)
+            }
+            "charge.dispute.closed" => {
+                EventKind::ChargeDisputeClosed(payment::parse_dispute(object).map_err(wrong)?)
             }
             "customer.source.expiring" => EventKind::CustomerSourceExpiring(
                 customer::parse_payment_method(object).map_err(wrong)?,

@@ -59,6 +59,8 @@ pub struct Dispute {
     pub payment_intent: Option<PaymentIntentId>,
     pub amount: Money,
     pub reason: Option<String>,
+    /// `needs_response`, `under_review`, `won`, `lost`, `warning_closed`...
+    pub status: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -97,6 +99,13 @@ struct RawMethodDetails {
 #[derive(Deserialize)]
 struct RawCardBrand {
     brand: Option<String>,
+}
+
+impl Charge {
+    /// Reads a charge object (an API response, or an event's `data.object`).
+    pub fn from_json(object: &str) -> Result<Self, serde_json::Error> {
+        parse_charge(object)
+    }
 }
 
 pub(super) fn parse_charge(object: &str) -> Result<Charge, serde_json::Error> {
@@ -227,6 +236,7 @@ struct RawDispute {
     amount: i64,
     currency: Currency,
     reason: Option<String>,
+    status: Option<String>,
 }
 
 pub(super) fn parse_dispute(object: &str) -> Result<Dispute, serde_json::Error> {
@@ -241,6 +251,7 @@ pub(super) fn parse_dispute(object: &str) -> Result<Dispute, serde_json::Error> 
         )?,
         amount: Money::from_minor(raw.amount, raw.currency).map_err(serde::de::Error::custom)?,
         reason: raw.reason,
+        status: raw.status,
     })
 }
 
