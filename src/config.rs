@@ -47,8 +47,6 @@ pub struct Config {
     pub notify_secret: Option<SecretString>,
     pub clock_speed: f64,
     pub policy: Policy,
-    /// Keys given that dunwell does not know (probably typos).
-    pub unknown_keys: Vec<String>,
 }
 
 /// What the file and environment say, before validation.
@@ -416,7 +414,16 @@ fn secret(value: Option<String>) -> Option<SecretString> {
 
 impl RawConfig {
     fn validate(self, unknown_keys: Vec<String>) -> Result<Config, ConfigErrors> {
-        let mut errors = Vec::new();
+        // A typo'd key would silently fall back to a default: refused.
+        let mut errors: Vec<String> = unknown_keys
+            .iter()
+            .map(|key| {
+                format!(
+                    "{key}: unknown configuration key (in the file, or DUNWELL_{})",
+                    key.to_ascii_uppercase()
+                )
+            })
+            .collect();
         let bind = self
             .bind
             .parse::<SocketAddr>()
@@ -594,7 +601,6 @@ impl RawConfig {
                 notify_secret: secret(self.notify_secret),
                 clock_speed,
                 policy,
-                unknown_keys,
             }),
             _ => Err(ConfigErrors(errors)),
         }
@@ -604,6 +610,15 @@ impl RawConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_keys_are_refused_by_name() {
+        let err = Config::from_pairs([("bnd", "127.0.0.1:1"), ("webhook_secret", "whsec_x")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bnd: unknown configuration key"), "{err}");
+        assert!(err.contains("DUNWELL_WEBHOOK_SECRET)"), "{err}");
+    }
 
     #[test]
     fn defaults_are_valid() {

@@ -280,11 +280,13 @@ fn announce(config: &Config, role: Role) {
             "simulated time runs faster than real time (DUNWELL_CLOCK_SPEED)"
         );
     }
+    if config.admin_token.is_some() || config.notify_url.is_some() {
+        tracing::warn!(
+            "DUNWELL_ADMIN_TOKEN / DUNWELL_NOTIFY_URL are set, but this version has no operator API or outgoing events yet: they are not used"
+        );
+    }
     if config.smtp_url.is_none() {
         tracing::info!("no SMTP server configured: emails go to the outbox");
-    }
-    for key in &config.unknown_keys {
-        tracing::warn!(key = %key, "unknown configuration key ignored");
     }
 }
 

@@ -149,8 +149,13 @@ pub async fn run(config: &Config, args: &TriggerArgs) -> anyhow::Result<()> {
     let event = builder::build(&args.event_type, &scenario)?;
     let (body, header) = signed(&event, secret, now);
     if args.dry_run {
-        println!("Stripe-Signature: {header}");
-        println!("{}", serde_json::to_string_pretty(&event)?);
+        // Exactly the signed bytes on stdout (no newline added) and the
+        // header on stderr, so the pair replays with curl.
+        use std::io::Write;
+        eprintln!("Stripe-Signature: {header}");
+        let mut out = std::io::stdout().lock();
+        out.write_all(&body)?;
+        out.flush()?;
         return Ok(());
     }
     let url = args.url.clone().unwrap_or_else(|| default_url(config));

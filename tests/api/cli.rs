@@ -378,3 +378,71 @@ async fn preview_email_renders_each_kind_in_the_policy_tone() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[tokio::test]
+async fn check_config_refuses_unknown_keys_at_every_level() {
+    let dir = tempfile::tempdir().unwrap();
+    for (file, key) in [
+        ("bnd = \"127.0.0.1:9\"\n", "bnd"),
+        ("[policy]\nretry_ownr = \"processor\"\n", "retry_ownr"),
+        ("[policy.retries]\nmax_atempts = 3\n", "max_atempts"),
+    ] {
+        std::fs::write(dir.path().join("dunwell.toml"), file).unwrap();
+        let out = dunwell()
+            .current_dir(dir.path())
+            .arg("check-config")
+            .output()
+            .await
+            .unwrap();
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{file}: {stderr}");
+        assert!(stderr.contains(key), "{file}: {stderr}");
+    }
+    // A mistyped environment variable too.
+    std::fs::remove_file(dir.path().join("dunwell.toml")).unwrap();
+    let out = dunwell()
+        .current_dir(dir.path())
+        .arg("check-config")
+        .env("DUNWELL_WEBHOOK_SECRET", "whsec_typo")
+        .output()
+        .await
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("DUNWELL_WEBHOOK_SECRET)"), "{stderr}");
+}
+
+backend_tests!(trigger_dry_run_prints_what_it_signed);
+
+/// `trigger --dry-run`: the body on stdout is exactly the signed bytes and
+/// the header on stderr signs them, so the pair replays as it is.
+async fn trigger_dry_run_prints_what_it_signed(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let out = dunwell()
+        .args(["trigger", "invoice.payment_failed", "--dry-run"])
+        .args(["--event-id", "evt_dry_run_replayed"])
+        .env("DUNWELL_WEBHOOK_SECRETS", SECRET)
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let header = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("Stripe-Signature: "))
+        .expect("the signature header on stderr")
+        .to_owned();
+    let replayed = app.post_signed(out.stdout.clone(), &header).await;
+    assert_eq!(replayed.status(), 200, "the printed bytes verify");
+    app.wait_processed().await;
+    assert!(
+        app.store
+            .event_by_id("evt_dry_run_replayed")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    app.shutdown().await;
+}
