@@ -28,17 +28,17 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Web and workers in one process; applies migrations first.
+    /// Webhook intake, event processing and the job runner in one process; applies migrations first.
     Serve,
-    /// Only the HTTP side (intake, pages, API).
+    /// Only the webhook intake (and /healthz, /readyz).
     Web,
-    /// Only the background workers.
+    /// Only event processing and the job runner (and /healthz, /readyz).
     Worker,
     /// Apply database migrations and exit.
     Migrate,
     /// Load and validate configuration; print it with secrets redacted.
     CheckConfig,
-    /// Build, sign and post a realistic processor event.
+    /// Build, sign and post a realistic processor event (--dry-run: print it).
     Trigger(Box<TriggerArgs>),
     /// Print the timeline the policy gives a failure (retries, emails, final action).
     Plan(Box<PlanArgs>),

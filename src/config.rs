@@ -229,9 +229,11 @@ impl Config {
         if let Some(file) = &file {
             figment = figment.merge(Toml::file_exact(file));
         }
-        let env = Env::prefixed(ENV_PREFIX)
-            .split("__")
-            .filter(|k| !NOT_CONFIG_ENV.contains(&k.as_str()));
+        let env = Env::prefixed(ENV_PREFIX).split("__").filter(|k| {
+            !NOT_CONFIG_ENV
+                .iter()
+                .any(|n| k.as_str().eq_ignore_ascii_case(n))
+        });
         Self::from_figment(figment.merge(env))
     }
 

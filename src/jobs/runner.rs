@@ -299,3 +299,27 @@ fn run_owned(engine: &Engine, due: Due) -> RunningJob<'_> {
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readiness_follows_the_runner() {
+        let health = RunnerHealth::default();
+        assert!(health.check().unwrap_err().contains("not started"));
+        health.beat();
+        assert!(health.check().is_ok());
+        health.set_problem(Some("claiming due work failed: db gone".into()));
+        assert!(health.check().unwrap_err().contains("db gone"));
+        health.beat();
+        assert!(health.check().is_ok());
+        health.down("job runner died (panic); restarting in 1s".into());
+        assert!(health.check().unwrap_err().contains("died"));
+        health.beat();
+        health
+            .beat_ms
+            .store(unix_millis() - STALE_MS - 1, Ordering::SeqCst);
+        assert!(health.check().unwrap_err().contains("silent"));
+    }
+}

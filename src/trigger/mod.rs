@@ -60,7 +60,8 @@ pub struct TriggerArgs {
     /// Event id (default: a fresh random one).
     #[arg(long)]
     pub event_id: Option<String>,
-    /// Print the signed event instead of posting it.
+    /// Print the signed body on stdout (exactly the bytes signed) and the
+    /// Stripe-Signature header on stderr instead of posting.
     #[arg(long)]
     pub dry_run: bool,
 }

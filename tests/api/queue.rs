@@ -142,3 +142,38 @@ async fn a_worker_process_drains_what_a_web_process_stored(backend: Backend) {
     running.await.unwrap().unwrap();
     web.shutdown().await;
 }
+
+backend_tests!(simulated_time_is_one_timeline_per_database);
+
+/// `DUNWELL_CLOCK_SPEED`: the simulated epoch is stored with the database,
+/// so a web and a worker process started apart, and a restart, all read the
+/// same simulated time instead of each starting over at its own start.
+async fn simulated_time_is_one_timeline_per_database(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let speed = [("clock_speed", "1000")];
+    let worker_config = test_config(&db, &speed);
+    let web = spawn_role(db, &speed, Role::Web).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let worker = dunwell::startup::Application::build(worker_config, Role::Worker)
+        .await
+        .unwrap();
+    let (a, b) = (web.engine.clock.now_ms(), worker.engine().clock.now_ms());
+    // Apart by the few real ms between the two reads (x1000), not by the
+    // 300 ms between the starts (300 s simulated).
+    assert!((a - b).abs() < 100_000, "web {a} vs worker {b}");
+    let ahead = a - dunwell::clock::unix_millis();
+    assert!(ahead > 250_000, "simulated time ran ahead: {ahead} ms");
+    drop(worker);
+
+    let db = web.shutdown().await;
+    let before = dunwell::startup::Application::build(test_config(&db, &speed), Role::Web)
+        .await
+        .unwrap();
+    let after_restart = before.engine().clock.now_ms();
+    assert!(
+        after_restart >= a,
+        "a restart goes on from where simulated time was: {after_restart} < {a}"
+    );
+}

@@ -142,6 +142,65 @@ crate::backend_tests!(
     planned_work_survives_sigterm_and_restart
 );
 
+/// SIGTERM while a job waits on a slow processor: the process stops within
+/// 10 s (Docker's and Fly's limit), gives the job's lease back, and the next
+/// process makes the same attempt at once, under the same key.
+async fn a_stop_gives_back_the_lease_of_a_job_in_flight(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let (server, account) = Account::start(0, "processing_error").await;
+    let s = scenario("in_slow_stop");
+    wiremock::Mock::given(wiremock::matchers::path(format!(
+        "/v1/invoices/{}/pay",
+        s.invoice
+    )))
+    .respond_with(wiremock::ResponseTemplate::new(500).set_delay(Duration::from_secs(60)))
+    .up_to_n_times(1)
+    .with_priority(1)
+    .mount(&server)
+    .await;
+    let uri = server.uri();
+    let env = env(&db, &uri);
+    let store = db.store().await;
+    let mut first = Process::start("first", "serve", &env);
+    ready(&first).await;
+    post(&first, "invoice.payment_failed", &event(&s, "failed")).await;
+    let in_flight = || async {
+        let requests = server.received_requests().await.unwrap_or_default();
+        requests
+            .iter()
+            .any(|r| r.url.path().ends_with("/pay"))
+            .then_some(())
+    };
+    eventually(
+        Duration::from_secs(20),
+        "the charge request in flight",
+        in_flight,
+    )
+    .await;
+    let (status, took) = first.sigterm();
+    assert!(status.success(), "{status:?}");
+    assert!(took < Duration::from_secs(10), "stopped in {took:?}");
+
+    let second = Process::start("second", "serve", &env);
+    ready(&second).await;
+    // Well within the 30 s a lease left behind would hold it.
+    eventually(
+        Duration::from_secs(15),
+        "the attempt made again at once",
+        || async {
+            (state_of(&store, &s.invoice).await == Some(CaseState::Recovered)).then_some(())
+        },
+    )
+    .await;
+    let keys: BTreeSet<String> = account.keys("POST", "/pay").into_iter().collect();
+    assert_eq!(keys.len(), 1, "the same attempt, the same key: {keys:?}");
+    store.close().await;
+}
+
+crate::backend_tests!(a_stop_gives_back_the_lease_of_a_job_in_flight);
+
 /// One web and two worker processes on one PostgreSQL; one worker is
 /// killed mid-way and restarted. Every case recovers on its second attempt:
 /// each attempt reached the processor once (one key each), each email went
