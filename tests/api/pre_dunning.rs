@@ -118,7 +118,43 @@ async fn a_new_card_before_the_warning_goes_out_cancels_it(backend: Backend) {
     app.shutdown().await;
 }
 
+/// A notice whose SMTP delivery fails is tried again with the emails'
+/// backoff (15 min, 30 min, 1 h...), and given up after as many tries, the
+/// same rule as a case's emails.
+async fn a_notice_that_fails_to_send_is_tried_again(backend: Backend) {
+    // Nothing listens on port 1: every delivery fails for sure.
+    let smtp = [
+        ("smtp_url", "smtp://127.0.0.1:1"),
+        ("mail_from", "billing@example.com"),
+    ];
+    let Some(app) = spawn_manual(backend, &smtp).await else {
+        return;
+    };
+    let today = Utc::now();
+    let s = scenario("cus_smtp_down", today.month(), today.year());
+    app.send("payment_method.attached", &event(&s, "pm")).await;
+    app.send("invoice.upcoming", &upcoming(&s, "up")).await;
+    app.run_due_jobs().await;
+    let first = &notices(&app, "cus_smtp_down").await[0];
+    assert_eq!(first.status, "pending", "put off, not dropped: {first:#?}");
+    assert_eq!(first.tries, 1);
+    assert!(first.error.as_deref().unwrap_or_default().contains("SMTP"));
+    // Not before its backoff.
+    app.advance(Duration::minutes(10));
+    app.run_due_jobs().await;
+    assert_eq!(notices(&app, "cus_smtp_down").await[0].tries, 1);
+    for _ in 0..8 {
+        app.advance(Duration::hours(5));
+        app.run_due_jobs().await;
+    }
+    let last = &notices(&app, "cus_smtp_down").await[0];
+    assert_eq!(last.status, "failed", "{last:#?}");
+    assert_eq!(last.tries, dunwell::jobs::MAX_TRIES);
+    app.shutdown().await;
+}
+
 crate::backend_tests!(
+    a_notice_that_fails_to_send_is_tried_again,
     a_card_expiring_before_the_renewal_is_warned_about_once,
     a_card_valid_at_the_renewal_or_unknown_gets_no_warning,
     a_new_card_before_the_warning_goes_out_cancels_it,
