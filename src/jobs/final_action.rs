@@ -5,7 +5,10 @@
 
 use serde_json::json;
 
-use super::{Line, Reread, case_is_live, conclude, reread_invoice, reschedule, settled_meanwhile};
+use super::{
+    Line, Reread, after_processor_failure, case_is_live, conclude, reread_invoice, reschedule,
+    settled_meanwhile,
+};
 use crate::domain::case::Input;
 use crate::domain::ids::{InvoiceId, SubscriptionId, SubscriptionItemId};
 use crate::domain::policy::FinalAction;
@@ -136,30 +139,9 @@ pub async fn perform(
             };
             conclude(engine, work, None, WorkStatus::Failed, &text, vec![line]).await
         }
-        Err(ProcessorError::Unreachable(e)) => {
-            // It may have reached the processor: the same key replays it.
-            let why = format!(
-                "final action {}: the processor did not answer ({e}); the same idempotency key is reused",
-                action.as_str()
-            );
-            reschedule(engine, work, &work.work, &why).await
-        }
-        Err(e @ ProcessorError::KeyReused(_)) => {
-            tracing::error!(key, error = %e, "BUG: an idempotency key was reused; going on under a fresh key");
-            let why = format!("{e}; a fresh attempt with a new key follows");
-            reschedule(engine, work, &fresh_attempt(), &why).await
-        }
-        Err(e @ (ProcessorError::Server { .. } | ProcessorError::Protocol(_))) => {
-            // The processor stored this answer for the key: the same key
-            // would only replay it. Learn the truth, then a new key later.
-            if let Reread::Settled(input, word) = reread_invoice(engine, work, case).await? {
-                return settled_meanwhile(engine, work, input, word).await;
-            }
-            let why = format!(
-                "final action {} failed at the processor ({e}); a fresh attempt with a new key follows",
-                action.as_str()
-            );
-            reschedule(engine, work, &fresh_attempt(), &why).await
+        Err(e) => {
+            let what = format!("final action {}", action.as_str());
+            after_processor_failure(engine, work, case, e, &key, fresh_attempt(), &what).await
         }
     }
 }

@@ -22,6 +22,7 @@ use crate::domain::case::Input;
 use crate::domain::work::{Work, WorkStatus};
 use crate::engine::Engine;
 use crate::engine::apply::apply;
+use crate::processor::ProcessorError;
 use crate::store::cases::{self, CaseRow};
 use crate::store::work::{self, WorkRow};
 
@@ -184,6 +185,45 @@ pub async fn reschedule(
     engine.wake_runner();
     tracing::warn!(why, at = %at, "work put off");
     Ok(())
+}
+
+/// What a processor failure other than a refusal calls for. After a
+/// timeout, connection error or 429 the processor may have acted: the same
+/// key again later, and it replays. After an answer it stored for the key
+/// (5xx) the invoice is re-read (settled meanwhile ends the case instead),
+/// then `fresh` (the work with its next key) follows after a backoff; a key
+/// used before for another request (a bug) goes on under a fresh key too.
+/// Never counted against the customer's attempts.
+pub async fn after_processor_failure(
+    engine: &Engine,
+    work: &WorkRow,
+    case: &CaseRow,
+    error: ProcessorError,
+    key: &str,
+    fresh: Work,
+    what: &str,
+) -> anyhow::Result<()> {
+    match error {
+        ProcessorError::Unreachable(e) => {
+            let why = format!(
+                "{what}: the processor did not answer ({e}); the same idempotency key is reused"
+            );
+            reschedule(engine, work, &work.work, &why).await
+        }
+        e @ ProcessorError::KeyReused(_) => {
+            tracing::error!(key, error = %e, "BUG: an idempotency key was reused; going on under a fresh key");
+            let why = format!("{what}: {e}; a fresh attempt with a new key follows");
+            reschedule(engine, work, &fresh, &why).await
+        }
+        e => {
+            if let Reread::Settled(input, word) = reread_invoice(engine, work, case).await? {
+                return settled_meanwhile(engine, work, input, word).await;
+            }
+            let why =
+                format!("{what}: processor failure ({e}); a fresh attempt with a new key follows");
+            reschedule(engine, work, &fresh, &why).await
+        }
+    }
 }
 
 /// Backoff after processor failure number `tries` (1-based): 15 min,

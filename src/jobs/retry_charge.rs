@@ -11,7 +11,10 @@
 
 use serde_json::json;
 
-use super::{Line, Reread, case_is_live, conclude, reread_invoice, reschedule, settled_meanwhile};
+use super::{
+    Line, Reread, after_processor_failure, case_is_live, conclude, reread_invoice, reschedule,
+    settled_meanwhile,
+};
 use crate::domain::case::Input;
 use crate::domain::decline::classify;
 use crate::domain::ids::InvoiceId;
@@ -114,28 +117,6 @@ pub async fn perform(
             )
             .await
         }
-        Err(ProcessorError::Unreachable(e)) => {
-            // It may have reached the processor: the same key will replay it.
-            let why =
-                format!("the processor did not answer ({e}); the same idempotency key is reused");
-            reschedule(engine, work, &work.work, &why).await
-        }
-        Err(e @ ProcessorError::KeyReused(_)) => {
-            tracing::error!(key, error = %e, "BUG: an idempotency key was reused; going on under a fresh key");
-            let why = format!("{e}; a fresh attempt with a new key follows");
-            reschedule(engine, work, &fresh_attempt(), &why).await
-        }
-        Err(e @ (ProcessorError::Server { .. } | ProcessorError::Protocol(_))) => {
-            // Stored by the processor for this key: learn the truth, then a
-            // fresh attempt (new key) later.
-            if let Reread::Settled(input, word) = reread_invoice(engine, work, case).await? {
-                return settled_meanwhile(engine, work, input, word).await;
-            }
-            let why = format!(
-                "processor failure ({e}); a fresh attempt with a new key follows, not counted against the customer's attempts"
-            );
-            reschedule(engine, work, &fresh_attempt(), &why).await
-        }
         Err(e @ ProcessorError::Rejected { .. }) => {
             if let Reread::Settled(input, word) = reread_invoice(engine, work, case).await? {
                 return settled_meanwhile(engine, work, input, word).await;
@@ -146,6 +127,10 @@ pub async fn perform(
                 detail: json!({"text": text}),
             };
             conclude(engine, work, None, WorkStatus::Failed, &text, vec![line]).await
+        }
+        Err(e) => {
+            let what = format!("charge attempt {attempt}");
+            after_processor_failure(engine, work, case, e, &key, fresh_attempt(), &what).await
         }
     }
 }

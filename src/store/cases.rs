@@ -332,26 +332,23 @@ impl Store {
 
     /// Cases that have been opened, newest first.
     pub async fn list_cases(&self, limit: i64) -> anyhow::Result<Vec<CaseRow>> {
-        let sql = format!(
-            "SELECT {CASE_COLUMNS} FROM cases WHERE state IS NOT NULL ORDER BY id DESC LIMIT $1"
-        );
-        let rows = with_pool!(self, pool => {
-            let mut out = Vec::new();
-            for r in sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(pool).await? {
-                out.push(case_from_row!(r));
-            }
-            out
-        });
-        Ok(rows)
+        self.select_cases("state IS NOT NULL ORDER BY id DESC", limit)
+            .await
     }
 
     /// Cases whose work was given up (`needs_attention`), latest change
     /// first: what the operator must look at.
     pub async fn cases_needing_attention(&self, limit: i64) -> anyhow::Result<Vec<CaseRow>> {
-        let sql = format!(
-            "SELECT {CASE_COLUMNS} FROM cases WHERE needs_attention IS NOT NULL \
-             ORDER BY updated_at DESC LIMIT $1"
-        );
+        self.select_cases(
+            "needs_attention IS NOT NULL ORDER BY updated_at DESC",
+            limit,
+        )
+        .await
+    }
+
+    /// Up to `limit` cases `WHERE {filter}` (a fixed clause of ours).
+    async fn select_cases(&self, filter: &str, limit: i64) -> anyhow::Result<Vec<CaseRow>> {
+        let sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE {filter} LIMIT $1");
         let rows = with_pool!(self, pool => {
             let mut out = Vec::new();
             for r in sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(pool).await? {

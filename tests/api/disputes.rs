@@ -12,23 +12,7 @@ use serde_json::json;
 
 use crate::account::Account;
 use crate::helpers::*;
-use crate::stand_in::{event, scenario};
-
-fn stripe_env(uri: &str) -> Vec<(&str, &str)> {
-    vec![
-        ("processor", "stripe"),
-        ("stripe_api_key", "sk_test_dunwell"),
-        ("stripe_api_base", uri),
-    ]
-}
-
-async fn state(app: &TestApp, invoice: &str) -> Option<CaseState> {
-    app.case(invoice)
-        .await
-        .state
-        .as_deref()
-        .and_then(CaseState::parse)
-}
+use crate::stand_in::{app_with, event, scenario, state};
 
 /// A dispute event about charge `charge` (an earlier one, named by no
 /// case), `closed` with `status` or just opened.
@@ -62,8 +46,7 @@ async fn pending(app: &TestApp, invoice: &str) -> usize {
 
 async fn a_dispute_on_an_earlier_charge_pauses_until_won(backend: Backend) {
     let (server, account) = Account::start(1, "insufficient_funds").await;
-    let uri = server.uri();
-    let Some(app) = spawn_manual(backend, &stripe_env(&uri)).await else {
+    let Some(app) = app_with(backend, &server, &[]).await else {
         return;
     };
     let s = scenario("in_disputed_earlier");
@@ -71,7 +54,7 @@ async fn a_dispute_on_an_earlier_charge_pauses_until_won(backend: Backend) {
     app.send("invoice.payment_failed", &event(&s, "failed"))
         .await;
     dispute(&app, &s, "dispute", "ch_last_month", None).await;
-    assert_eq!(state(&app, &s.invoice).await, Some(CaseState::Paused));
+    assert_eq!(state(&app, &s).await, Some(CaseState::Paused));
     assert_eq!(
         pending(&app, &s.invoice).await,
         0,
@@ -92,7 +75,7 @@ async fn a_dispute_on_an_earlier_charge_pauses_until_won(backend: Backend) {
 
     dispute(&app, &s, "won", "ch_last_month", Some("won")).await;
     assert_eq!(
-        state(&app, &s.invoice).await,
+        state(&app, &s).await,
         Some(CaseState::Retrying),
         "re-planned from now"
     );
@@ -104,8 +87,7 @@ async fn a_dispute_on_an_earlier_charge_pauses_until_won(backend: Backend) {
 
 async fn a_case_that_opens_during_a_dispute_starts_paused(backend: Backend) {
     let (server, account) = Account::start(0, "insufficient_funds").await;
-    let uri = server.uri();
-    let Some(app) = spawn_manual(backend, &stripe_env(&uri)).await else {
+    let Some(app) = app_with(backend, &server, &[]).await else {
         return;
     };
     let s = scenario("in_opens_disputed");
@@ -113,7 +95,7 @@ async fn a_case_that_opens_during_a_dispute_starts_paused(backend: Backend) {
     dispute(&app, &s, "dispute", "ch_before", None).await;
     app.send("invoice.payment_failed", &event(&s, "failed"))
         .await;
-    assert_eq!(state(&app, &s.invoice).await, Some(CaseState::Paused));
+    assert_eq!(state(&app, &s).await, Some(CaseState::Paused));
     app.live_through(5, 6).await;
     assert!(account.keys("POST", "/pay").is_empty(), "no charge attempt");
     let case = app.case(&s.invoice).await;
@@ -128,7 +110,7 @@ async fn a_case_that_opens_during_a_dispute_starts_paused(backend: Backend) {
 
     dispute(&app, &s, "lost", "ch_before", Some("lost")).await;
     assert_eq!(
-        state(&app, &s.invoice).await,
+        state(&app, &s).await,
         Some(CaseState::Paused),
         "left for the operator"
     );
@@ -144,8 +126,7 @@ async fn a_case_that_opens_during_a_dispute_starts_paused(backend: Backend) {
 /// customer is read (once) for the address, and the warning goes out.
 async fn an_unknown_customer_is_read_for_the_warning(backend: Backend) {
     let (server, account) = Account::start(0, "insufficient_funds").await;
-    let uri = server.uri();
-    let Some(app) = spawn_manual(backend, &stripe_env(&uri)).await else {
+    let Some(app) = app_with(backend, &server, &[]).await else {
         return;
     };
     account.add_customer("cus_unseen", "ada@example.com", "Ada Lovelace");

@@ -8,32 +8,15 @@ use dunwell::domain::work::WorkStatus;
 
 use crate::account::Account;
 use crate::helpers::*;
-use crate::stand_in::{event, scenario};
-
-fn stripe_env(uri: &str) -> Vec<(&str, &str)> {
-    vec![
-        ("processor", "stripe"),
-        ("stripe_api_key", "sk_test_dunwell"),
-        ("stripe_api_base", uri),
-    ]
-}
-
-async fn state(app: &TestApp, invoice: &str) -> Option<CaseState> {
-    app.case(invoice)
-        .await
-        .state
-        .as_deref()
-        .and_then(CaseState::parse)
-}
+use crate::stand_in::{app_with, event, scenario, state};
 
 /// Two installs (two fresh databases, so both have a case number 1) on one
 /// processor account: both invoices are paid, no key is used twice.
 async fn two_installs_share_one_account(backend: Backend) {
     let (server, account) = Account::start(1, "processing_error").await;
-    let uri = server.uri();
     let mut invoices = Vec::new();
     for install in ["a", "b"] {
-        let Some(app) = spawn_manual(backend, &stripe_env(&uri)).await else {
+        let Some(app) = app_with(backend, &server, &[]).await else {
             return;
         };
         let s = scenario(&format!("in_install_{install}"));
@@ -41,7 +24,7 @@ async fn two_installs_share_one_account(backend: Backend) {
             .await;
         app.live_through(10, 6).await;
         assert_eq!(app.case(&s.invoice).await.id, 1);
-        assert_eq!(state(&app, &s.invoice).await, Some(CaseState::Recovered));
+        assert_eq!(state(&app, &s).await, Some(CaseState::Recovered));
         invoices.push(s.invoice);
         app.shutdown().await;
     }
@@ -59,15 +42,14 @@ async fn two_installs_share_one_account(backend: Backend) {
 /// invoice is paid; never taken for a decline, never dropped.
 async fn a_reused_key_goes_on_under_a_fresh_one(backend: Backend) {
     let (server, account) = Account::start(0, "processing_error").await;
-    let uri = server.uri();
-    let Some(app) = spawn_manual(backend, &stripe_env(&uri)).await else {
+    let Some(app) = app_with(backend, &server, &[]).await else {
         return;
     };
     let s = scenario("in_reused");
     let key = app.engine.idempotency_key(&s.invoice, "pay", 1, 0);
     // Someone else's request took the key first.
     let taken = reqwest::Client::new()
-        .post(format!("{uri}/v1/invoices/in_someone_else/pay"))
+        .post(format!("{}/v1/invoices/in_someone_else/pay", server.uri()))
         .header("idempotency-key", &key)
         .send()
         .await
@@ -76,7 +58,7 @@ async fn a_reused_key_goes_on_under_a_fresh_one(backend: Backend) {
     app.send("invoice.payment_failed", &event(&s, "failed"))
         .await;
     app.live_through(10, 6).await;
-    assert_eq!(state(&app, &s.invoice).await, Some(CaseState::Recovered));
+    assert_eq!(state(&app, &s).await, Some(CaseState::Recovered));
     let ours = account.keys("POST", &format!("{}/pay", s.invoice));
     assert_eq!(
         ours,
@@ -96,20 +78,17 @@ async fn a_reused_key_goes_on_under_a_fresh_one(backend: Backend) {
     app.shutdown().await;
 }
 
-fn downgrade_env(uri: &str) -> Vec<(&str, &str)> {
-    let mut env = stripe_env(uri);
-    env.push(("policy.final.action", "downgrade"));
-    env.push(("policy.final.downgrade_price", "price_Basic"));
-    env
-}
+const DOWNGRADE: [(&str, &str); 2] = [
+    ("policy.final.action", "downgrade"),
+    ("policy.final.downgrade_price", "price_Basic"),
+];
 
 /// A downgrade that gets a 500 (which the processor stores for the key) is
 /// made again under a fresh key after a backoff: applied exactly once, and
 /// the case does not stick.
 async fn a_downgrade_after_a_500_is_applied_once(backend: Backend) {
     let (server, account) = Account::start(u32::MAX, "insufficient_funds").await;
-    let uri = server.uri();
-    let Some(app) = spawn_manual(backend, &downgrade_env(&uri)).await else {
+    let Some(app) = app_with(backend, &server, &DOWNGRADE).await else {
         return;
     };
     let s = scenario("in_down500");
@@ -118,7 +97,7 @@ async fn a_downgrade_after_a_500_is_applied_once(backend: Backend) {
     app.send("invoice.payment_failed", &event(&s, "failed"))
         .await;
     app.live_through(23, 6).await;
-    assert_eq!(state(&app, &s.invoice).await, Some(CaseState::Downgraded));
+    assert_eq!(state(&app, &s).await, Some(CaseState::Downgraded));
     let keys = account.keys("POST", &subscription);
     assert_eq!(
         keys,
@@ -139,8 +118,7 @@ async fn a_downgrade_after_a_500_is_applied_once(backend: Backend) {
 /// case says so on its timeline and in a flag the operator can list.
 async fn work_that_gives_up_flags_its_case(backend: Backend) {
     let (server, account) = Account::start(u32::MAX, "insufficient_funds").await;
-    let uri = server.uri();
-    let Some(app) = spawn_manual(backend, &downgrade_env(&uri)).await else {
+    let Some(app) = app_with(backend, &server, &DOWNGRADE).await else {
         return;
     };
     let s = scenario("in_refused");
@@ -149,9 +127,7 @@ async fn work_that_gives_up_flags_its_case(backend: Backend) {
         .await;
     app.live_through(23, 6).await;
     let case = app.case(&s.invoice).await;
-    let live = state(&app, &s.invoice)
-        .await
-        .is_some_and(|s| !s.is_terminal());
+    let live = state(&app, &s).await.is_some_and(|s| !s.is_terminal());
     assert!(live, "the downgrade did not happen");
     let flag = case.needs_attention.expect("flagged for the operator");
     assert!(flag.contains("final"), "{flag}");
