@@ -17,6 +17,7 @@ use crate::clock::Clock;
 use crate::config::{Config, ProcessorKind};
 use crate::engine::Engine;
 use crate::jobs;
+use crate::jobs::supervisor::Health;
 use crate::mail::Mailer;
 use crate::processor::Processor;
 use crate::state::AppState;
@@ -127,7 +128,7 @@ impl Application {
         let committed = Arc::new(Notify::new());
 
         let mut workers = Vec::new();
-        let mut runner = None;
+        let mut loops = Vec::new();
         let rewind = Arc::new(AtomicBool::new(false));
         if matches!(store, Store::Sqlite(..)) {
             workers.push(tokio::spawn(jobs::wal_checkpoint::run(
@@ -137,14 +138,17 @@ impl Application {
             )));
         }
         if role.workers() {
-            workers.push(tokio::spawn(jobs::process_events::run(
+            let health = Arc::new(Health::new("event processor"));
+            loops.push(health.clone());
+            workers.push(tokio::spawn(jobs::process_events::supervise(
                 engine.clone(),
                 committed.clone(),
+                health,
                 shutdown_rx.clone(),
             )));
             if options.job_workers {
-                let health = Arc::new(jobs::runner::RunnerHealth::default());
-                runner = Some(health.clone());
+                let health = Arc::new(Health::new("job runner"));
+                loops.push(health.clone());
                 workers.push(tokio::spawn(jobs::runner::supervise(
                     engine.clone(),
                     health,
@@ -155,7 +159,7 @@ impl Application {
 
         let probe = web::Data::new(Probe {
             store: store.clone(),
-            runner,
+            loops,
         });
         let port = listener.local_addr()?.port();
         let mut committer = None;

@@ -10,6 +10,7 @@ pub mod retry_charge;
 pub mod runner;
 pub mod send_email;
 pub mod send_notice;
+pub mod supervisor;
 pub mod wal_checkpoint;
 
 use anyhow::Context;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 
+use super::supervisor::Health;
 use crate::clock::unix_millis;
 use crate::engine::Engine;
 use crate::engine::events::handle_batch;
@@ -21,16 +22,40 @@ const LEASE_MS: i64 = 60_000;
 /// After this many failed attempts an event is parked as `failed`.
 const MAX_ATTEMPTS: i32 = 10;
 
-pub async fn run(engine: Engine, wake: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
+/// Runs the event processor until `shutdown`, restarted with backoff if it
+/// dies (`supervisor`).
+pub async fn supervise(
+    engine: Engine,
+    wake: Arc<Notify>,
+    health: Arc<Health>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let (h, stop) = (health.clone(), shutdown.clone());
+    super::supervisor::supervise(health, shutdown, move || {
+        run(engine.clone(), wake.clone(), h.clone(), stop.clone())
+    })
+    .await;
+}
+
+async fn run(
+    engine: Engine,
+    wake: Arc<Notify>,
+    health: Arc<Health>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     tracing::info!("event processor started");
     loop {
         if *shutdown.borrow() {
             break;
         }
         let processed = match drain_once(&engine).await {
-            Ok(n) => n,
+            Ok(n) => {
+                health.beat();
+                n
+            }
             Err(e) => {
                 tracing::error!(error = ?e, "claiming webhook events failed; will retry");
+                health.set_problem(Some(format!("claiming webhook events failed: {e:#}")));
                 0
             }
         };

@@ -9,17 +9,16 @@
 //! or not, share the tables; the claim (an atomic lease) makes each piece of
 //! work run once at a time, and a lease that is not renewed (its process
 //! died) runs out within `LEASE_MS`. A runner that panics is restarted with
-//! backoff by `supervise`, and `/readyz` says so while it is down.
+//! backoff (`supervisor`), and `/readyz` says so while it is down.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use tokio::sync::watch;
 
+use super::supervisor::Health;
 use super::{perform, send_notice};
 use crate::clock::unix_millis;
 use crate::engine::Engine;
@@ -40,89 +39,28 @@ const BATCH: i64 = 32;
 /// abandoned (their leases given back; the idempotency key makes a rerun
 /// safe). Kept well inside a 10 s stop.
 const GRACE: Duration = Duration::from_secs(6);
-/// A runner silent this long is not running (`/readyz`).
-const STALE_MS: i64 = 15_000;
 
-/// What `/readyz` reads about the job runner of this process.
-#[derive(Debug, Default)]
-pub struct RunnerHealth {
-    running: AtomicBool,
-    beat_ms: AtomicI64,
-    problem: std::sync::Mutex<Option<String>>,
+/// Runs the job runner until `shutdown`, restarted with backoff if it dies.
+pub async fn supervise(engine: Engine, health: Arc<Health>, shutdown: watch::Receiver<bool>) {
+    let (h, stop) = (health.clone(), shutdown.clone());
+    super::supervisor::supervise(health, shutdown, move || {
+        run(engine.clone(), h.clone(), stop.clone())
+    })
+    .await;
 }
 
-impl RunnerHealth {
-    fn beat(&self) {
-        self.running.store(true, Ordering::SeqCst);
-        self.beat_ms.store(unix_millis(), Ordering::SeqCst);
-        self.set_problem(None);
-    }
-
-    fn set_problem(&self, problem: Option<String>) {
-        if let Ok(mut p) = self.problem.lock() {
-            *p = problem;
-        }
-    }
-
-    fn down(&self, why: String) {
-        self.running.store(false, Ordering::SeqCst);
-        self.set_problem(Some(why));
-    }
-
-    /// `Err(reason)` while no job runner is running in this process.
-    pub fn check(&self) -> Result<(), String> {
-        let problem = self.problem.lock().ok().and_then(|p| p.clone());
-        if !self.running.load(Ordering::SeqCst) {
-            return Err(problem.unwrap_or_else(|| "job runner not started".into()));
-        }
-        if let Some(problem) = problem {
-            return Err(problem);
-        }
-        let silent = unix_millis() - self.beat_ms.load(Ordering::SeqCst);
-        if silent > STALE_MS {
-            return Err(format!("job runner silent for {} s", silent / 1000));
-        }
-        Ok(())
-    }
-}
-
-/// Runs the job runner until `shutdown`, restarting it with backoff if it
-/// dies, so the process never goes on without one.
-pub async fn supervise(
-    engine: Engine,
-    health: Arc<RunnerHealth>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut backoff = Duration::from_millis(500);
-    loop {
-        let task = tokio::spawn(run(engine.clone(), health.clone(), shutdown.clone()));
-        match task.await {
-            Ok(()) => break,
-            Err(e) => {
-                let why = format!("job runner died ({e}); restarting in {backoff:?}");
-                tracing::error!("{why}");
-                health.down(why);
-            }
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
-            _ = shutdown.wait_for(|stop| *stop) => break,
-        }
-        backoff = (backoff * 2).min(Duration::from_secs(30));
-    }
-    health.down("stopped".into());
-}
-
-async fn run(engine: Engine, health: Arc<RunnerHealth>, mut shutdown: watch::Receiver<bool>) {
+async fn run(engine: Engine, health: Arc<Health>, mut shutdown: watch::Receiver<bool>) {
     tracing::info!("job runner started");
     loop {
         if *shutdown.borrow() {
             break;
         }
-        health.beat();
         match run_round(&engine, &mut shutdown).await {
-            Ok(0) => {}
-            Ok(_) => continue,
+            Ok(0) => health.beat(),
+            Ok(_) => {
+                health.beat();
+                continue;
+            }
             Err(e) => {
                 let why = format!("claiming due work failed: {e:#}");
                 tracing::error!("{why}; trying again");
@@ -297,29 +235,5 @@ fn run_owned(engine: &Engine, due: Due) -> RunningJob<'_> {
                 tracing::error!(error = %format!("{e:#}"), "job failed; it will run again");
             }
         }),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn readiness_follows_the_runner() {
-        let health = RunnerHealth::default();
-        assert!(health.check().unwrap_err().contains("not started"));
-        health.beat();
-        assert!(health.check().is_ok());
-        health.set_problem(Some("claiming due work failed: db gone".into()));
-        assert!(health.check().unwrap_err().contains("db gone"));
-        health.beat();
-        assert!(health.check().is_ok());
-        health.down("job runner died (panic); restarting in 1s".into());
-        assert!(health.check().unwrap_err().contains("died"));
-        health.beat();
-        health
-            .beat_ms
-            .store(unix_millis() - STALE_MS - 1, Ordering::SeqCst);
-        assert!(health.check().unwrap_err().contains("silent"));
     }
 }

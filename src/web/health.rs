@@ -1,20 +1,21 @@
 //! `/healthz`: the process answers. `/readyz`: the database answers and, in
-//! roles that run jobs, the job runner is running. Served by every role.
+//! roles that process events and run jobs, those loops are running (503
+//! with the reason otherwise). Served by every role.
 
 use std::sync::Arc;
 
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::jobs::runner::RunnerHealth;
+use crate::jobs::supervisor::Health;
 use crate::store::Store;
 
 /// What the health checks look at.
 #[derive(Clone)]
 pub struct Probe {
     pub store: Store,
-    /// The job runner, in roles that run jobs.
-    pub runner: Option<Arc<RunnerHealth>>,
+    /// The background loops this role runs (event processor, job runner).
+    pub loops: Vec<Arc<Health>>,
 }
 
 pub async fn alive() -> HttpResponse {
@@ -32,16 +33,16 @@ pub async fn ready(probe: web::Data<Probe>) -> HttpResponse {
         tracing::warn!(error = %format!("{e:#}"), "readiness check: database unreachable");
         return unavailable("database unreachable".into());
     }
-    if let Some(runner) = &probe.runner {
-        if let Err(why) = runner.check() {
-            tracing::warn!(reason = %why, "readiness check: no job runner");
-            return unavailable(format!("job runner not running: {why}"));
+    for health in &probe.loops {
+        if let Err(why) = health.check() {
+            tracing::warn!(reason = %why, "readiness check: a background loop is not running");
+            return unavailable(why);
         }
     }
     HttpResponse::Ok().json(json!({
         "status": "ready",
         "database": probe.store.backend(),
-        "jobs": probe.runner.is_some(),
+        "running": probe.loops.iter().map(|h| h.name()).collect::<Vec<_>>(),
     }))
 }
 

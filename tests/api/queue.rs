@@ -127,7 +127,11 @@ async fn a_worker_process_drains_what_a_web_process_stored(backend: Backend) {
         .unwrap();
     assert_eq!(ready.status(), 200);
     let ready: serde_json::Value = ready.json().await.unwrap();
-    assert_eq!(ready["jobs"], true, "{ready}");
+    assert_eq!(
+        ready["running"],
+        serde_json::json!(["event processor", "job runner"]),
+        "{ready}"
+    );
     let body = event_body("evt_to_worker", "invoice.payment_failed");
     let posted = client
         .post(format!("{address}/webhooks/stripe"))
