@@ -33,8 +33,6 @@ const RENEW: Duration = Duration::from_secs(10);
 const POLL: Duration = Duration::from_millis(500);
 /// Jobs run at once (processor round trips overlap).
 const CONCURRENCY: usize = 16;
-/// Pieces of work claimed per round.
-const BATCH: i64 = 32;
 /// On shutdown, how long running jobs may take to finish before they are
 /// abandoned (their leases given back; the idempotency key makes a rerun
 /// safe). Kept well inside a 10 s stop.
@@ -162,22 +160,23 @@ impl Due {
     }
 }
 
-/// Claims and runs one round; returns how many pieces it claimed. On
-/// shutdown no new job starts, running ones get `GRACE`, and the leases of
-/// whatever did not finish are given back at once.
+/// Claims and runs due work until none is left; returns how many pieces
+/// it claimed. Only what can start at once is claimed (a claimed piece
+/// renews its lease only while it runs), topped up whenever half the slots
+/// are free. On shutdown no new job starts, running ones get `GRACE`, and
+/// the leases of whatever did not finish are given back at once.
 async fn run_round(engine: &Engine, shutdown: &mut watch::Receiver<bool>) -> anyhow::Result<usize> {
-    let batch = claim(engine, BATCH).await?;
-    let claimed = batch.len();
-    let mut waiting = batch.into_iter();
     let mut running = FuturesUnordered::new();
-    let mut unfinished: Vec<(Leased, i64)> = Vec::new();
+    let mut claimed = 0;
+    let mut drained = false;
     let mut deadline: Option<tokio::time::Instant> = None;
     loop {
-        if deadline.is_none() {
-            while running.len() < CONCURRENCY {
-                let Some(due) = waiting.next() else { break };
-                running.push(run_owned(engine, due));
-            }
+        let free = CONCURRENCY - running.len();
+        if deadline.is_none() && !drained && free >= CONCURRENCY / 2 {
+            let batch = claim(engine, free as i64).await?;
+            drained = batch.len() < free;
+            claimed += batch.len();
+            running.extend(batch.into_iter().map(|due| run_owned(engine, due)));
         }
         if running.is_empty() {
             break;
@@ -195,17 +194,17 @@ async fn run_round(engine: &Engine, shutdown: &mut watch::Receiver<bool>) -> any
             _ = stop => {
                 if deadline.is_some() {
                     tracing::warn!(jobs = running.len(), "jobs still running at shutdown: abandoned, leases given back");
-                    unfinished.extend(running.iter().map(|r: &RunningJob<'_>| r.lease));
+                    let unfinished: Vec<(Leased, i64)> =
+                        running.iter().map(|r: &RunningJob<'_>| r.lease).collect();
+                    drop(running);
+                    for (table, id) in unfinished {
+                        let _ = engine.store.release_lease(table, id).await;
+                    }
                     break;
                 }
                 deadline = Some(tokio::time::Instant::now() + GRACE);
-                unfinished.extend(waiting.by_ref().map(|due| (due.table(), due.id())));
             }
         }
-    }
-    drop(running);
-    for (table, id) in unfinished {
-        let _ = engine.store.release_lease(table, id).await;
     }
     Ok(claimed)
 }
