@@ -51,7 +51,7 @@ pub async fn run_work(engine: &Engine, id: i64) -> anyhow::Result<bool> {
     Ok(true)
 }
 
-/// Carries out claimed work; on error the lease is given back.
+/// Carries out claimed work; on error it is put off with backoff.
 async fn perform(engine: &Engine, work: WorkRow) -> anyhow::Result<()> {
     let span =
         tracing::info_span!("job", job = %work.key, work_id = work.id, case_id = work.case_id);
@@ -69,11 +69,14 @@ async fn perform_in_span(engine: &Engine, work: WorkRow) -> anyhow::Result<()> {
     };
     let result = result.with_context(|| format!("work {} of case {}", work.key, work.case_id));
     if let Err(e) = result {
-        tracing::error!(error = ?e, "job failed; the work is released for a later run");
-        engine
-            .store
-            .release_lease(crate::store::work::Leased::Work, work.id)
-            .await?;
+        // A bug or a database fault: tried again after the same backoff as
+        // a processor failure, given up (and flagged) after as many; never
+        // a hot loop. If even that cannot be written, the lease runs out.
+        tracing::error!(error = ?e, "job failed; it is put off");
+        let why = format!("the job failed: {e:#}");
+        if let Err(again) = reschedule(engine, &work, &work.work, &why).await {
+            tracing::error!(error = ?again, "putting the failed job off failed too; its lease will run out");
+        }
         return Err(e);
     }
     Ok(())
