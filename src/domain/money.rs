@@ -77,6 +77,15 @@ pub struct Money {
 }
 
 impl Money {
+    /// `minor` units of the currency named `currency` as the customer reads
+    /// it ("49.00 USD"); the raw figures when the currency is unknown.
+    pub fn describe(minor: i64, currency: &str) -> String {
+        Currency::parse(currency)
+            .ok()
+            .and_then(|c| Self::from_minor(minor, c).ok())
+            .map_or_else(|| format!("{minor} {currency}"), |m| m.to_string())
+    }
+
     pub fn from_minor(minor: i64, currency: Currency) -> Result<Self, MoneyError> {
         if minor < 0 {
             return Err(MoneyError::Negative);

@@ -3,6 +3,7 @@
 //! database (in the transaction that changed the case) and the job queue.
 
 pub mod apply;
+pub mod customer_actions;
 pub mod disputes;
 pub mod events;
 pub mod lookups;

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::customer::{self, Contact};
 use super::{Line, case_is_live, conclude, reschedule};
 use crate::domain::links::{self, LinkSubject};
-use crate::domain::money::{Currency, Money};
+use crate::domain::money::Money;
 use crate::domain::policy::{FinalAction, RetryOwner};
 use crate::domain::work::{Email, WorkStatus};
 use crate::engine::Engine;
@@ -43,10 +43,7 @@ pub fn view(engine: &Engine, case: &CaseRow, email: &Email) -> MailView {
         MailKind::ThankYou => case.amount_paid.unwrap_or(case.amount_due),
         _ => case.amount_due,
     };
-    let amount = Currency::parse(&case.currency)
-        .ok()
-        .and_then(|c| Money::from_minor(minor, c).ok())
-        .map_or_else(|| format!("{minor} {}", case.currency), |m| m.to_string());
+    let amount = Money::describe(minor, &case.currency);
     let name = case
         .customer_name
         .as_deref()

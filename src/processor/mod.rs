@@ -104,6 +104,28 @@ impl Processor {
         }
     }
 
+    /// A processor-hosted page where the customer replaces their card, which
+    /// sends them back to `return_url`; returns the page's URL. The
+    /// simulated processor has no such page: the customer goes straight back
+    /// (as if they had added a card).
+    pub async fn card_update_session(
+        &self,
+        customer: &CustomerId,
+        return_url: &str,
+        idempotency_key: &str,
+    ) -> Result<String, ProcessorError> {
+        match self {
+            Self::Stripe(c) => {
+                c.card_update_session(customer, return_url, idempotency_key)
+                    .await
+            }
+            Self::Simulated(_) => {
+                tracing::info!(customer = %customer, "simulated processor: no card page, straight back");
+                Ok(return_url.to_owned())
+            }
+        }
+    }
+
     /// The charge (whose customer a dispute touches); `None`: unknown.
     pub async fn get_charge(&self, charge: &ChargeId) -> Result<Option<Charge>, ProcessorError> {
         match self {

@@ -1,6 +1,7 @@
 //! Integration tests: the real application, spoken to over HTTP.
 
 mod account;
+mod billing_page;
 mod case_facts;
 mod cli;
 mod disputes;
