@@ -31,6 +31,8 @@ pub const LEASE_MS: i64 = 30_000;
 const RENEW: Duration = Duration::from_secs(10);
 /// The longest sleep: how soon work planned by another process is seen.
 const POLL: Duration = Duration::from_millis(500);
+/// The shortest sleep between rounds that found nothing to claim.
+const MIN_SLEEP_MS: i64 = 2;
 /// Jobs run at once (processor round trips overlap).
 const CONCURRENCY: usize = 16;
 /// On shutdown, how long running jobs may take to finish before they are
@@ -87,9 +89,11 @@ async fn next_wake(engine: &Engine) -> anyhow::Result<Duration> {
     let Some(due) = engine.store.next_due(real).await? else {
         return Ok(POLL);
     };
+    // At least a moment: work due but not claimable (rows another
+    // transaction holds for an instant) must not make the runner spin.
     let wait = engine.clock.to_real_ms(due) - real;
     Ok(Duration::from_millis(
-        wait.clamp(0, POLL.as_millis() as i64) as u64,
+        wait.clamp(MIN_SLEEP_MS, POLL.as_millis() as i64) as u64,
     ))
 }
 
