@@ -43,6 +43,23 @@ async fn link_in_email(app: &TestApp, s: &Scenario) -> String {
         .to_owned()
 }
 
+/// A case whose first email went out (the processor declines for funds),
+/// and the path of the link in it.
+async fn a_case_emailed(
+    backend: Backend,
+    invoice: &str,
+) -> Option<(Scenario, MockServer, TestApp, String)> {
+    let s = scenario(invoice);
+    let server = stripe(&s, "insufficient_funds", 0).await;
+    with_portal(&server).await;
+    let app = app_with(backend, &server, &[]).await?;
+    app.send("invoice.payment_failed", &event(&s, "failed"))
+        .await;
+    app.run_due_jobs().await;
+    let link = link_in_email(&app, &s).await;
+    Some((s, server, app, link))
+}
+
 fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -132,16 +149,9 @@ async fn the_email_link_leads_to_a_new_card_and_a_retry(backend: Backend) {
 }
 
 async fn bad_links_get_one_page_that_tells_nothing(backend: Backend) {
-    let s = scenario("in_page_bad");
-    let server = stripe(&s, "insufficient_funds", 0).await;
-    with_portal(&server).await;
-    let Some(app) = app_with(backend, &server, &[]).await else {
+    let Some((s, server, app, link)) = a_case_emailed(backend, "in_page_bad").await else {
         return;
     };
-    app.send("invoice.payment_failed", &event(&s, "failed"))
-        .await;
-    app.run_due_jobs().await;
-    let link = link_in_email(&app, &s).await;
     let token = link.trim_start_matches("/billing/update/").to_owned();
     let secret = app.engine.link_secret().to_vec();
     let now = app.engine.clock.now().timestamp();
@@ -191,16 +201,9 @@ async fn bad_links_get_one_page_that_tells_nothing(backend: Backend) {
 }
 
 async fn a_cross_site_post_is_refused(backend: Backend) {
-    let s = scenario("in_page_csrf");
-    let server = stripe(&s, "insufficient_funds", 0).await;
-    with_portal(&server).await;
-    let Some(app) = app_with(backend, &server, &[]).await else {
+    let Some((_, server, app, link)) = a_case_emailed(backend, "in_page_csrf").await else {
         return;
     };
-    app.send("invoice.payment_failed", &event(&s, "failed"))
-        .await;
-    app.run_due_jobs().await;
-    let link = link_in_email(&app, &s).await;
     for (name, value) in [
         ("origin", "https://evil.example"),
         ("sec-fetch-site", "cross-site"),
