@@ -15,6 +15,27 @@ pub enum Contact {
     Unavailable(ProcessorError),
 }
 
+/// Who an email goes to: `known` (the address the events gave) as it is,
+/// else what the processor says of the customer (`contact`).
+pub async fn addressee(
+    engine: &Engine,
+    customer_id: &str,
+    known: Option<&str>,
+) -> anyhow::Result<Contact> {
+    match known {
+        Some(email) => Ok(Contact::Known(CustomerInfo {
+            email: Some(email.to_owned()),
+            name: None,
+        })),
+        None => contact(engine, customer_id).await,
+    }
+}
+
+/// How an email greets someone called `name`: by the first word.
+pub fn first_name(name: &str) -> Option<&str> {
+    name.split_whitespace().next()
+}
+
 /// The customer's contact details: cached, else read and cached.
 pub async fn contact(engine: &Engine, customer_id: &str) -> anyhow::Result<Contact> {
     let store = &engine.store;

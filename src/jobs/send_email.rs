@@ -47,7 +47,7 @@ pub fn view(engine: &Engine, case: &CaseRow, email: &Email) -> MailView {
     let name = case
         .customer_name
         .as_deref()
-        .and_then(|n| n.split_whitespace().next())
+        .and_then(customer::first_name)
         .unwrap_or("there")
         .to_owned();
     let opened = case
@@ -103,27 +103,22 @@ pub async fn perform(
         return conclude(engine, work, None, WorkStatus::Skipped, text, vec![]).await;
     }
     let mut view = view(engine, case, email);
-    let recipient = match &case.customer_email {
-        Some(address) => Some(address.clone()),
-        // The events named no address: ask the processor (cached).
-        None => match customer::contact(engine, &case.customer_id).await? {
-            Contact::Known(info) => {
-                let first = info
-                    .name
-                    .as_deref()
-                    .and_then(|n| n.split_whitespace().next());
-                if let (None, Some(first)) = (&case.customer_name, first) {
-                    view.name = first.to_owned();
-                }
-                info.email
-            }
-            Contact::Unavailable(e) => {
-                let why = format!("could not read the customer ({e})");
-                return reschedule(engine, work, &work.work, &why).await;
-            }
-        },
+    // The events named no address: the processor is asked (cached).
+    let known = case.customer_email.as_deref();
+    let info = match customer::addressee(engine, &case.customer_id, known).await? {
+        Contact::Known(info) => info,
+        Contact::Unavailable(e) => {
+            let why = format!("could not read the customer ({e})");
+            return reschedule(engine, work, &work.work, &why).await;
+        }
     };
-    let recipient = recipient.as_deref();
+    if let (None, Some(first)) = (
+        &case.customer_name,
+        info.name.as_deref().and_then(customer::first_name),
+    ) {
+        view.name = first.to_owned();
+    }
+    let recipient = info.email.as_deref();
     let rendered = render(kind, &view)?;
     let status = engine.mailer.first_status(recipient);
     let now = engine.clock.now_ms();

@@ -95,28 +95,21 @@ pub async fn perform(engine: &Engine, notice: &Notice) -> anyhow::Result<()> {
             .record_notice(notice.id, "skipped", "", "", "", None, now)
             .await;
     }
-    let (recipient, name) = match &notice.recipient {
-        Some(email) => (Some(email.clone()), None),
-        // No invoice told us who they are: ask the processor (cached).
-        None => match customer::contact(engine, &notice.customer_id).await? {
-            Contact::Known(info) => {
-                if let Some(email) = &info.email {
-                    store.set_notice_recipient(notice.id, email).await?;
-                }
-                (info.email, info.name)
-            }
-            Contact::Unavailable(e) => {
-                return put_off(
-                    engine,
-                    notice,
-                    &format!("could not read the customer ({e})"),
-                )
-                .await;
-            }
-        },
+    // No invoice told us who they are: the processor is asked (cached).
+    let known = notice.recipient.as_deref();
+    let info = match customer::addressee(engine, &notice.customer_id, known).await? {
+        Contact::Known(info) => info,
+        Contact::Unavailable(e) => {
+            let why = format!("could not read the customer ({e})");
+            return put_off(engine, notice, &why).await;
+        }
     };
+    if let (None, Some(email)) = (known, &info.email) {
+        store.set_notice_recipient(notice.id, email).await?;
+    }
+    let recipient = info.email;
     let mut view = view(engine, notice);
-    if let Some(first) = name.as_deref().and_then(|n| n.split_whitespace().next()) {
+    if let Some(first) = info.name.as_deref().and_then(customer::first_name) {
         view.name = first.to_owned();
     }
     let mail = &render(MailKind::CardExpiring, &view)?;

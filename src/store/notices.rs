@@ -295,25 +295,4 @@ impl Store {
         });
         Ok(rows)
     }
-
-    /// Pending notices due by `due_by_ms` and not leased (the sweep's view).
-    pub async fn due_notices(
-        &self,
-        due_by_ms: i64,
-        real_now_ms: i64,
-        limit: i64,
-    ) -> anyhow::Result<Vec<i64>> {
-        let ids = with_pool!(self, pool => {
-            sqlx::query_scalar::<_, i64>(
-                "SELECT id FROM notices WHERE status = 'pending' AND due_at <= $1 \
-                 AND (lease_until IS NULL OR lease_until < $2) ORDER BY due_at, id LIMIT $3",
-            )
-            .bind(due_by_ms)
-            .bind(real_now_ms)
-            .bind(limit)
-            .fetch_all(pool)
-            .await?
-        });
-        Ok(ids)
-    }
 }

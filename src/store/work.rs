@@ -206,8 +206,8 @@ impl Store {
         Ok(rows)
     }
 
-    /// Pending work due by `sim_now_ms` and not leased, oldest first: what a
-    /// sweep (or a test) runs.
+    /// Pending work due by `due_by_ms` and not leased, oldest first (the
+    /// drain benchmark times this lookup).
     pub async fn due_work(
         &self,
         due_by_ms: i64,
