@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 
 use super::decline::{Classification, DeclineCategory};
 use super::policy::{FinalAction, Policy, RetryOwner, StageEmail, Tone};
-use super::schedule::{NextRetry, PastAttempt, PlanInput, next_retry, stage_email_at};
+use super::schedule::{
+    NextRetry, PastAttempt, PlanInput, may_retry_now, next_retry, stage_email_at,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -122,6 +124,11 @@ pub enum Input {
         attempt: u32,
     },
     FinalActionDone,
+    /// Charge again now if every rule allows it (the customer changed their
+    /// plan, an operator asked): the card's history still counts.
+    RetryNow {
+        reason: String,
+    },
     Pause,
     Resume,
     Close,
@@ -280,6 +287,7 @@ impl Track {
             }
             Input::RetrySucceeded { .. } => self.settle(Settlement::Paid),
             Input::FinalActionDone => self.on_final_done(ctx),
+            Input::RetryNow { reason } => self.retry_now(reason, now, ctx),
             Input::Pause => self.pause(),
             Input::Resume => self.resume(now, ctx),
             Input::Close => match &mut self.case {
@@ -528,6 +536,45 @@ impl Track {
         });
         case.latest = Some(decline);
         self.schedule_next(now, ctx)
+    }
+
+    fn retry_now(&mut self, reason: String, now: DateTime<Utc>, ctx: &Context<'_>) -> Vec<Command> {
+        let Some(case) = &mut self.case else {
+            return Vec::new();
+        };
+        if case.state.is_terminal()
+            || case.state == CaseState::Paused
+            || ctx.policy.retry_owner == RetryOwner::Processor
+        {
+            return Vec::new();
+        }
+        let latest = case
+            .latest
+            .clone()
+            .unwrap_or_else(|| super::decline::classify(&super::events::DeclineDetails::default()));
+        let allowed = may_retry_now(&PlanInput {
+            case_key: ctx.case_key,
+            first_failed_at: case.opened_at,
+            now,
+            attempts: &case.attempts,
+            retries_made: case.retries_made,
+            latest: &latest,
+            timezone: ctx.timezone,
+            paid_at: ctx.paid_at,
+            policy: ctx.policy,
+        });
+        if allowed.is_err() {
+            return Vec::new();
+        }
+        case.state = CaseState::Retrying;
+        vec![
+            Command::CancelPendingRetries,
+            Command::ScheduleRetry {
+                attempt: case.retries_made + 1,
+                at: now,
+                reason,
+            },
+        ]
     }
 
     fn on_final_done(&mut self, ctx: &Context<'_>) -> Vec<Command> {

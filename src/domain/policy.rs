@@ -123,7 +123,14 @@ pub struct Offer {
     pub kind: OfferKind,
     pub price: Option<PriceId>,
     pub label: String,
+    /// How the processor bills a plan change mid-period:
+    /// `none` (the default: no extra charge), `create_prorations` or
+    /// `always_invoice`.
+    pub proration_behavior: &'static str,
 }
+
+/// The `proration_behavior` values the processor knows.
+pub const PRORATION_BEHAVIORS: [&str; 3] = ["none", "create_prorations", "always_invoice"];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
@@ -189,6 +196,8 @@ pub struct RawOffer {
     pub kind: OfferKind,
     pub price: Option<String>,
     pub label: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proration_behavior: Option<String>,
 }
 
 /// Visa allows at most 20 reattempts in 30 days (since May 2025).
@@ -376,11 +385,26 @@ impl RawPolicy {
                     "required for kind = \"plan_change\"".into(),
                 );
             }
+            let proration = raw.proration_behavior.as_deref().unwrap_or("none");
+            let proration_behavior = PRORATION_BEHAVIORS
+                .into_iter()
+                .find(|p| *p == proration)
+                .unwrap_or_else(|| {
+                    error(
+                        &format!("offers[{i}].proration_behavior"),
+                        format!(
+                            "must be one of {}, got {proration:?}",
+                            PRORATION_BEHAVIORS.join(", ")
+                        ),
+                    );
+                    "none"
+                });
             offers.push(Offer {
                 id: raw.id,
                 kind: raw.kind,
                 price,
                 label: raw.label,
+                proration_behavior,
             });
         }
 

@@ -200,6 +200,44 @@ fn first_morning_at_or_after(
     }
 }
 
+/// Whether a charge right now obeys every rule: the decline allows another
+/// try on this card, the policy's budget is not spent, the network's wait
+/// is over and its 30-day cap not reached. If not, why.
+pub fn may_retry_now(input: &PlanInput<'_>) -> Result<(), String> {
+    let policy = input.policy;
+    let latest = input.latest;
+    if !latest.category.retryable() || latest.network_forbids_retry {
+        return Err(format!(
+            "{}: the payment method must change first",
+            latest.reason
+        ));
+    }
+    if input.retries_made >= policy.retries.max_attempts {
+        return Err(format!(
+            "all {} retries allowed by the policy were made",
+            policy.retries.max_attempts
+        ));
+    }
+    let last = input
+        .attempts
+        .last()
+        .map_or(input.first_failed_at, |a| a.at);
+    if let Some(wait) = latest.retry_after {
+        if last + Duration::seconds(wait.as_secs() as i64) > input.now {
+            return Err("the card network asked to wait before the next attempt".into());
+        }
+    }
+    let month_ago = input.now - Duration::days(30);
+    let recent = input.attempts.iter().filter(|a| a.at > month_ago).count();
+    let cap = policy.retries.max_per_card_30_days as usize;
+    if recent >= cap {
+        return Err(format!(
+            "{cap} attempts on this card in 30 days is the network limit"
+        ));
+    }
+    Ok(())
+}
+
 pub fn next_retry(input: &PlanInput<'_>) -> NextRetry {
     let policy = input.policy;
     let latest = input.latest;

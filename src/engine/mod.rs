@@ -7,6 +7,7 @@ pub mod customer_actions;
 pub mod disputes;
 pub mod events;
 pub mod lookups;
+pub mod offers;
 pub mod pre_dunning;
 pub mod route;
 

@@ -61,7 +61,7 @@ async fn carry_out(
                 .clone()
                 .ok_or_else(|| bad(anyhow::anyhow!("no downgrade price")))?;
             processor
-                .change_price(&subscription()?, &item, &price, key)
+                .change_price(&subscription()?, &item, &price, "none", key)
                 .await
         }
         FinalAction::MarkUncollectible => {

@@ -163,11 +163,12 @@ impl Processor {
         subscription: &SubscriptionId,
         item: &SubscriptionItemId,
         price: &PriceId,
+        proration: &str,
         idempotency_key: &str,
     ) -> Result<(), ProcessorError> {
         match self {
             Self::Stripe(c) => {
-                c.change_price(subscription, item, price, idempotency_key)
+                c.change_price(subscription, item, price, proration, idempotency_key)
                     .await
             }
             Self::Simulated(s) => s.record("downgrade", subscription.as_str()),

@@ -258,18 +258,21 @@ impl StripeClient {
         }
     }
 
-    /// `POST /v1/subscriptions/{id}`: move the subscription to `price`.
+    /// `POST /v1/subscriptions/{id}`: move the subscription to `price`,
+    /// billing the change as `proration` says (`none`, `create_prorations`,
+    /// `always_invoice`).
     pub async fn change_price(
         &self,
         subscription: &SubscriptionId,
         item: &SubscriptionItemId,
         price: &PriceId,
+        proration: &str,
         idempotency_key: &str,
     ) -> Result<(), ProcessorError> {
         let form = [
             ("items[0][id]", item.as_str()),
             ("items[0][price]", price.as_str()),
-            ("proration_behavior", "none"),
+            ("proration_behavior", proration),
         ];
         self.post(
             &format!("v1/subscriptions/{subscription}"),

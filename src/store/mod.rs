@@ -7,6 +7,7 @@ pub mod customers;
 pub mod events;
 pub mod mail;
 pub mod notices;
+pub mod offers;
 pub mod payload;
 pub mod settings;
 pub mod sqlite_writer;

@@ -16,5 +16,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(billing::card),
         )
         .route("/billing/update/{token}/done", web::get().to(billing::done))
+        .route(
+            "/billing/offers/{token}/{offer}",
+            web::post().to(billing::offer),
+        )
         .configure(health::routes);
 }

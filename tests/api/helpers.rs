@@ -173,8 +173,13 @@ pub async fn spawn_with_options(
     role: Role,
     options: Options,
 ) -> TestApp {
-    dunwell::telemetry::init_for_tests();
     let config = test_config(&db, extra);
+    spawn_config(db, config, role, options).await
+}
+
+/// Starts the application on `db` with a configuration built by the test.
+pub async fn spawn_config(db: TestDb, config: Config, role: Role, options: Options) -> TestApp {
+    dunwell::telemetry::init_for_tests();
     let app = Application::build_with(config, role, options)
         .await
         .expect("build app");

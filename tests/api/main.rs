@@ -10,6 +10,7 @@ mod fixtures;
 mod health;
 mod helpers;
 mod intake;
+mod offers;
 mod pre_dunning;
 mod process;
 mod processor_faults;

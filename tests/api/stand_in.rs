@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::helpers::{Backend, TestApp, spawn_manual};
+use crate::helpers::{Backend, TestApp, TestDb, spawn_config, spawn_manual, test_config};
+use dunwell::startup::{Options, Role};
 
 pub(crate) fn scenario(invoice: &str) -> Scenario {
     Scenario {
@@ -111,6 +112,31 @@ pub(crate) async fn app_with(
     ];
     pairs.extend_from_slice(extra);
     spawn_manual(backend, &pairs).await
+}
+
+/// `app_with`, under the policy written as the TOML of a `[policy]` table.
+pub(crate) async fn app_with_policy(
+    backend: Backend,
+    server: &MockServer,
+    extra: &[(&str, &str)],
+    policy: &str,
+) -> Option<TestApp> {
+    let db = TestDb::new(backend).await?;
+    let uri = server.uri();
+    let mut pairs = vec![
+        ("processor", "stripe"),
+        ("stripe_api_key", "sk_test_dunwell"),
+        ("stripe_api_base", uri.as_str()),
+    ];
+    pairs.extend_from_slice(extra);
+    let mut config = test_config(&db, &pairs);
+    let raw: dunwell::domain::policy::RawPolicy = toml::from_str(policy).expect("policy TOML");
+    config.policy = raw.validate().expect("a valid policy");
+    let options = Options {
+        clock: Some(dunwell::clock::Clock::real()),
+        job_workers: false,
+    };
+    Some(spawn_config(db, config, Role::Serve, options).await)
 }
 
 pub(crate) async fn requests(server: &MockServer, verb: &str, suffix: &str) -> Vec<Request> {

@@ -206,6 +206,7 @@ async fn portal_plan_change_and_cancel_send_the_documented_calls() {
         &sub,
         &SubscriptionItemId::parse("si_1").unwrap(),
         &PriceId::parse("price_basic").unwrap(),
+        "none",
         "k-plan",
     )
     .await

@@ -43,6 +43,8 @@ struct PageView {
     can_update_card: bool,
     card_action: String,
     invoice_url: Option<String>,
+    /// The policy's offers: (form action, label).
+    offers: Vec<(String, String)>,
 }
 
 /// Who a genuine token is for.
@@ -169,7 +171,25 @@ fn case_view(engine: &Engine, case: &CaseRow, token: &str) -> PageView {
             .hosted_invoice_url
             .clone()
             .filter(|u| live && u.starts_with("https://")),
+        offers: if live && case.subscription_id.is_some() {
+            offers_for(engine, token)
+        } else {
+            Vec::new()
+        },
     }
+}
+
+/// The policy's offers as the page's buttons.
+fn offers_for(engine: &Engine, token: &str) -> Vec<(String, String)> {
+    engine
+        .policy()
+        .offers
+        .iter()
+        .map(|o| {
+            let action = format!("{}/billing/offers/{token}/{}", base(engine), o.id);
+            (action, o.label.clone())
+        })
+        .collect()
 }
 
 fn customer_view(engine: &Engine, token: &str) -> PageView {
@@ -183,6 +203,7 @@ fn customer_view(engine: &Engine, token: &str) -> PageView {
         can_update_card: true,
         card_action: format!("{}/billing/update/{token}/card", base(engine)),
         invoice_url: None,
+        offers: Vec::new(),
     }
 }
 
@@ -294,5 +315,79 @@ pub async fn done(state: web::Data<AppState>, token: web::Path<String>) -> HttpR
             "Your next payment will use the new card. You can close this page.",
         ),
         Err(answer) => answer,
+    }
+}
+
+/// `POST /billing/offers/{token}/{offer}`: the customer takes an offer;
+/// the same post twice changes the subscription once.
+pub async fn offer(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    request: HttpRequest,
+) -> HttpResponse {
+    use crate::engine::offers::{OfferOutcome, take_offer};
+    use actix_web::http::StatusCode;
+    let engine = &state.engine;
+    let (token, offer_id) = path.into_inner();
+    if cross_site(&request, engine) {
+        return message(
+            StatusCode::FORBIDDEN,
+            "Please use the link in your email",
+            "This request did not come from your billing page.",
+        );
+    }
+    let case = match holder(engine, &token).await {
+        Ok(Holder::Case(case)) => case,
+        Ok(Holder::Customer(_)) => return invalid_link(),
+        Err(answer) => return answer,
+    };
+    let Some(offer) = engine.policy().offers.iter().find(|o| o.id == offer_id) else {
+        return message(
+            StatusCode::NOT_FOUND,
+            "This offer is not available",
+            "It may have ended. Your billing page shows what you can do now.",
+        );
+    };
+    match take_offer(engine, case.id, offer).await {
+        Ok(OfferOutcome::Done(taken)) => {
+            let text = match taken.kind {
+                crate::domain::policy::OfferKind::PlanChange => format!(
+                    "Done: {}. We'll take care of the open payment and email you as soon as it has gone through.",
+                    taken.label
+                ),
+                crate::domain::policy::OfferKind::Pause => format!(
+                    "Done: {}. Nothing more will be charged while your subscription is paused.",
+                    taken.label
+                ),
+            };
+            message(StatusCode::OK, "Your subscription is updated", &text)
+        }
+        Ok(OfferOutcome::CaseEnded) => message(
+            StatusCode::CONFLICT,
+            "There is nothing to change any more",
+            "This invoice is settled or closed. Your billing page shows where things stand.",
+        ),
+        Ok(OfferOutcome::NotPossible(why)) => {
+            tracing::warn!(case_id = case.id, offer = %offer.id, why, "an offer cannot apply to this case");
+            message(
+                StatusCode::CONFLICT,
+                "We couldn't make this change here",
+                "Please reply to our email and we'll sort it out with you. Nothing was changed.",
+            )
+        }
+        Ok(OfferOutcome::Refused) => message(
+            StatusCode::CONFLICT,
+            "We couldn't make this change",
+            "Nothing was changed. Please update your card instead, or reply to our email and we'll help.",
+        ),
+        Ok(OfferOutcome::Unavailable) => message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "We couldn't make this change just now",
+            "Please try again in a minute: the change is made only once, however often you ask.",
+        ),
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), case_id = case.id, "taking an offer failed");
+            HttpResponse::ServiceUnavailable().finish()
+        }
     }
 }

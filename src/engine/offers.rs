@@ -1,0 +1,196 @@
+//! A customer takes one of the policy's offers on their billing page: a
+//! plan change (`POST /v1/subscriptions/{id}` with the offer's price) or a
+//! pause of collection. One offer per case, carried out exactly once: the
+//! choice is recorded before the processor is called, the call carries a
+//! key of its own, and a choice already carried out is only confirmed.
+//! Then a plan change retries the charge now when the rules allow it, and a
+//! pause ends the case: nothing more is collected.
+
+use serde_json::json;
+
+use super::Engine;
+use super::apply::apply;
+use crate::domain::case::Input;
+use crate::domain::ids::{SubscriptionId, SubscriptionItemId};
+use crate::domain::policy::{Offer, OfferKind};
+use crate::processor::ProcessorError;
+use crate::store::cases;
+use crate::store::cases::CaseRow;
+use crate::store::offers::{choose_offer, forget_offer, offer_done};
+
+/// How taking an offer went.
+#[derive(Debug)]
+pub enum OfferOutcome {
+    /// Carried out, now or before: the offer that stands for the case
+    /// (the first one taken, whatever was posted later).
+    Done(Offer),
+    /// The case has ended (paid, closed): nothing to change.
+    CaseEnded,
+    /// The offer cannot apply to this invoice (no subscription to change).
+    NotPossible(&'static str),
+    /// The processor refused: the customer may choose another way out.
+    Refused,
+    /// The processor could not be reached: the same choice may be posted
+    /// again and goes through once.
+    Unavailable,
+}
+
+fn live(case: &CaseRow) -> bool {
+    case.track
+        .case
+        .as_ref()
+        .is_some_and(|c| !c.state.is_terminal())
+}
+
+/// Why `offer` cannot apply to `case`, if it cannot.
+fn missing(offer: &Offer, case: &CaseRow) -> Option<&'static str> {
+    if case.subscription_id.is_none() {
+        return Some("the invoice belongs to no subscription");
+    }
+    if offer.kind == OfferKind::PlanChange && case.subscription_item_id.is_none() {
+        return Some("the invoice does not name the subscription item to change");
+    }
+    None
+}
+
+async fn carry_out(
+    engine: &Engine,
+    offer: &Offer,
+    case: &CaseRow,
+    key: &str,
+) -> Result<(), ProcessorError> {
+    let bad = |e: String| ProcessorError::Protocol(e);
+    let subscription = SubscriptionId::parse(case.subscription_id.as_deref().unwrap_or_default())
+        .map_err(|e| bad(e.to_string()))?;
+    match offer.kind {
+        OfferKind::PlanChange => {
+            let item =
+                SubscriptionItemId::parse(case.subscription_item_id.as_deref().unwrap_or_default())
+                    .map_err(|e| bad(e.to_string()))?;
+            let price = offer
+                .price
+                .as_ref()
+                .ok_or_else(|| bad("the offer names no price".into()))?;
+            engine
+                .processor
+                .change_price(&subscription, &item, price, offer.proration_behavior, key)
+                .await
+        }
+        OfferKind::Pause => engine.processor.pause_collection(&subscription, key).await,
+    }
+}
+
+/// The customer of case `case_id` takes `offer`.
+pub async fn take_offer(
+    engine: &Engine,
+    case_id: i64,
+    offer: &Offer,
+) -> anyhow::Result<OfferOutcome> {
+    let policy = engine.policy();
+    let mut tx = engine.store.begin().await?;
+    let Some(case) = cases::lock_case(&mut tx, case_id).await? else {
+        return Ok(OfferOutcome::CaseEnded);
+    };
+    let chosen = choose_offer(
+        &mut tx,
+        case_id,
+        &offer.id,
+        offer_kind(offer.kind),
+        engine.clock.now_ms(),
+    )
+    .await?;
+    let standing = policy
+        .offers
+        .iter()
+        .find(|o| o.id == chosen.offer_id)
+        .cloned();
+    if chosen.done {
+        tx.commit().await?;
+        return Ok(standing.map_or(OfferOutcome::CaseEnded, OfferOutcome::Done));
+    }
+    if !live(&case) {
+        forget_offer(&mut tx, case_id).await?;
+        tx.commit().await?;
+        return Ok(OfferOutcome::CaseEnded);
+    }
+    // A pending choice of an offer the policy no longer has is replaced.
+    let offer = match standing {
+        Some(o) => o,
+        None => {
+            forget_offer(&mut tx, case_id).await?;
+            choose_offer(
+                &mut tx,
+                case_id,
+                &offer.id,
+                offer_kind(offer.kind),
+                engine.clock.now_ms(),
+            )
+            .await?;
+            offer.clone()
+        }
+    };
+    if let Some(why) = missing(&offer, &case) {
+        forget_offer(&mut tx, case_id).await?;
+        tx.commit().await?;
+        return Ok(OfferOutcome::NotPossible(why));
+    }
+    tx.commit().await?;
+
+    let key = engine.idempotency_key(&case.invoice_id, &format!("offer-{}", offer.id), 1, 0);
+    match carry_out(engine, &offer, &case, &key).await {
+        Ok(()) => {}
+        Err(e @ ProcessorError::Rejected { .. }) => {
+            tracing::warn!(case_id, offer = %offer.id, error = %e, "the processor refused the customer's offer");
+            let mut tx = engine.store.begin().await?;
+            forget_offer(&mut tx, case_id).await?;
+            let detail =
+                json!({"text": format!("the processor refused the offer {:?}: {e}", offer.id)});
+            cases::add_timeline(&mut tx, case_id, engine.clock.now_ms(), "note", &detail).await?;
+            tx.commit().await?;
+            return Ok(OfferOutcome::Refused);
+        }
+        Err(e) => {
+            tracing::warn!(case_id, offer = %offer.id, error = %e, "the processor was unavailable for the customer's offer");
+            return Ok(OfferOutcome::Unavailable);
+        }
+    }
+
+    let now = engine.clock.now_ms();
+    let mut tx = engine.store.begin().await?;
+    let Some(case) = cases::lock_case(&mut tx, case_id).await? else {
+        return Ok(OfferOutcome::CaseEnded);
+    };
+    if offer_done(&mut tx, case_id, now).await? {
+        let detail = json!({
+            "offer": offer.id,
+            "kind": offer_kind(offer.kind),
+            "price": offer.price.as_ref().map(|p| p.as_str()),
+            "idempotency_key": key,
+            "text": format!("the customer took the offer {:?} on the billing page", offer.label),
+        });
+        cases::add_timeline(&mut tx, case_id, now, "offer", &detail).await?;
+        let (input, cause) = match offer.kind {
+            OfferKind::PlanChange => (
+                Input::RetryNow {
+                    reason: format!("the customer changed plans ({}): retrying now", offer.id),
+                },
+                "the customer changed plans on the billing page",
+            ),
+            OfferKind::Pause => (
+                Input::Close,
+                "the customer paused the subscription on the billing page: nothing more is collected",
+            ),
+        };
+        apply(engine, &mut tx, &case, input, cause).await?;
+    }
+    tx.commit().await?;
+    engine.wake_runner();
+    Ok(OfferOutcome::Done(offer))
+}
+
+pub fn offer_kind(kind: OfferKind) -> &'static str {
+    match kind {
+        OfferKind::PlanChange => "plan_change",
+        OfferKind::Pause => "pause",
+    }
+}
