@@ -66,7 +66,7 @@ pub fn main() -> ExitCode {
         };
     }
     if let Command::PreviewEmail(args) = &cli.command {
-        return match crate::mail::preview::run(&config.policy, args) {
+        return match crate::mail::preview::run(&config.policy, &config.brand, args) {
             Ok(text) => {
                 print!("{text}");
                 ExitCode::SUCCESS

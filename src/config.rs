@@ -12,6 +12,7 @@ use reqwest::Url;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::domain::brand::{Brand, RawBrand};
 use crate::domain::policy::{Policy, RawPolicy};
 use crate::webhooks::signature::DEFAULT_TOLERANCE_SECS;
 
@@ -41,12 +42,17 @@ pub struct Config {
     pub stripe_timeout_secs: u64,
     pub smtp_url: Option<SecretString>,
     pub mail_from: Option<String>,
+    /// Signs customer links (the first of `DUNWELL_LINK_SECRET`'s list).
     pub link_secret: Option<SecretString>,
+    /// Earlier link secrets, still accepted so links already sent keep
+    /// working after a rotation (the rest of the comma-separated list).
+    pub old_link_secrets: Vec<SecretString>,
     pub admin_token: Option<SecretString>,
     pub notify_url: Option<Url>,
     pub notify_secret: Option<SecretString>,
     pub clock_speed: f64,
     pub policy: Policy,
+    pub brand: Brand,
 }
 
 /// What the file and environment say, before validation.
@@ -88,6 +94,7 @@ struct RawConfig {
     #[serde(deserialize_with = "text")]
     clock_speed: String,
     policy: RawPolicy,
+    brand: RawBrand,
 }
 
 impl Default for RawConfig {
@@ -111,6 +118,7 @@ impl Default for RawConfig {
             notify_secret: None,
             clock_speed: "1".into(),
             policy: RawPolicy::default(),
+            brand: RawBrand::default(),
         }
     }
 }
@@ -136,6 +144,7 @@ const KNOWN_KEYS: &[&str] = &[
     "notify_secret",
     "clock_speed",
     "policy",
+    "brand",
 ];
 
 /// Environment variables with our prefix that are not configuration.
@@ -354,6 +363,16 @@ impl Config {
                 ),
             ),
             ("policy.offers", self.policy.offers.len().to_string()),
+            (
+                "policy.default_locale",
+                self.policy.default_locale.as_str().to_owned(),
+            ),
+            ("brand.name", format!("{:?}", self.brand.name)),
+            ("brand.support_email", opt(&self.brand.support_email)),
+            ("brand.website", opt(&self.brand.website)),
+            ("brand.logo_url", opt(&self.brand.logo_url)),
+            ("brand.accent_color", format!("{:?}", self.brand.accent)),
+            ("brand.sender_name", opt(&self.brand.sender_name)),
         ];
         lines.iter().map(|(k, v)| format!("{k} = {v}\n")).collect()
     }
@@ -544,11 +563,17 @@ impl RawConfig {
                 ));
             }
         }
-        if self.link_secret.as_ref().is_some_and(|s| s.len() < 32) {
+        let link_secrets: Vec<String> = self
+            .link_secret
+            .as_deref()
+            .map(|list| list.split(',').map(|s| s.trim().to_owned()).collect())
+            .unwrap_or_default();
+        if link_secrets.iter().any(|s| s.len() < 32) {
             errors.push(
-                "link_secret (DUNWELL_LINK_SECRET): must be at least 32 characters (or leave it unset to have one generated)".into(),
+                "link_secret (DUNWELL_LINK_SECRET): each comma-separated secret must be at least 32 characters (the first signs new links, the others keep older links working; or leave it unset to have one generated)".into(),
             );
         }
+        let brand = self.brand.validate().map_err(|e| errors.extend(e)).ok();
         if self.admin_token.as_ref().is_some_and(|s| s.len() < 16) {
             errors.push("admin_token (DUNWELL_ADMIN_TOKEN): must be at least 16 characters".into());
         }
@@ -564,7 +589,7 @@ impl RawConfig {
         let policy = self.policy.validate().map_err(|e| errors.extend(e)).ok();
         match (
             (bind, public_url, stripe_api_base, processor, stripe_timeout),
-            (tolerance, max_body, clock_speed, policy),
+            (tolerance, max_body, clock_speed, policy, brand),
         ) {
             (
                 (
@@ -579,6 +604,7 @@ impl RawConfig {
                     Some(webhook_max_body_bytes),
                     Some(clock_speed),
                     Some(policy),
+                    Some(brand),
                 ),
             ) if errors.is_empty() => Ok(Config {
                 bind,
@@ -597,12 +623,18 @@ impl RawConfig {
                 stripe_timeout_secs,
                 smtp_url: secret(self.smtp_url),
                 mail_from: self.mail_from,
-                link_secret: secret(self.link_secret),
+                link_secret: link_secrets.first().cloned().map(SecretString::from),
+                old_link_secrets: link_secrets
+                    .into_iter()
+                    .skip(1)
+                    .map(SecretString::from)
+                    .collect(),
                 admin_token: secret(self.admin_token),
                 notify_url,
                 notify_secret: secret(self.notify_secret),
                 clock_speed,
                 policy,
+                brand,
             }),
             _ => Err(ConfigErrors(errors)),
         }

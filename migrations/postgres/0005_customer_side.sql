@@ -14,3 +14,7 @@ CREATE TABLE offer_choices (
 -- The customer's language as the processor knows it (Stripe's
 -- `preferred_locales[0]`), read with their contact details; NULL: none given.
 ALTER TABLE customers ADD COLUMN locale TEXT;
+
+-- The invoice's number as the customer's invoice shows it (`A1B2C3D4-0007`),
+-- for emails and the billing page.
+ALTER TABLE cases ADD COLUMN invoice_number TEXT;

@@ -160,6 +160,10 @@ pub enum Command {
     /// Only the scheduled retry is void (the plan changed); emails stand.
     CancelPendingRetries,
     SendThankYou,
+    /// The final action was carried out: tell the customer what it was.
+    TellTheEnd {
+        action: FinalAction,
+    },
     AskToAuthenticate,
     /// Something the operator should read in the log and the timeline.
     Note {
@@ -584,13 +588,18 @@ impl Track {
         if case.state.is_terminal() || case.state == CaseState::Paused {
             return Vec::new();
         }
-        case.state = match ctx.policy.final_.action {
+        let action = ctx.policy.final_.action;
+        case.state = match action {
             FinalAction::Cancel => CaseState::Canceled,
             FinalAction::Downgrade => CaseState::Downgraded,
             FinalAction::MarkUncollectible | FinalAction::None => CaseState::Closed,
             FinalAction::Pause => CaseState::Paused,
         };
-        vec![Command::CancelPendingWork]
+        let mut commands = vec![Command::CancelPendingWork];
+        if matches!(action, FinalAction::Cancel | FinalAction::Downgrade) {
+            commands.push(Command::TellTheEnd { action });
+        }
+        commands
     }
 
     fn settle(&mut self, how: Settlement) -> Vec<Command> {

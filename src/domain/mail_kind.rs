@@ -12,15 +12,20 @@ pub enum MailKind {
     ThankYou,
     /// Pre-dunning: the card on file expires before the next renewal.
     CardExpiring,
+    /// After the final action: what happened and how to come back.
+    SubscriptionCanceled,
+    SubscriptionDowngraded,
 }
 
 impl MailKind {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 7] = [
         Self::PaymentFailed,
         Self::FinalNotice,
         Self::ActionRequired,
         Self::ThankYou,
         Self::CardExpiring,
+        Self::SubscriptionCanceled,
+        Self::SubscriptionDowngraded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -30,7 +35,23 @@ impl MailKind {
             Self::ActionRequired => "action_required",
             Self::ThankYou => "thank_you",
             Self::CardExpiring => "card_expiring",
+            Self::SubscriptionCanceled => "subscription_canceled",
+            Self::SubscriptionDowngraded => "subscription_downgraded",
         }
+    }
+
+    /// Written after the case has ended (not dunning: never held back by
+    /// the spacing between reminders, never moot because the case ended).
+    pub fn after_the_end(self) -> bool {
+        matches!(
+            self,
+            Self::ThankYou | Self::SubscriptionCanceled | Self::SubscriptionDowngraded
+        )
+    }
+
+    /// Reminders to pay: at most one per customer in the policy's gap.
+    pub fn is_reminder(self) -> bool {
+        matches!(self, Self::PaymentFailed | Self::ActionRequired)
     }
 
     pub fn parse(text: &str) -> Option<Self> {

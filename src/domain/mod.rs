@@ -1,10 +1,13 @@
 //! The pure core: no I/O, no clock reads. Everything here is unit-testable.
 
+pub mod brand;
 pub mod case;
+pub mod courtesy;
 pub mod decline;
 pub mod events;
 pub mod ids;
 pub mod links;
+pub mod locale;
 pub mod mail_kind;
 pub mod money;
 pub mod policy;

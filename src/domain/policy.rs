@@ -7,7 +7,9 @@ use std::collections::HashSet;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use super::courtesy::Courtesy;
 use super::ids::PriceId;
+use super::locale::Locale;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -141,6 +143,12 @@ pub struct Policy {
     pub stages: Vec<Stage>,
     pub final_: Final,
     pub offers: Vec<Offer>,
+    /// The language of customers whose own is unknown or not shipped.
+    pub default_locale: Locale,
+    /// Quiet hours and the gap between reminders.
+    pub courtesy: Courtesy,
+    /// Days a customer link keeps working after its case ended.
+    pub link_days_after_end: u32,
 }
 
 /// The `[policy]` table as written; `None` means "use the default".
@@ -159,6 +167,45 @@ pub struct RawPolicy {
     pub final_: Option<RawFinal>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offers: Option<Vec<RawOffer>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_locale: Option<String>,
+    /// Local hours without email, `"21-8"`; `"off"`: any time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quiet_hours: Option<String>,
+    /// Hours between two reminders to one customer; 0: no limit.
+    #[serde(
+        default,
+        deserialize_with = "whole_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub min_hours_between_emails: Option<u32>,
+    /// Days a customer link keeps working after its case ended.
+    #[serde(
+        default,
+        deserialize_with = "whole_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub link_days_after_end: Option<u32>,
+}
+
+/// A whole number written as a number (TOML, a parsed environment value)
+/// or as text (an override given as a string).
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Given {
+        Number(u32),
+        Text(String),
+    }
+    match Option::<Given>::deserialize(d)? {
+        None => Ok(None),
+        Some(Given::Number(n)) => Ok(Some(n)),
+        Some(Given::Text(t)) => {
+            t.trim().parse().map(Some).map_err(|_| {
+                serde::de::Error::custom(format!("expected a whole number, got {t:?}"))
+            })
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -232,6 +279,9 @@ impl Default for Policy {
                 downgrade_price: None,
             },
             offers: Vec::new(),
+            default_locale: Locale::En,
+            courtesy: Courtesy::default(),
+            link_days_after_end: 14,
         }
     }
 }
@@ -408,8 +458,56 @@ impl RawPolicy {
             });
         }
 
+        let default_locale = match self.default_locale.as_deref() {
+            None => default.default_locale,
+            Some(tag) => Locale::parse(tag).unwrap_or_else(|| {
+                error(
+                    "default_locale",
+                    format!("must be one of en, de, fr, es, pt, got {tag:?}"),
+                );
+                default.default_locale
+            }),
+        };
+        let quiet_hours = match self.quiet_hours.as_deref().map(str::trim) {
+            None => default.courtesy.quiet_hours,
+            Some("off") => None,
+            Some(text) => {
+                let hours = text
+                    .split_once('-')
+                    .and_then(|(a, b)| {
+                        Some((a.trim().parse::<u32>().ok()?, b.trim().parse::<u32>().ok()?))
+                    })
+                    .filter(|(a, b)| *a < 24 && *b < 24 && a != b);
+                if hours.is_none() {
+                    error(
+                        "quiet_hours",
+                        format!(
+                            "must be local hours like \"21-8\" (no email from 21:00 to 08:00) or \"off\", got {text:?}"
+                        ),
+                    );
+                }
+                hours
+            }
+        };
+        let min_gap_hours = self
+            .min_hours_between_emails
+            .unwrap_or(default.courtesy.min_gap_hours);
+        if min_gap_hours > 24 * 14 {
+            error(
+                "min_hours_between_emails",
+                format!("must be at most 336 (two weeks), got {min_gap_hours}"),
+            );
+        }
         if errors.is_empty() {
             Ok(Policy {
+                link_days_after_end: self
+                    .link_days_after_end
+                    .unwrap_or(default.link_days_after_end),
+                courtesy: Courtesy {
+                    quiet_hours,
+                    min_gap_hours,
+                },
+                default_locale,
                 retry_owner: self.retry_owner.unwrap_or(default.retry_owner),
                 default_timezone,
                 retries,

@@ -226,6 +226,13 @@ async fn carry_out(
         Command::SendThankYou => {
             effects.plan(email_work(MailKind::ThankYou, Tone::Friendly, 0, now), None);
         }
+        Command::TellTheEnd { action } => {
+            let kind = match action {
+                FinalAction::Downgrade => MailKind::SubscriptionDowngraded,
+                _ => MailKind::SubscriptionCanceled,
+            };
+            effects.plan(email_work(kind, Tone::Final, 0, now), None);
+        }
         Command::AskToAuthenticate => {
             let work = email_work(MailKind::ActionRequired, Tone::Friendly, retries_made, now);
             effects.plan(work, None);

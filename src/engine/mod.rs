@@ -55,6 +55,19 @@ impl Engine {
         self.work_planned.notify_one();
     }
 
+    /// Every secret a link may be signed with: the current one first, then
+    /// those rotated out.
+    pub fn link_secrets(&self) -> Vec<&[u8]> {
+        std::iter::once(self.link_secret())
+            .chain(
+                self.config
+                    .old_link_secrets
+                    .iter()
+                    .map(|s| s.expose_secret().as_bytes()),
+            )
+            .collect()
+    }
+
     pub fn link_secret(&self) -> &[u8] {
         self.config
             .link_secret

@@ -120,6 +120,7 @@ fn invoice_facts(invoice: &Invoice) -> CaseFacts {
         amount_paid: Some(invoice.amount_paid.minor()).filter(|paid| *paid > 0),
         currency: invoice.amount_due.currency().as_str().to_owned(),
         hosted_invoice_url: invoice.hosted_invoice_url.clone(),
+        invoice_number: invoice.number.clone(),
         description: line.and_then(|l| l.description.clone()),
         from_invoice: true,
     }

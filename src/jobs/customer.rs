@@ -4,6 +4,7 @@
 //! (`GET /v1/customers/{id}`) and cached in the database.
 
 use crate::domain::ids::CustomerId;
+use crate::domain::locale::Locale;
 use crate::engine::Engine;
 use crate::processor::ProcessorError;
 use crate::store::customers::CustomerInfo;
@@ -25,7 +26,7 @@ pub async fn addressee(
     match known {
         Some(email) => Ok(Contact::Known(CustomerInfo {
             email: Some(email.to_owned()),
-            name: None,
+            ..CustomerInfo::default()
         })),
         None => contact(engine, customer_id).await,
     }
@@ -39,12 +40,18 @@ pub fn first_name(name: &str) -> Option<&str> {
 /// The customer's contact details: cached, else read and cached.
 pub async fn contact(engine: &Engine, customer_id: &str) -> anyhow::Result<Contact> {
     let store = &engine.store;
+    // The simulation keeps no customers: nothing to read or remember.
+    if matches!(engine.processor, crate::processor::Processor::Simulated(_)) {
+        return Ok(Contact::Known(CustomerInfo::default()));
+    }
     if let Some(info) = store.cached_customer(customer_id).await? {
         return Ok(Contact::Known(info));
     }
     let id = CustomerId::parse(customer_id)?;
     let info = match engine.processor.get_customer(&id).await {
         Ok(Some(customer)) => CustomerInfo {
+            locale: Locale::first_of(customer.preferred_locales.iter().map(String::as_str))
+                .map(|l| l.as_str().to_owned()),
             email: customer.email,
             name: customer.name,
         },
@@ -60,4 +67,32 @@ pub async fn contact(engine: &Engine, customer_id: &str) -> anyhow::Result<Conta
         .cache_customer(customer_id, &info, engine.clock.now_ms())
         .await?;
     Ok(Contact::Known(info))
+}
+
+/// Who an email goes to, by what name, in which language: the events'
+/// address first, else the processor's (read once, cached). The language
+/// is the customer's first shipped preference, else the policy's default;
+/// a processor that cannot answer now holds up only an email with no
+/// address at all.
+pub async fn recipient(
+    engine: &Engine,
+    customer_id: &str,
+    known: Option<&str>,
+) -> anyhow::Result<Result<(Option<String>, Option<String>, Locale), ProcessorError>> {
+    let default = engine.policy().default_locale;
+    let info = match contact(engine, customer_id).await? {
+        Contact::Known(info) => info,
+        Contact::Unavailable(e) if known.is_none() => return Ok(Err(e)),
+        Contact::Unavailable(e) => {
+            tracing::warn!(customer_id, error = %e, "could not read the customer's language: writing in the default");
+            CustomerInfo::default()
+        }
+    };
+    let locale = info
+        .locale
+        .as_deref()
+        .and_then(Locale::parse)
+        .unwrap_or(default);
+    let email = known.map(str::to_owned).or(info.email);
+    Ok(Ok((email, info.name, locale)))
 }

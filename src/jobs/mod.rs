@@ -191,6 +191,33 @@ pub async fn reschedule(
     Ok(())
 }
 
+/// Holds work back until `at` (quiet hours, spacing): not a failure, no
+/// try counted; the timeline says why.
+pub async fn defer(
+    engine: &Engine,
+    work: &WorkRow,
+    at: chrono::DateTime<chrono::Utc>,
+    why: &str,
+) -> anyhow::Result<()> {
+    let now = engine.clock.now_ms();
+    let mut tx = engine.store.begin().await?;
+    work::reschedule_work(
+        &mut tx,
+        work.id,
+        at.timestamp_millis(),
+        work.tries,
+        &work.work,
+        why,
+    )
+    .await?;
+    let detail =
+        json!({"text": format!("held until {}: {why}", at.to_rfc3339()), "work": work.key});
+    cases::add_timeline(&mut tx, work.case_id, now, "note", &detail).await?;
+    tx.commit().await?;
+    engine.wake_runner();
+    Ok(())
+}
+
 /// What a processor failure other than a refusal calls for. After a
 /// timeout, connection error or 429 the processor may have acted: the same
 /// key again later, and it replays. After an answer it stored for the key

@@ -6,15 +6,17 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
-use super::customer::{self, Contact};
-use super::{Line, case_is_live, conclude, reschedule};
-use crate::domain::links::{self, LinkSubject};
-use crate::domain::money::Money;
-use crate::domain::policy::{FinalAction, RetryOwner};
+use super::customer;
+use super::{Line, case_is_live, conclude, defer, reschedule};
+use crate::domain::courtesy::hold_until;
+use crate::domain::links::{self, LinkSubject, Purpose};
+use crate::domain::locale::Locale;
+use crate::domain::policy::RetryOwner;
 use crate::domain::work::{Email, WorkStatus};
 use crate::engine::Engine;
 use crate::engine::apply::timezone_of;
-use crate::mail::{MailKind, MailView, reminder_of, render};
+use crate::mail::words::{self, words};
+use crate::mail::{MailKind, MailView, Why, reminder_of, render, upsell};
 use crate::store::cases;
 use crate::store::cases::CaseRow;
 use crate::store::mail::{NewMail, insert_mail_in};
@@ -24,68 +26,107 @@ use crate::store::work::WorkRow;
 /// How long a card-update link in an email stays valid.
 const LINK_DAYS: i64 = 45;
 
-fn consequence(action: FinalAction) -> &'static str {
-    match action {
-        FinalAction::Cancel => "your subscription will be canceled",
-        FinalAction::Downgrade => "your subscription will move to a smaller plan",
-        FinalAction::MarkUncollectible => "the invoice will be closed as unpaid",
-        FinalAction::Pause => "your subscription will be paused",
-        FinalAction::None => "we will stop retrying the payment",
-    }
+/// The plan's name from the invoice line's text: Stripe writes
+/// "1 × Pro (at $49.00 / month)"; a short plain description is the name.
+pub fn plan_name(description: &str) -> Option<String> {
+    let text = description.trim();
+    let name = match text.split_once(" × ") {
+        Some((_, rest)) => rest.split(" (at ").next().unwrap_or(rest).trim(),
+        None => text,
+    };
+    (!name.is_empty() && name.chars().count() <= 60).then(|| crate::mail::one_line(name))
 }
 
-/// What the templates show for this case's `email`.
-pub fn view(engine: &Engine, case: &CaseRow, email: &Email) -> MailView {
+/// What the templates show for this case's `email`, in `locale`.
+pub fn view(
+    engine: &Engine,
+    case: &CaseRow,
+    email: &Email,
+    locale: Locale,
+    next_retry: Option<DateTime<Utc>>,
+) -> MailView {
     let policy = engine.policy();
     let tz = timezone_of(engine, case);
+    let w = words(locale);
     // The thank-you names what was paid; the others what is owed.
     let minor = match email.kind {
         MailKind::ThankYou => case.amount_paid.unwrap_or(case.amount_due),
         _ => case.amount_due,
     };
-    let amount = Money::describe(minor, &case.currency);
     let name = case
         .customer_name
         .as_deref()
         .and_then(customer::first_name)
-        .unwrap_or("there")
-        .to_owned();
+        .map(str::to_owned);
+    let now = engine.clock.now();
     let opened = case
         .opened_at
         .and_then(DateTime::<Utc>::from_timestamp_millis)
-        .unwrap_or_else(|| engine.clock.now());
+        .unwrap_or(now);
     let final_at = opened + Duration::days(i64::from(policy.final_.day));
     let latest = case.track.case.as_ref().and_then(|c| c.latest.as_ref());
-    let expires = engine.clock.now().timestamp() + LINK_DAYS * 86_400;
-    let token = links::sign(engine.link_secret(), &LinkSubject::Case(case.id), expires);
+    let (purpose, days) = match email.kind {
+        MailKind::ThankYou => (Purpose::Receipt, LINK_DAYS),
+        _ => (Purpose::Billing, LINK_DAYS),
+    };
+    let expires = now.timestamp() + days * 86_400;
+    let token = links::sign(
+        engine.link_secret(),
+        &LinkSubject::Case(case.id),
+        purpose,
+        expires,
+    );
     let base = engine.config.public_url.as_str().trim_end_matches('/');
+    let plan_name = case.description.as_deref().and_then(plan_name);
+    let date = |t: DateTime<Utc>| locale.date(t.with_timezone(&tz).date_naive());
+    let reminder = reminder_of(policy, email.stage);
+    let retrying = policy.retry_owner == RetryOwner::Dunwell
+        && latest.is_none_or(|l| l.category.retryable() && !l.network_forbids_retry);
     MailView {
+        locale,
+        brand: engine.config.brand.clone(),
         name,
-        amount,
-        product: case
-            .description
+        amount: locale.money(minor, &case.currency),
+        plan: plan_name
             .clone()
-            .unwrap_or_else(|| "your subscription".into()),
+            .unwrap_or_else(|| w.your_subscription.to_owned()),
+        plan_name,
+        invoice_number: case.invoice_number.clone(),
         tone: email.tone.as_str(),
-        reminder: reminder_of(policy, email.stage),
+        reminder,
+        ordinal: words::ordinal(locale, reminder),
         days: email.stage,
+        why: Why::of(latest).as_str(),
+        next_retry: next_retry
+            .filter(|_| retrying)
+            .filter(|t| *t < final_at)
+            .map(date),
+        final_action: policy.final_.action.as_str(),
+        final_date: date(final_at),
         update_url: format!("{base}/billing/update/{token}"),
-        invoice_url: case.hosted_invoice_url.clone(),
-        reason: latest
-            .map_or("your bank declined the payment", |l| l.customer_reason())
-            .to_owned(),
-        consequence: consequence(policy.final_.action).to_owned(),
-        final_date: final_at
-            .with_timezone(&tz)
-            .format("%A %-d %B %Y")
-            .to_string(),
+        invoice_url: case
+            .hosted_invoice_url
+            .clone()
+            .filter(|u| u.starts_with("https://")),
         offers: policy.offers.iter().map(|o| o.label.clone()).collect(),
-        retrying: policy.retry_owner == RetryOwner::Dunwell
-            && latest.is_none_or(|l| l.category.retryable() && !l.network_forbids_retry),
+        upsell: upsell(policy),
         card: String::new(),
         card_expires: String::new(),
         renewal_date: String::new(),
+        date: date(now),
     }
+}
+
+/// When the case's next planned retry is due, if one is.
+async fn next_retry(engine: &Engine, case_id: i64) -> anyhow::Result<Option<DateTime<Utc>>> {
+    let work = engine.store.work_of(case_id).await?;
+    Ok(work
+        .iter()
+        .filter(|w| {
+            w.status == WorkStatus::Pending && matches!(w.work, crate::domain::work::Work::Retry(_))
+        })
+        .filter_map(|w| DateTime::<Utc>::from_timestamp_millis(w.due_at))
+        .min())
 }
 
 pub async fn perform(
@@ -97,28 +138,47 @@ pub async fn perform(
     let kind = email.kind;
     let stage = email.stage as i32;
     let tone = email.tone.as_str();
-    // A dunning email for a case that ended is moot; the thank-you is not.
-    if kind != MailKind::ThankYou && !case_is_live(case) {
+    // A dunning email for a case that ended is moot; what tells of the end is not.
+    if !kind.after_the_end() && !case_is_live(case) {
         let text = "the case moved on";
         return conclude(engine, work, None, WorkStatus::Skipped, text, vec![]).await;
     }
-    let mut view = view(engine, case, email);
-    // The events named no address: the processor is asked (cached).
-    let known = case.customer_email.as_deref();
-    let info = match customer::addressee(engine, &case.customer_id, known).await? {
-        Contact::Known(info) => info,
-        Contact::Unavailable(e) => {
-            let why = format!("could not read the customer ({e})");
-            return reschedule(engine, work, &work.work, &why).await;
-        }
-    };
-    if let (None, Some(first)) = (
-        &case.customer_name,
-        info.name.as_deref().and_then(customer::first_name),
-    ) {
-        view.name = first.to_owned();
+    // Never at night in the customer's time zone, never two reminders too close.
+    let last = engine
+        .store
+        .last_reminder(&case.customer_id)
+        .await?
+        .and_then(DateTime::<Utc>::from_timestamp_millis);
+    let tz = timezone_of(engine, case);
+    let courtesy = &engine.policy().courtesy;
+    if let Some((at, why)) = hold_until(kind, engine.clock.now(), tz, last, courtesy) {
+        return defer(engine, work, at, why).await;
     }
-    let recipient = info.email.as_deref();
+    // The events named no address: the processor is asked (cached), also
+    // for the customer's language.
+    let known = case.customer_email.as_deref();
+    let (recipient, their_name, locale) =
+        match customer::recipient(engine, &case.customer_id, known).await? {
+            Ok(found) => found,
+            Err(e) => {
+                let why = format!("could not read the customer ({e})");
+                return reschedule(engine, work, &work.work, &why).await;
+            }
+        };
+    let mut view = view(
+        engine,
+        case,
+        email,
+        locale,
+        next_retry(engine, case.id).await?,
+    );
+    if view.name.is_none() {
+        view.name = their_name
+            .as_deref()
+            .and_then(customer::first_name)
+            .map(str::to_owned);
+    }
+    let recipient = recipient.as_deref();
     let rendered = render(kind, &view)?;
     let status = engine.mailer.first_status(recipient);
     let now = engine.clock.now_ms();

@@ -6,12 +6,14 @@
 use chrono::DateTime;
 use serde_json::Value;
 
-use super::customer::{self, Contact};
+use super::customer;
+use super::send_email::plan_name;
 use super::{MAX_TRIES, backoff};
-use crate::domain::links::{self, LinkSubject};
-use crate::domain::money::{Currency, Money};
+use crate::domain::links::{self, LinkSubject, Purpose};
+use crate::domain::locale::Locale;
 use crate::engine::Engine;
-use crate::mail::{MailKind, MailView, render};
+use crate::mail::words::words;
+use crate::mail::{MailKind, MailView, one_line, render};
 use crate::store::notices::Notice;
 
 const LINK_DAYS: i64 = 45;
@@ -20,64 +22,67 @@ fn text(detail: &Value, key: &str) -> Option<String> {
     detail[key].as_str().map(str::to_owned)
 }
 
-fn month_name(month: u64, year: i64) -> String {
-    chrono::NaiveDate::from_ymd_opt(year as i32, month as u32, 1).map_or_else(
-        || format!("{month}/{year}"),
-        |d| d.format("%B %Y").to_string(),
-    )
-}
-
-/// What the template shows for this notice.
-pub fn view(engine: &Engine, notice: &Notice) -> MailView {
+/// What the template shows for this notice, in `locale`.
+pub fn view(engine: &Engine, notice: &Notice, locale: Locale) -> MailView {
     let d = &notice.detail;
     let tz = engine.policy().default_timezone;
+    let w = words(locale);
     let card = match (text(d, "brand"), text(d, "last4")) {
-        (Some(brand), Some(last4)) => {
-            let mut brand = brand;
+        (brand, Some(last4)) => {
+            let mut brand = brand.unwrap_or_else(|| "Card".into());
             if let Some(first) = brand.get_mut(..1) {
                 first.make_ascii_uppercase();
             }
-            format!("{brand} card ending {last4}")
+            w.card_ending
+                .replace("{brand}", &one_line(&brand))
+                .replace("{last4}", &one_line(&last4))
         }
-        (None, Some(last4)) => format!("card ending {last4}"),
-        _ => "card on file".into(),
+        _ => w.card_on_file.to_owned(),
     };
     let amount = match (d["amount_minor"].as_i64(), text(d, "currency")) {
-        (Some(minor), Some(currency)) => Currency::parse(&currency)
-            .ok()
-            .and_then(|c| Money::from_minor(minor, c).ok())
-            .map_or_else(String::new, |m| m.to_string()),
+        (Some(minor), Some(currency)) => locale.money(minor, &currency),
         _ => String::new(),
     };
     let renewal_date = text(d, "renewal")
         .and_then(|r| DateTime::parse_from_rfc3339(&r).ok())
         .map_or_else(String::new, |r| {
-            r.with_timezone(&tz).format("%A %-d %B %Y").to_string()
+            locale.date(r.with_timezone(&tz).date_naive())
         });
-    let expires = engine.clock.now().timestamp() + LINK_DAYS * 86_400;
+    let now = engine.clock.now();
+    let expires = now.timestamp() + LINK_DAYS * 86_400;
     let subject = LinkSubject::Customer(notice.customer_id.clone());
-    let token = links::sign(engine.link_secret(), &subject, expires);
+    let token = links::sign(engine.link_secret(), &subject, Purpose::Billing, expires);
     let base = engine.config.public_url.as_str().trim_end_matches('/');
+    let plan_name = text(d, "product").as_deref().and_then(plan_name);
     MailView {
-        name: "there".into(),
+        locale,
+        brand: engine.config.brand.clone(),
+        name: None,
         amount,
-        product: text(d, "product").unwrap_or_else(|| "your subscription".into()),
+        plan: plan_name
+            .clone()
+            .unwrap_or_else(|| w.your_subscription.to_owned()),
+        plan_name,
+        invoice_number: None,
         tone: "friendly",
-        reminder: String::new(),
+        reminder: 1,
+        ordinal: String::new(),
         days: 0,
+        why: "expired",
+        next_retry: None,
+        final_action: "none",
+        final_date: String::new(),
         update_url: format!("{base}/billing/update/{token}"),
         invoice_url: None,
-        reason: String::new(),
-        consequence: String::new(),
-        final_date: String::new(),
         offers: Vec::new(),
-        retrying: false,
+        upsell: None,
         card,
-        card_expires: month_name(
-            d["exp_month"].as_u64().unwrap_or(0),
-            d["exp_year"].as_i64().unwrap_or(0),
+        card_expires: locale.month_year(
+            d["exp_year"].as_i64().unwrap_or(0) as i32,
+            d["exp_month"].as_u64().unwrap_or(1) as u32,
         ),
         renewal_date,
+        date: locale.date(now.with_timezone(&tz).date_naive()),
     }
 }
 
@@ -97,21 +102,22 @@ pub async fn perform(engine: &Engine, notice: &Notice) -> anyhow::Result<()> {
     }
     // No invoice told us who they are: the processor is asked (cached).
     let known = notice.recipient.as_deref();
-    let info = match customer::addressee(engine, &notice.customer_id, known).await? {
-        Contact::Known(info) => info,
-        Contact::Unavailable(e) => {
-            let why = format!("could not read the customer ({e})");
-            return put_off(engine, notice, &why).await;
-        }
-    };
-    if let (None, Some(email)) = (known, &info.email) {
+    let (recipient, their_name, locale) =
+        match customer::recipient(engine, &notice.customer_id, known).await? {
+            Ok(found) => found,
+            Err(e) => {
+                let why = format!("could not read the customer ({e})");
+                return put_off(engine, notice, &why).await;
+            }
+        };
+    if let (None, Some(email)) = (known, &recipient) {
         store.set_notice_recipient(notice.id, email).await?;
     }
-    let recipient = info.email;
-    let mut view = view(engine, notice);
-    if let Some(first) = info.name.as_deref().and_then(customer::first_name) {
-        view.name = first.to_owned();
-    }
+    let mut view = view(engine, notice, locale);
+    view.name = their_name
+        .as_deref()
+        .and_then(customer::first_name)
+        .map(str::to_owned);
     let mail = &render(MailKind::CardExpiring, &view)?;
     let record = |status, error: Option<String>| async move {
         store

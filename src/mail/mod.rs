@@ -1,12 +1,19 @@
-//! Customer emails: askama templates (`templates/email/<kind>/`, an HTML and
-//! a text body each) and the transports (SMTP via lettre, or the outbox).
+//! Customer emails. What each kind says is an askama template per language
+//! (`templates/email/<kind>/<locale>.txt`: the subject, a blank line, then
+//! paragraphs); one shared layout (`templates/email/layout.{html,txt}`)
+//! puts the brand, the greeting, the summary, the button and the footer
+//! around it, as HTML and as plain text. Languages without a template of
+//! their own fall back to English.
 
 pub mod preview;
 mod templates;
 pub mod transport;
+pub mod words;
 
 pub use transport::Mailer;
 
+use crate::domain::brand::Brand;
+use crate::domain::locale::Locale;
 pub use crate::domain::mail_kind::MailKind;
 use crate::domain::policy::{Policy, StageEmail, Tone};
 
@@ -19,64 +26,108 @@ impl From<StageEmail> for MailKind {
     }
 }
 
-/// Which firm reminder the email of policy stage `day` is ("First",
-/// "Second"...): the policy's firm stages up to it.
-pub fn reminder_of(policy: &Policy, day: u32) -> String {
+/// Which firm reminder the email of policy stage `day` is (1, 2…): the
+/// policy's firm stages up to it.
+pub fn reminder_of(policy: &Policy, day: u32) -> u32 {
     let n = policy
         .stages
         .iter()
         .filter(|s| s.tone == Tone::Firm && s.day <= day)
         .count();
-    ordinal(n.max(1))
+    n.max(1) as u32
 }
 
-/// "First", "Second"... for reminder number `n` (1-based).
-fn ordinal(n: usize) -> String {
-    const WORDS: [&str; 10] = [
-        "First", "Second", "Third", "Fourth", "Fifth", "Sixth", "Seventh", "Eighth", "Ninth",
-        "Tenth",
-    ];
-    WORDS
-        .get(n.wrapping_sub(1))
-        .map_or_else(|| format!("{n}th"), |w| (*w).to_owned())
+/// Why a payment failed, as the customer is told: the wording of every
+/// email follows it, and nothing fraud-like is ever said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    /// Balance or limit: a retry on payday may work.
+    Funds,
+    /// The card expired: a new one is needed.
+    Expired,
+    /// The bank will not take this card again (number invalid, closed…).
+    Card,
+    /// The bank asks the customer to confirm (3-D Secure).
+    Auth,
+    /// Anything else, fraud-like included: "your bank declined the payment".
+    Declined,
 }
 
-/// What every template may show. Built by the send_email job from the case.
+impl Why {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Funds => "funds",
+            Self::Expired => "expired",
+            Self::Card => "card",
+            Self::Auth => "auth",
+            Self::Declined => "declined",
+        }
+    }
+
+    pub fn of(decline: Option<&crate::domain::decline::Classification>) -> Self {
+        use crate::domain::decline::DeclineCategory;
+        let Some(d) = decline else {
+            return Self::Declined;
+        };
+        if d.fraud {
+            return Self::Declined;
+        }
+        match (d.category, d.code.as_str()) {
+            (_, "expired_card") => Self::Expired,
+            (DeclineCategory::Funds, _) => Self::Funds,
+            (DeclineCategory::CustomerAction, _) => Self::Auth,
+            (DeclineCategory::Hard, _) => Self::Card,
+            (DeclineCategory::Transient, _) => Self::Declined,
+        }
+    }
+}
+
+/// What every template may show, in the customer's language already.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MailView {
-    /// First name or "there".
-    pub name: String,
-    /// `49.00 USD`.
+    pub locale: Locale,
+    pub brand: Brand,
+    /// First name, when known.
+    pub name: Option<String>,
+    /// What is owed (what was paid, in a thank-you): `$49.00`, `19,99 €`.
     pub amount: String,
-    /// The plan or "your subscription".
-    pub product: String,
+    /// The plan's name, or "your subscription" in the customer's language.
+    pub plan: String,
+    /// The plan's name when known (for the summary).
+    pub plan_name: Option<String>,
+    /// The invoice's number as the customer's invoice shows it.
+    pub invoice_number: Option<String>,
     /// friendly | firm | final.
     pub tone: &'static str,
-    /// Which reminder this is ("First", "Second"...), for firm emails: two
-    /// stages never read the same.
-    pub reminder: String,
+    /// Which firm reminder this is (1, 2…) and its word ("second").
+    pub reminder: u32,
+    pub ordinal: String,
     /// Days since the payment failed (the stage's day).
     pub days: u32,
-    /// The signed card-update link.
-    pub update_url: String,
-    /// The processor's hosted invoice page, when known.
-    pub invoice_url: Option<String>,
-    /// Why the payment failed, in words safe for the customer.
-    pub reason: String,
-    /// The final action in words ("your subscription will be canceled").
-    pub consequence: String,
-    /// When the final action happens, in the customer's calendar.
+    /// funds | expired | card | auth | declined (`Why`).
+    pub why: &'static str,
+    /// When dunwell will try the card again, if a retry is planned.
+    pub next_retry: Option<String>,
+    /// cancel | downgrade | mark_uncollectible | pause | none.
+    pub final_action: &'static str,
+    /// When the final action happens.
     pub final_date: String,
-    /// Offer labels (plan changes, pause).
+    /// The signed link to the customer's billing page.
+    pub update_url: String,
+    /// The processor's hosted invoice page (`https://` only).
+    pub invoice_url: Option<String>,
+    /// Offer labels (plan changes, pause), shown on the page.
     pub offers: Vec<String>,
-    /// dunwell will retry the card by itself.
-    pub retrying: bool,
+    /// A gentle line for the thank-you (the policy's first plan change).
+    pub upsell: Option<String>,
     /// The card on file ("Visa ending 4242"), pre-dunning.
     pub card: String,
     /// Its last month ("December 2026").
     pub card_expires: String,
     /// When the next payment is taken.
     pub renewal_date: String,
+    /// When the payment went through (thank-you) or the case ended.
+    pub date: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -90,92 +141,60 @@ pub fn render(kind: MailKind, view: &MailView) -> anyhow::Result<Rendered> {
     templates::render(kind, view)
 }
 
-/// Sample data for `preview-email` and tests.
-pub fn sample_view(tone: &'static str) -> MailView {
+/// Sample data for `preview-email` and tests: the effective brand and
+/// offers, an invented customer.
+pub fn sample_view(policy: &Policy, brand: &Brand, tone: &'static str, locale: Locale) -> MailView {
+    use chrono::NaiveDate;
+    let w = words::words(locale);
+    let day = |d| NaiveDate::from_ymd_opt(2026, 3, d).expect("a March day");
     MailView {
-        name: "Ada".into(),
-        amount: "49.00 USD".into(),
-        product: "Pro plan (monthly)".into(),
+        locale,
+        brand: brand.clone(),
+        name: Some("Ada".into()),
+        amount: locale.money(4900, "usd"),
+        plan: "Pro".into(),
+        plan_name: Some("Pro".into()),
+        invoice_number: Some("A1B2C3D4-0007".into()),
         tone,
-        reminder: "First".into(),
+        reminder: 1,
+        ordinal: words::ordinal(locale, 1),
         days: 3,
-        update_url: "http://127.0.0.1:8080/billing/update/c1.1900000000.sample".into(),
+        why: Why::Funds.as_str(),
+        next_retry: Some(locale.date(day(6))),
+        final_action: policy.final_.action.as_str(),
+        final_date: locale.date(day(24)),
+        update_url: "http://127.0.0.1:8080/billing/update/c1.b.1900000000.sample".into(),
         invoice_url: Some("https://invoice.stripe.com/i/sample".into()),
-        reason: "the card on file has expired".into(),
-        consequence: "your subscription will be canceled".into(),
-        final_date: "Tuesday 24 March 2026".into(),
-        offers: vec!["Switch to yearly and save 20%".into()],
-        retrying: true,
-        card: "Visa card ending 4242".into(),
-        card_expires: "March 2026".into(),
-        renewal_date: "Wednesday 1 April 2026".into(),
+        offers: policy.offers.iter().map(|o| o.label.clone()).collect(),
+        upsell: upsell(policy),
+        card: w
+            .card_ending
+            .replace("{brand}", "Visa")
+            .replace("{last4}", "4242"),
+        card_expires: locale.month_year(2026, 3),
+        renewal_date: locale.date(day(31)),
+        date: locale.date(day(3)),
     }
+}
+
+/// The thank-you's upsell line: the policy's first plan change, if any.
+pub fn upsell(policy: &Policy) -> Option<String> {
+    policy
+        .offers
+        .iter()
+        .find(|o| o.kind == crate::domain::policy::OfferKind::PlanChange)
+        .map(|o| o.label.clone())
+}
+
+/// What a name or other processor-given text may be in a header or a
+/// line: control characters (CR, LF…) become spaces.
+pub fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .to_owned()
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_kind_renders_html_and_text() {
-        for kind in MailKind::ALL {
-            for tone in ["friendly", "firm", "final"] {
-                let r = render(kind, &sample_view(tone)).unwrap();
-                assert!(
-                    !r.subject.is_empty() && !r.subject.contains('\n'),
-                    "{kind:?}"
-                );
-                assert!(r.text.contains("Ada") && r.html.contains("Ada"), "{kind:?}");
-                assert!(r.html.starts_with("<!doctype html>"), "{kind:?}");
-                assert!(r.text.contains("49.00 USD"), "{kind:?}");
-            }
-        }
-    }
-
-    #[test]
-    fn tones_grow_firmer_and_the_last_states_the_consequence() {
-        let friendly = render(MailKind::PaymentFailed, &sample_view("friendly")).unwrap();
-        let firm = render(MailKind::PaymentFailed, &sample_view("firm")).unwrap();
-        let last = render(MailKind::PaymentFailed, &sample_view("final")).unwrap();
-        assert!(friendly.text.contains("quick to fix"));
-        assert!(firm.subject.starts_with("First reminder"));
-        assert!(last.text.contains("your subscription will be canceled"));
-        assert!(!friendly.text.contains("canceled"));
-        let notice = render(MailKind::FinalNotice, &sample_view("final")).unwrap();
-        assert!(
-            notice
-                .text
-                .contains("Tuesday 24 March 2026, your subscription will be canceled")
-        );
-    }
-
-    #[test]
-    fn reminders_of_two_stages_read_differently() {
-        let first = sample_view("firm");
-        let second = MailView {
-            reminder: "Second".into(),
-            days: 7,
-            ..sample_view("firm")
-        };
-        let (a, b) = (
-            render(MailKind::PaymentFailed, &first).unwrap(),
-            render(MailKind::PaymentFailed, &second).unwrap(),
-        );
-        assert_ne!(a.subject, b.subject);
-        assert!(b.subject.starts_with("Second reminder"), "{}", b.subject);
-        assert!(b.subject.contains("7 days"), "{}", b.subject);
-        assert!(b.text.contains("second reminder"), "{}", b.text);
-        assert!(b.text.contains("Tuesday 24 March 2026"), "{}", b.text);
-    }
-
-    #[test]
-    fn html_escapes_what_the_processor_sent() {
-        let mut view = sample_view("friendly");
-        view.name = "<script>x</script>".into();
-        let r = render(MailKind::PaymentFailed, &view).unwrap();
-        assert!(!r.html.contains("<script>"));
-        assert!(r.html.contains("&#60;script&#62;") || r.html.contains("&lt;script&gt;"));
-        // The plain-text body is not HTML: it shows the name as given.
-        assert!(r.text.contains("<script>x</script>"));
-    }
-}
+mod tests;

@@ -1,23 +1,34 @@
-//! `dunwell preview-email KIND [--stage N] [--format html|text]`: a template
-//! rendered with sample data and the tone the policy gives that stage.
+//! `dunwell preview-email KIND [--stage N] [--tone T] [--locale L] [--format html|text]`:
+//! a template rendered with the effective policy and brand, the tone the
+//! policy gives that stage, and an invented customer.
 
-use super::{MailKind, MailView, reminder_of, render, sample_view};
-use crate::domain::policy::Policy;
+use super::{MailKind, MailView, reminder_of, render, sample_view, words};
+use crate::domain::brand::Brand;
+use crate::domain::locale::Locale;
+use crate::domain::policy::{Policy, StageEmail, Tone};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct PreviewArgs {
-    /// payment_failed, final_notice, action_required, thank_you or card_expiring.
+    /// payment_failed, final_notice, action_required, thank_you, card_expiring,
+    /// subscription_canceled or subscription_downgraded.
     pub kind: String,
-    /// The policy stage (days since the first failure) whose tone to use.
-    #[arg(long, default_value_t = 0)]
-    pub stage: u32,
+    /// The policy stage (days since the first failure) of a payment_failed
+    /// or final_notice email; the first such stage when not given.
+    #[arg(long)]
+    pub stage: Option<u32>,
+    /// friendly, firm or final: overrides the stage's tone.
+    #[arg(long)]
+    pub tone: Option<String>,
+    /// en, de, fr, es or pt; the policy's default language when not given.
+    #[arg(long)]
+    pub locale: Option<String>,
     /// html or text.
     #[arg(long, default_value = "text")]
     pub format: String,
 }
 
 /// The rendered email, headed by its subject.
-pub fn run(policy: &Policy, args: &PreviewArgs) -> anyhow::Result<String> {
+pub fn run(policy: &Policy, brand: &Brand, args: &PreviewArgs) -> anyhow::Result<String> {
     let Some(kind) = MailKind::parse(&args.kind) else {
         let known: Vec<_> = MailKind::ALL.iter().map(|k| k.as_str()).collect();
         anyhow::bail!(
@@ -26,19 +37,56 @@ pub fn run(policy: &Policy, args: &PreviewArgs) -> anyhow::Result<String> {
             known.join(", ")
         );
     };
-    let tone = match kind {
-        MailKind::FinalNotice => "final",
-        MailKind::PaymentFailed => policy
-            .stages
-            .iter()
-            .find(|s| s.day == args.stage)
-            .map_or("friendly", |s| s.tone.as_str()),
-        MailKind::ActionRequired | MailKind::ThankYou | MailKind::CardExpiring => "friendly",
+    let locale = match args.locale.as_deref() {
+        None => policy.default_locale,
+        Some(tag) => Locale::parse(tag).ok_or_else(|| {
+            anyhow::anyhow!("unknown --locale {tag:?}; known: en, de, fr, es, pt")
+        })?,
     };
+    let staged = |email: StageEmail| policy.stages.iter().filter(move |s| s.email == email);
+    let (stage, tone) = match kind {
+        MailKind::PaymentFailed | MailKind::FinalNotice => {
+            let email = match kind {
+                MailKind::PaymentFailed => StageEmail::PaymentFailed,
+                _ => StageEmail::FinalNotice,
+            };
+            let found = match args.stage {
+                Some(day) => staged(email).find(|s| s.day == day),
+                None => staged(email).next(),
+            };
+            match (found, args.stage) {
+                (Some(s), _) => (s.day, s.tone),
+                (None, Some(day)) => {
+                    let days: Vec<String> = staged(email).map(|s| s.day.to_string()).collect();
+                    anyhow::bail!(
+                        "the policy has no {} stage on day {day}; its {} stages are on days: {}",
+                        kind.as_str(),
+                        kind.as_str(),
+                        if days.is_empty() {
+                            "(none)".into()
+                        } else {
+                            days.join(", ")
+                        }
+                    );
+                }
+                (None, None) => (0, Tone::Final),
+            }
+        }
+        _ => (0, Tone::Friendly),
+    };
+    let tone = match args.tone.as_deref() {
+        None => tone,
+        Some("friendly") => Tone::Friendly,
+        Some("firm") => Tone::Firm,
+        Some("final") => Tone::Final,
+        Some(other) => anyhow::bail!("--tone must be friendly, firm or final, got {other:?}"),
+    };
+    let reminder = reminder_of(policy, stage);
     let view = MailView {
-        reminder: reminder_of(policy, args.stage),
-        days: args.stage,
-        ..sample_view(tone)
+        reminder,
+        ordinal: words::ordinal(locale, reminder),
+        days: stage,
+        ..sample_view(policy, brand, tone.as_str(), locale)
     };
     let mail = render(kind, &view)?;
     let body = match args.format.as_str() {

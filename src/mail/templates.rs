@@ -1,11 +1,14 @@
-//! One askama struct per template file; `render` picks a kind's three.
+//! One askama struct per (kind, language) template and the shared layout;
+//! `render` writes a kind in the view's language, in HTML and plain text.
 
 use askama::Template;
 
-use super::{MailKind, MailView, Rendered};
+use super::words::{Words, words};
+use super::{MailKind, MailView, Rendered, Why, one_line};
+use crate::domain::locale::Locale;
 
-macro_rules! email_templates {
-    ($($kind:ident => ($subject:literal, $text:literal, $html:literal)),* $(,)?) => {
+macro_rules! contents {
+    ($($kind:ident => [$en:literal, $de:literal, $fr:literal, $es:literal, $pt:literal]),* $(,)?) => {
         $(
             #[allow(non_snake_case)]
             mod $kind {
@@ -13,63 +16,169 @@ macro_rules! email_templates {
                 use crate::mail::MailView;
 
                 #[derive(Template)]
-                #[template(path = $subject)]
-                pub struct Subject<'a> {
+                #[template(path = $en)]
+                pub struct En<'a> {
                     pub m: &'a MailView,
                 }
 
                 #[derive(Template)]
-                #[template(path = $text)]
-                pub struct Text<'a> {
+                #[template(path = $de)]
+                pub struct De<'a> {
                     pub m: &'a MailView,
                 }
 
                 #[derive(Template)]
-                #[template(path = $html)]
-                pub struct Html<'a> {
+                #[template(path = $fr)]
+                pub struct Fr<'a> {
+                    pub m: &'a MailView,
+                }
+
+                #[derive(Template)]
+                #[template(path = $es)]
+                pub struct Es<'a> {
+                    pub m: &'a MailView,
+                }
+
+                #[derive(Template)]
+                #[template(path = $pt)]
+                pub struct Pt<'a> {
                     pub m: &'a MailView,
                 }
             }
         )*
 
-        pub fn render(kind: MailKind, m: &MailView) -> anyhow::Result<Rendered> {
+        /// What `kind` says in the view's language: the subject line, a
+        /// blank line, then paragraphs separated by blank lines.
+        fn content(kind: MailKind, m: &MailView) -> askama::Result<String> {
             match kind {
                 $(
-                    MailKind::$kind => Ok(Rendered {
-                        subject: $kind::Subject { m }.render()?.trim().to_owned(),
-                        text: $kind::Text { m }.render()?,
-                        html: $kind::Html { m }.render()?,
-                    }),
+                    MailKind::$kind => match m.locale {
+                        Locale::En => $kind::En { m }.render(),
+                        Locale::De => $kind::De { m }.render(),
+                        Locale::Fr => $kind::Fr { m }.render(),
+                        Locale::Es => $kind::Es { m }.render(),
+                        Locale::Pt => $kind::Pt { m }.render(),
+                    },
                 )*
             }
         }
     };
 }
 
-email_templates! {
-    PaymentFailed => (
-        "email/payment_failed/subject.txt",
-        "email/payment_failed/body.txt",
-        "email/payment_failed/body.html"
-    ),
-    FinalNotice => (
-        "email/final_notice/subject.txt",
-        "email/final_notice/body.txt",
-        "email/final_notice/body.html"
-    ),
-    ActionRequired => (
-        "email/action_required/subject.txt",
-        "email/action_required/body.txt",
-        "email/action_required/body.html"
-    ),
-    ThankYou => (
-        "email/thank_you/subject.txt",
-        "email/thank_you/body.txt",
-        "email/thank_you/body.html"
-    ),
-    CardExpiring => (
-        "email/card_expiring/subject.txt",
-        "email/card_expiring/body.txt",
-        "email/card_expiring/body.html"
-    ),
+contents! {
+    PaymentFailed => [
+        "email/payment_failed/en.txt", "email/payment_failed/de.txt", "email/payment_failed/fr.txt",
+        "email/payment_failed/es.txt", "email/payment_failed/pt.txt"
+    ],
+    FinalNotice => [
+        "email/final_notice/en.txt", "email/final_notice/de.txt", "email/final_notice/fr.txt",
+        "email/final_notice/es.txt", "email/final_notice/pt.txt"
+    ],
+    ActionRequired => [
+        "email/action_required/en.txt", "email/action_required/de.txt", "email/action_required/fr.txt",
+        "email/action_required/es.txt", "email/action_required/pt.txt"
+    ],
+    ThankYou => [
+        "email/thank_you/en.txt", "email/thank_you/de.txt", "email/thank_you/fr.txt",
+        "email/thank_you/es.txt", "email/thank_you/pt.txt"
+    ],
+    CardExpiring => [
+        "email/card_expiring/en.txt", "email/card_expiring/de.txt", "email/card_expiring/fr.txt",
+        "email/card_expiring/es.txt", "email/card_expiring/pt.txt"
+    ],
+    SubscriptionCanceled => [
+        "email/subscription_canceled/en.txt", "email/subscription_canceled/de.txt",
+        "email/subscription_canceled/fr.txt", "email/subscription_canceled/es.txt",
+        "email/subscription_canceled/pt.txt"
+    ],
+    SubscriptionDowngraded => [
+        "email/subscription_downgraded/en.txt", "email/subscription_downgraded/de.txt",
+        "email/subscription_downgraded/fr.txt", "email/subscription_downgraded/es.txt",
+        "email/subscription_downgraded/pt.txt"
+    ],
+}
+
+/// Everything around what a kind says.
+struct Frame<'a> {
+    m: &'a MailView,
+    w: &'a Words,
+    subject: String,
+    greeting: String,
+    paragraphs: Vec<String>,
+    /// The button's label; the link is always the signed one.
+    button: &'a str,
+    /// Plan, amount and invoice as a small table.
+    summary: Vec<(&'a str, String)>,
+    /// Dunning emails show the invoice link and the offers.
+    dunning: bool,
+}
+
+#[derive(Template)]
+#[template(path = "email/layout.html")]
+struct Html<'a> {
+    f: &'a Frame<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "email/layout.txt")]
+struct Text<'a> {
+    f: &'a Frame<'a>,
+}
+
+/// Splits a content template's output into the subject and paragraphs
+/// (lines of one paragraph joined).
+fn split(content: &str) -> (String, Vec<String>) {
+    let mut blocks = content
+        .split("\n\n")
+        .map(|b| b.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|b| !b.is_empty());
+    let subject = blocks.next().unwrap_or_default();
+    (subject, blocks.collect())
+}
+
+pub fn render(kind: MailKind, m: &MailView) -> anyhow::Result<Rendered> {
+    let w = words(m.locale);
+    let (subject, paragraphs) = split(&content(kind, m)?);
+    let greeting = match &m.name {
+        Some(name) => w.hello_name.replace("{name}", &one_line(name)),
+        None => w.hello.to_owned(),
+    };
+    let button = match kind {
+        MailKind::ActionRequired => w.confirm_payment,
+        MailKind::PaymentFailed | MailKind::FinalNotice if m.why == Why::Auth.as_str() => {
+            w.confirm_payment
+        }
+        MailKind::ThankYou | MailKind::SubscriptionCanceled | MailKind::SubscriptionDowngraded => {
+            w.view_account
+        }
+        _ => w.update_card,
+    };
+    let mut summary = Vec::new();
+    if kind != MailKind::CardExpiring {
+        if let Some(plan) = &m.plan_name {
+            summary.push((w.plan, plan.clone()));
+        }
+        summary.push((w.amount, m.amount.clone()));
+        if let Some(number) = &m.invoice_number {
+            summary.push((w.invoice, number.clone()));
+        }
+    }
+    let frame = Frame {
+        m,
+        w,
+        subject: one_line(&subject),
+        greeting,
+        paragraphs,
+        button,
+        summary,
+        dunning: matches!(
+            kind,
+            MailKind::PaymentFailed | MailKind::FinalNotice | MailKind::ActionRequired
+        ),
+    };
+    Ok(Rendered {
+        subject: frame.subject.clone(),
+        text: Text { f: &frame }.render()?,
+        html: Html { f: &frame }.render()?,
+    })
 }

@@ -3,7 +3,8 @@
 //! always keeps a copy.
 
 use anyhow::Context;
-use lettre::message::{Mailbox, MultiPart, header::MessageId};
+use lettre::message::header::{Date, MessageId};
+use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
 
@@ -14,6 +15,8 @@ use crate::config::Config;
 pub struct Mailer {
     smtp: Option<AsyncSmtpTransport<Tokio1Executor>>,
     from: Mailbox,
+    /// Where replies go: the brand's support address.
+    reply_to: Option<Mailbox>,
 }
 
 impl std::fmt::Debug for Mailer {
@@ -27,12 +30,31 @@ impl std::fmt::Debug for Mailer {
 
 impl Mailer {
     pub fn from_config(config: &Config) -> anyhow::Result<Self> {
-        let from: Mailbox = config
+        let mut from: Mailbox = config
             .mail_from
             .as_deref()
             .unwrap_or("dunwell <billing@localhost>")
             .parse()
             .context("DUNWELL_MAIL_FROM is not a valid mailbox")?;
+        // The brand names the sender unless DUNWELL_MAIL_FROM does.
+        let brand = &config.brand;
+        if let Some(name) = brand.sender_name.clone().or_else(|| {
+            config
+                .mail_from
+                .as_deref()
+                .is_none_or(|f| !f.contains('<'))
+                .then(|| brand.name.clone())
+        }) {
+            from.name = Some(super::one_line(&name));
+        }
+        let reply_to = match &brand.support_email {
+            Some(address) => Some(
+                address
+                    .parse()
+                    .context("brand.support_email is not a valid address")?,
+            ),
+            None => None,
+        };
         let smtp = match &config.smtp_url {
             Some(url) => Some(
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
@@ -42,7 +64,11 @@ impl Mailer {
             ),
             None => None,
         };
-        Ok(Self { smtp, from })
+        Ok(Self {
+            smtp,
+            from,
+            reply_to,
+        })
     }
 
     /// Whether emails leave through SMTP (else they stay in the outbox).
@@ -69,11 +95,18 @@ impl Mailer {
         let to: Mailbox = to
             .parse()
             .context("the customer's email address is not valid")?;
-        let message = Message::builder()
+        let mut builder = Message::builder()
             .from(self.from.clone())
             .to(to)
-            .subject(&mail.subject)
+            // One line whatever the template produced: a CR or LF in a
+            // customer's name cannot add a header.
+            .subject(super::one_line(&mail.subject))
             .header(MessageId::from(message_id.to_owned()))
+            .header(Date::now());
+        if let Some(reply_to) = &self.reply_to {
+            builder = builder.reply_to(reply_to.clone());
+        }
+        let message = builder
             .multipart(MultiPart::alternative_plain_html(
                 mail.text.clone(),
                 mail.html.clone(),

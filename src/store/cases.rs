@@ -27,6 +27,7 @@ pub struct CaseFacts {
     pub amount_paid: Option<i64>,
     pub currency: String,
     pub hosted_invoice_url: Option<String>,
+    pub invoice_number: Option<String>,
     pub description: Option<String>,
     /// Facts read off the invoice itself win over those from a charge.
     pub from_invoice: bool,
@@ -48,6 +49,7 @@ pub struct CaseRow {
     pub amount_paid: Option<i64>,
     pub currency: String,
     pub hosted_invoice_url: Option<String>,
+    pub invoice_number: Option<String>,
     pub description: Option<String>,
     pub timezone: String,
     /// Why work on the case was given up; `None`: nothing to look at.
@@ -78,7 +80,7 @@ pub enum CaseLink {
 const CASE_COLUMNS: &str = "id, invoice_id, customer_id, subscription_id, subscription_item_id, \
     price_id, charge_id, payment_intent_id, customer_email, customer_name, amount_due, currency, \
     hosted_invoice_url, description, timezone, state, version, track, opened_at, updated_at, \
-    amount_paid, needs_attention";
+    amount_paid, needs_attention, invoice_number";
 
 macro_rules! case_from_row {
     ($r:expr) => {{
@@ -99,6 +101,7 @@ macro_rules! case_from_row {
             amount_paid: r.try_get("amount_paid")?,
             currency: r.try_get("currency")?,
             hosted_invoice_url: r.try_get("hosted_invoice_url")?,
+            invoice_number: r.try_get("invoice_number")?,
             description: r.try_get("description")?,
             timezone: r.try_get("timezone")?,
             needs_attention: r.try_get("needs_attention")?,
@@ -122,8 +125,8 @@ pub async fn upsert_case(
     const SQL: &str = "INSERT INTO cases (invoice_id, customer_id, subscription_id, \
         subscription_item_id, price_id, charge_id, payment_intent_id, customer_email, customer_name, \
         amount_due, currency, hosted_invoice_url, description, timezone, state, version, track, \
-        opened_at, updated_at, amount_paid) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULL, 0, '{}', NULL, $15, $17) \
+        opened_at, updated_at, amount_paid, invoice_number) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULL, 0, '{}', NULL, $15, $17, $18) \
         ON CONFLICT (invoice_id) DO UPDATE SET \
           subscription_id = COALESCE(excluded.subscription_id, cases.subscription_id), \
           subscription_item_id = COALESCE(excluded.subscription_item_id, cases.subscription_item_id), \
@@ -136,7 +139,8 @@ pub async fn upsert_case(
           description = COALESCE(excluded.description, cases.description), \
           amount_due = CASE WHEN $16 THEN excluded.amount_due ELSE cases.amount_due END, \
           currency = CASE WHEN $16 THEN excluded.currency ELSE cases.currency END, \
-          amount_paid = COALESCE(excluded.amount_paid, cases.amount_paid) \
+          amount_paid = COALESCE(excluded.amount_paid, cases.amount_paid), \
+          invoice_number = COALESCE(excluded.invoice_number, cases.invoice_number) \
         RETURNING id";
     let id = with_tx!(tx, conn => {
         sqlx::query_scalar::<_, i64>(SQL)
@@ -157,6 +161,7 @@ pub async fn upsert_case(
             .bind(now_ms)
             .bind(facts.from_invoice)
             .bind(facts.amount_paid)
+            .bind(&facts.invoice_number)
             .fetch_one(conn)
             .await?
     });

@@ -10,6 +10,8 @@ use super::{Store, Tx, with_pool, with_tx};
 pub struct CustomerInfo {
     pub email: Option<String>,
     pub name: Option<String>,
+    /// The first of the customer's preferred languages that is shipped.
+    pub locale: Option<String>,
 }
 
 /// Where a dispute stands for dunwell.
@@ -27,14 +29,18 @@ impl Store {
     /// The cached customer, if read before.
     pub async fn cached_customer(&self, customer_id: &str) -> anyhow::Result<Option<CustomerInfo>> {
         let row = with_pool!(self, pool => {
-            sqlx::query_as::<_, (Option<String>, Option<String>)>(
-                "SELECT email, name FROM customers WHERE customer_id = $1",
+            sqlx::query_as::<_, (Option<String>, Option<String>, Option<String>)>(
+                "SELECT email, name, locale FROM customers WHERE customer_id = $1",
             )
             .bind(customer_id)
             .fetch_optional(pool)
             .await?
         });
-        Ok(row.map(|(email, name)| CustomerInfo { email, name }))
+        Ok(row.map(|(email, name, locale)| CustomerInfo {
+            email,
+            name,
+            locale,
+        }))
     }
 
     /// Caches what the processor said of a customer.
@@ -47,14 +53,16 @@ impl Store {
         let _turn = self.write_turn().await;
         with_pool!(self, pool => {
             sqlx::query(
-                "INSERT INTO customers (customer_id, email, name, fetched_at) VALUES ($1, $2, $3, $4) \
+                "INSERT INTO customers (customer_id, email, name, fetched_at, locale) \
+                 VALUES ($1, $2, $3, $4, $5) \
                  ON CONFLICT (customer_id) DO UPDATE SET email = excluded.email, \
-                 name = excluded.name, fetched_at = excluded.fetched_at",
+                 name = excluded.name, fetched_at = excluded.fetched_at, locale = excluded.locale",
             )
             .bind(customer_id)
             .bind(&info.email)
             .bind(&info.name)
             .bind(now_ms)
+            .bind(&info.locale)
             .execute(pool)
             .await?;
         });

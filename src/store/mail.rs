@@ -61,6 +61,22 @@ pub async fn insert_mail_in(
 }
 
 impl Store {
+    /// When the customer was last written a reminder to pay (unix ms,
+    /// engine clock), whatever the case.
+    pub async fn last_reminder(&self, customer_id: &str) -> anyhow::Result<Option<i64>> {
+        let at = with_pool!(self, pool => {
+            sqlx::query_scalar::<_, Option<i64>>(
+                "SELECT MAX(o.created_at) FROM outbox o JOIN cases c ON c.id = o.case_id \
+                 WHERE c.customer_id = $1 AND o.kind IN ('payment_failed', 'action_required') \
+                 AND o.status <> 'no_recipient'",
+            )
+            .bind(customer_id)
+            .fetch_one(pool)
+            .await?
+        });
+        Ok(at)
+    }
+
     /// Records an email before it leaves, in a transaction of its own.
     pub async fn insert_mail(
         &self,

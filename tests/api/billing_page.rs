@@ -3,7 +3,7 @@
 //! retries the charge. Bad links get one friendly page that tells nothing.
 
 use dunwell::domain::case::CaseState;
-use dunwell::domain::links::{self, LinkSubject};
+use dunwell::domain::links::{self, LinkSubject, Purpose};
 use dunwell::trigger::Scenario;
 use serde_json::json;
 use wiremock::matchers::{method, path};
@@ -90,8 +90,8 @@ async fn the_email_link_leads_to_a_new_card_and_a_retry(backend: Backend) {
     let page = app.get(&link).await;
     assert_eq!(page.status(), 200);
     let body = page.text().await.unwrap();
-    assert!(body.contains("49.00 USD"), "{body}");
-    assert!(body.contains(&s.invoice), "{body}");
+    assert!(body.contains("$49.00"), "{body}");
+    assert!(body.contains("ACME-"), "the invoice's number: {body}");
     assert!(body.contains("Update your card"), "{body}");
     assert!(body.contains("the card on file has expired"), "{body}");
 
@@ -157,11 +157,17 @@ async fn bad_links_get_one_page_that_tells_nothing(backend: Backend) {
     let now = app.engine.clock.now().timestamp();
     let mut bad = vec![
         "nonsense".to_owned(),
-        links::sign(&secret, &LinkSubject::Case(1), now - 60),
-        links::sign(&secret, &LinkSubject::Case(999), now + 3600),
+        links::sign(&secret, &LinkSubject::Case(1), Purpose::Billing, now - 60),
+        links::sign(
+            &secret,
+            &LinkSubject::Case(999),
+            Purpose::Billing,
+            now + 3600,
+        ),
         links::sign(
             b"another install's secret",
             &LinkSubject::Case(1),
+            Purpose::Billing,
             now + 3600,
         ),
     ];
@@ -195,6 +201,27 @@ async fn bad_links_get_one_page_that_tells_nothing(backend: Backend) {
             .await
             .is_empty()
     );
+    // A receipt link (the thank-you's) only looks: it cannot act.
+    let case = app.case(&s.invoice).await;
+    let receipt = links::sign(
+        &secret,
+        &LinkSubject::Case(case.id),
+        Purpose::Receipt,
+        now + 3600,
+    );
+    let page = app.get(&format!("/billing/update/{receipt}")).await;
+    assert_eq!(page.status(), 200);
+    let body = page.text().await.unwrap();
+    assert!(
+        !body.contains("/card"),
+        "no card button on a receipt: {body}"
+    );
+    let posted = no_redirects()
+        .post(format!("{}/billing/update/{receipt}/card", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 404);
     // The genuine one still works.
     assert_eq!(app.get(&link).await.status(), 200);
     app.shutdown().await;
@@ -228,4 +255,88 @@ crate::backend_tests!(
     the_email_link_leads_to_a_new_card_and_a_retry,
     bad_links_get_one_page_that_tells_nothing,
     a_cross_site_post_is_refused,
+);
+
+/// `DUNWELL_LINK_SECRET` rotated: the new secret first, the old one after;
+/// links signed with the old one still open the page, new ones use the new.
+async fn links_survive_a_secret_rotation(backend: Backend) {
+    let old = "old-link-secret-0123456789abcdef0123456789";
+    let new = "new-link-secret-0123456789abcdef0123456789";
+    let rotated = format!("{new},{old}");
+    let s = scenario("in_page_rotate");
+    let server = stripe(&s, "insufficient_funds", 0).await;
+    let Some(app) = app_with(backend, &server, &[("link_secret", rotated.as_str())]).await else {
+        return;
+    };
+    app.send("invoice.payment_failed", &event(&s, "failed"))
+        .await;
+    app.run_due_jobs().await;
+    let case = app.case(&s.invoice).await;
+    let later = app.engine.clock.now().timestamp() + 3600;
+    let by_old = links::sign(
+        old.as_bytes(),
+        &LinkSubject::Case(case.id),
+        Purpose::Billing,
+        later,
+    );
+    assert_eq!(
+        app.get(&format!("/billing/update/{by_old}")).await.status(),
+        200
+    );
+    let emailed = link_in_email(&app, &s).await;
+    let token = emailed.trim_start_matches("/billing/update/");
+    assert!(links::verify(&[new.as_bytes()], token, Purpose::Billing, 0).is_ok());
+    let stranger = links::sign(
+        b"never-configured-secret-0123456789abcdef",
+        &LinkSubject::Case(case.id),
+        Purpose::Billing,
+        later,
+    );
+    assert_eq!(
+        app.get(&format!("/billing/update/{stranger}"))
+            .await
+            .status(),
+        404
+    );
+    app.shutdown().await;
+}
+
+/// An email due in the customer's quiet hours waits for their morning.
+async fn quiet_hours_hold_an_email_until_morning(backend: Backend) {
+    use chrono::Timelike;
+    let s = scenario("in_page_quiet");
+    let server = stripe(&s, "insufficient_funds", 0).await;
+    // Quiet from this hour (UTC, the default time zone) for two hours.
+    let hour = chrono::Utc::now().hour();
+    let quiet = format!("{hour}-{}", (hour + 2) % 24);
+    let Some(app) = app_with(backend, &server, &[("policy.quiet_hours", quiet.as_str())]).await
+    else {
+        return;
+    };
+    app.send("invoice.payment_failed", &event(&s, "failed"))
+        .await;
+    app.run_due_jobs().await;
+    assert_eq!(mails(&app, &s, "payment_failed").await, 0, "held back");
+    let case = app.case(&s.invoice).await;
+    let work = app.store.work_of(case.id).await.unwrap();
+    let email = work
+        .iter()
+        .find(|w| w.key.starts_with("email:payment_failed"))
+        .unwrap();
+    let due = chrono::DateTime::from_timestamp_millis(email.due_at).unwrap();
+    assert_eq!(due.hour(), (hour + 2) % 24);
+    assert_eq!(due.minute(), 0);
+    let timeline = app.store.timeline(case.id).await.unwrap();
+    assert!(
+        timeline
+            .iter()
+            .any(|t| t.detail.to_string().contains("quiet hours")),
+        "{timeline:?}"
+    );
+    app.shutdown().await;
+}
+
+crate::backend_tests!(
+    links_survive_a_secret_rotation,
+    quiet_hours_hold_an_email_until_morning,
 );

@@ -353,10 +353,33 @@ async fn preview_email_renders_each_kind_in_the_policy_tone() {
     let (stdout, _) = text(&out);
     assert!(out.status.success());
     assert!(
-        stdout.starts_with("Subject: First reminder: your payment of 49.00 USD is 3 days overdue"),
+        stdout.starts_with("Subject: First reminder: your payment of $49.00 is 3 days overdue"),
         "{stdout}"
     );
     assert!(stdout.contains("/billing/update/"), "{stdout}");
+    // The same stage in German; a stage the policy does not have is an error.
+    let out = preview(&["payment_failed", "--stage", "3", "--locale", "de"])
+        .output()
+        .await
+        .unwrap();
+    let (stdout, _) = text(&out);
+    assert!(
+        stdout.starts_with(
+            "Subject: Erste Erinnerung: Ihre Zahlung über 49,00 $ ist seit 3 Tagen offen"
+        ),
+        "{stdout}"
+    );
+    let out = preview(&["payment_failed", "--stage", "5"])
+        .output()
+        .await
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("no payment_failed stage on day 5"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("0, 3, 7"), "{stderr}");
 
     let out = preview(&["thank_you", "--format", "html"])
         .output()

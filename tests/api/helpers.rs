@@ -131,6 +131,10 @@ pub fn test_config<'a>(db: &'a TestDb, extra: &[(&'a str, &'a str)]) -> Config {
         ("bind", "127.0.0.1:0"),
         ("database_url", db.url.as_str()),
         ("webhook_secrets", SECRET),
+        // Tests run at any hour: quiet hours and the gap between reminders
+        // are switched on only by the tests about them.
+        ("policy.quiet_hours", "off"),
+        ("policy.min_hours_between_emails", "0"),
     ];
     pairs.extend_from_slice(extra);
     Config::from_pairs(pairs).expect("valid test config")

@@ -54,12 +54,12 @@ async fn a_card_expiring_before_the_renewal_is_warned_about_once(backend: Backen
     let month = today.format("%B %Y").to_string();
     assert!(
         text.contains(&format!(
-            "Visa card ending 4242 expires at the end of {month}"
+            "Visa ending 4242 we have on file expires at the end of {month}"
         )),
         "{text}"
     );
     assert!(
-        text.contains("49.00 USD") && text.contains("/billing/update/ucus_expiring."),
+        text.contains("$49.00") && text.contains("/billing/update/ucus_expiring.b."),
         "{text}"
     );
     assert!(

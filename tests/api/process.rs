@@ -23,6 +23,9 @@ impl Process {
             .arg(role)
             .env("DUNWELL_BIND", "127.0.0.1:0")
             .env("DUNWELL_LOG", "info")
+            // Tests run at any hour: no quiet hours, no gap between reminders.
+            .env("DUNWELL_POLICY__QUIET_HOURS", "off")
+            .env("DUNWELL_POLICY__MIN_HOURS_BETWEEN_EMAILS", "0")
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         for (k, v) in env {

@@ -78,7 +78,7 @@ async fn emails_go_out_by_smtp_once(backend: Backend) {
     assert_eq!(messages.len(), 1, "one email, sent once");
     let message = &messages[0];
     assert!(
-        message.contains("Subject: We couldn't process your payment of 49.00 USD"),
+        message.contains("Subject: We couldn't take your payment of $49.00"),
         "{message}"
     );
     assert!(message.contains("To: maria.silva@example.com"), "{message}");
@@ -87,6 +87,7 @@ async fn emails_go_out_by_smtp_once(backend: Backend) {
         "{message}"
     );
     assert!(message.contains("Message-ID: <dunwell-"), "{message}");
+    assert!(message.contains("Date: "), "{message}");
     let case = app.case("in_mail_ok").await;
     let outbox = app.store.outbox(Some(case.id), 10).await.unwrap();
     assert_eq!(outbox.len(), 1);

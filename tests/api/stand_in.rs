@@ -130,7 +130,8 @@ pub(crate) async fn app_with_policy(
     ];
     pairs.extend_from_slice(extra);
     let mut config = test_config(&db, &pairs);
-    let raw: dunwell::domain::policy::RawPolicy = toml::from_str(policy).expect("policy TOML");
+    let policy = format!("quiet_hours = \"off\"\nmin_hours_between_emails = 0\n{policy}");
+    let raw: dunwell::domain::policy::RawPolicy = toml::from_str(&policy).expect("policy TOML");
     config.policy = raw.validate().expect("a valid policy");
     let options = Options {
         clock: Some(dunwell::clock::Clock::real()),

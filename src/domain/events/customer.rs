@@ -51,6 +51,8 @@ pub struct Customer {
     pub name: Option<String>,
     pub default_payment_method: Option<PaymentMethodId>,
     pub country: Option<String>,
+    /// Languages the customer reads, in order (`["de-DE", "en"]`).
+    pub preferred_locales: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -109,6 +111,8 @@ struct RawCustomer {
     #[serde(default, deserialize_with = "expandable::id")]
     default_source: Option<String>,
     address: Option<RawAddress>,
+    #[serde(default)]
+    preferred_locales: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -136,6 +140,7 @@ pub(super) fn parse_customer(object: &str) -> Result<Customer, serde_json::Error
         .and_then(|s| s.default_payment_method)
         .or(raw.default_source);
     Ok(Customer {
+        preferred_locales: raw.preferred_locales.clone().unwrap_or_default(),
         id: required(raw.id, "id", CustomerId::try_from)?,
         email: raw.email,
         name: raw.name,

@@ -65,6 +65,8 @@ pub struct Invoice {
     /// Set when the processor will retry the charge by itself.
     pub next_payment_attempt: Option<DateTime<Utc>>,
     pub hosted_invoice_url: Option<String>,
+    /// The number the customer's invoice shows (`A1B2C3D4-0007`).
+    pub number: Option<String>,
     pub billing_reason: Option<String>,
     pub created: DateTime<Utc>,
     pub line: Option<InvoiceLine>,
@@ -111,6 +113,7 @@ struct RawInvoice {
     attempt_count: u32,
     next_payment_attempt: Option<i64>,
     hosted_invoice_url: Option<String>,
+    number: Option<String>,
     billing_reason: Option<String>,
     created: Option<i64>,
     period_end: Option<i64>,
@@ -300,6 +303,7 @@ pub(super) fn parse(object: &str) -> Result<Invoice, serde_json::Error> {
         attempt_count: raw.attempt_count,
         next_payment_attempt: raw.next_payment_attempt.and_then(timestamp),
         hosted_invoice_url: raw.hosted_invoice_url,
+        number: raw.number,
         billing_reason: raw.billing_reason,
         created: raw
             .created

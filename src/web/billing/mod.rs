@@ -5,29 +5,46 @@
 //! retries the charge at once. Any bad, tampered, foreign or expired token
 //! gets the same friendly 404 page, which reveals nothing.
 
-use actix_web::http::header;
+mod words;
+
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{DateTime, Utc};
 
+use self::words::{PageWords, page_words};
+use crate::domain::brand::Brand;
 use crate::domain::ids::CustomerId;
-use crate::domain::links::{self, LinkSubject};
-use crate::domain::money::Money;
+use crate::domain::links::{self, LinkSubject, Purpose};
+use crate::domain::locale::Locale;
+use crate::domain::policy::OfferKind;
 use crate::engine::Engine;
 use crate::engine::apply::timezone_of;
 use crate::engine::customer_actions;
+use crate::jobs::send_email::plan_name;
+use crate::mail::Why;
 use crate::state::AppState;
 use crate::store::cases::CaseRow;
+
+/// What every page shares: the brand, the language, the footer.
+struct Chrome {
+    lang: &'static str,
+    brand: Brand,
+    footer: &'static str,
+    questions: &'static str,
+}
 
 #[derive(Template)]
 #[template(path = "pages/update.html")]
 struct UpdatePage {
+    c: Chrome,
     p: PageView,
 }
 
 #[derive(Template)]
 #[template(path = "pages/message.html")]
 struct MessagePage<'a> {
+    c: Chrome,
     title: &'a str,
     message: &'a str,
 }
@@ -41,8 +58,11 @@ struct PageView {
     amount: Option<String>,
     details: Vec<(&'static str, String)>,
     can_update_card: bool,
+    update_label: &'static str,
     card_action: String,
     invoice_url: Option<String>,
+    pay_label: &'static str,
+    other_options: &'static str,
     /// The policy's offers: (form action, label).
     offers: Vec<(String, String)>,
 }
@@ -53,13 +73,28 @@ enum Holder {
     Customer(String),
 }
 
-fn html(status: actix_web::http::StatusCode, body: askama::Result<String>) -> HttpResponse {
+fn chrome(engine: &Engine, locale: Locale) -> Chrome {
+    let w = page_words(locale);
+    Chrome {
+        lang: locale.as_str(),
+        brand: engine.config.brand.clone(),
+        footer: w.footer,
+        questions: w.questions,
+    }
+}
+
+fn html(status: StatusCode, body: askama::Result<String>) -> HttpResponse {
     match body {
         Ok(body) => HttpResponse::build(status)
             .content_type("text/html; charset=utf-8")
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .insert_header(("Referrer-Policy", "no-referrer"))
             .insert_header(("X-Frame-Options", "DENY"))
+            .insert_header(("X-Content-Type-Options", "nosniff"))
+            .insert_header((
+                "Content-Security-Policy",
+                "default-src 'none'; style-src 'unsafe-inline'; img-src https:; form-action 'self' https:; frame-ancestors 'none'; base-uri 'none'",
+            ))
             .body(body),
         Err(e) => {
             tracing::error!(error = %e, "rendering a billing page failed");
@@ -68,30 +103,88 @@ fn html(status: actix_web::http::StatusCode, body: askama::Result<String>) -> Ht
     }
 }
 
-fn message(status: actix_web::http::StatusCode, title: &str, message: &str) -> HttpResponse {
-    html(status, MessagePage { title, message }.render())
+fn message(
+    engine: &Engine,
+    locale: Locale,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+) -> HttpResponse {
+    let c = chrome(engine, locale);
+    html(status, MessagePage { c, title, message }.render())
+}
+
+/// The language of a page: the customer's own when the processor told us,
+/// else the browser's, else the policy's default.
+async fn locale_for(engine: &Engine, request: &HttpRequest, customer_id: Option<&str>) -> Locale {
+    if let Some(id) = customer_id {
+        if let Ok(Some(info)) = engine.store.cached_customer(id).await {
+            if let Some(locale) = info.locale.as_deref().and_then(Locale::parse) {
+                return locale;
+            }
+        }
+    }
+    request
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| Locale::first_of(v.split(',')))
+        .unwrap_or(engine.policy().default_locale)
 }
 
 /// The one answer to every token that does not lead to a page.
-fn invalid_link() -> HttpResponse {
+fn invalid_link(engine: &Engine, locale: Locale) -> HttpResponse {
+    let w = page_words(locale);
     message(
-        actix_web::http::StatusCode::NOT_FOUND,
-        "This link is no longer valid",
-        "Links in our emails work for a limited time. The most recent email about your payment has a fresh one; if you need help, reply to it.",
+        engine,
+        locale,
+        StatusCode::NOT_FOUND,
+        w.invalid_title,
+        w.invalid_message,
     )
 }
 
-/// What `token` is for, if it is genuine, unexpired and its case exists.
-async fn holder(engine: &Engine, token: &str) -> Result<Holder, HttpResponse> {
+/// Whether a case ended long enough ago that its links no longer work.
+fn ended_long_ago(engine: &Engine, case: &CaseRow) -> bool {
+    let ended = case
+        .track
+        .case
+        .as_ref()
+        .is_some_and(|c| c.state.is_terminal());
+    let days = i64::from(engine.policy().link_days_after_end);
+    ended && case.updated_at + days * 86_400_000 < engine.clock.now_ms()
+}
+
+/// What `token` is for, if it is genuine, meant for `purpose`, unexpired
+/// and its case exists (and did not end too long ago).
+async fn holder(
+    engine: &Engine,
+    request: &HttpRequest,
+    token: &str,
+    purpose: Purpose,
+) -> Result<Holder, HttpResponse> {
     let now = engine.clock.now().timestamp();
-    let subject = links::verify(engine.link_secret(), token, now).map_err(|e| {
-        tracing::info!(reason = %e, "billing page: link refused");
-        invalid_link()
-    })?;
-    match subject {
+    let refused = |why: &dyn std::fmt::Display| {
+        tracing::info!(reason = %why, "billing page: link refused");
+    };
+    let link = match links::verify(&engine.link_secrets(), token, purpose, now) {
+        Ok(link) => link,
+        Err(e) => {
+            refused(&e);
+            let locale = locale_for(engine, request, None).await;
+            return Err(invalid_link(engine, locale));
+        }
+    };
+    match link.subject {
         LinkSubject::Case(id) => match engine.store.case_by_id(id).await {
-            Ok(Some(case)) if case.state.is_some() => Ok(Holder::Case(Box::new(case))),
-            Ok(_) => Err(invalid_link()),
+            Ok(Some(case)) if case.state.is_some() && !ended_long_ago(engine, &case) => {
+                Ok(Holder::Case(Box::new(case)))
+            }
+            Ok(_) => {
+                refused(&"no such case, or it ended long ago");
+                let locale = locale_for(engine, request, None).await;
+                Err(invalid_link(engine, locale))
+            }
             Err(e) => {
                 tracing::error!(error = %format!("{e:#}"), "billing page: reading the case failed");
                 Err(HttpResponse::ServiceUnavailable().finish())
@@ -105,73 +198,93 @@ fn base(engine: &Engine) -> &str {
     engine.config.public_url.as_str().trim_end_matches('/')
 }
 
-fn case_view(engine: &Engine, case: &CaseRow, token: &str) -> PageView {
+fn case_view(
+    engine: &Engine,
+    case: &CaseRow,
+    token: &str,
+    purpose: Purpose,
+    locale: Locale,
+) -> PageView {
+    use crate::domain::case::CaseState;
+    let w: &PageWords = page_words(locale);
     let state = case.track.case.as_ref().map(|c| c.state);
-    let owed = Money::describe(case.amount_due, &case.currency);
+    let owed = locale.money(case.amount_due, &case.currency);
     let tz = timezone_of(engine, case);
     let opened = case
         .opened_at
         .and_then(DateTime::<Utc>::from_timestamp_millis)
-        .map(|t| t.with_timezone(&tz).format("%-d %B %Y").to_string());
-    let mut details = vec![("Invoice", case.invoice_id.clone())];
-    if let Some(product) = &case.description {
-        details.insert(0, ("Plan", product.clone()));
+        .map(|t| locale.short_date(t.with_timezone(&tz).date_naive()));
+    let mut details = Vec::new();
+    if let Some(plan) = case.description.as_deref().and_then(plan_name) {
+        details.push((w.plan, plan));
     }
-    use crate::domain::case::CaseState;
+    details.push((
+        w.invoice,
+        case.invoice_number
+            .clone()
+            .unwrap_or_else(|| case.invoice_id.clone()),
+    ));
     match (state, opened) {
         (Some(CaseState::Recovered), _) => {
             let paid = case.amount_paid.unwrap_or(case.amount_due);
-            details.push(("Paid", Money::describe(paid, &case.currency)));
+            details.push((w.paid, locale.money(paid, &case.currency)));
         }
-        (Some(s), Some(date)) if !s.is_terminal() => details.push(("Payment due since", date)),
+        (Some(s), Some(date)) if !s.is_terminal() => details.push((w.due_since, date)),
         _ => {}
     }
     let (title, status, settled, message, live) = match state {
         Some(CaseState::Recovered) => (
-            "Your payment went through".to_owned(),
-            "Paid",
+            w.paid_title,
+            w.paid_status,
             true,
-            "Thank you: the invoice is paid and there is nothing more to do.".to_owned(),
+            w.paid_message.to_owned(),
             false,
         ),
         Some(s) if s.is_terminal() => (
-            "This invoice is closed".to_owned(),
-            "Closed",
+            w.closed_title,
+            w.closed_status,
             true,
-            "There is nothing to pay here any more. If you would like to come back, reply to our last email.".to_owned(),
+            w.closed_message.to_owned(),
             false,
         ),
         _ => {
-            let reason = case
-                .track
-                .case
-                .as_ref()
-                .and_then(|c| c.latest.as_ref())
-                .map_or("your bank declined the payment", |l| l.customer_reason());
+            let latest = case.track.case.as_ref().and_then(|c| c.latest.as_ref());
+            let reason = match Why::of(latest) {
+                Why::Funds => w.reason_funds,
+                Why::Expired => w.reason_expired,
+                Why::Card => w.reason_card,
+                Why::Auth => w.reason_auth,
+                Why::Declined => w.reason_declined,
+            };
             (
-                "Your payment didn't go through".to_owned(),
-                "Payment due",
+                w.due_title,
+                w.due_status,
                 false,
-                format!("We couldn't take the payment: {reason}. Update your card and we'll try again right away."),
+                w.due_message.replace("{reason}", reason),
                 true,
             )
         }
     };
+    // A receipt link only looks.
+    let act = live && purpose == Purpose::Billing;
     PageView {
-        title,
+        title: title.to_owned(),
         status,
         settled,
         message,
         amount: live.then_some(owed),
         details,
-        can_update_card: live,
+        can_update_card: act,
+        update_label: w.update_card,
         card_action: format!("{}/billing/update/{token}/card", base(engine)),
         // Only a secure page of the processor's is linked.
         invoice_url: case
             .hosted_invoice_url
             .clone()
-            .filter(|u| live && u.starts_with("https://")),
-        offers: if live && case.subscription_id.is_some() {
+            .filter(|u| act && u.starts_with("https://")),
+        pay_label: w.pay_invoice,
+        other_options: w.other_options,
+        offers: if act && case.subscription_id.is_some() {
             offers_for(engine, token)
         } else {
             Vec::new()
@@ -192,33 +305,57 @@ fn offers_for(engine: &Engine, token: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn customer_view(engine: &Engine, token: &str) -> PageView {
+fn customer_view(engine: &Engine, token: &str, locale: Locale) -> PageView {
+    let w = page_words(locale);
     PageView {
-        title: "Keep your subscription running".into(),
-        status: "Card expiring",
+        title: w.expiring_title.into(),
+        status: w.expiring_status,
         settled: false,
-        message: "The card we have on file expires soon. Add a new one now and your next payment goes through without a hitch.".into(),
+        message: w.expiring_message.into(),
         amount: None,
         details: Vec::new(),
         can_update_card: true,
+        update_label: w.update_card,
         card_action: format!("{}/billing/update/{token}/card", base(engine)),
         invoice_url: None,
+        pay_label: w.pay_invoice,
+        other_options: w.other_options,
         offers: Vec::new(),
     }
 }
 
+/// The purpose a token on a read-only page was signed for.
+fn purpose_of(token: &str) -> Purpose {
+    if token.split('.').nth(1) == Some("r") {
+        Purpose::Receipt
+    } else {
+        Purpose::Billing
+    }
+}
+
 /// `GET /billing/update/{token}`.
-pub async fn page(state: web::Data<AppState>, token: web::Path<String>) -> HttpResponse {
+pub async fn page(
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+    request: HttpRequest,
+) -> HttpResponse {
     let engine = &state.engine;
-    let view = match holder(engine, &token).await {
-        Ok(Holder::Case(case)) => case_view(engine, &case, &token),
-        Ok(Holder::Customer(_)) => customer_view(engine, &token),
+    let (view, locale) = match holder(engine, &request, &token, Purpose::Receipt).await {
+        Ok(Holder::Case(case)) => {
+            let locale = locale_for(engine, &request, Some(&case.customer_id)).await;
+            (
+                case_view(engine, &case, &token, purpose_of(&token), locale),
+                locale,
+            )
+        }
+        Ok(Holder::Customer(id)) => {
+            let locale = locale_for(engine, &request, Some(&id)).await;
+            (customer_view(engine, &token, locale), locale)
+        }
         Err(answer) => return answer,
     };
-    html(
-        actix_web::http::StatusCode::OK,
-        UpdatePage { p: view }.render(),
-    )
+    let c = chrome(engine, locale);
+    html(StatusCode::OK, UpdatePage { c, p: view }.render())
 }
 
 /// A POST from another site (a forged form) is refused: browsers say where
@@ -238,6 +375,16 @@ fn cross_site(request: &HttpRequest, engine: &Engine) -> bool {
     }
 }
 
+fn forged(engine: &Engine) -> HttpResponse {
+    message(
+        engine,
+        Locale::En,
+        StatusCode::FORBIDDEN,
+        "Please use the link in your email",
+        "This request did not come from your billing page.",
+    )
+}
+
 /// `POST /billing/update/{token}/card`: 303 to the processor's card page.
 pub async fn card(
     state: web::Data<AppState>,
@@ -246,19 +393,15 @@ pub async fn card(
 ) -> HttpResponse {
     let engine = &state.engine;
     if cross_site(&request, engine) {
-        return message(
-            actix_web::http::StatusCode::FORBIDDEN,
-            "Please use the link in your email",
-            "This request did not come from your billing page.",
-        );
+        return forged(engine);
     }
-    let customer = match holder(engine, &token).await {
+    let customer = match holder(engine, &request, &token, Purpose::Billing).await {
         Ok(Holder::Case(case)) => case.customer_id,
         Ok(Holder::Customer(id)) => id,
         Err(answer) => return answer,
     };
     let Ok(customer) = CustomerId::parse(&customer) else {
-        return invalid_link();
+        return invalid_link(engine, Locale::En);
     };
     let return_url = format!("{}/billing/update/{token}/done", base(engine));
     // A portal session changes nothing by itself: a key per click.
@@ -279,7 +422,9 @@ pub async fn card(
         Err(e) => {
             tracing::error!(error = %e, customer = %customer, "opening the processor's card page failed");
             message(
-                actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+                engine,
+                Locale::En,
+                StatusCode::SERVICE_UNAVAILABLE,
                 "We couldn't open the card page just now",
                 "Please try again in a minute. Nothing was charged.",
             )
@@ -289,10 +434,15 @@ pub async fn card(
 
 /// `GET /billing/update/{token}/done`: back from the card page; the charge
 /// is tried again now.
-pub async fn done(state: web::Data<AppState>, token: web::Path<String>) -> HttpResponse {
+pub async fn done(
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+    request: HttpRequest,
+) -> HttpResponse {
     let engine = &state.engine;
-    match holder(engine, &token).await {
+    match holder(engine, &request, &token, Purpose::Billing).await {
         Ok(Holder::Case(case)) => {
+            let locale = locale_for(engine, &request, Some(&case.customer_id)).await;
             let live = case
                 .track
                 .case
@@ -303,17 +453,20 @@ pub async fn done(state: web::Data<AppState>, token: web::Path<String>) -> HttpR
                     tracing::error!(error = %format!("{e:#}"), case_id = case.id, "retrying after the card update failed");
                 }
             }
+            let w = page_words(locale);
+            message(engine, locale, StatusCode::OK, w.done_title, w.done_message)
+        }
+        Ok(Holder::Customer(id)) => {
+            let locale = locale_for(engine, &request, Some(&id)).await;
+            let w = page_words(locale);
             message(
-                actix_web::http::StatusCode::OK,
-                "Thanks — we'll try your card again now",
-                "You'll get an email as soon as the payment goes through. You can close this page.",
+                engine,
+                locale,
+                StatusCode::OK,
+                w.card_saved_title,
+                w.card_saved_message,
             )
         }
-        Ok(Holder::Customer(_)) => message(
-            actix_web::http::StatusCode::OK,
-            "Thanks — your card is up to date",
-            "Your next payment will use the new card. You can close this page.",
-        ),
         Err(answer) => answer,
     }
 }
@@ -326,61 +479,57 @@ pub async fn offer(
     request: HttpRequest,
 ) -> HttpResponse {
     use crate::engine::offers::{OfferOutcome, take_offer};
-    use actix_web::http::StatusCode;
     let engine = &state.engine;
     let (token, offer_id) = path.into_inner();
     if cross_site(&request, engine) {
-        return message(
-            StatusCode::FORBIDDEN,
-            "Please use the link in your email",
-            "This request did not come from your billing page.",
-        );
+        return forged(engine);
     }
-    let case = match holder(engine, &token).await {
+    let case = match holder(engine, &request, &token, Purpose::Billing).await {
         Ok(Holder::Case(case)) => case,
-        Ok(Holder::Customer(_)) => return invalid_link(),
+        Ok(Holder::Customer(_)) => return invalid_link(engine, Locale::En),
         Err(answer) => return answer,
     };
+    let locale = locale_for(engine, &request, Some(&case.customer_id)).await;
+    let say = |status, title: &str, text: &str| message(engine, locale, status, title, text);
     let Some(offer) = engine.policy().offers.iter().find(|o| o.id == offer_id) else {
-        return message(
+        return say(
             StatusCode::NOT_FOUND,
             "This offer is not available",
             "It may have ended. Your billing page shows what you can do now.",
         );
     };
+    let w = page_words(locale);
     match take_offer(engine, case.id, offer).await {
         Ok(OfferOutcome::Done(taken)) => {
             let text = match taken.kind {
-                crate::domain::policy::OfferKind::PlanChange => format!(
-                    "Done: {}. We'll take care of the open payment and email you as soon as it has gone through.",
-                    taken.label
-                ),
-                crate::domain::policy::OfferKind::Pause => format!(
-                    "Done: {}. Nothing more will be charged while your subscription is paused.",
-                    taken.label
-                ),
+                OfferKind::PlanChange => w.offer_plan_message,
+                OfferKind::Pause => w.offer_pause_message,
             };
-            message(StatusCode::OK, "Your subscription is updated", &text)
+            say(
+                StatusCode::OK,
+                w.offer_title,
+                &text.replace("{offer}", &taken.label),
+            )
         }
-        Ok(OfferOutcome::CaseEnded) => message(
+        Ok(OfferOutcome::CaseEnded) => say(
             StatusCode::CONFLICT,
             "There is nothing to change any more",
             "This invoice is settled or closed. Your billing page shows where things stand.",
         ),
         Ok(OfferOutcome::NotPossible(why)) => {
             tracing::warn!(case_id = case.id, offer = %offer.id, why, "an offer cannot apply to this case");
-            message(
+            say(
                 StatusCode::CONFLICT,
                 "We couldn't make this change here",
                 "Please reply to our email and we'll sort it out with you. Nothing was changed.",
             )
         }
-        Ok(OfferOutcome::Refused) => message(
+        Ok(OfferOutcome::Refused) => say(
             StatusCode::CONFLICT,
             "We couldn't make this change",
             "Nothing was changed. Please update your card instead, or reply to our email and we'll help.",
         ),
-        Ok(OfferOutcome::Unavailable) => message(
+        Ok(OfferOutcome::Unavailable) => say(
             StatusCode::SERVICE_UNAVAILABLE,
             "We couldn't make this change just now",
             "Please try again in a minute: the change is made only once, however often you ask.",
