@@ -182,6 +182,35 @@ pub struct Case {
     pub thanked: bool,
 }
 
+impl Case {
+    /// The latest refusal, or a generic one when none was classified.
+    fn latest_or_generic(&self) -> Classification {
+        self.latest
+            .clone()
+            .unwrap_or_else(|| super::decline::classify(&super::events::DeclineDetails::default()))
+    }
+
+    /// What the planner needs to place this case's next charge.
+    fn plan_input<'a>(
+        &'a self,
+        latest: &'a Classification,
+        now: DateTime<Utc>,
+        ctx: &Context<'a>,
+    ) -> PlanInput<'a> {
+        PlanInput {
+            case_key: ctx.case_key,
+            first_failed_at: self.opened_at,
+            now,
+            attempts: &self.attempts,
+            retries_made: self.retries_made,
+            latest,
+            timezone: ctx.timezone,
+            paid_at: ctx.paid_at,
+            policy: ctx.policy,
+        }
+    }
+}
+
 /// Everything known about one invoice's recovery.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -484,21 +513,8 @@ impl Track {
             case.state = CaseState::Retrying;
             return Vec::new();
         }
-        let latest = case
-            .latest
-            .clone()
-            .unwrap_or_else(|| super::decline::classify(&super::events::DeclineDetails::default()));
-        match next_retry(&PlanInput {
-            case_key: ctx.case_key,
-            first_failed_at: case.opened_at,
-            now,
-            attempts: &case.attempts,
-            retries_made: case.retries_made,
-            latest: &latest,
-            timezone: ctx.timezone,
-            paid_at: ctx.paid_at,
-            policy: ctx.policy,
-        }) {
+        let latest = case.latest_or_generic();
+        match next_retry(&case.plan_input(&latest, now, ctx)) {
             NextRetry::At { at, reason } => {
                 case.state = CaseState::Retrying;
                 vec![Command::ScheduleRetry {
@@ -552,22 +568,8 @@ impl Track {
         {
             return Vec::new();
         }
-        let latest = case
-            .latest
-            .clone()
-            .unwrap_or_else(|| super::decline::classify(&super::events::DeclineDetails::default()));
-        let allowed = may_retry_now(&PlanInput {
-            case_key: ctx.case_key,
-            first_failed_at: case.opened_at,
-            now,
-            attempts: &case.attempts,
-            retries_made: case.retries_made,
-            latest: &latest,
-            timezone: ctx.timezone,
-            paid_at: ctx.paid_at,
-            policy: ctx.policy,
-        });
-        if allowed.is_err() {
+        let latest = case.latest_or_generic();
+        if may_retry_now(&case.plan_input(&latest, now, ctx)).is_err() {
             return Vec::new();
         }
         case.state = CaseState::Retrying;

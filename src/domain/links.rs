@@ -22,6 +22,9 @@ pub enum LinkError {
     WrongPurpose,
 }
 
+/// How long a link in an email stays valid.
+pub const VALID_DAYS: i64 = 45;
+
 /// What a link may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {

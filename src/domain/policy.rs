@@ -94,6 +94,15 @@ pub enum OfferKind {
     Pause,
 }
 
+impl OfferKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PlanChange => "plan_change",
+            Self::Pause => "pause",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Retries {
     /// Our own charge attempts per invoice.

@@ -36,10 +36,7 @@ pub enum OfferOutcome {
 }
 
 fn live(case: &CaseRow) -> bool {
-    case.track
-        .case
-        .as_ref()
-        .is_some_and(|c| !c.state.is_terminal())
+    case.track.case.is_some() && !case.has_ended()
 }
 
 /// Why `offer` cannot apply to `case`, if it cannot.
@@ -95,7 +92,7 @@ pub async fn take_offer(
         &mut tx,
         case_id,
         &offer.id,
-        offer_kind(offer.kind),
+        offer.kind.as_str(),
         engine.clock.now_ms(),
     )
     .await?;
@@ -122,7 +119,7 @@ pub async fn take_offer(
                 &mut tx,
                 case_id,
                 &offer.id,
-                offer_kind(offer.kind),
+                offer.kind.as_str(),
                 engine.clock.now_ms(),
             )
             .await?;
@@ -163,7 +160,7 @@ pub async fn take_offer(
     if offer_done(&mut tx, case_id, now).await? {
         let detail = json!({
             "offer": offer.id,
-            "kind": offer_kind(offer.kind),
+            "kind": offer.kind.as_str(),
             "price": offer.price.as_ref().map(|p| p.as_str()),
             "idempotency_key": key,
             "text": format!("the customer took the offer {:?} on the billing page", offer.label),
@@ -186,11 +183,4 @@ pub async fn take_offer(
     tx.commit().await?;
     engine.wake_runner();
     Ok(OfferOutcome::Done(offer))
-}
-
-pub fn offer_kind(kind: OfferKind) -> &'static str {
-    match kind {
-        OfferKind::PlanChange => "plan_change",
-        OfferKind::Pause => "pause",
-    }
 }

@@ -23,9 +23,6 @@ use crate::store::mail::{NewMail, insert_mail_in};
 use crate::store::work;
 use crate::store::work::WorkRow;
 
-/// How long a card-update link in an email stays valid.
-const LINK_DAYS: i64 = 45;
-
 /// The plan's name from the invoice line's text: Stripe writes
 /// "1 × Pro (at $49.00 / month)"; a short plain description is the name.
 pub fn plan_name(description: &str) -> Option<String> {
@@ -65,11 +62,12 @@ pub fn view(
         .unwrap_or(now);
     let final_at = opened + Duration::days(i64::from(policy.final_.day));
     let latest = case.track.case.as_ref().and_then(|c| c.latest.as_ref());
-    let (purpose, days) = match email.kind {
-        MailKind::ThankYou => (Purpose::Receipt, LINK_DAYS),
-        _ => (Purpose::Billing, LINK_DAYS),
+    // The thank-you's link only shows the receipt.
+    let purpose = match email.kind {
+        MailKind::ThankYou => Purpose::Receipt,
+        _ => Purpose::Billing,
     };
-    let expires = now.timestamp() + days * 86_400;
+    let expires = now.timestamp() + links::VALID_DAYS * 86_400;
     let token = links::sign(
         engine.link_secret(),
         &LinkSubject::Case(case.id),

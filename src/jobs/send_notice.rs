@@ -16,8 +16,6 @@ use crate::mail::words::words;
 use crate::mail::{MailKind, MailView, one_line, render};
 use crate::store::notices::Notice;
 
-const LINK_DAYS: i64 = 45;
-
 fn text(detail: &Value, key: &str) -> Option<String> {
     detail[key].as_str().map(str::to_owned)
 }
@@ -49,7 +47,7 @@ pub fn view(engine: &Engine, notice: &Notice, locale: Locale) -> MailView {
             locale.date(r.with_timezone(&tz).date_naive())
         });
     let now = engine.clock.now();
-    let expires = now.timestamp() + LINK_DAYS * 86_400;
+    let expires = now.timestamp() + links::VALID_DAYS * 86_400;
     let subject = LinkSubject::Customer(notice.customer_id.clone());
     let token = links::sign(engine.link_secret(), &subject, Purpose::Billing, expires);
     let base = engine.config.public_url.as_str().trim_end_matches('/');

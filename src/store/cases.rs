@@ -114,6 +114,16 @@ macro_rules! case_from_row {
     }};
 }
 
+impl CaseRow {
+    /// Whether the case reached an end (recovered, canceled, closed…).
+    pub fn has_ended(&self) -> bool {
+        self.track
+            .case
+            .as_ref()
+            .is_some_and(|c| c.state.is_terminal())
+    }
+}
+
 /// Creates the invoice's row when new, merges `facts` into it, and returns
 /// its id.
 pub async fn upsert_case(

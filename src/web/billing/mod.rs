@@ -146,13 +146,8 @@ fn invalid_link(engine: &Engine, locale: Locale) -> HttpResponse {
 
 /// Whether a case ended long enough ago that its links no longer work.
 fn ended_long_ago(engine: &Engine, case: &CaseRow) -> bool {
-    let ended = case
-        .track
-        .case
-        .as_ref()
-        .is_some_and(|c| c.state.is_terminal());
     let days = i64::from(engine.policy().link_days_after_end);
-    ended && case.updated_at + days * 86_400_000 < engine.clock.now_ms()
+    case.has_ended() && case.updated_at + days * 86_400_000 < engine.clock.now_ms()
 }
 
 /// What `token` is for, if it is genuine, meant for `purpose`, unexpired
@@ -163,6 +158,19 @@ async fn holder(
     token: &str,
     purpose: Purpose,
 ) -> Result<Holder, HttpResponse> {
+    link_holder(engine, request, token, purpose)
+        .await
+        .map(|(holder, _)| holder)
+}
+
+/// `holder`, with the purpose the token was signed for (a billing link
+/// may be looked at as a receipt).
+async fn link_holder(
+    engine: &Engine,
+    request: &HttpRequest,
+    token: &str,
+    purpose: Purpose,
+) -> Result<(Holder, Purpose), HttpResponse> {
     let now = engine.clock.now().timestamp();
     let refused = |why: &dyn std::fmt::Display| {
         tracing::info!(reason = %why, "billing page: link refused");
@@ -178,7 +186,7 @@ async fn holder(
     match link.subject {
         LinkSubject::Case(id) => match engine.store.case_by_id(id).await {
             Ok(Some(case)) if case.state.is_some() && !ended_long_ago(engine, &case) => {
-                Ok(Holder::Case(Box::new(case)))
+                Ok((Holder::Case(Box::new(case)), link.purpose))
             }
             Ok(_) => {
                 refused(&"no such case, or it ended long ago");
@@ -190,7 +198,7 @@ async fn holder(
                 Err(HttpResponse::ServiceUnavailable().finish())
             }
         },
-        LinkSubject::Customer(id) => Ok(Holder::Customer(id)),
+        LinkSubject::Customer(id) => Ok((Holder::Customer(id), link.purpose)),
     }
 }
 
@@ -324,15 +332,6 @@ fn customer_view(engine: &Engine, token: &str, locale: Locale) -> PageView {
     }
 }
 
-/// The purpose a token on a read-only page was signed for.
-fn purpose_of(token: &str) -> Purpose {
-    if token.split('.').nth(1) == Some("r") {
-        Purpose::Receipt
-    } else {
-        Purpose::Billing
-    }
-}
-
 /// `GET /billing/update/{token}`.
 pub async fn page(
     state: web::Data<AppState>,
@@ -340,15 +339,12 @@ pub async fn page(
     request: HttpRequest,
 ) -> HttpResponse {
     let engine = &state.engine;
-    let (view, locale) = match holder(engine, &request, &token, Purpose::Receipt).await {
-        Ok(Holder::Case(case)) => {
+    let (view, locale) = match link_holder(engine, &request, &token, Purpose::Receipt).await {
+        Ok((Holder::Case(case), signed_for)) => {
             let locale = locale_for(engine, &request, Some(&case.customer_id)).await;
-            (
-                case_view(engine, &case, &token, purpose_of(&token), locale),
-                locale,
-            )
+            (case_view(engine, &case, &token, signed_for, locale), locale)
         }
-        Ok(Holder::Customer(id)) => {
+        Ok((Holder::Customer(id), _)) => {
             let locale = locale_for(engine, &request, Some(&id)).await;
             (customer_view(engine, &token, locale), locale)
         }
@@ -443,12 +439,7 @@ pub async fn done(
     match holder(engine, &request, &token, Purpose::Billing).await {
         Ok(Holder::Case(case)) => {
             let locale = locale_for(engine, &request, Some(&case.customer_id)).await;
-            let live = case
-                .track
-                .case
-                .as_ref()
-                .is_some_and(|c| !c.state.is_terminal());
-            if live {
+            if case.track.case.is_some() && !case.has_ended() {
                 if let Err(e) = customer_actions::card_updated(engine, case.id).await {
                     tracing::error!(error = %format!("{e:#}"), case_id = case.id, "retrying after the card update failed");
                 }
