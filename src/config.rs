@@ -51,6 +51,12 @@ pub struct Config {
     pub notify_url: Option<Url>,
     pub notify_secret: Option<SecretString>,
     pub clock_speed: f64,
+    /// Requests a minute each client address may make to the billing pages
+    /// (0 = unlimited); a POST counts as five.
+    pub page_requests_per_minute: u32,
+    /// The header a trusted proxy puts the client's address in (e.g.
+    /// `Fly-Client-IP`); unset = the connection's peer address.
+    pub client_ip_header: Option<String>,
     pub policy: Policy,
     pub brand: Brand,
 }
@@ -93,6 +99,10 @@ struct RawConfig {
     notify_secret: Option<String>,
     #[serde(deserialize_with = "text")]
     clock_speed: String,
+    #[serde(deserialize_with = "text")]
+    page_requests_per_minute: String,
+    #[serde(deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    client_ip_header: Option<String>,
     policy: RawPolicy,
     brand: RawBrand,
 }
@@ -117,6 +127,8 @@ impl Default for RawConfig {
             notify_url: None,
             notify_secret: None,
             clock_speed: "1".into(),
+            page_requests_per_minute: "60".into(),
+            client_ip_header: None,
             policy: RawPolicy::default(),
             brand: RawBrand::default(),
         }
@@ -143,6 +155,8 @@ const KNOWN_KEYS: &[&str] = &[
     "notify_url",
     "notify_secret",
     "clock_speed",
+    "page_requests_per_minute",
+    "client_ip_header",
     "policy",
     "brand",
 ];
@@ -328,6 +342,11 @@ impl Config {
             ("notify_url", opt(&self.notify_url)),
             ("notify_secret", secret(&self.notify_secret)),
             ("clock_speed", self.clock_speed.to_string()),
+            (
+                "page_requests_per_minute",
+                self.page_requests_per_minute.to_string(),
+            ),
+            ("client_ip_header", opt(&self.client_ip_header)),
             (
                 "policy.retry_owner",
                 self.policy.retry_owner.as_str().to_owned(),
@@ -586,10 +605,25 @@ impl RawConfig {
                 "notify_secret (DUNWELL_NOTIFY_SECRET): required when notify_url is set (it signs the events)".into(),
             );
         }
+        let page_rate = number::<u32>(
+            "page_requests_per_minute (DUNWELL_PAGE_REQUESTS_PER_MINUTE)",
+            &self.page_requests_per_minute,
+            |n| *n <= 100_000,
+            "a whole number of requests from 0 (no limit) to 100000",
+            &mut errors,
+        );
+        if let Some(name) = &self.client_ip_header {
+            if actix_web::http::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                errors.push(format!(
+                    "client_ip_header (DUNWELL_CLIENT_IP_HEADER): not a header name, got {name:?}"
+                ));
+            }
+        }
         let policy = self.policy.validate().map_err(|e| errors.extend(e)).ok();
         match (
             (bind, public_url, stripe_api_base, processor, stripe_timeout),
             (tolerance, max_body, clock_speed, policy, brand),
+            page_rate,
         ) {
             (
                 (
@@ -606,6 +640,7 @@ impl RawConfig {
                     Some(policy),
                     Some(brand),
                 ),
+                Some(page_requests_per_minute),
             ) if errors.is_empty() => Ok(Config {
                 bind,
                 database_url: self.database_url,
@@ -633,6 +668,8 @@ impl RawConfig {
                 notify_url,
                 notify_secret: secret(self.notify_secret),
                 clock_speed,
+                page_requests_per_minute,
+                client_ip_header: self.client_ip_header,
                 policy,
                 brand,
             }),

@@ -22,6 +22,7 @@ use crate::mail::Mailer;
 use crate::processor::Processor;
 use crate::state::AppState;
 use crate::store::Store;
+use crate::web::billing::limit::PageLimit;
 use crate::web::health::Probe;
 use crate::webhooks::group_commit::Committer;
 
@@ -171,6 +172,7 @@ impl Application {
                 store: store.clone(),
                 committer: writer,
                 engine: engine.clone(),
+                page_limit: PageLimit::new(config.page_requests_per_minute),
             });
             HttpServer::new(move || {
                 App::new()

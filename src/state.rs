@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::store::Store;
+use crate::web::billing::limit::PageLimit;
 use crate::webhooks::group_commit::Committer;
 
 #[derive(Clone)]
@@ -13,4 +14,6 @@ pub struct AppState {
     pub store: Store,
     pub committer: Committer,
     pub engine: Engine,
+    /// Per-client rate limit of the billing pages.
+    pub page_limit: PageLimit,
 }

@@ -11,6 +11,7 @@ pub mod locale;
 pub mod mail_kind;
 pub mod money;
 pub mod policy;
+pub mod rate_limit;
 pub mod schedule;
 pub mod timeline;
 pub mod work;

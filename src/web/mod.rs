@@ -4,21 +4,20 @@
 pub mod billing;
 pub mod health;
 
+use actix_web::middleware::from_fn;
 use actix_web::web;
 
 use crate::webhooks::intake;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/webhooks/stripe", web::post().to(intake::receive))
-        .route("/billing/update/{token}", web::get().to(billing::page))
-        .route(
-            "/billing/update/{token}/card",
-            web::post().to(billing::card),
-        )
-        .route("/billing/update/{token}/done", web::get().to(billing::done))
-        .route(
-            "/billing/offers/{token}/{offer}",
-            web::post().to(billing::offer),
+        .service(
+            web::scope("/billing")
+                .wrap(from_fn(billing::limit::pages))
+                .route("/update/{token}", web::get().to(billing::page))
+                .route("/update/{token}/card", web::post().to(billing::card))
+                .route("/update/{token}/done", web::get().to(billing::done))
+                .route("/offers/{token}/{offer}", web::post().to(billing::offer)),
         )
         .configure(health::routes);
 }

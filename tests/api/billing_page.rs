@@ -302,6 +302,67 @@ async fn links_survive_a_secret_rotation(backend: Backend) {
 }
 
 /// An email due in the customer's quiet hours waits for their morning.
+async fn pages_are_rate_limited_per_client(backend: Backend) {
+    let s = scenario("in_page_limit");
+    let server = stripe(&s, "insufficient_funds", 0).await;
+    with_portal(&server).await;
+    let limits = [
+        ("page_requests_per_minute", "12"),
+        ("client_ip_header", "Fly-Client-IP"),
+    ];
+    let Some(app) = app_with(backend, &server, &limits).await else {
+        return;
+    };
+    app.send("invoice.payment_failed", &event(&s, "failed"))
+        .await;
+    app.run_due_jobs().await;
+    let link = link_in_email(&app, &s).await;
+    let client = no_redirects();
+    let get = |from: &'static str| {
+        client
+            .get(format!("{}{link}", app.address))
+            .header("fly-client-ip", from)
+            .header("accept-language", "de")
+            .send()
+    };
+    let post = |from: &'static str| {
+        client
+            .post(format!("{}{link}/card", app.address))
+            .header("fly-client-ip", from)
+            .header("origin", &app.address)
+            .send()
+    };
+    // 12 a minute: two posts (5 each) and two views, then no more.
+    assert_eq!(post("203.0.113.7").await.unwrap().status(), 303);
+    assert_eq!(post("203.0.113.7").await.unwrap().status(), 303);
+    assert_eq!(get("203.0.113.7").await.unwrap().status(), 200);
+    assert_eq!(get("203.0.113.7").await.unwrap().status(), 200);
+    let refused = get("203.0.113.7").await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["retry-after"], "5");
+    let body = refused.text().await.unwrap();
+    assert!(body.contains("Zu viele Versuche"), "{body}");
+    assert!(!body.contains("49"), "{body}");
+    assert_eq!(post("203.0.113.7").await.unwrap().status(), 429);
+    // Refused requests reach nothing behind the page.
+    assert_eq!(
+        requests(&server, "POST", "/v1/billing_portal/sessions")
+            .await
+            .len(),
+        2
+    );
+    // Another client is counted apart, and the first is let in again
+    // once its bucket refilled.
+    assert_eq!(get("198.51.100.2").await.unwrap().status(), 200);
+    app.advance(chrono::Duration::seconds(5));
+    assert_eq!(get("203.0.113.7").await.unwrap().status(), 200);
+    assert_eq!(get("203.0.113.7").await.unwrap().status(), 429);
+    // The webhook intake is not a page: never limited here.
+    app.send("invoice.payment_failed", &event(&s, "failed_again"))
+        .await;
+    app.shutdown().await;
+}
+
 async fn quiet_hours_hold_an_email_until_morning(backend: Backend) {
     use chrono::Timelike;
     let s = scenario("in_page_quiet");
@@ -339,4 +400,5 @@ async fn quiet_hours_hold_an_email_until_morning(backend: Backend) {
 crate::backend_tests!(
     links_survive_a_secret_rotation,
     quiet_hours_hold_an_email_until_morning,
+    pages_are_rate_limited_per_client,
 );

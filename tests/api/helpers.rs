@@ -135,6 +135,9 @@ pub fn test_config<'a>(db: &'a TestDb, extra: &[(&'a str, &'a str)]) -> Config {
         // are switched on only by the tests about them.
         ("policy.quiet_hours", "off"),
         ("policy.min_hours_between_emails", "0"),
+        // Tests walk the pages far faster than a customer; the rate limit's
+        // own test switches it on.
+        ("page_requests_per_minute", "0"),
     ];
     pairs.extend_from_slice(extra);
     Config::from_pairs(pairs).expect("valid test config")

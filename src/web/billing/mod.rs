@@ -5,6 +5,7 @@
 //! retries the charge at once. Any bad, tampered, foreign or expired token
 //! gets the same friendly 404 page, which reveals nothing.
 
+pub mod limit;
 mod words;
 
 use actix_web::http::{StatusCode, header};
@@ -124,12 +125,15 @@ async fn locale_for(engine: &Engine, request: &HttpRequest, customer_id: Option<
             }
         }
     }
-    request
-        .headers()
+    browser_locale(request.headers()).unwrap_or(engine.policy().default_locale)
+}
+
+/// The first shipped language the browser asks for.
+fn browser_locale(headers: &header::HeaderMap) -> Option<Locale> {
+    headers
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| Locale::first_of(v.split(',')))
-        .unwrap_or(engine.policy().default_locale)
 }
 
 /// The one answer to every token that does not lead to a page.
