@@ -4,6 +4,7 @@
 
 use dunwell::domain::case::CaseState;
 use dunwell::domain::links::{self, LinkSubject, Purpose};
+use dunwell::domain::money::{Currency, Money};
 use dunwell::trigger::Scenario;
 use serde_json::json;
 use wiremock::matchers::{method, path};
@@ -302,6 +303,67 @@ async fn links_survive_a_secret_rotation(backend: Backend) {
 }
 
 /// An email due in the customer's quiet hours waits for their morning.
+async fn page_amounts_read_as_the_customer_reads_them(backend: Backend) {
+    let money = |minor, currency| {
+        Money::from_minor(minor, Currency::parse(currency).unwrap()).unwrap()
+    };
+    let usd = scenario("in_page_usd");
+    let eur = Scenario {
+        amount: money(1999, "eur"),
+        ..scenario("in_page_eur")
+    };
+    let jpy = Scenario {
+        amount: money(1000, "jpy"),
+        ..scenario("in_page_jpy")
+    };
+    let server = MockServer::start().await;
+    for s in [&usd, &eur, &jpy] {
+        mount_stripe(&server, s, "insufficient_funds", 0).await;
+    }
+    with_portal(&server).await;
+    // The processor knows the euro customer reads German.
+    Mock::given(method("GET"))
+        .and(path(format!("/v1/customers/{}", eur.customer)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": eur.customer, "object": "customer", "email": eur.customer_email,
+            "name": "Lena Vogel", "preferred_locales": ["de-DE", "en"]
+        })))
+        .mount(&server)
+        .await;
+    let Some(app) = app_with(backend, &server, &[]).await else {
+        return;
+    };
+    for s in [&usd, &eur, &jpy] {
+        app.send("invoice.payment_failed", &event(s, "failed")).await;
+    }
+    app.run_due_jobs().await;
+    for (s, shown, never) in [
+        (&usd, "$49.00", "49.00 USD"),
+        (&eur, "19,99 €", "€19.99"),
+        (&jpy, "¥1,000", "¥10.00"),
+    ] {
+        let link = link_in_email(&app, s).await;
+        // The browser asks for English; the customer's own language wins.
+        let page = no_redirects()
+            .get(format!("{}{link}", app.address))
+            .header("accept-language", "en-US,en;q=0.9")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        let body = page.text().await.unwrap();
+        assert!(body.contains(shown), "{shown} missing: {body}");
+        assert!(!body.contains(never), "{never} shown: {body}");
+        if s.invoice == eur.invoice {
+            assert!(body.contains(r#"lang="de""#), "{body}");
+            assert!(body.contains("Karte aktualisieren"), "{body}");
+        } else {
+            assert!(body.contains(r#"lang="en""#), "{body}");
+        }
+    }
+    app.shutdown().await;
+}
+
 async fn pages_are_rate_limited_per_client(backend: Backend) {
     let s = scenario("in_page_limit");
     let server = stripe(&s, "insufficient_funds", 0).await;
@@ -401,4 +463,5 @@ crate::backend_tests!(
     links_survive_a_secret_rotation,
     quiet_hours_hold_an_email_until_morning,
     pages_are_rate_limited_per_client,
+    page_amounts_read_as_the_customer_reads_them,
 );

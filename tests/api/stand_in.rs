@@ -54,11 +54,17 @@ pub(crate) fn pay_path(s: &Scenario) -> String {
 /// `succeed_on`-th attempt (never when 0), declining before with `code`.
 pub(crate) async fn stripe(s: &Scenario, code: &str, succeed_on: u64) -> MockServer {
     let server = MockServer::start().await;
+    mount_stripe(&server, s, code, succeed_on).await;
+    server
+}
+
+/// `stripe`'s answers for scenario `s`, on a stand-in serving others too.
+pub(crate) async fn mount_stripe(server: &MockServer, s: &Scenario, code: &str, succeed_on: u64) {
     Mock::given(method("GET"))
         .and(path(format!("/v1/invoices/{}", s.invoice)))
         .respond_with(ResponseTemplate::new(200).set_body_json(object("invoice.payment_failed", s)))
         .with_priority(10)
-        .mount(&server)
+        .mount(server)
         .await;
     let declines = if succeed_on == 0 {
         u64::MAX
@@ -71,14 +77,14 @@ pub(crate) async fn stripe(s: &Scenario, code: &str, succeed_on: u64) -> MockSer
             .respond_with(decline(code))
             .up_to_n_times(declines)
             .with_priority(2)
-            .mount(&server)
+            .mount(server)
             .await;
     }
     Mock::given(method("POST"))
         .and(path(pay_path(s)))
         .respond_with(ResponseTemplate::new(200).set_body_json(object("invoice.paid", s)))
         .with_priority(5)
-        .mount(&server)
+        .mount(server)
         .await;
     Mock::given(method("DELETE"))
         .and(path(format!("/v1/subscriptions/{}", s.subscription)))
@@ -86,7 +92,7 @@ pub(crate) async fn stripe(s: &Scenario, code: &str, succeed_on: u64) -> MockSer
             ResponseTemplate::new(200)
                 .set_body_json(json!({"id": s.subscription, "status": "canceled"})),
         )
-        .mount(&server)
+        .mount(server)
         .await;
     Mock::given(method("POST"))
         .and(path(format!("/v1/subscriptions/{}", s.subscription)))
@@ -94,9 +100,8 @@ pub(crate) async fn stripe(s: &Scenario, code: &str, succeed_on: u64) -> MockSer
             ResponseTemplate::new(200)
                 .set_body_json(json!({"id": s.subscription, "status": "active"})),
         )
-        .mount(&server)
+        .mount(server)
         .await;
-    server
 }
 
 pub(crate) async fn app_with(
