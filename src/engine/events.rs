@@ -89,18 +89,20 @@ async fn handle_event(engine: &Engine, tx: &mut Tx, event: &Event) -> anyhow::Re
         let paid_at = event.envelope.created.timestamp_millis();
         cases::record_payment(tx, invoice, customer, paid_at).await?;
     }
-    if let Some(card) = &routed.card {
-        notices::upsert_card(tx, card, now_ms).await?;
-    }
-    if let Some(pre) = &routed.pre_dunning {
-        pre_dunning::consider(engine, tx, pre, routed.card.as_ref()).await?;
-    }
     // The processor's clock is real time; cases run on the engine's clock
     // (simulated when DUNWELL_CLOCK_SPEED is set), so map it across.
     let created_ms = engine
         .clock
         .sim_ms_at(event.envelope.created.timestamp_millis())
         .min(now_ms);
+    if let Some(card) = &routed.card {
+        // As of the event's time: an older event arriving late does not
+        // undo a newer card.
+        notices::upsert_card(tx, card, created_ms).await?;
+    }
+    if let Some(pre) = &routed.pre_dunning {
+        pre_dunning::consider(engine, tx, pre, routed.card.as_ref()).await?;
+    }
     let created = chrono::DateTime::from_timestamp_millis(created_ms).unwrap_or_default();
     let cause = format!("{} {}", event.envelope.event_type, event.envelope.id);
     if let Some(news) = &routed.dispute {

@@ -155,11 +155,6 @@ pub fn route(event: &Event) -> Routed {
         what: Some(what),
         ..Default::default()
     };
-    let linked = |link, id: String, what| Routed {
-        link: Some((link, id)),
-        what: Some(what),
-        ..Default::default()
-    };
     match &event.kind {
         EventKind::InvoicePaymentFailed(invoice) => on_invoice(
             invoice,
@@ -178,29 +173,12 @@ pub fn route(event: &Event) -> Routed {
         EventKind::InvoiceMarkedUncollectible(invoice) => {
             on_invoice(invoice, EventInput::MarkedUncollectible)
         }
-        EventKind::ChargeFailed(charge) => {
-            let what = EventInput::Decline(classify(&charge.decline));
-            match (charge_facts(charge), &charge.payment_intent) {
-                (Some(facts), _) => Routed {
-                    facts: Some(facts),
-                    what: Some(what),
-                    ..Default::default()
-                },
-                (None, pi) => Routed {
-                    unlinked: charge.customer.as_ref().map(|c| Unlinked {
-                        customer_id: c.to_string(),
-                        charge_id: Some(charge.id.to_string()),
-                        payment_intent_id: pi.as_ref().map(ToString::to_string),
-                        amount: charge.amount.minor(),
-                        currency: charge.amount.currency().as_str().to_owned(),
-                    }),
-                    ..match pi {
-                        Some(pi) => linked(CaseLink::PaymentIntent, pi.to_string(), what),
-                        None => linked(CaseLink::Charge, charge.id.to_string(), what),
-                    }
-                },
-            }
-        }
+        EventKind::ChargeFailed(charge) => Routed {
+            // The card refused is the customer's latest: its brand and last
+            // 4 are what the billing page shows.
+            card: charge.card.as_ref().and_then(card_of),
+            ..on_failed_charge(charge)
+        },
         EventKind::PaymentIntentPaymentFailed(intent) => {
             let what = EventInput::Decline(classify(&intent.decline));
             match intent_facts(intent) {
@@ -274,5 +252,40 @@ pub fn route(event: &Event) -> Routed {
             EventInput::SubscriptionDeleted,
         ),
         EventKind::CustomerUpdated { .. } | EventKind::Ignored => Routed::default(),
+    }
+}
+
+/// A refused charge: its case's facts when it names its invoice, else the
+/// link to find the case by.
+fn on_failed_charge(charge: &Charge) -> Routed {
+    let what = EventInput::Decline(classify(&charge.decline));
+    match (charge_facts(charge), &charge.payment_intent) {
+        (Some(facts), _) => Routed {
+            facts: Some(facts),
+            what: Some(what),
+            ..Default::default()
+        },
+        (None, pi) => Routed {
+            unlinked: charge.customer.as_ref().map(|c| Unlinked {
+                customer_id: c.to_string(),
+                charge_id: Some(charge.id.to_string()),
+                payment_intent_id: pi.as_ref().map(ToString::to_string),
+                amount: charge.amount.minor(),
+                currency: charge.amount.currency().as_str().to_owned(),
+            }),
+            ..match pi {
+                Some(pi) => linked(CaseLink::PaymentIntent, pi.to_string(), what),
+                None => linked(CaseLink::Charge, charge.id.to_string(), what),
+            }
+        },
+    }
+}
+
+/// What an event about the case found by `link` = `id` does to it.
+fn linked(link: CaseLink, id: String, what: EventInput) -> Routed {
+    Routed {
+        link: Some((link, id)),
+        what: Some(what),
+        ..Default::default()
     }
 }

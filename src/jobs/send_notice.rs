@@ -12,8 +12,8 @@ use super::{MAX_TRIES, backoff};
 use crate::domain::links::{self, LinkSubject, Purpose};
 use crate::domain::locale::Locale;
 use crate::engine::Engine;
-use crate::mail::words::words;
-use crate::mail::{MailKind, MailView, one_line, render};
+use crate::mail::words::{card_name, words};
+use crate::mail::{MailKind, MailView, render};
 use crate::store::notices::Notice;
 
 fn text(detail: &Value, key: &str) -> Option<String> {
@@ -25,18 +25,11 @@ pub fn view(engine: &Engine, notice: &Notice, locale: Locale) -> MailView {
     let d = &notice.detail;
     let tz = engine.policy().default_timezone;
     let w = words(locale);
-    let card = match (text(d, "brand"), text(d, "last4")) {
-        (brand, Some(last4)) => {
-            let mut brand = brand.unwrap_or_else(|| "Card".into());
-            if let Some(first) = brand.get_mut(..1) {
-                first.make_ascii_uppercase();
-            }
-            w.card_ending
-                .replace("{brand}", &one_line(&brand))
-                .replace("{last4}", &one_line(&last4))
-        }
-        _ => w.card_on_file.to_owned(),
-    };
+    let card = card_name(
+        locale,
+        text(d, "brand").as_deref(),
+        text(d, "last4").as_deref(),
+    );
     let amount = match (d["amount_minor"].as_i64(), text(d, "currency")) {
         (Some(minor), Some(currency)) => locale.money(minor, &currency),
         _ => String::new(),
@@ -89,7 +82,8 @@ pub async fn perform(engine: &Engine, notice: &Notice) -> anyhow::Result<()> {
     let now = engine.clock.now_ms();
     let card = text(&notice.detail, "payment_method");
     // A new card since the notice was planned: nothing to warn about.
-    if store.current_card(&notice.customer_id).await? != card {
+    let current = store.current_card(&notice.customer_id).await?;
+    if current.map(|c| c.payment_method_id) != card {
         tracing::info!(
             notice_id = notice.id,
             "the customer has a newer card: notice not sent"

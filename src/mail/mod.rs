@@ -145,7 +145,6 @@ pub fn render(kind: MailKind, view: &MailView) -> anyhow::Result<Rendered> {
 /// offers, an invented customer.
 pub fn sample_view(policy: &Policy, brand: &Brand, tone: &'static str, locale: Locale) -> MailView {
     use chrono::NaiveDate;
-    let w = words::words(locale);
     let day = |d| NaiveDate::from_ymd_opt(2026, 3, d).expect("a March day");
     MailView {
         locale,
@@ -167,10 +166,7 @@ pub fn sample_view(policy: &Policy, brand: &Brand, tone: &'static str, locale: L
         invoice_url: Some("https://invoice.stripe.com/i/sample".into()),
         offers: policy.offers.iter().map(|o| o.label.clone()).collect(),
         upsell: upsell(policy),
-        card: w
-            .card_ending
-            .replace("{brand}", "Visa")
-            .replace("{last4}", "4242"),
+        card: words::card_name(locale, Some("visa"), Some("4242")),
         card_expires: locale.month_year(2026, 3),
         renewal_date: locale.date(day(31)),
         date: locale.date(day(3)),

@@ -176,3 +176,45 @@ pub fn ordinal(locale: Locale, n: u32) -> String {
         .get((n.max(1) - 1) as usize)
         .map_or_else(|| format!("{n}."), |w| (*w).to_owned())
 }
+
+/// How a card brand as the processor names it (`visa`, `amex`) reads.
+fn brand_name(brand: &str) -> String {
+    match brand {
+        "visa" => "Visa".into(),
+        "mastercard" => "Mastercard".into(),
+        "amex" | "american_express" => "American Express".into(),
+        "discover" => "Discover".into(),
+        "diners" => "Diners Club".into(),
+        "jcb" => "JCB".into(),
+        "unionpay" => "UnionPay".into(),
+        "cartes_bancaires" => "Cartes Bancaires".into(),
+        "eftpos_au" => "eftpos".into(),
+        other => {
+            let mut name = other.replace('_', " ");
+            if let Some(first) = name.get_mut(..1) {
+                first.make_ascii_uppercase();
+            }
+            name
+        }
+    }
+}
+
+/// "Visa ending 4242" in `locale` (brand and last 4 only, ever); "the card
+/// on file" when the last 4 are unknown.
+pub fn card_name(locale: Locale, brand: Option<&str>, last4: Option<&str>) -> String {
+    let w = words(locale);
+    // Only the last four digits, whatever the field held.
+    let digits: String = last4
+        .unwrap_or_default()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    if digits.len() != 4 {
+        return w.card_on_file.to_owned();
+    }
+    let brand = brand.map_or_else(|| "Card".into(), |b| brand_name(&b.to_ascii_lowercase()));
+    let brand: String = brand.chars().filter(|c| !c.is_control()).take(40).collect();
+    w.card_ending
+        .replace("{brand}", &brand)
+        .replace("{last4}", &digits)
+}

@@ -68,15 +68,17 @@ macro_rules! notice_from_row {
     }};
 }
 
-/// Remembers the customer's latest card.
-pub async fn upsert_card(tx: &mut Tx, card: &Card, now_ms: i64) -> anyhow::Result<()> {
+/// Remembers the customer's latest card, as the processor told us at
+/// `seen_ms`; what an earlier event said does not replace a later one.
+pub async fn upsert_card(tx: &mut Tx, card: &Card, seen_ms: i64) -> anyhow::Result<()> {
     with_tx!(tx, conn => {
         sqlx::query(
             "INSERT INTO customer_cards (customer_id, payment_method_id, brand, last4, exp_month, \
              exp_year, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (customer_id) DO UPDATE SET payment_method_id = excluded.payment_method_id, \
              brand = excluded.brand, last4 = excluded.last4, exp_month = excluded.exp_month, \
-             exp_year = excluded.exp_year, updated_at = excluded.updated_at",
+             exp_year = excluded.exp_year, updated_at = excluded.updated_at \
+             WHERE customer_cards.updated_at <= excluded.updated_at",
         )
         .bind(&card.customer_id)
         .bind(&card.payment_method_id)
@@ -84,31 +86,34 @@ pub async fn upsert_card(tx: &mut Tx, card: &Card, now_ms: i64) -> anyhow::Resul
         .bind(&card.last4)
         .bind(i32::try_from(card.exp_month)?)
         .bind(card.exp_year)
-        .bind(now_ms)
+        .bind(seen_ms)
         .execute(conn)
         .await?;
     });
     Ok(())
 }
 
+const CARD_SQL: &str = "SELECT customer_id, payment_method_id, brand, last4, exp_month, exp_year \
+     FROM customer_cards WHERE customer_id = $1";
+
+macro_rules! card_from_row {
+    ($r:expr) => {{
+        let r = $r;
+        Card {
+            customer_id: r.try_get("customer_id")?,
+            payment_method_id: r.try_get("payment_method_id")?,
+            brand: r.try_get("brand")?,
+            last4: r.try_get("last4")?,
+            exp_month: u32::try_from(r.try_get::<i32, _>("exp_month")?)?,
+            exp_year: r.try_get("exp_year")?,
+        }
+    }};
+}
+
 pub async fn card_of(tx: &mut Tx, customer_id: &str) -> anyhow::Result<Option<Card>> {
     let card = with_tx!(tx, conn => {
-        match sqlx::query(
-            "SELECT customer_id, payment_method_id, brand, last4, exp_month, exp_year \
-             FROM customer_cards WHERE customer_id = $1",
-        )
-        .bind(customer_id)
-        .fetch_optional(conn)
-        .await?
-        {
-            Some(r) => Some(Card {
-                customer_id: r.try_get("customer_id")?,
-                payment_method_id: r.try_get("payment_method_id")?,
-                brand: r.try_get("brand")?,
-                last4: r.try_get("last4")?,
-                exp_month: u32::try_from(r.try_get::<i32, _>("exp_month")?)?,
-                exp_year: r.try_get("exp_year")?,
-            }),
+        match sqlx::query(CARD_SQL).bind(customer_id).fetch_optional(conn).await? {
+            Some(r) => Some(card_from_row!(r)),
             None => None,
         }
     });
@@ -156,17 +161,15 @@ pub async fn insert_notice(
 }
 
 impl Store {
-    /// The payment method id of the customer's latest card.
-    pub async fn current_card(&self, customer_id: &str) -> anyhow::Result<Option<String>> {
-        let id = with_pool!(self, pool => {
-            sqlx::query_scalar::<_, String>(
-                "SELECT payment_method_id FROM customer_cards WHERE customer_id = $1",
-            )
-            .bind(customer_id)
-            .fetch_optional(pool)
-            .await?
+    /// The customer's latest card.
+    pub async fn current_card(&self, customer_id: &str) -> anyhow::Result<Option<Card>> {
+        let card = with_pool!(self, pool => {
+            match sqlx::query(CARD_SQL).bind(customer_id).fetch_optional(pool).await? {
+                Some(r) => Some(card_from_row!(r)),
+                None => None,
+            }
         });
-        Ok(id)
+        Ok(card)
     }
 
     /// Takes pending, due notices (one, or up to `limit` when `id` is

@@ -25,25 +25,6 @@ async fn with_portal(server: &MockServer) {
         .await;
 }
 
-/// The path of the card-update link in the case's first email.
-async fn link_in_email(app: &TestApp, s: &Scenario) -> String {
-    let case = app.case(&s.invoice).await;
-    let mails = app.store.outbox(Some(case.id), 10).await.unwrap();
-    let mail = mails
-        .iter()
-        .find(|m| m.kind == "payment_failed")
-        .expect("the day-0 email");
-    let start = mail
-        .body_text
-        .find("/billing/update/")
-        .expect("a card-update link");
-    mail.body_text[start..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned()
-}
-
 /// A case whose first email went out (the processor declines for funds),
 /// and the path of the link in it.
 async fn a_case_emailed(
@@ -304,9 +285,8 @@ async fn links_survive_a_secret_rotation(backend: Backend) {
 
 /// An email due in the customer's quiet hours waits for their morning.
 async fn page_amounts_read_as_the_customer_reads_them(backend: Backend) {
-    let money = |minor, currency| {
-        Money::from_minor(minor, Currency::parse(currency).unwrap()).unwrap()
-    };
+    let money =
+        |minor, currency| Money::from_minor(minor, Currency::parse(currency).unwrap()).unwrap();
     let usd = scenario("in_page_usd");
     let eur = Scenario {
         amount: money(1999, "eur"),
@@ -334,7 +314,8 @@ async fn page_amounts_read_as_the_customer_reads_them(backend: Backend) {
         return;
     };
     for s in [&usd, &eur, &jpy] {
-        app.send("invoice.payment_failed", &event(s, "failed")).await;
+        app.send("invoice.payment_failed", &event(s, "failed"))
+            .await;
     }
     app.run_due_jobs().await;
     for (s, shown, never) in [

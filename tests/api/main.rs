@@ -2,6 +2,7 @@
 
 mod account;
 mod billing_page;
+mod browser;
 mod case_facts;
 mod cli;
 mod disputes;
@@ -9,6 +10,7 @@ mod durability;
 mod fixtures;
 mod health;
 mod helpers;
+mod in_a_browser;
 mod intake;
 mod offers;
 mod pre_dunning;

@@ -35,15 +35,7 @@ async fn emailed(
     app.send("invoice.payment_failed", &event(&s, "failed"))
         .await;
     app.run_due_jobs().await;
-    let case = app.case(&s.invoice).await;
-    let mail = app.store.outbox(Some(case.id), 10).await.unwrap();
-    let text = &mail
-        .iter()
-        .find(|m| m.kind == "payment_failed")
-        .unwrap()
-        .body_text;
-    let start = text.find("/billing/update/").expect("a link");
-    let link = text[start..].split_whitespace().next().unwrap().to_owned();
+    let link = link_in_email(&app, &s).await;
     Some((s, server, app, link))
 }
 

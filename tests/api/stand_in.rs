@@ -199,3 +199,22 @@ pub(crate) async fn pending_work(app: &TestApp, s: &Scenario) -> usize {
         .filter(|w| w.status == WorkStatus::Pending)
         .count()
 }
+
+/// The path of the card-update link in the case's first email.
+pub(crate) async fn link_in_email(app: &TestApp, s: &Scenario) -> String {
+    let case = app.case(&s.invoice).await;
+    let mails = app.store.outbox(Some(case.id), 10).await.unwrap();
+    let mail = mails
+        .iter()
+        .find(|m| m.kind == "payment_failed")
+        .expect("the day-0 email");
+    let start = mail
+        .body_text
+        .find("/billing/update/")
+        .expect("a card-update link");
+    mail.body_text[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}

@@ -65,11 +65,28 @@ pub struct Subscription {
 }
 
 #[derive(Deserialize)]
-struct RawCard {
-    brand: Option<String>,
+pub(super) struct RawCard {
+    pub(super) brand: Option<String>,
     last4: Option<String>,
     exp_month: Option<u32>,
     exp_year: Option<i32>,
+}
+
+impl RawCard {
+    /// The card as the payment method `id` of `customer`.
+    pub(super) fn into_method(
+        self,
+        id: PaymentMethodId,
+        customer: Option<CustomerId>,
+    ) -> PaymentMethod {
+        PaymentMethod {
+            id,
+            customer,
+            expiry: expiry(&self),
+            brand: self.brand,
+            last4: self.last4,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -93,13 +110,10 @@ fn expiry(card: &RawCard) -> Option<CardExpiry> {
 pub(super) fn parse_payment_method(object: &str) -> Result<PaymentMethod, serde_json::Error> {
     let raw: RawPaymentMethod = serde_json::from_str(object)?;
     let card = raw.card.unwrap_or(raw.legacy);
-    Ok(PaymentMethod {
-        id: required(raw.id, "id", PaymentMethodId::try_from)?,
-        customer: typed(raw.customer, "customer", CustomerId::try_from)?,
-        expiry: expiry(&card),
-        brand: card.brand,
-        last4: card.last4,
-    })
+    Ok(card.into_method(
+        required(raw.id, "id", PaymentMethodId::try_from)?,
+        typed(raw.customer, "customer", CustomerId::try_from)?,
+    ))
 }
 
 #[derive(Deserialize)]

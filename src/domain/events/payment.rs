@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use super::customer::{PaymentMethod, RawCard};
 use super::expandable::{self, required, typed};
 use super::timestamp;
 use crate::domain::ids::{
@@ -39,6 +40,8 @@ pub struct Charge {
     pub amount: Money,
     pub created: DateTime<Utc>,
     pub decline: DeclineDetails,
+    /// The card charged (brand, last 4, expiry), when the charge names it.
+    pub card: Option<PaymentMethod>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -93,12 +96,7 @@ struct RawOutcome {
 
 #[derive(Deserialize)]
 struct RawMethodDetails {
-    card: Option<RawCardBrand>,
-}
-
-#[derive(Deserialize)]
-struct RawCardBrand {
-    brand: Option<String>,
+    card: Option<RawCard>,
 }
 
 impl Charge {
@@ -111,6 +109,13 @@ impl Charge {
 pub(super) fn parse_charge(object: &str) -> Result<Charge, serde_json::Error> {
     let raw: RawCharge = serde_json::from_str(object)?;
     let outcome = raw.outcome;
+    let customer = typed(raw.customer, "customer", CustomerId::try_from)?;
+    let payment_method = typed(
+        raw.payment_method,
+        "payment_method",
+        PaymentMethodId::try_from,
+    )?;
+    let card = raw.payment_method_details.and_then(|d| d.card);
     let decline = DeclineDetails {
         code: raw.failure_code,
         decline_code: outcome.as_ref().and_then(|o| o.reason.clone()),
@@ -119,25 +124,26 @@ pub(super) fn parse_charge(object: &str) -> Result<Charge, serde_json::Error> {
         network_decline_code: outcome
             .as_ref()
             .and_then(|o| o.network_decline_code.clone()),
-        card_brand: raw.payment_method_details.and_then(|d| d.card?.brand),
+        card_brand: card.as_ref().and_then(|c| c.brand.clone()),
         message: raw
             .failure_message
             .or_else(|| outcome.and_then(|o| o.seller_message)),
     };
+    let card = match (card, &payment_method) {
+        (Some(card), Some(id)) => Some(card.into_method(id.clone(), customer.clone())),
+        _ => None,
+    };
     Ok(Charge {
         id: required(raw.id, "id", ChargeId::try_from)?,
-        customer: typed(raw.customer, "customer", CustomerId::try_from)?,
+        customer,
         invoice: typed(raw.invoice, "invoice", InvoiceId::try_from)?,
         payment_intent: typed(
             raw.payment_intent,
             "payment_intent",
             PaymentIntentId::try_from,
         )?,
-        payment_method: typed(
-            raw.payment_method,
-            "payment_method",
-            PaymentMethodId::try_from,
-        )?,
+        payment_method,
+        card,
         amount: Money::from_minor(raw.amount, raw.currency).map_err(serde::de::Error::custom)?,
         created: raw
             .created
@@ -176,7 +182,7 @@ pub(crate) struct RawPaymentError {
 #[derive(Deserialize)]
 struct RawErrorMethod {
     id: Option<String>,
-    card: Option<RawCardBrand>,
+    card: Option<RawCard>,
 }
 
 impl From<RawPaymentError> for DeclineDetails {

@@ -67,7 +67,7 @@ pub async fn pages(
         Ok(()) => next.call(request).await.map(|r| r.map_into_boxed_body()),
         Err(wait_secs) => {
             tracing::info!(client = ?ip, wait_secs, path = request.path(), "billing page: rate limited");
-            let locale = super::browser_locale(request.headers())
+            let locale = super::answer::browser_locale(request.headers())
                 .unwrap_or(state.engine.policy().default_locale);
             let w = page_words(locale);
             let mut response = super::message(

@@ -1,0 +1,227 @@
+//! What the update page shows for a case or, for a card-expiry link, a
+//! customer.
+
+use chrono::{DateTime, Utc};
+
+use super::words::{PageWords, page_words};
+use crate::domain::links::Purpose;
+use crate::domain::locale::Locale;
+use crate::engine::Engine;
+use crate::engine::apply::timezone_of;
+use crate::jobs::send_email::plan_name;
+use crate::mail::Why;
+use crate::mail::words::card_name;
+use crate::store::cases::CaseRow;
+use crate::store::notices::Card;
+
+/// What the update page shows.
+pub(super) struct PageView {
+    pub(super) title: String,
+    pub(super) status: &'static str,
+    pub(super) settled: bool,
+    pub(super) message: String,
+    pub(super) amount: Option<String>,
+    pub(super) details: Vec<(&'static str, String)>,
+    pub(super) can_update_card: bool,
+    pub(super) update_label: &'static str,
+    pub(super) card_action: String,
+    pub(super) invoice_url: Option<String>,
+    pub(super) pay_label: &'static str,
+    pub(super) other_options: &'static str,
+    /// The policy's offers: (form action, label).
+    pub(super) offers: Vec<(String, String)>,
+}
+
+/// Who the page is for and the card they pay with, as far as we know.
+pub(super) struct Payer {
+    name: Option<String>,
+    email: Option<String>,
+    card: Option<Card>,
+}
+
+/// The payer behind `customer_id`: what the case says, else what the
+/// processor told us of the customer; their latest card.
+pub(super) async fn payer(
+    engine: &Engine,
+    customer_id: &str,
+    name: Option<&str>,
+    email: Option<&str>,
+) -> Payer {
+    let store = &engine.store;
+    let known = store.cached_customer(customer_id).await;
+    let card = store.current_card(customer_id).await;
+    if let Some(e) = known.as_ref().err().or(card.as_ref().err()) {
+        tracing::warn!(error = %format!("{e:#}"), "billing page: reading the customer failed");
+    }
+    let known = known.ok().flatten().unwrap_or_default();
+    Payer {
+        name: name.map(str::to_owned).or(known.name),
+        email: email.map(str::to_owned).or(known.email),
+        card: card.ok().flatten(),
+    }
+}
+
+/// The payer's lines on the page: who is billed, and which card (brand and
+/// last 4 only).
+fn payer_details(payer: &Payer, locale: Locale) -> (Option<String>, Option<String>) {
+    let billed_to = match (&payer.name, &payer.email) {
+        // One per line (the page keeps the line break).
+        (Some(name), Some(email)) => Some(format!("{name}\n{email}")),
+        (Some(one), None) | (None, Some(one)) => Some(one.clone()),
+        (None, None) => None,
+    };
+    let card = payer
+        .card
+        .as_ref()
+        .filter(|c| c.last4.is_some())
+        .map(|c| card_name(locale, c.brand.as_deref(), c.last4.as_deref()));
+    (billed_to, card)
+}
+
+pub(super) fn base(engine: &Engine) -> &str {
+    engine.config.public_url.as_str().trim_end_matches('/')
+}
+
+pub(super) fn case_view(
+    engine: &Engine,
+    case: &CaseRow,
+    token: &str,
+    purpose: Purpose,
+    payer: &Payer,
+    locale: Locale,
+) -> PageView {
+    use crate::domain::case::CaseState;
+    let w: &PageWords = page_words(locale);
+    let state = case.track.case.as_ref().map(|c| c.state);
+    let owed = locale.money(case.amount_due, &case.currency);
+    let tz = timezone_of(engine, case);
+    let opened = case
+        .opened_at
+        .and_then(DateTime::<Utc>::from_timestamp_millis)
+        .map(|t| locale.short_date(t.with_timezone(&tz).date_naive()));
+    let (billed_to, card) = payer_details(payer, locale);
+    let mut details = Vec::new();
+    if let Some(who) = billed_to {
+        details.push((w.billed_to, who));
+    }
+    if let Some(plan) = case.description.as_deref().and_then(plan_name) {
+        details.push((w.plan, plan));
+    }
+    details.push((
+        w.invoice,
+        case.invoice_number
+            .clone()
+            .unwrap_or_else(|| case.invoice_id.clone()),
+    ));
+    match (state, opened) {
+        (Some(CaseState::Recovered), _) => {
+            let paid = case.amount_paid.unwrap_or(case.amount_due);
+            details.push((w.paid, locale.money(paid, &case.currency)));
+        }
+        (Some(s), Some(date)) if !s.is_terminal() => details.push((w.due_since, date)),
+        _ => {}
+    }
+    if let Some(card) = card {
+        details.push((w.card, card));
+    }
+    let (title, status, settled, message, live) = match state {
+        Some(CaseState::Recovered) => (
+            w.paid_title,
+            w.paid_status,
+            true,
+            w.paid_message.to_owned(),
+            false,
+        ),
+        Some(s) if s.is_terminal() => (
+            w.closed_title,
+            w.closed_status,
+            true,
+            w.closed_message.to_owned(),
+            false,
+        ),
+        _ => {
+            let latest = case.track.case.as_ref().and_then(|c| c.latest.as_ref());
+            let reason = match Why::of(latest) {
+                Why::Funds => w.reason_funds,
+                Why::Expired => w.reason_expired,
+                Why::Card => w.reason_card,
+                Why::Auth => w.reason_auth,
+                Why::Declined => w.reason_declined,
+            };
+            (
+                w.due_title,
+                w.due_status,
+                false,
+                w.due_message.replace("{reason}", reason),
+                true,
+            )
+        }
+    };
+    // A receipt link only looks.
+    let act = live && purpose == Purpose::Billing;
+    PageView {
+        title: title.to_owned(),
+        status,
+        settled,
+        message,
+        amount: live.then_some(owed),
+        details,
+        can_update_card: act,
+        update_label: w.update_card,
+        card_action: format!("{}/billing/update/{token}/card", base(engine)),
+        // Only a secure page of the processor's is linked.
+        invoice_url: case
+            .hosted_invoice_url
+            .clone()
+            .filter(|u| act && u.starts_with("https://")),
+        pay_label: w.pay_invoice,
+        other_options: w.other_options,
+        offers: if act && case.subscription_id.is_some() {
+            offers_for(engine, token)
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+/// The policy's offers as the page's buttons.
+fn offers_for(engine: &Engine, token: &str) -> Vec<(String, String)> {
+    engine
+        .policy()
+        .offers
+        .iter()
+        .map(|o| {
+            let action = format!("{}/billing/offers/{token}/{}", base(engine), o.id);
+            (action, o.label.clone())
+        })
+        .collect()
+}
+
+pub(super) fn customer_view(
+    engine: &Engine,
+    token: &str,
+    payer: &Payer,
+    locale: Locale,
+) -> PageView {
+    let w = page_words(locale);
+    let (billed_to, card) = payer_details(payer, locale);
+    let details = [(w.billed_to, billed_to), (w.card, card)]
+        .into_iter()
+        .filter_map(|(label, value)| Some((label, value?)))
+        .collect();
+    PageView {
+        title: w.expiring_title.into(),
+        status: w.expiring_status,
+        settled: false,
+        message: w.expiring_message.into(),
+        amount: None,
+        details,
+        can_update_card: true,
+        update_label: w.update_card,
+        card_action: format!("{}/billing/update/{token}/card", base(engine)),
+        invoice_url: None,
+        pay_label: w.pay_invoice,
+        other_options: w.other_options,
+        offers: Vec::new(),
+    }
+}

@@ -1,0 +1,214 @@
+//! The customer's way, in a real browser (Debian's headless `chromium`):
+//! from the link in the email to the billing page, a click on "Update your
+//! card" that lands on the processor's card page, back to our page, and the
+//! retry that recovers; and, on another case, a click on an offer. The
+//! page is kept as screenshots on a phone and on a laptop
+//! (`target/test-artifacts/`).
+
+use dunwell::domain::case::CaseState;
+use dunwell::trigger::Scenario;
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::browser::{Browser, artifacts_dir, chromium};
+use crate::helpers::*;
+use crate::stand_in::*;
+
+const POLICY: &str = r#"
+[[offers]]
+id = "yearly"
+kind = "plan_change"
+price = "price_yearly"
+label = "Switch to yearly and save 20%"
+proration_behavior = "create_prorations"
+"#;
+
+/// A port nothing listens on now, so the public URL in the emails can name
+/// the address the test server will have.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The processor's card page, played by the stand-in: a page whose only
+/// link goes back where the portal session said to return.
+async fn portal_page(server: &MockServer, return_url: &str) -> String {
+    Mock::given(method("POST"))
+        .and(path("/v1/billing_portal/sessions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "bps_1", "url": format!("{}/p/session/test_portal", server.uri())
+        })))
+        .mount(server)
+        .await;
+    let page = format!(
+        r#"<!doctype html><title>Stripe portal stand-in</title>
+        <h1>Update your payment method</h1>
+        <a id="return" href="{return_url}">Return to Acme Analytics</a>"#
+    );
+    Mock::given(method("GET"))
+        .and(path("/p/session/test_portal"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(page, "text/html"))
+        .mount(server)
+        .await;
+    format!("{}/p/session/test_portal", server.uri())
+}
+
+/// Runs `walk` with the browser on a thread of its own (it blocks) and
+/// hands the browser back.
+async fn in_browser<T: Send + 'static>(
+    mut browser: Browser,
+    walk: impl FnOnce(&mut Browser) -> T + Send + 'static,
+) -> (Browser, T) {
+    tokio::task::spawn_blocking(move || {
+        let out = walk(&mut browser);
+        (browser, out)
+    })
+    .await
+    .expect("the browser's walk")
+}
+
+#[tokio::test]
+async fn a_customer_goes_from_the_email_to_a_new_card_or_a_new_plan_in_two_clicks() {
+    let Some(binary) = chromium() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "chromium is required in CI (.ci/run installs it)"
+        );
+        eprintln!(
+            "skipped: no chromium on the PATH (apt-get install chromium, or set DUNWELL_TEST_CHROMIUM)"
+        );
+        return;
+    };
+    let port = free_port();
+    let address = format!("http://127.0.0.1:{port}");
+    let bind = format!("127.0.0.1:{port}");
+    let card = Scenario {
+        decline_code: "expired_card".into(),
+        api_version: dunwell::trigger::LEGACY_API_VERSION.into(),
+        customer_name: "Jamie Rivera".into(),
+        customer_email: "jamie.rivera@example.com".into(),
+        ..scenario("in_browser_card")
+    };
+    let plan = scenario("in_browser_plan");
+    let server = MockServer::start().await;
+    mount_stripe(&server, &card, "expired_card", 1).await;
+    mount_stripe(&server, &plan, "insufficient_funds", 1).await;
+    let extra = [
+        ("bind", bind.as_str()),
+        ("public_url", address.as_str()),
+        ("brand.name", "Acme Analytics"),
+        ("brand.support_email", "help@acme.example"),
+        ("brand.accent_color", "#4f46e5"),
+    ];
+    let app = app_with_policy(Backend::Sqlite, &server, &extra, POLICY)
+        .await
+        .expect("SQLite is always there");
+    app.send("charge.failed", &event(&card, "charge")).await;
+    app.send("invoice.payment_failed", &event(&card, "failed"))
+        .await;
+    app.send("invoice.payment_failed", &event(&plan, "failed"))
+        .await;
+    app.run_due_jobs().await;
+    assert_eq!(state(&app, &card).await, Some(CaseState::AwaitingCustomer));
+
+    // The links exactly as the emails carry them.
+    let card_link = format!("{address}{}", link_in_email(&app, &card).await);
+    let plan_link = format!("{address}{}", link_in_email(&app, &plan).await);
+    let portal = portal_page(&server, &format!("{card_link}/done")).await;
+    let dir = artifacts_dir();
+    let phone = dir.join("billing-page-phone.png");
+    let laptop = dir.join("billing-page-laptop.png");
+
+    // Click one: the email's link. Click two: "Update your card", which
+    // lands on the processor's card page; the customer comes back.
+    let browser = Browser::launch(&binary);
+    let walk = {
+        let (card_link, portal, phone, laptop) = (
+            card_link.clone(),
+            portal.clone(),
+            phone.clone(),
+            laptop.clone(),
+        );
+        move |b: &mut Browser| {
+            b.viewport(390, 844, 2.0, true);
+            b.open(&card_link);
+            let page = b.text();
+            b.screenshot(&phone);
+            b.viewport(1366, 900, 1.0, false);
+            b.open(&card_link);
+            b.screenshot(&laptop);
+            b.click("form[action$='/card'] button");
+            let landed = b.wait_for_page(|href| href.starts_with(&portal));
+            b.click("a#return");
+            b.wait_for_page(|href| href.ends_with("/done"));
+            (page, landed, b.text())
+        }
+    };
+    let (browser, (page, landed, back)) = in_browser(browser, walk).await;
+    for shown in [
+        "Acme Analytics",
+        "Jamie Rivera",
+        "Visa ending 4242",
+        "$49.00",
+        "Update your card",
+        "the card on file has expired",
+        "help@acme.example",
+        "Switch to yearly and save 20%",
+    ] {
+        assert!(
+            page.contains(shown),
+            "{shown} missing from the page: {page}"
+        );
+    }
+    assert_eq!(landed, portal);
+    assert!(back.contains("try your card again now"), "{back}");
+    let sessions = requests(&server, "POST", "/v1/billing_portal/sessions").await;
+    assert_eq!(sessions.len(), 1);
+    let body = String::from_utf8_lossy(&sessions[0].body).into_owned();
+    assert!(
+        body.contains("flow_data%5Btype%5D=payment_method_update"),
+        "{body}"
+    );
+    app.run_due_jobs().await;
+    assert_eq!(state(&app, &card).await, Some(CaseState::Recovered));
+    assert_eq!(requests(&server, "POST", &pay_path(&card)).await.len(), 1);
+
+    // The settled page, and the other case's offer: two clicks again.
+    let walk = {
+        let (card_link, plan_link) = (card_link.clone(), plan_link.clone());
+        move |b: &mut Browser| {
+            b.open(&card_link);
+            let settled = b.text();
+            b.open(&plan_link);
+            b.click("form[action*='/billing/offers/'] button");
+            b.wait_for_page(|href| href.contains("/billing/offers/"));
+            (settled, b.text())
+        }
+    };
+    let (browser, (settled, taken)) = in_browser(browser, walk).await;
+    drop(browser);
+    assert!(settled.contains("Your payment went through"), "{settled}");
+    assert!(!settled.contains("Update your card"), "{settled}");
+    assert!(
+        taken.contains("Switch to yearly and save 20%"),
+        "the confirmation names the offer: {taken}"
+    );
+    let changes = requests(
+        &server,
+        "POST",
+        &format!("/v1/subscriptions/{}", plan.subscription),
+    )
+    .await;
+    assert_eq!(changes.len(), 1);
+    app.run_due_jobs().await;
+    assert_eq!(state(&app, &plan).await, Some(CaseState::Recovered));
+    for shot in [&phone, &laptop] {
+        let size = std::fs::metadata(shot).map(|m| m.len()).unwrap_or(0);
+        assert!(size > 10_000, "{} is {size} bytes", shot.display());
+    }
+    app.shutdown().await;
+}
