@@ -12,6 +12,7 @@ mod health;
 mod helpers;
 mod in_a_browser;
 mod intake;
+mod journey;
 mod offers;
 mod pre_dunning;
 mod process;

@@ -69,6 +69,15 @@ async fn a_card_expiring_before_the_renewal_is_warned_about_once(backend: Backen
             .unwrap()
             .contains("Update your card")
     );
+    // The link leads to a page that names the card and offers the button.
+    let start = text.find("/billing/update/").unwrap();
+    let link = text[start..].split_whitespace().next().unwrap();
+    let page = app.get(link).await;
+    assert_eq!(page.status(), 200);
+    let body = page.text().await.unwrap();
+    assert!(body.contains("Keep your subscription running"), "{body}");
+    assert!(body.contains("Visa ending 4242"), "{body}");
+    assert!(body.contains(&format!("{link}/card")), "{body}");
 
     // The next upcoming reminder and Stripe's own expiring notice for the
     // same card and expiry do not write again.

@@ -30,7 +30,7 @@ fn env<'a>(db: &'a TestDb, stripe: &'a str) -> Vec<(&'a str, &'a str)> {
 }
 
 /// Posts `event_type` for `s`, signed, to a running process.
-pub async fn post(process: &Process, event_type: &str, s: &Scenario) {
+pub(crate) async fn post(process: &Process, event_type: &str, s: &Scenario) {
     let body =
         serde_json::to_vec(&dunwell::trigger::builder::build(event_type, s).unwrap()).unwrap();
     let answer = reqwest::Client::new()
@@ -49,7 +49,7 @@ async fn state_of(store: &Store, invoice: &str) -> Option<CaseState> {
     case.state.as_deref().and_then(CaseState::parse)
 }
 
-async fn ready(process: &Process) {
+pub(crate) async fn ready(process: &Process) {
     let url = process.url("/readyz");
     eventually(Duration::from_secs(10), "readyz 200", || async {
         let answer = reqwest::get(&url).await.ok()?;
