@@ -82,10 +82,18 @@ pub fn run(policy: &Policy, brand: &Brand, args: &PreviewArgs) -> anyhow::Result
         Some(other) => anyhow::bail!("--tone must be friendly, firm or final, got {other:?}"),
     };
     let reminder = reminder_of(policy, stage);
+    // The sample payment failed on 3 March 2026; this stage's email goes
+    // out `stage` days later and names a retry two days on, if that is
+    // still before the final action.
+    let failed = chrono::NaiveDate::from_ymd_opt(2026, 3, 3).expect("a date");
+    let on = |days: u32| locale.date(failed + chrono::Days::new(days.into()));
+    let next = stage + 2;
     let view = MailView {
         reminder,
         ordinal: words::ordinal(locale, reminder),
         days: stage,
+        next_retry: (next < policy.final_.day).then(|| on(next)),
+        final_date: on(policy.final_.day),
         ..sample_view(policy, brand, tone.as_str(), locale)
     };
     let mail = render(kind, &view)?;
