@@ -200,6 +200,11 @@ impl Application {
         let handle = http.handle();
         let server = (http, handle);
         tracing::info!(port, "listening");
+        if role.web() && config.admin_token.is_none() {
+            tracing::info!(
+                "the operator API (/api) is off: set DUNWELL_ADMIN_TOKEN (16+ characters) to turn it on"
+            );
+        }
 
         Ok(Self {
             port,
@@ -286,9 +291,9 @@ fn announce(config: &Config, role: Role) {
             "simulated time runs faster than real time (DUNWELL_CLOCK_SPEED)"
         );
     }
-    if config.admin_token.is_some() || config.notify_url.is_some() {
+    if config.notify_url.is_some() {
         tracing::warn!(
-            "DUNWELL_ADMIN_TOKEN / DUNWELL_NOTIFY_URL are set, but this version has no operator API or outgoing events yet: they are not used"
+            "DUNWELL_NOTIFY_URL is set, but this version sends no outgoing events yet: it is not used"
         );
     }
     if config.smtp_url.is_none() {

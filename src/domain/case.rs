@@ -129,6 +129,11 @@ pub enum Input {
     RetryNow {
         reason: String,
     },
+    /// The customer took an offer on their billing page (a plan change):
+    /// charge again now if every rule allows it.
+    OfferTaken {
+        reason: String,
+    },
     Pause,
     Resume,
     Close,
@@ -180,6 +185,57 @@ pub struct Case {
     pub retries_made: u32,
     pub latest: Option<Classification>,
     pub thanked: bool,
+    /// The refusal the case is about: the opening failure's, for reports
+    /// (`latest` is forgotten when a new card comes).
+    #[serde(default)]
+    pub cause: Option<Classification>,
+    /// What the customer last did to pay: a new card, an offer.
+    #[serde(default)]
+    pub customer_acted: Option<CustomerAct>,
+    /// How the money came in, once it did.
+    #[serde(default)]
+    pub recovered_by: Option<RecoveredBy>,
+    /// Which of our retries took it, if one did.
+    #[serde(default)]
+    pub recovered_on_retry: Option<u32>,
+}
+
+/// What a customer did on their page (or at the processor) to pay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CustomerAct {
+    CardUpdate,
+    Offer,
+}
+
+/// How a recovered invoice was paid, for reports: by one of our retries
+/// alone, after the customer gave a new card, after they took an offer, or
+/// by the processor (its own retry, or the customer paying the invoice's
+/// page) without any of ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecoveredBy {
+    Retry,
+    CardUpdate,
+    Offer,
+    Processor,
+}
+
+impl RecoveredBy {
+    pub const ALL: [Self; 4] = [Self::Retry, Self::CardUpdate, Self::Offer, Self::Processor];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Retry => "retry",
+            Self::CardUpdate => "card_update",
+            Self::Offer => "offer",
+            Self::Processor => "processor",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
 }
 
 impl Case {
@@ -307,8 +363,12 @@ impl Track {
                     opened_at: *created,
                     attempts: Vec::new(),
                     retries_made: 0,
+                    cause: self.early_decline.clone(),
                     latest: self.early_decline.take(),
                     thanked: false,
+                    customer_acted: None,
+                    recovered_by: (how == Settlement::Paid).then_some(RecoveredBy::Processor),
+                    recovered_on_retry: None,
                 });
             }
             return Vec::new();
@@ -318,9 +378,15 @@ impl Track {
             Input::RetryDeclined { attempt, decline } => {
                 self.on_retry_declined(attempt, decline, now, ctx)
             }
-            Input::RetrySucceeded { .. } => self.settle(Settlement::Paid),
+            Input::RetrySucceeded { attempt } => self.settle_paid(Some(attempt)),
             Input::FinalActionDone => self.on_final_done(ctx),
             Input::RetryNow { reason } => self.retry_now(reason, now, ctx),
+            Input::OfferTaken { reason } => {
+                if let Some(case) = self.case.as_mut().filter(|c| !c.state.is_terminal()) {
+                    case.customer_acted = Some(CustomerAct::Offer);
+                }
+                self.retry_now(reason, now, ctx)
+            }
             Input::Pause => self.pause(),
             Input::Resume => self.resume(now, ctx),
             Input::Close => match &mut self.case {
@@ -341,7 +407,7 @@ impl Track {
         ctx: &Context<'_>,
     ) -> Vec<Command> {
         match what {
-            EventInput::Paid => self.settle(Settlement::Paid),
+            EventInput::Paid => self.settle_paid(None),
             EventInput::Voided => self.settle(Settlement::Voided),
             EventInput::MarkedUncollectible => self.settle(Settlement::Uncollectible),
             EventInput::SubscriptionDeleted => self.settle(Settlement::SubscriptionDeleted),
@@ -366,6 +432,7 @@ impl Track {
                     return Vec::new();
                 }
                 // A new card: the old card's history no longer limits us.
+                case.customer_acted = Some(CustomerAct::CardUpdate);
                 case.attempts.clear();
                 case.latest = None;
                 case.state = CaseState::Retrying;
@@ -397,6 +464,10 @@ impl Track {
     ) -> Vec<Command> {
         let latest = self.early_decline.take();
         self.case = Some(Case {
+            cause: latest.clone(),
+            customer_acted: None,
+            recovered_by: None,
+            recovered_on_retry: None,
             state: CaseState::Open,
             paused_from: None,
             opened_at: failed_at,
@@ -474,6 +545,9 @@ impl Track {
         }
         if let Some(first) = case.attempts.first_mut() {
             first.category = decline.category;
+        }
+        if case.retries_made == 0 && case.customer_acted.is_none() {
+            case.cause = Some(decline.clone());
         }
         let replan = case.latest.as_ref().map(|l| l.category) != Some(decline.category);
         case.latest = Some(decline);
@@ -569,8 +643,10 @@ impl Track {
             return Vec::new();
         }
         let latest = case.latest_or_generic();
-        if may_retry_now(&case.plan_input(&latest, now, ctx)).is_err() {
-            return Vec::new();
+        if let Err(why) = may_retry_now(&case.plan_input(&latest, now, ctx)) {
+            return vec![Command::Note {
+                text: format!("no charge now ({reason}): {why}"),
+            }];
         }
         case.state = CaseState::Retrying;
         vec![
@@ -602,6 +678,21 @@ impl Track {
             commands.push(Command::TellTheEnd { action });
         }
         commands
+    }
+
+    /// The invoice was paid: by our retry number `retry`, or (None) outside
+    /// our retries.
+    fn settle_paid(&mut self, retry: Option<u32>) -> Vec<Command> {
+        if let Some(case) = self.case.as_mut().filter(|c| !c.state.is_terminal()) {
+            case.recovered_by = Some(match (case.customer_acted, retry) {
+                (Some(CustomerAct::CardUpdate), _) => RecoveredBy::CardUpdate,
+                (Some(CustomerAct::Offer), _) => RecoveredBy::Offer,
+                (None, Some(_)) => RecoveredBy::Retry,
+                (None, None) => RecoveredBy::Processor,
+            });
+            case.recovered_on_retry = retry;
+        }
+        self.settle(Settlement::Paid)
     }
 
     fn settle(&mut self, how: Settlement) -> Vec<Command> {
@@ -704,6 +795,113 @@ mod tests {
             .iter()
             .filter(|c| matches!(c, Command::ScheduleRetry { .. }))
             .count()
+    }
+
+    #[test]
+    fn how_a_recovery_came_is_kept_for_reports() {
+        let policy = Policy::default();
+        let funds = || {
+            event(
+                "evt_ch",
+                0,
+                EventInput::Decline(decline("insufficient_funds")),
+            )
+        };
+        let how = |inputs: Vec<Input>| {
+            let (track, _) = run(&policy, inputs);
+            let case = track.case.unwrap();
+            (case.state, case.recovered_by, case.recovered_on_retry)
+        };
+        assert_eq!(
+            how(vec![
+                failed(),
+                funds(),
+                Input::RetrySucceeded { attempt: 1 }
+            ]),
+            (CaseState::Recovered, Some(RecoveredBy::Retry), Some(1))
+        );
+        assert_eq!(
+            how(vec![
+                failed(),
+                funds(),
+                event("evt_pm", 1, EventInput::NewPaymentMethod),
+                Input::RetrySucceeded { attempt: 1 },
+            ]),
+            (CaseState::Recovered, Some(RecoveredBy::CardUpdate), Some(1))
+        );
+        assert_eq!(
+            how(vec![
+                failed(),
+                funds(),
+                Input::OfferTaken {
+                    reason: "yearly".into()
+                },
+                event("evt_paid", 3, EventInput::Paid),
+            ]),
+            (CaseState::Recovered, Some(RecoveredBy::Offer), None)
+        );
+        assert_eq!(
+            how(vec![
+                failed(),
+                funds(),
+                event("evt_paid", 3, EventInput::Paid)
+            ]),
+            (CaseState::Recovered, Some(RecoveredBy::Processor), None)
+        );
+        // A later webhook for the same payment changes nothing.
+        assert_eq!(
+            how(vec![
+                failed(),
+                funds(),
+                Input::RetrySucceeded { attempt: 1 },
+                event("evt_paid", 3, EventInput::Paid),
+            ]),
+            (CaseState::Recovered, Some(RecoveredBy::Retry), Some(1))
+        );
+        assert_eq!(
+            how(vec![failed(), funds(), Input::Close]),
+            (CaseState::Closed, None, None)
+        );
+    }
+
+    #[test]
+    fn the_cause_outlives_a_new_card() {
+        let policy = Policy::default();
+        let (track, _) = run(
+            &policy,
+            vec![
+                event("evt_ch", 0, EventInput::Decline(decline("expired_card"))),
+                failed(),
+                event("evt_pm", 1, EventInput::NewPaymentMethod),
+            ],
+        );
+        let case = track.case.unwrap();
+        assert!(case.latest.is_none());
+        assert_eq!(case.cause.unwrap().code, "expired_card");
+    }
+
+    #[test]
+    fn a_refused_retry_now_says_why() {
+        let policy = Policy::default();
+        let (_, commands) = run(
+            &policy,
+            vec![
+                failed(),
+                event("evt_ch", 0, EventInput::Decline(decline("stolen_card"))),
+                Input::RetryNow {
+                    reason: "the operator asked".into(),
+                },
+            ],
+        );
+        let note = commands.iter().rev().find_map(|c| match c {
+            Command::Note { text } => Some(text.clone()),
+            _ => None,
+        });
+        assert!(
+            note.as_deref()
+                .is_some_and(|n| n.starts_with("no charge now (the operator asked)")),
+            "{commands:?}"
+        );
     }
 
     #[test]

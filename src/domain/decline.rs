@@ -20,6 +20,17 @@ pub enum DeclineCategory {
 }
 
 impl DeclineCategory {
+    pub const ALL: [Self; 4] = [
+        Self::Hard,
+        Self::Funds,
+        Self::Transient,
+        Self::CustomerAction,
+    ];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Hard => "hard",

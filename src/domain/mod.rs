@@ -13,5 +13,6 @@ pub mod money;
 pub mod policy;
 pub mod rate_limit;
 pub mod schedule;
+pub mod stats;
 pub mod timeline;
 pub mod work;

@@ -27,15 +27,24 @@ pub fn timezone_of(engine: &Engine, case: &CaseRow) -> Tz {
         .unwrap_or(engine.policy().default_timezone)
 }
 
-/// Applies `input` to the locked `case`; returns whether anything changed.
-/// `cause` says, for the timeline, what brought the input.
+/// What applying an input did.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// Anything changed (the track, planned work or the timeline).
+    pub changed: bool,
+    /// The notes the machine wrote (why nothing was charged, say).
+    pub notes: Vec<String>,
+}
+
+/// Applies `input` to the locked `case`; says what it did. `cause` says,
+/// for the timeline, what brought the input.
 pub async fn apply(
     engine: &Engine,
     tx: &mut Tx,
     case: &CaseRow,
     input: Input,
     cause: &str,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<Applied> {
     let now = engine.clock.now();
     let paid_at: Vec<DateTime<Utc>> = cases::payments_of(tx, &case.customer_id)
         .await?
@@ -57,8 +66,15 @@ pub async fn apply(
     let before = track.outcome();
     let commands = track.apply(input, now, &ctx);
     if track == case.track && commands.is_empty() {
-        return Ok(false);
+        return Ok(Applied::default());
     }
+    let notes = commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::Note { text } => Some(text.clone()),
+            _ => None,
+        })
+        .collect();
     let opened_at = track.case.as_ref().map(|c| ms(c.opened_at));
     cases::save_track(tx, case.id, &track, opened_at, ms(now)).await?;
     let after = track.outcome();
@@ -79,7 +95,10 @@ pub async fn apply(
         carry_out(tx, &mut effects, command, now, retries_made).await?;
     }
     effects.flush(tx).await?;
-    Ok(true)
+    Ok(Applied {
+        changed: true,
+        notes,
+    })
 }
 
 /// What an input's commands add up to, written with as few statements as

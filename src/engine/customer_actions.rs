@@ -23,7 +23,7 @@ pub async fn card_updated(engine: &Engine, case_id: i64) -> anyhow::Result<()> {
         what: EventInput::NewPaymentMethod,
     };
     let cause = "the customer updated their card on the billing page";
-    if apply(engine, &mut tx, &case, input, cause).await? {
+    if apply(engine, &mut tx, &case, input, cause).await?.changed {
         let detail = json!({"text": cause});
         cases::add_timeline(&mut tx, case_id, engine.clock.now_ms(), "note", &detail).await?;
     }

@@ -8,6 +8,7 @@ pub mod disputes;
 pub mod events;
 pub mod lookups;
 pub mod offers;
+pub mod operator_actions;
 pub mod pre_dunning;
 pub mod route;
 

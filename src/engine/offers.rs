@@ -168,7 +168,7 @@ pub async fn take_offer(
         cases::add_timeline(&mut tx, case_id, now, "offer", &detail).await?;
         let (input, cause) = match offer.kind {
             OfferKind::PlanChange => (
-                Input::RetryNow {
+                Input::OfferTaken {
                     reason: format!("the customer changed plans ({}): retrying now", offer.id),
                 },
                 "the customer changed plans on the billing page",

@@ -59,6 +59,8 @@ pub struct CaseRow {
     pub track: Track,
     pub opened_at: Option<i64>,
     pub updated_at: i64,
+    /// When the case reached its end (engine clock); `None` while live.
+    pub ended_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -77,10 +79,10 @@ pub enum CaseLink {
     PaymentIntent,
 }
 
-const CASE_COLUMNS: &str = "id, invoice_id, customer_id, subscription_id, subscription_item_id, \
+pub(super) const CASE_COLUMNS: &str = "id, invoice_id, customer_id, subscription_id, subscription_item_id, \
     price_id, charge_id, payment_intent_id, customer_email, customer_name, amount_due, currency, \
     hosted_invoice_url, description, timezone, state, version, track, opened_at, updated_at, \
-    amount_paid, needs_attention, invoice_number";
+    amount_paid, needs_attention, invoice_number, ended_at";
 
 macro_rules! case_from_row {
     ($r:expr) => {{
@@ -110,9 +112,11 @@ macro_rules! case_from_row {
             track: serde_json::from_str(&track)?,
             opened_at: r.try_get("opened_at")?,
             updated_at: r.try_get("updated_at")?,
+            ended_at: r.try_get("ended_at")?,
         }
     }};
 }
+pub(super) use case_from_row;
 
 impl CaseRow {
     /// Whether the case reached an end (recovered, canceled, closed…).
@@ -232,18 +236,33 @@ pub async fn save_track(
     now_ms: i64,
 ) -> anyhow::Result<()> {
     // No case opened (the invoice was settled before it ever failed): no state.
-    let state = track.case.as_ref().map(|c| c.state.as_str());
+    let case = track.case.as_ref();
+    let state = case.map(|c| c.state.as_str());
+    let ended = case.is_some_and(|c| c.state.is_terminal());
+    let cause = case.and_then(|c| c.cause.as_ref().or(c.latest.as_ref()));
+    let recovered_by = case.and_then(|c| c.recovered_by).map(|r| r.as_str());
+    let recovered_on_retry = case
+        .and_then(|c| c.recovered_on_retry)
+        .map(i32::try_from)
+        .transpose()?;
     let json = serde_json::to_string(track)?;
     with_tx!(tx, conn => {
         sqlx::query(
             "UPDATE cases SET state = $1, track = $2, opened_at = $3, updated_at = $4, \
-             version = version + 1 WHERE id = $5",
+             version = version + 1, decline_category = $6, decline_code = $7, \
+             recovered_by = $8, recovered_on_retry = $9, \
+             ended_at = CASE WHEN $10 THEN COALESCE(ended_at, $4) END WHERE id = $5",
         )
         .bind(state)
         .bind(&json)
         .bind(opened_at)
         .bind(now_ms)
         .bind(id)
+        .bind(cause.map(|c| c.category.as_str()))
+        .bind(cause.map(|c| c.code.as_str()))
+        .bind(recovered_by)
+        .bind(recovered_on_retry)
+        .bind(ended)
         .execute(conn)
         .await?;
     });

@@ -9,6 +9,7 @@ pub mod mail;
 pub mod notices;
 pub mod offers;
 pub mod payload;
+pub mod reports;
 pub mod settings;
 pub mod sqlite_writer;
 pub mod tx;

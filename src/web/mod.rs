@@ -1,6 +1,7 @@
 //! HTTP routes: the webhook intake, the customer's billing page and health
 //! checks.
 
+pub mod api;
 pub mod billing;
 pub mod health;
 
@@ -19,5 +20,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/update/{token}/done", web::get().to(billing::done))
                 .route("/offers/{token}/{offer}", web::post().to(billing::offer)),
         )
+        .configure(api::routes)
         .configure(health::routes);
 }

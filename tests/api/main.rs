@@ -14,6 +14,7 @@ mod in_a_browser;
 mod intake;
 mod journey;
 mod offers;
+mod operator_api;
 mod pre_dunning;
 mod process;
 mod processor_faults;

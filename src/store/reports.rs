@@ -1,0 +1,147 @@
+//! What the operator reads: the case list (filtered, newest first, in
+//! pages) and the counts the recovery statistics are made of.
+
+use sqlx::Row;
+
+use super::cases::{CASE_COLUMNS, CaseRow, case_from_row};
+use super::{Store, with_pool};
+use crate::domain::case::{CaseState, RecoveredBy};
+use crate::domain::stats::{Group, RecoveryTime};
+
+/// Which cases to list. Every filter is optional; `after` continues a list
+/// after the case it names (opened_at, id).
+#[derive(Debug, Clone, Default)]
+pub struct CaseQuery {
+    pub state: Option<String>,
+    pub customer_id: Option<String>,
+    pub email: Option<String>,
+    pub category: Option<String>,
+    pub code: Option<String>,
+    /// Opened at or after (unix ms, engine clock).
+    pub opened_from: Option<i64>,
+    /// Opened before.
+    pub opened_to: Option<i64>,
+    pub after: Option<(i64, i64)>,
+    pub limit: i64,
+}
+
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+impl Store {
+    /// Opened cases matching `q`, newest first (by opening time, then id).
+    pub async fn find_cases(&self, q: &CaseQuery) -> anyhow::Result<Vec<CaseRow>> {
+        let mut clauses = vec!["state IS NOT NULL".to_owned()];
+        let mut binds: Vec<Bind> = Vec::new();
+        // Each value's placeholder: its position among the binds.
+        let mut bind = |value: Bind| {
+            binds.push(value);
+            format!("${}", binds.len())
+        };
+        for (column, value) in [
+            ("state", &q.state),
+            ("customer_id", &q.customer_id),
+            ("customer_email", &q.email),
+            ("decline_category", &q.category),
+            ("decline_code", &q.code),
+        ] {
+            if let Some(value) = value {
+                clauses.push(format!("{column} = {}", bind(Bind::Text(value.clone()))));
+            }
+        }
+        if let Some(from) = q.opened_from {
+            clauses.push(format!("opened_at >= {}", bind(Bind::Int(from))));
+        }
+        if let Some(to) = q.opened_to {
+            clauses.push(format!("opened_at < {}", bind(Bind::Int(to))));
+        }
+        if let Some((opened, id)) = q.after {
+            let (opened, id) = (bind(Bind::Int(opened)), bind(Bind::Int(id)));
+            clauses.push(format!(
+                "(opened_at < {opened} OR (opened_at = {opened} AND id < {id}))"
+            ));
+        }
+        let limit = bind(Bind::Int(q.limit));
+        let sql = format!(
+            "SELECT {CASE_COLUMNS} FROM cases WHERE {} ORDER BY opened_at DESC, id DESC LIMIT {limit}",
+            clauses.join(" AND "),
+        );
+        let rows = with_pool!(self, pool => {
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for bind in binds {
+                query = match bind {
+                    Bind::Text(t) => query.bind(t),
+                    Bind::Int(i) => query.bind(i),
+                };
+            }
+            let mut out = Vec::new();
+            for r in query.fetch_all(pool).await? {
+                out.push(case_from_row!(r));
+            }
+            out
+        });
+        Ok(rows)
+    }
+
+    /// Cases opened in [from, to) counted by what the statistics tell
+    /// apart, and how long the recovered ones took.
+    pub async fn recovery_counts(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> anyhow::Result<(Vec<Group>, Vec<RecoveryTime>)> {
+        let (groups, times) = with_pool!(self, pool => {
+            let mut groups = Vec::new();
+            for r in sqlx::query(
+                "SELECT currency, state, decline_category, decline_code, recovered_by, \
+                 recovered_on_retry, COUNT(*) AS n, CAST(SUM(amount_due) AS BIGINT) AS due, \
+                 CAST(SUM(COALESCE(amount_paid, amount_due)) AS BIGINT) AS paid \
+                 FROM cases WHERE state IS NOT NULL AND opened_at >= $1 AND opened_at < $2 \
+                 GROUP BY currency, state, decline_category, decline_code, recovered_by, \
+                 recovered_on_retry",
+            )
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await?
+            {
+                let state: String = r.try_get("state")?;
+                let Some(state) = CaseState::parse(&state) else { continue };
+                let by: Option<String> = r.try_get("recovered_by")?;
+                let retry: Option<i32> = r.try_get("recovered_on_retry")?;
+                groups.push(Group {
+                    currency: r.try_get("currency")?,
+                    state,
+                    category: r.try_get("decline_category")?,
+                    code: r.try_get("decline_code")?,
+                    recovered_by: by.as_deref().and_then(RecoveredBy::parse),
+                    recovered_on_retry: retry.and_then(|n| u32::try_from(n).ok()),
+                    count: r.try_get("n")?,
+                    due_minor: r.try_get("due")?,
+                    paid_minor: r.try_get("paid")?,
+                });
+            }
+            let mut times = Vec::new();
+            for r in sqlx::query(
+                "SELECT currency, (ended_at - opened_at) / 3600000 AS hours, COUNT(*) AS n \
+                 FROM cases WHERE state = 'recovered' AND ended_at IS NOT NULL \
+                 AND opened_at >= $1 AND opened_at < $2 GROUP BY currency, hours",
+            )
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await?
+            {
+                times.push(RecoveryTime {
+                    currency: r.try_get("currency")?,
+                    hours: r.try_get("hours")?,
+                    count: r.try_get("n")?,
+                });
+            }
+            (groups, times)
+        });
+        Ok((groups, times))
+    }
+}

@@ -1,0 +1,94 @@
+//! The operator's bearer token: `Authorization: Bearer $DUNWELL_ADMIN_TOKEN`,
+//! compared in constant time. Without a configured token the operator
+//! surface does not exist (404); start-up logs why.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{StatusCode, header};
+use actix_web::middleware::Next;
+use actix_web::{Error, ResponseError, web};
+use secrecy::ExposeSecret;
+use sha2::{Digest, Sha256};
+
+use super::error::ApiError;
+use crate::state::AppState;
+
+/// Whether `given` is `expected`, taking the same time whatever they hold:
+/// both are hashed first, so neither their length nor their first
+/// difference shows in the timing.
+pub fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+    let (a, b) = (Sha256::digest(given), Sha256::digest(expected));
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
+/// The token in an `Authorization: Bearer …` header.
+fn bearer(request: &ServiceRequest) -> Option<&str> {
+    let value = request
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The middleware around `/api`.
+pub async fn require_token(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let expected = request
+        .app_data::<web::Data<AppState>>()
+        .and_then(|s| s.config.admin_token.clone());
+    let refuse = |request: ServiceRequest, error: ApiError| {
+        let mut response = error.error_response();
+        if error.status_code() == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer realm=\"dunwell\""),
+            );
+        }
+        Ok(request.into_response(response))
+    };
+    let Some(expected) = expected else {
+        return refuse(request, ApiError::not_found("not found"));
+    };
+    match bearer(&request) {
+        Some(token) if same_secret(token.as_bytes(), expected.expose_secret().as_bytes()) => {
+            next.call(request).await.map(|r| r.map_into_boxed_body())
+        }
+        given => {
+            tracing::info!(
+                path = request.path(),
+                token_given = given.is_some(),
+                "operator API: refused"
+            );
+            refuse(
+                request,
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "a valid operator token is required: Authorization: Bearer <DUNWELL_ADMIN_TOKEN>",
+                ),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_same_secret_matches() {
+        assert!(same_secret(b"a-long-admin-token", b"a-long-admin-token"));
+        assert!(!same_secret(b"a-long-admin-tokeN", b"a-long-admin-token"));
+        assert!(!same_secret(
+            b"a-long-admin-token-and-more",
+            b"a-long-admin-token"
+        ));
+        assert!(!same_secret(b"", b"a-long-admin-token"));
+    }
+}

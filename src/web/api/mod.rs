@@ -1,0 +1,42 @@
+//! The operator API: JSON under `/api`, behind the operator's bearer token
+//! (`DUNWELL_ADMIN_TOKEN`); without a token configured it does not exist.
+//! Every error is `{"error": "..."}`.
+
+pub mod auth;
+mod cases;
+pub mod error;
+mod params;
+mod stats;
+mod views;
+
+use actix_web::middleware::from_fn;
+use actix_web::{HttpResponse, web};
+
+use self::error::ApiError;
+
+fn bad_request(message: String) -> actix_web::Error {
+    ApiError::bad_request(message).into()
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api")
+            .wrap(from_fn(auth::require_token))
+            .app_data(
+                web::QueryConfig::default()
+                    .error_handler(|e, _| bad_request(format!("query: {e}"))),
+            )
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(64 * 1024)
+                    .error_handler(|e, _| bad_request(format!("body: {e}"))),
+            )
+            .route("/cases", web::get().to(cases::list))
+            .route("/cases/{id}", web::get().to(cases::show))
+            .route("/cases/{id}/{action}", web::post().to(cases::action))
+            .route("/stats", web::get().to(stats::show))
+            .default_service(web::to(|| async {
+                HttpResponse::from_error(ApiError::not_found("no such API endpoint"))
+            })),
+    );
+}

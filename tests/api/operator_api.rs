@@ -1,0 +1,383 @@
+//! The operator API through HTTP: the bearer token, the case list with its
+//! filters and pages, a case's detail, the operator's actions on its
+//! timeline, and recovery statistics equal to figures computed by hand.
+
+use dunwell::domain::money::{Currency, Money};
+use dunwell::trigger::Scenario;
+use serde_json::{Value, json};
+use wiremock::MockServer;
+
+use crate::helpers::*;
+use crate::stand_in::*;
+
+const TOKEN: &str = "operator-token-0123456789";
+
+fn with_token() -> [(&'static str, &'static str); 1] {
+    [("admin_token", TOKEN)]
+}
+
+async fn api(app: &TestApp, method: &str, path: &str, token: Option<&str>) -> (u16, Value) {
+    let client = reqwest::Client::new();
+    let url = format!("{}{path}", app.address);
+    let mut request = match method {
+        "GET" => client.get(url),
+        _ => client.post(url),
+    };
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let answer = request.send().await.unwrap();
+    let status = answer.status().as_u16();
+    let text = answer.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
+    (status, body)
+}
+
+async fn get(app: &TestApp, path: &str) -> Value {
+    let (status, body) = api(app, "GET", path, Some(TOKEN)).await;
+    assert_eq!(status, 200, "GET {path}: {body}");
+    body
+}
+
+/// Cases opened on one Stripe stand-in, each failed (declined for its
+/// code), none retried yet.
+async fn cases_opened(backend: Backend, scenarios: &[Scenario]) -> Option<(MockServer, TestApp)> {
+    let server = MockServer::start().await;
+    for s in scenarios {
+        mount_stripe(&server, s, &s.decline_code, 0).await;
+    }
+    let app = app_with(backend, &server, &with_token()).await?;
+    for s in scenarios {
+        // The refused charge first (it names the decline), then the invoice.
+        app.send("charge.failed", &event(s, "charge")).await;
+        app.send("invoice.payment_failed", &event(s, "failed"))
+            .await;
+    }
+    app.run_due_jobs().await;
+    Some((server, app))
+}
+
+fn failing(invoice: &str, code: &str, email: &str) -> Scenario {
+    Scenario {
+        decline_code: code.into(),
+        customer_email: email.into(),
+        // The shape whose charge names its invoice.
+        api_version: dunwell::trigger::LEGACY_API_VERSION.into(),
+        ..scenario(invoice)
+    }
+}
+
+async fn the_token_guards_every_endpoint(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    // No token configured: the operator surface does not exist.
+    let (status, body) = api(&app, "GET", "/api/cases", Some(TOKEN)).await;
+    assert_eq!((status, body), (404, json!({"error": "not found"})));
+    app.shutdown().await;
+
+    let Some(app) = spawn_app_with(backend, &with_token()).await else {
+        return;
+    };
+    for (method, path) in [
+        ("GET", "/api/cases"),
+        ("GET", "/api/cases/1"),
+        ("POST", "/api/cases/1/pause"),
+        ("GET", "/api/stats"),
+    ] {
+        for token in [None, Some("wrong-token-0123456789"), Some("")] {
+            let (status, body) = api(&app, method, path, token).await;
+            assert_eq!(status, 401, "{method} {path} with {token:?}: {body}");
+            let text = body.to_string();
+            assert!(text.contains("Bearer"), "{text}");
+            assert!(!text.contains(TOKEN), "the token leaked: {text}");
+        }
+    }
+    let answer = reqwest::Client::new()
+        .get(format!("{}/api/cases", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        answer.headers()["www-authenticate"],
+        "Bearer realm=\"dunwell\""
+    );
+    assert_eq!(
+        get(&app, "/api/cases").await,
+        json!({"cases": [], "next_cursor": null})
+    );
+    let (status, body) = api(&app, "GET", "/api/nothing-here", Some(TOKEN)).await;
+    assert_eq!(status, 404, "{body}");
+    app.shutdown().await;
+}
+
+async fn the_case_list_filters_and_pages(backend: Backend) {
+    let scenarios = [
+        failing("in_list_a", "insufficient_funds", "ann@example.com"),
+        failing("in_list_b", "expired_card", "bob@example.com"),
+        failing("in_list_c", "insufficient_funds", "cy@example.com"),
+        failing("in_list_d", "do_not_honor", "dee@example.com"),
+        failing("in_list_e", "insufficient_funds", "eve@example.com"),
+    ];
+    let Some((_server, app)) = cases_opened(backend, &scenarios).await else {
+        return;
+    };
+    let invoices = |body: &Value| -> Vec<String> {
+        body["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["invoice_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // All five, newest first, two at a time, each exactly once.
+    let mut seen = Vec::new();
+    let mut path = "/api/cases?limit=2".to_owned();
+    loop {
+        let page = get(&app, &path).await;
+        let got = invoices(&page);
+        assert!(got.len() <= 2);
+        seen.extend(got);
+        match page["next_cursor"].as_str() {
+            Some(next) => path = format!("/api/cases?limit=2&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            "in_list_e",
+            "in_list_d",
+            "in_list_c",
+            "in_list_b",
+            "in_list_a"
+        ]
+    );
+    let funds = get(&app, "/api/cases?category=funds").await;
+    assert_eq!(invoices(&funds), ["in_list_e", "in_list_c", "in_list_a"]);
+    let first = &funds["cases"][0];
+    assert_eq!(first["decline_code"], "insufficient_funds");
+    assert_eq!(first["amount"], "49.00");
+    assert_eq!(first["currency"], "usd");
+    assert_eq!(first["state"], "retrying");
+    assert_eq!(
+        invoices(&get(&app, "/api/cases?code=expired_card").await),
+        ["in_list_b"]
+    );
+    assert_eq!(
+        invoices(&get(&app, "/api/cases?state=awaiting_customer").await),
+        ["in_list_b"]
+    );
+    assert_eq!(
+        invoices(&get(&app, "/api/cases?email=dee@example.com").await),
+        ["in_list_d"]
+    );
+    assert_eq!(
+        invoices(&get(&app, "/api/cases?customer=cus_in_list_c").await),
+        ["in_list_c"]
+    );
+    assert!(invoices(&get(&app, "/api/cases?opened_to=2000-01-01").await).is_empty());
+    assert_eq!(
+        invoices(&get(&app, "/api/cases?opened_from=2000-01-01&category=hard").await),
+        ["in_list_b"]
+    );
+    for (bad, names) in [
+        ("state=lost", "state"),
+        ("category=broke", "category"),
+        ("limit=0", "limit"),
+        ("opened_from=yesterday", "opened_from"),
+        ("cursor=nonsense", "cursor"),
+        ("colour=blue", "colour"),
+    ] {
+        let (status, body) = api(&app, "GET", &format!("/api/cases?{bad}"), Some(TOKEN)).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        let error = body["error"].as_str().unwrap();
+        assert!(error.contains(names), "{bad}: {error}");
+    }
+    app.shutdown().await;
+}
+
+async fn actions_change_the_case_and_show_on_its_timeline(backend: Backend) {
+    let s = failing("in_act", "insufficient_funds", "ann@example.com");
+    let Some((server, app)) = cases_opened(backend, std::slice::from_ref(&s)).await else {
+        return;
+    };
+    let id = app.case(&s.invoice).await.id;
+    let detail = get(&app, &format!("/api/cases/{id}")).await;
+    assert_eq!(detail["state"], "retrying");
+    assert_eq!(detail["latest_decline"]["code"], "insufficient_funds");
+    let planned = |d: &Value| -> Vec<String> {
+        d["work"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|w| w["status"] == "pending")
+            .map(|w| w["key"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(planned(&detail).contains(&"retry:1".to_owned()), "{detail}");
+    assert!(detail["timeline"].as_array().unwrap().len() >= 2);
+
+    let post = |action: &str| {
+        let path = format!("/api/cases/{id}/{action}");
+        let app = &app;
+        async move { api(app, "POST", &path, Some(TOKEN)).await }
+    };
+    let (status, body) = post("pause").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["case"]["state"], "paused");
+    assert!(planned(&get(&app, &format!("/api/cases/{id}")).await).is_empty());
+    let (status, body) = post("pause").await;
+    assert_eq!(
+        (status, body),
+        (409, json!({"error": "the case is already paused"}))
+    );
+    let (status, body) = post("retry-now").await;
+    assert_eq!(status, 409, "{body}");
+    let (status, body) = post("resume").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["case"]["state"], "retrying");
+    let (status, body) = post("retry-now").await;
+    assert_eq!(status, 200, "{body}");
+    // The retry asked for runs now (the stand-in declines it again).
+    app.run_due_jobs().await;
+    assert_eq!(requests(&server, "POST", &pay_path(&s)).await.len(), 1);
+    let (status, body) = post("close").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["case"]["state"], "closed");
+    let (status, body) = post("resume").await;
+    assert_eq!(
+        (status, body),
+        (409, json!({"error": "the case has ended (closed)"}))
+    );
+    let (status, _) = post("explode").await;
+    assert_eq!(status, 404);
+    let (status, _) = api(&app, "POST", "/api/cases/999999/pause", Some(TOKEN)).await;
+    assert_eq!(status, 404);
+
+    let detail = get(&app, &format!("/api/cases/{id}")).await;
+    let done: Vec<String> = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["kind"] == "operator")
+        .map(|l| {
+            assert_eq!(l["detail"]["result"], "done", "{l}");
+            l["detail"]["action"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(done, ["pause", "resume", "retry-now", "close"]);
+    assert!(detail["ended_at"].is_string());
+    app.shutdown().await;
+}
+
+async fn stats_equal_figures_computed_by_hand(backend: Backend) {
+    let eur = Scenario {
+        amount: Money::from_minor(1999, Currency::parse("eur").unwrap()).unwrap(),
+        ..failing("in_stats_eur", "insufficient_funds", "eu@example.com")
+    };
+    let scenarios = [
+        failing("in_stats_paid", "insufficient_funds", "a@example.com"),
+        failing("in_stats_lost", "expired_card", "b@example.com"),
+        failing("in_stats_open", "insufficient_funds", "c@example.com"),
+        eur.clone(),
+    ];
+    let Some((_server, app)) = cases_opened(backend, &scenarios).await else {
+        return;
+    };
+    // Paid at the processor; one closed unpaid; one still open. An
+    // invoice paid without ever failing is no recovery at all.
+    app.send("invoice.paid", &event(&scenarios[0], "paid"))
+        .await;
+    app.send("invoice.paid", &event(&eur, "paid")).await;
+    app.send(
+        "invoice.paid",
+        &event(&scenario("in_stats_healthy"), "paid"),
+    )
+    .await;
+    let lost = app.case("in_stats_lost").await.id;
+    let (status, _) = api(
+        &app,
+        "POST",
+        &format!("/api/cases/{lost}/close"),
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let stats = get(&app, "/api/stats").await;
+    let currencies = stats["currencies"].as_array().unwrap();
+    assert_eq!(currencies.len(), 2, "{stats}");
+    let eur = &currencies[0];
+    assert_eq!(eur["currency"], "eur");
+    assert_eq!(
+        eur["failed"],
+        json!({"count": 1, "minor": 1999, "amount": "19.99"})
+    );
+    assert_eq!(
+        eur["recovered"],
+        json!({"count": 1, "minor": 1999, "amount": "19.99"})
+    );
+    assert_eq!(eur["recovery_rate_by_revenue"], 1.0);
+    let usd = &currencies[1];
+    assert_eq!(usd["currency"], "usd");
+    assert_eq!(
+        usd["failed"],
+        json!({"count": 3, "minor": 14700, "amount": "147.00"})
+    );
+    assert_eq!(
+        usd["recovered"],
+        json!({"count": 1, "minor": 4900, "amount": "49.00"})
+    );
+    assert_eq!(
+        usd["lost"],
+        json!({"count": 1, "minor": 4900, "amount": "49.00"})
+    );
+    assert_eq!(
+        usd["open"],
+        json!({"count": 1, "minor": 4900, "amount": "49.00"})
+    );
+    assert_eq!(usd["recovery_rate_by_count"], 0.3333);
+    assert_eq!(usd["recovery_rate_by_revenue"], 0.3333);
+    assert_eq!(usd["median_days_to_recover"], 0.0);
+    assert_eq!(
+        usd["by_method"],
+        json!([{"method": "processor", "retry": null,
+                "recovered": {"count": 1, "minor": 4900, "amount": "49.00"}}])
+    );
+    let categories: Vec<(String, i64, i64)> = usd["by_category"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["key"].as_str().unwrap().to_owned(),
+                c["failed"]["count"].as_i64().unwrap(),
+                c["recovered"]["count"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        categories,
+        [("funds".to_owned(), 2, 1), ("hard".to_owned(), 1, 0)]
+    );
+    // A window with nothing in it, and one the wrong way round.
+    let empty = get(&app, "/api/stats?from=2000-01-01&to=2000-02-01").await;
+    assert_eq!(empty["currencies"], json!([]));
+    let (status, body) = api(
+        &app,
+        "GET",
+        "/api/stats?from=2001-01-01&to=2000-01-01",
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    app.shutdown().await;
+}
+
+crate::backend_tests!(
+    the_token_guards_every_endpoint,
+    the_case_list_filters_and_pages,
+    actions_change_the_case_and_show_on_its_timeline,
+    stats_equal_figures_computed_by_hand,
+);
