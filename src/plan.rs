@@ -10,10 +10,11 @@ use crate::config::Config;
 use crate::domain::decline::classify;
 use crate::domain::events::DeclineDetails;
 use crate::domain::money::{Currency, Money};
-use crate::domain::policy::{FinalAction, StageEmail};
+use crate::domain::policy::{FinalAction, Policy, StageEmail};
 use crate::domain::timeline::{self, StepAction, TimelineInput};
 
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, clap::Args, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PlanArgs {
     /// The decline code of the failure (insufficient_funds, expired_card...).
     #[arg(long)]
@@ -29,16 +30,32 @@ pub struct PlanArgs {
     pub country: Option<String>,
     /// The customer's earlier successful payments, comma-separated RFC 3339.
     #[arg(long, value_delimiter = ',')]
+    #[serde(default)]
     pub paid_at: Vec<String>,
     #[arg(long)]
     pub amount: Option<String>,
     #[arg(long, default_value = "usd")]
+    #[serde(default = "usd")]
     pub currency: String,
     /// Card network (visa, mastercard...): network rules depend on it.
     #[arg(long)]
     pub card_brand: Option<String>,
     #[arg(long)]
+    #[serde(skip)]
     pub json: bool,
+}
+
+fn usd() -> String {
+    "usd".into()
+}
+
+/// A plan with what it was made for.
+pub struct Preview {
+    decline: crate::domain::decline::Classification,
+    timezone: Tz,
+    failed_at: DateTime<Utc>,
+    amount: Option<Money>,
+    plan: timeline::Timeline,
 }
 
 /// The main time zone of a country, for when only the country is known.
@@ -84,19 +101,24 @@ fn instant(raw: &str, flag: &str) -> anyhow::Result<DateTime<Utc>> {
         .with_timezone(&Utc))
 }
 
-pub fn run(config: &Config, args: &PlanArgs) -> anyhow::Result<()> {
-    let policy = &config.policy;
+/// The plan `policy` gives the failure `args` describe (`now` when no
+/// failure time is given).
+pub fn preview(policy: &Policy, args: &PlanArgs, now: DateTime<Utc>) -> anyhow::Result<Preview> {
     let failed_at = match &args.failed_at {
-        Some(raw) => instant(raw, "--failed-at")?,
-        None => crate::clock::now(),
+        Some(raw) => instant(raw, "failed_at (--failed-at)")?,
+        None => now,
     };
     let timezone = match (&args.timezone, &args.country) {
         (Some(name), _) => name.parse::<Tz>().map_err(|_| {
-            anyhow::anyhow!("--timezone {name:?} is not an IANA time zone (e.g. Europe/Lisbon)")
+            anyhow::anyhow!(
+                "timezone (--timezone): {name:?} is not an IANA time zone (e.g. Europe/Lisbon)"
+            )
         })?,
         (None, Some(country)) => match country_timezone(country) {
             Some(tz) => tz,
-            None => bail!("--country {country:?}: no time zone known for it; pass --timezone"),
+            None => {
+                bail!("country (--country): no time zone known for {country:?}; give a timezone")
+            }
         },
         (None, None) => policy.default_timezone,
     };
@@ -104,7 +126,7 @@ pub fn run(config: &Config, args: &PlanArgs) -> anyhow::Result<()> {
         .paid_at
         .iter()
         .filter(|s| !s.trim().is_empty())
-        .map(|s| instant(s, "--paid-at"))
+        .map(|s| instant(s, "paid_at (--paid-at)"))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let amount = match &args.amount {
         Some(a) => Some(Money::parse_major(a, Currency::parse(&args.currency)?)?),
@@ -124,34 +146,58 @@ pub fn run(config: &Config, args: &PlanArgs) -> anyhow::Result<()> {
         paid_at: &paid_at,
         policy,
     });
+    Ok(Preview {
+        decline,
+        timezone,
+        failed_at,
+        amount,
+        plan,
+    })
+}
+
+/// The plan as `dunwell plan --json` prints it (and `POST /api/plan`
+/// answers).
+pub fn to_json(p: &Preview) -> serde_json::Value {
+    let local = |at: DateTime<Utc>| {
+        at.with_timezone(&p.timezone)
+            .to_rfc3339_opts(SecondsFormat::Secs, false)
+    };
+    let steps: Vec<_> = p
+        .plan
+        .steps
+        .iter()
+        .map(|s| {
+            let mut step = serde_json::to_value(s).expect("steps serialize");
+            step["at"] = json!(s.at.to_rfc3339_opts(SecondsFormat::Secs, true));
+            step["local"] = json!(local(s.at));
+            step
+        })
+        .collect();
+    let mut out = json!({
+        "decline_code": p.decline.code,
+        "category": p.decline.category,
+        "timezone": p.timezone.name(),
+        "failed_at": p.failed_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        "waits_for_new_payment_method": p.plan.waits_for_new_payment_method,
+        "retries_end": p.plan.retries_end,
+        "steps": steps,
+    });
+    if let Some(amount) = p.amount {
+        out["amount"] = json!(amount.to_string());
+    }
+    out
+}
+
+pub fn run(config: &Config, args: &PlanArgs) -> anyhow::Result<()> {
+    let p = preview(&config.policy, args, crate::clock::now())?;
+    let (decline, timezone, failed_at, amount, plan) =
+        (&p.decline, p.timezone, p.failed_at, p.amount, &p.plan);
     let local = |at: DateTime<Utc>| {
         at.with_timezone(&timezone)
             .to_rfc3339_opts(SecondsFormat::Secs, false)
     };
     if args.json {
-        let steps: Vec<_> = plan
-            .steps
-            .iter()
-            .map(|s| {
-                let mut step = serde_json::to_value(s).expect("steps serialize");
-                step["at"] = json!(s.at.to_rfc3339_opts(SecondsFormat::Secs, true));
-                step["local"] = json!(local(s.at));
-                step
-            })
-            .collect();
-        let mut out = json!({
-            "decline_code": decline.code,
-            "category": decline.category,
-            "timezone": timezone.name(),
-            "failed_at": failed_at.to_rfc3339_opts(SecondsFormat::Secs, true),
-            "waits_for_new_payment_method": plan.waits_for_new_payment_method,
-            "retries_end": plan.retries_end,
-            "steps": steps,
-        });
-        if let Some(amount) = amount {
-            out["amount"] = json!(amount.to_string());
-        }
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        println!("{}", serde_json::to_string_pretty(&to_json(&p))?);
         return Ok(());
     }
     println!(

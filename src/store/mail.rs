@@ -135,14 +135,26 @@ impl Store {
         case_id: Option<i64>,
         limit: i64,
     ) -> anyhow::Result<Vec<OutboxMail>> {
+        self.outbox_page(case_id, None, limit).await
+    }
+
+    /// The newest emails (of one case), older than email `before` if given.
+    pub async fn outbox_page(
+        &self,
+        case_id: Option<i64>,
+        before: Option<i64>,
+        limit: i64,
+    ) -> anyhow::Result<Vec<OutboxMail>> {
         let rows = with_pool!(self, pool => {
             let mut out = Vec::new();
             for r in sqlx::query(
                 "SELECT id, case_id, kind, stage, recipient, subject, body_text, body_html, status, \
                  created_at, sent_at, error FROM outbox \
-                 WHERE ($1 IS NULL OR case_id = $1) ORDER BY id DESC LIMIT $2",
+                 WHERE ($1 IS NULL OR case_id = $1) AND ($2 IS NULL OR id < $2) \
+                 ORDER BY id DESC LIMIT $3",
             )
             .bind(case_id)
+            .bind(before)
             .bind(limit)
             .fetch_all(pool)
             .await?

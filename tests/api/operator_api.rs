@@ -375,9 +375,141 @@ async fn stats_equal_figures_computed_by_hand(backend: Backend) {
     app.shutdown().await;
 }
 
+async fn plan_outbox_and_export_answer_as_documented(backend: Backend) {
+    let scenarios = [
+        failing("in_misc_a", "insufficient_funds", "ann@example.com"),
+        Scenario {
+            customer_name: "Rivera, \"Jamie\"".into(),
+            ..failing("in_misc_b", "expired_card", "=cmd@example.com")
+        },
+    ];
+    let Some((_server, app)) = cases_opened(backend, &scenarios).await else {
+        return;
+    };
+    // The plan: what `dunwell plan --json` prints for the same failure.
+    let body = json!({"decline_code": "insufficient_funds", "country": "DE",
+                      "failed_at": "2026-03-03T10:00:00Z", "amount": "49.00"});
+    let answer = reqwest::Client::new()
+        .post(format!("{}/api/plan", app.address))
+        .bearer_auth(TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let planned: Value = answer.json().await.unwrap();
+    let cli = std::process::Command::new(env!("CARGO_BIN_EXE_dunwell"))
+        .args([
+            "plan",
+            "--decline-code",
+            "insufficient_funds",
+            "--country",
+            "DE",
+        ])
+        .args([
+            "--failed-at",
+            "2026-03-03T10:00:00Z",
+            "--amount",
+            "49.00",
+            "--json",
+        ])
+        .env("DUNWELL_POLICY__QUIET_HOURS", "off")
+        .env("DUNWELL_POLICY__MIN_HOURS_BETWEEN_EMAILS", "0")
+        .env("DUNWELL_DATABASE_URL", "sqlite://unused.db")
+        .output()
+        .unwrap();
+    assert!(
+        cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    let printed: Value = serde_json::from_slice(&cli.stdout).unwrap();
+    assert_eq!(planned, printed);
+    assert_eq!(planned["timezone"], "Europe/Berlin");
+    for (bad, names) in [
+        (
+            json!({"decline_code": "x", "timezone": "Mars/Base"}),
+            "timezone",
+        ),
+        (
+            json!({"decline_code": "x", "failed_at": "soon"}),
+            "failed_at",
+        ),
+        (json!({"decline_code": "x", "colour": "blue"}), "colour"),
+        (json!({"country": "DE"}), "decline_code"),
+    ] {
+        let answer = reqwest::Client::new()
+            .post(format!("{}/api/plan", app.address))
+            .bearer_auth(TOKEN)
+            .json(&bad)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 400, "{bad}");
+        let error: Value = answer.json().await.unwrap();
+        assert!(error["error"].as_str().unwrap().contains(names), "{error}");
+    }
+
+    // The outbox: rendered emails, newest first, in pages.
+    let id = app.case("in_misc_a").await.id;
+    let page = get(&app, &format!("/api/outbox?case={id}&limit=1")).await;
+    let email = &page["emails"][0];
+    assert_eq!(email["case_id"], id);
+    assert_eq!(email["kind"], "payment_failed");
+    assert!(
+        email["subject"].as_str().unwrap().contains("$49.00"),
+        "{email}"
+    );
+    assert!(email["text"].as_str().unwrap().contains("/billing/update/"));
+    assert!(email["html"].as_str().unwrap().contains("<html"));
+    let all = get(&app, "/api/outbox").await;
+    assert_eq!(all["emails"].as_array().unwrap().len(), 2, "{all}");
+    assert_eq!(all["next_before"], Value::Null);
+
+    // The export: every case, quoted for a spreadsheet.
+    let answer = reqwest::Client::new()
+        .get(format!("{}/api/cases.csv", app.address))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert!(
+        answer.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let csv = answer.text().await.unwrap();
+    let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(lines[0].starts_with("id,invoice_id,"), "{csv}");
+    assert!(
+        lines[1].contains(",in_misc_b,") && lines[1].contains("'=cmd@example.com"),
+        "{csv}"
+    );
+    assert!(lines[1].contains("\"Rivera, \"\"Jamie\"\"\""), "{csv}");
+    assert!(
+        lines[2].contains(",in_misc_a,") && lines[2].contains(",49.00,"),
+        "{csv}"
+    );
+    let hard = reqwest::Client::new()
+        .get(format!("{}/api/cases.csv?category=hard", app.address))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(hard.matches("\r\n").count(), 2, "{hard}");
+    app.shutdown().await;
+}
+
 crate::backend_tests!(
     the_token_guards_every_endpoint,
     the_case_list_filters_and_pages,
     actions_change_the_case_and_show_on_its_timeline,
     stats_equal_figures_computed_by_hand,
+    plan_outbox_and_export_answer_as_documented,
 );

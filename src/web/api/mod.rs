@@ -5,7 +5,10 @@
 pub mod auth;
 mod cases;
 pub mod error;
+mod export;
+mod outbox;
 mod params;
+mod plan;
 mod stats;
 mod views;
 
@@ -32,9 +35,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .error_handler(|e, _| bad_request(format!("body: {e}"))),
             )
             .route("/cases", web::get().to(cases::list))
+            .route("/cases.csv", web::get().to(export::csv))
             .route("/cases/{id}", web::get().to(cases::show))
             .route("/cases/{id}/{action}", web::post().to(cases::action))
             .route("/stats", web::get().to(stats::show))
+            .route("/plan", web::post().to(plan::show))
+            .route("/outbox", web::get().to(outbox::list))
             .default_service(web::to(|| async {
                 HttpResponse::from_error(ApiError::not_found("no such API endpoint"))
             })),

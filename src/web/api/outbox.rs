@@ -1,0 +1,77 @@
+//! `GET /api/outbox?case=&before=&limit=`: the emails dunwell wrote, newest
+//! first, rendered (subject, text and HTML) with their delivery status.
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::cases::MAX_PAGE;
+use super::error::ApiError;
+use super::views::instant;
+use crate::state::AppState;
+use crate::store::mail::OutboxMail;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxParams {
+    pub case: Option<i64>,
+    /// Only emails older than this one (the previous page's `next_before`).
+    pub before: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+struct Email<'a> {
+    id: i64,
+    case_id: i64,
+    kind: &'a str,
+    stage: i32,
+    recipient: Option<&'a str>,
+    status: &'a str,
+    error: Option<&'a str>,
+    created_at: String,
+    sent_at: Option<String>,
+    subject: &'a str,
+    text: &'a str,
+    html: &'a str,
+}
+
+impl<'a> From<&'a OutboxMail> for Email<'a> {
+    fn from(m: &'a OutboxMail) -> Self {
+        Self {
+            id: m.id,
+            case_id: m.case_id,
+            kind: &m.kind,
+            stage: m.stage,
+            recipient: m.recipient.as_deref(),
+            status: &m.status,
+            error: m.error.as_deref(),
+            created_at: instant(m.created_at),
+            sent_at: m.sent_at.map(instant),
+            subject: &m.subject,
+            text: &m.body_text,
+            html: &m.body_html,
+        }
+    }
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    params: web::Query<OutboxParams>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = params.limit.unwrap_or(20);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit: from 1 to {MAX_PAGE}, got {limit}"
+        )));
+    }
+    let mut mails = state
+        .store
+        .outbox_page(params.case, params.before, limit + 1)
+        .await?;
+    let more = mails.len() as i64 > limit;
+    mails.truncate(limit as usize);
+    let next = mails.last().filter(|_| more).map(|m| m.id);
+    let emails: Vec<Email<'_>> = mails.iter().map(Email::from).collect();
+    Ok(HttpResponse::Ok().json(json!({ "emails": emails, "next_before": next })))
+}
