@@ -48,7 +48,10 @@ pub enum Command {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    crate::telemetry::init();
+    if let Err(why) = crate::telemetry::init() {
+        eprintln!("error: {why}");
+        return ExitCode::from(2);
+    }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(errors) => {

@@ -48,6 +48,8 @@ pub struct Config {
     /// working after a rotation (the rest of the comma-separated list).
     pub old_link_secrets: Vec<SecretString>,
     pub admin_token: Option<SecretString>,
+    /// Bearer token `/metrics` asks for; `None`: open.
+    pub metrics_token: Option<SecretString>,
     pub notify_url: Option<Url>,
     pub notify_secret: Option<SecretString>,
     pub clock_speed: f64,
@@ -94,6 +96,8 @@ struct RawConfig {
     #[serde(deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     admin_token: Option<String>,
     #[serde(deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    metrics_token: Option<String>,
+    #[serde(deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     notify_url: Option<String>,
     #[serde(deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     notify_secret: Option<String>,
@@ -124,6 +128,7 @@ impl Default for RawConfig {
             mail_from: None,
             link_secret: None,
             admin_token: None,
+            metrics_token: None,
             notify_url: None,
             notify_secret: None,
             clock_speed: "1".into(),
@@ -152,6 +157,7 @@ const KNOWN_KEYS: &[&str] = &[
     "mail_from",
     "link_secret",
     "admin_token",
+    "metrics_token",
     "notify_url",
     "notify_secret",
     "clock_speed",
@@ -161,8 +167,9 @@ const KNOWN_KEYS: &[&str] = &[
     "brand",
 ];
 
-/// Environment variables with our prefix that are not configuration.
-const NOT_CONFIG_ENV: &[&str] = &["test_postgres_url", "log"];
+/// Environment variables with our prefix that are not configuration (the
+/// log's, read before it; the test suite's `DUNWELL_TEST_*`).
+const NOT_CONFIG_ENV: &[&str] = &["log", "log_format"];
 
 /// A string, or a number/bool that the environment parser produced from
 /// something the operator meant as text (a numeric token, say).
@@ -253,9 +260,8 @@ impl Config {
             figment = figment.merge(Toml::file_exact(file));
         }
         let env = Env::prefixed(ENV_PREFIX).split("__").filter(|k| {
-            !NOT_CONFIG_ENV
-                .iter()
-                .any(|n| k.as_str().eq_ignore_ascii_case(n))
+            let key = k.as_str().to_ascii_lowercase();
+            !key.starts_with("test_") && !NOT_CONFIG_ENV.contains(&key.as_str())
         });
         Self::from_figment(figment.merge(env))
     }
@@ -339,6 +345,7 @@ impl Config {
             ("mail_from", opt(&self.mail_from)),
             ("link_secret", link_secret),
             ("admin_token", secret(&self.admin_token)),
+            ("metrics_token", secret(&self.metrics_token)),
             ("notify_url", opt(&self.notify_url)),
             ("notify_secret", secret(&self.notify_secret)),
             ("clock_speed", self.clock_speed.to_string()),
@@ -665,6 +672,7 @@ impl RawConfig {
                     .map(SecretString::from)
                     .collect(),
                 admin_token: secret(self.admin_token),
+                metrics_token: secret(self.metrics_token),
                 notify_url,
                 notify_secret: secret(self.notify_secret),
                 clock_speed,

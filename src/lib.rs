@@ -7,6 +7,7 @@ pub mod domain;
 pub mod engine;
 pub mod jobs;
 pub mod mail;
+pub mod meters;
 pub mod plan;
 pub mod processor;
 pub mod random;

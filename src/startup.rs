@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use secrecy::SecretString;
@@ -158,9 +159,12 @@ impl Application {
             }
         }
 
+        crate::meters::handle();
         let probe = web::Data::new(Probe {
             store: store.clone(),
             loops,
+            clock: engine.clock.clone(),
+            metrics_token: config.metrics_token.clone(),
         });
         let port = listener.local_addr()?.port();
         let mut committer = None;
@@ -176,6 +180,7 @@ impl Application {
             });
             HttpServer::new(move || {
                 App::new()
+                    .wrap(from_fn(crate::web::requests::observe))
                     .app_data(state.clone())
                     .app_data(probe.clone())
                     .configure(crate::web::routes)
@@ -188,6 +193,7 @@ impl Application {
         } else {
             HttpServer::new(move || {
                 App::new()
+                    .wrap(from_fn(crate::web::requests::observe))
                     .app_data(probe.clone())
                     .configure(crate::web::health::routes)
             })

@@ -74,6 +74,7 @@ pub async fn perform(
     };
     match engine.processor.pay_invoice(&invoice, &key).await {
         Ok(PayOutcome::Paid(_)) => {
+            crate::meters::charge_attempt("succeeded", "none");
             let line = Line {
                 kind: "attempt",
                 detail: json!({"attempt": attempt, "outcome": "paid", "idempotency_key": key}),
@@ -91,6 +92,7 @@ pub async fn perform(
         }
         Ok(PayOutcome::Declined(details)) => {
             let decline = classify(&details);
+            crate::meters::charge_attempt("declined", decline.category.as_str());
             if decline.unknown {
                 tracing::warn!(code = %decline.code, "unknown decline code: treated as transient");
             }
@@ -118,6 +120,7 @@ pub async fn perform(
             .await
         }
         Err(e @ ProcessorError::Rejected { .. }) => {
+            crate::meters::charge_attempt("rejected", "none");
             if let Reread::Settled(input, word) = reread_invoice(engine, work, case).await? {
                 return settled_meanwhile(engine, work, input, word).await;
             }
@@ -129,6 +132,7 @@ pub async fn perform(
             conclude(engine, work, None, WorkStatus::Failed, &text, vec![line]).await
         }
         Err(e) => {
+            crate::meters::charge_attempt("error", "none");
             let what = format!("charge attempt {attempt}");
             after_processor_failure(engine, work, case, e, &key, fresh_attempt(), &what).await
         }

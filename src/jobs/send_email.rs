@@ -202,6 +202,7 @@ pub async fn perform(
         status,
     };
     if status != "sending" {
+        crate::meters::email(kind.as_str(), status);
         // Nothing leaves the building: the outbox row, the timeline line and
         // the end of the work commit together.
         return write_to_outbox(engine, work, &new, line(status)).await;
@@ -226,6 +227,7 @@ pub async fn perform(
     );
     match engine.mailer.send(to, &rendered, &message_id).await {
         Ok(()) => {
+            crate::meters::email(kind.as_str(), "sent");
             store.mark_mail(mail_id, "sent", None, now).await?;
             conclude(
                 engine,
@@ -238,6 +240,7 @@ pub async fn perform(
             .await
         }
         Err(e) => {
+            crate::meters::email(kind.as_str(), "failed");
             let error = format!("{e:#}");
             store
                 .mark_mail(mail_id, "failed", Some(&error), now)

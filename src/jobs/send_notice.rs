@@ -125,6 +125,9 @@ pub async fn perform(engine: &Engine, notice: &Notice) -> anyhow::Result<()> {
             .await
     };
     let status = engine.mailer.first_status(recipient.as_deref());
+    if status != "sending" {
+        crate::meters::email(MailKind::CardExpiring.as_str(), status);
+    }
     record(status, None).await?;
     let (Some(to), "sending") = (recipient.as_deref(), status) else {
         return Ok(());
@@ -134,10 +137,16 @@ pub async fn perform(engine: &Engine, notice: &Notice) -> anyhow::Result<()> {
         engine.install_id, notice.id
     );
     match engine.mailer.send(to, mail, &message_id).await {
-        Ok(()) => record("sent", None).await,
+        Ok(()) => {
+            crate::meters::email(MailKind::CardExpiring.as_str(), "sent");
+            record("sent", None).await
+        }
         // The same rule as emails: a send that failed for sure is tried
         // again after a backoff, up to `MAX_TRIES`.
-        Err(e) => put_off(engine, notice, &format!("SMTP delivery failed: {e:#}")).await,
+        Err(e) => {
+            crate::meters::email(MailKind::CardExpiring.as_str(), "failed");
+            put_off(engine, notice, &format!("SMTP delivery failed: {e:#}")).await
+        }
     }
 }
 

@@ -92,7 +92,17 @@ impl StripeClient {
             if !form.is_empty() {
                 request = request.form(form);
             }
-            match request.send().await {
+            let started = std::time::Instant::now();
+            let sent = request.send().await;
+            let outcome = match &sent {
+                Ok(r) if r.status() == StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+                Ok(r) if r.status().is_success() => "ok",
+                Ok(r) if r.status().is_server_error() => "server_error",
+                Ok(_) => "client_error",
+                Err(_) => "unreachable",
+            };
+            crate::meters::processor_call(operation(&method, path), outcome, started.elapsed());
+            match sent {
                 Ok(response) if response.status() == StatusCode::TOO_MANY_REQUESTS => {
                     last_problem = "rate limited (429)".into();
                 }
@@ -326,5 +336,55 @@ impl StripeClient {
         } else {
             Err(Self::failure(status, &body))
         }
+    }
+}
+
+/// A call as a metrics label: the method and the path with its object ids
+/// left out (`POST v1/invoices/{id}/pay`), so the series stay few.
+fn operation(method: &Method, path: &str) -> String {
+    let path = path.split('?').next().unwrap_or_default();
+    let shape: Vec<&str> = path
+        .trim_start_matches('/')
+        .split('/')
+        .map(|segment| {
+            const WORDS: [&str; 9] = [
+                "v1",
+                "invoices",
+                "pay",
+                "mark_uncollectible",
+                "subscriptions",
+                "billing_portal",
+                "sessions",
+                "customers",
+                "charges",
+            ];
+            if WORDS.contains(&segment) {
+                segment
+            } else {
+                "{id}"
+            }
+        })
+        .collect();
+    format!("{method} {}", shape.join("/"))
+}
+
+#[cfg(test)]
+mod operation_tests {
+    use super::*;
+
+    #[test]
+    fn ids_stay_out_of_the_label() {
+        assert_eq!(
+            operation(&Method::POST, "v1/invoices/in_123/pay"),
+            "POST v1/invoices/{id}/pay"
+        );
+        assert_eq!(
+            operation(&Method::GET, "/v1/customers/cus_9?expand=x"),
+            "GET v1/customers/{id}"
+        );
+        assert_eq!(
+            operation(&Method::POST, "v1/billing_portal/sessions"),
+            "POST v1/billing_portal/sessions"
+        );
     }
 }

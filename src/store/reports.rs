@@ -145,3 +145,72 @@ impl Store {
         Ok((groups, times))
     }
 }
+
+/// A queue's backlog: how many items wait and how late the oldest due one is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Backlog {
+    pub queue: &'static str,
+    pub depth: i64,
+    /// Milliseconds the oldest due item is overdue (0: none is).
+    pub lag_ms: i64,
+}
+
+impl Store {
+    /// How many opened cases are in each state.
+    pub async fn cases_by_state(&self) -> anyhow::Result<Vec<(String, i64)>> {
+        let rows = with_pool!(self, pool => {
+            let mut out = Vec::new();
+            for r in sqlx::query(
+                "SELECT state, COUNT(*) AS n FROM cases WHERE state IS NOT NULL GROUP BY state",
+            )
+            .fetch_all(pool)
+            .await?
+            {
+                out.push((r.try_get("state")?, r.try_get("n")?));
+            }
+            out
+        });
+        Ok(rows)
+    }
+
+    /// The backlog of each queue: stored events not yet processed (by when
+    /// they arrived, real clock), planned case work and notices (by when
+    /// they are due, engine clock).
+    pub async fn backlogs(
+        &self,
+        engine_now_ms: i64,
+        real_now_ms: i64,
+    ) -> anyhow::Result<Vec<Backlog>> {
+        let queries: [(&'static str, &str, i64); 3] = [
+            (
+                "events",
+                "SELECT COUNT(*) AS n, MIN(w.received_at) AS oldest FROM event_queue q \
+                 JOIN webhook_events w ON w.seq = q.seq",
+                real_now_ms,
+            ),
+            (
+                "case_work",
+                "SELECT COUNT(*) AS n, MIN(due_at) AS oldest FROM case_work WHERE status = 'pending'",
+                engine_now_ms,
+            ),
+            (
+                "notices",
+                "SELECT COUNT(*) AS n, MIN(due_at) AS oldest FROM notices WHERE status = 'pending'",
+                engine_now_ms,
+            ),
+        ];
+        let mut out = Vec::new();
+        for (queue, sql, now) in queries {
+            let (depth, oldest): (i64, Option<i64>) = with_pool!(self, pool => {
+                let r = sqlx::query(sql).fetch_one(pool).await?;
+                (r.try_get("n")?, r.try_get("oldest")?)
+            });
+            out.push(Backlog {
+                queue,
+                depth,
+                lag_ms: oldest.map_or(0, |o| (now - o).max(0)),
+            });
+        }
+        Ok(out)
+    }
+}

@@ -4,18 +4,25 @@
 
 use std::sync::Arc;
 
-use actix_web::{HttpResponse, web};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
+use crate::clock::Clock;
 use crate::jobs::supervisor::Health;
 use crate::store::Store;
+use crate::web::api::auth::same_secret;
 
-/// What the health checks look at.
+/// What the health checks and the metrics look at.
 #[derive(Clone)]
 pub struct Probe {
     pub store: Store,
     /// The background loops this role runs (event processor, job runner).
     pub loops: Vec<Arc<Health>>,
+    pub clock: Clock,
+    /// What `/metrics` asks for (`DUNWELL_METRICS_TOKEN`); `None`: open.
+    pub metrics_token: Option<SecretString>,
 }
 
 pub async fn alive() -> HttpResponse {
@@ -46,8 +53,35 @@ pub async fn ready(probe: web::Data<Probe>) -> HttpResponse {
     }))
 }
 
-/// The health routes alone (the `worker` role serves only these).
+/// `GET /metrics`: Prometheus text, behind `DUNWELL_METRICS_TOKEN` when set.
+pub async fn metrics(probe: web::Data<Probe>, request: HttpRequest) -> HttpResponse {
+    if let Some(expected) = &probe.metrics_token {
+        let given = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !same_secret(given.trim().as_bytes(), expected.expose_secret().as_bytes()) {
+            return HttpResponse::Unauthorized()
+                .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"metrics\""))
+                .body("a valid bearer token is required (DUNWELL_METRICS_TOKEN)\n");
+        }
+    }
+    let text = crate::meters::render(
+        &probe.store,
+        probe.clock.now_ms(),
+        chrono::Utc::now().timestamp_millis(),
+    )
+    .await;
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(text)
+}
+
+/// The routes every role serves (the `worker` role serves only these).
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(alive))
-        .route("/readyz", web::get().to(ready));
+        .route("/readyz", web::get().to(ready))
+        .route("/metrics", web::get().to(metrics));
 }

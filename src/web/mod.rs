@@ -4,6 +4,7 @@
 pub mod api;
 pub mod billing;
 pub mod health;
+pub mod requests;
 
 use actix_web::middleware::from_fn;
 use actix_web::web;

@@ -34,6 +34,22 @@ pub enum IntakeError {
     Commit(#[from] CommitError),
 }
 
+impl IntakeError {
+    /// The reason as a metrics label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::NotConfigured => "not_configured",
+            Self::ContentType => "content_type",
+            Self::TooLarge(_) => "too_large",
+            Self::BodyRead => "body_read",
+            Self::Signature(_) => "signature",
+            Self::NotUtf8 => "not_utf8",
+            Self::Event(_) => "malformed_event",
+            Self::Commit(_) => "commit_failed",
+        }
+    }
+}
+
 impl ResponseError for IntakeError {
     fn status_code(&self) -> StatusCode {
         match self {
@@ -93,7 +109,11 @@ pub async fn receive(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, IntakeError> {
+    crate::meters::webhook_received();
     let result = accept(&req, payload, &state).await;
+    if let Err(e) = &result {
+        crate::meters::webhook_refused(e.label());
+    }
     match &result {
         Ok(_) => {}
         Err(IntakeError::NotConfigured) => tracing::error!(
@@ -136,11 +156,12 @@ async fn accept(
     let text = std::str::from_utf8(verified.body()).map_err(|_| IntakeError::NotUtf8)?;
     let envelope = Envelope::parse(verified.body())?;
     let event_id = envelope.id.to_string();
+    let event_type = envelope.event_type.clone();
     let is_new = state
         .committer
         .commit(NewEvent {
             event_id: event_id.clone(),
-            event_type: envelope.event_type,
+            event_type: event_type.clone(),
             api_version: envelope.api_version,
             created_at: envelope.created.timestamp(),
             livemode: envelope.livemode,
@@ -149,6 +170,7 @@ async fn accept(
         })
         .await?;
     tracing::debug!(event_id = %event_id, duplicate = !is_new, "webhook stored");
+    crate::meters::event_accepted(&event_type, !is_new);
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "received": true,
         "duplicate": !is_new,

@@ -469,3 +469,72 @@ async fn trigger_dry_run_prints_what_it_signed(backend: Backend) {
     );
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_log_filter_or_format_that_cannot_be_read_is_refused() {
+    for (key, value, says) in [
+        (
+            "DUNWELL_LOG",
+            "info,[",
+            "DUNWELL_LOG: \"info,[\" is not a log filter",
+        ),
+        (
+            "DUNWELL_LOG_FORMAT",
+            "xml",
+            "DUNWELL_LOG_FORMAT: must be text or json",
+        ),
+    ] {
+        let out = dunwell()
+            .arg("check-config")
+            .env(key, value)
+            .output()
+            .await
+            .unwrap();
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{key}: {stderr}");
+        assert!(stderr.contains(says), "{key}: {stderr}");
+    }
+}
+
+/// One JSON log line per request, carrying the request id the caller sent
+/// (and sends back), naming the route rather than the path.
+#[tokio::test]
+async fn json_logs_carry_a_request_id_per_request() {
+    use crate::process::{Process, eventually};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("dunwell.db").display());
+    let process = Process::start(
+        "json",
+        "serve",
+        &[
+            ("DUNWELL_DATABASE_URL", url.as_str()),
+            ("DUNWELL_LOG_FORMAT", "json"),
+        ],
+    );
+    let answer = reqwest::Client::new()
+        .get(process.url("/billing/update/some.secret.token"))
+        .header("x-request-id", "req-42.abc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 404);
+    assert_eq!(answer.headers()["x-request-id"], "req-42.abc");
+    let line = eventually(
+        std::time::Duration::from_secs(5),
+        "the request's log line",
+        || async {
+            process
+                .log_lines("\"request_id\":\"req-42.abc\"")
+                .into_iter()
+                .find(|l| l.contains("\"message\":\"request\""))
+        },
+    )
+    .await;
+    let parsed: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
+    assert_eq!(parsed["route"], "/billing/update/{token}");
+    assert_eq!(parsed["status"], 404);
+    assert!(!line.contains("some.secret.token"), "{line}");
+    // Without one, the answer carries a new id.
+    let answer = reqwest::get(process.url("/healthz")).await.unwrap();
+    assert_eq!(answer.headers()["x-request-id"].len(), 16);
+}

@@ -13,6 +13,7 @@ mod helpers;
 mod in_a_browser;
 mod intake;
 mod journey;
+mod metrics;
 mod offers;
 mod operator_api;
 mod pre_dunning;

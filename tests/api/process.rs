@@ -38,7 +38,13 @@ impl Process {
         let kept = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("listening port=").nth(1) {
+                // `listening port=N` (text) or `"message":"listening",…"port":N` (JSON).
+                let rest = line.split("listening port=").nth(1).or_else(|| {
+                    line.contains("\"message\":\"listening\"")
+                        .then(|| line.split("\"port\":").nth(1))
+                        .flatten()
+                });
+                if let Some(rest) = rest {
                     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
                     let _ = port_tx.send(digits.parse::<u16>().unwrap_or(0));
                 }
