@@ -57,6 +57,10 @@ fn describe() {
         "Charge attempts (retries) by outcome and decline category."
     );
     describe_counter!("dunwell_emails_total", "Emails by kind and result.");
+    describe_counter!(
+        "dunwell_outgoing_events_total",
+        "Deliveries of events to DUNWELL_NOTIFY_URL by type and result."
+    );
     describe_histogram!(
         "dunwell_processor_request_duration_seconds",
         "Processor API calls by operation and outcome."
@@ -115,6 +119,12 @@ pub fn charge_attempt(outcome: &'static str, category: &'static str) {
 
 pub fn email(kind: &str, result: &str) {
     counter!("dunwell_emails_total", "kind" => kind.to_owned(), "result" => result.to_owned())
+        .increment(1);
+}
+
+/// `result`: delivered, retry, given_up.
+pub fn outgoing(kind: &str, result: &'static str) {
+    counter!("dunwell_outgoing_events_total", "type" => kind.to_owned(), "result" => result)
         .increment(1);
 }
 

@@ -297,10 +297,8 @@ fn announce(config: &Config, role: Role) {
             "simulated time runs faster than real time (DUNWELL_CLOCK_SPEED)"
         );
     }
-    if config.notify_url.is_some() {
-        tracing::warn!(
-            "DUNWELL_NOTIFY_URL is set, but this version sends no outgoing events yet: it is not used"
-        );
+    if let Some(url) = &config.notify_url {
+        tracing::info!(url = %url, "case events are sent, signed, to DUNWELL_NOTIFY_URL");
     }
     if config.smtp_url.is_none() {
         tracing::info!("no SMTP server configured: emails go to the outbox");

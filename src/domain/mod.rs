@@ -10,6 +10,7 @@ pub mod links;
 pub mod locale;
 pub mod mail_kind;
 pub mod money;
+pub mod outgoing;
 pub mod policy;
 pub mod rate_limit;
 pub mod schedule;

@@ -7,7 +7,9 @@ use chrono_tz::Tz;
 use serde_json::json;
 
 use super::Engine;
+use super::outgoing;
 use crate::domain::case::{Command, Context, Input, Track};
+use crate::domain::outgoing::OutgoingType;
 use crate::domain::policy::{FinalAction, Tone};
 use crate::domain::work::{Email, Final, Retry, Work};
 use crate::mail::MailKind;
@@ -64,6 +66,15 @@ pub async fn apply(
     };
     let mut track: Track = case.track.clone();
     let before = track.outcome();
+    // A refused retry, for the operator's systems.
+    let declined = match &input {
+        Input::RetryDeclined { attempt, decline } => Some(json!({
+            "attempt": attempt,
+            "decline_code": decline.code,
+            "decline_category": decline.category.as_str(),
+        })),
+        _ => None,
+    };
     let commands = track.apply(input, now, &ctx);
     if track == case.track && commands.is_empty() {
         return Ok(Applied::default());
@@ -88,7 +99,25 @@ pub async fn apply(
                 "cause": cause,
             });
             effects.line("transition", detail);
+            if let Some(kind) = OutgoingType::of_transition(before, to) {
+                let detail = json!({
+                    "previous_state": before.map(|s| s.as_str()),
+                    "cause": cause,
+                });
+                outgoing::record(engine, tx, case, &track, kind, detail).await?;
+            }
         }
+    }
+    if let Some(detail) = declined {
+        outgoing::record(
+            engine,
+            tx,
+            case,
+            &track,
+            OutgoingType::AttemptFailed,
+            detail,
+        )
+        .await?;
     }
     let retries_made = track.case.as_ref().map_or(0, |c| c.retries_made);
     for command in commands {

@@ -54,7 +54,7 @@ pub async fn handle(
         }
         DisputeState::Won => EventInput::DisputeWon,
         DisputeState::ClosedOtherwise => {
-            return flag_paused(tx, &customer, news, now_ms).await;
+            return flag_paused(engine, tx, &customer, news).await;
         }
     };
     for id in cases::cases_linked(tx, CaseLink::Customer, &customer).await? {
@@ -95,10 +95,10 @@ async fn whose(tx: &mut Tx, news: &DisputeNews) -> anyhow::Result<Option<String>
 /// A dispute lost (or otherwise closed against us): the customer's paused
 /// cases stay paused, flagged for the operator to decide.
 async fn flag_paused(
+    engine: &Engine,
     tx: &mut Tx,
     customer: &str,
     news: &DisputeNews,
-    now_ms: i64,
 ) -> anyhow::Result<()> {
     let why = format!(
         "dispute {} closed {}: the case stays paused for the operator",
@@ -111,9 +111,8 @@ async fn flag_paused(
         if case.state.as_deref() != Some("paused") {
             continue;
         }
-        cases::flag_attention(tx, id, Some(&why)).await?;
         let detail = json!({"reason": why, "dispute": news.id});
-        cases::add_timeline(tx, id, now_ms, "needs_attention", &detail).await?;
+        super::outgoing::needs_attention(engine, tx, &case, &why, detail).await?;
     }
     tracing::warn!(dispute = %news.id, status = %news.status, "dispute closed against the merchant: cases stay paused");
     Ok(())

@@ -9,6 +9,7 @@ pub mod events;
 pub mod lookups;
 pub mod offers;
 pub mod operator_actions;
+pub mod outgoing;
 pub mod pre_dunning;
 pub mod route;
 

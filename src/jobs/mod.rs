@@ -4,6 +4,7 @@
 //! world moved on.
 
 pub mod customer;
+pub mod deliver_event;
 pub mod final_action;
 pub mod process_events;
 pub mod retry_charge;
@@ -23,6 +24,7 @@ use crate::domain::case::Input;
 use crate::domain::work::{Work, WorkStatus};
 use crate::engine::Engine;
 use crate::engine::apply::apply;
+use crate::engine::outgoing;
 use crate::processor::ProcessorError;
 use crate::store::cases::{self, CaseRow};
 use crate::store::work::{self, WorkRow};
@@ -147,9 +149,10 @@ pub async fn conclude(
         // Given up: the operator must look (a live case always has planned
         // work or this flag).
         let why = format!("{}: {result}", work.key);
-        cases::flag_attention(&mut tx, work.case_id, Some(&why)).await?;
         let detail = json!({"work": work.key, "reason": result});
-        cases::add_timeline(&mut tx, work.case_id, now, "needs_attention", &detail).await?;
+        if let Some(row) = cases::lock_case(&mut tx, work.case_id).await? {
+            outgoing::needs_attention(engine, &mut tx, &row, &why, detail).await?;
+        }
         tracing::error!(reason = %why, "work given up: the case needs attention");
     }
     tx.commit().await.context("committing the job's outcome")?;

@@ -19,10 +19,11 @@ use futures_util::stream::FuturesUnordered;
 use tokio::sync::watch;
 
 use super::supervisor::Health;
-use super::{perform, send_notice};
+use super::{deliver_event, perform, send_notice};
 use crate::clock::unix_millis;
 use crate::engine::Engine;
 use crate::store::notices::Notice;
+use crate::store::outgoing::OutgoingEvent;
 use crate::store::work::{Leased, WorkRow};
 
 /// How long a claim is ours (real time) unless renewed.
@@ -101,6 +102,7 @@ async fn next_wake(engine: &Engine) -> anyhow::Result<Duration> {
 pub enum Due {
     Work(WorkRow),
     Notice(Notice),
+    Outgoing(OutgoingEvent),
 }
 
 /// Claims a batch of due work and notices. Empty: nothing is due.
@@ -122,6 +124,13 @@ pub async fn claim(engine: &Engine, limit: i64) -> anyhow::Result<Vec<Due>> {
             .into_iter()
             .map(Due::Work),
     );
+    due.extend(
+        store
+            .claim_outgoing(now, real, lease, limit)
+            .await?
+            .into_iter()
+            .map(Due::Outgoing),
+    );
     Ok(due)
 }
 
@@ -131,6 +140,7 @@ pub async fn run_one(engine: &Engine, due: &Due) -> anyhow::Result<()> {
         match due {
             Due::Work(work) => perform(engine, work.clone()).await,
             Due::Notice(notice) => send_notice::perform(engine, notice).await,
+            Due::Outgoing(event) => deliver_event::perform(engine, event).await,
         }
     };
     let renew = async {
@@ -153,6 +163,7 @@ impl Due {
         match self {
             Self::Work(w) => w.id,
             Self::Notice(n) => n.id,
+            Self::Outgoing(o) => o.id,
         }
     }
 
@@ -160,6 +171,7 @@ impl Due {
         match self {
             Self::Work(_) => Leased::Work,
             Self::Notice(_) => Leased::Notice,
+            Self::Outgoing(_) => Leased::Outgoing,
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod events;
 pub mod mail;
 pub mod notices;
 pub mod offers;
+pub mod outgoing;
 pub mod payload;
 pub mod reports;
 pub mod settings;

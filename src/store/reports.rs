@@ -181,7 +181,7 @@ impl Store {
         engine_now_ms: i64,
         real_now_ms: i64,
     ) -> anyhow::Result<Vec<Backlog>> {
-        let queries: [(&'static str, &str, i64); 3] = [
+        let queries: [(&'static str, &str, i64); 4] = [
             (
                 "events",
                 "SELECT COUNT(*) AS n, MIN(w.received_at) AS oldest FROM event_queue q \
@@ -196,6 +196,12 @@ impl Store {
             (
                 "notices",
                 "SELECT COUNT(*) AS n, MIN(due_at) AS oldest FROM notices WHERE status = 'pending'",
+                engine_now_ms,
+            ),
+            (
+                "outgoing_events",
+                "SELECT COUNT(*) AS n, MIN(due_at) AS oldest FROM outgoing_events \
+                 WHERE status = 'pending'",
                 engine_now_ms,
             ),
         ];

@@ -278,6 +278,7 @@ impl Store {
 pub enum Leased {
     Work,
     Notice,
+    Outgoing,
 }
 
 impl Leased {
@@ -285,6 +286,7 @@ impl Leased {
         match self {
             Self::Work => "case_work",
             Self::Notice => "notices",
+            Self::Outgoing => "outgoing_events",
         }
     }
 }
@@ -300,6 +302,9 @@ impl Store {
                      AND (lease_until IS NULL OR lease_until < $1) \
                    UNION ALL \
                    SELECT MIN(due_at) AS due_at FROM notices WHERE status = 'pending' \
+                     AND (lease_until IS NULL OR lease_until < $1) \
+                   UNION ALL \
+                   SELECT MIN(due_at) AS due_at FROM outgoing_events WHERE status = 'pending' \
                      AND (lease_until IS NULL OR lease_until < $1)) AS due",
             )
             .bind(real_now_ms)

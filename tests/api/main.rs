@@ -16,6 +16,7 @@ mod journey;
 mod metrics;
 mod offers;
 mod operator_api;
+mod outgoing;
 mod pre_dunning;
 mod process;
 mod processor_faults;

@@ -1,0 +1,92 @@
+//! Events dunwell sends to the operator's systems (`DUNWELL_NOTIFY_URL`):
+//! which case changes make one, and how often a delivery is tried again.
+
+use chrono::Duration;
+
+use super::case::CaseState;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutgoingType {
+    Opened,
+    AttemptFailed,
+    Recovered,
+    Canceled,
+    Downgraded,
+    Paused,
+    Closed,
+    NeedsAttention,
+}
+
+impl OutgoingType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Opened => "case.opened",
+            Self::AttemptFailed => "case.attempt_failed",
+            Self::Recovered => "case.recovered",
+            Self::Canceled => "case.canceled",
+            Self::Downgraded => "case.downgraded",
+            Self::Paused => "case.paused",
+            Self::Closed => "case.closed",
+            Self::NeedsAttention => "case.needs_attention",
+        }
+    }
+
+    /// The event a case's move from `from` to `to` makes, if any. A case
+    /// that opens makes `case.opened` whatever state it opens in.
+    pub fn of_transition(from: Option<CaseState>, to: CaseState) -> Option<Self> {
+        if from.is_none() {
+            return Some(Self::Opened);
+        }
+        match to {
+            CaseState::Recovered => Some(Self::Recovered),
+            CaseState::Canceled => Some(Self::Canceled),
+            CaseState::Downgraded => Some(Self::Downgraded),
+            CaseState::Paused => Some(Self::Paused),
+            CaseState::Closed => Some(Self::Closed),
+            CaseState::Open | CaseState::Retrying | CaseState::AwaitingCustomer => None,
+        }
+    }
+}
+
+/// Waits after each failed delivery: quick at first, then up to a day;
+/// about two days in all before the event is given up.
+const RETRY_DELAYS_MINUTES: [i64; 9] = [1, 5, 15, 60, 180, 360, 720, 1440, 1440];
+
+/// When to try again after `failures` failed deliveries; `None`: give up.
+pub fn retry_delay(failures: i32) -> Option<Duration> {
+    let index = usize::try_from(failures.max(1) - 1).ok()?;
+    RETRY_DELAYS_MINUTES
+        .get(index)
+        .map(|m| Duration::minutes(*m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transitions_name_their_events() {
+        use CaseState::*;
+        assert_eq!(
+            OutgoingType::of_transition(None, Paused),
+            Some(OutgoingType::Opened)
+        );
+        assert_eq!(
+            OutgoingType::of_transition(Some(Retrying), Recovered),
+            Some(OutgoingType::Recovered)
+        );
+        assert_eq!(OutgoingType::of_transition(Some(Open), Retrying), None);
+        assert_eq!(
+            OutgoingType::of_transition(Some(Retrying), AwaitingCustomer),
+            None
+        );
+    }
+
+    #[test]
+    fn deliveries_back_off_then_give_up() {
+        assert_eq!(retry_delay(1), Some(Duration::minutes(1)));
+        assert_eq!(retry_delay(4), Some(Duration::hours(1)));
+        assert_eq!(retry_delay(9), Some(Duration::days(1)));
+        assert_eq!(retry_delay(10), None);
+    }
+}

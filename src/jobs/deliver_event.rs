@@ -1,0 +1,76 @@
+//! Delivers one outgoing event to `DUNWELL_NOTIFY_URL`: a POST of its JSON,
+//! signed like the processor's webhooks (`Dunwell-Signature: t=…,v1=…`,
+//! HMAC-SHA256 of `"{t}.{body}"` under `DUNWELL_NOTIFY_SECRET`). A 2xx
+//! answer delivers it; anything else tries again later with backoff, and
+//! after about two days the event is given up (logged, kept).
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::domain::outgoing::retry_delay;
+use crate::engine::Engine;
+use crate::store::outgoing::OutgoingEvent;
+use crate::webhooks::signature::sign;
+
+/// How long a receiver may take to answer.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+fn client() -> &'static reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("dunwell/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default()
+    })
+}
+
+pub async fn perform(engine: &Engine, event: &OutgoingEvent) -> anyhow::Result<()> {
+    let store = &engine.store;
+    let (Some(url), Some(secret)) = (&engine.config.notify_url, &engine.config.notify_secret)
+    else {
+        let why = "DUNWELL_NOTIFY_URL is no longer set: not delivered";
+        return store.outgoing_failed(event.id, why, None).await;
+    };
+    let t = crate::clock::unix_millis() / 1000;
+    let answer = client()
+        .post(url.clone())
+        .header("Content-Type", "application/json")
+        .header(
+            "Dunwell-Signature",
+            sign(secret, t, event.payload.as_bytes()),
+        )
+        .header("Dunwell-Event-Id", &event.event_id)
+        .body(event.payload.clone())
+        .send()
+        .await;
+    let problem = match answer {
+        Ok(r) if r.status().is_success() => None,
+        Ok(r) => Some(format!("the receiver answered {}", r.status())),
+        Err(e) => Some(format!("could not reach the receiver: {e}")),
+    };
+    let Some(problem) = problem else {
+        crate::meters::outgoing(&event.kind, "delivered");
+        return store
+            .outgoing_delivered(event.id, engine.clock.now_ms())
+            .await;
+    };
+    let failures = event.tries + 1;
+    match retry_delay(failures) {
+        Some(delay) => {
+            crate::meters::outgoing(&event.kind, "retry");
+            let at = engine.clock.now() + delay;
+            tracing::warn!(event_id = %event.event_id, kind = %event.kind, problem, at = %at, "outgoing event not delivered; trying again later");
+            store
+                .outgoing_failed(event.id, &problem, Some(at.timestamp_millis()))
+                .await
+        }
+        None => {
+            crate::meters::outgoing(&event.kind, "given_up");
+            tracing::error!(event_id = %event.event_id, kind = %event.kind, problem, failures, "outgoing event given up");
+            store.outgoing_failed(event.id, &problem, None).await
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! `outgoing_events`: events for the operator's systems, written with the
+//! case change that caused them and leased by the job runner to deliver.
+
+use sqlx::Row;
+
+use super::{Store, Tx, with_pool, with_tx};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewOutgoing<'a> {
+    pub event_id: &'a str,
+    pub case_id: i64,
+    pub kind: &'a str,
+    pub payload: &'a str,
+    pub due_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OutgoingEvent {
+    pub id: i64,
+    pub event_id: String,
+    pub case_id: i64,
+    pub kind: String,
+    pub payload: String,
+    pub status: String,
+    pub tries: i32,
+    pub last_error: Option<String>,
+}
+
+const COLUMNS: &str = "id, event_id, case_id, type, payload, status, tries, last_error";
+
+macro_rules! outgoing_from_row {
+    ($r:expr) => {{
+        let r = $r;
+        OutgoingEvent {
+            id: r.try_get("id")?,
+            event_id: r.try_get("event_id")?,
+            case_id: r.try_get("case_id")?,
+            kind: r.try_get("type")?,
+            payload: r.try_get("payload")?,
+            status: r.try_get("status")?,
+            tries: r.try_get("tries")?,
+            last_error: r.try_get("last_error")?,
+        }
+    }};
+}
+
+pub async fn insert_outgoing(
+    tx: &mut Tx,
+    event: &NewOutgoing<'_>,
+    now_ms: i64,
+) -> anyhow::Result<()> {
+    with_tx!(tx, conn => {
+        sqlx::query(
+            "INSERT INTO outgoing_events (event_id, case_id, type, payload, due_at, status, created_at) \
+             VALUES ($1, $2, $3, $4, $5, 'pending', $6)",
+        )
+        .bind(event.event_id)
+        .bind(event.case_id)
+        .bind(event.kind)
+        .bind(event.payload)
+        .bind(event.due_at)
+        .bind(now_ms)
+        .execute(conn)
+        .await?;
+    });
+    Ok(())
+}
+
+impl Store {
+    /// Takes due, pending events until `lease_until_ms` (real clock).
+    pub async fn claim_outgoing(
+        &self,
+        sim_now_ms: i64,
+        real_now_ms: i64,
+        lease_until_ms: i64,
+        limit: i64,
+    ) -> anyhow::Result<Vec<OutgoingEvent>> {
+        let sql = self.claim_sql("outgoing_events", COLUMNS);
+        let _turn = self.write_turn().await;
+        let rows = with_pool!(self, pool => {
+            let mut out = Vec::new();
+            for r in sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(lease_until_ms)
+                .bind(sim_now_ms)
+                .bind(real_now_ms)
+                .bind(None::<i64>)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+            {
+                out.push(outgoing_from_row!(r));
+            }
+            out
+        });
+        Ok(rows)
+    }
+
+    /// The event reached the receiver.
+    pub async fn outgoing_delivered(&self, id: i64, now_ms: i64) -> anyhow::Result<()> {
+        self.finish_outgoing(id, "delivered", None, None, Some(now_ms))
+            .await
+    }
+
+    /// The receiver did not take it: again at `due_at`, or never (`None`).
+    pub async fn outgoing_failed(
+        &self,
+        id: i64,
+        error: &str,
+        due_at: Option<i64>,
+    ) -> anyhow::Result<()> {
+        let status = if due_at.is_some() {
+            "pending"
+        } else {
+            "failed"
+        };
+        self.finish_outgoing(id, status, Some(error), due_at, None)
+            .await
+    }
+
+    async fn finish_outgoing(
+        &self,
+        id: i64,
+        status: &str,
+        error: Option<&str>,
+        due_at: Option<i64>,
+        delivered_at: Option<i64>,
+    ) -> anyhow::Result<()> {
+        let _turn = self.write_turn().await;
+        with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE outgoing_events SET status = $1, last_error = COALESCE($2, last_error), \
+                 tries = tries + CASE WHEN $2 IS NULL THEN 0 ELSE 1 END, \
+                 due_at = COALESCE($3, due_at), delivered_at = $4, lease_until = NULL \
+                 WHERE id = $5",
+            )
+            .bind(status)
+            .bind(error)
+            .bind(due_at)
+            .bind(delivered_at)
+            .bind(id)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// A case's outgoing events, oldest first.
+    pub async fn outgoing_of(&self, case_id: i64) -> anyhow::Result<Vec<OutgoingEvent>> {
+        let sql = format!("SELECT {COLUMNS} FROM outgoing_events WHERE case_id = $1 ORDER BY id");
+        let rows = with_pool!(self, pool => {
+            let mut out = Vec::new();
+            for r in sqlx::query(sqlx::AssertSqlSafe(sql)).bind(case_id).fetch_all(pool).await? {
+                out.push(outgoing_from_row!(r));
+            }
+            out
+        });
+        Ok(rows)
+    }
+}
