@@ -82,7 +82,14 @@ pub fn main() -> ExitCode {
     }
     if let Command::CheckConfig = cli.command {
         print!("{}", config.redacted());
-        println!("configuration OK");
+        let warnings = config.warnings();
+        for (_, warning) in &warnings {
+            println!("warning: {warning}");
+        }
+        match warnings.len() {
+            0 => println!("configuration OK"),
+            n => println!("configuration valid, with {n} warning(s) for production"),
+        }
         return ExitCode::SUCCESS;
     }
     let runtime = match tokio::runtime::Runtime::new() {

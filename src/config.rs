@@ -256,6 +256,15 @@ impl Config {
             None => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.exists()),
         };
         let mut figment = Figment::from(Serialized::defaults(RawConfig::default()));
+        // The platform's conventions (`fly postgres attach` sets
+        // DATABASE_URL; many platforms set PORT), beneath everything ours.
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            figment = figment.merge(Serialized::default("database_url", url));
+        }
+        if let Ok(port) = std::env::var("PORT") {
+            let bind = format!("0.0.0.0:{}", port.trim());
+            figment = figment.merge(Serialized::default("bind", bind));
+        }
         if let Some(file) = &file {
             figment = figment.merge(Toml::file_exact(file));
         }
@@ -290,6 +299,62 @@ impl Config {
             .extract()
             .map_err(|e| ConfigErrors(e.into_iter().map(|e| e.to_string()).collect()))?;
         raw.validate(unknown_keys)
+    }
+
+    /// What would not work in production though the values are valid: the
+    /// key and a sentence. `check-config` prints them; start-up logs them.
+    pub fn warnings(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let live = self.processor == ProcessorKind::Stripe;
+        if live && is_loopback(&self.public_url) {
+            out.push((
+                "public_url",
+                format!(
+                "public_url (DUNWELL_PUBLIC_URL) is {:?}: the links in customers' emails would point at this machine; set it to your public https address",
+                self.public_url.as_str()
+            ),
+            ));
+        } else if live && self.public_url.scheme() != "https" {
+            out.push((
+                "public_url",
+                "public_url (DUNWELL_PUBLIC_URL) is not https: customer links carry tokens and must not travel in the clear".into(),
+            ));
+        }
+        if live && self.smtp_url.is_none() {
+            out.push((
+                "smtp_url",
+                "smtp_url (DUNWELL_SMTP_URL) is unset: emails stay in the outbox and no customer hears from you".into(),
+            ));
+        }
+        if let Some(smtp) = &self.smtp_url {
+            if let Ok(url) = Url::parse(smtp.expose_secret()) {
+                let plain = url.scheme() == "smtp"
+                    && !url
+                        .query_pairs()
+                        .any(|(k, v)| k == "tls" && v == "required");
+                if plain && (!url.username().is_empty() || url.password().is_some()) {
+                    out.push((
+                "smtp_url",
+                "smtp_url (DUNWELL_SMTP_URL) sends credentials over plain smtp://: use smtps:// or smtp://…?tls=required".into(),
+            ));
+                }
+            }
+        }
+        if self.webhook_secrets.is_empty() {
+            out.push((
+                "webhook_secrets",
+                "webhook_secrets (DUNWELL_WEBHOOK_SECRETS) is unset: every webhook is refused (503) until it is set".into(),
+            ));
+        }
+        if let Some(url) = &self.notify_url {
+            if url.scheme() != "https" && !is_loopback(url) {
+                out.push((
+                "notify_url",
+                "notify_url (DUNWELL_NOTIFY_URL) is not https: case events would travel in the clear".into(),
+            ));
+            }
+        }
+        out
     }
 
     /// The effective configuration with secrets redacted, one `key = value` a line.
@@ -451,6 +516,21 @@ fn number<T: std::str::FromStr>(
         _ => {
             errors.push(format!("{key}: must be {expected}, got {raw:?}"));
             None
+        }
+    }
+}
+
+/// Whether `url` names this machine (a link to it reaches no customer).
+fn is_loopback(url: &Url) -> bool {
+    match url.host_str() {
+        None => true,
+        Some(host) => {
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            host == "localhost"
+                || host.ends_with(".localhost")
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified())
         }
     }
 }

@@ -303,6 +303,12 @@ fn announce(config: &Config, role: Role) {
     if config.smtp_url.is_none() {
         tracing::info!("no SMTP server configured: emails go to the outbox");
     }
+    // What would not work in production (the webhook secret's is above).
+    for (key, warning) in config.warnings() {
+        if key != "webhook_secrets" {
+            tracing::warn!("{warning}");
+        }
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

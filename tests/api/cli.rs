@@ -11,7 +11,7 @@ fn dunwell() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dunwell"));
     // Start from a clean slate: no DUNWELL_* from the caller's environment.
     for (key, _) in std::env::vars() {
-        if key.starts_with("DUNWELL_") {
+        if key.starts_with("DUNWELL_") || key == "DATABASE_URL" || key == "PORT" {
             cmd.env_remove(key);
         }
     }
@@ -537,4 +537,45 @@ async fn json_logs_carry_a_request_id_per_request() {
     // Without one, the answer carries a new id.
     let answer = reqwest::get(process.url("/healthz")).await.unwrap();
     assert_eq!(answer.headers()["x-request-id"].len(), 16);
+}
+
+#[tokio::test]
+async fn platform_conventions_and_production_warnings() {
+    // DATABASE_URL and PORT when ours are unset; ours win when set.
+    let out = dunwell()
+        .arg("check-config")
+        .env("DATABASE_URL", "postgres://app:pw@db.internal:5432/dunwell")
+        .env("PORT", "9999")
+        .env("DUNWELL_PROCESSOR", "stripe")
+        .env("DUNWELL_STRIPE_API_KEY", "sk_live_0123456789")
+        .env("DUNWELL_SMTP_URL", "smtp://user:pass@mail.example.com:587")
+        .env("DUNWELL_MAIL_FROM", "billing@example.com")
+        .output()
+        .await
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("bind = \"0.0.0.0:9999\""), "{stdout}");
+    assert!(stdout.contains("db.internal:5432/dunwell"), "{stdout}");
+    assert!(!stdout.contains(":pw@"), "{stdout}");
+    for warning in [
+        "warning: public_url (DUNWELL_PUBLIC_URL) is \"http://127.0.0.1:8080/\"",
+        "warning: smtp_url (DUNWELL_SMTP_URL) sends credentials over plain smtp://",
+        "warning: webhook_secrets (DUNWELL_WEBHOOK_SECRETS) is unset",
+    ] {
+        assert!(stdout.contains(warning), "{warning} missing: {stdout}");
+    }
+    assert!(
+        stdout.contains("with 3 warning(s) for production"),
+        "{stdout}"
+    );
+    let out = dunwell()
+        .arg("check-config")
+        .env("PORT", "9999")
+        .env("DUNWELL_BIND", "127.0.0.1:7000")
+        .output()
+        .await
+        .unwrap();
+    let (stdout, _) = text(&out);
+    assert!(stdout.contains("bind = \"127.0.0.1:7000\""), "{stdout}");
 }
