@@ -73,8 +73,8 @@ fn ports_agree_between_fly_the_image_and_the_binary() {
     assert!(docker.contains("cargo build --release --locked"));
     let user = docker
         .lines()
-        .filter_map(|l| l.strip_prefix("USER "))
-        .last()
+        .rev()
+        .find_map(|l| l.strip_prefix("USER "))
         .expect("a USER line");
     assert!(
         user.trim() != "root" && user.trim() != "0",
