@@ -14,6 +14,7 @@ pub mod outgoing;
 pub mod policy;
 pub mod rate_limit;
 pub mod schedule;
+pub mod session;
 pub mod stats;
 pub mod timeline;
 pub mod work;

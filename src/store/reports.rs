@@ -14,6 +14,7 @@ use crate::domain::stats::{Group, RecoveryTime};
 pub struct CaseQuery {
     pub state: Option<String>,
     pub customer_id: Option<String>,
+    pub invoice_id: Option<String>,
     pub email: Option<String>,
     pub category: Option<String>,
     pub code: Option<String>,
@@ -43,6 +44,7 @@ impl Store {
         for (column, value) in [
             ("state", &q.state),
             ("customer_id", &q.customer_id),
+            ("invoice_id", &q.invoice_id),
             ("customer_email", &q.email),
             ("decline_category", &q.category),
             ("decline_code", &q.code),
@@ -218,5 +220,49 @@ impl Store {
             });
         }
         Ok(out)
+    }
+}
+
+/// Cases opened in one week (of one currency), by how they stand.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeekRow {
+    /// The week's Monday (UTC), as days since 1970-01-01.
+    pub week: i64,
+    pub currency: String,
+    pub state: String,
+    pub count: i64,
+    pub due_minor: i64,
+    pub paid_minor: i64,
+}
+
+impl Store {
+    /// Cases opened in [from, to), counted per week, currency and state.
+    pub async fn weekly_counts(&self, from: i64, to: i64) -> anyhow::Result<Vec<WeekRow>> {
+        let rows = with_pool!(self, pool => {
+            let mut out = Vec::new();
+            for r in sqlx::query(
+                "SELECT ((opened_at / 86400000 - 4) / 7) * 7 + 4 AS week, currency, state, COUNT(*) AS n, \
+                 CAST(SUM(amount_due) AS BIGINT) AS due, \
+                 CAST(SUM(COALESCE(amount_paid, amount_due)) AS BIGINT) AS paid \
+                 FROM cases WHERE state IS NOT NULL AND opened_at >= $1 AND opened_at < $2 \
+                 GROUP BY week, currency, state ORDER BY week",
+            )
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await?
+            {
+                out.push(WeekRow {
+                    week: r.try_get("week")?,
+                    currency: r.try_get("currency")?,
+                    state: r.try_get("state")?,
+                    count: r.try_get("n")?,
+                    due_minor: r.try_get("due")?,
+                    paid_minor: r.try_get("paid")?,
+                });
+            }
+            out
+        });
+        Ok(rows)
     }
 }

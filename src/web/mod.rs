@@ -1,9 +1,11 @@
 //! HTTP routes: the webhook intake, the customer's billing page and health
 //! checks.
 
+pub mod admin;
 pub mod api;
 pub mod billing;
 pub mod health;
+pub mod origin;
 pub mod requests;
 
 use actix_web::middleware::from_fn;
@@ -22,5 +24,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/offers/{token}/{offer}", web::post().to(billing::offer)),
         )
         .configure(api::routes)
+        .configure(admin::routes)
         .configure(health::routes);
 }

@@ -290,6 +290,13 @@ impl Browser {
         }
     }
 
+    /// Clicks into the field `selector` finds and types `text`, as a
+    /// keyboard would.
+    pub fn type_into(&mut self, selector: &str, text: &str) {
+        self.click(selector);
+        self.call("Input.insertText", json!({ "text": text }));
+    }
+
     /// A PNG of the whole page (not only what fits the screen) at `path`.
     pub fn screenshot(&mut self, path: &Path) {
         let shot = self.call(

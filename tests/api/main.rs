@@ -5,6 +5,7 @@ mod billing_page;
 mod browser;
 mod case_facts;
 mod cli;
+mod dashboard;
 mod deployment;
 mod disputes;
 mod durability;

@@ -23,6 +23,7 @@ pub const MAX_PAGE: i64 = 200;
 pub struct ListParams {
     pub state: Option<String>,
     pub customer: Option<String>,
+    pub invoice: Option<String>,
     pub email: Option<String>,
     pub category: Option<String>,
     pub code: Option<String>,
@@ -60,6 +61,7 @@ impl ListParams {
         Ok(CaseQuery {
             state: self.state.clone(),
             customer_id: self.customer.clone(),
+            invoice_id: self.invoice.clone(),
             email: self.email.clone(),
             category: self.category.clone(),
             code: self.code.clone(),

@@ -26,6 +26,7 @@ use crate::domain::policy::OfferKind;
 use crate::engine::Engine;
 use crate::engine::customer_actions;
 use crate::state::AppState;
+use crate::web::origin::cross_site;
 
 /// `GET /billing/update/{token}`.
 pub async fn page(
@@ -54,23 +55,6 @@ pub async fn page(
     html(engine, StatusCode::OK, UpdatePage { c, p: view }.render())
 }
 
-/// A POST from another site (a forged form) is refused: browsers say where
-/// a request comes from in `Sec-Fetch-Site` and `Origin`.
-fn cross_site(request: &HttpRequest, engine: &Engine) -> bool {
-    let header = |name| request.headers().get(name).and_then(|v| v.to_str().ok());
-    if header("sec-fetch-site").is_some_and(|s| s == "cross-site") {
-        return true;
-    }
-    match header("origin") {
-        None | Some("null") => false,
-        Some(origin) => {
-            let ours = engine.config.public_url.origin().ascii_serialization();
-            let own_host = request.connection_info().host().to_owned();
-            origin != ours && origin.split("://").nth(1) != Some(own_host.as_str())
-        }
-    }
-}
-
 fn forged(engine: &Engine) -> HttpResponse {
     message(
         engine,
@@ -88,7 +72,7 @@ pub async fn card(
     request: HttpRequest,
 ) -> HttpResponse {
     let engine = &state.engine;
-    if cross_site(&request, engine) {
+    if cross_site(&request, &engine.config.public_url) {
         return forged(engine);
     }
     let customer = match holder(engine, &request, &token, Purpose::Billing).await {
@@ -172,7 +156,7 @@ pub async fn offer(
     use crate::engine::offers::{OfferOutcome, take_offer};
     let engine = &state.engine;
     let (token, offer_id) = path.into_inner();
-    if cross_site(&request, engine) {
+    if cross_site(&request, &engine.config.public_url) {
         return forged(engine);
     }
     let case = match holder(engine, &request, &token, Purpose::Billing).await {

@@ -1,0 +1,253 @@
+//! The operator's dashboard: no token, no dashboard; the sign-in and its
+//! cookie; pages that show what the API shows; and, in headless Chromium,
+//! an operator who signs in, reads the overview, opens a case and pauses
+//! it (screenshots kept in `target/test-artifacts/`).
+
+use chrono::Duration;
+use dunwell::domain::money::{Currency, Money};
+use dunwell::trigger::Scenario;
+use wiremock::MockServer;
+
+use crate::browser::{Browser, artifacts_dir, chromium};
+use crate::helpers::*;
+use crate::stand_in::*;
+
+const TOKEN: &str = "dashboard-token-0123456789";
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Signs in; the session cookie's `name=value`.
+async fn sign_in(app: &TestApp) -> String {
+    let answer = no_redirects()
+        .post(format!("{}/admin/login", app.address))
+        .form(&[("token", TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 303);
+    let cookie = answer.headers()["set-cookie"].to_str().unwrap().to_owned();
+    for part in ["HttpOnly", "SameSite=Strict", "Path=/admin"] {
+        assert!(cookie.contains(part), "{part} missing: {cookie}");
+    }
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+/// A dozen cases over six weeks: paid, lost, open, in two currencies.
+async fn seeded(backend: Backend, extra: &[(&str, &str)]) -> Option<(MockServer, TestApp)> {
+    let server = MockServer::start().await;
+    let mut pairs = vec![("admin_token", TOKEN)];
+    pairs.extend_from_slice(extra);
+    let codes = [
+        "insufficient_funds",
+        "expired_card",
+        "do_not_honor",
+        "insufficient_funds",
+    ];
+    let mut scenarios = Vec::new();
+    for i in 0..12_i64 {
+        let currency = if i % 5 == 4 { "eur" } else { "usd" };
+        let s = Scenario {
+            api_version: dunwell::trigger::LEGACY_API_VERSION.into(),
+            decline_code: codes[i as usize % codes.len()].into(),
+            customer_email: format!("customer{i}@example.com"),
+            amount: Money::from_minor(1900 + 1000 * (i % 4), Currency::parse(currency).unwrap())
+                .unwrap(),
+            now: now() - Duration::days(3 * i + 1).num_seconds(),
+            ..scenario(&format!("in_dash_{i}"))
+        };
+        mount_stripe(&server, &s, &s.decline_code, 0).await;
+        scenarios.push(s);
+    }
+    let app = app_with(backend, &server, &pairs).await?;
+    for (i, s) in scenarios.iter().enumerate() {
+        app.send("charge.failed", &event(s, "charge")).await;
+        app.send("invoice.payment_failed", &event(s, "failed"))
+            .await;
+        match i % 3 {
+            0 => app.send("invoice.paid", &event(s, "paid")).await,
+            1 if i > 3 => app.send("invoice.voided", &event(s, "void")).await,
+            _ => {}
+        }
+    }
+    app.run_due_jobs().await;
+    Some((server, app))
+}
+
+async fn the_dashboard_signs_in_and_shows_the_figures(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    assert_eq!(app.get("/admin").await.status(), 404);
+    assert_eq!(app.get("/admin/login").await.status(), 404);
+    app.shutdown().await;
+
+    let Some((_server, app)) = seeded(backend, &[]).await else {
+        return;
+    };
+    let client = no_redirects();
+    let answer = client
+        .get(format!("{}/admin", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 303);
+    assert_eq!(answer.headers()["location"], "/admin/login");
+    let wrong = client
+        .post(format!("{}/admin/login", app.address))
+        .form(&[("token", "not-the-token-at-all")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    assert!(wrong.headers().get("set-cookie").is_none());
+    let cookie = sign_in(&app).await;
+    let get = |path: &str| {
+        client
+            .get(format!("{}{path}", app.address))
+            .header("cookie", &cookie)
+            .send()
+    };
+    let overview = get("/admin").await.unwrap();
+    assert_eq!(overview.status(), 200);
+    let html = overview.text().await.unwrap();
+    assert_eq!(html.matches("<svg class=\"chart").count(), 4, "{html}");
+    assert!(
+        html.contains("Recovered by") || html.contains("Paid at the processor"),
+        "{html}"
+    );
+    // The tiles show what /api/stats says, per currency.
+    let stats: serde_json::Value = client
+        .get(format!("{}/api/stats", app.address))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let usd = stats["currencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["currency"] == "usd")
+        .unwrap();
+    let recovered = format!("{} USD", usd["recovered"]["amount"].as_str().unwrap());
+    assert!(html.contains(&recovered), "{recovered} not on the overview");
+    let cases = get("/admin/cases?q=customer3@example.com")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        cases.contains("customer3@example.com") && !cases.contains("customer4@"),
+        "{cases}"
+    );
+    let id = app.case("in_dash_1").await.id;
+    let page = get(&format!("/admin/cases/{id}"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("expired_card") && page.contains("Timeline"),
+        "{page}"
+    );
+    // A form from another site cannot act, even with the cookie.
+    let forged = client
+        .post(format!("{}/admin/cases/{id}/close", app.address))
+        .header("cookie", &cookie)
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    assert_ne!(app.case("in_dash_1").await.state.as_deref(), Some("closed"));
+    // Signed out: the cookie is cleared.
+    let out = client
+        .post(format!("{}/admin/logout", app.address))
+        .header("cookie", &cookie)
+        .header("origin", &app.address)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 303);
+    assert!(
+        out.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    app.shutdown().await;
+}
+
+crate::backend_tests!(the_dashboard_signs_in_and_shows_the_figures);
+
+/// The operator's way in a real browser, with screenshots.
+#[tokio::test]
+async fn an_operator_signs_in_opens_a_case_and_pauses_it_in_a_browser() {
+    let Some(binary) = chromium() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "chromium is required in CI"
+        );
+        eprintln!("skipped: no chromium on the PATH");
+        return;
+    };
+    let Some((_server, app)) = seeded(Backend::Sqlite, &[("brand.name", "Acme Analytics")]).await
+    else {
+        return;
+    };
+    let open = app.case("in_dash_1").await;
+    let address = app.address.clone();
+    let dir = artifacts_dir();
+    let shots = [
+        dir.join("dashboard-overview-laptop.png"),
+        dir.join("dashboard-overview-phone.png"),
+        dir.join("dashboard-case-laptop.png"),
+    ];
+    let walk = {
+        let shots = shots.clone();
+        move || {
+            let mut b = Browser::launch(&binary);
+            b.viewport(1366, 900, 1.0, false);
+            b.open(&format!("{address}/admin/login"));
+            b.type_into("#token", TOKEN);
+            b.click("form[action='/admin/login'] button");
+            b.wait_for_page(|href| href.ends_with("/admin"));
+            let overview = b.text();
+            b.screenshot(&shots[0]);
+            b.viewport(390, 844, 2.0, true);
+            b.open(&format!("{address}/admin"));
+            b.screenshot(&shots[1]);
+            b.viewport(1366, 900, 1.0, false);
+            b.open(&format!("{address}/admin/cases"));
+            b.click(&format!("a[href='/admin/cases/{}']", open.id));
+            b.wait_for_page(|href| href.ends_with(&format!("/admin/cases/{}", open.id)));
+            b.click(&format!(
+                "form[action='/admin/cases/{}/pause'] button",
+                open.id
+            ));
+            b.wait_for_page(|href| href.contains("done=pause"));
+            let paused = b.text();
+            b.screenshot(&shots[2]);
+            (overview, paused)
+        }
+    };
+    let (overview, paused) = tokio::task::spawn_blocking(walk).await.unwrap();
+    assert!(overview.contains("Recovery overview"), "{overview}");
+    assert!(overview.contains("Acme Analytics"), "{overview}");
+    assert!(paused.contains("Done: pause."), "{paused}");
+    assert_eq!(app.case("in_dash_1").await.state.as_deref(), Some("paused"));
+    for shot in &shots {
+        let size = std::fs::metadata(shot).map(|m| m.len()).unwrap_or(0);
+        assert!(size > 10_000, "{} is {size} bytes", shot.display());
+    }
+    app.shutdown().await;
+}
