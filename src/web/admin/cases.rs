@@ -49,8 +49,7 @@ struct ListedCase {
 struct CasesPage {
     f: Frame,
     q: String,
-    state: String,
-    states: Vec<&'static str>,
+    states: Vec<(&'static str, bool)>,
     cases: Vec<ListedCase>,
     next: Option<String>,
 }
@@ -127,8 +126,10 @@ pub async fn list(
     let body = CasesPage {
         f: Frame::new(&state, "cases"),
         q,
-        state: wanted_state.unwrap_or_default(),
-        states: CaseState::ALL.iter().map(|s| s.as_str()).collect(),
+        states: CaseState::ALL
+            .iter()
+            .map(|s| (s.as_str(), wanted_state.as_deref() == Some(s.as_str())))
+            .collect(),
         cases,
         next,
     }
@@ -146,7 +147,8 @@ struct CasePage {
     flash: Option<String>,
     flash_bad: bool,
     facts: Vec<(&'static str, String)>,
-    actions: Vec<(&'static str, &'static str)>,
+    /// (action, label, the primary one)
+    actions: Vec<(&'static str, &'static str, bool)>,
     work: Vec<(String, String, String)>,
     timeline: Vec<(String, String, String)>,
 }
@@ -212,13 +214,13 @@ pub async fn show(
     if let Some(why) = &case.needs_attention {
         facts.push(("Needs attention", why.clone()));
     }
-    let actions: Vec<(&'static str, &'static str)> = match case_state {
+    let actions = match case_state {
         Some(s) if s.is_terminal() => Vec::new(),
-        Some(CaseState::Paused) => vec![("resume", "Resume"), ("close", "Close")],
+        Some(CaseState::Paused) => vec![("resume", "Resume", true), ("close", "Close", false)],
         Some(_) => vec![
-            ("retry-now", "Retry now"),
-            ("pause", "Pause"),
-            ("close", "Close"),
+            ("retry-now", "Retry now", true),
+            ("pause", "Pause", false),
+            ("close", "Close", false),
         ],
         None => Vec::new(),
     };
