@@ -13,7 +13,7 @@ use crate::domain::money::{Currency, Money};
 use crate::domain::policy::{FinalAction, Policy, StageEmail};
 use crate::domain::timeline::{self, StepAction, TimelineInput};
 
-#[derive(Debug, Clone, clap::Args, serde::Deserialize)]
+#[derive(Debug, Clone, clap::Args, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanArgs {
     /// The decline code of the failure (insufficient_funds, expired_card...).

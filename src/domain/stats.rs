@@ -40,7 +40,7 @@ pub struct RecoveryTime {
 }
 
 /// A number of cases and their money.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Amount {
     pub count: i64,
     /// Minor units (cents).
@@ -50,7 +50,7 @@ pub struct Amount {
 }
 
 /// Failed and recovered within one slice (a category, a code).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Slice {
     pub key: String,
     pub failed: Amount,
@@ -61,7 +61,7 @@ pub struct Slice {
 }
 
 /// Recovered money by how it came in.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Method {
     /// `retry`, `card_update`, `offer`, `processor`, or `unknown` (cases
     /// recovered before dunwell kept this).
@@ -71,7 +71,7 @@ pub struct Method {
     pub recovered: Amount,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CurrencyReport {
     pub currency: String,
     pub failed: Amount,

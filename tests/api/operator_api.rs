@@ -506,6 +506,62 @@ async fn plan_outbox_and_export_answer_as_documented(backend: Backend) {
     app.shutdown().await;
 }
 
+/// The OpenAPI document names every endpoint the API serves, with the
+/// bearer token as its security, and is generated, not written by hand.
+#[tokio::test]
+async fn the_openapi_document_covers_the_api() {
+    let Some(app) = spawn_app_with(Backend::Sqlite, &with_token()).await else {
+        return;
+    };
+    let (status, _) = api(&app, "GET", "/api/openapi.json", None).await;
+    assert_eq!(status, 401);
+    let doc = get(&app, "/api/openapi.json").await;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{doc}");
+    let paths: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for path in [
+        "/api/cases",
+        "/api/cases/{id}",
+        "/api/cases/{id}/{action}",
+        "/api/cases.csv",
+        "/api/stats",
+        "/api/plan",
+        "/api/outbox",
+    ] {
+        assert!(paths.contains(&path), "{path} missing from {paths:?}");
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["operator_token"]["scheme"],
+        "bearer"
+    );
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for schema in [
+        "CaseSummary",
+        "CaseDetail",
+        "CurrencyReport",
+        "ErrorBody",
+        "PlanArgs",
+    ] {
+        assert!(schemas.contains_key(schema), "{schema} missing");
+    }
+    let list = &doc["paths"]["/api/cases"]["get"]["parameters"];
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"category") && names.contains(&"cursor"),
+        "{names:?}"
+    );
+    app.shutdown().await;
+}
+
 crate::backend_tests!(
     the_token_guards_every_endpoint,
     the_case_list_filters_and_pages,

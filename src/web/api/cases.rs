@@ -3,10 +3,10 @@
 //! `POST /api/cases/{id}/pause|resume|close|retry-now`.
 
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::params::{cursor, cursor_of, instant};
 use super::views::{CaseDetail, CaseSummary, Line, PlannedWork};
 use crate::domain::case::CaseState;
@@ -18,19 +18,44 @@ use crate::store::reports::CaseQuery;
 /// The most cases one page holds.
 pub const MAX_PAGE: i64 = 200;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// open, retrying, awaiting_customer, paused, recovered, canceled, downgraded, closed
     pub state: Option<String>,
+    /// The processor's customer id (`cus_…`).
     pub customer: Option<String>,
+    /// The processor's invoice id (`in_…`).
     pub invoice: Option<String>,
     pub email: Option<String>,
+    /// hard, funds, transient, customer_action
     pub category: Option<String>,
+    /// The decline code (`insufficient_funds`…).
     pub code: Option<String>,
+    /// Opened at or after: a date (2026-03-01) or an RFC 3339 time.
     pub opened_from: Option<String>,
+    /// Opened before.
     pub opened_to: Option<String>,
+    /// The previous page's `next_cursor`.
     pub cursor: Option<String>,
+    /// 1 to 200; 50 when not given.
     pub limit: Option<i64>,
+}
+
+/// One page of cases.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CasesPage {
+    pub cases: Vec<CaseSummary>,
+    /// Pass as `cursor` for the next page; null on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// An action carried out, and the case after it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActionDone {
+    pub case: CaseSummary,
+    pub action: String,
 }
 
 impl ListParams {
@@ -81,7 +106,10 @@ impl ListParams {
     }
 }
 
-/// `GET /api/cases`.
+/// The cases, filtered, newest first.
+#[utoipa::path(get, path = "/api/cases", tag = "cases", params(ListParams),
+    responses((status = 200, body = CasesPage), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody)))]
 pub async fn list(
     state: web::Data<AppState>,
     params: web::Query<ListParams>,
@@ -102,7 +130,10 @@ pub async fn list(
         .filter(|_| more)
         .map(|c| cursor_of(c.opened_at.unwrap_or_default(), c.id));
     let cases: Vec<CaseSummary> = rows.iter().map(CaseSummary::from).collect();
-    Ok(HttpResponse::Ok().json(json!({ "cases": cases, "next_cursor": next })))
+    Ok(HttpResponse::Ok().json(CasesPage {
+        cases,
+        next_cursor: next,
+    }))
 }
 
 fn case_id(raw: &str) -> Result<i64, ApiError> {
@@ -110,7 +141,11 @@ fn case_id(raw: &str) -> Result<i64, ApiError> {
         .map_err(|_| ApiError::not_found(format!("no case {raw:?}")))
 }
 
-/// `GET /api/cases/{id}`.
+/// One case: its facts, planned work and whole timeline.
+#[utoipa::path(get, path = "/api/cases/{id}", tag = "cases",
+    params(("id" = i64, Path, description = "The case's id")),
+    responses((status = 200, body = CaseDetail), (status = 404, body = ErrorBody),
+              (status = 401, body = ErrorBody)))]
 pub async fn show(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -144,14 +179,21 @@ pub async fn show(
     Ok(HttpResponse::Ok().json(detail))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActBody {
     /// Why, for the timeline.
     pub note: Option<String>,
 }
 
-/// `POST /api/cases/{id}/{action}`.
+/// The operator's action on a case, written on its timeline.
+#[utoipa::path(post, path = "/api/cases/{id}/{action}", tag = "cases",
+    params(("id" = i64, Path, description = "The case's id"),
+           ("action" = String, Path, description = "pause, resume, close or retry-now")),
+    request_body(content = Option<ActBody>, description = "Why, for the timeline"),
+    responses((status = 200, body = ActionDone),
+              (status = 409, description = "The case cannot follow it now; nothing changed", body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn action(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
@@ -166,10 +208,10 @@ pub async fn action(
     };
     let note = body.and_then(|b| b.into_inner().note);
     match act(&state.engine, id, action, "operator", note.as_deref()).await? {
-        ActOutcome::Done(case) => Ok(HttpResponse::Ok().json(json!({
-            "case": CaseSummary::from(case.as_ref()),
-            "action": action.as_str(),
-        }))),
+        ActOutcome::Done(case) => Ok(HttpResponse::Ok().json(ActionDone {
+            case: CaseSummary::from(case.as_ref()),
+            action: action.as_str().to_owned(),
+        })),
         ActOutcome::Refused(why) => Err(ApiError::conflict(why)),
         ActOutcome::NoSuchCase => Err(ApiError::not_found(format!("no case {id}"))),
     }

@@ -2,7 +2,15 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// How every error answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, naming the parameter when one is at fault.
+    pub error: String,
+}
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -56,6 +64,8 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         HttpResponse::build(self.status)
             .insert_header(("Cache-Control", "no-store"))
-            .json(json!({ "error": self.message }))
+            .json(ErrorBody {
+                error: self.message.clone(),
+            })
     }
 }

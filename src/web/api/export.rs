@@ -104,6 +104,10 @@ async fn chunk(store: &Store, next: Next) -> Option<(Result<web::Bytes, actix_we
     }
 }
 
+/// Every case the list's filters select, as CSV.
+#[utoipa::path(get, path = "/api/cases.csv", tag = "cases", params(ListParams),
+    responses((status = 200, description = "text/csv, one line per case", content_type = "text/csv", body = String),
+              (status = 400, body = super::error::ErrorBody), (status = 401, body = super::error::ErrorBody)))]
 pub async fn csv(
     state: web::Data<AppState>,
     params: web::Query<ListParams>,

@@ -6,6 +6,7 @@ pub mod auth;
 mod cases;
 pub mod error;
 mod export;
+mod openapi;
 mod outbox;
 mod params;
 mod plan;
@@ -41,6 +42,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/stats", web::get().to(stats::show))
             .route("/plan", web::post().to(plan::show))
             .route("/outbox", web::get().to(outbox::list))
+            .route("/openapi.json", web::get().to(openapi::document))
             .default_service(web::to(|| async {
                 HttpResponse::from_error(ApiError::not_found("no such API endpoint"))
             })),

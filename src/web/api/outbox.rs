@@ -3,25 +3,27 @@
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
 
 use super::cases::MAX_PAGE;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::views::instant;
 use crate::state::AppState;
 use crate::store::mail::OutboxMail;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct OutboxParams {
+    /// Only this case's emails.
     pub case: Option<i64>,
     /// Only emails older than this one (the previous page's `next_before`).
     pub before: Option<i64>,
     pub limit: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
-struct Email<'a> {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Email<'a> {
     id: i64,
     case_id: i64,
     kind: &'a str,
@@ -55,6 +57,18 @@ impl<'a> From<&'a OutboxMail> for Email<'a> {
     }
 }
 
+/// One page of emails.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Emails<'a> {
+    pub emails: Vec<Email<'a>>,
+    /// Pass as `before` for the next page; null on the last.
+    pub next_before: Option<i64>,
+}
+
+/// The emails dunwell wrote, newest first, rendered.
+#[utoipa::path(get, path = "/api/outbox", tag = "emails", params(OutboxParams),
+    responses((status = 200, body = Emails), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody)))]
 pub async fn list(
     state: web::Data<AppState>,
     params: web::Query<OutboxParams>,
@@ -73,5 +87,8 @@ pub async fn list(
     mails.truncate(limit as usize);
     let next = mails.last().filter(|_| more).map(|m| m.id);
     let emails: Vec<Email<'_>> = mails.iter().map(Email::from).collect();
-    Ok(HttpResponse::Ok().json(json!({ "emails": emails, "next_before": next })))
+    Ok(HttpResponse::Ok().json(Emails {
+        emails,
+        next_before: next,
+    }))
 }

@@ -2,23 +2,35 @@
 //! [from, to) — by default the last 90 days — per currency.
 
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::params::instant;
 use super::views;
-use crate::domain::stats::report;
+use crate::domain::stats::{CurrencyReport, report};
 use crate::state::AppState;
 
 /// The window when none is given.
 const DEFAULT_DAYS: i64 = 90;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct StatsParams {
+    /// Cases opened at or after: a date (2026-03-01) or an RFC 3339 time; 90 days before `to` when not given.
     pub from: Option<String>,
+    /// Cases opened before; now when not given.
     pub to: Option<String>,
+}
+
+/// Recovery statistics of the cases opened in [from, to).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Stats {
+    pub from: String,
+    pub to: String,
+    /// One report per currency; never summed across currencies.
+    pub currencies: Vec<CurrencyReport>,
 }
 
 /// [from, to) in unix ms (engine clock), checked.
@@ -38,16 +50,19 @@ pub fn window(params: &StatsParams, now_ms: i64) -> Result<(i64, i64), ApiError>
     Ok((from, to))
 }
 
-/// `GET /api/stats`.
+/// Recovery statistics per currency.
+#[utoipa::path(get, path = "/api/stats", tag = "statistics", params(StatsParams),
+    responses((status = 200, body = Stats), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody)))]
 pub async fn show(
     state: web::Data<AppState>,
     params: web::Query<StatsParams>,
 ) -> Result<HttpResponse, ApiError> {
     let (from, to) = window(&params, state.engine.clock.now_ms())?;
     let (groups, times) = state.store.recovery_counts(from, to).await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "from": views::instant(from),
-        "to": views::instant(to),
-        "currencies": report(&groups, &times),
-    })))
+    Ok(HttpResponse::Ok().json(Stats {
+        from: views::instant(from),
+        to: views::instant(to),
+        currencies: report(&groups, &times),
+    }))
 }

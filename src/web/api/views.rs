@@ -3,6 +3,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::domain::stats::major;
 use crate::store::cases::{CaseRow, TimelineEntry};
@@ -15,7 +16,7 @@ pub fn instant(ms: i64) -> String {
         .to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CaseSummary {
     pub id: i64,
     pub invoice_id: String,
@@ -73,7 +74,7 @@ impl From<&CaseRow> for CaseSummary {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PlannedWork {
     pub kind: &'static str,
     pub key: String,
@@ -82,6 +83,7 @@ pub struct PlannedWork {
     /// Processor failures so far (not the customer's attempts).
     pub tries: i32,
     pub result: Option<String>,
+    #[schema(value_type = Object)]
     pub detail: Value,
 }
 
@@ -99,10 +101,11 @@ impl From<&WorkRow> for PlannedWork {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Line {
     pub at: String,
     pub kind: String,
+    #[schema(value_type = Object)]
     pub detail: Value,
 }
 
@@ -117,7 +120,7 @@ impl From<&TimelineEntry> for Line {
 }
 
 /// One case in full: the case, its planned work, its timeline.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CaseDetail {
     #[serde(flatten)]
     pub summary: CaseSummary,
@@ -127,6 +130,7 @@ pub struct CaseDetail {
     pub description: Option<String>,
     pub timezone: String,
     /// The latest refusal as classified (category, code, why), if any.
+    #[schema(value_type = Option<Object>)]
     pub latest_decline: Option<Value>,
     pub work: Vec<PlannedWork>,
     pub timeline: Vec<Line>,

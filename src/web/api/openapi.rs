@@ -1,0 +1,51 @@
+//! `GET /api/openapi.json`: the API's OpenAPI 3.1 document, generated from
+//! the handlers' and types' own annotations (utoipa), so it cannot drift
+//! from the code.
+
+use actix_web::HttpResponse;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{cases, export, outbox, plan, stats};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "dunwell operator API",
+        description = "Cases, their timelines and the operator's actions, recovery statistics, plan previews and the outbox. Every request carries `Authorization: Bearer <DUNWELL_ADMIN_TOKEN>`; errors are `{\"error\": \"...\"}`."
+    ),
+    paths(
+        cases::list,
+        cases::show,
+        cases::action,
+        export::csv,
+        stats::show,
+        plan::show,
+        outbox::list
+    ),
+    modifiers(&BearerToken),
+    security(("operator_token" = []))
+)]
+pub struct ApiDoc;
+
+/// The operator token as the document's one security scheme.
+struct BearerToken;
+
+impl Modify for BearerToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "operator_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("DUNWELL_ADMIN_TOKEN"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+pub async fn document() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}
