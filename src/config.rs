@@ -419,45 +419,6 @@ impl Config {
                 self.page_requests_per_minute.to_string(),
             ),
             ("client_ip_header", opt(&self.client_ip_header)),
-            (
-                "policy.retry_owner",
-                self.policy.retry_owner.as_str().to_owned(),
-            ),
-            (
-                "policy.default_timezone",
-                self.policy.default_timezone.name().to_owned(),
-            ),
-            (
-                "policy.retries",
-                format!(
-                    "max_attempts {}, window {} days, at most {} per card in 30 days",
-                    self.policy.retries.max_attempts,
-                    self.policy.retries.window_days,
-                    self.policy.retries.max_per_card_30_days
-                ),
-            ),
-            (
-                "policy.stages",
-                self.policy
-                    .stages
-                    .iter()
-                    .map(|s| format!("day {} {} ({})", s.day, s.email.as_str(), s.tone.as_str()))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            ),
-            (
-                "policy.final",
-                format!(
-                    "day {} {}",
-                    self.policy.final_.day,
-                    self.policy.final_.action.as_str()
-                ),
-            ),
-            ("policy.offers", self.policy.offers.len().to_string()),
-            (
-                "policy.default_locale",
-                self.policy.default_locale.as_str().to_owned(),
-            ),
             ("brand.name", format!("{:?}", self.brand.name)),
             ("brand.support_email", opt(&self.brand.support_email)),
             ("brand.website", opt(&self.brand.website)),
@@ -465,7 +426,13 @@ impl Config {
             ("brand.accent_color", format!("{:?}", self.brand.accent)),
             ("brand.sender_name", opt(&self.brand.sender_name)),
         ];
-        lines.iter().map(|(k, v)| format!("{k} = {v}\n")).collect()
+        let policy = self.policy.summary();
+        lines
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .chain(policy.into_iter().map(|(k, v)| (format!("policy.{k}"), v)))
+            .map(|(k, v)| format!("{k} = {v}\n"))
+            .collect()
     }
 
     pub fn is_postgres(&self) -> bool {

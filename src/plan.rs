@@ -101,6 +101,25 @@ fn instant(raw: &str, flag: &str) -> anyhow::Result<DateTime<Utc>> {
         .with_timezone(&Utc))
 }
 
+impl Preview {
+    pub fn steps(&self) -> &[timeline::Step] {
+        &self.plan.steps
+    }
+
+    pub fn timezone(&self) -> Tz {
+        self.timezone
+    }
+
+    pub fn decline(&self) -> &crate::domain::decline::Classification {
+        &self.decline
+    }
+
+    /// Why retries stop (or never start).
+    pub fn retries_end(&self) -> &str {
+        &self.plan.retries_end
+    }
+}
+
 /// The plan `policy` gives the failure `args` describe (`now` when no
 /// failure time is given).
 pub fn preview(policy: &Policy, args: &PlanArgs, now: DateTime<Utc>) -> anyhow::Result<Preview> {

@@ -160,6 +160,60 @@ pub struct Policy {
     pub link_days_after_end: u32,
 }
 
+impl Policy {
+    /// The effective policy, one line per key, as `check-config` prints it
+    /// and the dashboard shows it.
+    pub fn summary(&self) -> Vec<(&'static str, String)> {
+        let offers = if self.offers.is_empty() {
+            "none".to_owned()
+        } else {
+            self.offers
+                .iter()
+                .map(|o| format!("{} ({}: {})", o.id, o.kind.as_str(), o.label))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        vec![
+            ("retry_owner", self.retry_owner.as_str().to_owned()),
+            ("default_timezone", self.default_timezone.name().to_owned()),
+            (
+                "retries",
+                format!(
+                    "max_attempts {}, window {} days, at most {} per card in 30 days",
+                    self.retries.max_attempts,
+                    self.retries.window_days,
+                    self.retries.max_per_card_30_days
+                ),
+            ),
+            (
+                "stages",
+                self.stages
+                    .iter()
+                    .map(|s| format!("day {} {} ({})", s.day, s.email.as_str(), s.tone.as_str()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            (
+                "final",
+                format!("day {} {}", self.final_.day, self.final_.action.as_str()),
+            ),
+            ("offers", offers),
+            ("default_locale", self.default_locale.as_str().to_owned()),
+            (
+                "quiet_hours",
+                self.courtesy
+                    .quiet_hours
+                    .map_or_else(|| "off".to_owned(), |(a, b)| format!("{a}-{b}")),
+            ),
+            (
+                "min_hours_between_emails",
+                self.courtesy.min_gap_hours.to_string(),
+            ),
+            ("link_days_after_end", self.link_days_after_end.to_string()),
+        ]
+    }
+}
+
 /// The `[policy]` table as written; `None` means "use the default".
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -129,6 +129,12 @@ impl Store {
         Ok(())
     }
 
+    /// One email of the outbox.
+    pub async fn outbox_mail(&self, id: i64) -> anyhow::Result<Option<OutboxMail>> {
+        let rows = self.outbox_page(None, Some(id + 1), 1).await?;
+        Ok(rows.into_iter().find(|m| m.id == id))
+    }
+
     /// The newest emails, optionally of one case.
     pub async fn outbox(
         &self,

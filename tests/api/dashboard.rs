@@ -159,6 +159,48 @@ async fn the_dashboard_signs_in_and_shows_the_figures(backend: Backend) {
         page.contains("expired_card") && page.contains("Timeline"),
         "{page}"
     );
+    // The policy with a plan preview, the same as `dunwell plan`.
+    let policy = get("/admin/policy?decline_code=expired_card&country=DE")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(policy.contains("Europe/Berlin"), "{policy}");
+    assert!(policy.contains("final action: cancel"), "{policy}");
+    assert!(
+        policy.contains("day 0 payment_failed (friendly)"),
+        "{policy}"
+    );
+    let bad = get("/admin/policy?decline_code=x&timezone=Mars/Base")
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 200);
+    assert!(
+        bad.text()
+            .await
+            .unwrap()
+            .contains("is not an IANA time zone")
+    );
+    // The outbox, and an email's HTML on a sandboxed page of its own.
+    let outbox = get(&format!("/admin/outbox?case={id}"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(outbox.contains("Your card has expired"), "{outbox}");
+    let mail = app.store.outbox(Some(id), 1).await.unwrap().remove(0);
+    let html = get(&format!("/admin/outbox/{}/html", mail.id))
+        .await
+        .unwrap();
+    assert!(
+        html.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("sandbox")
+    );
+    assert_eq!(html.text().await.unwrap(), mail.body_html);
     // A form from another site cannot act, even with the cookie.
     let forged = client
         .post(format!("{}/admin/cases/{id}/close", app.address))
@@ -211,6 +253,7 @@ async fn an_operator_signs_in_opens_a_case_and_pauses_it_in_a_browser() {
         dir.join("dashboard-overview-laptop.png"),
         dir.join("dashboard-overview-phone.png"),
         dir.join("dashboard-case-laptop.png"),
+        dir.join("dashboard-policy-laptop.png"),
     ];
     let walk = {
         let shots = shots.clone();
@@ -237,6 +280,10 @@ async fn an_operator_signs_in_opens_a_case_and_pauses_it_in_a_browser() {
             b.wait_for_page(|href| href.contains("done=pause"));
             let paused = b.text();
             b.screenshot(&shots[2]);
+            b.open(&format!(
+                "{address}/admin/policy?decline_code=insufficient_funds&country=DE"
+            ));
+            b.screenshot(&shots[3]);
             (overview, paused)
         }
     };

@@ -7,7 +7,9 @@
 mod cases;
 mod charts;
 mod login;
+mod outbox;
 mod overview;
+mod policy;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -114,7 +116,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route("/", web::get().to(overview::show))
                     .route("/cases", web::get().to(cases::list))
                     .route("/cases/{id}", web::get().to(cases::show))
-                    .route("/cases/{id}/{action}", web::post().to(cases::action)),
+                    .route("/cases/{id}/{action}", web::post().to(cases::action))
+                    .route("/policy", web::get().to(policy::show))
+                    .route("/outbox", web::get().to(outbox::list))
+                    .route("/outbox/{id}/html", web::get().to(outbox::html)),
             ),
     );
 }
