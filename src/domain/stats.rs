@@ -252,6 +252,28 @@ pub fn report(groups: &[Group], times: &[RecoveryTime]) -> Vec<CurrencyReport> {
         .collect()
 }
 
+/// Charge attempts and the paid ones in each local weekday (Monday first)
+/// and hour: which retry slots recover.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slots {
+    /// [weekday][hour] = (attempts, paid)
+    pub cells: [[(u32, u32); 24]; 7],
+}
+
+/// Attempts at `(when, the customer's time zone, paid)` by local slot.
+pub fn slots(attempts: &[(chrono::DateTime<chrono::Utc>, chrono_tz::Tz, bool)]) -> Slots {
+    use chrono::{Datelike, Timelike};
+    let mut cells = [[(0, 0); 24]; 7];
+    for (when, tz, paid) in attempts {
+        let local = when.with_timezone(tz);
+        let cell =
+            &mut cells[local.weekday().num_days_from_monday() as usize][local.hour() as usize];
+        cell.0 += 1;
+        cell.1 += u32::from(*paid);
+    }
+    Slots { cells }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,6 +344,21 @@ mod tests {
         assert_eq!(funds.recovery_rate_by_count, Some(0.75));
         assert_eq!(usd.by_method.len(), 1);
         assert_eq!(usd.by_method[0].retry, Some(1));
+    }
+
+    #[test]
+    fn attempts_fall_in_the_customers_local_slot() {
+        use chrono::TimeZone;
+        // Monday 2026-03-02 08:30 UTC is 09:30 in Berlin, 03:30 in New York.
+        let at = chrono::Utc.with_ymd_and_hms(2026, 3, 2, 8, 30, 0).unwrap();
+        let s = slots(&[
+            (at, chrono_tz::Europe::Berlin, true),
+            (at, chrono_tz::Europe::Berlin, false),
+            (at, chrono_tz::America::New_York, true),
+        ]);
+        assert_eq!(s.cells[0][9], (2, 1));
+        assert_eq!(s.cells[0][3], (1, 1));
+        assert_eq!(s.cells[1][9], (0, 0));
     }
 
     #[test]

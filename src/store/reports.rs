@@ -266,3 +266,37 @@ impl Store {
         Ok(rows)
     }
 }
+
+impl Store {
+    /// Our charge attempts in [from, to) (engine clock): when each ran, the
+    /// case's time zone, and whether it was paid.
+    pub async fn retry_outcomes(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> anyhow::Result<Vec<(i64, String, bool)>> {
+        let rows = with_pool!(self, pool => {
+            let mut out = Vec::new();
+            for r in sqlx::query(
+                "SELECT w.due_at, c.timezone, w.result FROM case_work w \
+                 JOIN cases c ON c.id = w.case_id \
+                 WHERE w.kind = 'retry' AND w.status = 'done' \
+                 AND w.due_at >= $1 AND w.due_at < $2",
+            )
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await?
+            {
+                let result: Option<String> = r.try_get("result")?;
+                out.push((
+                    r.try_get("due_at")?,
+                    r.try_get("timezone")?,
+                    result.as_deref() == Some("paid"),
+                ));
+            }
+            out
+        });
+        Ok(rows)
+    }
+}

@@ -37,7 +37,8 @@ async fn sign_in(app: &TestApp) -> String {
     cookie.split(';').next().unwrap().to_owned()
 }
 
-/// A dozen cases over six weeks: paid, lost, open, in two currencies.
+/// A dozen cases over six weeks, in two currencies: paid at the processor,
+/// recovered by a retry, voided, still open.
 async fn seeded(backend: Backend, extra: &[(&str, &str)]) -> Option<(MockServer, TestApp)> {
     let server = MockServer::start().await;
     let mut pairs = vec![("admin_token", TOKEN)];
@@ -60,7 +61,9 @@ async fn seeded(backend: Backend, extra: &[(&str, &str)]) -> Option<(MockServer,
             now: now() - Duration::days(3 * i + 1).num_seconds(),
             ..scenario(&format!("in_dash_{i}"))
         };
-        mount_stripe(&server, &s, &s.decline_code, 0).await;
+        // A third of them pays on our second retry.
+        let pays_on = if i % 3 == 2 { 2 } else { 0 };
+        mount_stripe(&server, &s, &s.decline_code, pays_on).await;
         scenarios.push(s);
     }
     let app = app_with(backend, &server, &pairs).await?;
@@ -75,6 +78,8 @@ async fn seeded(backend: Backend, extra: &[(&str, &str)]) -> Option<(MockServer,
         }
     }
     app.run_due_jobs().await;
+    // Ten days of retries, in six-hour steps.
+    app.live_through(10, 6).await;
     Some((server, app))
 }
 
@@ -115,7 +120,11 @@ async fn the_dashboard_signs_in_and_shows_the_figures(backend: Backend) {
     let overview = get("/admin").await.unwrap();
     assert_eq!(overview.status(), 200);
     let html = overview.text().await.unwrap();
-    assert_eq!(html.matches("<svg class=\"chart").count(), 4, "{html}");
+    assert_eq!(html.matches("<svg class=\"chart").count(), 5, "{html}");
+    assert!(
+        html.contains("paid of"),
+        "the slots chart has attempts: {html}"
+    );
     assert!(
         html.contains("Recovered by") || html.contains("Paid at the processor"),
         "{html}"

@@ -50,6 +50,8 @@ pub struct Week {
 const WIDTH: f64 = 480.0;
 const HEIGHT: f64 = 220.0;
 const LEFT: f64 = 44.0;
+/// Room right of the plot, so the last label fits.
+const RIGHT: f64 = 18.0;
 const BOTTOM: f64 = 30.0;
 const TOP: f64 = 12.0;
 
@@ -70,8 +72,9 @@ fn grid(top: f64, label: impl Fn(f64) -> String) -> String {
         let y = TOP + plot - plot * f64::from(i) / 4.0;
         let _ = write!(
             out,
-            "<line class=\"grid\" x1=\"{LEFT}\" x2=\"{WIDTH}\" y1=\"{y:.1}\" y2=\"{y:.1}\"/>\
+            "<line class=\"grid\" x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{y:.1}\" y2=\"{y:.1}\"/>\
              <text class=\"axis\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+            WIDTH - RIGHT,
             LEFT - 6.0,
             y + 4.0,
             esc(&label(value))
@@ -112,7 +115,7 @@ pub fn revenue(weeks: &[Week], currency: &str) -> String {
             .fold(0.0, f64::max),
     );
     let plot = HEIGHT - TOP - BOTTOM;
-    let slot = (WIDTH - LEFT) / weeks.len() as f64;
+    let slot = (WIDTH - LEFT - RIGHT) / weeks.len() as f64;
     let bar = (slot * 0.36).min(22.0);
     let mut body = grid(top, short);
     for (i, w) in weeks.iter().enumerate() {
@@ -149,7 +152,7 @@ pub fn rate(weeks: &[Week]) -> String {
         );
     }
     let plot = HEIGHT - TOP - BOTTOM;
-    let slot = (WIDTH - LEFT) / weeks.len() as f64;
+    let slot = (WIDTH - LEFT - RIGHT) / weeks.len() as f64;
     let xy = |i: usize, r: f64| (LEFT + slot * (i as f64 + 0.5), TOP + plot - plot * r);
     let mut body = grid(1.0, |v| format!("{:.0}%", v * 100.0));
     let line: Vec<String> = points
@@ -189,8 +192,8 @@ pub struct Row {
 /// Horizontal stacked bars, all on one scale.
 pub fn rows(title: &str, rows: &[Row]) -> String {
     let height = 36.0 * rows.len().max(1) as f64 + 8.0;
-    let label_w = 130.0;
-    let note_w = 120.0;
+    let label_w = 150.0;
+    let note_w = 110.0;
     let span = WIDTH - label_w - note_w - 12.0;
     let max = rows
         .iter()
@@ -227,6 +230,57 @@ pub fn rows(title: &str, rows: &[Row]) -> String {
     }
     format!(
         "<svg class=\"chart rows\" viewBox=\"0 0 {WIDTH} {height:.0}\" role=\"img\" aria-label=\"{t}\" \
+         xmlns=\"http://www.w3.org/2000/svg\"><title>{t}</title>{body}</svg>",
+        t = esc(title)
+    )
+}
+
+/// Which local weekday × hour slots recover: each cell's colour is its
+/// share of paid attempts, its title the figures; empty slots stay pale.
+pub fn slots(slots: &crate::domain::stats::Slots) -> String {
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    let title = "Retries by the customer's local weekday and hour: share paid";
+    let (left, top, cell_w, cell_h) = (40.0, 6.0, (WIDTH - 44.0) / 24.0, 22.0);
+    let height = top + cell_h * 7.0 + 22.0;
+    let mut body = String::new();
+    for (d, day) in DAYS.iter().enumerate() {
+        let y = top + cell_h * d as f64;
+        let _ = write!(
+            body,
+            "<text class=\"axis\" x=\"0\" y=\"{:.1}\">{day}</text>",
+            y + 15.0
+        );
+        for (h, (attempts, paid)) in slots.cells[d].iter().enumerate() {
+            let x = left + cell_w * h as f64;
+            let (fill, tip) = if *attempts == 0 {
+                ("#f3f4f6".to_owned(), format!("{day} {h:02}:00: no attempt"))
+            } else {
+                let share = f64::from(*paid) / f64::from(*attempts);
+                (
+                    // From pale to the full accent as more attempts pay.
+                    format!("rgba(37, 99, 235, {:.2})", 0.12 + 0.88 * share),
+                    format!("{day} {h:02}:00: {paid} paid of {attempts} attempts"),
+                )
+            };
+            let _ = write!(
+                body,
+                "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\" rx=\"2\" fill=\"{fill}\"><title>{}</title></rect>",
+                cell_w - 2.0,
+                cell_h - 2.0,
+                esc(&tip)
+            );
+        }
+    }
+    for h in (0..24).step_by(3) {
+        let _ = write!(
+            body,
+            "<text class=\"axis\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{h:02}</text>",
+            left + cell_w * (h as f64 + 0.5),
+            height - 6.0
+        );
+    }
+    format!(
+        "<svg class=\"chart heat\" viewBox=\"0 0 {WIDTH} {height:.0}\" role=\"img\" aria-label=\"{t}\" \
          xmlns=\"http://www.w3.org/2000/svg\"><title>{t}</title>{body}</svg>",
         t = esc(title)
     )

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::charts::{self, Row, Week};
 use super::{Frame, page};
-use crate::domain::stats::{CurrencyReport, report};
+use crate::domain::stats::{CurrencyReport, report, slots};
 use crate::state::AppState;
 use crate::store::reports::WeekRow;
 
@@ -29,6 +29,7 @@ struct OverviewPage {
     rate_chart: String,
     funnel_chart: String,
     category_chart: String,
+    slots_chart: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -206,6 +207,16 @@ pub async fn show(
     };
     let r = chosen.unwrap_or(&empty);
     let weeks = weeks(&rows, &currency, from, now);
+    let attempts: Vec<_> = state
+        .store
+        .retry_outcomes(from_ms, to_ms)
+        .await?
+        .into_iter()
+        .filter_map(|(at, tz, paid)| {
+            let tz = tz.parse().unwrap_or(state.engine.policy().default_timezone);
+            Some((DateTime::<Utc>::from_timestamp_millis(at)?, tz, paid))
+        })
+        .collect();
     let body = OverviewPage {
         f: Frame::new(&state, "overview"),
         days,
@@ -215,6 +226,7 @@ pub async fn show(
         rate_chart: charts::rate(&weeks),
         funnel_chart: funnel(r),
         category_chart: categories(r),
+        slots_chart: charts::slots(&slots(&attempts)),
         currency,
     }
     .render();
