@@ -208,7 +208,7 @@ impl Application {
         tracing::info!(port, "listening");
         if role.web() && config.admin_token.is_none() {
             tracing::info!(
-                "the operator API (/api) is off: set DUNWELL_ADMIN_TOKEN (16+ characters) to turn it on"
+                "the operator API (/api) and dashboard (/admin) are off: set DUNWELL_ADMIN_TOKEN (16+ characters) to turn them on"
             );
         }
 
