@@ -260,16 +260,18 @@ pub struct Slots {
     pub cells: [[(u32, u32); 24]; 7],
 }
 
-/// Attempts at `(when, the customer's time zone, paid)` by local slot.
-pub fn slots(attempts: &[(chrono::DateTime<chrono::Utc>, chrono_tz::Tz, bool)]) -> Slots {
+/// Attempts counted as `(hour they ran in, the customer's time zone,
+/// attempts, paid)` by local slot (a zone offset by half an hour counts
+/// in the local hour its UTC hour starts in).
+pub fn slots(attempts: &[(chrono::DateTime<chrono::Utc>, chrono_tz::Tz, u32, u32)]) -> Slots {
     use chrono::{Datelike, Timelike};
     let mut cells = [[(0, 0); 24]; 7];
-    for (when, tz, paid) in attempts {
+    for (when, tz, n, paid) in attempts {
         let local = when.with_timezone(tz);
         let cell =
             &mut cells[local.weekday().num_days_from_monday() as usize][local.hour() as usize];
-        cell.0 += 1;
-        cell.1 += u32::from(*paid);
+        cell.0 += n;
+        cell.1 += paid;
     }
     Slots { cells }
 }
@@ -352,9 +354,8 @@ mod tests {
         // Monday 2026-03-02 08:30 UTC is 09:30 in Berlin, 03:30 in New York.
         let at = chrono::Utc.with_ymd_and_hms(2026, 3, 2, 8, 30, 0).unwrap();
         let s = slots(&[
-            (at, chrono_tz::Europe::Berlin, true),
-            (at, chrono_tz::Europe::Berlin, false),
-            (at, chrono_tz::America::New_York, true),
+            (at, chrono_tz::Europe::Berlin, 2, 1),
+            (at, chrono_tz::America::New_York, 1, 1),
         ]);
         assert_eq!(s.cells[0][9], (2, 1));
         assert_eq!(s.cells[0][3], (1, 1));

@@ -268,31 +268,35 @@ impl Store {
 }
 
 impl Store {
-    /// Our charge attempts in [from, to) (engine clock): when each ran, the
-    /// case's time zone, and whether it was paid.
+    /// Our charge attempts in [from, to) (engine clock), counted per case
+    /// time zone and UTC hour: (time zone, hour start in unix ms, attempts,
+    /// paid). Few rows however many attempts.
     pub async fn retry_outcomes(
         &self,
         from: i64,
         to: i64,
-    ) -> anyhow::Result<Vec<(i64, String, bool)>> {
+    ) -> anyhow::Result<Vec<(String, i64, i64, i64)>> {
         let rows = with_pool!(self, pool => {
             let mut out = Vec::new();
             for r in sqlx::query(
-                "SELECT w.due_at, c.timezone, w.result FROM case_work w \
-                 JOIN cases c ON c.id = w.case_id \
+                "SELECT c.timezone, w.due_at / 3600000 AS hour, COUNT(*) AS n, \
+                 SUM(CASE WHEN w.result = 'paid' THEN 1 ELSE 0 END) AS paid \
+                 FROM case_work w JOIN cases c ON c.id = w.case_id \
                  WHERE w.kind = 'retry' AND w.status = 'done' \
-                 AND w.due_at >= $1 AND w.due_at < $2",
+                 AND w.due_at >= $1 AND w.due_at < $2 \
+                 GROUP BY c.timezone, hour",
             )
             .bind(from)
             .bind(to)
             .fetch_all(pool)
             .await?
             {
-                let result: Option<String> = r.try_get("result")?;
+                let hour: i64 = r.try_get("hour")?;
                 out.push((
-                    r.try_get("due_at")?,
                     r.try_get("timezone")?,
-                    result.as_deref() == Some("paid"),
+                    hour * 3_600_000,
+                    r.try_get("n")?,
+                    r.try_get("paid")?,
                 ));
             }
             out

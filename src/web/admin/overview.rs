@@ -212,9 +212,15 @@ pub async fn show(
         .retry_outcomes(from_ms, to_ms)
         .await?
         .into_iter()
-        .filter_map(|(at, tz, paid)| {
+        .filter_map(|(tz, at, n, paid)| {
             let tz = tz.parse().unwrap_or(state.engine.policy().default_timezone);
-            Some((DateTime::<Utc>::from_timestamp_millis(at)?, tz, paid))
+            let count = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
+            Some((
+                DateTime::<Utc>::from_timestamp_millis(at)?,
+                tz,
+                count(n),
+                count(paid),
+            ))
         })
         .collect();
     let body = OverviewPage {
