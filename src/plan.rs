@@ -53,44 +53,11 @@ fn usd() -> String {
 pub struct Preview {
     decline: crate::domain::decline::Classification,
     timezone: Tz,
+    /// What chose the zone: `timezone`, `country` or `policy_default`.
+    timezone_source: &'static str,
     failed_at: DateTime<Utc>,
     amount: Option<Money>,
     plan: timeline::Timeline,
-}
-
-/// The main time zone of a country, for when only the country is known.
-fn country_timezone(country: &str) -> Option<Tz> {
-    use chrono_tz::{America, Asia, Australia, Europe, Pacific};
-    Some(match country.to_ascii_uppercase().as_str() {
-        "US" => America::New_York,
-        "CA" => America::Toronto,
-        "MX" => America::Mexico_City,
-        "BR" => America::Sao_Paulo,
-        "AR" => America::Argentina::Buenos_Aires,
-        "GB" | "UK" => Europe::London,
-        "IE" => Europe::Dublin,
-        "PT" => Europe::Lisbon,
-        "ES" => Europe::Madrid,
-        "FR" => Europe::Paris,
-        "DE" => Europe::Berlin,
-        "NL" => Europe::Amsterdam,
-        "BE" => Europe::Brussels,
-        "IT" => Europe::Rome,
-        "CH" => Europe::Zurich,
-        "AT" => Europe::Vienna,
-        "SE" => Europe::Stockholm,
-        "NO" => Europe::Oslo,
-        "DK" => Europe::Copenhagen,
-        "FI" => Europe::Helsinki,
-        "PL" => Europe::Warsaw,
-        "IN" => Asia::Kolkata,
-        "JP" => Asia::Tokyo,
-        "SG" => Asia::Singapore,
-        "HK" => Asia::Hong_Kong,
-        "AU" => Australia::Sydney,
-        "NZ" => Pacific::Auckland,
-        _ => return None,
-    })
 }
 
 fn instant(raw: &str, flag: &str) -> anyhow::Result<DateTime<Utc>> {
@@ -127,13 +94,18 @@ pub fn preview(policy: &Policy, args: &PlanArgs, now: DateTime<Utc>) -> anyhow::
         Some(raw) => instant(raw, "failed_at (--failed-at)")?,
         None => now,
     };
+    let timezone_source = match (&args.timezone, &args.country) {
+        (Some(_), _) => "timezone",
+        (None, Some(_)) => "country",
+        (None, None) => "policy_default",
+    };
     let timezone = match (&args.timezone, &args.country) {
         (Some(name), _) => name.parse::<Tz>().map_err(|_| {
             anyhow::anyhow!(
                 "timezone (--timezone): {name:?} is not an IANA time zone (e.g. Europe/Lisbon)"
             )
         })?,
-        (None, Some(country)) => match country_timezone(country) {
+        (None, Some(country)) => match crate::domain::zones::of_country(country) {
             Some(tz) => tz,
             None => {
                 bail!("country (--country): no time zone known for {country:?}; give a timezone")
@@ -168,6 +140,7 @@ pub fn preview(policy: &Policy, args: &PlanArgs, now: DateTime<Utc>) -> anyhow::
     Ok(Preview {
         decline,
         timezone,
+        timezone_source,
         failed_at,
         amount,
         plan,
@@ -196,6 +169,7 @@ pub fn to_json(p: &Preview) -> serde_json::Value {
         "decline_code": p.decline.code,
         "category": p.decline.category,
         "timezone": p.timezone.name(),
+        "timezone_source": p.timezone_source,
         "failed_at": p.failed_at.to_rfc3339_opts(SecondsFormat::Secs, true),
         "waits_for_new_payment_method": p.plan.waits_for_new_payment_method,
         "retries_end": p.plan.retries_end,

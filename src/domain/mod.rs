@@ -18,3 +18,4 @@ pub mod session;
 pub mod stats;
 pub mod timeline;
 pub mod work;
+pub mod zones;

@@ -93,11 +93,17 @@ pub async fn apply(
     if before != after {
         if let Some(to) = after {
             tracing::info!(case_id = case.id, from = ?before, to = ?to, cause, "case transition");
-            let detail = json!({
+            let mut detail = json!({
                 "from": before.map(|s| s.as_str()),
                 "to": to.as_str(),
                 "cause": cause,
             });
+            if before.is_none() {
+                // The clock the case's schedule runs on, and why.
+                detail["timezone"] = json!(case.timezone);
+                detail["timezone_source"] =
+                    json!(case.timezone_source.as_deref().unwrap_or("policy_default"));
+            }
             effects.line("transition", detail);
             if let Some(kind) = OutgoingType::of_transition(before, to) {
                 let detail = json!({

@@ -14,6 +14,7 @@ use super::route::{Unlinked, route};
 use crate::domain::case::{EventInput, Input};
 use crate::domain::decline::Classification;
 use crate::domain::events::{Event, EventKind};
+use crate::domain::zones;
 use crate::store::Tx;
 use crate::store::cases::{self, PaymentFailure};
 use crate::store::events::{Finished, Outcome, PendingEvent, finish_events_in};
@@ -120,8 +121,9 @@ async fn handle_event(engine: &Engine, tx: &mut Tx, event: &Event) -> anyhow::Re
     }
     let mut ids = match (&routed.facts, &routed.link) {
         (Some(facts), _) => {
-            let tz = engine.policy().default_timezone.name();
-            vec![cases::upsert_case(tx, facts, tz, now_ms).await?]
+            let signal = facts.country.as_ref().map(|(c, s)| (Some(c.as_str()), *s));
+            let (tz, source) = zones::pick(signal.as_slice(), engine.policy().default_timezone);
+            vec![cases::upsert_case(tx, facts, tz.name(), source, now_ms).await?]
         }
         (None, Some((link, value))) => cases::cases_linked(tx, *link, value).await?,
         (None, None) => Vec::new(),

@@ -9,6 +9,7 @@ use crate::domain::events::{
     Charge, Dispute, Event, EventKind, Invoice, PaymentIntent, PaymentMethod,
 };
 use crate::domain::money::Money;
+use crate::domain::zones::ZoneSource;
 use crate::store::cases::{CaseFacts, CaseLink};
 use crate::store::customers::DisputeState;
 use crate::store::notices::Card;
@@ -101,6 +102,10 @@ pub struct Unlinked {
 fn invoice_facts(invoice: &Invoice) -> CaseFacts {
     let line = invoice.line.as_ref();
     CaseFacts {
+        country: invoice
+            .customer_country
+            .clone()
+            .map(|c| (c, ZoneSource::InvoiceAddress)),
         invoice_id: invoice.id.to_string(),
         customer_id: invoice.customer.to_string(),
         subscription_id: invoice.subscription.as_ref().map(ToString::to_string),
@@ -134,6 +139,11 @@ fn charge_facts(charge: &Charge) -> Option<CaseFacts> {
         payment_intent_id: charge.payment_intent.as_ref().map(ToString::to_string),
         amount_due: charge.amount.minor(),
         currency: charge.amount.currency().as_str().to_owned(),
+        country: charge
+            .card
+            .as_ref()
+            .and_then(|c| c.country.clone())
+            .map(|c| (c, ZoneSource::CardCountry)),
         ..Default::default()
     })
 }

@@ -7,6 +7,7 @@ use sqlx::Row;
 use super::{Store, Tx, with_pool, with_tx};
 use crate::domain::case::Track;
 use crate::domain::decline::Classification;
+use crate::domain::zones::ZoneSource;
 
 /// What the processor told us about an invoice, merged into its case row.
 #[derive(Debug, Clone, Default)]
@@ -31,6 +32,8 @@ pub struct CaseFacts {
     pub description: Option<String>,
     /// Facts read off the invoice itself win over those from a charge.
     pub from_invoice: bool,
+    /// A country that places the customer, and where it came from.
+    pub country: Option<(String, crate::domain::zones::ZoneSource)>,
 }
 
 #[derive(Debug, Clone)]
@@ -52,6 +55,9 @@ pub struct CaseRow {
     pub invoice_number: Option<String>,
     pub description: Option<String>,
     pub timezone: String,
+    /// Where the time zone came from (`invoice_address`, `card_country`,
+    /// `policy_default`); `None` on cases older than this.
+    pub timezone_source: Option<String>,
     /// Why work on the case was given up; `None`: nothing to look at.
     pub needs_attention: Option<String>,
     pub state: Option<String>,
@@ -82,7 +88,7 @@ pub enum CaseLink {
 pub(super) const CASE_COLUMNS: &str = "id, invoice_id, customer_id, subscription_id, subscription_item_id, \
     price_id, charge_id, payment_intent_id, customer_email, customer_name, amount_due, currency, \
     hosted_invoice_url, description, timezone, state, version, track, opened_at, updated_at, \
-    amount_paid, needs_attention, invoice_number, ended_at";
+    amount_paid, needs_attention, invoice_number, ended_at, timezone_source";
 
 macro_rules! case_from_row {
     ($r:expr) => {{
@@ -106,6 +112,7 @@ macro_rules! case_from_row {
             invoice_number: r.try_get("invoice_number")?,
             description: r.try_get("description")?,
             timezone: r.try_get("timezone")?,
+            timezone_source: r.try_get("timezone_source")?,
             needs_attention: r.try_get("needs_attention")?,
             state: r.try_get("state")?,
             version: r.try_get("version")?,
@@ -129,18 +136,21 @@ impl CaseRow {
 }
 
 /// Creates the invoice's row when new, merges `facts` into it, and returns
-/// its id.
+/// its id. The time zone (from `source`) replaces the row's only while no
+/// case is open and only with a better source: a schedule already planned
+/// keeps its clock.
 pub async fn upsert_case(
     tx: &mut Tx,
     facts: &CaseFacts,
     timezone: &str,
+    source: ZoneSource,
     now_ms: i64,
 ) -> anyhow::Result<i64> {
     const SQL: &str = "INSERT INTO cases (invoice_id, customer_id, subscription_id, \
         subscription_item_id, price_id, charge_id, payment_intent_id, customer_email, customer_name, \
         amount_due, currency, hosted_invoice_url, description, timezone, state, version, track, \
-        opened_at, updated_at, amount_paid, invoice_number) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULL, 0, '{}', NULL, $15, $17, $18) \
+        opened_at, updated_at, amount_paid, invoice_number, timezone_source) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULL, 0, '{}', NULL, $15, $17, $18, $19) \
         ON CONFLICT (invoice_id) DO UPDATE SET \
           subscription_id = COALESCE(excluded.subscription_id, cases.subscription_id), \
           subscription_item_id = COALESCE(excluded.subscription_item_id, cases.subscription_item_id), \
@@ -154,7 +164,13 @@ pub async fn upsert_case(
           amount_due = CASE WHEN $16 THEN excluded.amount_due ELSE cases.amount_due END, \
           currency = CASE WHEN $16 THEN excluded.currency ELSE cases.currency END, \
           amount_paid = COALESCE(excluded.amount_paid, cases.amount_paid), \
-          invoice_number = COALESCE(excluded.invoice_number, cases.invoice_number) \
+          invoice_number = COALESCE(excluded.invoice_number, cases.invoice_number), \
+          timezone = CASE WHEN cases.state IS NULL AND $20 > ( \
+              CASE cases.timezone_source WHEN 'invoice_address' THEN 2 WHEN 'card_country' THEN 1 ELSE 0 END) \
+            THEN excluded.timezone ELSE cases.timezone END, \
+          timezone_source = CASE WHEN cases.state IS NULL AND $20 > ( \
+              CASE cases.timezone_source WHEN 'invoice_address' THEN 2 WHEN 'card_country' THEN 1 ELSE 0 END) \
+            THEN excluded.timezone_source ELSE cases.timezone_source END \
         RETURNING id";
     let id = with_tx!(tx, conn => {
         sqlx::query_scalar::<_, i64>(SQL)
@@ -176,6 +192,8 @@ pub async fn upsert_case(
             .bind(facts.from_invoice)
             .bind(facts.amount_paid)
             .bind(&facts.invoice_number)
+            .bind(source.as_str())
+            .bind(i32::from(source.rank()))
             .fetch_one(conn)
             .await?
     });

@@ -111,6 +111,7 @@ fn decline_details_come_from_charge_and_payment_intent() {
         assert_eq!(charge.invoice.is_some(), shape == "legacy");
         // The card charged, as the billing page names it: brand and last 4.
         let card = charge.card.expect("the charged card");
+        assert_eq!(card.country.as_deref(), Some("PT"));
         assert_eq!(card.last4.as_deref(), Some("4242"));
         assert_eq!(card.brand.as_deref(), Some("visa"));
         assert!(card.expiry.is_some());

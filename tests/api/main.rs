@@ -28,3 +28,4 @@ mod restarts;
 mod smtp;
 mod stand_in;
 mod stripe_client;
+mod time_zones;

@@ -42,6 +42,8 @@ pub struct PaymentMethod {
     pub brand: Option<String>,
     pub last4: Option<String>,
     pub expiry: Option<CardExpiry>,
+    /// The issuing bank's country (two letters).
+    pub country: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -68,6 +70,8 @@ pub struct Subscription {
 pub(super) struct RawCard {
     pub(super) brand: Option<String>,
     last4: Option<String>,
+    /// The issuing bank's country.
+    country: Option<String>,
     exp_month: Option<u32>,
     exp_year: Option<i32>,
 }
@@ -85,6 +89,7 @@ impl RawCard {
             expiry: expiry(&self),
             brand: self.brand,
             last4: self.last4,
+            country: self.country,
         }
     }
 }

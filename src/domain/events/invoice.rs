@@ -53,6 +53,8 @@ pub struct Invoice {
     pub customer: CustomerId,
     pub customer_email: Option<String>,
     pub customer_name: Option<String>,
+    /// `customer_address.country` (two letters), when the invoice has it.
+    pub customer_country: Option<String>,
     pub subscription: Option<SubscriptionId>,
     pub charge: Option<ChargeId>,
     pub payment_intent: Option<PaymentIntentId>,
@@ -86,12 +88,18 @@ pub struct UpcomingInvoice {
 }
 
 #[derive(Deserialize)]
+struct RawAddress {
+    country: Option<String>,
+}
+
+#[derive(Deserialize)]
 struct RawInvoice {
     id: Option<String>,
     #[serde(default, deserialize_with = "expandable::id")]
     customer: Option<String>,
     customer_email: Option<String>,
     customer_name: Option<String>,
+    customer_address: Option<RawAddress>,
     // Shape before 2025-03-31.
     #[serde(default, deserialize_with = "expandable::id")]
     subscription: Option<String>,
@@ -285,6 +293,7 @@ pub(super) fn parse(object: &str) -> Result<Invoice, serde_json::Error> {
         customer: required(raw.customer, "customer", CustomerId::try_from)?,
         customer_email: raw.customer_email,
         customer_name: raw.customer_name,
+        customer_country: raw.customer_address.and_then(|a| a.country),
         subscription: typed(n.subscription, "subscription", SubscriptionId::try_from)?,
         charge: typed(n.charge, "charge", ChargeId::try_from)?,
         payment_intent: typed(

@@ -200,7 +200,17 @@ pub async fn show(
         ),
         ("Opened", case.opened_at.map(when).unwrap_or_default()),
         ("Retries made", k.map_or(0, |c| c.retries_made).to_string()),
-        ("Time zone", case.timezone.clone()),
+        (
+            "Time zone",
+            format!(
+                "{} (from {})",
+                case.timezone,
+                case.timezone_source
+                    .as_deref()
+                    .unwrap_or("policy_default")
+                    .replace('_', " ")
+            ),
+        ),
     ];
     if let Some(d) = cause {
         facts.push((

@@ -172,6 +172,10 @@ pub async fn show(
         hosted_invoice_url: case.hosted_invoice_url.clone(),
         description: case.description.clone(),
         timezone: case.timezone.clone(),
+        timezone_source: case
+            .timezone_source
+            .clone()
+            .unwrap_or_else(|| "policy_default".into()),
         latest_decline: latest,
         work: work.iter().map(PlannedWork::from).collect(),
         timeline: timeline.iter().map(Line::from).collect(),

@@ -129,6 +129,9 @@ pub struct CaseDetail {
     pub hosted_invoice_url: Option<String>,
     pub description: Option<String>,
     pub timezone: String,
+    /// Where the time zone came from: invoice_address, card_country or
+    /// policy_default.
+    pub timezone_source: String,
     /// The latest refusal as classified (category, code, why), if any.
     #[schema(value_type = Option<Object>)]
     pub latest_decline: Option<Value>,
