@@ -28,15 +28,15 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Webhook intake, event processing and the job runner in one process; applies migrations first.
+    /// Everything in one process: webhook intake, billing pages, operator API and dashboard, event processing and the job runner; applies migrations first.
     Serve,
-    /// Only the webhook intake (and /healthz, /readyz).
+    /// The HTTP side only: webhook intake, billing pages, operator API and dashboard (and /metrics, /healthz, /readyz).
     Web,
-    /// Only event processing and the job runner (and /healthz, /readyz).
+    /// Only event processing and the job runner (and /metrics, /healthz, /readyz).
     Worker,
     /// Apply database migrations and exit.
     Migrate,
-    /// Load and validate configuration; print it with secrets redacted.
+    /// Load and validate configuration; print it with secrets redacted and warnings for production.
     CheckConfig,
     /// Build, sign and post a realistic processor event (--dry-run: print it).
     Trigger(Box<TriggerArgs>),
