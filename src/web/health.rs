@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::clock::Clock;
 use crate::jobs::supervisor::Health;
 use crate::store::Store;
-use crate::web::api::auth::same_secret;
+use crate::web::api::auth::{bearer, same_secret};
 
 /// What the health checks and the metrics look at.
 #[derive(Clone)]
@@ -56,13 +56,8 @@ pub async fn ready(probe: web::Data<Probe>) -> HttpResponse {
 /// `GET /metrics`: Prometheus text, behind `DUNWELL_METRICS_TOKEN` when set.
 pub async fn metrics(probe: web::Data<Probe>, request: HttpRequest) -> HttpResponse {
     if let Some(expected) = &probe.metrics_token {
-        let given = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or_default();
-        if !same_secret(given.trim().as_bytes(), expected.expose_secret().as_bytes()) {
+        let given = bearer(request.headers()).unwrap_or_default();
+        if !same_secret(given.as_bytes(), expected.expose_secret().as_bytes()) {
             return HttpResponse::Unauthorized()
                 .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"metrics\""))
                 .body("a valid bearer token is required (DUNWELL_METRICS_TOKEN)\n");

@@ -5,11 +5,10 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Frame, page, see_other};
+use super::{Frame, page, see_other, when};
 use crate::domain::case::CaseState;
 use crate::domain::stats::major;
 use crate::engine::operator_actions::{ActOutcome, OperatorAction, act};
@@ -17,14 +16,9 @@ use crate::state::AppState;
 use crate::store::cases::CaseRow;
 use crate::store::reports::CaseQuery;
 use crate::web::api::error::ApiError;
+use crate::web::api::params::{cursor, cursor_of};
 
 const PAGE: i64 = 50;
-
-fn when(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms)
-        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_default()
-}
 
 fn amount(case: &CaseRow) -> String {
     format!(
@@ -74,11 +68,8 @@ pub async fn list(
     let mut query = CaseQuery {
         state: wanted_state.clone(),
         limit: PAGE + 1,
-        after: params
-            .cursor
-            .as_deref()
-            .and_then(|c| c.split_once('.'))
-            .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?))),
+        // A cursor that is not ours starts from the newest, as none would.
+        after: params.cursor.as_deref().and_then(|c| cursor(c).ok()),
         ..CaseQuery::default()
     };
     match q.as_str() {
@@ -91,7 +82,7 @@ pub async fn list(
     let more = rows.len() as i64 > PAGE;
     rows.truncate(PAGE as usize);
     let next = rows.last().filter(|_| more).map(|c| {
-        let cursor = format!("{}.{}", c.opened_at.unwrap_or_default(), c.id);
+        let cursor = cursor_of(c.opened_at.unwrap_or_default(), c.id);
         let mut url = url::form_urlencoded::Serializer::new(String::new());
         url.append_pair("q", &q);
         url.append_pair("state", wanted_state.as_deref().unwrap_or_default());

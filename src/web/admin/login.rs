@@ -8,7 +8,7 @@ use askama::Template;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
-use super::{Frame, page, see_other};
+use super::{Frame, forged, page, see_other};
 use crate::domain::session::{self, SESSION_SECS};
 use crate::state::AppState;
 use crate::web::api::auth::same_secret;
@@ -76,7 +76,7 @@ pub async fn sign_in(
     form: web::Form<Credentials>,
 ) -> HttpResponse {
     if crate::web::origin::cross_site(&request, &state.config.public_url) {
-        return HttpResponse::Forbidden().body("This request did not come from the dashboard.");
+        return forged();
     }
     let Some(key) = key(&state) else {
         return HttpResponse::NotFound().finish();
@@ -100,7 +100,7 @@ pub async fn sign_in(
 
 pub async fn sign_out(state: web::Data<AppState>, request: HttpRequest) -> HttpResponse {
     if crate::web::origin::cross_site(&request, &state.config.public_url) {
-        return HttpResponse::Forbidden().body("This request did not come from the dashboard.");
+        return forged();
     }
     HttpResponse::SeeOther()
         .cookie(cookie(&state, String::new(), 0))

@@ -59,6 +59,18 @@ fn page(status: StatusCode, body: askama::Result<String>) -> HttpResponse {
     }
 }
 
+/// Unix ms as the dashboard shows a moment.
+fn when(ms: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
+}
+
+/// The answer to a form posted from another site.
+fn forged() -> HttpResponse {
+    HttpResponse::Forbidden().body("This request did not come from the dashboard.")
+}
+
 fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location))
@@ -95,9 +107,7 @@ async fn require_session(
     if request.method() == actix_web::http::Method::POST
         && crate::web::origin::cross_site(request.request(), &state.config.public_url)
     {
-        return Ok(request.into_response(
-            HttpResponse::Forbidden().body("This request did not come from the dashboard."),
-        ));
+        return Ok(request.into_response(forged()));
     }
     next.call(request).await.map(|r| r.map_into_boxed_body())
 }

@@ -4,10 +4,9 @@
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{Frame, page};
+use super::{Frame, page, when};
 use crate::state::AppState;
 use crate::web::api::error::ApiError;
 
@@ -63,9 +62,7 @@ pub async fn list(
             to: m.recipient.unwrap_or_else(|| "(no address)".into()),
             status: m.status,
             error: m.error,
-            at: DateTime::<Utc>::from_timestamp_millis(m.created_at)
-                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-                .unwrap_or_default(),
+            at: when(m.created_at),
             subject: m.subject,
             text: m.body_text,
         })

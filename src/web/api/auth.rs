@@ -24,13 +24,10 @@ pub fn same_secret(given: &[u8], expected: &[u8]) -> bool {
         == 0
 }
 
-/// The token in an `Authorization: Bearer …` header.
-fn bearer(request: &ServiceRequest) -> Option<&str> {
-    let value = request
-        .headers()
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+/// The token in an `Authorization: Bearer …` header (the scheme's case
+/// does not matter, as HTTP says).
+pub fn bearer(headers: &header::HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
@@ -56,7 +53,7 @@ pub async fn require_token(
     let Some(expected) = expected else {
         return refuse(request, ApiError::not_found("not found"));
     };
-    match bearer(&request) {
+    match bearer(request.headers()) {
         Some(token) if same_secret(token.as_bytes(), expected.expose_secret().as_bytes()) => {
             next.call(request).await.map(|r| r.map_into_boxed_body())
         }

@@ -8,7 +8,7 @@ pub mod error;
 mod export;
 mod openapi;
 mod outbox;
-mod params;
+pub(crate) mod params;
 mod plan;
 mod stats;
 mod views;
