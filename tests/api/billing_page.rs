@@ -42,13 +42,6 @@ async fn a_case_emailed(
     Some((s, server, app, link))
 }
 
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
 async fn the_email_link_leads_to_a_new_card_and_a_retry(backend: Backend) {
     let s = Scenario {
         decline_code: "expired_card".into(),

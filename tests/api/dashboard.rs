@@ -14,13 +14,6 @@ use crate::stand_in::*;
 
 const TOKEN: &str = "dashboard-token-0123456789";
 
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
 /// Signs in; the session cookie's `name=value`.
 async fn sign_in(app: &TestApp) -> String {
     let answer = no_redirects()

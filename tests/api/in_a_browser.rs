@@ -24,16 +24,6 @@ label = "Switch to yearly and save 20%"
 proration_behavior = "create_prorations"
 "#;
 
-/// A port nothing listens on now, so the public URL in the emails can name
-/// the address the test server will have.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The processor's card page, played by the stand-in: a page whose only
 /// link goes back where the portal session said to return.
 async fn portal_page(server: &MockServer, return_url: &str) -> String {

@@ -33,11 +33,7 @@ async fn link_in(store: &Store, invoice: &str, kind: &str, public: &str) -> Stri
 async fn a_fresh_install_takes_a_customer_from_the_email_to_a_paid_invoice() {
     let db = TestDb::new(Backend::Sqlite).await.expect("SQLite");
     // The address the links name is the one the process listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let bind = format!("127.0.0.1:{port}");
     let public = format!("http://127.0.0.1:{port}");
     let process = Process::start(
@@ -62,10 +58,7 @@ async fn a_fresh_install_takes_a_customer_from_the_email_to_a_paid_invoice() {
     let link = link_in(&store, &s.invoice, "payment_failed", &public).await;
 
     // Click one: the email's link.
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let client = no_redirects();
     let page = client.get(&link).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let body = page.text().await.unwrap();
