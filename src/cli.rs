@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 use crate::mail::preview::PreviewArgs;
 use crate::plan::PlanArgs;
+use crate::simulate::SimulateArgs;
 use crate::startup::{Application, Role, shutdown_signal};
 use crate::store::Store;
 use crate::trigger::{self, TriggerArgs};
@@ -44,6 +45,8 @@ pub enum Command {
     Plan(Box<PlanArgs>),
     /// Render an email template with sample data.
     PreviewEmail(PreviewArgs),
+    /// Backtest the policy against generated failures or your own history, beside two plain schedules.
+    Simulate(Box<SimulateArgs>),
 }
 
 pub fn main() -> ExitCode {
@@ -61,6 +64,15 @@ pub fn main() -> ExitCode {
     };
     if let Command::Plan(args) = &cli.command {
         return match crate::plan::run(&config, args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    if let Command::Simulate(args) = &cli.command {
+        return match crate::simulate::run(&config, args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e:#}");
@@ -121,7 +133,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             return Ok(());
         }
         Command::Trigger(args) => return trigger::run(&config, &args).await,
-        Command::CheckConfig | Command::Plan(_) | Command::PreviewEmail(_) => {
+        Command::CheckConfig
+        | Command::Plan(_)
+        | Command::PreviewEmail(_)
+        | Command::Simulate(_) => {
             unreachable!("handled before the runtime starts")
         }
     };

@@ -11,6 +11,7 @@ pub mod meters;
 pub mod plan;
 pub mod processor;
 pub mod random;
+pub mod simulate;
 pub mod startup;
 pub mod state;
 pub mod store;

@@ -134,6 +134,7 @@ pub fn preview(policy: &Policy, args: &PlanArgs, now: DateTime<Utc>) -> anyhow::
         failed_at,
         decline: &decline,
         timezone,
+        country: args.country.as_deref().map(str::trim),
         paid_at: &paid_at,
         policy,
     });

@@ -261,6 +261,7 @@ impl Case {
             retries_made: self.retries_made,
             latest,
             timezone: ctx.timezone,
+            country: ctx.country,
             paid_at: ctx.paid_at,
             policy: ctx.policy,
         }
@@ -293,6 +294,8 @@ fn authentication_required() -> Classification {
 pub struct Context<'a> {
     pub case_key: &'a str,
     pub timezone: Tz,
+    /// The customer's country (two letters), when known.
+    pub country: Option<&'a str>,
     pub paid_at: &'a [DateTime<Utc>],
     pub policy: &'a Policy,
     /// The customer has an open dispute: a case that opens starts paused.
@@ -778,6 +781,7 @@ mod tests {
         let ctx = Context {
             case_key: "case_1",
             timezone: Tz::UTC,
+            country: None,
             paid_at: &[],
             policy,
             disputed: false,
@@ -956,6 +960,7 @@ mod tests {
                 failed_at: t(0),
                 decline: &decline,
                 timezone: Tz::UTC,
+                country: None,
                 paid_at: &[],
                 policy: &policy,
             })
@@ -1026,6 +1031,7 @@ mod tests {
         let ctx = Context {
             case_key: "case_1",
             timezone: Tz::UTC,
+            country: None,
             paid_at: &[],
             policy: &policy,
             disputed: false,
@@ -1071,6 +1077,7 @@ mod tests {
         let ctx = Context {
             case_key: "case_1",
             timezone: Tz::UTC,
+            country: None,
             paid_at: &[],
             policy: &policy,
             disputed: false,
@@ -1212,7 +1219,7 @@ mod tests {
         #[test]
         fn nothing_is_charged_once_the_case_has_ended(steps in proptest::collection::vec(0u8..9, 1..40)) {
             let policy = Policy::default();
-            let ctx = Context { case_key: "case_p", timezone: Tz::UTC, paid_at: &[], policy: &policy, disputed: false };
+            let ctx = Context { case_key: "case_p", timezone: Tz::UTC, country: None, paid_at: &[], policy: &policy, disputed: false };
             let mut track = Track::default();
             track.apply(failed(), t(0), &ctx);
             for (i, step) in steps.iter().enumerate() {

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use super::events::DeclineDetails;
+use super::networks::Network;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -63,6 +64,9 @@ pub struct Classification {
     pub unknown: bool,
     /// For the timeline: why this category.
     pub reason: String,
+    /// The refused card's network: its retry caps apply.
+    #[serde(default)]
+    pub network: Network,
 }
 
 impl Classification {
@@ -278,7 +282,17 @@ pub fn classify(details: &DeclineDetails) -> Classification {
         network_forbids_retry,
         retry_after,
         reason,
+        network: Network::of(details.card_brand.as_deref()),
     }
+}
+
+/// Codes that say nothing specific: often a funds decline in disguise,
+/// sometimes a passing block, sometimes a card that is done.
+pub fn is_generic(code: &str) -> bool {
+    matches!(
+        code,
+        "do_not_honor" | "generic_decline" | "card_declined" | "no_action_taken" | "call_issuer"
+    )
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::courtesy::Courtesy;
 use super::ids::PriceId;
 use super::locale::Locale;
+use super::networks::NetworkCaps;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -109,7 +110,8 @@ pub struct Retries {
     pub max_attempts: u32,
     /// Days after the first failure within which retries happen.
     pub window_days: u32,
-    /// Card networks' cap on attempts on one card in any 30 days.
+    /// The policy's own cap on attempts on one card in any 30 days, on
+    /// top of the networks' (`[policy.networks]`).
     pub max_per_card_30_days: u32,
 }
 
@@ -148,6 +150,8 @@ pub struct Policy {
     pub retry_owner: RetryOwner,
     pub default_timezone: Tz,
     pub retries: Retries,
+    /// Attempt caps per card by network.
+    pub networks: NetworkCaps,
     /// Sorted by day.
     pub stages: Vec<Stage>,
     pub final_: Final,
@@ -183,6 +187,16 @@ impl Policy {
                     self.retries.max_attempts,
                     self.retries.window_days,
                     self.retries.max_per_card_30_days
+                ),
+            ),
+            (
+                "networks",
+                format!(
+                    "Visa {} per card in 30 days, Mastercard {} in 30 days and {} in 24 hours, other cards {} in 30 days",
+                    self.networks.visa_per_30_days,
+                    self.networks.mastercard_per_30_days,
+                    self.networks.mastercard_per_24_hours,
+                    self.networks.other_per_30_days
                 ),
             ),
             (
@@ -224,6 +238,8 @@ pub struct RawPolicy {
     pub default_timezone: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retries: Option<RawRetries>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub networks: Option<RawNetworks>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stages: Option<Vec<RawStage>>,
     #[serde(rename = "final", skip_serializing_if = "Option::is_none")]
@@ -282,6 +298,20 @@ pub struct RawRetries {
     pub max_per_card_30_days: Option<u32>,
 }
 
+/// `[policy.networks]`: lower the networks' caps (never raise them).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNetworks {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub visa_per_30_days: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mastercard_per_30_days: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mastercard_per_24_hours: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other_per_30_days: Option<u32>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawStage {
@@ -330,6 +360,7 @@ impl Default for Policy {
                 window_days: 21,
                 max_per_card_30_days: NETWORK_MAX_PER_CARD_30_DAYS,
             },
+            networks: NetworkCaps::PUBLISHED,
             stages: vec![
                 stage(0, StageEmail::PaymentFailed, Tone::Friendly),
                 stage(3, StageEmail::PaymentFailed, Tone::Firm),
@@ -401,6 +432,41 @@ impl RawPolicy {
                 ),
             );
         }
+
+        let raw = self.networks.unwrap_or_default();
+        let published = NetworkCaps::PUBLISHED;
+        let mut cap = |key: &str, given: Option<u32>, limit: u32| {
+            let value = given.unwrap_or(limit);
+            if !(1..=limit).contains(&value) {
+                error(
+                    &format!("networks.{key}"),
+                    format!("must be 1 to {limit} (the network's published cap), got {value}"),
+                );
+            }
+            value.clamp(1, limit)
+        };
+        let networks = NetworkCaps {
+            visa_per_30_days: cap(
+                "visa_per_30_days",
+                raw.visa_per_30_days,
+                published.visa_per_30_days,
+            ),
+            mastercard_per_30_days: cap(
+                "mastercard_per_30_days",
+                raw.mastercard_per_30_days,
+                published.mastercard_per_30_days,
+            ),
+            mastercard_per_24_hours: cap(
+                "mastercard_per_24_hours",
+                raw.mastercard_per_24_hours,
+                published.mastercard_per_24_hours,
+            ),
+            other_per_30_days: cap(
+                "other_per_30_days",
+                raw.other_per_30_days,
+                published.other_per_30_days,
+            ),
+        };
 
         let final_ = match self.final_ {
             None => default.final_.clone(),
@@ -574,6 +640,7 @@ impl RawPolicy {
                 retry_owner: self.retry_owner.unwrap_or(default.retry_owner),
                 default_timezone,
                 retries,
+                networks,
                 stages,
                 final_,
                 offers,

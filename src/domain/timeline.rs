@@ -44,6 +44,7 @@ pub struct TimelineInput<'a> {
     pub failed_at: DateTime<Utc>,
     pub decline: &'a Classification,
     pub timezone: Tz,
+    pub country: Option<&'a str>,
     pub paid_at: &'a [DateTime<Utc>],
     pub policy: &'a Policy,
 }
@@ -79,6 +80,7 @@ pub fn plan(input: &TimelineInput<'_>) -> Timeline {
                 retries_made,
                 latest: input.decline,
                 timezone: input.timezone,
+                country: input.country,
                 paid_at: input.paid_at,
                 policy,
             });
@@ -166,6 +168,7 @@ mod tests {
                 .to_utc(),
             decline: &decline,
             timezone: chrono_tz::America::New_York,
+            country: Some("US"),
             paid_at: &[],
             policy,
         })

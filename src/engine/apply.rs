@@ -60,6 +60,7 @@ pub async fn apply(
     let ctx = Context {
         case_key: &case_key,
         timezone: timezone_of(engine, case),
+        country: case.country.as_deref(),
         paid_at: &paid_at,
         policy: engine.policy(),
         disputed,

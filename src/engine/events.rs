@@ -123,7 +123,15 @@ async fn handle_event(engine: &Engine, tx: &mut Tx, event: &Event) -> anyhow::Re
         (Some(facts), _) => {
             let signal = facts.country.as_ref().map(|(c, s)| (Some(c.as_str()), *s));
             let (tz, source) = zones::pick(signal.as_slice(), engine.policy().default_timezone);
-            vec![cases::upsert_case(tx, facts, tz.name(), source, now_ms).await?]
+            let country = facts
+                .country
+                .as_ref()
+                .filter(|_| source != zones::ZoneSource::Policy)
+                .map(|(c, _)| c.to_ascii_uppercase());
+            vec![
+                cases::upsert_case(tx, facts, tz.name(), source, country.as_deref(), now_ms)
+                    .await?,
+            ]
         }
         (None, Some((link, value))) => cases::cases_linked(tx, *link, value).await?,
         (None, None) => Vec::new(),

@@ -58,6 +58,8 @@ pub struct CaseRow {
     /// Where the time zone came from (`invoice_address`, `card_country`,
     /// `policy_default`); `None` on cases older than this.
     pub timezone_source: Option<String>,
+    /// The customer's country, from the same signal as the time zone.
+    pub country: Option<String>,
     /// Why work on the case was given up; `None`: nothing to look at.
     pub needs_attention: Option<String>,
     pub state: Option<String>,
@@ -88,7 +90,7 @@ pub enum CaseLink {
 pub(super) const CASE_COLUMNS: &str = "id, invoice_id, customer_id, subscription_id, subscription_item_id, \
     price_id, charge_id, payment_intent_id, customer_email, customer_name, amount_due, currency, \
     hosted_invoice_url, description, timezone, state, version, track, opened_at, updated_at, \
-    amount_paid, needs_attention, invoice_number, ended_at, timezone_source";
+    amount_paid, needs_attention, invoice_number, ended_at, timezone_source, country";
 
 macro_rules! case_from_row {
     ($r:expr) => {{
@@ -113,6 +115,7 @@ macro_rules! case_from_row {
             description: r.try_get("description")?,
             timezone: r.try_get("timezone")?,
             timezone_source: r.try_get("timezone_source")?,
+            country: r.try_get("country")?,
             needs_attention: r.try_get("needs_attention")?,
             state: r.try_get("state")?,
             version: r.try_get("version")?,
@@ -144,13 +147,14 @@ pub async fn upsert_case(
     facts: &CaseFacts,
     timezone: &str,
     source: ZoneSource,
+    country: Option<&str>,
     now_ms: i64,
 ) -> anyhow::Result<i64> {
     const SQL: &str = "INSERT INTO cases (invoice_id, customer_id, subscription_id, \
         subscription_item_id, price_id, charge_id, payment_intent_id, customer_email, customer_name, \
         amount_due, currency, hosted_invoice_url, description, timezone, state, version, track, \
-        opened_at, updated_at, amount_paid, invoice_number, timezone_source) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULL, 0, '{}', NULL, $15, $17, $18, $19) \
+        opened_at, updated_at, amount_paid, invoice_number, timezone_source, country) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULL, 0, '{}', NULL, $15, $17, $18, $19, $21) \
         ON CONFLICT (invoice_id) DO UPDATE SET \
           subscription_id = COALESCE(excluded.subscription_id, cases.subscription_id), \
           subscription_item_id = COALESCE(excluded.subscription_item_id, cases.subscription_item_id), \
@@ -170,7 +174,10 @@ pub async fn upsert_case(
             THEN excluded.timezone ELSE cases.timezone END, \
           timezone_source = CASE WHEN cases.state IS NULL AND $20 > ( \
               CASE cases.timezone_source WHEN 'invoice_address' THEN 2 WHEN 'card_country' THEN 1 ELSE 0 END) \
-            THEN excluded.timezone_source ELSE cases.timezone_source END \
+            THEN excluded.timezone_source ELSE cases.timezone_source END, \
+          country = CASE WHEN cases.state IS NULL AND $20 > ( \
+              CASE cases.timezone_source WHEN 'invoice_address' THEN 2 WHEN 'card_country' THEN 1 ELSE 0 END) \
+            THEN excluded.country ELSE cases.country END \
         RETURNING id";
     let id = with_tx!(tx, conn => {
         sqlx::query_scalar::<_, i64>(SQL)
@@ -194,6 +201,7 @@ pub async fn upsert_case(
             .bind(&facts.invoice_number)
             .bind(source.as_str())
             .bind(i32::from(source.rank()))
+            .bind(country)
             .fetch_one(conn)
             .await?
     });

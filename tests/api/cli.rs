@@ -7,7 +7,7 @@ use tokio::process::Command;
 use crate::backend_tests;
 use crate::helpers::*;
 
-fn dunwell() -> Command {
+pub(crate) fn dunwell() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dunwell"));
     // Start from a clean slate: no DUNWELL_* from the caller's environment.
     for (key, _) in std::env::vars() {
@@ -19,7 +19,7 @@ fn dunwell() -> Command {
     cmd
 }
 
-fn text(out: &Output) -> (String, String) {
+pub(crate) fn text(out: &Output) -> (String, String) {
     (
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),

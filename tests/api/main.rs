@@ -25,6 +25,7 @@ mod processor_faults;
 mod queue;
 mod recovery;
 mod restarts;
+mod simulate;
 mod smtp;
 mod stand_in;
 mod stripe_client;

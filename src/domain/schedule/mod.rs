@@ -1,0 +1,291 @@
+//! The smart retry planner: when to try the card again, and why. A pure
+//! function of the case's history, the latest decline, the customer's
+//! country, time zone and payment history, the policy and `now`.
+//!
+//! - hard declines (and anything a card network forbids) wait for a new
+//!   payment method; authentication waits for the customer;
+//! - funds declines aim at the customer's likely paydays (their own, when
+//!   their earlier payments show one, and the pay cycles common in their
+//!   country): a retry waits until a payday has probably passed since the
+//!   last try and lands on that payday's morning; never the same local day
+//!   as the last try;
+//! - generic declines (`do_not_honor`, `generic_decline`), often funds
+//!   declines in disguise, get one short back-off and then payday slots;
+//! - other transient declines back off from hours to days;
+//! - every attempt lands in the customer's local morning on a business
+//!   day, spread by a per-case jitter, and never past the window, the
+//!   final action, `max_attempts` or the card networks' caps (one ledger
+//!   per card: every attempt we know of counts).
+
+mod calendar;
+mod funds;
+
+use chrono::{DateTime, Datelike, Duration, Utc};
+use chrono_tz::Tz;
+
+pub use calendar::{local_morning, stage_email_at};
+pub use funds::learned_payday;
+
+use super::decline::{Classification, DeclineCategory, is_generic};
+use super::networks::Ledger;
+use super::policy::Policy;
+use calendar::{first_morning_at_or_after, local_date};
+
+/// One charge attempt already made on the current payment method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PastAttempt {
+    pub at: DateTime<Utc>,
+    pub category: DeclineCategory,
+}
+
+#[derive(Debug, Clone)]
+pub struct PlanInput<'a> {
+    /// Stable per case: seeds the jitter.
+    pub case_key: &'a str,
+    pub first_failed_at: DateTime<Utc>,
+    pub now: DateTime<Utc>,
+    /// Attempts on the current payment method, oldest first (the failure
+    /// that opened the case and the processor's own included): the card's
+    /// ledger.
+    pub attempts: &'a [PastAttempt],
+    /// Our own retries so far (counts against `max_attempts`).
+    pub retries_made: u32,
+    pub latest: &'a Classification,
+    pub timezone: Tz,
+    /// The customer's country (two letters), for the pay cycles common there.
+    pub country: Option<&'a str>,
+    /// The customer's earlier successful payments.
+    pub paid_at: &'a [DateTime<Utc>],
+    pub policy: &'a Policy,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NextRetry {
+    At {
+        at: DateTime<Utc>,
+        reason: String,
+    },
+    WaitForNewPaymentMethod {
+        reason: String,
+    },
+    WaitForCustomer {
+        reason: String,
+    },
+    /// No retry fits: budget, window or network cap exhausted.
+    NoMore {
+        reason: String,
+    },
+}
+
+/// Short back-offs a generic decline gets before it is treated as funds.
+const GENERIC_SHORT_TRIES: usize = 2;
+/// Gaps after a transient decline, by how many transient declines so far.
+const TRANSIENT_BACKOFF_HOURS: [i64; 5] = [4, 12, 24, 48, 72];
+
+impl PlanInput<'_> {
+    fn card_ledger(&self) -> Vec<DateTime<Utc>> {
+        self.attempts.iter().map(|a| a.at).collect()
+    }
+
+    fn last_attempt(&self) -> DateTime<Utc> {
+        self.attempts.last().map_or(self.first_failed_at, |a| a.at)
+    }
+
+    fn window_end(&self) -> DateTime<Utc> {
+        let days = self.policy.retries.window_days.min(self.policy.final_.day);
+        self.first_failed_at + Duration::days(i64::from(days))
+    }
+
+    /// The earliest moment the card's rules allow one more attempt, and
+    /// what held it back.
+    fn network_floor(&self, from: DateTime<Utc>) -> (DateTime<Utc>, Vec<String>) {
+        let mut at = from;
+        let mut why = Vec::new();
+        if let Some(wait) = self.latest.retry_after {
+            let after = self.last_attempt() + Duration::seconds(wait.as_secs() as i64);
+            if after > at {
+                at = after;
+                why.push(format!(
+                    "the card network asked to wait {} h after the last attempt",
+                    wait.as_secs() / 3600
+                ));
+            }
+        }
+        let ledger = self.card_ledger();
+        let (capped, cap) = Ledger {
+            network: self.latest.network,
+            attempts: &ledger,
+        }
+        .earliest_allowed(
+            &self.policy.networks,
+            self.policy.retries.max_per_card_30_days,
+            at,
+        );
+        if capped > at {
+            why.push(format!(
+                "{}: blocked until {}",
+                cap.unwrap_or_default(),
+                capped.format("%Y-%m-%d %H:%M UTC")
+            ));
+            at = capped;
+        }
+        (at, why)
+    }
+
+    /// The invoice's renewal day of month (payments on it are renewals).
+    fn renewal_day(&self) -> u32 {
+        local_date(self.first_failed_at, self.timezone).day()
+    }
+}
+
+/// Whether a charge right now obeys every rule: the decline allows another
+/// try on this card, the policy's budget is not spent, the network's wait
+/// is over and its caps not reached. If not, why.
+pub fn may_retry_now(input: &PlanInput<'_>) -> Result<(), String> {
+    let policy = input.policy;
+    let latest = input.latest;
+    if !latest.category.retryable() || latest.network_forbids_retry {
+        return Err(format!(
+            "{}: the payment method must change first",
+            latest.reason
+        ));
+    }
+    if input.retries_made >= policy.retries.max_attempts {
+        return Err(format!(
+            "all {} retries allowed by the policy were made",
+            policy.retries.max_attempts
+        ));
+    }
+    let (floor, why) = input.network_floor(input.now);
+    if floor > input.now {
+        return Err(why.join("; "));
+    }
+    Ok(())
+}
+
+pub fn next_retry(input: &PlanInput<'_>) -> NextRetry {
+    let policy = input.policy;
+    let latest = input.latest;
+    if latest.network_forbids_retry || latest.category == DeclineCategory::Hard {
+        return NextRetry::WaitForNewPaymentMethod {
+            reason: format!(
+                "{}: no retry until the payment method changes",
+                latest.reason
+            ),
+        };
+    }
+    if latest.category == DeclineCategory::CustomerAction {
+        return NextRetry::WaitForCustomer {
+            reason: format!(
+                "{}: the customer must authenticate the payment",
+                latest.reason
+            ),
+        };
+    }
+    if input.retries_made >= policy.retries.max_attempts {
+        return NextRetry::NoMore {
+            reason: format!(
+                "all {} retries allowed by the policy were made",
+                policy.retries.max_attempts
+            ),
+        };
+    }
+    let window_end = input.window_end();
+    let last = input.last_attempt();
+    let (earliest, mut why) = input.network_floor(input.now.max(last));
+    let salt = input.retries_made + 1;
+    let tz = input.timezone;
+
+    // Generic declines: one short back-off first (a passing block), then
+    // paydays (a funds decline in disguise).
+    let generic_retried = input
+        .attempts
+        .iter()
+        .skip(1)
+        .filter(|a| a.category == DeclineCategory::Transient)
+        .count()
+        >= GENERIC_SHORT_TRIES;
+    let generic = latest.category == DeclineCategory::Transient && is_generic(&latest.code);
+    let aim_at_payday = latest.category == DeclineCategory::Funds || (generic && generic_retried);
+
+    let slot = if aim_at_payday {
+        let learned = learned_payday(input.paid_at, tz, Some(input.renewal_day()));
+        let paydays = funds::Paydays::new(input.country, learned);
+        match funds::slot(
+            &paydays,
+            tz,
+            earliest,
+            last,
+            window_end,
+            funds::mornings(tz, input.case_key, salt),
+        ) {
+            Some((at, reason)) => {
+                why.push(if generic {
+                    format!(
+                        "`{}` is often a funds decline in disguise: {reason}",
+                        latest.code
+                    )
+                } else {
+                    format!("funds decline: {reason}")
+                });
+                at
+            }
+            None => {
+                return NextRetry::NoMore {
+                    reason: format!(
+                        "{} decline: no likely payday left before the retry window ends ({})",
+                        if generic { "generic" } else { "funds" },
+                        window_end.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z")
+                    ),
+                };
+            }
+        }
+    } else {
+        let transient_so_far = input
+            .attempts
+            .iter()
+            .filter(|a| a.category == DeclineCategory::Transient)
+            .count()
+            .max(1);
+        let hours =
+            TRANSIENT_BACKOFF_HOURS[(transient_so_far - 1).min(TRANSIENT_BACKOFF_HOURS.len() - 1)];
+        why.push(if generic {
+            format!(
+                "`{}` says little: a short back-off ({hours} h) in case the block passes, paydays after {GENERIC_SHORT_TRIES}",
+                latest.code
+            )
+        } else {
+            format!("transient decline: backing off {hours} h")
+        });
+        first_morning_at_or_after(
+            earliest.max(last + Duration::hours(hours)),
+            tz,
+            input.case_key,
+            salt,
+        )
+    };
+    if slot >= window_end {
+        return NextRetry::NoMore {
+            reason: format!(
+                "the next good slot ({}) falls after the retry window ends{}",
+                slot.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z"),
+                if why.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", why.join("; "))
+                }
+            ),
+        };
+    }
+    why.push(format!(
+        "in the customer's local morning ({})",
+        slot.with_timezone(&tz).format("%a %Y-%m-%d %H:%M %Z")
+    ));
+    NextRetry::At {
+        at: slot,
+        reason: why.join("; "),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,455 @@
+use chrono::{NaiveDate, Timelike};
+
+use super::*;
+use crate::domain::decline::classify;
+use crate::domain::events::DeclineDetails;
+use crate::domain::networks::{Network, violation};
+use crate::domain::paydays::is_business_day;
+
+fn utc(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+
+fn classified(code: &str) -> Classification {
+    classify(&DeclineDetails {
+        code: Some("card_declined".into()),
+        decline_code: Some(code.into()),
+        ..Default::default()
+    })
+}
+
+const NY: Tz = chrono_tz::America::New_York;
+
+struct Case<'a> {
+    code: &'a str,
+    attempts: Vec<PastAttempt>,
+    now: &'a str,
+    paid: Vec<DateTime<Utc>>,
+    country: Option<&'a str>,
+    tz: Tz,
+}
+
+impl Case<'_> {
+    fn plan(&self) -> NextRetry {
+        let policy = Policy::default();
+        let latest = classified(self.code);
+        next_retry(&PlanInput {
+            case_key: "case_1",
+            first_failed_at: self.attempts.first().map_or(utc(self.now), |a| a.at),
+            now: utc(self.now),
+            attempts: &self.attempts,
+            retries_made: self.attempts.len().saturating_sub(1) as u32,
+            latest: &latest,
+            timezone: self.tz,
+            country: self.country,
+            paid_at: &self.paid,
+            policy: &policy,
+        })
+    }
+}
+
+fn failed(at: &str, category: DeclineCategory) -> Vec<PastAttempt> {
+    vec![PastAttempt {
+        at: utc(at),
+        category,
+    }]
+}
+
+fn at(next: &NextRetry) -> DateTime<Utc> {
+    match next {
+        NextRetry::At { at, .. } => *at,
+        other => panic!("no retry planned: {other:?}"),
+    }
+}
+
+fn reason(next: &NextRetry) -> &str {
+    match next {
+        NextRetry::At { reason, .. }
+        | NextRetry::NoMore { reason }
+        | NextRetry::WaitForCustomer { reason }
+        | NextRetry::WaitForNewPaymentMethod { reason } => reason,
+    }
+}
+
+#[test]
+fn hard_declines_wait_for_a_new_card() {
+    let mut case = Case {
+        code: "expired_card",
+        attempts: failed("2026-03-03T10:00:00Z", DeclineCategory::Hard),
+        now: "2026-03-03T10:00:00Z",
+        paid: vec![],
+        country: None,
+        tz: Tz::UTC,
+    };
+    assert!(matches!(
+        case.plan(),
+        NextRetry::WaitForNewPaymentMethod { .. }
+    ));
+    case.code = "authentication_required";
+    assert!(matches!(case.plan(), NextRetry::WaitForCustomer { .. }));
+}
+
+#[test]
+fn funds_declines_aim_at_the_countrys_paydays_in_the_local_morning() {
+    // Tuesday 3 March 2026 in New York: most US earners are paid on Fridays.
+    let case = Case {
+        code: "insufficient_funds",
+        attempts: failed("2026-03-03T15:00:00Z", DeclineCategory::Funds),
+        now: "2026-03-03T15:00:00Z",
+        paid: vec![],
+        country: Some("US"),
+        tz: NY,
+    };
+    let next = case.plan();
+    let when = at(&next).with_timezone(&NY);
+    assert_eq!(when.date_naive(), date(2026, 3, 6));
+    assert!((8..11).contains(&when.hour()), "{when}");
+    assert!(
+        reason(&next).contains("likely payday") && reason(&next).contains("US"),
+        "{next:?}"
+    );
+
+    // A German failing on the 10th: the month's last business day.
+    let berlin = chrono_tz::Europe::Berlin;
+    let case = Case {
+        country: Some("DE"),
+        tz: berlin,
+        attempts: failed("2026-03-10T09:00:00Z", DeclineCategory::Funds),
+        now: "2026-03-10T09:00:00Z",
+        ..case
+    };
+    let when = at(&case.plan()).with_timezone(&berlin);
+    assert_eq!(when.date_naive(), date(2026, 3, 31));
+}
+
+#[test]
+fn a_learned_payday_wins_and_renewals_teach_nothing() {
+    let lisbon = chrono_tz::Europe::Lisbon;
+    // Two earlier failures were paid on the 25th; renewals on the 10th.
+    let paid: Vec<_> = [
+        "2025-12-25T09:00:00Z",
+        "2026-01-10T09:00:00Z",
+        "2026-01-26T09:00:00Z",
+        "2026-02-10T09:00:00Z",
+    ]
+    .iter()
+    .map(|s| utc(s))
+    .collect();
+    let case = Case {
+        code: "insufficient_funds",
+        attempts: failed("2026-03-10T10:00:00Z", DeclineCategory::Funds),
+        now: "2026-03-10T10:00:00Z",
+        paid,
+        country: Some("PT"),
+        tz: lisbon,
+    };
+    let next = case.plan();
+    assert_eq!(
+        at(&next).with_timezone(&lisbon).date_naive(),
+        date(2026, 3, 25)
+    );
+    assert!(reason(&next).contains("own payday"), "{next:?}");
+}
+
+#[test]
+fn never_the_same_local_day_as_the_last_try() {
+    // Failed on a Friday morning (a payday): the next Friday.
+    let case = Case {
+        code: "insufficient_funds",
+        attempts: failed("2026-03-06T14:00:00Z", DeclineCategory::Funds),
+        now: "2026-03-06T14:00:00Z",
+        paid: vec![],
+        country: Some("US"),
+        tz: NY,
+    };
+    assert_eq!(
+        at(&case.plan()).with_timezone(&NY).date_naive(),
+        date(2026, 3, 13)
+    );
+}
+
+#[test]
+fn generic_declines_get_short_back_offs_then_paydays() {
+    let mut case = Case {
+        code: "do_not_honor",
+        attempts: failed("2026-03-03T15:00:00Z", DeclineCategory::Transient),
+        now: "2026-03-03T15:00:00Z",
+        paid: vec![],
+        country: Some("US"),
+        tz: NY,
+    };
+    let mut days = Vec::new();
+    for _ in 0..3 {
+        let next = case.plan();
+        let when = at(&next);
+        days.push((
+            when.with_timezone(&NY).date_naive(),
+            reason(&next).to_owned(),
+        ));
+        case.attempts.push(PastAttempt {
+            at: when,
+            category: DeclineCategory::Transient,
+        });
+    }
+    assert_eq!(days[0].0, date(2026, 3, 4), "{days:?}");
+    assert!(days[0].1.contains("short back-off"), "{days:?}");
+    assert_eq!(days[1].0, date(2026, 3, 5), "{days:?}");
+    // The third is a payday: Friday 6 March.
+    assert_eq!(days[2].0, date(2026, 3, 6), "{days:?}");
+    assert!(days[2].1.contains("funds decline in disguise"), "{days:?}");
+}
+
+#[test]
+fn transient_declines_back_off_from_hours_to_days() {
+    let t0 = utc("2026-03-03T07:00:00Z");
+    let mut case = Case {
+        code: "processing_error",
+        attempts: failed("2026-03-03T07:00:00Z", DeclineCategory::Transient),
+        now: "2026-03-03T07:00:00Z",
+        paid: vec![],
+        country: None,
+        tz: chrono_tz::Europe::Lisbon,
+    };
+    let first = at(&case.plan());
+    assert!(first - t0 >= Duration::hours(4));
+    assert!(first - t0 < Duration::hours(30), "{first}");
+    let mut nows = Vec::new();
+    for _ in 0..4 {
+        let next = at(&case.plan());
+        case.attempts.push(PastAttempt {
+            at: next,
+            category: DeclineCategory::Transient,
+        });
+        nows.push(next.to_rfc3339());
+    }
+    let gaps: Vec<_> = case
+        .attempts
+        .windows(2)
+        .map(|w| w[1].at - w[0].at)
+        .collect();
+    assert!(gaps.last().unwrap() >= &Duration::hours(48), "{gaps:?}");
+    for a in &case.attempts[1..] {
+        let local = a.at.with_timezone(&chrono_tz::Europe::Lisbon);
+        assert!(is_business_day(local.date_naive()), "{local}");
+    }
+}
+
+#[test]
+fn nothing_past_the_window_or_the_budget() {
+    let mut case = Case {
+        code: "insufficient_funds",
+        attempts: failed("2026-03-03T15:00:00Z", DeclineCategory::Funds),
+        now: "2026-03-24T15:00:00Z",
+        paid: vec![],
+        country: Some("US"),
+        tz: NY,
+    };
+    // Three weeks later the window (21 days) is over.
+    assert!(matches!(case.plan(), NextRetry::NoMore { .. }));
+    // A day before its end, with paydays passed untried: one more morning.
+    case.now = "2026-03-23T15:00:00Z";
+    let next = case.plan();
+    assert!(at(&next) < utc("2026-03-24T15:00:00Z"), "{next:?}");
+    assert!(
+        reason(&next).contains("passed since the last try"),
+        "{next:?}"
+    );
+
+    let many: Vec<_> = (0..9)
+        .map(|i| PastAttempt {
+            at: utc("2026-03-03T10:00:00Z") + Duration::hours(i),
+            category: DeclineCategory::Transient,
+        })
+        .collect();
+    let case = Case {
+        code: "processing_error",
+        attempts: many,
+        now: "2026-03-04T10:00:00Z",
+        country: None,
+        ..case
+    };
+    assert!(matches!(case.plan(), NextRetry::NoMore { .. }));
+}
+
+fn plan_with(latest: &Classification, attempts: &[PastAttempt], now: DateTime<Utc>) -> NextRetry {
+    let policy = Policy::default();
+    next_retry(&PlanInput {
+        case_key: "c",
+        first_failed_at: attempts[0].at,
+        now,
+        attempts,
+        retries_made: 0,
+        latest,
+        timezone: Tz::UTC,
+        country: None,
+        paid_at: &[],
+        policy: &policy,
+    })
+}
+
+#[test]
+fn mastercard_waits_are_honoured() {
+    let mut latest = classified("insufficient_funds");
+    latest.retry_after = Some(std::time::Duration::from_secs(10 * 24 * 3600));
+    let first = failed("2026-03-03T10:00:00Z", DeclineCategory::Funds);
+    let next = plan_with(&latest, &first, first[0].at);
+    assert!(at(&next) >= first[0].at + Duration::days(10), "{next:?}");
+    assert!(reason(&next).contains("wait 240 h"), "{next:?}");
+}
+
+#[test]
+fn a_full_card_ledger_blocks_the_slot_and_says_so() {
+    // The processor made 14 attempts on this Visa card in the last days:
+    // with the failure, 15 in 30 days is the cap.
+    let mut latest = classified("processing_error");
+    latest.network = Network::Visa;
+    let start = utc("2026-03-01T10:00:00Z");
+    let attempts: Vec<_> = (0..15)
+        .map(|i| PastAttempt {
+            at: start + Duration::hours(6 * i),
+            category: DeclineCategory::Transient,
+        })
+        .collect();
+    let now = attempts.last().unwrap().at;
+    let next = plan_with(&latest, &attempts, now);
+    // The window (21 days from the first) closes before the oldest frees.
+    assert!(matches!(next, NextRetry::NoMore { .. }), "{next:?}");
+    assert!(reason(&next).contains("Visa allows 15"), "{next:?}");
+    // A Mastercard allows 35 in 30 days but 10 in 24 hours.
+    latest.network = Network::Mastercard;
+    let burst: Vec<_> = (0..10)
+        .map(|i| PastAttempt {
+            at: start + Duration::hours(i),
+            category: DeclineCategory::Transient,
+        })
+        .collect();
+    let next = plan_with(&latest, &burst, start + Duration::hours(10));
+    assert!(at(&next) >= start + Duration::hours(24), "{next:?}");
+}
+
+#[test]
+fn refusals_that_forbid_retries_are_never_retried() {
+    let mut d = DeclineDetails {
+        code: Some("card_declined".into()),
+        decline_code: Some("insufficient_funds".into()),
+        network_advice_code: Some("21".into()),
+        card_brand: Some("mastercard".into()),
+        ..Default::default()
+    };
+    let first = failed("2026-03-03T10:00:00Z", DeclineCategory::Funds);
+    let next = plan_with(&classify(&d), &first, first[0].at);
+    assert!(matches!(next, NextRetry::WaitForNewPaymentMethod { .. }));
+    d.network_advice_code = None;
+    d.network_decline_code = Some("14".into());
+    d.card_brand = Some("visa".into());
+    let next = plan_with(&classify(&d), &first, first[0].at);
+    assert!(matches!(next, NextRetry::WaitForNewPaymentMethod { .. }));
+}
+
+proptest::proptest! {
+    /// Whatever the history: a planned retry is in the future, inside
+    /// the window, within the budget, on a local business-day morning,
+    /// never on the local day of the last try, never breaks a network
+    /// rule (checked by `networks::violation`, independently of the
+    /// planner), and a hard or forbidden decline is never retried. Learned
+    /// paydays (random earlier payments) only choose among such slots.
+    #[test]
+    fn planned_retries_obey_every_rule(
+        start in 1_700_000_000i64..1_900_000_000,
+        gaps_h in proptest::collection::vec(1i64..120, 0..30),
+        funds in proptest::collection::vec(proptest::bool::ANY, 30),
+        now_after_h in 0i64..600,
+        zone in proptest::sample::select(vec![
+            chrono_tz::UTC, chrono_tz::Europe::Lisbon, chrono_tz::America::New_York,
+            chrono_tz::Asia::Tokyo, chrono_tz::Australia::Sydney, chrono_tz::Pacific::Kiritimati,
+        ]),
+        country in proptest::option::of(proptest::sample::select(vec!["US", "GB", "DE", "JP", "BR", "AU", "ZZ"])),
+        paid_days in proptest::collection::vec(1u32..29, 0..6),
+        code in proptest::sample::select(vec![
+            "insufficient_funds", "processing_error", "do_not_honor", "generic_decline",
+            "expired_card", "authentication_required",
+        ]),
+        brand in proptest::sample::select(vec!["visa", "mastercard", "amex"]),
+        advice in proptest::option::of(proptest::sample::select(vec!["03", "21", "24", "26", "30"])),
+        visa_code in proptest::option::of(proptest::sample::select(vec!["14", "41", "51"])),
+    ) {
+        let policy = Policy::default();
+        let first = DateTime::from_timestamp(start, 0).unwrap();
+        let mut attempts = vec![PastAttempt { at: first, category: DeclineCategory::Funds }];
+        let mut t = first;
+        for (i, gap) in gaps_h.iter().enumerate() {
+            t += Duration::hours(*gap);
+            let category = if funds[i] { DeclineCategory::Funds } else { DeclineCategory::Transient };
+            attempts.push(PastAttempt { at: t, category });
+        }
+        let now = t + Duration::hours(now_after_h);
+        let paid: Vec<_> = paid_days
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| NaiveDate::from_ymd_opt(2024, i as u32 + 1, *d))
+            .map(|d| d.and_hms_opt(9, 0, 0).unwrap().and_utc())
+            .collect();
+        let latest = classify(&DeclineDetails {
+            code: Some("card_declined".into()),
+            decline_code: Some(code.into()),
+            card_brand: Some(brand.into()),
+            network_advice_code: advice.map(str::to_owned),
+            network_decline_code: visa_code.map(str::to_owned),
+            ..Default::default()
+        });
+        let retries_made = (attempts.len() - 1) as u32;
+        let input = PlanInput {
+            case_key: "case_prop",
+            first_failed_at: first,
+            now,
+            attempts: &attempts,
+            retries_made,
+            latest: &latest,
+            timezone: zone,
+            country,
+            paid_at: &paid,
+            policy: &policy,
+        };
+        let next = next_retry(&input);
+        if let NextRetry::At { at, .. } = next {
+            proptest::prop_assert!(latest.category.retryable() && !latest.network_forbids_retry);
+            proptest::prop_assert!(at >= now);
+            proptest::prop_assert!(at >= attempts.last().unwrap().at);
+            proptest::prop_assert!(at < first + Duration::days(21));
+            proptest::prop_assert!(retries_made < policy.retries.max_attempts);
+            let local = at.with_timezone(&zone);
+            proptest::prop_assert!(is_business_day(local.date_naive()), "{local}");
+            proptest::prop_assert!((7..12).contains(&local.hour()), "{local}");
+            let last = attempts.last().unwrap();
+            proptest::prop_assert_ne!(last.at.with_timezone(&zone).date_naive(), local.date_naive());
+            let ledger: Vec<_> = attempts.iter().map(|a| a.at).collect();
+            let broken = violation(
+                &policy.networks,
+                &Ledger { network: latest.network, attempts: &ledger },
+                Some(&latest),
+                at,
+            );
+            proptest::prop_assert!(broken.is_none(), "{broken:?}");
+            let in_30_days = attempts.iter().filter(|a| a.at > at - Duration::days(30)).count();
+            proptest::prop_assert!(in_30_days < policy.retries.max_per_card_30_days as usize);
+        } else if latest.category.retryable() && !latest.network_forbids_retry {
+            // Not retrying a retryable decline always says why.
+            proptest::prop_assert!(!reason(&next).is_empty());
+        }
+        // Whatever the learned payday, may_retry_now agrees with the caps.
+        if may_retry_now(&input).is_ok() {
+            let ledger: Vec<_> = attempts.iter().map(|a| a.at).collect();
+            let broken = violation(
+                &policy.networks,
+                &Ledger { network: latest.network, attempts: &ledger },
+                Some(&latest),
+                now,
+            );
+            proptest::prop_assert!(broken.is_none(), "{broken:?}");
+        }
+    }
+}

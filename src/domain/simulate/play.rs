@@ -1,0 +1,399 @@
+//! Plays one scenario under one strategy: the policy (the production case
+//! machine, `Track::apply`, and its planner) or a fixed baseline schedule.
+//! The customer answers charges and emails; every attempt is checked
+//! against the networks' rules by `networks::violation`.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::Scenario;
+use super::customer::Reaction;
+use crate::domain::case::{Command, Context, EventInput, Input, Track};
+use crate::domain::decline::{Classification, DeclineCategory, classify};
+use crate::domain::events::DeclineDetails;
+use crate::domain::networks::{Ledger, Network, NetworkCaps, violation};
+use crate::domain::policy::{Policy, StageEmail};
+use crate::domain::schedule::stage_email_at;
+use crate::domain::zones;
+
+/// Who places the retries.
+#[derive(Debug, Clone)]
+pub enum Strategy<'a> {
+    /// dunwell's planner with this policy.
+    Policy(&'a Policy),
+    /// Retries at fixed offsets from the failure (skipping hard declines
+    /// and requests to authenticate), with the policy's emails and final
+    /// action: what a plain billing system does.
+    Fixed {
+        policy: &'a Policy,
+        offsets: Vec<Duration>,
+    },
+}
+
+impl<'a> Strategy<'a> {
+    pub fn policy(&self) -> &'a Policy {
+        match self {
+            Self::Policy(policy) | Self::Fixed { policy, .. } => policy,
+        }
+    }
+
+    /// Days 3, 7, 14 and 21 after the failure.
+    pub fn fixed_days(policy: &'a Policy) -> Self {
+        Self::Fixed {
+            policy,
+            offsets: [3, 7, 14, 21].map(Duration::days).to_vec(),
+        }
+    }
+
+    /// Eight retries evenly spaced over 14 days.
+    pub fn eight_in_fourteen_days(policy: &'a Policy) -> Self {
+        Self::Fixed {
+            policy,
+            offsets: (1..=8)
+                .map(|i| Duration::minutes(i * 14 * 24 * 60 / 8))
+                .collect(),
+        }
+    }
+}
+
+/// What happened to one invoice.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Played {
+    pub recovered_at: Option<DateTime<Utc>>,
+    /// Charges the schedule made (on the old card and any new one).
+    pub attempts: u32,
+    /// Attempts that broke a network rule.
+    pub violations: u32,
+    /// The first violation, for the report.
+    pub violation: Option<String>,
+}
+
+/// The plain schedule's own little machine, answering the same inputs
+/// with the same commands as the case machine.
+struct Fixed<'a> {
+    policy: &'a Policy,
+    offsets: &'a [Duration],
+    failed_at: DateTime<Utc>,
+    next_offset: usize,
+    retries: u32,
+    latest: Option<Classification>,
+    done: bool,
+}
+
+impl Fixed<'_> {
+    fn next(&mut self, now: DateTime<Utc>) -> Vec<Command> {
+        let retryable = self.latest.as_ref().is_none_or(|l| l.category.retryable());
+        if !retryable || self.done {
+            return Vec::new();
+        }
+        while let Some(offset) = self.offsets.get(self.next_offset) {
+            self.next_offset += 1;
+            let at = self.failed_at + *offset;
+            if at >= now {
+                return vec![Command::ScheduleRetry {
+                    attempt: self.retries + 1,
+                    at,
+                    reason: String::new(),
+                }];
+            }
+        }
+        Vec::new()
+    }
+
+    fn apply(
+        &mut self,
+        input: Input,
+        now: DateTime<Utc>,
+        key: &str,
+        tz: chrono_tz::Tz,
+    ) -> Vec<Command> {
+        match input {
+            Input::Event { what, .. } => match what {
+                EventInput::Decline(c) => {
+                    self.latest = Some(c);
+                    Vec::new()
+                }
+                EventInput::PaymentFailed { .. } => {
+                    let mut commands: Vec<Command> = self
+                        .policy
+                        .stages
+                        .iter()
+                        .map(|s| Command::SendEmail {
+                            kind: s.email,
+                            tone: s.tone,
+                            stage: s.day,
+                            at: stage_email_at(self.failed_at, s.day, tz, key),
+                        })
+                        .collect();
+                    commands.push(Command::ScheduleFinalAction {
+                        at: self.failed_at + Duration::days(i64::from(self.policy.final_.day)),
+                        action: self.policy.final_.action,
+                    });
+                    if self.latest.as_ref().map(|l| l.category)
+                        == Some(DeclineCategory::CustomerAction)
+                    {
+                        commands.push(Command::AskToAuthenticate);
+                    }
+                    commands.extend(self.next(now));
+                    commands
+                }
+                EventInput::NewPaymentMethod => {
+                    self.latest = None;
+                    vec![
+                        Command::CancelPendingRetries,
+                        Command::ScheduleRetry {
+                            attempt: self.retries + 1,
+                            at: now,
+                            reason: String::new(),
+                        },
+                    ]
+                }
+                EventInput::Paid => {
+                    self.done = true;
+                    vec![Command::CancelPendingWork]
+                }
+                _ => Vec::new(),
+            },
+            Input::RetryDeclined { attempt, decline } => {
+                self.retries = attempt;
+                self.latest = Some(decline);
+                self.next(now)
+            }
+            Input::RetrySucceeded { .. } | Input::FinalActionDone => {
+                self.done = true;
+                vec![Command::CancelPendingWork]
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+enum Machine<'a> {
+    Case { track: Box<Track>, ctx: Context<'a> },
+    Fixed(Fixed<'a>),
+}
+
+/// A moment something happens, in the order ties are taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum What {
+    Reaction(u8),
+    Retry(u32),
+    Email {
+        stage: u32,
+        final_notice: bool,
+        authenticate: bool,
+    },
+    Final,
+}
+
+fn reaction_code(r: Reaction) -> u8 {
+    match r {
+        Reaction::NewCard => 0,
+        Reaction::PaysInvoice => 1,
+        Reaction::Authenticates => 2,
+    }
+}
+
+fn reaction_of(code: u8) -> Reaction {
+    match code {
+        0 => Reaction::NewCard,
+        1 => Reaction::PaysInvoice,
+        _ => Reaction::Authenticates,
+    }
+}
+
+/// Plays `scenario` under `strategy` until the invoice is paid or the
+/// final action ran.
+pub fn play(scenario: &Scenario, strategy: &Strategy<'_>, caps: &NetworkCaps) -> Played {
+    let policy = strategy.policy();
+    let (tz, _) = zones::pick(
+        &[(
+            scenario.country.as_deref(),
+            zones::ZoneSource::InvoiceAddress,
+        )],
+        policy.default_timezone,
+    );
+    let mut machine = match strategy {
+        Strategy::Policy(policy) => Machine::Case {
+            track: Box::default(),
+            ctx: Context {
+                case_key: &scenario.key,
+                timezone: tz,
+                country: scenario.country.as_deref(),
+                paid_at: &scenario.paid_before,
+                policy,
+                disputed: false,
+            },
+        },
+        Strategy::Fixed { offsets, .. } => Machine::Fixed(Fixed {
+            policy,
+            offsets,
+            failed_at: scenario.failed_at,
+            next_offset: 0,
+            retries: 0,
+            latest: None,
+            done: false,
+        }),
+    };
+    let failed_at = scenario.failed_at;
+    let first = classify(&scenario.decline);
+    let network = Network::of(scenario.decline.card_brand.as_deref());
+    let mut pending: Vec<(DateTime<Utc>, What)> = Vec::new();
+    let mut played = Played::default();
+    // The card being charged: 0 the refused one, n the n-th new card.
+    let mut card = 0u32;
+    let mut card_attempts: Vec<DateTime<Utc>> = vec![failed_at];
+    let mut latest: Option<Classification> = Some(first.clone());
+    let mut events = 0u32;
+    let step = |machine: &mut Machine<'_>, input: Input, now: DateTime<Utc>| -> Vec<Command> {
+        match machine {
+            Machine::Case { track, ctx } => track.apply(input, now, ctx),
+            Machine::Fixed(fixed) => fixed.apply(input, now, &scenario.key, tz),
+        }
+    };
+    let mut event = |what: EventInput, at: DateTime<Utc>| {
+        events += 1;
+        Input::Event {
+            id: format!("ev_{events}"),
+            created: at,
+            what,
+        }
+    };
+    let carry_out =
+        |commands: Vec<Command>, pending: &mut Vec<(DateTime<Utc>, What)>, now: DateTime<Utc>| {
+            for command in commands {
+                match command {
+                    Command::ScheduleRetry { attempt, at, .. } => {
+                        pending.retain(|(_, w)| !matches!(w, What::Retry(_)));
+                        pending.push((at.max(now), What::Retry(attempt)));
+                    }
+                    Command::SendEmail {
+                        kind, stage, at, ..
+                    } => pending.push((
+                        at.max(now),
+                        What::Email {
+                            stage,
+                            final_notice: kind == StageEmail::FinalNotice,
+                            authenticate: false,
+                        },
+                    )),
+                    Command::AskToAuthenticate => pending.push((
+                        now,
+                        What::Email {
+                            stage: 0,
+                            final_notice: false,
+                            authenticate: true,
+                        },
+                    )),
+                    Command::ScheduleFinalAction { at, .. } => pending.push((at, What::Final)),
+                    Command::CancelPendingWork => {
+                        pending.retain(|(_, w)| matches!(w, What::Reaction(_)))
+                    }
+                    Command::CancelPendingRetries => {
+                        pending.retain(|(_, w)| !matches!(w, What::Retry(_)))
+                    }
+                    _ => {}
+                }
+            }
+        };
+
+    let opening = [
+        event(EventInput::Decline(first.clone()), failed_at),
+        event(
+            EventInput::PaymentFailed {
+                processor_will_retry: false,
+            },
+            failed_at,
+        ),
+    ];
+    for input in opening {
+        let commands = step(&mut machine, input, failed_at);
+        carry_out(commands, &mut pending, failed_at);
+    }
+    if let Some((reaction, at)) = scenario.scripted {
+        pending.push((at, What::Reaction(reaction_code(reaction))));
+    }
+    let horizon = failed_at + Duration::days(i64::from(policy.final_.day) + 1);
+    while let Some(index) = (0..pending.len()).min_by_key(|i| (pending[*i].0, pending[*i].1)) {
+        let (now, what) = pending.swap_remove(index);
+        if now > horizon {
+            break;
+        }
+        let commands = match what {
+            What::Email {
+                stage,
+                final_notice,
+                authenticate,
+            } => {
+                if let Some((reaction, at)) =
+                    scenario
+                        .customer
+                        .react(stage, final_notice, authenticate, now)
+                {
+                    pending.push((at, What::Reaction(reaction_code(reaction))));
+                }
+                Vec::new()
+            }
+            What::Retry(attempt) => {
+                played.attempts += 1;
+                let ledger = Ledger {
+                    network: if card == 0 { network } else { Network::Other },
+                    attempts: &card_attempts,
+                };
+                if let Some(why) = violation(caps, &ledger, latest.as_ref(), now) {
+                    played.violations += 1;
+                    played.violation.get_or_insert(why);
+                }
+                let since_last = now - card_attempts.last().copied().unwrap_or(failed_at);
+                let n_on_card = card_attempts.len() as u32;
+                card_attempts.push(now);
+                let approved = if card == 0 {
+                    scenario
+                        .customer
+                        .charge_old_card(failed_at, now, n_on_card, since_last)
+                } else {
+                    scenario.customer.charge_new_card(card * 100 + n_on_card)
+                };
+                if approved {
+                    played.recovered_at = Some(now);
+                    step(&mut machine, Input::RetrySucceeded { attempt }, now)
+                } else {
+                    let decline = if card == 0 {
+                        first.clone()
+                    } else {
+                        classify(&DeclineDetails::default())
+                    };
+                    latest = Some(decline.clone());
+                    step(&mut machine, Input::RetryDeclined { attempt, decline }, now)
+                }
+            }
+            What::Reaction(code) => match reaction_of(code) {
+                Reaction::NewCard => {
+                    card += 1;
+                    card_attempts.clear();
+                    latest = None;
+                    let input = event(EventInput::NewPaymentMethod, now);
+                    step(&mut machine, input, now)
+                }
+                Reaction::PaysInvoice | Reaction::Authenticates => {
+                    if scenario.customer.pays_invoice(failed_at, now) {
+                        played.recovered_at = Some(now);
+                        let input = event(EventInput::Paid, now);
+                        step(&mut machine, input, now)
+                    } else {
+                        Vec::new()
+                    }
+                }
+            },
+            What::Final => {
+                let commands = step(&mut machine, Input::FinalActionDone, now);
+                carry_out(commands, &mut pending, now);
+                break;
+            }
+        };
+        carry_out(commands, &mut pending, now);
+        if played.recovered_at.is_some() {
+            break;
+        }
+    }
+    played
+}

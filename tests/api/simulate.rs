@@ -1,0 +1,191 @@
+//! `dunwell simulate`: the real binary backtests a policy against a
+//! generated population and against a history file, deterministically.
+
+use serde_json::Value;
+
+use crate::cli::{dunwell, text};
+
+async fn simulate(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = dunwell()
+        .current_dir(dir)
+        .arg("simulate")
+        .args(args)
+        .output()
+        .await
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    (out.status.success(), stdout, stderr)
+}
+
+fn strategy<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["strategies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no strategy {name}: {report}"))
+}
+
+fn fixture() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/history/failed_invoices.csv")
+}
+
+#[tokio::test]
+async fn a_seed_gives_the_same_figures_and_the_policy_breaks_no_network_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--population", "3000", "--seed", "7", "--json"];
+    let (ok, first, stderr) = simulate(dir.path(), &args).await;
+    assert!(ok, "{stderr}");
+    let (_, again, _) = simulate(dir.path(), &args).await;
+    assert_eq!(first, again, "the same seed must give the same figures");
+    let (_, other_seed, _) = simulate(
+        dir.path(),
+        &["--population", "3000", "--seed", "8", "--json"],
+    )
+    .await;
+    assert_ne!(first, other_seed);
+
+    let report: Value = serde_json::from_str(&first).unwrap();
+    assert!(
+        report["source"]
+            .as_str()
+            .unwrap()
+            .contains("3000 generated")
+    );
+    assert!(report["assumptions"].as_array().unwrap().len() >= 5);
+    let policy = strategy(&report, "dunwell policy");
+    let fixed = strategy(&report, "days 3/7/14/21");
+    let even = strategy(&report, "8 in 14 days");
+    for s in [policy, fixed, even] {
+        assert_eq!(s["invoices"], 3000);
+        let share = s["revenue_share"].as_f64().unwrap();
+        assert!((0.2..0.95).contains(&share), "{s}");
+    }
+    assert_eq!(policy["violations"], 0, "{policy}");
+    assert!(
+        policy["attempts_per_failure"].as_f64().unwrap() <= 2.5,
+        "{policy}"
+    );
+    // The plain schedules ignore Mastercard's waits: the checker sees it.
+    assert!(even["violations"].as_u64().unwrap() > 0, "{even}");
+}
+
+#[tokio::test]
+async fn the_table_names_the_strategies_and_the_assumptions() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, stdout, stderr) = simulate(dir.path(), &["--population", "500"]).await;
+    assert!(ok, "{stderr}");
+    for needle in [
+        "500 generated failed renewals (seed 7)",
+        "assumptions:",
+        "pay cycles",
+        "dunwell policy",
+        "days 3/7/14/21",
+        "8 in 14 days",
+        "violations",
+        "insufficient_funds",
+    ] {
+        assert!(stdout.contains(needle), "{needle} missing:\n{stdout}");
+    }
+}
+
+#[tokio::test]
+async fn a_history_file_is_played_as_written_with_hand_checked_baselines() {
+    let dir = tempfile::tempdir().unwrap();
+    // 1. Funds, paid on Sunday 8 March (money from that day for 5 days):
+    //    days 3/7/14/21 fails on day 3 and takes it on day 7 (2 attempts);
+    //    8 in 14 days fails at 1.75 and 3.5 days, takes it at 5.25 (3).
+    // 2. Expired card replaced on 5 March: every schedule charges the
+    //    new card at once (1 attempt) and recovers.
+    // 3. Funds, never paid: 4 attempts, 8 attempts.
+    let csv = "failed_at,decline_code,amount,currency,country,paid_at\n\
+               2026-03-03T15:00:00Z,insufficient_funds,50.00,usd,,2026-03-08T12:00:00Z\n\
+               2026-03-03T15:00:00Z,expired_card,20.00,usd,,2026-03-05T10:00:00Z\n\
+               2026-03-03T15:00:00Z,insufficient_funds,30.00,usd,,\n";
+    std::fs::write(dir.path().join("history.csv"), csv).unwrap();
+    let (ok, stdout, stderr) = simulate(dir.path(), &["--history", "history.csv", "--json"]).await;
+    assert!(ok, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let fixed = strategy(&report, "days 3/7/14/21");
+    assert_eq!(fixed["recovered"], 2);
+    assert_eq!(fixed["attempts"], 2 + 1 + 4);
+    assert!(
+        (fixed["revenue_share"].as_f64().unwrap() - 0.7).abs() < 1e-9,
+        "{fixed}"
+    );
+    let even = strategy(&report, "8 in 14 days");
+    assert_eq!(even["recovered"], 2);
+    assert_eq!(even["attempts"], 3 + 1 + 8);
+    let policy = strategy(&report, "dunwell policy");
+    assert_eq!(policy["violations"], 0);
+    assert!(policy["attempts"].as_u64().unwrap() < 12, "{policy}");
+
+    // The shipped sample reads, with its three currencies kept apart.
+    let (ok, stdout, stderr) = simulate(
+        dir.path(),
+        &["--history", fixture().to_str().unwrap(), "--json"],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let policy = strategy(&report, "dunwell policy");
+    assert_eq!(policy["invoices"], 60);
+    assert!(
+        policy["revenue"].as_object().unwrap().len() >= 3,
+        "{policy}"
+    );
+}
+
+#[tokio::test]
+async fn bad_files_are_refused_with_their_lines_and_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.csv"),
+        "failed_at,decline_code,amount,currency\nyesterday,insufficient_funds,1,usd\n2026-03-03,x,1.234,usd\n",
+    )
+    .unwrap();
+    let (ok, _, stderr) = simulate(dir.path(), &["--history", "bad.csv"]).await;
+    assert!(!ok);
+    assert!(stderr.contains("line 2: failed_at"), "{stderr}");
+    assert!(stderr.contains("line 3: amount"), "{stderr}");
+
+    std::fs::write(
+        dir.path().join("policy.toml"),
+        "[policy.retries]\nmax_attempts = 0\n[policy.networks]\nvisa_per_30_days = 40\n",
+    )
+    .unwrap();
+    let (ok, _, stderr) = simulate(
+        dir.path(),
+        &["--policy", "policy.toml", "--population", "10"],
+    )
+    .await;
+    assert!(!ok);
+    assert!(stderr.contains("policy.retries.max_attempts"), "{stderr}");
+    assert!(
+        stderr.contains("policy.networks.visa_per_30_days"),
+        "{stderr}"
+    );
+
+    // A policy file changes the figures: no retries at all recovers less.
+    std::fs::write(
+        dir.path().join("once.toml"),
+        "[retries]\nmax_attempts = 1\n",
+    )
+    .unwrap();
+    let (ok, once, stderr) = simulate(
+        dir.path(),
+        &["--policy", "once.toml", "--population", "2000", "--json"],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    let (_, default, _) = simulate(dir.path(), &["--population", "2000", "--json"]).await;
+    let attempts = |text: &str| {
+        let report: Value = serde_json::from_str(text).unwrap();
+        strategy(&report, "dunwell policy")["attempts_per_failure"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(attempts(&once) < attempts(&default), "{once}");
+    assert!(attempts(&once) <= 1.0 + 0.5, "{once}");
+}
