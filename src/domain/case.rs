@@ -95,6 +95,8 @@ impl Settlement {
 pub enum EventInput {
     PaymentFailed {
         processor_will_retry: bool,
+        /// The invoice's attempts so far (the processor's and ours).
+        attempt_count: u32,
     },
     Decline(Classification),
     Paid,
@@ -198,6 +200,13 @@ pub struct Case {
     /// Which of our retries took it, if one did.
     #[serde(default)]
     pub recovered_on_retry: Option<u32>,
+    /// The processor still plans an attempt of its own: we never charge
+    /// meanwhile (as the latest failure event said).
+    #[serde(default)]
+    pub processor_retrying: bool,
+    /// The highest `attempt_count` the processor reported.
+    #[serde(default)]
+    pub invoice_attempts: u32,
 }
 
 /// What a customer did on their page (or at the processor) to pay.
@@ -372,6 +381,8 @@ impl Track {
                     customer_acted: None,
                     recovered_by: (how == Settlement::Paid).then_some(RecoveredBy::Processor),
                     recovered_on_retry: None,
+                    processor_retrying: false,
+                    invoice_attempts: 0,
                 });
             }
             return Vec::new();
@@ -416,12 +427,18 @@ impl Track {
             EventInput::SubscriptionDeleted => self.settle(Settlement::SubscriptionDeleted),
             EventInput::PaymentFailed {
                 processor_will_retry,
+                attempt_count,
             } => {
                 if self.case.is_some() {
-                    // The processor's own later attempt failed too: nothing new to plan.
-                    return Vec::new();
+                    return self.on_processor_attempt(
+                        created,
+                        processor_will_retry,
+                        attempt_count,
+                        now,
+                        ctx,
+                    );
                 }
-                self.open(created, processor_will_retry, now, ctx)
+                self.open(created, processor_will_retry, attempt_count, now, ctx)
             }
             EventInput::Decline(decline) => self.on_decline(decline, now, ctx),
             // The bank wants the customer to authenticate: the same as an
@@ -441,6 +458,11 @@ impl Track {
                 case.state = CaseState::Retrying;
                 if ctx.policy.retry_owner == RetryOwner::Processor {
                     return Vec::new();
+                }
+                if case.processor_retrying {
+                    return vec![Command::Note {
+                        text: "a new payment method was added: the processor still plans an attempt of its own and will charge it".into(),
+                    }];
                 }
                 let attempt = case.retries_made + 1;
                 // A retry planned for later on the old card moves up to now.
@@ -462,10 +484,23 @@ impl Track {
         &mut self,
         failed_at: DateTime<Utc>,
         processor_will_retry: bool,
+        attempt_count: u32,
         now: DateTime<Utc>,
         ctx: &Context<'_>,
     ) -> Vec<Command> {
         let latest = self.early_decline.take();
+        let category = latest
+            .as_ref()
+            .map_or(DeclineCategory::Transient, |l| l.category);
+        // Every attempt the processor reports counts on the card's ledger
+        // (earlier ones we never heard of at the failure's time: on the
+        // safe side).
+        let attempts = (0..attempt_count.max(1))
+            .map(|_| PastAttempt {
+                at: failed_at,
+                category,
+            })
+            .collect();
         self.case = Some(Case {
             cause: latest.clone(),
             customer_acted: None,
@@ -474,15 +509,12 @@ impl Track {
             state: CaseState::Open,
             paused_from: None,
             opened_at: failed_at,
-            attempts: vec![PastAttempt {
-                at: failed_at,
-                category: latest
-                    .as_ref()
-                    .map_or(DeclineCategory::Transient, |l| l.category),
-            }],
+            attempts,
             retries_made: 0,
             latest,
             thanked: false,
+            processor_retrying: processor_will_retry,
+            invoice_attempts: attempt_count.max(1),
         });
         if ctx.disputed {
             if let Some(case) = &mut self.case {
@@ -494,18 +526,69 @@ impl Track {
             }];
         }
         let mut commands = Vec::new();
-        if processor_will_retry && ctx.policy.retry_owner == RetryOwner::Dunwell {
-            commands.push(Command::Note {
-                text: "the processor will retry this invoice by itself while dunwell owns retries: turn off the processor's automatic retries; dunwell does not double up".into(),
-            });
+        match (processor_will_retry, ctx.policy.retry_owner) {
+            (true, RetryOwner::Dunwell) => commands.push(Command::Note {
+                text: "the processor will retry this invoice by itself while dunwell owns retries: turn off the processor's automatic retries; dunwell does not double up and charges only once the processor gives up".into(),
+            }),
+            (true, RetryOwner::AfterProcessor) => commands.push(Command::Note {
+                text: "retry_owner = \"after_processor\": the processor retries first; dunwell charges once it gives up".into(),
+            }),
+            _ => {}
         }
         // Stages already due when the case opens (a late event) go out now.
         commands.extend(stage_commands(failed_at, now, ctx, true));
-        if !processor_will_retry {
-            commands.extend(self.schedule_next(now, ctx));
-        } else if let Some(case) = &mut self.case {
-            case.state = CaseState::Retrying;
+        commands.extend(self.schedule_next(now, ctx));
+        commands
+    }
+
+    /// A failure event on an open case: the processor's own attempt (or
+    /// the echo of ours). New attempts go on the card's ledger; when the
+    /// latest says the processor plans no more, dunwell takes over.
+    fn on_processor_attempt(
+        &mut self,
+        created: DateTime<Utc>,
+        processor_will_retry: bool,
+        attempt_count: u32,
+        now: DateTime<Utc>,
+        ctx: &Context<'_>,
+    ) -> Vec<Command> {
+        let Some(case) = &mut self.case else {
+            return Vec::new();
+        };
+        if attempt_count < case.invoice_attempts {
+            // An older event delivered late: already counted, and not the
+            // processor's latest word.
+            return Vec::new();
         }
+        // Ours echo back as failure events too: only attempts beyond every
+        // one we know of are the processor's.
+        let known = case.invoice_attempts.max(1 + case.retries_made);
+        let category = case
+            .latest
+            .as_ref()
+            .map_or(DeclineCategory::Transient, |l| l.category);
+        for _ in known..attempt_count {
+            case.attempts.push(PastAttempt {
+                at: created,
+                category,
+            });
+        }
+        case.invoice_attempts = attempt_count;
+        let gave_up = case.processor_retrying && !processor_will_retry;
+        case.processor_retrying = processor_will_retry;
+        if !gave_up
+            || case.state.is_terminal()
+            || case.state == CaseState::Paused
+            || ctx.policy.retry_owner == RetryOwner::Processor
+        {
+            return Vec::new();
+        }
+        let mut commands = vec![Command::Note {
+            text: format!(
+                "the processor gave up after {attempt_count} attempts: dunwell retries from here, its attempts counted on the card"
+            ),
+        }];
+        commands.extend(self.schedule_next(now, ctx));
         commands
     }
 
@@ -577,7 +660,7 @@ impl Track {
         let Some(case) = &mut self.case else {
             return Vec::new();
         };
-        if ctx.policy.retry_owner == RetryOwner::Processor {
+        if ctx.policy.retry_owner == RetryOwner::Processor || case.processor_retrying {
             // The processor retries; a request to authenticate is still ours to pass on.
             if case
                 .latest
@@ -644,6 +727,13 @@ impl Track {
             || ctx.policy.retry_owner == RetryOwner::Processor
         {
             return Vec::new();
+        }
+        if case.processor_retrying {
+            return vec![Command::Note {
+                text: format!(
+                    "no charge now ({reason}): the processor still plans an attempt of its own"
+                ),
+            }];
         }
         let latest = case.latest_or_generic();
         if let Err(why) = may_retry_now(&case.plan_input(&latest, now, ctx)) {
@@ -773,6 +863,7 @@ mod tests {
             0,
             EventInput::PaymentFailed {
                 processor_will_retry: false,
+                attempt_count: 1,
             },
         )
     }
@@ -799,6 +890,16 @@ mod tests {
             .iter()
             .filter(|c| matches!(c, Command::ScheduleRetry { .. }))
             .count()
+    }
+
+    fn notes(commands: &[Command]) -> Vec<&str> {
+        commands
+            .iter()
+            .filter_map(|c| match c {
+                Command::Note { text } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect()
     }
 
     #[test]
@@ -1176,6 +1277,172 @@ mod tests {
         assert!(emails(&c).contains("action_required"), "{c:?}");
     }
 
+    fn processor_failed(id: &str, hours: i64, will_retry: bool, attempt_count: u32) -> Input {
+        event(
+            id,
+            hours,
+            EventInput::PaymentFailed {
+                processor_will_retry: will_retry,
+                attempt_count,
+            },
+        )
+    }
+
+    fn after_processor() -> Policy {
+        Policy {
+            retry_owner: RetryOwner::AfterProcessor,
+            ..Policy::default()
+        }
+    }
+
+    #[test]
+    fn after_processor_emails_at_once_and_charges_when_the_processor_gives_up() {
+        let policy = after_processor();
+        let (track, commands) = run(
+            &policy,
+            vec![
+                event(
+                    "evt_decline",
+                    0,
+                    EventInput::Decline(decline("insufficient_funds")),
+                ),
+                processor_failed("evt_1", 0, true, 1),
+            ],
+        );
+        assert_eq!(retries(&commands), 0, "{commands:?}");
+        assert!(
+            !emails(&commands).is_empty(),
+            "emails go out from the first failure"
+        );
+        assert!(
+            notes(&commands)
+                .iter()
+                .any(|n| n.contains("after_processor")),
+            "{commands:?}"
+        );
+        assert_eq!(track.outcome(), Some(CaseState::Retrying));
+
+        // The processor's attempts 2 and 3 fail; it still plans one more.
+        let (track, commands) = run(
+            &policy,
+            vec![
+                event(
+                    "evt_decline",
+                    0,
+                    EventInput::Decline(decline("insufficient_funds")),
+                ),
+                processor_failed("evt_1", 0, true, 1),
+                processor_failed("evt_3", 72, true, 3),
+            ],
+        );
+        assert_eq!(retries(&commands), 0, "{commands:?}");
+        let case = track.case.as_ref().unwrap();
+        assert_eq!(
+            case.attempts.len(),
+            3,
+            "the ledger counts the processor's attempts"
+        );
+        assert!(case.processor_retrying);
+        // A new card meanwhile: the processor charges it, not us.
+        let mut track = track;
+        let commands = track.apply(
+            event("evt_pm", 80, EventInput::NewPaymentMethod),
+            t(80),
+            &Context {
+                case_key: "case_1",
+                timezone: Tz::UTC,
+                country: None,
+                paid_at: &[],
+                policy: &policy,
+                disputed: false,
+            },
+        );
+        assert_eq!(retries(&commands), 0, "{commands:?}");
+        assert!(
+            notes(&commands)
+                .iter()
+                .any(|n| n.contains("processor still plans"))
+        );
+
+        // It gives up on its 4th: dunwell takes over, all four counted.
+        let (track, commands) = run(
+            &policy,
+            vec![
+                event(
+                    "evt_decline",
+                    0,
+                    EventInput::Decline(decline("insufficient_funds")),
+                ),
+                processor_failed("evt_1", 0, true, 1),
+                processor_failed("evt_3", 72, true, 3),
+                processor_failed("evt_4", 120, false, 4),
+                // A late, older event changes nothing.
+                processor_failed("evt_2", 24, true, 2),
+            ],
+        );
+        assert_eq!(retries(&commands), 1, "{commands:?}");
+        assert!(
+            notes(&commands)
+                .iter()
+                .any(|n| n.contains("gave up after 4")),
+            "{commands:?}"
+        );
+        let case = track.case.as_ref().unwrap();
+        assert_eq!(case.attempts.len(), 4);
+        assert!(!case.processor_retrying);
+        assert_eq!(
+            case.retries_made, 0,
+            "the processor's attempts are not our budget"
+        );
+    }
+
+    #[test]
+    fn our_own_attempts_echoed_by_the_processor_count_once() {
+        let policy = Policy::default();
+        let (track, _) = run(
+            &policy,
+            vec![
+                event(
+                    "evt_decline",
+                    0,
+                    EventInput::Decline(decline("processing_error")),
+                ),
+                failed(),
+                Input::RetryDeclined {
+                    attempt: 1,
+                    decline: decline("processing_error"),
+                },
+                processor_failed("evt_echo", 5, false, 2),
+            ],
+        );
+        let case = track.case.as_ref().unwrap();
+        assert_eq!(case.attempts.len(), 2);
+        assert_eq!(case.invoice_attempts, 2);
+    }
+
+    #[test]
+    fn a_full_ledger_from_the_processor_blocks_our_first_retry() {
+        // The processor tried a Visa card 15 times before giving up: the
+        // network's 30-day cap leaves no slot in the window.
+        let mut visa = decline("processing_error");
+        visa.network = crate::domain::networks::Network::Visa;
+        let policy = after_processor();
+        let mut inputs = vec![
+            event("evt_decline", 0, EventInput::Decline(visa)),
+            processor_failed("evt_1", 0, true, 1),
+        ];
+        inputs.push(processor_failed("evt_15", 100, false, 15));
+        let (track, commands) = run(&policy, inputs);
+        assert_eq!(retries(&commands), 0, "{commands:?}");
+        assert!(
+            notes(&commands)
+                .iter()
+                .any(|n| n.contains("Visa allows 15")),
+            "{commands:?}"
+        );
+        assert_eq!(track.case.as_ref().unwrap().attempts.len(), 15);
+    }
+
     proptest! {
         /// A failure with a request to authenticate, in any order and
         /// duplication: the same end state and the same emails.
@@ -1243,6 +1510,42 @@ mod tests {
                 }
                 let made = track.case.as_ref().map_or(0, |c| c.retries_made);
                 prop_assert!(made <= policy.retries.max_attempts);
+            }
+        }
+
+        /// Whatever arrives in whatever order, no retry is planned while
+        /// the processor's latest failure event says it will retry itself.
+        #[test]
+        fn never_charges_while_the_processor_plans_a_retry(
+            owner in proptest::sample::select(vec![RetryOwner::AfterProcessor, RetryOwner::Dunwell]),
+            steps in proptest::collection::vec((0u8..8, 1u32..12, proptest::bool::ANY), 1..30),
+        ) {
+            let policy = Policy { retry_owner: owner, ..Policy::default() };
+            let ctx = Context { case_key: "case_p", timezone: Tz::UTC, country: None, paid_at: &[], policy: &policy, disputed: false };
+            let mut track = Track::default();
+            // (attempt_count, will_retry) of the processor's latest word.
+            let mut latest_word = (0u32, false);
+            for (i, (step, count, will_retry)) in steps.iter().enumerate() {
+                let now = t(i as i64 + 1);
+                let attempt = track.case.as_ref().map_or(1, |c| c.retries_made + 1);
+                let input = match step {
+                    0 | 1 => {
+                        if *count >= latest_word.0 {
+                            latest_word = (*count, *will_retry);
+                        }
+                        processor_failed(&format!("evt_f{i}"), i as i64, *will_retry, *count)
+                    }
+                    2 => Input::RetryDeclined { attempt, decline: decline("insufficient_funds") },
+                    3 => event(&format!("evt_pm{i}"), i as i64, EventInput::NewPaymentMethod),
+                    4 => Input::RetryNow { reason: "operator".into() },
+                    5 => Input::OfferTaken { reason: "offer".into() },
+                    6 => event(&format!("evt_d{i}"), i as i64, EventInput::Decline(decline(if *will_retry { "do_not_honor" } else { "insufficient_funds" }))),
+                    _ => Input::Resume,
+                };
+                let commands = track.apply(input, now, &ctx);
+                if latest_word.1 {
+                    prop_assert_eq!(retries(&commands), 0, "charged while the processor retries: {:?}", commands);
+                }
             }
         }
     }

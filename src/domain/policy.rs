@@ -19,6 +19,9 @@ pub enum RetryOwner {
     Dunwell,
     /// The processor retries; dunwell only communicates.
     Processor,
+    /// The processor retries first; dunwell emails from the first failure
+    /// and charges only once the processor has given up.
+    AfterProcessor,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,6 +55,7 @@ impl RetryOwner {
         match self {
             Self::Dunwell => "dunwell",
             Self::Processor => "processor",
+            Self::AfterProcessor => "after_processor",
         }
     }
 }

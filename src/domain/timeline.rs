@@ -102,7 +102,14 @@ pub fn plan(input: &TimelineInput<'_>) -> Timeline {
                 }
                 NextRetry::WaitForNewPaymentMethod { reason }
                 | NextRetry::WaitForCustomer { reason }
-                | NextRetry::NoMore { reason } => break reason,
+                | NextRetry::NoMore { reason } => {
+                    if policy.retry_owner == RetryOwner::AfterProcessor {
+                        break format!(
+                            "{reason} (retry_owner = \"after_processor\": the processor retries first; these retries start once it gives up, shown here as if it had at the failure)"
+                        );
+                    }
+                    break reason;
+                }
             }
         }
     };

@@ -170,6 +170,7 @@ pub fn route(event: &Event) -> Routed {
             invoice,
             EventInput::PaymentFailed {
                 processor_will_retry: invoice.next_payment_attempt.is_some(),
+                attempt_count: invoice.attempt_count,
             },
         ),
         EventKind::InvoicePaid(invoice) => Routed {

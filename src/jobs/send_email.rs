@@ -78,7 +78,7 @@ pub fn view(
     let plan_name = case.description.as_deref().and_then(plan_name);
     let date = |t: DateTime<Utc>| locale.date(t.with_timezone(&tz).date_naive());
     let reminder = reminder_of(policy, email.stage);
-    let retrying = policy.retry_owner == RetryOwner::Dunwell
+    let retrying = policy.retry_owner != RetryOwner::Processor
         && latest.is_none_or(|l| l.category.retryable() && !l.network_forbids_retry);
     MailView {
         locale,

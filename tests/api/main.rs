@@ -10,6 +10,7 @@ mod deployment;
 mod disputes;
 mod durability;
 mod fixtures;
+mod handoff;
 mod health;
 mod helpers;
 mod in_a_browser;

@@ -301,6 +301,7 @@ pub fn play(scenario: &Scenario, strategy: &Strategy<'_>, caps: &NetworkCaps) ->
         event(
             EventInput::PaymentFailed {
                 processor_will_retry: false,
+                attempt_count: 1,
             },
             failed_at,
         ),
