@@ -9,6 +9,7 @@ use serde_json::json;
 use crate::config::Config;
 use crate::domain::decline::classify;
 use crate::domain::events::DeclineDetails;
+use crate::domain::learned::Estimates;
 use crate::domain::money::{Currency, Money};
 use crate::domain::policy::{FinalAction, Policy, StageEmail};
 use crate::domain::timeline::{self, StepAction, TimelineInput};
@@ -58,6 +59,8 @@ pub struct Preview {
     failed_at: DateTime<Utc>,
     amount: Option<Money>,
     plan: timeline::Timeline,
+    /// Outcomes of this install's retries the planner could learn from.
+    learned_outcomes: u32,
 }
 
 fn instant(raw: &str, flag: &str) -> anyhow::Result<DateTime<Utc>> {
@@ -89,7 +92,12 @@ impl Preview {
 
 /// The plan `policy` gives the failure `args` describe (`now` when no
 /// failure time is given).
-pub fn preview(policy: &Policy, args: &PlanArgs, now: DateTime<Utc>) -> anyhow::Result<Preview> {
+pub fn preview(
+    policy: &Policy,
+    args: &PlanArgs,
+    now: DateTime<Utc>,
+    learned: Option<&Estimates>,
+) -> anyhow::Result<Preview> {
     let failed_at = match &args.failed_at {
         Some(raw) => instant(raw, "failed_at (--failed-at)")?,
         None => now,
@@ -137,8 +145,10 @@ pub fn preview(policy: &Policy, args: &PlanArgs, now: DateTime<Utc>) -> anyhow::
         country: args.country.as_deref().map(str::trim),
         paid_at: &paid_at,
         policy,
+        learned,
     });
     Ok(Preview {
+        learned_outcomes: learned.map_or(0, Estimates::outcomes),
         decline,
         timezone,
         timezone_source,
@@ -174,6 +184,7 @@ pub fn to_json(p: &Preview) -> serde_json::Value {
         "failed_at": p.failed_at.to_rfc3339_opts(SecondsFormat::Secs, true),
         "waits_for_new_payment_method": p.plan.waits_for_new_payment_method,
         "retries_end": p.plan.retries_end,
+        "learned_outcomes": p.learned_outcomes,
         "steps": steps,
     });
     if let Some(amount) = p.amount {
@@ -182,8 +193,45 @@ pub fn to_json(p: &Preview) -> serde_json::Value {
     out
 }
 
+/// This install's learned estimates, when its database exists (a SQLite
+/// file that is not there is not created; an unreachable PostgreSQL is
+/// skipped): the plan then shows what a real case would get.
+fn learned_from_database(config: &Config) -> Option<Estimates> {
+    let url = config.database_url.as_str();
+    if !crate::config::is_postgres_url(url) {
+        let path = url
+            .trim_start_matches("sqlite://")
+            .trim_start_matches("sqlite:")
+            .split('?')
+            .next()
+            .unwrap_or_default();
+        if path.is_empty() || path.contains(":memory:") || !std::path::Path::new(path).exists() {
+            return None;
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    runtime.block_on(async {
+        let connect = crate::store::Store::connect(url);
+        let store = tokio::time::timeout(std::time::Duration::from_secs(3), connect)
+            .await
+            .ok()?
+            .ok()?;
+        let learned = crate::engine::learning::load(&store, crate::clock::now()).await;
+        store.close().await;
+        learned
+            .map_err(
+                |e| tracing::debug!(error = %format!("{e:#}"), "no retry outcomes to learn from"),
+            )
+            .ok()
+    })
+}
+
 pub fn run(config: &Config, args: &PlanArgs) -> anyhow::Result<()> {
-    let p = preview(&config.policy, args, crate::clock::now())?;
+    let learned = learned_from_database(config);
+    let p = preview(&config.policy, args, crate::clock::now(), learned.as_ref())?;
     let (decline, timezone, failed_at, amount, plan) =
         (&p.decline, p.timezone, p.failed_at, p.amount, &p.plan);
     let local = |at: DateTime<Utc>| {
@@ -208,6 +256,12 @@ pub fn run(config: &Config, args: &PlanArgs) -> anyhow::Result<()> {
     );
     if plan.waits_for_new_payment_method {
         println!("waits for a new payment method: a card update triggers a retry at once");
+    }
+    if let Some(learned) = &learned {
+        println!(
+            "learned from {} retry outcomes in the database (slots move sooner only where they clearly did better)",
+            learned.outcomes()
+        );
     }
     println!();
     for step in &plan.steps {

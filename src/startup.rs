@@ -125,6 +125,7 @@ impl Application {
             mailer: Mailer::from_config(&config)?,
             work_planned: Arc::new(Notify::new()),
             install_id: install_id.into(),
+            learned: Default::default(),
         };
         let (shutdown, shutdown_rx) = watch::channel(false);
         let committed = Arc::new(Notify::new());
@@ -139,6 +140,11 @@ impl Application {
                 shutdown_rx.clone(),
             )));
         }
+        // Every role plans (the web role previews plans for the operator).
+        workers.push(tokio::spawn(jobs::learn::run(
+            engine.clone(),
+            shutdown_rx.clone(),
+        )));
         if role.workers() {
             let health = Arc::new(Health::new("event processor"));
             loops.push(health.clone());

@@ -273,6 +273,7 @@ impl Case {
             country: ctx.country,
             paid_at: ctx.paid_at,
             policy: ctx.policy,
+            learned: ctx.learned,
         }
     }
 }
@@ -307,6 +308,8 @@ pub struct Context<'a> {
     pub country: Option<&'a str>,
     pub paid_at: &'a [DateTime<Utc>],
     pub policy: &'a Policy,
+    /// Retry outcomes learned from this install's history, if any.
+    pub learned: Option<&'a crate::domain::learned::Estimates>,
     /// The customer has an open dispute: a case that opens starts paused.
     pub disputed: bool,
 }
@@ -875,6 +878,7 @@ mod tests {
             country: None,
             paid_at: &[],
             policy,
+            learned: None,
             disputed: false,
         };
         let mut track = Track::default();
@@ -1064,6 +1068,7 @@ mod tests {
                 country: None,
                 paid_at: &[],
                 policy: &policy,
+                learned: None,
             })
             .steps
             .into_iter()
@@ -1135,6 +1140,7 @@ mod tests {
             country: None,
             paid_at: &[],
             policy: &policy,
+            learned: None,
             disputed: false,
         };
         let commands = track.apply(event("evt_pm", 5, EventInput::NewPaymentMethod), t(5), &ctx);
@@ -1181,6 +1187,7 @@ mod tests {
             country: None,
             paid_at: &[],
             policy: &policy,
+            learned: None,
             disputed: false,
         };
         let mut track = Track::default();
@@ -1354,6 +1361,7 @@ mod tests {
                 country: None,
                 paid_at: &[],
                 policy: &policy,
+                learned: None,
                 disputed: false,
             },
         );
@@ -1486,7 +1494,7 @@ mod tests {
         #[test]
         fn nothing_is_charged_once_the_case_has_ended(steps in proptest::collection::vec(0u8..9, 1..40)) {
             let policy = Policy::default();
-            let ctx = Context { case_key: "case_p", timezone: Tz::UTC, country: None, paid_at: &[], policy: &policy, disputed: false };
+            let ctx = Context { case_key: "case_p", timezone: Tz::UTC, country: None, paid_at: &[], policy: &policy, learned: None, disputed: false };
             let mut track = Track::default();
             track.apply(failed(), t(0), &ctx);
             for (i, step) in steps.iter().enumerate() {
@@ -1521,7 +1529,7 @@ mod tests {
             steps in proptest::collection::vec((0u8..8, 1u32..12, proptest::bool::ANY), 1..30),
         ) {
             let policy = Policy { retry_owner: owner, ..Policy::default() };
-            let ctx = Context { case_key: "case_p", timezone: Tz::UTC, country: None, paid_at: &[], policy: &policy, disputed: false };
+            let ctx = Context { case_key: "case_p", timezone: Tz::UTC, country: None, paid_at: &[], policy: &policy, learned: None, disputed: false };
             let mut track = Track::default();
             // (attempt_count, will_retry) of the processor's latest word.
             let mut latest_word = (0u32, false);

@@ -6,6 +6,7 @@ pub mod courtesy;
 pub mod decline;
 pub mod events;
 pub mod ids;
+pub mod learned;
 pub mod links;
 pub mod locale;
 pub mod mail_kind;

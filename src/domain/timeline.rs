@@ -47,6 +47,8 @@ pub struct TimelineInput<'a> {
     pub country: Option<&'a str>,
     pub paid_at: &'a [DateTime<Utc>],
     pub policy: &'a Policy,
+    /// Retry outcomes learned from this install's history, if any.
+    pub learned: Option<&'a crate::domain::learned::Estimates>,
 }
 
 fn tone_word(tone: Tone) -> &'static str {
@@ -83,6 +85,7 @@ pub fn plan(input: &TimelineInput<'_>) -> Timeline {
                 country: input.country,
                 paid_at: input.paid_at,
                 policy,
+                learned: input.learned,
             });
             match next {
                 NextRetry::At { at, reason } => {
@@ -178,6 +181,7 @@ mod tests {
             country: Some("US"),
             paid_at: &[],
             policy,
+            learned: None,
         })
     }
 

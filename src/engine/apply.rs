@@ -57,12 +57,14 @@ pub async fn apply(
     // Only a case about to open asks: the others were paused by the dispute.
     let disputed =
         case.track.case.is_none() && customers::has_open_dispute(tx, &case.customer_id).await?;
+    let learned = engine.learned.current();
     let ctx = Context {
         case_key: &case_key,
         timezone: timezone_of(engine, case),
         country: case.country.as_deref(),
         paid_at: &paid_at,
         policy: engine.policy(),
+        learned: Some(&learned),
         disputed,
     };
     let mut track: Track = case.track.clone();

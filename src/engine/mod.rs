@@ -6,6 +6,7 @@ pub mod apply;
 pub mod customer_actions;
 pub mod disputes;
 pub mod events;
+pub mod learning;
 pub mod lookups;
 pub mod offers;
 pub mod operator_actions;
@@ -39,6 +40,8 @@ pub struct Engine {
     /// This install's random id (stored in its database): part of every
     /// idempotency key, since the processor's keys are account-wide.
     pub install_id: Arc<str>,
+    /// What the planner learned from this install's retry outcomes.
+    pub learned: learning::Learned,
 }
 
 impl Engine {

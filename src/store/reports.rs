@@ -304,3 +304,50 @@ impl Store {
         Ok(rows)
     }
 }
+
+/// Our finished retries in one UTC hour, by the case's opening refusal and
+/// time zone: what the planner learns from.
+#[derive(Debug, Clone)]
+pub struct RetryHistory {
+    pub category: Option<String>,
+    pub code: Option<String>,
+    pub timezone: String,
+    /// The hour's start, unix ms.
+    pub hour_ms: i64,
+    pub tries: i64,
+    pub paid: i64,
+}
+
+impl Store {
+    /// Our finished retries since `since` (unix ms, engine clock), counted
+    /// per refusal, case time zone and UTC hour.
+    pub async fn retry_history(&self, since: i64) -> anyhow::Result<Vec<RetryHistory>> {
+        let rows = with_pool!(self, pool => {
+            let mut out = Vec::new();
+            for r in sqlx::query(
+                "SELECT c.decline_category, c.decline_code, c.timezone, \
+                 w.due_at / 3600000 AS hour, COUNT(*) AS n, \
+                 SUM(CASE WHEN w.result = 'paid' THEN 1 ELSE 0 END) AS paid \
+                 FROM case_work w JOIN cases c ON c.id = w.case_id \
+                 WHERE w.kind = 'retry' AND w.status = 'done' AND w.due_at >= $1 \
+                 GROUP BY c.decline_category, c.decline_code, c.timezone, hour",
+            )
+            .bind(since)
+            .fetch_all(pool)
+            .await?
+            {
+                let hour: i64 = r.try_get("hour")?;
+                out.push(RetryHistory {
+                    category: r.try_get("decline_category")?,
+                    code: r.try_get("decline_code")?,
+                    timezone: r.try_get("timezone")?,
+                    hour_ms: hour * 3_600_000,
+                    tries: r.try_get("n")?,
+                    paid: r.try_get("paid")?,
+                });
+            }
+            out
+        });
+        Ok(rows)
+    }
+}

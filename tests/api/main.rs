@@ -16,6 +16,7 @@ mod helpers;
 mod in_a_browser;
 mod intake;
 mod journey;
+mod learning;
 mod metrics;
 mod offers;
 mod operator_api;

@@ -27,6 +27,7 @@ pub use calendar::{local_morning, stage_email_at};
 pub use funds::learned_payday;
 
 use super::decline::{Classification, DeclineCategory, is_generic};
+use super::learned::Estimates;
 use super::networks::Ledger;
 use super::policy::Policy;
 use calendar::{first_morning_at_or_after, local_date};
@@ -57,6 +58,8 @@ pub struct PlanInput<'a> {
     /// The customer's earlier successful payments.
     pub paid_at: &'a [DateTime<Utc>],
     pub policy: &'a Policy,
+    /// Retry outcomes learned from this install's history, if any.
+    pub learned: Option<&'a Estimates>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -228,7 +231,26 @@ pub fn next_retry(input: &PlanInput<'_>) -> NextRetry {
                 } else {
                     format!("funds decline: {reason}")
                 });
-                at
+                let sooner = input.learned.filter(|l| !l.is_empty()).and_then(|learned| {
+                    funds::pull_sooner(
+                        learned,
+                        latest.category,
+                        &latest.code,
+                        tz,
+                        at,
+                        earliest,
+                        last,
+                        window_end,
+                        funds::mornings(tz, input.case_key, salt),
+                    )
+                });
+                match sooner {
+                    Some((sooner, reason)) => {
+                        why.push(reason);
+                        sooner
+                    }
+                    None => at,
+                }
             }
             None => {
                 return NextRetry::NoMore {

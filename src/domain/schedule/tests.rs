@@ -48,6 +48,7 @@ impl Case<'_> {
             country: self.country,
             paid_at: &self.paid,
             policy: &policy,
+            learned: None,
         })
     }
 }
@@ -288,6 +289,7 @@ fn plan_with(latest: &Classification, attempts: &[PastAttempt], now: DateTime<Ut
         country: None,
         paid_at: &[],
         policy: &policy,
+        learned: None,
     })
 }
 
@@ -350,6 +352,69 @@ fn refusals_that_forbid_retries_are_never_retried() {
     assert!(matches!(next, NextRetry::WaitForNewPaymentMethod { .. }));
 }
 
+#[test]
+fn learned_outcomes_pull_a_payday_slot_sooner_only_when_they_are_many_and_clear() {
+    use crate::domain::learned::{Estimates, Outcome};
+    // US, failing Monday 2 March: the plan aims at Friday 6 March. Past
+    // funds retries on Wednesday mornings did far better than on Fridays.
+    let history = |tries: u32| {
+        (0..20).flat_map(move |week| {
+            let wednesday = date(2025, 10, 1) + Duration::weeks(week);
+            [
+                Outcome {
+                    category: DeclineCategory::Funds,
+                    code: Some("insufficient_funds".into()),
+                    local: wednesday.and_hms_opt(9, 0, 0).unwrap(),
+                    tries,
+                    paid: tries / 2,
+                },
+                Outcome {
+                    category: DeclineCategory::Funds,
+                    code: Some("insufficient_funds".into()),
+                    local: (wednesday + Duration::days(2))
+                        .and_hms_opt(9, 0, 0)
+                        .unwrap(),
+                    tries,
+                    paid: tries / 10,
+                },
+            ]
+        })
+    };
+    let plan = |learned: &Estimates| {
+        let policy = Policy::default();
+        let latest = classified("insufficient_funds");
+        let attempts = failed("2026-03-02T15:00:00Z", DeclineCategory::Funds);
+        next_retry(&PlanInput {
+            case_key: "case_1",
+            first_failed_at: attempts[0].at,
+            now: attempts[0].at,
+            attempts: &attempts,
+            retries_made: 0,
+            latest: &latest,
+            timezone: NY,
+            country: Some("US"),
+            paid_at: &[],
+            policy: &policy,
+            learned: Some(learned),
+        })
+    };
+    let rich = Estimates::from_outcomes(history(10));
+    let next = plan(&rich);
+    assert_eq!(
+        at(&next).with_timezone(&NY).date_naive(),
+        date(2026, 3, 4),
+        "{next:?}"
+    );
+    assert!(reason(&next).contains("learned from"), "{next:?}");
+    assert!(reason(&next).contains("of your past retries"), "{next:?}");
+    // One outcome per cell says nothing yet: the payday stands.
+    let thin = Estimates::from_outcomes(history(1).take(4));
+    assert_eq!(
+        at(&plan(&thin)).with_timezone(&NY).date_naive(),
+        date(2026, 3, 6)
+    );
+}
+
 proptest::proptest! {
     /// Whatever the history: a planned retry is in the future, inside
     /// the window, within the budget, on a local business-day morning,
@@ -376,7 +441,17 @@ proptest::proptest! {
         brand in proptest::sample::select(vec!["visa", "mastercard", "amex"]),
         advice in proptest::option::of(proptest::sample::select(vec!["03", "21", "24", "26", "30"])),
         visa_code in proptest::option::of(proptest::sample::select(vec!["14", "41", "51"])),
+        history in proptest::collection::vec((0i64..400, 0u32..24, 1u32..60, 0u32..60), 0..40),
     ) {
+        // Any learned history at all: it may move a slot, never past a rule.
+        let outcomes = history.iter().map(|(day, hour, tries, paid)| crate::domain::learned::Outcome {
+            category: if day % 2 == 0 { DeclineCategory::Funds } else { DeclineCategory::Transient },
+            code: None,
+            local: (NaiveDate::from_ymd_opt(2025, 1, 1).unwrap() + Duration::days(*day)).and_hms_opt(*hour, 0, 0).unwrap(),
+            tries: *tries,
+            paid: (*paid).min(*tries),
+        });
+        let learned = crate::domain::learned::Estimates::from_outcomes(outcomes);
         let policy = Policy::default();
         let first = DateTime::from_timestamp(start, 0).unwrap();
         let mut attempts = vec![PastAttempt { at: first, category: DeclineCategory::Funds }];
@@ -413,8 +488,19 @@ proptest::proptest! {
             country,
             paid_at: &paid,
             policy: &policy,
+            learned: Some(&learned),
         };
         let next = next_retry(&input);
+        let unlearned = next_retry(&PlanInput { learned: None, ..input.clone() });
+        if let (NextRetry::At { at, .. }, NextRetry::At { at: planned, .. }) = (&next, &unlearned) {
+            proptest::prop_assert!(at <= planned, "learned data only pulls a slot sooner");
+        } else {
+            proptest::prop_assert_eq!(
+                std::mem::discriminant(&next),
+                std::mem::discriminant(&unlearned),
+                "learned data never decides whether to retry"
+            );
+        }
         if let NextRetry::At { at, .. } = next {
             proptest::prop_assert!(latest.category.retryable() && !latest.network_forbids_retry);
             proptest::prop_assert!(at >= now);

@@ -221,6 +221,7 @@ pub fn play(scenario: &Scenario, strategy: &Strategy<'_>, caps: &NetworkCaps) ->
                 country: scenario.country.as_deref(),
                 paid_at: &scenario.paid_before,
                 policy,
+                learned: None,
                 disputed: false,
             },
         },

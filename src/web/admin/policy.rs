@@ -80,7 +80,12 @@ pub async fn show(state: web::Data<AppState>, params: web::Query<PreviewParams>)
         steps: Vec::new(),
         retries_end: String::new(),
     };
-    match preview(engine.policy(), &args, engine.clock.now()) {
+    match preview(
+        engine.policy(),
+        &args,
+        engine.clock.now(),
+        Some(&engine.learned.current()),
+    ) {
         Ok(p) => {
             let tz = p.timezone();
             let d = p.decline();

@@ -17,7 +17,12 @@ pub async fn show(
     args: web::Json<PlanArgs>,
 ) -> Result<HttpResponse, ApiError> {
     let engine = &state.engine;
-    let p = preview(engine.policy(), &args, engine.clock.now())
-        .map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
+    let p = preview(
+        engine.policy(),
+        &args,
+        engine.clock.now(),
+        Some(&engine.learned.current()),
+    )
+    .map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
     Ok(HttpResponse::Ok().json(to_json(&p)))
 }
