@@ -136,6 +136,11 @@ pub enum Input {
     OfferTaken {
         reason: String,
     },
+    /// The customer's clock or country became known after the case was
+    /// planned: a case not yet retried plans its next retry again.
+    Replan {
+        reason: String,
+    },
     Pause,
     Resume,
     Close,
@@ -404,6 +409,7 @@ impl Track {
                 }
                 self.retry_now(reason, now, ctx)
             }
+            Input::Replan { reason } => self.replan(reason, now, ctx),
             Input::Pause => self.pause(),
             Input::Resume => self.resume(now, ctx),
             Input::Close => match &mut self.case {
@@ -719,6 +725,25 @@ impl Track {
         });
         case.latest = Some(decline);
         self.schedule_next(now, ctx)
+    }
+
+    fn replan(&mut self, reason: String, now: DateTime<Utc>, ctx: &Context<'_>) -> Vec<Command> {
+        let Some(case) = &self.case else {
+            return Vec::new();
+        };
+        let waiting_for_first_retry = case.state == CaseState::Retrying
+            && case.retries_made == 0
+            && !case.processor_retrying
+            && ctx.policy.retry_owner != RetryOwner::Processor;
+        if !waiting_for_first_retry {
+            return Vec::new();
+        }
+        let mut commands = vec![
+            Command::Note { text: reason },
+            Command::CancelPendingRetries,
+        ];
+        commands.extend(self.schedule_next(now, ctx));
+        commands
     }
 
     fn retry_now(&mut self, reason: String, now: DateTime<Utc>, ctx: &Context<'_>) -> Vec<Command> {

@@ -10,6 +10,9 @@ use chrono_tz::Tz;
 pub enum ZoneSource {
     /// The invoice's `customer_address.country`.
     InvoiceAddress,
+    /// The customer's own address at the processor (read when the events
+    /// did not place them).
+    CustomerAddress,
     /// The refused card's issuing country.
     CardCountry,
     /// `policy.default_timezone`: nothing told us better.
@@ -17,9 +20,21 @@ pub enum ZoneSource {
 }
 
 impl ZoneSource {
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::InvoiceAddress,
+            Self::CustomerAddress,
+            Self::CardCountry,
+            Self::Policy,
+        ]
+        .into_iter()
+        .find(|z| z.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::InvoiceAddress => "invoice_address",
+            Self::CustomerAddress => "customer_address",
             Self::CardCountry => "card_country",
             Self::Policy => "policy_default",
         }
@@ -29,7 +44,7 @@ impl ZoneSource {
     /// the card's bank, either over the default.
     pub fn rank(self) -> u8 {
         match self {
-            Self::InvoiceAddress => 2,
+            Self::InvoiceAddress | Self::CustomerAddress => 2,
             Self::CardCountry => 1,
             Self::Policy => 0,
         }

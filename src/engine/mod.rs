@@ -12,6 +12,7 @@ pub mod offers;
 pub mod operator_actions;
 pub mod outgoing;
 pub mod pre_dunning;
+pub mod relocate;
 pub mod route;
 
 use std::sync::Arc;

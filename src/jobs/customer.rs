@@ -54,6 +54,7 @@ pub async fn contact(engine: &Engine, customer_id: &str) -> anyhow::Result<Conta
                 .map(|l| l.as_str().to_owned()),
             email: customer.email,
             name: customer.name,
+            country: customer.country,
         },
         Ok(None) => CustomerInfo::default(),
         Err(e) => return Ok(Contact::Unavailable(e)),

@@ -163,6 +163,7 @@ pub async fn perform(
                 return reschedule(engine, work, &work.work, &why).await;
             }
         };
+    place_by_address(engine, case).await?;
     let mut view = view(
         engine,
         case,
@@ -273,5 +274,28 @@ async fn write_to_outbox(
     work::finish_work(&mut tx, work.id, status, result, now).await?;
     tx.commit().await?;
     engine.wake_runner();
+    Ok(())
+}
+
+/// The customer was just read from the processor (cached): a case the
+/// events placed only by card or not at all moves to their address's
+/// clock before its first retry.
+async fn place_by_address(engine: &Engine, case: &CaseRow) -> anyhow::Result<()> {
+    let placed_by_address = matches!(
+        case.timezone_source.as_deref(),
+        Some("invoice_address" | "customer_address")
+    );
+    let retried = case.track.case.as_ref().is_none_or(|c| c.retries_made > 0);
+    if placed_by_address || retried {
+        return Ok(());
+    }
+    let country = engine
+        .store
+        .cached_customer(&case.customer_id)
+        .await?
+        .and_then(|c| c.country);
+    if let Some(country) = country {
+        crate::engine::relocate::by_customer_address(engine, case.id, &country).await?;
+    }
     Ok(())
 }

@@ -170,13 +170,13 @@ pub async fn upsert_case(
           amount_paid = COALESCE(excluded.amount_paid, cases.amount_paid), \
           invoice_number = COALESCE(excluded.invoice_number, cases.invoice_number), \
           timezone = CASE WHEN cases.state IS NULL AND $20 > ( \
-              CASE cases.timezone_source WHEN 'invoice_address' THEN 2 WHEN 'card_country' THEN 1 ELSE 0 END) \
+              CASE cases.timezone_source WHEN 'invoice_address' THEN 2 WHEN 'customer_address' THEN 2 WHEN 'card_country' THEN 1 ELSE 0 END) \
             THEN excluded.timezone ELSE cases.timezone END, \
           timezone_source = CASE WHEN cases.state IS NULL AND $20 > ( \
-              CASE cases.timezone_source WHEN 'invoice_address' THEN 2 WHEN 'card_country' THEN 1 ELSE 0 END) \
+              CASE cases.timezone_source WHEN 'invoice_address' THEN 2 WHEN 'customer_address' THEN 2 WHEN 'card_country' THEN 1 ELSE 0 END) \
             THEN excluded.timezone_source ELSE cases.timezone_source END, \
           country = CASE WHEN cases.state IS NULL AND $20 > ( \
-              CASE cases.timezone_source WHEN 'invoice_address' THEN 2 WHEN 'card_country' THEN 1 ELSE 0 END) \
+              CASE cases.timezone_source WHEN 'invoice_address' THEN 2 WHEN 'customer_address' THEN 2 WHEN 'card_country' THEN 1 ELSE 0 END) \
             THEN excluded.country ELSE cases.country END \
         RETURNING id";
     let id = with_tx!(tx, conn => {
@@ -206,6 +206,27 @@ pub async fn upsert_case(
             .await?
     });
     Ok(id)
+}
+
+/// Moves a case to the clock of `country` (from `source`): the planner's
+/// time zone and pay cycles. Only the caller knows it is still allowed.
+pub async fn relocate(
+    tx: &mut Tx,
+    id: i64,
+    timezone: &str,
+    source: ZoneSource,
+    country: &str,
+) -> anyhow::Result<()> {
+    with_tx!(tx, conn => {
+        sqlx::query("UPDATE cases SET timezone = $1, timezone_source = $2, country = $3 WHERE id = $4")
+            .bind(timezone)
+            .bind(source.as_str())
+            .bind(country)
+            .bind(id)
+            .execute(conn)
+            .await?;
+    });
+    Ok(())
 }
 
 /// Flags the case for the operator (`Some(why)`: work was given up) or

@@ -12,6 +12,8 @@ pub struct CustomerInfo {
     pub name: Option<String>,
     /// The first of the customer's preferred languages that is shipped.
     pub locale: Option<String>,
+    /// The country of their address (two letters).
+    pub country: Option<String>,
 }
 
 /// Where a dispute stands for dunwell.
@@ -29,17 +31,18 @@ impl Store {
     /// The cached customer, if read before.
     pub async fn cached_customer(&self, customer_id: &str) -> anyhow::Result<Option<CustomerInfo>> {
         let row = with_pool!(self, pool => {
-            sqlx::query_as::<_, (Option<String>, Option<String>, Option<String>)>(
-                "SELECT email, name, locale FROM customers WHERE customer_id = $1",
+            sqlx::query_as::<_, (Option<String>, Option<String>, Option<String>, Option<String>)>(
+                "SELECT email, name, locale, country FROM customers WHERE customer_id = $1",
             )
             .bind(customer_id)
             .fetch_optional(pool)
             .await?
         });
-        Ok(row.map(|(email, name, locale)| CustomerInfo {
+        Ok(row.map(|(email, name, locale, country)| CustomerInfo {
             email,
             name,
             locale,
+            country,
         }))
     }
 
@@ -53,16 +56,18 @@ impl Store {
         let _turn = self.write_turn().await;
         with_pool!(self, pool => {
             sqlx::query(
-                "INSERT INTO customers (customer_id, email, name, fetched_at, locale) \
-                 VALUES ($1, $2, $3, $4, $5) \
+                "INSERT INTO customers (customer_id, email, name, fetched_at, locale, country) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
                  ON CONFLICT (customer_id) DO UPDATE SET email = excluded.email, \
-                 name = excluded.name, fetched_at = excluded.fetched_at, locale = excluded.locale",
+                 name = excluded.name, fetched_at = excluded.fetched_at, locale = excluded.locale, \
+                 country = excluded.country",
             )
             .bind(customer_id)
             .bind(&info.email)
             .bind(&info.name)
             .bind(now_ms)
             .bind(&info.locale)
+            .bind(&info.country)
             .execute(pool)
             .await?;
         });

@@ -5,6 +5,9 @@
 use dunwell::trigger::Scenario;
 use serde_json::{Value, json};
 
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
 use crate::helpers::*;
 use crate::stand_in::*;
 
@@ -107,3 +110,61 @@ async fn a_case_runs_on_its_customers_clock(backend: Backend) {
 }
 
 crate::backend_tests!(a_case_runs_on_its_customers_clock);
+
+/// The events placed the customer only by their card (US); the processor's
+/// record of them has a German address. Read for the first email, it
+/// moves the case — not yet retried — to Berlin and re-plans its retry.
+async fn the_customers_own_address_places_a_case_before_its_first_retry(backend: Backend) {
+    let s = Scenario {
+        api_version: dunwell::trigger::LEGACY_API_VERSION.into(),
+        ..scenario("in_tz_customer")
+    };
+    let server = MockServer::start().await;
+    mount_stripe(&server, &s, "insufficient_funds", 0).await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v1/customers/{}", s.customer)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": s.customer, "object": "customer", "email": s.customer_email,
+            "name": "Lena Vogel", "address": {"country": "DE"}
+        })))
+        .mount(&server)
+        .await;
+    let Some(app) = app_with(backend, &server, &[]).await else {
+        return;
+    };
+    send_from(&app, "charge.failed", &event(&s, "charge"), None).await;
+    send_from(&app, "invoice.payment_failed", &event(&s, "failed"), None).await;
+    let case = app.case(&s.invoice).await;
+    assert_eq!(case.timezone_source.as_deref(), Some("card_country"));
+    let before = planned_retry(&app, case.id).await;
+
+    app.run_due_jobs().await;
+    let case = app.case(&s.invoice).await;
+    assert_eq!(
+        (
+            case.timezone.as_str(),
+            case.timezone_source.as_deref(),
+            case.country.as_deref()
+        ),
+        ("Europe/Berlin", Some("customer_address"), Some("DE"))
+    );
+    let timeline = app.store.timeline(case.id).await.unwrap();
+    assert!(
+        timeline.iter().any(|t| t.detail["text"]
+            .as_str()
+            .is_some_and(|x| x.contains("address at the processor is in DE"))),
+        "{timeline:?}"
+    );
+    // The retry was planned again on the German clock: a German payday
+    // morning, not the American Friday it had.
+    let after = planned_retry(&app, case.id).await;
+    assert_ne!(before.due_at, after.due_at);
+    let local = chrono::DateTime::from_timestamp_millis(after.due_at)
+        .unwrap()
+        .with_timezone(&chrono_tz::Europe::Berlin);
+    use chrono::Timelike;
+    assert!((8..11).contains(&local.hour()), "{local}");
+    app.shutdown().await;
+}
+
+crate::backend_tests!(the_customers_own_address_places_a_case_before_its_first_retry);

@@ -1,0 +1,74 @@
+//! A case the events could not place well (no address on the invoice)
+//! moves to the customer's own clock once their address is read from the
+//! processor — as long as no retry was made yet, so no schedule a customer
+//! was already charged on shifts under them.
+
+use super::Engine;
+use super::apply::apply;
+use crate::domain::case::Input;
+use crate::domain::zones::{self, ZoneSource};
+use crate::store::cases;
+
+/// Moves case `case_id` to `country`'s clock if that is better than what
+/// placed it and it was not retried yet; says whether it moved.
+pub async fn by_customer_address(
+    engine: &Engine,
+    case_id: i64,
+    country: &str,
+) -> anyhow::Result<bool> {
+    let Some(tz) = zones::of_country(country) else {
+        return Ok(false);
+    };
+    let mut tx = engine.store.begin().await?;
+    let Some(case) = cases::lock_case(&mut tx, case_id).await? else {
+        return Ok(false);
+    };
+    let source = case
+        .timezone_source
+        .as_deref()
+        .and_then(ZoneSource::parse)
+        .unwrap_or(ZoneSource::Policy);
+    let untouched = case
+        .track
+        .case
+        .as_ref()
+        .is_some_and(|c| c.retries_made == 0 && !c.state.is_terminal());
+    if source.rank() >= ZoneSource::CustomerAddress.rank() || !untouched {
+        return Ok(false);
+    }
+    let country = country.trim().to_ascii_uppercase();
+    cases::relocate(
+        &mut tx,
+        case_id,
+        tz.name(),
+        ZoneSource::CustomerAddress,
+        &country,
+    )
+    .await?;
+    let Some(moved) = cases::lock_case(&mut tx, case_id).await? else {
+        return Ok(false);
+    };
+    let reason = format!(
+        "the customer's address at the processor is in {country}: the case now runs on {} (was {} from {})",
+        tz.name(),
+        case.timezone,
+        source.as_str()
+    );
+    apply(
+        engine,
+        &mut tx,
+        &moved,
+        Input::Replan { reason },
+        "customer address",
+    )
+    .await?;
+    tx.commit().await?;
+    engine.wake_runner();
+    tracing::info!(
+        case_id,
+        country,
+        timezone = tz.name(),
+        "case placed by the customer's address"
+    );
+    Ok(true)
+}
