@@ -184,6 +184,32 @@ async fn the_dashboard_signs_in_and_shows_the_figures(backend: Backend) {
             .unwrap()
             .contains("is not an IANA time zone")
     );
+    // The backtest: the running policy beside the plain schedules.
+    let simulated = get("/admin/simulate?population=1500&seed=7")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for needle in [
+        "dunwell policy",
+        "days 3/7/14/21",
+        "8 in 14 days",
+        "<svg",
+        "pay cycles",
+        "insufficient_funds",
+    ] {
+        assert!(simulated.contains(needle), "{needle}: {simulated}");
+    }
+    let too_many = get("/admin/simulate?population=900000").await.unwrap();
+    assert_eq!(too_many.status(), 400);
+    assert!(
+        too_many
+            .text()
+            .await
+            .unwrap()
+            .contains("population must be 1 to 50000")
+    );
     // The outbox, and an email's HTML on a sandboxed page of its own.
     let outbox = get(&format!("/admin/outbox?case={id}"))
         .await
@@ -256,6 +282,7 @@ async fn an_operator_signs_in_opens_a_case_and_pauses_it_in_a_browser() {
         dir.join("dashboard-overview-phone.png"),
         dir.join("dashboard-case-laptop.png"),
         dir.join("dashboard-policy-laptop.png"),
+        dir.join("dashboard-simulate-laptop.png"),
     ];
     let walk = {
         let shots = shots.clone();
@@ -286,10 +313,19 @@ async fn an_operator_signs_in_opens_a_case_and_pauses_it_in_a_browser() {
                 "{address}/admin/policy?decline_code=insufficient_funds&country=DE"
             ));
             b.screenshot(&shots[3]);
-            (overview, paused)
+            b.open(&format!("{address}/admin/simulate"));
+            b.click("form[action='/admin/simulate'] button");
+            b.wait_for_page(|href| href.contains("population="));
+            let simulated = b.text();
+            b.screenshot(&shots[4]);
+            (overview, paused, simulated)
         }
     };
-    let (overview, paused) = tokio::task::spawn_blocking(walk).await.unwrap();
+    let (overview, paused, simulated) = tokio::task::spawn_blocking(walk).await.unwrap();
+    assert!(
+        simulated.contains("20000 failed renewals, seed 7"),
+        "{simulated}"
+    );
     assert!(overview.contains("Recovery overview"), "{overview}");
     assert!(overview.contains("Acme Analytics"), "{overview}");
     assert!(paused.contains("Done: pause."), "{paused}");

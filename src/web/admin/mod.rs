@@ -10,6 +10,7 @@ mod login;
 mod outbox;
 mod overview;
 mod policy;
+mod simulate;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -128,6 +129,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route("/cases/{id}", web::get().to(cases::show))
                     .route("/cases/{id}/{action}", web::post().to(cases::action))
                     .route("/policy", web::get().to(policy::show))
+                    .route("/simulate", web::get().to(simulate::show))
                     .route("/outbox", web::get().to(outbox::list))
                     .route("/outbox/{id}/html", web::get().to(outbox::html)),
             ),
