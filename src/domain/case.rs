@@ -279,6 +279,7 @@ impl Case {
             paid_at: ctx.paid_at,
             policy: ctx.policy,
             learned: ctx.learned,
+            card_elsewhere: ctx.card_elsewhere,
         }
     }
 }
@@ -315,6 +316,8 @@ pub struct Context<'a> {
     pub policy: &'a Policy,
     /// Retry outcomes learned from this install's history, if any.
     pub learned: Option<&'a crate::domain::learned::Estimates>,
+    /// Attempts on the same card for the customer's other invoices.
+    pub card_elsewhere: &'a [DateTime<Utc>],
     /// The customer has an open dispute: a case that opens starts paused.
     pub disputed: bool,
 }
@@ -904,6 +907,7 @@ mod tests {
             paid_at: &[],
             policy,
             learned: None,
+            card_elsewhere: &[],
             disputed: false,
         };
         let mut track = Track::default();
@@ -1166,6 +1170,7 @@ mod tests {
             paid_at: &[],
             policy: &policy,
             learned: None,
+            card_elsewhere: &[],
             disputed: false,
         };
         let commands = track.apply(event("evt_pm", 5, EventInput::NewPaymentMethod), t(5), &ctx);
@@ -1213,6 +1218,7 @@ mod tests {
             paid_at: &[],
             policy: &policy,
             learned: None,
+            card_elsewhere: &[],
             disputed: false,
         };
         let mut track = Track::default();
@@ -1387,6 +1393,7 @@ mod tests {
                 paid_at: &[],
                 policy: &policy,
                 learned: None,
+                card_elsewhere: &[],
                 disputed: false,
             },
         );
@@ -1519,7 +1526,7 @@ mod tests {
         #[test]
         fn nothing_is_charged_once_the_case_has_ended(steps in proptest::collection::vec(0u8..9, 1..40)) {
             let policy = Policy::default();
-            let ctx = Context { case_key: "case_p", timezone: Tz::UTC, country: None, paid_at: &[], policy: &policy, learned: None, disputed: false };
+            let ctx = Context { case_key: "case_p", timezone: Tz::UTC, country: None, paid_at: &[], policy: &policy, learned: None, card_elsewhere: &[], disputed: false };
             let mut track = Track::default();
             track.apply(failed(), t(0), &ctx);
             for (i, step) in steps.iter().enumerate() {
@@ -1554,7 +1561,7 @@ mod tests {
             steps in proptest::collection::vec((0u8..8, 1u32..12, proptest::bool::ANY), 1..30),
         ) {
             let policy = Policy { retry_owner: owner, ..Policy::default() };
-            let ctx = Context { case_key: "case_p", timezone: Tz::UTC, country: None, paid_at: &[], policy: &policy, learned: None, disputed: false };
+            let ctx = Context { case_key: "case_p", timezone: Tz::UTC, country: None, paid_at: &[], policy: &policy, learned: None, card_elsewhere: &[], disputed: false };
             let mut track = Track::default();
             // (attempt_count, will_retry) of the processor's latest word.
             let mut latest_word = (0u32, false);

@@ -86,6 +86,7 @@ pub fn plan(input: &TimelineInput<'_>) -> Timeline {
                 paid_at: input.paid_at,
                 policy,
                 learned: input.learned,
+                card_elsewhere: &[],
             });
             match next {
                 NextRetry::At { at, reason } => {

@@ -58,6 +58,14 @@ pub async fn apply(
     let disputed =
         case.track.case.is_none() && customers::has_open_dispute(tx, &case.customer_id).await?;
     let learned = engine.learned.current();
+    // The card's ledger spans the customer's other live invoices.
+    let month_ago = (now - chrono::Duration::days(30)).timestamp_millis();
+    let card_elsewhere: Vec<DateTime<Utc>> =
+        cases::other_live_attempts(tx, &case.customer_id, case.id, month_ago)
+            .await?
+            .into_iter()
+            .filter_map(DateTime::from_timestamp_millis)
+            .collect();
     let ctx = Context {
         case_key: &case_key,
         timezone: timezone_of(engine, case),
@@ -65,6 +73,7 @@ pub async fn apply(
         paid_at: &paid_at,
         policy: engine.policy(),
         learned: Some(&learned),
+        card_elsewhere: &card_elsewhere,
         disputed,
     };
     let mut track: Track = case.track.clone();

@@ -229,6 +229,42 @@ pub async fn relocate(
     Ok(())
 }
 
+/// The attempts (unix ms, since `since`) on the cards of the customer's
+/// other live cases, opened since `since`: each subscription's invoice is
+/// a case of its own, but the card they are charged to is one.
+pub async fn other_live_attempts(
+    tx: &mut Tx,
+    customer_id: &str,
+    except: i64,
+    since: i64,
+) -> anyhow::Result<Vec<i64>> {
+    let tracks: Vec<String> = with_tx!(tx, conn => {
+        sqlx::query_scalar(
+            "SELECT track FROM cases WHERE customer_id = $1 AND id <> $2 AND opened_at >= $3 \
+             AND state IN ('open', 'retrying', 'awaiting_customer', 'paused')",
+        )
+        .bind(customer_id)
+        .bind(except)
+        .bind(since - 30 * 86_400_000)
+        .fetch_all(conn)
+        .await?
+    });
+    let mut attempts = Vec::new();
+    for text in tracks {
+        let track: crate::domain::case::Track = serde_json::from_str(&text)?;
+        if let Some(case) = track.case {
+            attempts.extend(
+                case.attempts
+                    .iter()
+                    .map(|a| a.at.timestamp_millis())
+                    .filter(|at| *at >= since),
+            );
+        }
+    }
+    attempts.sort_unstable();
+    Ok(attempts)
+}
+
 /// Flags the case for the operator (`Some(why)`: work was given up) or
 /// clears the flag (`None`: work is planned again).
 pub async fn flag_attention(tx: &mut Tx, id: i64, why: Option<&str>) -> anyhow::Result<()> {

@@ -60,6 +60,9 @@ pub struct PlanInput<'a> {
     pub policy: &'a Policy,
     /// Retry outcomes learned from this install's history, if any.
     pub learned: Option<&'a Estimates>,
+    /// Attempts on the same card for the customer's other invoices (a
+    /// card's ledger spans them all).
+    pub card_elsewhere: &'a [DateTime<Utc>],
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +90,14 @@ const TRANSIENT_BACKOFF_HOURS: [i64; 5] = [4, 12, 24, 48, 72];
 
 impl PlanInput<'_> {
     fn card_ledger(&self) -> Vec<DateTime<Utc>> {
-        self.attempts.iter().map(|a| a.at).collect()
+        let mut ledger: Vec<_> = self
+            .attempts
+            .iter()
+            .map(|a| a.at)
+            .chain(self.card_elsewhere.iter().copied())
+            .collect();
+        ledger.sort_unstable();
+        ledger
     }
 
     fn last_attempt(&self) -> DateTime<Utc> {

@@ -49,6 +49,7 @@ impl Case<'_> {
             paid_at: &self.paid,
             policy: &policy,
             learned: None,
+            card_elsewhere: &[],
         })
     }
 }
@@ -290,6 +291,7 @@ fn plan_with(latest: &Classification, attempts: &[PastAttempt], now: DateTime<Ut
         paid_at: &[],
         policy: &policy,
         learned: None,
+        card_elsewhere: &[],
     })
 }
 
@@ -396,6 +398,7 @@ fn learned_outcomes_pull_a_payday_slot_sooner_only_when_they_are_many_and_clear(
             paid_at: &[],
             policy: &policy,
             learned: Some(learned),
+            card_elsewhere: &[],
         })
     };
     let rich = Estimates::from_outcomes(history(10));
@@ -489,6 +492,7 @@ proptest::proptest! {
             paid_at: &paid,
             policy: &policy,
             learned: Some(&learned),
+            card_elsewhere: &[],
         };
         let next = next_retry(&input);
         let unlearned = next_retry(&PlanInput { learned: None, ..input.clone() });
@@ -541,4 +545,42 @@ proptest::proptest! {
             proptest::prop_assert!(broken.is_none(), "{broken:?}");
         }
     }
+}
+
+#[test]
+fn the_cards_attempts_for_other_invoices_count_too() {
+    // One Mastercard pays two subscriptions: the other invoice's case made
+    // nine attempts last evening, this one's failure is the tenth in 24 hours.
+    let mut latest = classified("processing_error");
+    latest.network = Network::Mastercard;
+    let start = utc("2026-03-01T20:00:00Z");
+    let elsewhere: Vec<_> = (0..9).map(|i| start + Duration::minutes(30 * i)).collect();
+    let attempts = failed("2026-03-02T01:00:00Z", DeclineCategory::Transient);
+    let policy = Policy::default();
+    let input = PlanInput {
+        case_key: "c",
+        first_failed_at: attempts[0].at,
+        now: attempts[0].at,
+        attempts: &attempts,
+        retries_made: 0,
+        latest: &latest,
+        timezone: Tz::UTC,
+        country: None,
+        paid_at: &[],
+        policy: &policy,
+        learned: None,
+        card_elsewhere: &elsewhere,
+    };
+    let next = next_retry(&input);
+    assert!(at(&next) >= start + Duration::hours(24), "{next:?}");
+    assert!(
+        reason(&next).contains("10 attempts per card in 24 hours"),
+        "{next:?}"
+    );
+    assert!(may_retry_now(&input).is_err());
+    let alone = next_retry(&PlanInput {
+        card_elsewhere: &[],
+        ..input
+    });
+    assert!(at(&alone) < start + Duration::hours(24), "{alone:?}");
 }

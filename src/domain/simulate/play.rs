@@ -222,6 +222,7 @@ pub fn play(scenario: &Scenario, strategy: &Strategy<'_>, caps: &NetworkCaps) ->
                 paid_at: &scenario.paid_before,
                 policy,
                 learned: None,
+                card_elsewhere: &[],
                 disputed: false,
             },
         },
