@@ -18,7 +18,7 @@ use crate::domain::simulate::{Scenario, history, population};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct SimulateArgs {
-    /// How many failed renewals to generate (default 20000; ignored with --history).
+    /// How many failed renewals to generate (default 20000; not with --history).
     #[arg(long)]
     pub population: Option<u64>,
     /// Seed of the generated population: the same seed, the same figures.
@@ -32,6 +32,7 @@ pub struct SimulateArgs {
     /// policy's keys alone); default: the configured policy.
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
+    /// Print the figures (and the assumptions) as JSON.
     #[arg(long)]
     pub json: bool,
 }

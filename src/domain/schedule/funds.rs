@@ -93,7 +93,7 @@ impl Paydays {
                 format!("pay cycles common in {c}")
             });
         format!(
-            "{day} is a likely payday ({:.0}% by {whose}; {:.0}% that a payday passed since the last try)",
+            "{day} is a payday for {:.0}% of earners by {whose} ({:.0}% that a payday passed since the last try)",
             self.on(date) * 100.0,
             since_last * 100.0
         )
@@ -148,7 +148,7 @@ pub fn slot(
     Some((
         morning(day),
         format!(
-            "no payday is likely before the window ends; the best one left: {}",
+            "no payday is likely before the window ends; the best chance left: {}",
             paydays.describe(day, passed)
         ),
     ))
@@ -255,7 +255,7 @@ mod tests {
             local.date_naive(),
             NaiveDate::from_ymd_opt(2026, 3, 6).unwrap()
         );
-        assert!(why.contains("likely payday") && why.contains("US"), "{why}");
+        assert!(why.contains("a payday for") && why.contains("US"), "{why}");
 
         let tz = chrono_tz::Europe::Berlin;
         let failed = utc("2026-03-10T09:00:00Z");

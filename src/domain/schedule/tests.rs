@@ -111,7 +111,7 @@ fn funds_declines_aim_at_the_countrys_paydays_in_the_local_morning() {
     assert_eq!(when.date_naive(), date(2026, 3, 6));
     assert!((8..11).contains(&when.hour()), "{when}");
     assert!(
-        reason(&next).contains("likely payday") && reason(&next).contains("US"),
+        reason(&next).contains("a payday for") && reason(&next).contains("US"),
         "{next:?}"
     );
 
