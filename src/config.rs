@@ -444,15 +444,26 @@ pub fn is_postgres_url(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
-/// Hides the password part of a `scheme://user:pass@host` URL.
+/// Hides the password of a `scheme://user:pass@host` URL, whether or not
+/// the URL parses (a password with `#` or `/` in it does not): everything
+/// between the user name's `:` and the last `@` of the authority goes.
 pub fn redact_url(raw: &str) -> String {
-    match Url::parse(raw) {
-        Ok(mut url) if url.password().is_some() => {
-            let _ = url.set_password(Some("redacted"));
-            url.to_string()
-        }
-        _ => raw.to_owned(),
-    }
+    let Some(start) = raw.find("://").map(|i| i + 3) else {
+        return raw.to_owned();
+    };
+    let rest = &raw[start..];
+    // The authority ends at the last `@` that still comes before the path's
+    // first `/` after it; an unescaped `@`, `/` or `#` in a password cannot
+    // be told apart, so everything up to the last `@` counts as userinfo.
+    let Some(at) = rest.rfind('@') else {
+        return raw.to_owned();
+    };
+    let userinfo = &rest[..at];
+    let user = match userinfo.find(':') {
+        Some(colon) => &userinfo[..colon],
+        None => return raw.to_owned(),
+    };
+    format!("{}{user}:redacted{}", &raw[..start], &rest[at..])
 }
 
 fn http_url(key: &str, raw: &str, errors: &mut Vec<String>) -> Option<Url> {
@@ -735,6 +746,31 @@ impl RawConfig {
 
 #[cfg(test)]
 mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_are_redacted_whether_or_not_the_url_parses() {
+        for (raw, shown) in [
+            (
+                "postgres://dunwell:s3cret@db:5432/app",
+                "postgres://dunwell:redacted@db:5432/app",
+            ),
+            (
+                "postgres://dunwell:pa#ss@db.internal:5432/app",
+                "postgres://dunwell:redacted@db.internal:5432/app",
+            ),
+            (
+                "smtps://me:p/a@ss@mail.example:465",
+                "smtps://me:redacted@mail.example:465",
+            ),
+            ("postgres://dunwell@db/app", "postgres://dunwell@db/app"),
+            ("sqlite://dunwell.db", "sqlite://dunwell.db"),
+            ("not a url", "not a url"),
+        ] {
+            assert_eq!(redact_url(raw), shown, "{raw}");
+        }
+    }
+
     use super::*;
 
     #[test]

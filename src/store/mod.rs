@@ -93,7 +93,12 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(sqlite_options(url)?)
                 .await
-                .with_context(|| format!("opening the SQLite database {url}"))?;
+                .with_context(|| {
+                    format!(
+                        "opening the SQLite database {}",
+                        crate::config::redact_url(url)
+                    )
+                })?;
             Ok(Self::Sqlite(pool, WriteTurn::default()))
         }
     }
@@ -154,6 +159,9 @@ impl Store {
     }
 }
 
+/// The WAL a checkpoint leaves behind is truncated to this (bytes).
+pub(crate) const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
+
 fn sqlite_options(url: &str) -> anyhow::Result<SqliteConnectOptions> {
     Ok(SqliteConnectOptions::from_str(url)
         .with_context(|| format!("parsing the SQLite URL {url}"))?
@@ -162,5 +170,34 @@ fn sqlite_options(url: &str) -> anyhow::Result<SqliteConnectOptions> {
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(Duration::from_secs(10))
         .foreign_keys(true)
-        .pragma("wal_autocheckpoint", "0"))
+        .pragma("wal_autocheckpoint", "0")
+        // Every connection bounds the WAL it leaves behind, not only the
+        // intake writer's: a reset WAL is truncated back to this size.
+        .pragma("journal_size_limit", WAL_SIZE_LIMIT.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_sqlite_connection_bounds_the_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("w.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        let Store::Sqlite(pool, _) = &store else {
+            unreachable!()
+        };
+        // More connections than the pool keeps warm: each one is set up alike.
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            let mut conn = pool.acquire().await.unwrap();
+            let limit: i64 = sqlx::query_scalar("PRAGMA journal_size_limit")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            assert_eq!(limit, WAL_SIZE_LIMIT);
+            held.push(conn);
+        }
+    }
 }

@@ -31,7 +31,7 @@ const QUEUE: &str = "INSERT INTO event_queue (seq) VALUES (?1)";
 /// Rewind even without a signal after this long (the checkpointer stalled).
 const REWIND_AT_LEAST_EVERY: Duration = Duration::from_secs(10);
 /// A rewound WAL file larger than this is truncated back to it.
-const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
+use super::WAL_SIZE_LIMIT;
 
 pub struct SqliteEventWriter {
     conn: Connection,

@@ -8,6 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use futures_util::StreamExt;
 
 use super::group_commit::CommitError;
+use super::log_budget::{Admit, LogBudget};
 use super::signature::{self, SignatureError};
 use crate::clock::unix_millis;
 use crate::domain::events::{Envelope, EventError};
@@ -24,6 +25,10 @@ pub enum IntakeError {
     TooLarge(usize),
     #[error("could not read the body")]
     BodyRead,
+    #[error("the body did not arrive within {0} seconds")]
+    BodyTimeout(u64),
+    #[error("too many webhook bodies arriving at once; retry later")]
+    Busy,
     #[error("{0}")]
     Signature(#[from] SignatureError),
     #[error("body is not UTF-8")]
@@ -42,6 +47,8 @@ impl IntakeError {
             Self::ContentType => "content_type",
             Self::TooLarge(_) => "too_large",
             Self::BodyRead => "body_read",
+            Self::BodyTimeout(_) => "body_timeout",
+            Self::Busy => "busy",
             Self::Signature(_) => "signature",
             Self::NotUtf8 => "not_utf8",
             Self::Event(_) => "malformed_event",
@@ -53,7 +60,8 @@ impl IntakeError {
 impl ResponseError for IntakeError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::NotConfigured | Self::Commit(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::NotConfigured | Self::Commit(_) | Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::ContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyRead | Self::Signature(_) | Self::NotUtf8 | Self::Event(_) => {
@@ -80,6 +88,17 @@ fn is_json(req: &HttpRequest) -> bool {
         .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
 }
 
+/// How long a whole body may take to arrive (Stripe sends it at once).
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Bodies read at once, per process: a slow sender holds one slot, never
+/// more memory than its own body.
+const MAX_BODIES_IN_FLIGHT: usize = 256;
+/// Memory reserved up front, whatever the declared length.
+const INITIAL_CAPACITY: usize = 16 * 1024;
+
+static BODIES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_BODIES_IN_FLIGHT);
+static REFUSAL_LOG: LogBudget = LogBudget::new(20, 60);
+
 async fn read_body(
     req: &HttpRequest,
     mut payload: web::Payload,
@@ -93,15 +112,21 @@ async fn read_body(
     if declared.is_some_and(|n| n > limit) {
         return Err(IntakeError::TooLarge(limit));
     }
-    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(4096).min(limit));
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| IntakeError::BodyRead)?;
-        if body.len() + chunk.len() > limit {
-            return Err(IntakeError::TooLarge(limit));
+    let _slot = BODIES.try_acquire().map_err(|_| IntakeError::Busy)?;
+    let read = async {
+        let mut body = web::BytesMut::with_capacity(declared.unwrap_or(4096).min(INITIAL_CAPACITY));
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|_| IntakeError::BodyRead)?;
+            if body.len() + chunk.len() > limit {
+                return Err(IntakeError::TooLarge(limit));
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+        Ok(body)
+    };
+    tokio::time::timeout(BODY_TIMEOUT, read)
+        .await
+        .map_err(|_| IntakeError::BodyTimeout(BODY_TIMEOUT.as_secs()))?
 }
 
 pub async fn receive(
@@ -120,7 +145,9 @@ pub async fn receive(
             "refused a webhook: no signing secret configured; set DUNWELL_WEBHOOK_SECRETS to the endpoint's whsec_ secret"
         ),
         Err(e) => {
-            tracing::warn!(status = %e.status_code().as_u16(), reason = %e, "refused a webhook")
+            if let Admit::Log { suppressed } = REFUSAL_LOG.admit(unix_millis().div_euclid(1000)) {
+                tracing::warn!(status = %e.status_code().as_u16(), reason = %e, suppressed, "refused a webhook");
+            }
         }
     }
     result
@@ -138,12 +165,19 @@ async fn accept(
     if !is_json(req) {
         return Err(IntakeError::ContentType);
     }
-    let body = read_body(req, payload, config.webhook_max_body_bytes).await?;
     let header = req
         .headers()
         .get("stripe-signature")
         .map(|v| v.to_str().map_err(|_| SignatureError::Malformed))
         .transpose()?;
+    // The header's shape and age first: a request that cannot be a
+    // current signed event is refused before its body is read.
+    signature::precheck(
+        header,
+        unix_millis().div_euclid(1000),
+        config.webhook_tolerance_secs,
+    )?;
+    let body = read_body(req, payload, config.webhook_max_body_bytes).await?;
     let now_ms = unix_millis();
     let now = now_ms.div_euclid(1000);
     let verified = signature::verify(

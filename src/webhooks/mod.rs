@@ -2,4 +2,5 @@
 
 pub mod group_commit;
 pub mod intake;
+pub mod log_budget;
 pub mod signature;

@@ -95,6 +95,17 @@ fn mac(secret: &SecretString, timestamp: i64, body: &[u8]) -> HmacSha256 {
     mac
 }
 
+/// What can be checked before the body is read: the header is there,
+/// well-formed, and its timestamp inside the tolerance. A request that
+/// fails this is refused without buffering a byte of its body.
+pub fn precheck(header: Option<&str>, now: i64, tolerance_secs: i64) -> Result<(), SignatureError> {
+    let header = parse_header(header.ok_or(SignatureError::Missing)?)?;
+    if now.abs_diff(header.timestamp) > tolerance_secs.unsigned_abs() {
+        return Err(SignatureError::Stale);
+    }
+    Ok(())
+}
+
 /// Checks `header` against `body` with every secret; `now` is unix seconds.
 pub fn verify<'a>(
     header: Option<&str>,
@@ -104,7 +115,8 @@ pub fn verify<'a>(
     tolerance_secs: i64,
 ) -> Result<Verified<'a>, SignatureError> {
     let header = parse_header(header.ok_or(SignatureError::Missing)?)?;
-    if (now - header.timestamp).abs() > tolerance_secs {
+    // abs_diff: an extreme timestamp must not overflow the subtraction.
+    if now.abs_diff(header.timestamp) > tolerance_secs.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     for (secret_index, secret) in secrets.iter().enumerate() {
@@ -188,6 +200,14 @@ mod tests {
         for (header, want) in cases {
             let got = verify(header.as_deref(), body, &s, NOW, 300).unwrap_err();
             assert_eq!(got, want, "{header:?}");
+        }
+        // Extreme timestamps are stale, not an overflow.
+        for t in [i64::MIN, i64::MAX, -1] {
+            let header = format!("t={t},v1={v1}");
+            assert_eq!(
+                verify(Some(&header), body, &s, NOW, 300).unwrap_err(),
+                SignatureError::Stale
+            );
         }
         assert!(verify(Some(&good), body, &s, NOW + 300, 300).is_ok());
         assert_eq!(

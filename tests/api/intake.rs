@@ -268,6 +268,75 @@ async fn unknown_types_are_stored_and_ignored(backend: Backend) {
     app.shutdown().await;
 }
 
+/// JSON escapes in the envelope's strings are valid JSON: the event is
+/// stored under the id they spell, not refused as "not valid JSON".
+async fn escaped_envelope_strings_are_accepted(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let body = String::from_utf8(event_body("evt_escaped1", "product.created")).unwrap();
+    let body = body
+        .replace("\"evt_escaped1\"", "\"evt_\\u0065scaped1\"")
+        .replace("\"product.created\"", "\"product\\u002ecreated\"");
+    assert!(body.contains("\\u0065"), "{body}");
+    let response = app.post_event(body.as_bytes()).await;
+    assert_eq!(response.status(), 200);
+    app.wait_processed().await;
+    let stored = app.store.event_by_id("evt_escaped1").await.unwrap();
+    assert!(stored.is_some(), "stored under the id the escapes spell");
+    app.shutdown().await;
+}
+
+crate::backend_tests!(escaped_envelope_strings_are_accepted);
+
+/// Sends the headers of a 1,000-byte webhook and 10 bytes of its body,
+/// then stalls; returns the status line the server answers with.
+async fn stalled(app: &TestApp, signature: Option<&str>) -> (String, std::time::Duration) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let mut head = format!(
+        "POST /webhooks/stripe HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n"
+    );
+    if let Some(signature) = signature {
+        head.push_str(&format!("Stripe-Signature: {signature}\r\n"));
+    }
+    head.push_str("\r\n{\"id\":\"ev");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = vec![0u8; 512];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(30), stream.read(&mut answer))
+        .await
+        .expect("the server answers a stalled body")
+        .unwrap();
+    let text = String::from_utf8_lossy(&answer[..n]).into_owned();
+    (
+        text.lines().next().unwrap_or_default().to_owned(),
+        started.elapsed(),
+    )
+}
+
+/// A body that never finishes arriving holds nothing for long: without a
+/// current signature it is refused before a byte of it is read; with one
+/// it is given up after the body time limit.
+async fn a_stalled_body_is_refused_early_or_timed_out(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (status, _) = stalled(&app, None).await;
+    assert!(status.contains("400"), "{status}");
+    let (status, _) = stalled(&app, Some("t=1,v1=00")).await;
+    assert!(status.contains("400"), "{status}");
+    let current = format!("t={},v1={}", now(), "0".repeat(64));
+    let (status, waited) = stalled(&app, Some(&current)).await;
+    assert!(status.contains("408"), "{status}");
+    assert!(waited >= std::time::Duration::from_secs(5), "{waited:?}");
+    assert_eq!(app.event_count().await, 0);
+    app.shutdown().await;
+}
+
+crate::backend_tests!(a_stalled_body_is_refused_early_or_timed_out);
+
 async fn an_oversized_body_gets_413(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;

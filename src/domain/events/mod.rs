@@ -8,6 +8,8 @@ mod expandable;
 mod invoice;
 mod payment;
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -42,12 +44,17 @@ pub struct Envelope {
     pub livemode: bool,
 }
 
+/// Strings as `Cow`: borrowed when the JSON has no escapes, owned when it
+/// does (`"\u2603"` cannot be borrowed, and must not make a valid event
+/// unreadable).
 #[derive(Deserialize)]
 struct RawEnvelope<'a> {
-    id: Option<&'a str>,
-    #[serde(rename = "type")]
-    event_type: Option<&'a str>,
-    api_version: Option<&'a str>,
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(rename = "type", borrow)]
+    event_type: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    api_version: Option<Cow<'a, str>>,
     created: Option<i64>,
     #[serde(default)]
     livemode: bool,
@@ -71,9 +78,12 @@ impl Envelope {
             field,
             reason: reason.to_owned(),
         };
-        let id = EventId::parse(raw.id.ok_or_else(|| field("id", "missing"))?)
+        let id = EventId::parse(raw.id.as_deref().ok_or_else(|| field("id", "missing"))?)
             .map_err(|e| field("id", &e.to_string()))?;
-        let event_type = raw.event_type.ok_or_else(|| field("type", "missing"))?;
+        let event_type = raw
+            .event_type
+            .as_deref()
+            .ok_or_else(|| field("type", "missing"))?;
         let type_ok = !event_type.is_empty()
             && event_type.len() <= MAX_TYPE_LEN
             && event_type
@@ -96,7 +106,7 @@ impl Envelope {
         Ok(Self {
             id,
             event_type: event_type.to_owned(),
-            api_version: raw.api_version.map(str::to_owned),
+            api_version: raw.api_version.map(Cow::into_owned),
             created,
             livemode: raw.livemode,
         })
@@ -237,6 +247,15 @@ mod tests {
         assert_eq!(env.event_type, "ping.test");
         assert_eq!(env.api_version.as_deref(), Some("2025-03-31.basil"));
         assert_eq!(env.created.timestamp(), 1_700_000_000);
+    }
+
+    #[test]
+    fn escaped_characters_in_the_envelope_are_read_not_refused() {
+        let raw = br#"{"id":"evt_\u0031x","object":"event","type":"invoice\u002epaid","api_version":"2025-03-31.basil\u2603","created":1700000000,"livemode":false,"data":{"object":{"id":"x"}}}"#;
+        let env = Envelope::parse(raw).unwrap();
+        assert_eq!(env.id.as_str(), "evt_1x");
+        assert_eq!(env.event_type, "invoice.paid");
+        assert_eq!(env.api_version.as_deref(), Some("2025-03-31.basil\u{2603}"));
     }
 
     #[test]
