@@ -40,6 +40,10 @@ pub struct Config {
     pub stripe_api_base: Url,
     /// Per request to the processor (each of the client's tries).
     pub stripe_timeout_secs: u64,
+    /// Ceiling on processor requests per second (this process).
+    pub stripe_max_rps: f64,
+    /// Ceiling on emails sent per second (this process).
+    pub smtp_max_per_sec: f64,
     pub smtp_url: Option<SecretString>,
     pub mail_from: Option<String>,
     /// Signs customer links (the first of `DUNWELL_LINK_SECRET`'s list).
@@ -88,6 +92,10 @@ struct RawConfig {
     #[serde(deserialize_with = "text")]
     stripe_timeout_secs: String,
     #[serde(deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    stripe_max_rps: Option<String>,
+    #[serde(deserialize_with = "text")]
+    smtp_max_per_sec: String,
+    #[serde(deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     smtp_url: Option<String>,
     #[serde(deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     mail_from: Option<String>,
@@ -124,6 +132,8 @@ impl Default for RawConfig {
             stripe_api_key: None,
             stripe_api_base: "https://api.stripe.com".into(),
             stripe_timeout_secs: "20".into(),
+            stripe_max_rps: None,
+            smtp_max_per_sec: "10".into(),
             smtp_url: None,
             mail_from: None,
             link_secret: None,
@@ -152,6 +162,8 @@ const KNOWN_KEYS: &[&str] = &[
     "processor",
     "stripe_api_key",
     "stripe_timeout_secs",
+    "stripe_max_rps",
+    "smtp_max_per_sec",
     "stripe_api_base",
     "smtp_url",
     "mail_from",
@@ -406,6 +418,8 @@ impl Config {
                 format!("{:?}", self.stripe_api_base.as_str()),
             ),
             ("stripe_timeout_secs", self.stripe_timeout_secs.to_string()),
+            ("stripe_max_rps", self.stripe_max_rps.to_string()),
+            ("smtp_max_per_sec", self.smtp_max_per_sec.to_string()),
             ("smtp_url", smtp),
             ("mail_from", opt(&self.mail_from)),
             ("link_secret", link_secret),
@@ -595,6 +609,27 @@ impl RawConfig {
             "a whole number of seconds from 1 to 120",
             &mut errors,
         );
+        // Stripe allows about 100 requests a second in live mode and 25 in
+        // test mode: stay under both by default.
+        let live_key = self
+            .stripe_api_key
+            .as_deref()
+            .is_some_and(|k| k.starts_with("sk_live_") || k.starts_with("rk_live_"));
+        let default_rps = if live_key { "80" } else { "20" };
+        let stripe_max_rps = number::<f64>(
+            "stripe_max_rps (DUNWELL_STRIPE_MAX_RPS)",
+            self.stripe_max_rps.as_deref().unwrap_or(default_rps),
+            |n| n.is_finite() && *n > 0.0 && *n <= 10_000.0,
+            "requests per second above 0 (Stripe allows about 100 in live mode, 25 in test mode)",
+            &mut errors,
+        );
+        let smtp_max_per_sec = number::<f64>(
+            "smtp_max_per_sec (DUNWELL_SMTP_MAX_PER_SEC)",
+            &self.smtp_max_per_sec,
+            |n| n.is_finite() && *n > 0.0 && *n <= 10_000.0,
+            "emails per second above 0",
+            &mut errors,
+        );
         let clock_speed = number::<f64>(
             "clock_speed (DUNWELL_CLOCK_SPEED)",
             &self.clock_speed,
@@ -721,6 +756,8 @@ impl RawConfig {
                 stripe_api_key: secret(self.stripe_api_key),
                 stripe_api_base,
                 stripe_timeout_secs,
+                stripe_max_rps: stripe_max_rps.unwrap_or(20.0),
+                smtp_max_per_sec: smtp_max_per_sec.unwrap_or(10.0),
                 smtp_url: secret(self.smtp_url),
                 mail_from: self.mail_from,
                 link_secret: link_secrets.first().cloned().map(SecretString::from),

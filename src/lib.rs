@@ -8,6 +8,7 @@ pub mod engine;
 pub mod jobs;
 pub mod mail;
 pub mod meters;
+pub mod pace;
 pub mod plan;
 pub mod processor;
 pub mod random;

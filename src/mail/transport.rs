@@ -17,6 +17,8 @@ pub struct Mailer {
     from: Mailbox,
     /// Where replies go: the brand's support address.
     reply_to: Option<Mailbox>,
+    /// Sends of this process wait their turn (`DUNWELL_SMTP_MAX_PER_SEC`).
+    pace: std::sync::Arc<crate::pace::Pace>,
 }
 
 impl std::fmt::Debug for Mailer {
@@ -68,6 +70,7 @@ impl Mailer {
             smtp,
             from,
             reply_to,
+            pace: std::sync::Arc::new(crate::pace::Pace::new(config.smtp_max_per_sec)),
         })
     }
 
@@ -112,6 +115,7 @@ impl Mailer {
                 mail.html.clone(),
             ))
             .context("building the email")?;
+        self.pace.acquire().await;
         smtp.send(message).await.context("SMTP delivery")?;
         Ok(())
     }

@@ -80,6 +80,7 @@ impl Processor {
                     config.stripe_api_base.clone(),
                     key,
                     std::time::Duration::from_secs(config.stripe_timeout_secs),
+                    config.stripe_max_rps,
                 )?)
             }
             ProcessorKind::Simulated => Self::Simulated(Default::default()),

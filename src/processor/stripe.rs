@@ -27,6 +27,9 @@ pub struct StripeClient {
     /// Extra tries after a timeout, connection error or 429.
     retries: u32,
     backoff: Duration,
+    /// Every call of this process waits its turn here
+    /// (`DUNWELL_STRIPE_MAX_RPS`), and a 429's `Retry-After` holds them all.
+    pace: std::sync::Arc<crate::pace::Pace>,
 }
 
 #[derive(Deserialize)]
@@ -42,8 +45,14 @@ struct ErrorDetail {
 }
 
 impl StripeClient {
-    pub fn new(base: Url, key: SecretString, timeout: Duration) -> anyhow::Result<Self> {
+    pub fn new(
+        base: Url,
+        key: SecretString,
+        timeout: Duration,
+        max_rps: f64,
+    ) -> anyhow::Result<Self> {
         Ok(Self {
+            pace: std::sync::Arc::new(crate::pace::Pace::new(max_rps)),
             http: reqwest::Client::builder()
                 .timeout(timeout)
                 .connect_timeout(timeout)
@@ -81,6 +90,7 @@ impl StripeClient {
             if attempt > 0 {
                 tokio::time::sleep(self.backoff * 2u32.pow(attempt - 1)).await;
             }
+            self.pace.acquire().await;
             let mut request = self
                 .http
                 .request(method.clone(), url.clone())
@@ -102,9 +112,30 @@ impl StripeClient {
                 Err(_) => "unreachable",
             };
             crate::meters::processor_call(operation(&method, path), outcome, started.elapsed());
+            // Stripe says whether a retry can help; `false` ends the tries.
+            let should_retry = sent.as_ref().ok().and_then(|r| {
+                r.headers()
+                    .get("stripe-should-retry")
+                    .and_then(|v| v.to_str().ok())
+                    .map(|v| v.eq_ignore_ascii_case("true"))
+            });
             match sent {
                 Ok(response) if response.status() == StatusCode::TOO_MANY_REQUESTS => {
+                    let wait = response
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<f64>().ok())
+                        .filter(|s| s.is_finite() && *s >= 0.0)
+                        .map(|s| Duration::from_secs_f64(s.min(600.0)));
+                    if let Some(wait) = wait {
+                        // Everyone in this process waits, not only this call.
+                        self.pace.hold(wait);
+                    }
                     last_problem = "rate limited (429)".into();
+                    if should_retry == Some(false) {
+                        break;
+                    }
                 }
                 Ok(response) => {
                     let status = response.status();

@@ -138,6 +138,9 @@ pub fn test_config<'a>(db: &'a TestDb, extra: &[(&'a str, &'a str)]) -> Config {
         // Tests walk the pages far faster than a customer; the rate limit's
         // own test switches it on.
         ("page_requests_per_minute", "0"),
+        // The stand-in processor has no rate limit; the pacing's own tests
+        // (stripe_client) set theirs.
+        ("stripe_max_rps", "1000"),
     ];
     pairs.extend_from_slice(extra);
     Config::from_pairs(pairs).expect("valid test config")

@@ -26,6 +26,8 @@ impl Process {
             // Tests run at any hour: no quiet hours, no gap between reminders.
             .env("DUNWELL_POLICY__QUIET_HOURS", "off")
             .env("DUNWELL_POLICY__MIN_HOURS_BETWEEN_EMAILS", "0")
+            // The stand-in processor has no rate limit to keep to.
+            .env("DUNWELL_STRIPE_MAX_RPS", "1000")
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         for (k, v) in env {

@@ -12,13 +12,112 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 use crate::helpers::fixture;
 
 fn client(server: &MockServer, timeout: Duration) -> StripeClient {
+    paced_client(server, timeout, 1000.0)
+}
+
+fn paced_client(server: &MockServer, timeout: Duration, max_rps: f64) -> StripeClient {
     StripeClient::new(
         server.uri().parse().unwrap(),
         SecretString::from("sk_test_123".to_owned()),
         timeout,
+        max_rps,
     )
     .unwrap()
     .with_backoff(Duration::from_millis(10))
+}
+
+/// Answers like `template` and notes when each request arrived.
+struct Clocked {
+    arrivals: std::sync::Arc<std::sync::Mutex<Vec<std::time::Instant>>>,
+    template: ResponseTemplate,
+}
+
+impl wiremock::Respond for Clocked {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        self.arrivals
+            .lock()
+            .unwrap()
+            .push(std::time::Instant::now());
+        self.template.clone()
+    }
+}
+
+#[tokio::test]
+async fn calls_keep_to_the_rate_limit_however_many_ask_at_once() {
+    let server = MockServer::start().await;
+    let arrivals = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    Mock::given(method("GET"))
+        .respond_with(Clocked {
+            arrivals: arrivals.clone(),
+            template: ResponseTemplate::new(200).set_body_json(paid_invoice()),
+        })
+        .mount(&server)
+        .await;
+    let client = std::sync::Arc::new(paced_client(&server, Duration::from_secs(5), 20.0));
+    let calls: Vec<_> = (0..45)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { client.get_invoice(&invoice_id()).await })
+        })
+        .collect();
+    for call in calls {
+        call.await.unwrap().unwrap();
+    }
+    let mut times = arrivals.lock().unwrap().clone();
+    times.sort();
+    assert_eq!(times.len(), 45);
+    // Never more than 20 in any one second (a stand-in for Stripe's 429s).
+    for (i, t) in times.iter().enumerate() {
+        let in_second = times[i..]
+            .iter()
+            .take_while(|u| **u < *t + Duration::from_millis(990))
+            .count();
+        assert!(in_second <= 20, "{in_second} calls within a second");
+    }
+}
+
+#[tokio::test]
+async fn a_429s_retry_after_holds_the_calls_and_should_retry_false_ends_them() {
+    let server = MockServer::start().await;
+    let arrivals = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    Mock::given(method("GET"))
+        .respond_with(Clocked {
+            arrivals: arrivals.clone(),
+            template: ResponseTemplate::new(429).insert_header("retry-after", "1"),
+        })
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(Clocked {
+            arrivals: arrivals.clone(),
+            template: ResponseTemplate::new(200).set_body_json(paid_invoice()),
+        })
+        .mount(&server)
+        .await;
+    paced_client(&server, Duration::from_secs(5), 1000.0)
+        .get_invoice(&invoice_id())
+        .await
+        .unwrap();
+    let times = arrivals.lock().unwrap().clone();
+    assert_eq!(times.len(), 2);
+    assert!(
+        times[1] - times[0] >= Duration::from_millis(950),
+        "{:?}",
+        times[1] - times[0]
+    );
+
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(429).insert_header("stripe-should-retry", "false"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = client(&server, Duration::from_secs(5))
+        .get_invoice(&invoice_id())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ProcessorError::Unreachable(_)), "{err}");
 }
 
 fn paid_invoice() -> serde_json::Value {
