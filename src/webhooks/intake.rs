@@ -90,13 +90,14 @@ fn is_json(req: &HttpRequest) -> bool {
 
 /// How long a whole body may take to arrive (Stripe sends it at once).
 const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-/// Bodies read at once, per process: a slow sender holds one slot, never
-/// more memory than its own body.
-const MAX_BODIES_IN_FLIGHT: usize = 256;
+/// Bytes of bodies being read at once, per process, in KiB: a sender holds
+/// what its `Content-Length` (or, unannounced, the body limit) claims until
+/// its body is in, so stalled senders can never hold more than this.
+const BODY_BUDGET_KIB: usize = 64 * 1024;
 /// Memory reserved up front, whatever the declared length.
 const INITIAL_CAPACITY: usize = 16 * 1024;
 
-static BODIES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_BODIES_IN_FLIGHT);
+static BODY_BUDGET: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(BODY_BUDGET_KIB);
 static REFUSAL_LOG: LogBudget = LogBudget::new(20, 60);
 
 async fn read_body(
@@ -112,7 +113,13 @@ async fn read_body(
     if declared.is_some_and(|n| n > limit) {
         return Err(IntakeError::TooLarge(limit));
     }
-    let _slot = BODIES.try_acquire().map_err(|_| IntakeError::Busy)?;
+    let claim = declared
+        .unwrap_or(limit)
+        .div_ceil(1024)
+        .clamp(1, BODY_BUDGET_KIB) as u32;
+    let _slot = BODY_BUDGET
+        .try_acquire_many(claim)
+        .map_err(|_| IntakeError::Busy)?;
     let read = async {
         let mut body = web::BytesMut::with_capacity(declared.unwrap_or(4096).min(INITIAL_CAPACITY));
         while let Some(chunk) = payload.next().await {
