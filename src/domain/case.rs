@@ -324,7 +324,8 @@ pub struct Context<'a> {
 
 /// The policy's emails and final action for a case opened at `failed_at`.
 /// With `catch_up`, stages already past are sent now; without, skipped.
-fn stage_commands(
+/// (`simulate`'s plain schedules write the same emails.)
+pub fn stage_commands(
     failed_at: DateTime<Utc>,
     now: DateTime<Utc>,
     ctx: &Context<'_>,

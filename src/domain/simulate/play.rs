@@ -7,12 +7,11 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::Scenario;
 use super::customer::Reaction;
-use crate::domain::case::{Command, Context, EventInput, Input, Track};
+use crate::domain::case::{Command, Context, EventInput, Input, Track, stage_commands};
 use crate::domain::decline::{Classification, DeclineCategory, classify};
 use crate::domain::events::DeclineDetails;
 use crate::domain::networks::{Ledger, Network, NetworkCaps, violation};
 use crate::domain::policy::{Policy, StageEmail};
-use crate::domain::schedule::stage_email_at;
 use crate::domain::zones;
 
 /// Who places the retries.
@@ -70,7 +69,6 @@ pub struct Played {
 /// The plain schedule's own little machine, answering the same inputs
 /// with the same commands as the case machine.
 struct Fixed<'a> {
-    policy: &'a Policy,
     offsets: &'a [Duration],
     failed_at: DateTime<Utc>,
     next_offset: usize,
@@ -99,13 +97,7 @@ impl Fixed<'_> {
         Vec::new()
     }
 
-    fn apply(
-        &mut self,
-        input: Input,
-        now: DateTime<Utc>,
-        key: &str,
-        tz: chrono_tz::Tz,
-    ) -> Vec<Command> {
+    fn apply(&mut self, input: Input, now: DateTime<Utc>, ctx: &Context<'_>) -> Vec<Command> {
         match input {
             Input::Event { what, .. } => match what {
                 EventInput::Decline(c) => {
@@ -113,21 +105,8 @@ impl Fixed<'_> {
                     Vec::new()
                 }
                 EventInput::PaymentFailed { .. } => {
-                    let mut commands: Vec<Command> = self
-                        .policy
-                        .stages
-                        .iter()
-                        .map(|s| Command::SendEmail {
-                            kind: s.email,
-                            tone: s.tone,
-                            stage: s.day,
-                            at: stage_email_at(self.failed_at, s.day, tz, key),
-                        })
-                        .collect();
-                    commands.push(Command::ScheduleFinalAction {
-                        at: self.failed_at + Duration::days(i64::from(self.policy.final_.day)),
-                        action: self.policy.final_.action,
-                    });
+                    // The policy's emails and final action, as a case has them.
+                    let mut commands = stage_commands(self.failed_at, now, ctx, true);
                     if self.latest.as_ref().map(|l| l.category)
                         == Some(DeclineCategory::CustomerAction)
                     {
@@ -168,7 +147,7 @@ impl Fixed<'_> {
 }
 
 enum Machine<'a> {
-    Case { track: Box<Track>, ctx: Context<'a> },
+    Case(Box<Track>),
     Fixed(Fixed<'a>),
 }
 
@@ -212,22 +191,19 @@ pub fn play(scenario: &Scenario, strategy: &Strategy<'_>, caps: &NetworkCaps) ->
         )],
         policy.default_timezone,
     );
+    let ctx = Context {
+        case_key: &scenario.key,
+        timezone: tz,
+        country: scenario.country.as_deref(),
+        paid_at: &scenario.paid_before,
+        policy,
+        learned: None,
+        card_elsewhere: &[],
+        disputed: false,
+    };
     let mut machine = match strategy {
-        Strategy::Policy(policy) => Machine::Case {
-            track: Box::default(),
-            ctx: Context {
-                case_key: &scenario.key,
-                timezone: tz,
-                country: scenario.country.as_deref(),
-                paid_at: &scenario.paid_before,
-                policy,
-                learned: None,
-                card_elsewhere: &[],
-                disputed: false,
-            },
-        },
+        Strategy::Policy(_) => Machine::Case(Box::default()),
         Strategy::Fixed { offsets, .. } => Machine::Fixed(Fixed {
-            policy,
             offsets,
             failed_at: scenario.failed_at,
             next_offset: 0,
@@ -248,8 +224,8 @@ pub fn play(scenario: &Scenario, strategy: &Strategy<'_>, caps: &NetworkCaps) ->
     let mut events = 0u32;
     let step = |machine: &mut Machine<'_>, input: Input, now: DateTime<Utc>| -> Vec<Command> {
         match machine {
-            Machine::Case { track, ctx } => track.apply(input, now, ctx),
-            Machine::Fixed(fixed) => fixed.apply(input, now, &scenario.key, tz),
+            Machine::Case(track) => track.apply(input, now, &ctx),
+            Machine::Fixed(fixed) => fixed.apply(input, now, &ctx),
         }
     };
     let mut event = |what: EventInput, at: DateTime<Utc>| {
