@@ -7,7 +7,27 @@ use super::Engine;
 use super::apply::apply;
 use crate::domain::case::Input;
 use crate::domain::zones::{self, ZoneSource};
-use crate::store::cases;
+use crate::store::cases::{self, CaseRow};
+
+/// Whether the customer's address may still move `case`: the events
+/// placed it only by its card or by the default, and it is live and not
+/// yet retried.
+pub fn may_move(case: &CaseRow) -> bool {
+    let untouched = case
+        .track
+        .case
+        .as_ref()
+        .is_some_and(|c| c.retries_made == 0 && !c.state.is_terminal());
+    source_of(case).rank() < ZoneSource::CustomerAddress.rank() && untouched
+}
+
+/// What placed the case (cases from before sources were kept: the default).
+fn source_of(case: &CaseRow) -> ZoneSource {
+    case.timezone_source
+        .as_deref()
+        .and_then(ZoneSource::parse)
+        .unwrap_or(ZoneSource::Policy)
+}
 
 /// Moves case `case_id` to `country`'s clock if that is better than what
 /// placed it and it was not retried yet; says whether it moved.
@@ -23,17 +43,7 @@ pub async fn by_customer_address(
     let Some(case) = cases::lock_case(&mut tx, case_id).await? else {
         return Ok(false);
     };
-    let source = case
-        .timezone_source
-        .as_deref()
-        .and_then(ZoneSource::parse)
-        .unwrap_or(ZoneSource::Policy);
-    let untouched = case
-        .track
-        .case
-        .as_ref()
-        .is_some_and(|c| c.retries_made == 0 && !c.state.is_terminal());
-    if source.rank() >= ZoneSource::CustomerAddress.rank() || !untouched {
+    if !may_move(&case) {
         return Ok(false);
     }
     let country = country.trim().to_ascii_uppercase();
@@ -52,7 +62,7 @@ pub async fn by_customer_address(
         "the customer's address at the processor is in {country}: the case now runs on {} (was {} from {})",
         tz.name(),
         case.timezone,
-        source.as_str()
+        source_of(&case).as_str()
     );
     apply(
         engine,

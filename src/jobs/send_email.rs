@@ -281,12 +281,8 @@ async fn write_to_outbox(
 /// events placed only by card or not at all moves to their address's
 /// clock before its first retry.
 async fn place_by_address(engine: &Engine, case: &CaseRow) -> anyhow::Result<()> {
-    let placed_by_address = matches!(
-        case.timezone_source.as_deref(),
-        Some("invoice_address" | "customer_address")
-    );
-    let retried = case.track.case.as_ref().is_none_or(|c| c.retries_made > 0);
-    if placed_by_address || retried {
+    // Checked again under the case's lock; here it spares the read.
+    if !crate::engine::relocate::may_move(case) {
         return Ok(());
     }
     let country = engine
