@@ -37,6 +37,19 @@ pub struct Group {
     pub attempts: u64,
 }
 
+impl Group {
+    /// "recovered share (attempts per failure)", as the CLI and the
+    /// dashboard show a kind of refusal.
+    pub fn cell(&self) -> String {
+        let n = self.invoices.max(1) as f64;
+        format!(
+            "{:.1}% ({:.2})",
+            self.recovered as f64 * 100.0 / n,
+            self.attempts as f64 / n
+        )
+    }
+}
+
 /// One strategy's results.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Tally {
@@ -170,12 +183,7 @@ pub fn table(tallies: &[Tally]) -> String {
     for t in tallies {
         out.push_str(&format!("{:width$}", t.name));
         for g in &groups {
-            let group = t.groups.get(g).cloned().unwrap_or_default();
-            let cell = format!(
-                "{:.1}% ({:.2})",
-                group.recovered as f64 * 100.0 / group.invoices.max(1) as f64,
-                group.attempts as f64 / group.invoices.max(1) as f64
-            );
+            let cell = t.groups.get(g).cloned().unwrap_or_default().cell();
             out.push_str(&format!("  {cell:>20}"));
         }
         out.push('\n');

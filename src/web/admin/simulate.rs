@@ -137,17 +137,7 @@ pub async fn show(state: web::Data<AppState>, params: web::Query<SimulateParams>
     body.breakdown = tallies
         .iter()
         .map(|t| {
-            let cells = t
-                .groups
-                .values()
-                .map(|g| {
-                    format!(
-                        "{:.1}% ({:.2})",
-                        g.recovered as f64 * 100.0 / g.invoices.max(1) as f64,
-                        g.attempts as f64 / g.invoices.max(1) as f64
-                    )
-                })
-                .collect();
+            let cells = t.groups.values().map(|g| g.cell()).collect();
             (t.name.clone(), cells)
         })
         .collect();
