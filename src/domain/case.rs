@@ -900,9 +900,10 @@ mod tests {
         )
     }
 
-    fn run(policy: &Policy, inputs: Vec<Input>) -> (Track, Vec<Command>) {
-        let ctx = Context {
-            case_key: "case_1",
+    /// A customer with no history, on UTC, under `policy`.
+    fn ctx<'a>(policy: &'a Policy, case_key: &'a str) -> Context<'a> {
+        Context {
+            case_key,
             timezone: Tz::UTC,
             country: None,
             paid_at: &[],
@@ -910,7 +911,11 @@ mod tests {
             learned: None,
             card_elsewhere: &[],
             disputed: false,
-        };
+        }
+    }
+
+    fn run(policy: &Policy, inputs: Vec<Input>) -> (Track, Vec<Command>) {
+        let ctx = ctx(policy, "case_1");
         let mut track = Track::default();
         let mut all = Vec::new();
         for (i, input) in inputs.into_iter().enumerate() {
@@ -1164,16 +1169,7 @@ mod tests {
         );
         let mut track = track;
         let policy = Policy::default();
-        let ctx = Context {
-            case_key: "case_1",
-            timezone: Tz::UTC,
-            country: None,
-            paid_at: &[],
-            policy: &policy,
-            learned: None,
-            card_elsewhere: &[],
-            disputed: false,
-        };
+        let ctx = ctx(&policy, "case_1");
         let commands = track.apply(event("evt_pm", 5, EventInput::NewPaymentMethod), t(5), &ctx);
         assert!(matches!(
             commands.as_slice(),
@@ -1212,16 +1208,7 @@ mod tests {
     #[test]
     fn a_dispute_pauses_and_resume_replans() {
         let policy = Policy::default();
-        let ctx = Context {
-            case_key: "case_1",
-            timezone: Tz::UTC,
-            country: None,
-            paid_at: &[],
-            policy: &policy,
-            learned: None,
-            card_elsewhere: &[],
-            disputed: false,
-        };
+        let ctx = ctx(&policy, "case_1");
         let mut track = Track::default();
         track.apply(failed(), t(0), &ctx);
         track.apply(event("evt_dp", 1, EventInput::DisputeOpened), t(1), &ctx);
@@ -1387,16 +1374,7 @@ mod tests {
         let commands = track.apply(
             event("evt_pm", 80, EventInput::NewPaymentMethod),
             t(80),
-            &Context {
-                case_key: "case_1",
-                timezone: Tz::UTC,
-                country: None,
-                paid_at: &[],
-                policy: &policy,
-                learned: None,
-                card_elsewhere: &[],
-                disputed: false,
-            },
+            &ctx(&policy, "case_1"),
         );
         assert_eq!(retries(&commands), 0, "{commands:?}");
         assert!(
@@ -1527,7 +1505,7 @@ mod tests {
         #[test]
         fn nothing_is_charged_once_the_case_has_ended(steps in proptest::collection::vec(0u8..9, 1..40)) {
             let policy = Policy::default();
-            let ctx = Context { case_key: "case_p", timezone: Tz::UTC, country: None, paid_at: &[], policy: &policy, learned: None, card_elsewhere: &[], disputed: false };
+            let ctx = ctx(&policy, "case_p");
             let mut track = Track::default();
             track.apply(failed(), t(0), &ctx);
             for (i, step) in steps.iter().enumerate() {
@@ -1562,7 +1540,7 @@ mod tests {
             steps in proptest::collection::vec((0u8..8, 1u32..12, proptest::bool::ANY), 1..30),
         ) {
             let policy = Policy { retry_owner: owner, ..Policy::default() };
-            let ctx = Context { case_key: "case_p", timezone: Tz::UTC, country: None, paid_at: &[], policy: &policy, learned: None, card_elsewhere: &[], disputed: false };
+            let ctx = ctx(&policy, "case_p");
             let mut track = Track::default();
             // (attempt_count, will_retry) of the processor's latest word.
             let mut latest_word = (0u32, false);
