@@ -198,16 +198,8 @@ pub fn to_json(p: &Preview) -> serde_json::Value {
 /// skipped): the plan then shows what a real case would get.
 fn learned_from_database(config: &Config) -> Option<Estimates> {
     let url = config.database_url.as_str();
-    if !crate::config::is_postgres_url(url) {
-        let path = url
-            .trim_start_matches("sqlite://")
-            .trim_start_matches("sqlite:")
-            .split('?')
-            .next()
-            .unwrap_or_default();
-        if path.is_empty() || path.contains(":memory:") || !std::path::Path::new(path).exists() {
-            return None;
-        }
+    if crate::store::Store::would_create(url) {
+        return None;
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -103,6 +103,16 @@ impl Store {
         }
     }
 
+    /// Whether connecting to `url` would create a database: a SQLite file
+    /// that is not there (or in memory). PostgreSQL databases are never
+    /// created by connecting.
+    pub fn would_create(url: &str) -> bool {
+        if is_postgres_url(url) {
+            return false;
+        }
+        SqliteConnectOptions::from_str(url).map_or(true, |options| !options.get_filename().exists())
+    }
+
     /// Applies dunwell's migrations.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match self {
@@ -179,6 +189,19 @@ fn sqlite_options(url: &str) -> anyhow::Result<SqliteConnectOptions> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn only_a_missing_sqlite_file_would_be_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("here.db");
+        let url = format!("sqlite://{}", path.display());
+        assert!(Store::would_create(&url));
+        assert!(Store::would_create(&format!("{url}?mode=rwc")));
+        assert!(Store::would_create("sqlite::memory:"));
+        assert!(!Store::would_create("postgres://u@localhost/db"));
+        Store::connect(&url).await.unwrap().close().await;
+        assert!(!Store::would_create(&url));
+    }
 
     #[tokio::test]
     async fn every_sqlite_connection_bounds_the_wal() {
