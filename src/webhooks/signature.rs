@@ -99,11 +99,21 @@ fn mac(secret: &SecretString, timestamp: i64, body: &[u8]) -> HmacSha256 {
 /// well-formed, and its timestamp inside the tolerance. A request that
 /// fails this is refused without buffering a byte of its body.
 pub fn precheck(header: Option<&str>, now: i64, tolerance_secs: i64) -> Result<(), SignatureError> {
+    current_header(header, now, tolerance_secs).map(|_| ())
+}
+
+/// The header, parsed, if it is there, well-formed and inside the tolerance.
+fn current_header(
+    header: Option<&str>,
+    now: i64,
+    tolerance_secs: i64,
+) -> Result<Header, SignatureError> {
     let header = parse_header(header.ok_or(SignatureError::Missing)?)?;
+    // abs_diff: an extreme timestamp must not overflow the subtraction.
     if now.abs_diff(header.timestamp) > tolerance_secs.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
-    Ok(())
+    Ok(header)
 }
 
 /// Checks `header` against `body` with every secret; `now` is unix seconds.
@@ -114,11 +124,7 @@ pub fn verify<'a>(
     now: i64,
     tolerance_secs: i64,
 ) -> Result<Verified<'a>, SignatureError> {
-    let header = parse_header(header.ok_or(SignatureError::Missing)?)?;
-    // abs_diff: an extreme timestamp must not overflow the subtraction.
-    if now.abs_diff(header.timestamp) > tolerance_secs.unsigned_abs() {
-        return Err(SignatureError::Stale);
-    }
+    let header = current_header(header, now, tolerance_secs)?;
     for (secret_index, secret) in secrets.iter().enumerate() {
         let expected = mac(secret, header.timestamp, body);
         // `verify_slice` compares in constant time.
