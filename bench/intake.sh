@@ -52,8 +52,10 @@ run_dunwell() {
     result=$(load "$port" "${role:0:1}")
     rss=$(peak_rss_mib "$pid")
     kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
-    count=$(sqlite3 "$dir/dunwell.db" "SELECT COUNT(*) FROM webhook_events")
-    backlog=$(sqlite3 "$dir/dunwell.db" "SELECT COUNT(*) FROM event_queue")
+    # Events the engine has not taken from the intake log yet count too.
+    local logged="(SELECT COUNT(*) FROM intake.webhook_log WHERE seq > COALESCE((SELECT position FROM intake_cursor c JOIN intake.log_meta m ON m.key = 'log_id' AND m.value = c.log_id), 0))"
+    count=$(sqlite3 "$dir/dunwell.db" "ATTACH '$dir/dunwell.db-intake' AS intake; SELECT (SELECT COUNT(*) FROM webhook_events) + $logged")
+    backlog=$(sqlite3 "$dir/dunwell.db" "ATTACH '$dir/dunwell.db-intake' AS intake; SELECT (SELECT COUNT(*) FROM event_queue) + $logged")
     acked=$(field ok "$result")
     echo "$result peak_rss_mib=$rss stored=$count still_queued=$backlog"
     if [ "$count" -lt "$acked" ]; then echo "LOST EVENTS: $acked acknowledged, $count stored" >&2; exit 1; fi

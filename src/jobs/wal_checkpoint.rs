@@ -1,8 +1,12 @@
-//! SQLite only: moves committed WAL frames into the database file in the
-//! background, in small steps, so no request pays for a checkpoint. Once a
-//! second it makes a second pass to get close to the WAL's end and signals
-//! the intake writer (`rewind`) to copy the last few frames, which lets the
-//! WAL start over (see `store::sqlite_writer`).
+//! SQLite only: moves committed WAL frames into the database files in the
+//! background, in small steps, so no request pays for a checkpoint.
+//!
+//! The main database: every pass copies what is committed; every fifth pass
+//! waits for this process's write turn, so it reaches the WAL's end and the
+//! next write starts the WAL over. The intake log: the same passes, but the
+//! writer thread never waits for a turn, so instead the catching-up pass
+//! signals it (`rewind`) to copy the last few frames itself between batches
+//! (see `store::sqlite_writer`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,7 +17,7 @@ use tokio::sync::watch;
 use crate::store::Store;
 
 const EVERY: Duration = Duration::from_millis(200);
-/// Every this many passes, catch up and signal a rewind.
+/// Every this many passes, catch up (and signal the intake writer).
 const REWIND_EVERY_PASSES: u32 = 5;
 
 pub async fn run(store: Store, rewind: Arc<AtomicBool>, mut shutdown: watch::Receiver<bool>) {
@@ -24,15 +28,24 @@ pub async fn run(store: Store, rewind: Arc<AtomicBool>, mut shutdown: watch::Rec
             _ = shutdown.wait_for(|stop| *stop) => break,
         }
         pass = pass.wrapping_add(1);
-        let mut result = store.checkpoint().await;
-        if result.is_ok() && pass % REWIND_EVERY_PASSES == 0 {
-            result = store.checkpoint().await;
+        let catch_up = pass % REWIND_EVERY_PASSES == 0;
+        let main = if catch_up {
+            store.checkpoint_all().await
+        } else {
+            store.checkpoint().await
+        };
+        let mut log = store.checkpoint_intake_log().await;
+        if log.is_ok() && catch_up {
+            log = store.checkpoint_intake_log().await;
             rewind.store(true, Ordering::Release);
         }
-        if let Err(e) = result {
-            tracing::warn!(error = %format!("{e:#}"), "WAL checkpoint failed; will retry");
+        for result in [main, log] {
+            if let Err(e) = result {
+                tracing::warn!(error = %format!("{e:#}"), "WAL checkpoint failed; will retry");
+            }
         }
     }
-    // Leave a compact database behind on a clean stop.
+    // Leave compact files behind on a clean stop.
     let _ = store.checkpoint().await;
+    let _ = store.checkpoint_intake_log().await;
 }

@@ -222,6 +222,10 @@ impl Store {
         const READ: &str = "SELECT e.seq, e.event_id, e.event_type, e.payload, q.attempts \
             FROM event_queue q JOIN webhook_events e ON e.seq = q.seq \
             WHERE q.seq BETWEEN $1 AND $2 AND q.claim = $3 ORDER BY e.seq";
+        if let Store::Sqlite(pool, side) = self {
+            // What the intake has appended to its log since comes first.
+            super::intake_log::pump(pool, side, limit).await?;
+        }
         let token = crate::random::hex(12);
         let _turn = self.write_turn().await;
         let events = with_pool!(self, pool => {
@@ -280,7 +284,17 @@ impl Store {
         Ok(())
     }
 
+    /// A stored event, with its outcome once processed (on SQLite, one
+    /// still in the intake log has none yet).
     pub async fn event_by_id(&self, event_id: &str) -> anyhow::Result<Option<StoredEvent>> {
+        let processed = self.processed_event(event_id).await?;
+        if let (None, Store::Sqlite(_, side)) = (&processed, self) {
+            return side.log.event(event_id).await;
+        }
+        Ok(processed)
+    }
+
+    async fn processed_event(&self, event_id: &str) -> anyhow::Result<Option<StoredEvent>> {
         let row = with_pool!(self, pool => {
             sqlx::query(
                 "SELECT e.seq, e.event_id, e.event_type, e.api_version, e.created_at, e.livemode, \
@@ -313,12 +327,31 @@ impl Store {
     }
 
     pub async fn count_events(&self) -> anyhow::Result<i64> {
-        self.count("SELECT COUNT(*) FROM webhook_events").await
+        self.count_with_log("SELECT COUNT(*) FROM webhook_events")
+            .await
     }
 
     /// Events stored but not yet processed.
     pub async fn count_pending_events(&self) -> anyhow::Result<i64> {
-        self.count("SELECT COUNT(*) FROM event_queue").await
+        self.count_with_log("SELECT COUNT(*) FROM event_queue")
+            .await
+    }
+
+    /// `sql`'s count plus the events still in the intake log, read under
+    /// the write turn so that an event the engine is moving from the log
+    /// counts once (in this process).
+    async fn count_with_log(&self, sql: &'static str) -> anyhow::Result<i64> {
+        let _turn = self.write_turn().await;
+        Ok(self.count(sql).await? + self.in_intake_log().await?.0)
+    }
+
+    /// SQLite: events the intake has logged that the engine has not taken
+    /// yet, and when the oldest arrived. None on PostgreSQL.
+    pub(super) async fn in_intake_log(&self) -> anyhow::Result<(i64, Option<i64>)> {
+        match self {
+            Store::Sqlite(pool, side) => super::intake_log::waiting(pool, &side.log).await,
+            Store::Postgres(_) => Ok((0, None)),
+        }
     }
 
     async fn count(&self, sql: &'static str) -> anyhow::Result<i64> {

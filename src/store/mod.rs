@@ -5,6 +5,7 @@
 pub mod cases;
 pub mod customers;
 pub mod events;
+pub mod intake_log;
 pub mod mail;
 pub mod notices;
 pub mod offers;
@@ -29,6 +30,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 use crate::config::is_postgres_url;
+use intake_log::IntakeLog;
 
 /// Runs `$body` with `$pool` bound to the concrete pool of either backend.
 macro_rules! with_pool {
@@ -42,9 +44,9 @@ macro_rules! with_pool {
 pub(crate) use with_pool;
 
 /// SQLite has one write lock and its busy handler polls with growing sleeps,
-/// so a writer that commits back to back (the intake) starves the others.
-/// Every SQLite writer in this process takes this first-come-first-served
-/// turn before it writes.
+/// so a writer that commits back to back starves the others. Every writer of
+/// the main SQLite database in this process takes this first-come-first-served
+/// turn before it writes (the intake writes its own log file, `intake_log`).
 #[derive(Clone, Debug, Default)]
 pub struct WriteTurn(Arc<tokio::sync::Mutex<()>>);
 
@@ -57,17 +59,20 @@ impl WriteTurn {
     pub async fn take_owned(&self) -> tokio::sync::OwnedMutexGuard<()> {
         self.0.clone().lock_owned().await
     }
-
-    /// For the intake's writer thread (not async).
-    pub fn take_blocking(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.0.blocking_lock()
-    }
 }
 
 #[derive(Clone, Debug)]
 pub enum Store {
-    Sqlite(SqlitePool, WriteTurn),
+    Sqlite(SqlitePool, SqliteSide),
     Postgres(PgPool),
+}
+
+/// What a SQLite store has besides its pool: this process's write turn and
+/// the intake log beside the database (`intake_log`).
+#[derive(Clone, Debug)]
+pub struct SqliteSide {
+    pub turn: WriteTurn,
+    pub log: IntakeLog,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -87,11 +92,12 @@ impl Store {
                 .context("connecting to PostgreSQL")?;
             Ok(Self::Postgres(pool))
         } else {
+            let options = sqlite_options(url)?;
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
                 .min_connections(1)
                 .acquire_timeout(Duration::from_secs(10))
-                .connect_with(sqlite_options(url)?)
+                .connect_with(options.clone())
                 .await
                 .with_context(|| {
                     format!(
@@ -99,7 +105,14 @@ impl Store {
                         crate::config::redact_url(url)
                     )
                 })?;
-            Ok(Self::Sqlite(pool, WriteTurn::default()))
+            let log = IntakeLog::open(options.get_filename()).await?;
+            Ok(Self::Sqlite(
+                pool,
+                SqliteSide {
+                    turn: WriteTurn::default(),
+                    log,
+                },
+            ))
         }
     }
 
@@ -137,6 +150,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Self::Sqlite(_, side) = self {
+            side.log.close().await;
+        }
         with_pool!(self, pool => pool.close().await)
     }
 
@@ -152,11 +168,26 @@ impl Store {
         Ok(())
     }
 
+    /// A checkpoint that catches up with the WAL's end: no writer of this
+    /// process runs meanwhile, so the next write can start the WAL over.
+    pub async fn checkpoint_all(&self) -> anyhow::Result<()> {
+        let _turn = self.write_turn().await;
+        self.checkpoint().await
+    }
+
+    /// The intake log's checkpoint (SQLite; see `intake_log`).
+    pub async fn checkpoint_intake_log(&self) -> anyhow::Result<()> {
+        if let Self::Sqlite(_, side) = self {
+            side.log.checkpoint().await?;
+        }
+        Ok(())
+    }
+
     /// Waits for this process's turn to write (SQLite); `None` on PostgreSQL,
     /// whose row locks need no such thing.
     pub(crate) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
         match self {
-            Self::Sqlite(_, turn) => Some(turn.take().await),
+            Self::Sqlite(_, side) => Some(side.turn.take().await),
             Self::Postgres(_) => None,
         }
     }

@@ -209,10 +209,23 @@ impl Store {
         ];
         let mut out = Vec::new();
         for (queue, sql, now) in queries {
-            let (depth, oldest): (i64, Option<i64>) = with_pool!(self, pool => {
+            // Events: read with the intake log under the write turn, so one
+            // being moved from the log to the queue counts once.
+            let _turn = if queue == "events" {
+                self.write_turn().await
+            } else {
+                None
+            };
+            let (mut depth, mut oldest): (i64, Option<i64>) = with_pool!(self, pool => {
                 let r = sqlx::query(sql).fetch_one(pool).await?;
                 (r.try_get("n")?, r.try_get("oldest")?)
             });
+            if queue == "events" {
+                // Still in the intake log (SQLite), not queued yet.
+                let (logged, first) = self.in_intake_log().await?;
+                depth += logged;
+                oldest = oldest.into_iter().chain(first).min();
+            }
             out.push(Backlog {
                 queue,
                 depth,

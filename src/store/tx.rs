@@ -32,8 +32,8 @@ pub(crate) use with_tx;
 impl Store {
     pub async fn begin(&self) -> anyhow::Result<Tx> {
         Ok(match self {
-            Self::Sqlite(pool, turn) => {
-                let guard = turn.take_owned().await;
+            Self::Sqlite(pool, side) => {
+                let guard = side.turn.take_owned().await;
                 // IMMEDIATE: take the write lock now rather than fail to
                 // upgrade a read transaction later.
                 let tx = pool.begin_with("BEGIN IMMEDIATE").await?;

@@ -3,8 +3,9 @@
 //! only after that transaction has committed. Under load a batch forms by
 //! itself while the previous one is being written.
 //!
-//! On SQLite the writer is a dedicated thread with its own connection (no
-//! thread hand-offs inside a batch); on PostgreSQL it is a task on the pool.
+//! On SQLite the writer is a dedicated thread with its own connection to the
+//! intake log (no thread hand-offs inside a batch, no waiting for the
+//! engine's write lock); on PostgreSQL it is a task on the pool.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -55,10 +56,10 @@ impl Committer {
     ) -> anyhow::Result<(Self, JoinHandle<()>)> {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let task = match &store {
-            Store::Sqlite(pool, turn) => {
+            Store::Sqlite(pool, side) => {
                 let writer = SqliteEventWriter::open(
+                    side.log.path(),
                     pool.connect_options().get_filename(),
-                    turn.clone(),
                     rewind,
                 )?;
                 // A plain thread, not `spawn_blocking`: a runtime that is

@@ -15,6 +15,7 @@ mod health;
 mod helpers;
 mod in_a_browser;
 mod intake;
+mod intake_log;
 mod journey;
 mod learning;
 mod metrics;
