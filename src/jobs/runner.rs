@@ -56,7 +56,7 @@ async fn run(engine: Engine, health: Arc<Health>, mut shutdown: watch::Receiver<
         if *shutdown.borrow() {
             break;
         }
-        match run_round(&engine, &mut shutdown).await {
+        match run_round(&engine, &health, &mut shutdown).await {
             Ok(0) => health.beat(),
             Ok(_) => {
                 health.beat();
@@ -181,7 +181,11 @@ impl Due {
 /// renews its lease only while it runs), topped up whenever half the slots
 /// are free. On shutdown no new job starts, running ones get `GRACE`, and
 /// the leases of whatever did not finish are given back at once.
-async fn run_round(engine: &Engine, shutdown: &mut watch::Receiver<bool>) -> anyhow::Result<usize> {
+async fn run_round(
+    engine: &Engine,
+    health: &Health,
+    shutdown: &mut watch::Receiver<bool>,
+) -> anyhow::Result<usize> {
     let mut running = FuturesUnordered::new();
     let mut claimed = 0;
     let mut drained = false;
@@ -189,7 +193,19 @@ async fn run_round(engine: &Engine, shutdown: &mut watch::Receiver<bool>) -> any
     loop {
         let free = CONCURRENCY - running.len();
         if deadline.is_none() && !drained && free >= CONCURRENCY / 2 {
-            let batch = claim(engine, free as i64).await?;
+            // The running jobs go on meanwhile: one of them may hold the
+            // write turn the claim waits for (SQLite), and an unpolled job
+            // never gives it back.
+            let claiming = claim(engine, free as i64);
+            tokio::pin!(claiming);
+            let batch = loop {
+                tokio::select! {
+                    batch = &mut claiming => break batch?,
+                    Some(_) = running.next(), if !running.is_empty() => {}
+                }
+            };
+            // A long backlog is one long round: alive all along.
+            health.beat();
             drained = batch.len() < free;
             claimed += batch.len();
             running.extend(batch.into_iter().map(|due| run_owned(engine, due)));

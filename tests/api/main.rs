@@ -3,6 +3,7 @@
 mod account;
 mod billing_page;
 mod browser;
+mod burst;
 mod case_facts;
 mod cli;
 mod dashboard;
