@@ -31,7 +31,9 @@ impl std::fmt::Debug for Mailer {
 }
 
 impl Mailer {
-    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
+    /// The configured mailer; on PostgreSQL its SMTP pace is shared by
+    /// every process on `store`.
+    pub fn from_config(config: &Config, store: &crate::store::Store) -> anyhow::Result<Self> {
         let mut from: Mailbox = config
             .mail_from
             .as_deref()
@@ -70,7 +72,11 @@ impl Mailer {
             smtp,
             from,
             reply_to,
-            pace: std::sync::Arc::new(crate::pace::Pace::new(config.smtp_max_per_sec)),
+            pace: std::sync::Arc::new({
+                let mut pace = crate::pace::Pace::new(config.smtp_max_per_sec);
+                pace.share(store, "smtp");
+                pace
+            }),
         })
     }
 

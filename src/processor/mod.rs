@@ -69,19 +69,27 @@ pub enum Processor {
 }
 
 impl Processor {
-    pub fn from_config(config: &crate::config::Config) -> anyhow::Result<Self> {
+    /// The configured processor; on PostgreSQL its calls keep to the rate
+    /// limit together with every other process on `store`.
+    pub fn from_config(
+        config: &crate::config::Config,
+        store: &crate::store::Store,
+    ) -> anyhow::Result<Self> {
         use crate::config::ProcessorKind;
         Ok(match config.processor {
             ProcessorKind::Stripe => {
                 let key = config.stripe_api_key.clone().ok_or_else(|| {
                     anyhow::anyhow!("processor = stripe needs DUNWELL_STRIPE_API_KEY")
                 })?;
-                Self::Stripe(stripe::StripeClient::new(
-                    config.stripe_api_base.clone(),
-                    key,
-                    std::time::Duration::from_secs(config.stripe_timeout_secs),
-                    config.stripe_max_rps,
-                )?)
+                Self::Stripe(
+                    stripe::StripeClient::new(
+                        config.stripe_api_base.clone(),
+                        key,
+                        std::time::Duration::from_secs(config.stripe_timeout_secs),
+                        config.stripe_max_rps,
+                    )?
+                    .sharing_pace(store),
+                )
             }
             ProcessorKind::Simulated => Self::Simulated(Default::default()),
         })

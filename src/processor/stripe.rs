@@ -27,8 +27,9 @@ pub struct StripeClient {
     /// Extra tries after a timeout, connection error or 429.
     retries: u32,
     backoff: Duration,
-    /// Every call of this process waits its turn here
-    /// (`DUNWELL_STRIPE_MAX_RPS`), and a 429's `Retry-After` holds them all.
+    /// Every call waits its turn here (`DUNWELL_STRIPE_MAX_RPS`; on
+    /// PostgreSQL shared by every process), and a 429's `Retry-After` holds
+    /// them all.
     pace: std::sync::Arc<crate::pace::Pace>,
 }
 
@@ -62,6 +63,15 @@ impl StripeClient {
             retries: 3,
             backoff: Duration::from_millis(500),
         })
+    }
+
+    /// Keeps to the rate limit together with every process on `store`
+    /// (PostgreSQL). Call it before the client is cloned.
+    pub fn sharing_pace(mut self, store: &crate::store::Store) -> Self {
+        if let Some(pace) = std::sync::Arc::get_mut(&mut self.pace) {
+            pace.share(store, "stripe");
+        }
+        self
     }
 
     /// Shorter waits between tries (tests).
@@ -129,8 +139,9 @@ impl StripeClient {
                         .filter(|s| s.is_finite() && *s >= 0.0)
                         .map(|s| Duration::from_secs_f64(s.min(600.0)));
                     if let Some(wait) = wait {
-                        // Everyone in this process waits, not only this call.
-                        self.pace.hold(wait);
+                        // Everyone waits (on PostgreSQL every process),
+                        // not only this call.
+                        self.pace.hold(wait).await;
                     }
                     last_problem = "rate limited (429)".into();
                     if should_retry == Some(false) {

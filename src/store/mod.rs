@@ -10,6 +10,7 @@ pub mod mail;
 pub mod notices;
 pub mod offers;
 pub mod outgoing;
+pub mod pace;
 pub mod payload;
 pub mod reports;
 pub mod settings;

@@ -76,6 +76,82 @@ async fn calls_keep_to_the_rate_limit_however_many_ask_at_once() {
     }
 }
 
+/// Most in any window of just under a second.
+fn most_in_a_second(times: &mut [std::time::Instant]) -> usize {
+    times.sort();
+    (0..times.len())
+        .map(|i| {
+            times[i..]
+                .iter()
+                .take_while(|u| **u < times[i] + Duration::from_millis(990))
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Two worker processes on one PostgreSQL keep to one limit together: each
+/// takes its slots from the database, so 40 calls asked at once by two
+/// clients at 20/s arrive at most 20 in a second. (Each process pacing
+/// itself would let 40 through in the first second.) A 429's Retry-After
+/// seen by one holds the other too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_on_one_postgres_share_the_rate_limit() {
+    let Some(db) = crate::helpers::TestDb::new(crate::helpers::Backend::Postgres).await else {
+        return;
+    };
+    let (one, two) = (db.store().await, db.store().await);
+    one.migrate().await.unwrap();
+    let server = MockServer::start().await;
+    let arrivals = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    Mock::given(method("GET"))
+        .respond_with(Clocked {
+            arrivals: arrivals.clone(),
+            template: ResponseTemplate::new(200).set_body_json(paid_invoice()),
+        })
+        .mount(&server)
+        .await;
+    let clients = [
+        std::sync::Arc::new(paced_client(&server, Duration::from_secs(5), 20.0).sharing_pace(&one)),
+        std::sync::Arc::new(paced_client(&server, Duration::from_secs(5), 20.0).sharing_pace(&two)),
+    ];
+    let calls: Vec<_> = (0..40)
+        .map(|i| {
+            let client = clients[i % 2].clone();
+            tokio::spawn(async move { client.get_invoice(&invoice_id()).await })
+        })
+        .collect();
+    for call in calls {
+        call.await.unwrap().unwrap();
+    }
+    let mut times = arrivals.lock().unwrap().clone();
+    assert_eq!(times.len(), 40);
+    // The slots are 50 ms apart by the database's clock; each call's trip
+    // back from the database adds a few milliseconds of its own, so one
+    // slot may arrive a little late and bunch with the next twenty.
+    let most = most_in_a_second(&mut times);
+    assert!(
+        most <= 21,
+        "{most} calls within a second from two processes at 20/s"
+    );
+    let span = times[39] - times[0];
+    assert!(
+        span >= Duration::from_millis(1900),
+        "40 calls at 20/s took {span:?}"
+    );
+
+    // A hold asked for through one process makes the other wait as well.
+    arrivals.lock().unwrap().clear();
+    let held = std::time::Instant::now();
+    one.hold_pace("stripe", 1_500_000).await.unwrap();
+    clients[1].get_invoice(&invoice_id()).await.unwrap();
+    assert!(
+        held.elapsed() >= Duration::from_millis(1400),
+        "{:?}",
+        held.elapsed()
+    );
+}
+
 #[tokio::test]
 async fn a_429s_retry_after_holds_the_calls_and_should_retry_false_ends_them() {
     let server = MockServer::start().await;
