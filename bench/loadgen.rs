@@ -18,6 +18,14 @@ use tokio::net::TcpStream;
 
 /// Fixed-width id placeholder, replaced per request in the serialized body.
 const ID_PLACEHOLDER: &str = "evt_BENCH000000000000000000";
+/// The invoice, customer and subscription are unique per event too, so each
+/// event opens a case of its own for a customer of its own (a renewal day).
+const PLACEHOLDERS: [&str; 4] = [
+    ID_PLACEHOLDER,
+    "in_BENCH0000000000000000",
+    "cus_BENCH000000000000",
+    "sub_BENCH0000000000000000",
+];
 
 struct Args {
     host: String,
@@ -67,7 +75,12 @@ fn parse_args() -> Args {
 
 /// One realistic event, padded to about 3 KB, with a replaceable id.
 fn template() -> String {
-    let scenario = Scenario::example(ID_PLACEHOLDER, dunwell::clock::unix_secs());
+    let scenario = Scenario {
+        invoice: PLACEHOLDERS[1].into(),
+        customer: PLACEHOLDERS[2].into(),
+        subscription: PLACEHOLDERS[3].into(),
+        ..Scenario::example(ID_PLACEHOLDER, dunwell::clock::unix_secs())
+    };
     let mut event = builder::build("invoice.payment_failed", &scenario).unwrap();
     let size = serde_json::to_string(&event).unwrap().len();
     if size < 3000 {
@@ -100,19 +113,30 @@ async fn connection(
         }
     };
     stream.set_nodelay(true).ok();
-    let id_at = template.find(ID_PLACEHOLDER).expect("placeholder");
+    // Where each placeholder occurs (it may occur more than once).
+    let spots: Vec<(usize, &str)> = PLACEHOLDERS
+        .iter()
+        .flat_map(|p| template.match_indices(p))
+        .collect();
+    assert!(
+        spots.iter().any(|(_, p)| *p == ID_PLACEHOLDER),
+        "placeholder"
+    );
     let mut body = template.as_bytes().to_vec();
     let mut request = Vec::with_capacity(body.len() + 512);
     let mut buf = vec![0u8; 16 * 1024];
     while !stop.load(Ordering::Relaxed) {
         let n = counter.fetch_add(1, Ordering::Relaxed);
-        let id = format!(
-            "evt_{}{:0>width$}",
-            args.prefix,
-            n,
-            width = ID_PLACEHOLDER.len() - 4 - args.prefix.len()
-        );
-        body[id_at..id_at + ID_PLACEHOLDER.len()].copy_from_slice(id.as_bytes());
+        for (at, placeholder) in &spots {
+            let kind = &placeholder[..placeholder.find('_').expect("prefix") + 1];
+            let id = format!(
+                "{kind}{}{:0>width$}",
+                args.prefix,
+                n,
+                width = placeholder.len() - kind.len() - args.prefix.len()
+            );
+            body[*at..*at + placeholder.len()].copy_from_slice(id.as_bytes());
+        }
         let header = signature::sign(&args.secret, dunwell::clock::unix_secs(), &body);
         request.clear();
         request.extend_from_slice(
