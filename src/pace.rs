@@ -3,7 +3,7 @@
 //! that pauses every caller when the service says "later" (`Retry-After`).
 //! Waiting callers queue in order of arrival.
 //!
-//! Process-wide by itself; `shared` makes it cluster-wide on PostgreSQL:
+//! Process-wide by itself; `share` makes it cluster-wide on PostgreSQL:
 //! every process on the database takes its slots from one row
 //! (`store::pace`), so two workers together keep to the limit. Should the
 //! database not answer, the process's own pace stands in.

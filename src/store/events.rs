@@ -287,14 +287,18 @@ impl Store {
     /// A stored event, with its outcome once processed (on SQLite, one
     /// still in the intake log has none yet).
     pub async fn event_by_id(&self, event_id: &str) -> anyhow::Result<Option<StoredEvent>> {
-        let processed = self.processed_event(event_id).await?;
-        if let (None, Store::Sqlite(_, side)) = (&processed, self) {
-            return side.log.event(event_id).await;
+        let queued = self.event_in_main(event_id).await?;
+        if let (None, Store::Sqlite(_, side)) = (&queued, self) {
+            if let Some(logged) = side.log.event(event_id).await? {
+                return Ok(Some(logged));
+            }
+            // Taken from the log (and pruned) between the two reads.
+            return self.event_in_main(event_id).await;
         }
-        Ok(processed)
+        Ok(queued)
     }
 
-    async fn processed_event(&self, event_id: &str) -> anyhow::Result<Option<StoredEvent>> {
+    async fn event_in_main(&self, event_id: &str) -> anyhow::Result<Option<StoredEvent>> {
         let row = with_pool!(self, pool => {
             sqlx::query(
                 "SELECT e.seq, e.event_id, e.event_type, e.api_version, e.created_at, e.livemode, \
