@@ -72,7 +72,7 @@ impl SqliteEventWriter {
     /// Appends a batch to the log in one transaction; per event, whether it
     /// was new.
     pub fn insert(&mut self, events: &[NewEvent]) -> anyhow::Result<Vec<bool>> {
-        // Compress before taking the write turn: nobody waits for it.
+        // Compress before the transaction: nobody waits for it.
         let payloads = events
             .iter()
             .map(|e| self.compressor.compress(&e.payload))
