@@ -17,7 +17,6 @@
 //! hands out a number below the position again.
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,10 +26,9 @@ use sqlx::{Row, SqlitePool};
 
 use super::SqliteSide;
 use super::events::StoredEvent;
-use super::payload::PayloadColumn;
 
-/// The log's tables; run by every opener, so it is idempotent.
-pub(super) const SCHEMA: &str = "
+/// The log's tables, made by `IntakeLog::open` (every start); idempotent.
+const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS webhook_log (
         seq          INTEGER PRIMARY KEY AUTOINCREMENT,
         event_id     TEXT    NOT NULL UNIQUE,
@@ -44,6 +42,12 @@ pub(super) const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS log_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     INSERT INTO log_meta (key, value) VALUES ('log_id', lower(hex(randomblob(12))))
         ON CONFLICT (key) DO NOTHING;";
+
+/// What a log row holds, in `LogRow::read`'s order.
+const COLUMNS: &str =
+    "seq, event_id, event_type, api_version, created_at, livemode, payload, received_at";
+/// The engine's position in the log with id `$1`.
+const POSITION: &str = "SELECT position FROM intake_cursor WHERE log_id = $1";
 
 /// The intake writer's append: new unless the id is in the log or was
 /// already consumed into the main database (attached as `engine`).
@@ -74,21 +78,14 @@ pub struct IntakeLog {
 }
 
 impl IntakeLog {
-    /// Creates the log beside `main` when missing and opens it.
-    pub async fn open(main: &Path) -> anyhow::Result<Self> {
-        let path = path_for(main);
-        let options = SqliteConnectOptions::from_str("sqlite://")?
-            .filename(&path)
-            .create_if_missing(true)
-            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-            .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10))
-            .pragma("wal_autocheckpoint", "0")
-            .pragma("journal_size_limit", super::WAL_SIZE_LIMIT.to_string());
+    /// Creates the log beside the main database when missing and opens it
+    /// with the main database's settings (`main`: its connect options).
+    pub async fn open(main: &SqliteConnectOptions) -> anyhow::Result<Self> {
+        let path = path_for(main.get_filename());
         let pool = SqlitePoolOptions::new()
             .max_connections(2)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
+            .connect_with(main.clone().filename(&path))
             .await
             .with_context(|| format!("opening the intake log {}", path.display()))?;
         sqlx::raw_sql(SCHEMA)
@@ -115,28 +112,13 @@ impl IntakeLog {
 
     /// The next events after `position`, oldest first, as stored.
     async fn after(&self, position: i64, limit: i64) -> anyhow::Result<Vec<LogRow>> {
-        let rows = sqlx::query(
-            "SELECT seq, event_id, event_type, api_version, created_at, livemode, payload, received_at \
-             FROM webhook_log WHERE seq > $1 ORDER BY seq LIMIT $2",
-        )
-        .bind(position)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(LogRow {
-                    seq: r.try_get("seq")?,
-                    event_id: r.try_get("event_id")?,
-                    event_type: r.try_get("event_type")?,
-                    api_version: r.try_get("api_version")?,
-                    created_at: r.try_get("created_at")?,
-                    livemode: r.try_get("livemode")?,
-                    payload: r.try_get_unchecked("payload")?,
-                    received_at: r.try_get("received_at")?,
-                })
-            })
-            .collect()
+        let sql = format!("SELECT {COLUMNS} FROM webhook_log WHERE seq > $1 ORDER BY seq LIMIT $2");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(position)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(LogRow::read).collect()
     }
 
     async fn has_after(&self, position: i64) -> anyhow::Result<bool> {
@@ -162,29 +144,27 @@ impl IntakeLog {
     /// An event still in the log (not consumed yet), as the operator sees
     /// it: no outcome yet; `seq` is the log's.
     pub(super) async fn event(&self, event_id: &str) -> anyhow::Result<Option<StoredEvent>> {
-        let row = sqlx::query(
-            "SELECT seq, event_id, event_type, api_version, created_at, livemode, payload, received_at \
-             FROM webhook_log WHERE event_id = $1",
-        )
-        .bind(event_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| {
-            Ok(StoredEvent {
-                seq: r.try_get("seq")?,
-                event_id: r.try_get("event_id")?,
-                event_type: r.try_get("event_type")?,
-                api_version: r.try_get("api_version")?,
-                created_at: r.try_get("created_at")?,
-                livemode: r.try_get("livemode")?,
-                payload: r.payload()?,
-                received_at_ms: r.try_get("received_at")?,
-                processed_at_ms: None,
-                outcome: None,
-                last_error: None,
-            })
-        })
-        .transpose()
+        let sql = format!("SELECT {COLUMNS} FROM webhook_log WHERE event_id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(event_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row.as_ref().map(LogRow::read).transpose()? else {
+            return Ok(None);
+        };
+        Ok(Some(StoredEvent {
+            seq: row.seq,
+            event_id: row.event_id,
+            event_type: row.event_type,
+            api_version: row.api_version,
+            created_at: row.created_at,
+            livemode: row.livemode,
+            payload: super::payload::decode(row.payload)?,
+            received_at_ms: row.received_at,
+            processed_at_ms: None,
+            outcome: None,
+            last_error: None,
+        }))
     }
 
     /// Copies committed WAL frames into the log file (see `wal_checkpoint`).
@@ -208,7 +188,6 @@ pub(super) async fn pump(
     side: &SqliteSide,
     limit: i64,
 ) -> anyhow::Result<usize> {
-    const POSITION: &str = "SELECT position FROM intake_cursor WHERE log_id = $1";
     let log = &side.log;
     // Nothing new: no write turn, no transaction.
     let seen: Option<i64> = sqlx::query_scalar(POSITION)
@@ -270,11 +249,10 @@ pub(super) async fn waiting(
     pool: &SqlitePool,
     log: &IntakeLog,
 ) -> anyhow::Result<(i64, Option<i64>)> {
-    let position: Option<i64> =
-        sqlx::query_scalar("SELECT position FROM intake_cursor WHERE log_id = $1")
-            .bind(log.id())
-            .fetch_optional(pool)
-            .await?;
+    let position: Option<i64> = sqlx::query_scalar(POSITION)
+        .bind(log.id())
+        .fetch_optional(pool)
+        .await?;
     log.waiting(position.unwrap_or(0)).await
 }
 
@@ -288,6 +266,21 @@ struct LogRow {
     pub livemode: bool,
     pub payload: Vec<u8>,
     pub received_at: i64,
+}
+
+impl LogRow {
+    fn read(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<Self> {
+        Ok(Self {
+            seq: r.try_get("seq")?,
+            event_id: r.try_get("event_id")?,
+            event_type: r.try_get("event_type")?,
+            api_version: r.try_get("api_version")?,
+            created_at: r.try_get("created_at")?,
+            livemode: r.try_get("livemode")?,
+            payload: r.try_get_unchecked("payload")?,
+            received_at: r.try_get("received_at")?,
+        })
+    }
 }
 
 #[cfg(test)]

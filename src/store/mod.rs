@@ -106,7 +106,7 @@ impl Store {
                         crate::config::redact_url(url)
                     )
                 })?;
-            let log = IntakeLog::open(options.get_filename()).await?;
+            let log = IntakeLog::open(&options).await?;
             Ok(Self::Sqlite(
                 pool,
                 SqliteSide {

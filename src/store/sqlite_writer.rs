@@ -23,7 +23,7 @@ use anyhow::Context;
 use rusqlite::{Connection, params};
 
 use super::events::NewEvent;
-use super::intake_log::{APPEND, PRUNE, SCHEMA};
+use super::intake_log::{APPEND, PRUNE};
 use super::payload::PayloadCompressor;
 
 /// Rewind even without a signal after this long (the checkpointer stalled).
@@ -42,7 +42,8 @@ pub struct SqliteEventWriter {
 }
 
 impl SqliteEventWriter {
-    /// Opens its own connection to the log at `log` with the pool's
+    /// Opens its own connection to the log at `log` (made by
+    /// `IntakeLog::open` when the store connected) with the pool's
     /// durability settings: WAL and `synchronous = FULL` (a commit is on
     /// disk before anyone is answered), and attaches the database at `main`.
     pub fn open(log: &Path, main: &Path, rewind: Arc<AtomicBool>) -> anyhow::Result<Self> {
@@ -53,7 +54,6 @@ impl SqliteEventWriter {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
-        conn.execute_batch(SCHEMA)?;
         let main_path = main
             .to_str()
             .with_context(|| format!("{} is not a UTF-8 path", main.display()))?;
