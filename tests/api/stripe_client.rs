@@ -27,8 +27,10 @@ fn paced_client(server: &MockServer, timeout: Duration, max_rps: f64) -> StripeC
 }
 
 /// Answers like `template` and notes when each request arrived.
+type Arrivals = std::sync::Arc<std::sync::Mutex<Vec<std::time::Instant>>>;
+
 struct Clocked {
-    arrivals: std::sync::Arc<std::sync::Mutex<Vec<std::time::Instant>>>,
+    arrivals: Arrivals,
     template: ResponseTemplate,
 }
 
@@ -42,10 +44,10 @@ impl wiremock::Respond for Clocked {
     }
 }
 
-#[tokio::test]
-async fn calls_keep_to_the_rate_limit_however_many_ask_at_once() {
+/// A stand-in that answers every GET with a paid invoice and clocks arrivals.
+async fn clocked_invoice_server() -> (MockServer, Arrivals) {
     let server = MockServer::start().await;
-    let arrivals = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let arrivals = Arrivals::default();
     Mock::given(method("GET"))
         .respond_with(Clocked {
             arrivals: arrivals.clone(),
@@ -53,6 +55,12 @@ async fn calls_keep_to_the_rate_limit_however_many_ask_at_once() {
         })
         .mount(&server)
         .await;
+    (server, arrivals)
+}
+
+#[tokio::test]
+async fn calls_keep_to_the_rate_limit_however_many_ask_at_once() {
+    let (server, arrivals) = clocked_invoice_server().await;
     let client = std::sync::Arc::new(paced_client(&server, Duration::from_secs(5), 20.0));
     let calls: Vec<_> = (0..45)
         .map(|_| {
@@ -64,16 +72,10 @@ async fn calls_keep_to_the_rate_limit_however_many_ask_at_once() {
         call.await.unwrap().unwrap();
     }
     let mut times = arrivals.lock().unwrap().clone();
-    times.sort();
     assert_eq!(times.len(), 45);
     // Never more than 20 in any one second (a stand-in for Stripe's 429s).
-    for (i, t) in times.iter().enumerate() {
-        let in_second = times[i..]
-            .iter()
-            .take_while(|u| **u < *t + Duration::from_millis(990))
-            .count();
-        assert!(in_second <= 20, "{in_second} calls within a second");
-    }
+    let most = most_in_a_second(&mut times);
+    assert!(most <= 20, "{most} calls within a second");
 }
 
 /// Most in any window of just under a second.
@@ -92,9 +94,9 @@ fn most_in_a_second(times: &mut [std::time::Instant]) -> usize {
 
 /// Two worker processes on one PostgreSQL keep to one limit together: each
 /// takes its slots from the database, so 40 calls asked at once by two
-/// clients at 20/s arrive at most 20 in a second. (Each process pacing
-/// itself would let 40 through in the first second.) A 429's Retry-After
-/// seen by one holds the other too.
+/// clients at 20/s take two seconds and arrive 20 in a second (21 with one
+/// call's network jitter). Each process pacing itself would let 40 through
+/// in the first second. A hold seen by one holds the other too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_on_one_postgres_share_the_rate_limit() {
     let Some(db) = crate::helpers::TestDb::new(crate::helpers::Backend::Postgres).await else {
@@ -102,15 +104,7 @@ async fn two_processes_on_one_postgres_share_the_rate_limit() {
     };
     let (one, two) = (db.store().await, db.store().await);
     one.migrate().await.unwrap();
-    let server = MockServer::start().await;
-    let arrivals = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    Mock::given(method("GET"))
-        .respond_with(Clocked {
-            arrivals: arrivals.clone(),
-            template: ResponseTemplate::new(200).set_body_json(paid_invoice()),
-        })
-        .mount(&server)
-        .await;
+    let (server, arrivals) = clocked_invoice_server().await;
     let clients = [
         std::sync::Arc::new(paced_client(&server, Duration::from_secs(5), 20.0).sharing_pace(&one)),
         std::sync::Arc::new(paced_client(&server, Duration::from_secs(5), 20.0).sharing_pace(&two)),
@@ -155,7 +149,7 @@ async fn two_processes_on_one_postgres_share_the_rate_limit() {
 #[tokio::test]
 async fn a_429s_retry_after_holds_the_calls_and_should_retry_false_ends_them() {
     let server = MockServer::start().await;
-    let arrivals = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let arrivals = Arrivals::default();
     Mock::given(method("GET"))
         .respond_with(Clocked {
             arrivals: arrivals.clone(),
