@@ -87,7 +87,10 @@ fn describe() {
         "dunwell_recovery_rate",
         "Recovered share of failed invoices by currency, by count or by revenue."
     );
-    describe_gauge!("dunwell_queue_depth", "Items waiting, per queue.");
+    describe_gauge!(
+        "dunwell_queue_depth",
+        "Items due and not done yet, per queue."
+    );
     describe_gauge!(
         "dunwell_queue_lag_seconds",
         "How late the oldest due item of each queue is."
@@ -186,6 +189,11 @@ async fn refresh(store: &Store, engine_now_ms: i64, real_now_ms: i64) -> anyhow:
 
 /// The exposition text: the database's figures read now, then everything.
 pub async fn render(store: &Store, engine_now_ms: i64, real_now_ms: i64) -> String {
+    // The gauges are the process's: one scrape reads and renders them at a
+    // time, so what it renders is what it read (tests run several apps,
+    // each with its own database, in one process).
+    static SCRAPE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _one_at_a_time = SCRAPE.lock().await;
     let handle = handle();
     if let Err(e) = refresh(store, engine_now_ms, real_now_ms).await {
         tracing::warn!(error = %format!("{e:#}"), "metrics: reading the database failed");

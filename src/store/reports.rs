@@ -88,14 +88,78 @@ impl Store {
     }
 
     /// Cases opened in [from, to) counted by what the statistics tell
-    /// apart, and how long the recovered ones took.
+    /// apart, and how long the recovered ones took. The whole hours of the
+    /// window are read from the running counts (`case_counts`,
+    /// `recovery_times`: a few rows an hour, however many cases), the
+    /// partial hours at its ends from the cases themselves; a group may
+    /// come more than once (the report adds them up).
     pub async fn recovery_counts(
         &self,
         from: i64,
         to: i64,
     ) -> anyhow::Result<(Vec<Group>, Vec<RecoveryTime>)> {
-        let (groups, times) = with_pool!(self, pool => {
-            let mut groups = Vec::new();
+        let (hours, edges) = whole_hours(from, to);
+        let (mut groups, mut times) = (Vec::new(), Vec::new());
+        if let Some((first, end)) = hours {
+            self.counted(first, end, &mut groups, &mut times).await?;
+        }
+        for (from, to) in edges {
+            self.counted_from_cases(from, to, &mut groups, &mut times)
+                .await?;
+        }
+        Ok((groups, times))
+    }
+
+    /// The running counts of the cases opened in hours [first, end).
+    async fn counted(
+        &self,
+        first: i64,
+        end: i64,
+        groups: &mut Vec<Group>,
+        times: &mut Vec<RecoveryTime>,
+    ) -> anyhow::Result<()> {
+        with_pool!(self, pool => {
+            for r in sqlx::query(
+                "SELECT currency, state, NULLIF(decline_category, '') AS decline_category, \
+                 NULLIF(decline_code, '') AS decline_code, NULLIF(recovered_by, '') AS recovered_by, \
+                 NULLIF(recovered_on_retry, -1) AS recovered_on_retry, \
+                 CAST(SUM(cases) AS BIGINT) AS n, CAST(SUM(due) AS BIGINT) AS due, \
+                 CAST(SUM(paid) AS BIGINT) AS paid \
+                 FROM case_counts WHERE hour >= $1 AND hour < $2 \
+                 GROUP BY currency, state, decline_category, decline_code, recovered_by, \
+                 recovered_on_retry",
+            )
+            .bind(first)
+            .bind(end)
+            .fetch_all(pool)
+            .await?
+            {
+                groups.extend(group_from_row!(r));
+            }
+            for r in sqlx::query(
+                "SELECT currency, hours, CAST(SUM(cases) AS BIGINT) AS n FROM recovery_times \
+                 WHERE hour >= $1 AND hour < $2 GROUP BY currency, hours",
+            )
+            .bind(first)
+            .bind(end)
+            .fetch_all(pool)
+            .await?
+            {
+                times.push(time_from_row!(r));
+            }
+        });
+        Ok(())
+    }
+
+    /// The same counts read from the cases opened in [from, to) (ms).
+    async fn counted_from_cases(
+        &self,
+        from: i64,
+        to: i64,
+        groups: &mut Vec<Group>,
+        times: &mut Vec<RecoveryTime>,
+    ) -> anyhow::Result<()> {
+        with_pool!(self, pool => {
             for r in sqlx::query(
                 "SELECT currency, state, decline_category, decline_code, recovered_by, \
                  recovered_on_retry, COUNT(*) AS n, CAST(SUM(amount_due) AS BIGINT) AS due, \
@@ -109,23 +173,8 @@ impl Store {
             .fetch_all(pool)
             .await?
             {
-                let state: String = r.try_get("state")?;
-                let Some(state) = CaseState::parse(&state) else { continue };
-                let by: Option<String> = r.try_get("recovered_by")?;
-                let retry: Option<i32> = r.try_get("recovered_on_retry")?;
-                groups.push(Group {
-                    currency: r.try_get("currency")?,
-                    state,
-                    category: r.try_get("decline_category")?,
-                    code: r.try_get("decline_code")?,
-                    recovered_by: by.as_deref().and_then(RecoveredBy::parse),
-                    recovered_on_retry: retry.and_then(|n| u32::try_from(n).ok()),
-                    count: r.try_get("n")?,
-                    due_minor: r.try_get("due")?,
-                    paid_minor: r.try_get("paid")?,
-                });
+                groups.extend(group_from_row!(r));
             }
-            let mut times = Vec::new();
             for r in sqlx::query(
                 "SELECT currency, (ended_at - opened_at) / 3600000 AS hours, COUNT(*) AS n \
                  FROM cases WHERE state = 'recovered' AND ended_at IS NOT NULL \
@@ -136,17 +185,84 @@ impl Store {
             .fetch_all(pool)
             .await?
             {
-                times.push(RecoveryTime {
-                    currency: r.try_get("currency")?,
-                    hours: r.try_get("hours")?,
-                    count: r.try_get("n")?,
-                });
+                times.push(time_from_row!(r));
             }
-            (groups, times)
         });
+        Ok(())
+    }
+
+    /// [`Self::recovery_counts`] read from the cases alone: what the
+    /// running counts must always agree with (tests).
+    pub async fn recovery_counts_from_cases(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> anyhow::Result<(Vec<Group>, Vec<RecoveryTime>)> {
+        let (mut groups, mut times) = (Vec::new(), Vec::new());
+        self.counted_from_cases(from, to, &mut groups, &mut times)
+            .await?;
         Ok((groups, times))
     }
 }
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// [from, to) (unix ms) as the whole hours inside it, [first, end) in
+/// hours since 1970 (none when it holds no whole hour), and the partial
+/// hours at its ends in ms (empty ones left out). Whole: the window is
+/// the hours and the edges together, exactly.
+fn whole_hours(from: i64, to: i64) -> (Option<(i64, i64)>, Vec<(i64, i64)>) {
+    let first = from.div_euclid(HOUR_MS) + i64::from(from.rem_euclid(HOUR_MS) != 0);
+    let end = to.div_euclid(HOUR_MS);
+    if first >= end {
+        return (None, if from < to { vec![(from, to)] } else { vec![] });
+    }
+    let edges = [(from, first * HOUR_MS), (end * HOUR_MS, to)]
+        .into_iter()
+        .filter(|(a, b)| a < b)
+        .collect();
+    (Some((first, end)), edges)
+}
+
+/// A statistics group from a row of either count; `None`: a state this
+/// build does not know. (A macro: the row is either backend's.)
+macro_rules! group_from_row {
+    ($r:expr) => {{
+        let r = &$r;
+        let state: String = r.try_get("state")?;
+        match CaseState::parse(&state) {
+            None => None,
+            Some(state) => {
+                let by: Option<String> = r.try_get("recovered_by")?;
+                let retry: Option<i32> = r.try_get("recovered_on_retry")?;
+                Some(Group {
+                    currency: r.try_get("currency")?,
+                    state,
+                    category: r.try_get("decline_category")?,
+                    code: r.try_get("decline_code")?,
+                    recovered_by: by.as_deref().and_then(RecoveredBy::parse),
+                    recovered_on_retry: retry.and_then(|n| u32::try_from(n).ok()),
+                    count: r.try_get("n")?,
+                    due_minor: r.try_get("due")?,
+                    paid_minor: r.try_get("paid")?,
+                })
+            }
+        }
+    }};
+}
+use group_from_row;
+
+macro_rules! time_from_row {
+    ($r:expr) => {{
+        let r = &$r;
+        RecoveryTime {
+            currency: r.try_get("currency")?,
+            hours: r.try_get("hours")?,
+            count: r.try_get("n")?,
+        }
+    }};
+}
+use time_from_row;
 
 /// A queue's backlog: how many items wait and how late the oldest due one is.
 #[derive(Debug, Clone, PartialEq)]
@@ -158,12 +274,12 @@ pub struct Backlog {
 }
 
 impl Store {
-    /// How many opened cases are in each state.
+    /// How many opened cases are in each state (the running counts).
     pub async fn cases_by_state(&self) -> anyhow::Result<Vec<(String, i64)>> {
         let rows = with_pool!(self, pool => {
             let mut out = Vec::new();
             for r in sqlx::query(
-                "SELECT state, COUNT(*) AS n FROM cases WHERE state IS NOT NULL GROUP BY state",
+                "SELECT state, CAST(SUM(cases) AS BIGINT) AS n FROM case_counts GROUP BY state",
             )
             .fetch_all(pool)
             .await?
@@ -176,8 +292,10 @@ impl Store {
     }
 
     /// The backlog of each queue: stored events not yet processed (by when
-    /// they arrived, real clock), planned case work and notices (by when
-    /// they are due, engine clock).
+    /// they arrived, real clock), and case work, notices and outgoing
+    /// events due by now and not done (by when they fell due, engine
+    /// clock). Work planned for later is not a backlog: with a million
+    /// cases it is most of the table, and counting it would read all of it.
     pub async fn backlogs(
         &self,
         engine_now_ms: i64,
@@ -187,23 +305,25 @@ impl Store {
             (
                 "events",
                 "SELECT COUNT(*) AS n, MIN(w.received_at) AS oldest FROM event_queue q \
-                 JOIN webhook_events w ON w.seq = q.seq",
+                 JOIN webhook_events w ON w.seq = q.seq WHERE w.received_at <= $1",
                 real_now_ms,
             ),
             (
                 "case_work",
-                "SELECT COUNT(*) AS n, MIN(due_at) AS oldest FROM case_work WHERE status = 'pending'",
+                "SELECT COUNT(*) AS n, MIN(due_at) AS oldest FROM case_work \
+                 WHERE status = 'pending' AND due_at <= $1",
                 engine_now_ms,
             ),
             (
                 "notices",
-                "SELECT COUNT(*) AS n, MIN(due_at) AS oldest FROM notices WHERE status = 'pending'",
+                "SELECT COUNT(*) AS n, MIN(due_at) AS oldest FROM notices \
+                 WHERE status = 'pending' AND due_at <= $1",
                 engine_now_ms,
             ),
             (
                 "outgoing_events",
                 "SELECT COUNT(*) AS n, MIN(due_at) AS oldest FROM outgoing_events \
-                 WHERE status = 'pending'",
+                 WHERE status = 'pending' AND due_at <= $1",
                 engine_now_ms,
             ),
         ];
@@ -217,7 +337,7 @@ impl Store {
                 None
             };
             let (mut depth, mut oldest): (i64, Option<i64>) = with_pool!(self, pool => {
-                let r = sqlx::query(sql).fetch_one(pool).await?;
+                let r = sqlx::query(sql).bind(now).fetch_one(pool).await?;
                 (r.try_get("n")?, r.try_get("oldest")?)
             });
             if queue == "events" {
@@ -249,22 +369,47 @@ pub struct WeekRow {
 }
 
 impl Store {
-    /// Cases opened in [from, to), counted per week, currency and state.
+    /// Cases opened in [from, to), counted per week, currency and state:
+    /// whole hours from the running counts, the partial ones at the ends
+    /// from the cases (a week may come more than once: add them up).
     pub async fn weekly_counts(&self, from: i64, to: i64) -> anyhow::Result<Vec<WeekRow>> {
-        let rows = with_pool!(self, pool => {
-            let mut out = Vec::new();
-            for r in sqlx::query(
-                "SELECT ((opened_at / 86400000 - 4) / 7) * 7 + 4 AS week, currency, state, COUNT(*) AS n, \
-                 CAST(SUM(amount_due) AS BIGINT) AS due, \
+        let (hours, edges) = whole_hours(from, to);
+        let mut out = Vec::new();
+        if let Some((first, end)) = hours {
+            self.weeks_of(
+                "SELECT ((hour / 24 - 4) / 7) * 7 + 4 AS week, currency, state, \
+                 CAST(SUM(cases) AS BIGINT) AS n, CAST(SUM(due) AS BIGINT) AS due, \
+                 CAST(SUM(paid) AS BIGINT) AS paid \
+                 FROM case_counts WHERE hour >= $1 AND hour < $2 GROUP BY week, currency, state",
+                (first, end),
+                &mut out,
+            )
+            .await?;
+        }
+        for window in edges {
+            self.weeks_of(
+                "SELECT ((opened_at / 86400000 - 4) / 7) * 7 + 4 AS week, currency, state, \
+                 COUNT(*) AS n, CAST(SUM(amount_due) AS BIGINT) AS due, \
                  CAST(SUM(COALESCE(amount_paid, amount_due)) AS BIGINT) AS paid \
                  FROM cases WHERE state IS NOT NULL AND opened_at >= $1 AND opened_at < $2 \
-                 GROUP BY week, currency, state ORDER BY week",
+                 GROUP BY week, currency, state",
+                window,
+                &mut out,
             )
-            .bind(from)
-            .bind(to)
-            .fetch_all(pool)
-            .await?
-            {
+            .await?;
+        }
+        out.sort_by_key(|w| w.week);
+        Ok(out)
+    }
+
+    async fn weeks_of(
+        &self,
+        sql: &'static str,
+        (from, to): (i64, i64),
+        out: &mut Vec<WeekRow>,
+    ) -> anyhow::Result<()> {
+        with_pool!(self, pool => {
+            for r in sqlx::query(sql).bind(from).bind(to).fetch_all(pool).await? {
                 out.push(WeekRow {
                     week: r.try_get("week")?,
                     currency: r.try_get("currency")?,
@@ -274,9 +419,8 @@ impl Store {
                     paid_minor: r.try_get("paid")?,
                 });
             }
-            out
         });
-        Ok(rows)
+        Ok(())
     }
 }
 
@@ -362,5 +506,51 @@ impl Store {
             out
         });
         Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{HOUR_MS, whole_hours};
+
+    #[test]
+    fn a_window_is_its_whole_hours_and_its_edges_exactly() {
+        let h = HOUR_MS;
+        assert_eq!(whole_hours(0, 3 * h), (Some((0, 3)), vec![]));
+        assert_eq!(
+            whole_hours(h / 2, 3 * h + 5),
+            (Some((1, 3)), vec![(h / 2, h), (3 * h, 3 * h + 5)])
+        );
+        assert_eq!(
+            whole_hours(h + 1, 2 * h - 1),
+            (None, vec![(h + 1, 2 * h - 1)])
+        );
+        assert_eq!(
+            whole_hours(h + 1, 2 * h + 1),
+            (None, vec![(h + 1, 2 * h + 1)])
+        );
+        assert_eq!(whole_hours(5, 5), (None, vec![]));
+        // The whole timeline (the metrics): no overflow, nothing left out.
+        let (hours, edges) = whole_hours(i64::MIN, i64::MAX);
+        let (first, end) = hours.expect("whole hours");
+        assert_eq!(edges, vec![(i64::MIN, first * h), (end * h, i64::MAX)]);
+    }
+
+    #[test]
+    fn every_millisecond_is_counted_once() {
+        let h = HOUR_MS;
+        for (from, to) in [(0, 1), (h - 1, h + 1), (17, 5 * h + 3), (2 * h, 9 * h - 1)] {
+            let (hours, edges) = whole_hours(from, to);
+            let mut covered: Vec<(i64, i64)> = edges;
+            if let Some((first, end)) = hours {
+                covered.push((first * h, end * h));
+            }
+            covered.sort();
+            assert_eq!(covered.first().map(|c| c.0), Some(from));
+            assert_eq!(covered.last().map(|c| c.1), Some(to));
+            for pair in covered.windows(2) {
+                assert_eq!(pair[0].1, pair[1].0, "{from}..{to}: {covered:?}");
+            }
+        }
     }
 }

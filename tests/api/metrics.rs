@@ -114,7 +114,26 @@ async fn metrics_parse_and_move_when_a_webhook_arrives(backend: Backend) {
         total(&after, "dunwell_failed_amount", &["currency=\"usd\""]),
         49.0
     );
-    assert!(after.contains_key("dunwell_queue_depth{queue=\"case_work\"}"));
+    // Work planned for later (the retries) is no backlog; once it is due
+    // and not done, it is.
+    let depth =
+        |s: &BTreeMap<String, f64>| total(s, "dunwell_queue_depth", &["queue=\"case_work\""]);
+    let case = app.case("in_metrics").await;
+    let planned = app.store.work_of(case.id).await.unwrap();
+    assert!(
+        planned
+            .iter()
+            .any(|w| w.status == dunwell::domain::work::WorkStatus::Pending),
+        "{planned:?}"
+    );
+    assert_eq!(depth(&after), 0.0, "{after:#?}");
+    app.engine.clock.advance(chrono::Duration::days(30));
+    let late = scrape(&app).await;
+    assert!(depth(&late) >= 1.0, "{late:#?}");
+    assert!(
+        total(&late, "dunwell_queue_lag_seconds", &["queue=\"case_work\""]) > 86_400.0,
+        "{late:#?}"
+    );
     // Requests are timed by route, never by raw path.
     assert!(
         total(
