@@ -484,6 +484,9 @@ fn write_csv(a: &Args, samples: &[Sample]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A plotted line: its name, colour and value in a sample.
+type Series = (&'static str, RGBColor, fn(&Sample) -> i64);
+
 /// Two panels: what waits (accepted but not opened, opened without its
 /// first email, opened without its first retry) and the calls per second
 /// against the limits.
@@ -516,7 +519,7 @@ fn plot(a: &Args, samples: &[Sample]) -> anyhow::Result<()> {
         .x_desc("seconds since the first failure")
         .y_desc("cases waiting")
         .draw()?;
-    let series: [(&str, RGBColor, fn(&Sample) -> i64); 4] = [
+    let series: [Series; 4] = [
         ("accepted, case not opened", RGBColor(120, 120, 120), |s| {
             s.accepted as i64 - s.opened
         }),

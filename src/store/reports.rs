@@ -207,11 +207,14 @@ impl Store {
 
 const HOUR_MS: i64 = 3_600_000;
 
+/// [start, end): hours since 1970, or unix ms.
+type Span = (i64, i64);
+
 /// [from, to) (unix ms) as the whole hours inside it, [first, end) in
 /// hours since 1970 (none when it holds no whole hour), and the partial
 /// hours at its ends in ms (empty ones left out). Whole: the window is
 /// the hours and the edges together, exactly.
-fn whole_hours(from: i64, to: i64) -> (Option<(i64, i64)>, Vec<(i64, i64)>) {
+fn whole_hours(from: i64, to: i64) -> (Option<Span>, Vec<Span>) {
     let first = from.div_euclid(HOUR_MS) + i64::from(from.rem_euclid(HOUR_MS) != 0);
     let end = to.div_euclid(HOUR_MS);
     if first >= end {
