@@ -13,8 +13,9 @@
 //!    canceled after the last stage, and live cases with work still planned.
 //! 2. The templates are copied (SQL, one statement per table) until there
 //!    are `N` cases: each copy gets its own case, invoice, customer,
-//!    subscription and email, and its times moved back by a few minutes, so
-//!    what the lookups index differs from copy to copy.
+//!    subscription and email, and its times moved back by up to a day (not
+//!    the due times of its planned work), so what the lookups and the
+//!    statistics' hourly counts index differs from copy to copy.
 //!
 //! The webhook log is not copied (it is the intake's history, not a case's),
 //! and the copies' emails keep only the first 200 characters of their
@@ -37,8 +38,10 @@ use sqlx::{AssertSqlSafe, Row, SqlitePool};
 const SECRET: &str = "whsec_bench_seed";
 const DAY_MS: i64 = 86_400_000;
 const DAYS: i64 = 30;
-/// How far copy `k.n` moves its times back, in ms: under ten minutes.
-const SHIFT: &str = "(k.n * 7919 % 600000)";
+/// How far copy `k.n` moves its times back, in ms: up to a day, so that
+/// openings fill every hour. Planned work keeps its due time (moved back,
+/// some would fall due while the bench reads).
+const SHIFT: &str = "(k.n * 7919000 % 86400000)";
 
 /// Decline codes and simulated-processor outcomes the templates cycle
 /// through (the invoice id's suffix scripts the outcome of each retry).
@@ -238,7 +241,6 @@ fn overrides(table: &str) -> Vec<(&'static str, &'static str)> {
         "case_work" => vec![
             ("id", "NULL"),
             ("case_id", "t.case_id + k.n * s.stride"),
-            ("due_at", "t.due_at - {shift}"),
             ("created_at", "t.created_at - {shift}"),
             ("finished_at", "t.finished_at - {shift}"),
         ],

@@ -88,62 +88,67 @@ impl Store {
     }
 
     /// Cases opened in [from, to) counted by what the statistics tell
-    /// apart, and how long the recovered ones took. The whole hours of the
-    /// window are read from the running counts (`case_counts`,
-    /// `recovery_times`: a few rows an hour, however many cases), the
-    /// partial hours at its ends from the cases themselves; a group may
-    /// come more than once (the report adds them up).
+    /// apart, and how long the recovered ones took. The window's whole
+    /// days are read from the daily running counts, its whole hours at
+    /// either end from the hourly ones (a few rows a day or an hour,
+    /// however many cases), the rest from the cases themselves; a group
+    /// may come more than once (the report adds them up).
     pub async fn recovery_counts(
         &self,
         from: i64,
         to: i64,
     ) -> anyhow::Result<(Vec<Group>, Vec<RecoveryTime>)> {
-        let (hours, edges) = whole_hours(from, to);
         let (mut groups, mut times) = (Vec::new(), Vec::new());
-        if let Some((first, end)) = hours {
-            self.counted(first, end, &mut groups, &mut times).await?;
-        }
-        for (from, to) in edges {
-            self.counted_from_cases(from, to, &mut groups, &mut times)
-                .await?;
+        for (scale, span) in parts(from, to) {
+            match scale {
+                Scale::Cases => {
+                    self.counted_from_cases(span, &mut groups, &mut times)
+                        .await?
+                }
+                counts => self.counted(counts, span, &mut groups, &mut times).await?,
+            }
         }
         Ok((groups, times))
     }
 
-    /// The running counts of the cases opened in hours [first, end).
+    /// The running counts (`scale`: hourly or daily) of the cases opened
+    /// in `span` (hours or days since 1970).
     async fn counted(
         &self,
-        first: i64,
-        end: i64,
+        scale: Scale,
+        (first, end): Span,
         groups: &mut Vec<Group>,
         times: &mut Vec<RecoveryTime>,
     ) -> anyhow::Result<()> {
+        let (counts, recovered, unit) = scale.tables();
+        let groups_sql = format!(
+            "SELECT currency, state, NULLIF(decline_category, '') AS decline_category, \
+             NULLIF(decline_code, '') AS decline_code, NULLIF(recovered_by, '') AS recovered_by, \
+             NULLIF(recovered_on_retry, -1) AS recovered_on_retry, \
+             CAST(SUM(cases) AS BIGINT) AS n, CAST(SUM(due) AS BIGINT) AS due, \
+             CAST(SUM(paid) AS BIGINT) AS paid \
+             FROM {counts} WHERE {unit} >= $1 AND {unit} < $2 \
+             GROUP BY currency, state, decline_category, decline_code, recovered_by, \
+             recovered_on_retry"
+        );
+        let times_sql = format!(
+            "SELECT currency, hours, CAST(SUM(cases) AS BIGINT) AS n FROM {recovered} \
+             WHERE {unit} >= $1 AND {unit} < $2 GROUP BY currency, hours"
+        );
         with_pool!(self, pool => {
-            for r in sqlx::query(
-                "SELECT currency, state, NULLIF(decline_category, '') AS decline_category, \
-                 NULLIF(decline_code, '') AS decline_code, NULLIF(recovered_by, '') AS recovered_by, \
-                 NULLIF(recovered_on_retry, -1) AS recovered_on_retry, \
-                 CAST(SUM(cases) AS BIGINT) AS n, CAST(SUM(due) AS BIGINT) AS due, \
-                 CAST(SUM(paid) AS BIGINT) AS paid \
-                 FROM case_counts WHERE hour >= $1 AND hour < $2 \
-                 GROUP BY currency, state, decline_category, decline_code, recovered_by, \
-                 recovered_on_retry",
-            )
-            .bind(first)
-            .bind(end)
-            .fetch_all(pool)
-            .await?
+            for r in sqlx::query(sqlx::AssertSqlSafe(groups_sql.clone()))
+                .bind(first)
+                .bind(end)
+                .fetch_all(pool)
+                .await?
             {
                 groups.extend(group_from_row!(r));
             }
-            for r in sqlx::query(
-                "SELECT currency, hours, CAST(SUM(cases) AS BIGINT) AS n FROM recovery_times \
-                 WHERE hour >= $1 AND hour < $2 GROUP BY currency, hours",
-            )
-            .bind(first)
-            .bind(end)
-            .fetch_all(pool)
-            .await?
+            for r in sqlx::query(sqlx::AssertSqlSafe(times_sql.clone()))
+                .bind(first)
+                .bind(end)
+                .fetch_all(pool)
+                .await?
             {
                 times.push(time_from_row!(r));
             }
@@ -154,8 +159,7 @@ impl Store {
     /// The same counts read from the cases opened in [from, to) (ms).
     async fn counted_from_cases(
         &self,
-        from: i64,
-        to: i64,
+        (from, to): Span,
         groups: &mut Vec<Group>,
         times: &mut Vec<RecoveryTime>,
     ) -> anyhow::Result<()> {
@@ -199,7 +203,7 @@ impl Store {
         to: i64,
     ) -> anyhow::Result<(Vec<Group>, Vec<RecoveryTime>)> {
         let (mut groups, mut times) = (Vec::new(), Vec::new());
-        self.counted_from_cases(from, to, &mut groups, &mut times)
+        self.counted_from_cases((from, to), &mut groups, &mut times)
             .await?;
         Ok((groups, times))
     }
@@ -207,24 +211,58 @@ impl Store {
 
 const HOUR_MS: i64 = 3_600_000;
 
-/// [start, end): hours since 1970, or unix ms.
+/// [start, end): unix ms, hours or days since 1970.
 type Span = (i64, i64);
 
-/// [from, to) (unix ms) as the whole hours inside it, [first, end) in
-/// hours since 1970 (none when it holds no whole hour), and the partial
-/// hours at its ends in ms (empty ones left out). Whole: the window is
-/// the hours and the edges together, exactly.
-fn whole_hours(from: i64, to: i64) -> (Option<Span>, Vec<Span>) {
-    let first = from.div_euclid(HOUR_MS) + i64::from(from.rem_euclid(HOUR_MS) != 0);
-    let end = to.div_euclid(HOUR_MS);
+/// Where a part of a statistics window is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scale {
+    /// The cases themselves (a span in unix ms).
+    Cases,
+    /// The hourly running counts (hours since 1970).
+    Hours,
+    /// The daily running counts (days since 1970).
+    Days,
+}
+
+impl Scale {
+    /// The counts table, the recovery-times table and their time column
+    /// (the cases have none of their own: asked, the hourly ones).
+    fn tables(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Self::Hours | Self::Cases => ("case_counts", "recovery_times", "hour"),
+            Self::Days => ("case_counts_daily", "recovery_times_daily", "day"),
+        }
+    }
+}
+
+/// [from, to) as the whole `unit`s inside it ([first, end) in units; none
+/// when it holds no whole one) and the parts at its ends (empty ones left
+/// out). Together they are the window, exactly.
+fn whole(from: i64, to: i64, unit: i64) -> (Option<Span>, Vec<Span>) {
+    let first = from.div_euclid(unit) + i64::from(from.rem_euclid(unit) != 0);
+    let end = to.div_euclid(unit);
     if first >= end {
         return (None, if from < to { vec![(from, to)] } else { vec![] });
     }
-    let edges = [(from, first * HOUR_MS), (end * HOUR_MS, to)]
+    let edges = [(from, first * unit), (end * unit, to)]
         .into_iter()
         .filter(|(a, b)| a < b)
         .collect();
     (Some((first, end)), edges)
+}
+
+/// [from, to) (unix ms) as its whole days, the whole hours at either end
+/// and the milliseconds left at either end.
+fn parts(from: i64, to: i64) -> Vec<(Scale, Span)> {
+    let (hours, ms) = whole(from, to, HOUR_MS);
+    let mut out: Vec<(Scale, Span)> = ms.into_iter().map(|s| (Scale::Cases, s)).collect();
+    if let Some((first, end)) = hours {
+        let (days, hours) = whole(first, end, 24);
+        out.extend(days.map(|d| (Scale::Days, d)));
+        out.extend(hours.into_iter().map(|h| (Scale::Hours, h)));
+    }
+    out
 }
 
 /// A statistics group from a row of either count; `None`: a state this
@@ -282,7 +320,7 @@ impl Store {
         let rows = with_pool!(self, pool => {
             let mut out = Vec::new();
             for r in sqlx::query(
-                "SELECT state, CAST(SUM(cases) AS BIGINT) AS n FROM case_counts GROUP BY state",
+                "SELECT state, CAST(SUM(cases) AS BIGINT) AS n FROM case_counts_daily GROUP BY state",
             )
             .fetch_all(pool)
             .await?
@@ -373,33 +411,34 @@ pub struct WeekRow {
 
 impl Store {
     /// Cases opened in [from, to), counted per week, currency and state:
-    /// whole hours from the running counts, the partial ones at the ends
-    /// from the cases (a week may come more than once: add them up).
+    /// whole days and hours from the running counts, the rest from the
+    /// cases (a week may come more than once: add them up).
     pub async fn weekly_counts(&self, from: i64, to: i64) -> anyhow::Result<Vec<WeekRow>> {
-        let (hours, edges) = whole_hours(from, to);
         let mut out = Vec::new();
-        if let Some((first, end)) = hours {
-            self.weeks_of(
-                "SELECT ((hour / 24 - 4) / 7) * 7 + 4 AS week, currency, state, \
-                 CAST(SUM(cases) AS BIGINT) AS n, CAST(SUM(due) AS BIGINT) AS due, \
-                 CAST(SUM(paid) AS BIGINT) AS paid \
-                 FROM case_counts WHERE hour >= $1 AND hour < $2 GROUP BY week, currency, state",
-                (first, end),
-                &mut out,
-            )
-            .await?;
-        }
-        for window in edges {
-            self.weeks_of(
-                "SELECT ((opened_at / 86400000 - 4) / 7) * 7 + 4 AS week, currency, state, \
-                 COUNT(*) AS n, CAST(SUM(amount_due) AS BIGINT) AS due, \
-                 CAST(SUM(COALESCE(amount_paid, amount_due)) AS BIGINT) AS paid \
-                 FROM cases WHERE state IS NOT NULL AND opened_at >= $1 AND opened_at < $2 \
-                 GROUP BY week, currency, state",
-                window,
-                &mut out,
-            )
-            .await?;
+        for (scale, span) in parts(from, to) {
+            let sql = match scale {
+                Scale::Days => {
+                    "SELECT ((day - 4) / 7) * 7 + 4 AS week, currency, state, \
+                     CAST(SUM(cases) AS BIGINT) AS n, CAST(SUM(due) AS BIGINT) AS due, \
+                     CAST(SUM(paid) AS BIGINT) AS paid \
+                     FROM case_counts_daily WHERE day >= $1 AND day < $2 \
+                     GROUP BY week, currency, state"
+                }
+                Scale::Hours => {
+                    "SELECT ((hour / 24 - 4) / 7) * 7 + 4 AS week, currency, state, \
+                     CAST(SUM(cases) AS BIGINT) AS n, CAST(SUM(due) AS BIGINT) AS due, \
+                     CAST(SUM(paid) AS BIGINT) AS paid \
+                     FROM case_counts WHERE hour >= $1 AND hour < $2 GROUP BY week, currency, state"
+                }
+                Scale::Cases => {
+                    "SELECT ((opened_at / 86400000 - 4) / 7) * 7 + 4 AS week, currency, state, \
+                     COUNT(*) AS n, CAST(SUM(amount_due) AS BIGINT) AS due, \
+                     CAST(SUM(COALESCE(amount_paid, amount_due)) AS BIGINT) AS paid \
+                     FROM cases WHERE state IS NOT NULL AND opened_at >= $1 AND opened_at < $2 \
+                     GROUP BY week, currency, state"
+                }
+            };
+            self.weeks_of(sql, span, &mut out).await?;
         }
         out.sort_by_key(|w| w.week);
         Ok(out)
@@ -514,40 +553,47 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::{HOUR_MS, whole_hours};
+    use super::{HOUR_MS, Scale, parts, whole};
 
     #[test]
-    fn a_window_is_its_whole_hours_and_its_edges_exactly() {
+    fn a_window_is_its_whole_units_and_its_edges_exactly() {
         let h = HOUR_MS;
-        assert_eq!(whole_hours(0, 3 * h), (Some((0, 3)), vec![]));
+        assert_eq!(whole(0, 3 * h, h), (Some((0, 3)), vec![]));
         assert_eq!(
-            whole_hours(h / 2, 3 * h + 5),
+            whole(h / 2, 3 * h + 5, h),
             (Some((1, 3)), vec![(h / 2, h), (3 * h, 3 * h + 5)])
         );
-        assert_eq!(
-            whole_hours(h + 1, 2 * h - 1),
-            (None, vec![(h + 1, 2 * h - 1)])
-        );
-        assert_eq!(
-            whole_hours(h + 1, 2 * h + 1),
-            (None, vec![(h + 1, 2 * h + 1)])
-        );
-        assert_eq!(whole_hours(5, 5), (None, vec![]));
+        assert_eq!(whole(h + 1, 2 * h - 1, h), (None, vec![(h + 1, 2 * h - 1)]));
+        assert_eq!(whole(h + 1, 2 * h + 1, h), (None, vec![(h + 1, 2 * h + 1)]));
+        assert_eq!(whole(5, 5, h), (None, vec![]));
         // The whole timeline (the metrics): no overflow, nothing left out.
-        let (hours, edges) = whole_hours(i64::MIN, i64::MAX);
+        let (hours, edges) = whole(i64::MIN, i64::MAX, h);
         let (first, end) = hours.expect("whole hours");
         assert_eq!(edges, vec![(i64::MIN, first * h), (end * h, i64::MAX)]);
+        let all = parts(i64::MIN, i64::MAX);
+        assert!(all.iter().any(|(scale, _)| *scale == Scale::Days));
     }
 
     #[test]
     fn every_millisecond_is_counted_once() {
-        let h = HOUR_MS;
-        for (from, to) in [(0, 1), (h - 1, h + 1), (17, 5 * h + 3), (2 * h, 9 * h - 1)] {
-            let (hours, edges) = whole_hours(from, to);
-            let mut covered: Vec<(i64, i64)> = edges;
-            if let Some((first, end)) = hours {
-                covered.push((first * h, end * h));
-            }
+        let (h, d) = (HOUR_MS, 24 * HOUR_MS);
+        for (from, to) in [
+            (0, 1),
+            (h - 1, h + 1),
+            (17, 5 * h + 3),
+            (2 * h, 9 * h - 1),
+            (3 * h + 7, 5 * d + 2 * h + 9),
+            (d, 90 * d),
+            (d - 1, 2 * d + h),
+        ] {
+            let mut covered: Vec<(i64, i64)> = parts(from, to)
+                .into_iter()
+                .map(|(scale, (a, b))| match scale {
+                    Scale::Cases => (a, b),
+                    Scale::Hours => (a * h, b * h),
+                    Scale::Days => (a * d, b * d),
+                })
+                .collect();
             covered.sort();
             assert_eq!(covered.first().map(|c| c.0), Some(from));
             assert_eq!(covered.last().map(|c| c.1), Some(to));
@@ -555,5 +601,14 @@ mod tests {
                 assert_eq!(pair[0].1, pair[1].0, "{from}..{to}: {covered:?}");
             }
         }
+        // A 90-day window reads at most two partial hours of cases and
+        // 46 hours of hourly counts.
+        let window = parts(17, 90 * d + 5);
+        let hours: i64 = window
+            .iter()
+            .filter(|(s, _)| *s == Scale::Hours)
+            .map(|(_, (a, b))| b - a)
+            .sum();
+        assert!(hours <= 46, "{window:?}");
     }
 }

@@ -375,6 +375,18 @@ async fn stats_equal_figures_computed_by_hand(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(report(&groups, &times), report(&all, &all_times));
+    // The hour these cases opened in, read from the hourly counts.
+    let hour = 3_600_000;
+    let opened = app.case("in_stats_paid").await.opened_at.unwrap() / hour * hour;
+    let (from, to) = (opened - 1, opened + hour + 1);
+    let (groups, times) = app.store.recovery_counts(from, to).await.unwrap();
+    let (all, all_times) = app
+        .store
+        .recovery_counts_from_cases(from, to)
+        .await
+        .unwrap();
+    assert_eq!(report(&groups, &times), report(&all, &all_times));
+    assert!(!all.is_empty());
     // A window with nothing in it, and one the wrong way round.
     let empty = get(&app, "/api/stats?from=2000-01-01&to=2000-02-01").await;
     assert_eq!(empty["currencies"], json!([]));
