@@ -52,4 +52,6 @@ plan "case list, first page" "SELECT id FROM cases WHERE state IS NOT NULL ORDER
 plan "case list by state" "SELECT id FROM cases WHERE state IS NOT NULL AND state = 'recovered' ORDER BY opened_at DESC, id DESC LIMIT 50"
 plan "case list by email" "SELECT id FROM cases WHERE state IS NOT NULL AND customer_email = 'x' ORDER BY opened_at DESC, id DESC LIMIT 50"
 plan "a case's timeline" "SELECT id FROM case_timeline WHERE case_id = 1 ORDER BY id"
-plan "statistics" "SELECT COUNT(*) FROM cases WHERE state IS NOT NULL AND opened_at >= 1 AND opened_at < 2 GROUP BY currency, state"
+plan "statistics, whole days" "SELECT SUM(cases) FROM case_counts_daily WHERE day >= 1 AND day < 2 GROUP BY currency, state, decline_category, decline_code, recovered_by, recovered_on_retry"
+plan "statistics, whole hours at the ends" "SELECT SUM(cases) FROM case_counts WHERE hour >= 1 AND hour < 2 GROUP BY currency, state, decline_category, decline_code, recovered_by, recovered_on_retry"
+plan "statistics, the partial hours at the ends" "SELECT COUNT(*) FROM cases WHERE state IS NOT NULL AND opened_at >= 1 AND opened_at < 2 GROUP BY currency, state"
