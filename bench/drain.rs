@@ -11,13 +11,15 @@
 //! charge with an idempotency key, decline, plan the next attempt) or one
 //! email (render, outbox) per job, each concluded in its own transaction.
 
+#[path = "post.rs"]
+mod post;
+
 use std::time::Instant;
 
 use dunwell::clock::Clock;
 use dunwell::config::Config;
 use dunwell::startup::{Application, Options, Role};
-use dunwell::trigger::builder::{self, Scenario};
-use dunwell::webhooks::signature;
+use dunwell::trigger::builder::Scenario;
 use secrecy::SecretString;
 
 const SECRET: &str = "whsec_bench_drain";
@@ -72,20 +74,7 @@ async fn main() -> anyhow::Result<()> {
                     customer: format!("cus_bench{i:07}"),
                     ..Scenario::example(&format!("evt_bench{i:07}"), now)
                 };
-                let body = serde_json::to_vec(&builder::build("invoice.payment_failed", &s)?)?;
-                let header = format!("t={now},v1={}", signature::sign(&secret, now, &body));
-                let response = client
-                    .post(&endpoint)
-                    .header("content-type", "application/json")
-                    .header("stripe-signature", header)
-                    .body(body)
-                    .send()
-                    .await?;
-                anyhow::ensure!(
-                    response.status() == 200,
-                    "intake answered {}",
-                    response.status()
-                );
+                post::failure(&client, &endpoint, &secret, &s).await?;
                 anyhow::Ok(())
             }
         })

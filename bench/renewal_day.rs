@@ -20,6 +20,9 @@
 //! (`renewal_day.csv`) and a plot of the backlogs and the call rate
 //! (`renewal_day.svg`) to `--out`.
 
+#[path = "post.rs"]
+mod post;
+
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -27,7 +30,6 @@ use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use dunwell::trigger::builder::{self, Scenario};
-use dunwell::webhooks::signature;
 use futures_util::StreamExt;
 use plotters::prelude::*;
 use secrecy::SecretString;
@@ -375,20 +377,7 @@ async fn send_failures(
                     customer_email: format!("customer{i:07}@example.com"),
                     ..Scenario::example(&format!("evt_renewal{i:07}"), now)
                 };
-                let body = serde_json::to_vec(&builder::build("invoice.payment_failed", &s)?)?;
-                let header = format!("t={now},v1={}", signature::sign(&secret, now, &body));
-                let response = client
-                    .post(&endpoint)
-                    .header("content-type", "application/json")
-                    .header("stripe-signature", header)
-                    .body(body)
-                    .send()
-                    .await?;
-                anyhow::ensure!(
-                    response.status() == 200,
-                    "intake answered {}",
-                    response.status()
-                );
+                post::failure(&client, &endpoint, &secret, &s).await?;
                 accepted.fetch_add(1, Ordering::Relaxed);
                 anyhow::Ok(())
             }

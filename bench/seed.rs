@@ -23,13 +23,15 @@
 //! bodies as sent take per case are printed from the templates. `bench/million.sh`
 //! runs this and then `million` (the measurements) against `dunwell serve`.
 
+#[path = "post.rs"]
+mod post;
+
 use std::time::Instant;
 
 use dunwell::clock::Clock;
 use dunwell::config::Config;
 use dunwell::startup::{Application, Options, Role};
-use dunwell::trigger::builder::{self, Scenario};
-use dunwell::webhooks::signature;
+use dunwell::trigger::builder::Scenario;
 use futures_util::StreamExt;
 use secrecy::SecretString;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
@@ -201,23 +203,7 @@ async fn post_failure(
         amount,
         ..Scenario::example(&format!("evt_seed{i:06}"), now)
     };
-    let body = serde_json::to_vec(&builder::build("invoice.payment_failed", &s)?)?;
-    // Signed now (the intake checks the real clock); created in engine time.
-    let signed = dunwell::clock::unix_secs();
-    let header = format!("t={signed},v1={}", signature::sign(secret, signed, &body));
-    let response = client
-        .post(endpoint)
-        .header("content-type", "application/json")
-        .header("stripe-signature", header)
-        .body(body)
-        .send()
-        .await?;
-    anyhow::ensure!(
-        response.status() == 200,
-        "intake answered {}",
-        response.status()
-    );
-    Ok(())
+    post::failure(client, endpoint, secret, &s).await
 }
 
 /// What copy `k` (1-based) of a template row changes: the columns named
