@@ -100,19 +100,13 @@ impl Store {
     ) -> anyhow::Result<(Vec<Group>, Vec<RecoveryTime>)> {
         let (mut groups, mut times) = (Vec::new(), Vec::new());
         for (scale, span) in parts(from, to) {
-            match scale {
-                Scale::Cases => {
-                    self.counted_from_cases(span, &mut groups, &mut times)
-                        .await?
-                }
-                counts => self.counted(counts, span, &mut groups, &mut times).await?,
-            }
+            self.counted(scale, span, &mut groups, &mut times).await?;
         }
         Ok((groups, times))
     }
 
-    /// The running counts (`scale`: hourly or daily) of the cases opened
-    /// in `span` (hours or days since 1970).
+    /// The counts of the cases opened in `span` (ms, hours or days since
+    /// 1970, as `scale` says), from the cases or the running counts.
     async fn counted(
         &self,
         scale: Scale,
@@ -120,21 +114,7 @@ impl Store {
         groups: &mut Vec<Group>,
         times: &mut Vec<RecoveryTime>,
     ) -> anyhow::Result<()> {
-        let (counts, recovered, unit) = scale.tables();
-        let groups_sql = format!(
-            "SELECT currency, state, NULLIF(decline_category, '') AS decline_category, \
-             NULLIF(decline_code, '') AS decline_code, NULLIF(recovered_by, '') AS recovered_by, \
-             NULLIF(recovered_on_retry, -1) AS recovered_on_retry, \
-             CAST(SUM(cases) AS BIGINT) AS n, CAST(SUM(due) AS BIGINT) AS due, \
-             CAST(SUM(paid) AS BIGINT) AS paid \
-             FROM {counts} WHERE {unit} >= $1 AND {unit} < $2 \
-             GROUP BY currency, state, decline_category, decline_code, recovered_by, \
-             recovered_on_retry"
-        );
-        let times_sql = format!(
-            "SELECT currency, hours, CAST(SUM(cases) AS BIGINT) AS n FROM {recovered} \
-             WHERE {unit} >= $1 AND {unit} < $2 GROUP BY currency, hours"
-        );
+        let (groups_sql, times_sql) = scale.queries();
         with_pool!(self, pool => {
             for r in sqlx::query(sqlx::AssertSqlSafe(groups_sql.clone()))
                 .bind(first)
@@ -156,45 +136,6 @@ impl Store {
         Ok(())
     }
 
-    /// The same counts read from the cases opened in [from, to) (ms).
-    async fn counted_from_cases(
-        &self,
-        (from, to): Span,
-        groups: &mut Vec<Group>,
-        times: &mut Vec<RecoveryTime>,
-    ) -> anyhow::Result<()> {
-        with_pool!(self, pool => {
-            for r in sqlx::query(
-                "SELECT currency, state, decline_category, decline_code, recovered_by, \
-                 recovered_on_retry, COUNT(*) AS n, CAST(SUM(amount_due) AS BIGINT) AS due, \
-                 CAST(SUM(COALESCE(amount_paid, amount_due)) AS BIGINT) AS paid \
-                 FROM cases WHERE state IS NOT NULL AND opened_at >= $1 AND opened_at < $2 \
-                 GROUP BY currency, state, decline_category, decline_code, recovered_by, \
-                 recovered_on_retry",
-            )
-            .bind(from)
-            .bind(to)
-            .fetch_all(pool)
-            .await?
-            {
-                groups.extend(group_from_row!(r));
-            }
-            for r in sqlx::query(
-                "SELECT currency, (ended_at - opened_at) / 3600000 AS hours, COUNT(*) AS n \
-                 FROM cases WHERE state = 'recovered' AND ended_at IS NOT NULL \
-                 AND opened_at >= $1 AND opened_at < $2 GROUP BY currency, hours",
-            )
-            .bind(from)
-            .bind(to)
-            .fetch_all(pool)
-            .await?
-            {
-                times.push(time_from_row!(r));
-            }
-        });
-        Ok(())
-    }
-
     /// [`Self::recovery_counts`] read from the cases alone: what the
     /// running counts must always agree with (tests).
     pub async fn recovery_counts_from_cases(
@@ -203,7 +144,7 @@ impl Store {
         to: i64,
     ) -> anyhow::Result<(Vec<Group>, Vec<RecoveryTime>)> {
         let (mut groups, mut times) = (Vec::new(), Vec::new());
-        self.counted_from_cases((from, to), &mut groups, &mut times)
+        self.counted(Scale::Cases, (from, to), &mut groups, &mut times)
             .await?;
         Ok((groups, times))
     }
@@ -226,13 +167,44 @@ enum Scale {
 }
 
 impl Scale {
-    /// The counts table, the recovery-times table and their time column
-    /// (the cases have none of their own: asked, the hourly ones).
-    fn tables(self) -> (&'static str, &'static str, &'static str) {
-        match self {
-            Self::Hours | Self::Cases => ("case_counts", "recovery_times", "hour"),
+    /// The statistics groups and the recovery times of the cases opened in
+    /// [$1, $2), at this scale.
+    fn queries(self) -> (String, String) {
+        let (counts, recovered, unit) = match self {
+            Self::Cases => {
+                return (
+                    "SELECT currency, state, decline_category, decline_code, recovered_by, \
+                     recovered_on_retry, COUNT(*) AS n, CAST(SUM(amount_due) AS BIGINT) AS due, \
+                     CAST(SUM(COALESCE(amount_paid, amount_due)) AS BIGINT) AS paid \
+                     FROM cases WHERE state IS NOT NULL AND opened_at >= $1 AND opened_at < $2 \
+                     GROUP BY currency, state, decline_category, decline_code, recovered_by, \
+                     recovered_on_retry"
+                        .into(),
+                    "SELECT currency, (ended_at - opened_at) / 3600000 AS hours, COUNT(*) AS n \
+                     FROM cases WHERE state = 'recovered' AND ended_at IS NOT NULL \
+                     AND opened_at >= $1 AND opened_at < $2 GROUP BY currency, hours"
+                        .into(),
+                );
+            }
+            Self::Hours => ("case_counts", "recovery_times", "hour"),
             Self::Days => ("case_counts_daily", "recovery_times_daily", "day"),
-        }
+        };
+        (
+            format!(
+                "SELECT currency, state, NULLIF(decline_category, '') AS decline_category, \
+                 NULLIF(decline_code, '') AS decline_code, NULLIF(recovered_by, '') AS recovered_by, \
+                 NULLIF(recovered_on_retry, -1) AS recovered_on_retry, \
+                 CAST(SUM(cases) AS BIGINT) AS n, CAST(SUM(due) AS BIGINT) AS due, \
+                 CAST(SUM(paid) AS BIGINT) AS paid \
+                 FROM {counts} WHERE {unit} >= $1 AND {unit} < $2 \
+                 GROUP BY currency, state, decline_category, decline_code, recovered_by, \
+                 recovered_on_retry"
+            ),
+            format!(
+                "SELECT currency, hours, CAST(SUM(cases) AS BIGINT) AS n FROM {recovered} \
+                 WHERE {unit} >= $1 AND {unit} < $2 GROUP BY currency, hours"
+            ),
+        )
     }
 }
 
