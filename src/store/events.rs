@@ -342,19 +342,27 @@ impl Store {
     }
 
     /// `sql`'s count plus the events still in the intake log, read under
-    /// the write turn so that an event the engine is moving from the log
-    /// counts once (in this process).
+    /// the write turn and as of one log position, so that an event being
+    /// moved from the log counts once.
     async fn count_with_log(&self, sql: &'static str) -> anyhow::Result<i64> {
         let _turn = self.write_turn().await;
-        Ok(self.count(sql).await? + self.in_intake_log().await?.0)
+        let (n, (logged, _)) = self.with_intake_log(|| self.count(sql)).await?;
+        Ok(n + logged)
     }
 
-    /// SQLite: events the intake has logged that the engine has not taken
-    /// yet, and when the oldest arrived. None on PostgreSQL.
-    pub(super) async fn in_intake_log(&self) -> anyhow::Result<(i64, Option<i64>)> {
+    /// `main`, and on SQLite the events the intake has logged that the
+    /// engine has not taken yet (how many, when the oldest arrived), as of
+    /// one position of the engine's cursor (`intake_log::beside_log`).
+    pub(super) async fn with_intake_log<T, Fut>(
+        &self,
+        main: impl Fn() -> Fut,
+    ) -> anyhow::Result<(T, (i64, Option<i64>))>
+    where
+        Fut: std::future::Future<Output = anyhow::Result<T>>,
+    {
         match self {
-            Store::Sqlite(pool, side) => super::intake_log::waiting(pool, &side.log).await,
-            Store::Postgres(_) => Ok((0, None)),
+            Store::Sqlite(pool, side) => super::intake_log::beside_log(pool, &side.log, main).await,
+            Store::Postgres(_) => Ok((main().await?, (0, None))),
         }
     }
 

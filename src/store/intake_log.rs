@@ -243,17 +243,37 @@ pub(super) async fn pump(
     Ok(rows.len())
 }
 
-/// Events in the log the engine has not consumed yet, and when the oldest
-/// of them arrived.
-pub(super) async fn waiting(
+/// `main` (a read of the main database) and the events in the log the
+/// engine has not consumed yet (how many, when the oldest arrived), as of
+/// one position of the engine's cursor. The write turn keeps this process's
+/// engine still, not another process's: when the position moved while they
+/// were read, both are read again, so an event in transit counts once,
+/// never twice or not at all.
+pub(super) async fn beside_log<T, Fut>(
     pool: &SqlitePool,
     log: &IntakeLog,
-) -> anyhow::Result<(i64, Option<i64>)> {
-    let position: Option<i64> = sqlx::query_scalar(POSITION)
-        .bind(log.id())
-        .fetch_optional(pool)
-        .await?;
-    log.waiting(position.unwrap_or(0)).await
+    main: impl Fn() -> Fut,
+) -> anyhow::Result<(T, (i64, Option<i64>))>
+where
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let position = async || -> anyhow::Result<i64> {
+        let at: Option<i64> = sqlx::query_scalar(POSITION)
+            .bind(log.id())
+            .fetch_optional(pool)
+            .await?;
+        Ok(at.unwrap_or(0))
+    };
+    loop {
+        let before = position().await?;
+        let value = main().await?;
+        let waiting = log.waiting(before).await?;
+        // The log loses rows only at or below the position, so with the
+        // position unmoved nothing above it was taken meanwhile.
+        if position().await? == before {
+            return Ok((value, waiting));
+        }
+    }
 }
 
 /// One event as the log holds it (payload still compressed).

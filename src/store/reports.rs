@@ -342,23 +342,23 @@ impl Store {
         ];
         let mut out = Vec::new();
         for (queue, sql, now) in queries {
-            // Events: read with the intake log under the write turn, so one
-            // being moved from the log to the queue counts once.
-            let _turn = if queue == "events" {
-                self.write_turn().await
-            } else {
-                None
+            let read = || async {
+                let counted: (i64, Option<i64>) = with_pool!(self, pool => {
+                    let r = sqlx::query(sql).bind(now).fetch_one(pool).await?;
+                    (r.try_get("n")?, r.try_get("oldest")?)
+                });
+                anyhow::Ok(counted)
             };
-            let (mut depth, mut oldest): (i64, Option<i64>) = with_pool!(self, pool => {
-                let r = sqlx::query(sql).bind(now).fetch_one(pool).await?;
-                (r.try_get("n")?, r.try_get("oldest")?)
-            });
-            if queue == "events" {
-                // Still in the intake log (SQLite), not queued yet.
-                let (logged, first) = self.in_intake_log().await?;
-                depth += logged;
-                oldest = oldest.into_iter().chain(first).min();
-            }
+            let (depth, oldest) = if queue == "events" {
+                // With the events still in the intake log (SQLite), not
+                // queued yet: under the write turn and as of one log
+                // position, so one being moved counts once.
+                let _turn = self.write_turn().await;
+                let ((queued, oldest), (logged, first)) = self.with_intake_log(read).await?;
+                (queued + logged, oldest.into_iter().chain(first).min())
+            } else {
+                read().await?
+            };
             out.push(Backlog {
                 queue,
                 depth,
