@@ -47,6 +47,19 @@ pub async fn apply(
     input: Input,
     cause: &str,
 ) -> anyhow::Result<Applied> {
+    apply_after(engine, tx, case, input, cause, Vec::new()).await
+}
+
+/// `apply`, with timeline `lines` that come before the input's own (what
+/// the job that brought it did), written in the same statement.
+pub async fn apply_after(
+    engine: &Engine,
+    tx: &mut Tx,
+    case: &CaseRow,
+    input: Input,
+    cause: &str,
+    lines: Vec<(&'static str, serde_json::Value)>,
+) -> anyhow::Result<Applied> {
     let now = engine.clock.now();
     let paid_at: Vec<DateTime<Utc>> = cases::payments_of(tx, &case.customer_id)
         .await?
@@ -88,7 +101,12 @@ pub async fn apply(
         _ => None,
     };
     let commands = track.apply(input, now, &ctx);
+    let mut effects = Effects::new(case, ms(now));
+    for (kind, detail) in lines {
+        effects.line(kind, detail);
+    }
     if track == case.track && commands.is_empty() {
+        effects.flush(tx).await?;
         return Ok(Applied::default());
     }
     let notes = commands
@@ -101,7 +119,6 @@ pub async fn apply(
     let opened_at = track.case.as_ref().map(|c| ms(c.opened_at));
     cases::save_track(tx, case.id, &track, opened_at, ms(now)).await?;
     let after = track.outcome();
-    let mut effects = Effects::new(case.id, ms(now));
     if before != after {
         if let Some(to) = after {
             tracing::info!(case_id = case.id, from = ?before, to = ?to, cause, "case transition");
@@ -153,6 +170,8 @@ pub async fn apply(
 /// lines in one insert, in command order.
 struct Effects {
     case_id: i64,
+    /// The case's flag is up: planning work takes it down.
+    flagged: bool,
     now_ms: i64,
     work: Vec<NewWork>,
     lines: Vec<Line>,
@@ -165,9 +184,10 @@ enum Line {
 }
 
 impl Effects {
-    fn new(case_id: i64, now_ms: i64) -> Self {
+    fn new(case: &CaseRow, now_ms: i64) -> Self {
         Self {
-            case_id,
+            case_id: case.id,
+            flagged: case.needs_attention.is_some(),
             now_ms,
             work: Vec::new(),
             lines: Vec::new(),
@@ -191,9 +211,10 @@ impl Effects {
     /// Writes the planned work, then the timeline.
     async fn flush(&mut self, tx: &mut Tx) -> anyhow::Result<()> {
         let planned = work::insert_works(tx, self.case_id, &self.work, self.now_ms).await?;
-        if !planned.is_empty() {
+        if !planned.is_empty() && self.flagged {
             // Work is planned again: whatever was given up before is behind us.
             cases::flag_attention(tx, self.case_id, None).await?;
+            self.flagged = false;
         }
         let lines: Vec<(i64, &str, serde_json::Value)> = std::mem::take(&mut self.lines)
             .into_iter()

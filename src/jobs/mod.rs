@@ -24,7 +24,7 @@ use tracing::Instrument;
 use crate::domain::case::Input;
 use crate::domain::work::{Work, WorkStatus};
 use crate::engine::Engine;
-use crate::engine::apply::apply;
+use crate::engine::apply::apply_after;
 use crate::engine::outgoing;
 use crate::processor::ProcessorError;
 use crate::store::cases::{self, CaseRow};
@@ -86,11 +86,12 @@ async fn perform_in_span(engine: &Engine, work: WorkRow) -> anyhow::Result<()> {
 }
 
 /// Runs everything due now, oldest first, until nothing is due: what the
-/// runner does, without its sleeps (tests and the drain benchmark). A
-/// failure gives its own lease back; the rest of the batch still runs.
+/// runner does, without its sleeps (tests and the drain benchmark), each
+/// job a task of its own as there. A failure gives its own lease back; the
+/// rest of the batch still runs.
 pub async fn run_due(engine: &Engine) -> anyhow::Result<usize> {
-    const BATCH: i64 = 100;
-    const CONCURRENCY: usize = 16;
+    const BATCH: i64 = 200;
+    const CONCURRENCY: usize = 32;
     let mut ran = 0;
     loop {
         let batch = runner::claim(engine, BATCH).await?;
@@ -98,11 +99,11 @@ pub async fn run_due(engine: &Engine) -> anyhow::Result<usize> {
             return Ok(ran);
         }
         let mut failed = None;
-        let mut running = futures_util::stream::iter(&batch)
-            .map(|due| runner::run_one(engine, due))
+        let mut running = futures_util::stream::iter(batch)
+            .map(|due| runner::spawn_one(engine, due))
             .buffer_unordered(CONCURRENCY);
         while let Some(result) = running.next().await {
-            match result {
+            match result.context("a job panicked")? {
                 Ok(()) => ran += 1,
                 Err(e) => failed = failed.or(Some(e)),
             }
@@ -134,17 +135,19 @@ pub async fn conclude(
     // Lock order: the case row, then its work rows (as every input's
     // cancels take them), or two jobs of one case deadlock on PostgreSQL.
     let case = cases::lock_case(&mut tx, work.case_id).await?;
-    for line in &lines {
-        cases::add_timeline(&mut tx, work.case_id, now, line.kind, &line.detail).await?;
-    }
     // The work ends before the input is applied, so the input's own cancels
     // (a recovery cancels all pending work) leave it as it came out.
     work::finish_work(&mut tx, work.id, status, result, now).await?;
+    let lines: Vec<(&'static str, Value)> = lines.into_iter().map(|l| (l.kind, l.detail)).collect();
     if let (Some(input), Some(case)) = (input, case) {
+        // The job's lines go in with the input's, in one statement.
         let cause = format!("{} job ({})", work.work.kind(), work.key);
-        apply(engine, &mut tx, &case, input, &cause)
+        apply_after(engine, &mut tx, &case, input, &cause, lines)
             .await
             .context("applying the job's outcome to its case")?;
+    } else {
+        let lines: Vec<(i64, &str, Value)> = lines.into_iter().map(|(k, d)| (now, k, d)).collect();
+        cases::add_timelines(&mut tx, work.case_id, &lines).await?;
     }
     if status == WorkStatus::Failed {
         // Given up: the operator must look (a live case always has planned

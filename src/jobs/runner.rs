@@ -17,6 +17,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use super::supervisor::Health;
 use super::{deliver_event, perform, send_notice};
@@ -35,7 +36,7 @@ const POLL: Duration = Duration::from_millis(500);
 /// The shortest sleep between rounds that found nothing to claim.
 const MIN_SLEEP_MS: i64 = 2;
 /// Jobs run at once (processor round trips overlap).
-const CONCURRENCY: usize = 16;
+const CONCURRENCY: usize = 64;
 /// On shutdown, how long running jobs may take to finish before they are
 /// abandoned (their leases given back; the idempotency key makes a rerun
 /// safe). Kept well inside a 10 s stop.
@@ -158,6 +159,14 @@ pub async fn run_one(engine: &Engine, due: &Due) -> anyhow::Result<()> {
     }
 }
 
+/// Runs one claimed piece of work as a task of its own: jobs run on every
+/// core, and the one holding the write turn is polled as soon as its
+/// statement returns instead of after whatever the others are doing.
+pub fn spawn_one(engine: &Engine, due: Due) -> JoinHandle<anyhow::Result<()>> {
+    let engine = engine.clone();
+    tokio::spawn(async move { run_one(&engine, &due).await })
+}
+
 impl Due {
     fn id(&self) -> i64 {
         match self {
@@ -193,17 +202,9 @@ async fn run_round(
     loop {
         let free = CONCURRENCY - running.len();
         if deadline.is_none() && !drained && free >= CONCURRENCY / 2 {
-            // The running jobs go on meanwhile: one of them may hold the
-            // write turn the claim waits for (SQLite), and an unpolled job
-            // never gives it back.
-            let claiming = claim(engine, free as i64);
-            tokio::pin!(claiming);
-            let batch = loop {
-                tokio::select! {
-                    batch = &mut claiming => break batch?,
-                    Some(_) = running.next(), if !running.is_empty() => {}
-                }
-            };
+            // The running jobs are tasks of their own: they go on (and give
+            // the write turn the claim waits for back) meanwhile.
+            let batch = claim(engine, free as i64).await?;
             // A long backlog is one long round: alive all along.
             health.beat();
             drained = batch.len() < free;
@@ -227,8 +228,13 @@ async fn run_round(
                 if deadline.is_some() {
                     tracing::warn!(jobs = running.len(), "jobs still running at shutdown: abandoned, leases given back");
                     let unfinished: Vec<(Leased, i64)> =
-                        running.iter().map(|r: &RunningJob<'_>| r.lease).collect();
-                    drop(running);
+                        running.iter().map(|r: &RunningJob| r.lease).collect();
+                    for job in running.iter() {
+                        job.task.abort();
+                    }
+                    // An aborted task lets go of its transaction (and the
+                    // write turn) when it is dropped, before the leases go.
+                    while running.next().await.is_some() {}
                     for (table, id) in unfinished {
                         let _ = engine.store.release_lease(table, id).await;
                     }
@@ -241,30 +247,35 @@ async fn run_round(
     Ok(claimed)
 }
 
-/// A job in flight, with the lease to give back if it is abandoned.
-struct RunningJob<'a> {
+/// A job in flight (its own task), with the lease to give back if it is
+/// abandoned.
+struct RunningJob {
     lease: (Leased, i64),
-    job: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>,
+    task: JoinHandle<anyhow::Result<()>>,
 }
 
-impl std::future::Future for RunningJob<'_> {
+impl std::future::Future for RunningJob {
     type Output = ();
     fn poll(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<()> {
-        self.job.as_mut().poll(cx)
+        std::pin::Pin::new(&mut self.task)
+            .poll(cx)
+            .map(|done| match done {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::error!(error = %format!("{e:#}"), "job failed; it will run again")
+                }
+                Err(e) if e.is_cancelled() => {}
+                Err(e) => tracing::error!(error = %e, "job panicked; it will run again"),
+            })
     }
 }
 
-fn run_owned(engine: &Engine, due: Due) -> RunningJob<'_> {
-    let lease = (due.table(), due.id());
+fn run_owned(engine: &Engine, due: Due) -> RunningJob {
     RunningJob {
-        lease,
-        job: Box::pin(async move {
-            if let Err(e) = run_one(engine, &due).await {
-                tracing::error!(error = %format!("{e:#}"), "job failed; it will run again");
-            }
-        }),
+        lease: (due.table(), due.id()),
+        task: spawn_one(engine, due),
     }
 }

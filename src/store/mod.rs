@@ -5,6 +5,7 @@
 pub mod cases;
 pub mod customers;
 pub mod events;
+pub mod group_commit;
 pub mod intake_log;
 pub mod mail;
 pub mod notices;
@@ -18,11 +19,11 @@ pub mod sqlite_writer;
 pub mod tx;
 pub mod work;
 
+pub use group_commit::WriteTurn;
 pub use tx::Tx;
 pub(crate) use tx::with_tx;
 
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -43,24 +44,6 @@ macro_rules! with_pool {
     };
 }
 pub(crate) use with_pool;
-
-/// SQLite has one write lock and its busy handler polls with growing sleeps,
-/// so a writer that commits back to back starves the others. Every writer of
-/// the main SQLite database in this process takes this first-come-first-served
-/// turn before it writes (the intake writes its own log file, `intake_log`).
-#[derive(Clone, Debug, Default)]
-pub struct WriteTurn(Arc<tokio::sync::Mutex<()>>);
-
-impl WriteTurn {
-    pub async fn take(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.0.lock().await
-    }
-
-    /// For a transaction that outlives the borrow of the store.
-    pub async fn take_owned(&self) -> tokio::sync::OwnedMutexGuard<()> {
-        self.0.clone().lock_owned().await
-    }
-}
 
 #[derive(Clone, Debug)]
 pub enum Store {
@@ -152,6 +135,8 @@ impl Store {
 
     pub async fn close(&self) {
         if let Self::Sqlite(_, side) = self {
+            // Commits an open batch and gives its connection back.
+            drop(side.turn.take().await);
             side.log.close().await;
         }
         with_pool!(self, pool => pool.close().await)
@@ -186,7 +171,7 @@ impl Store {
 
     /// Waits for this process's turn to write (SQLite); `None` on PostgreSQL,
     /// whose row locks need no such thing.
-    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    pub(crate) async fn write_turn(&self) -> Option<group_commit::TurnGuard<'_>> {
         match self {
             Self::Sqlite(_, side) => Some(side.turn.take().await),
             Self::Postgres(_) => None,

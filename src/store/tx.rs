@@ -1,14 +1,14 @@
-//! A transaction on either backend. On SQLite it also holds this process's
-//! write turn, so a long engine transaction never meets SQLITE_BUSY from the
-//! intake's writer.
+//! A transaction on either backend. On SQLite it is a member of this
+//! process's group commit (`group_commit`): it holds the write turn until it
+//! commits, and its commit returns once the shared batch is on disk.
 
-use sqlx::{Postgres, Sqlite, Transaction};
-use tokio::sync::OwnedMutexGuard;
+use sqlx::{Postgres, Transaction};
 
 use super::Store;
+use super::group_commit::Member;
 
 pub enum Tx {
-    Sqlite(Transaction<'static, Sqlite>, OwnedMutexGuard<()>),
+    Sqlite(Member),
     Postgres(Transaction<'static, Postgres>),
 }
 
@@ -16,8 +16,8 @@ pub enum Tx {
 macro_rules! with_tx {
     ($tx:expr, $conn:ident => $body:expr) => {
         match $tx {
-            $crate::store::Tx::Sqlite(t, _) => {
-                let $conn: &mut sqlx::SqliteConnection = &mut *t;
+            $crate::store::Tx::Sqlite(member) => {
+                let $conn: &mut sqlx::SqliteConnection = member.conn();
                 $body
             }
             $crate::store::Tx::Postgres(t) => {
@@ -32,13 +32,7 @@ pub(crate) use with_tx;
 impl Store {
     pub async fn begin(&self) -> anyhow::Result<Tx> {
         Ok(match self {
-            Self::Sqlite(pool, side) => {
-                let guard = side.turn.take_owned().await;
-                // IMMEDIATE: take the write lock now rather than fail to
-                // upgrade a read transaction later.
-                let tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                Tx::Sqlite(tx, guard)
-            }
+            Self::Sqlite(pool, side) => Tx::Sqlite(side.turn.join(pool).await?),
             Self::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
@@ -47,7 +41,7 @@ impl Store {
 impl Tx {
     pub async fn commit(self) -> anyhow::Result<()> {
         match self {
-            Self::Sqlite(tx, _guard) => tx.commit().await?,
+            Self::Sqlite(member) => member.commit().await?,
             Self::Postgres(tx) => tx.commit().await?,
         }
         Ok(())
