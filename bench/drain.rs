@@ -3,6 +3,7 @@
 //! lookup behaves as open cases pile up.
 //!
 //! cargo run --release --example drain -- [--cases 5000] [--database-url URL] [--runner]
+//!     [--workers N]
 //!
 //! Opens `--cases` cases through the real intake and event processor
 //! (signed `invoice.payment_failed` events over HTTP), moves the engine's
@@ -11,7 +12,12 @@
 //! idempotency key, decline, plan the next attempt) or one email (render,
 //! outbox, or held back by the reminder gap) per job. By default
 //! `jobs::run_due` drains (what tests use); `--runner` starts the job
-//! runner `serve` runs and times until nothing due is left.
+//! runner `serve` runs and times until nothing due is left; `--workers N`
+//! starts N `dunwell worker` processes (the release binary beside this
+//! example) on the same database instead, with the engine's clock moved for
+//! them through the stored simulated timeline, and times from their first
+//! job done to the last. A PostgreSQL URL names a server: each run creates a
+//! database of its own there and drops it afterwards.
 
 #[path = "post.rs"]
 mod post;
@@ -32,6 +38,7 @@ async fn main() -> anyhow::Result<()> {
     let mut cases: usize = 5000;
     let mut url: Option<String> = None;
     let mut runner = false;
+    let mut workers: usize = 0;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "--runner" {
@@ -42,11 +49,19 @@ async fn main() -> anyhow::Result<()> {
         match flag.as_str() {
             "--cases" => cases = value.parse()?,
             "--database-url" => url = Some(value),
+            "--workers" => workers = value.parse()?,
             other => anyhow::bail!("unknown flag {other}"),
         }
     }
     let dir = tempfile::tempdir()?;
-    let url = url.unwrap_or_else(|| format!("sqlite://{}/drain.db", dir.path().display()));
+    let (url, fresh) = match url {
+        Some(server) if dunwell::config::is_postgres_url(&server) => {
+            let fresh = FreshDatabase::create(&server).await?;
+            (fresh.url.clone(), Some(fresh))
+        }
+        Some(url) => (url, None),
+        None => (format!("sqlite://{}/drain.db", dir.path().display()), None),
+    };
     let config = Config::from_pairs([
         ("bind", "127.0.0.1:0"),
         ("database_url", url.as_str()),
@@ -123,31 +138,52 @@ async fn main() -> anyhow::Result<()> {
     engine.clock.advance(chrono::Duration::seconds(
         (15 * 3600 - hour).rem_euclid(86_400),
     ));
+    if workers > 0 {
+        // Worker processes read the engine's clock from the database.
+        let timeline = dunwell::clock::Timeline {
+            real_ms: dunwell::clock::unix_millis(),
+            sim_ms: engine.clock.now_ms(),
+            speed: 1.0,
+        };
+        let timeline = serde_json::to_string(&timeline)?;
+        store
+            .set_setting(dunwell::clock::TIMELINE_KEY, &timeline)
+            .await?;
+    }
     let commits_before = commits(&store);
     let (t, cpu) = (Instant::now(), cpu_secs());
-    let ran = if runner {
-        drain_with_runner(&engine).await?
+    let (ran, drained, how) = if workers > 0 {
+        let (ran, took) = drain_with_workers(&engine, &url, workers, dir.path()).await?;
+        (ran, took, format!("{workers} worker process(es)"))
+    } else if runner {
+        let ran = drain_with_runner(&engine).await?;
+        (ran, t.elapsed(), "job runner".to_owned())
     } else {
-        dunwell::jobs::run_due(&engine).await?
+        let ran = dunwell::jobs::run_due(&engine).await?;
+        (ran, t.elapsed(), "run_due".to_owned())
     };
-    let (drained, cpu) = (t.elapsed(), cpu_secs() - cpu);
+    let cpu = cpu_secs() - cpu;
     println!(
-        "drained {ran} due jobs in {:.2} s: {:.0} jobs/s ({}, {}, {} commits)",
+        "drained {ran} due jobs in {:.2} s: {:.0} jobs/s ({}, {how}, {} commits)",
         drained.as_secs_f64(),
         ran as f64 / drained.as_secs_f64(),
         store.backend(),
-        if runner { "job runner" } else { "run_due" },
         commits(&store) - commits_before
     );
-    println!(
-        "  process CPU while draining: {cpu:.2} s ({:.2} cores busy)",
-        cpu / drained.as_secs_f64()
-    );
+    if workers == 0 {
+        println!(
+            "  process CPU while draining: {cpu:.2} s ({:.2} cores busy)",
+            cpu / drained.as_secs_f64()
+        );
+    }
     for (kind, status, result, n) in outcomes(&store).await? {
         println!("  {n:>6} {kind} {status}: {result}");
     }
     let _ = stop.send(());
     server.await??;
+    if let Some(fresh) = fresh {
+        fresh.drop_it().await?;
+    }
     Ok(())
 }
 
@@ -188,20 +224,7 @@ fn cpu_secs() -> f64 {
 /// Starts the job runner and waits until no work is due and not done;
 /// returns how many pieces were due when it started.
 async fn drain_with_runner(engine: &dunwell::engine::Engine) -> anyhow::Result<usize> {
-    let due = |engine: &dunwell::engine::Engine| {
-        let (store, now) = (engine.store.clone(), engine.clock.now_ms());
-        async move {
-            let backlogs = store.backlogs(now, dunwell::clock::unix_millis()).await?;
-            anyhow::Ok(
-                backlogs
-                    .iter()
-                    .filter(|b| b.queue != "events")
-                    .map(|b| b.depth)
-                    .sum::<i64>(),
-            )
-        }
-    };
-    let ran = due(engine).await?;
+    let ran = due_now(&engine.store, engine.clock.now_ms()).await?;
     let health = std::sync::Arc::new(dunwell::jobs::supervisor::Health::new("job runner"));
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let runner = tokio::spawn(dunwell::jobs::runner::supervise(
@@ -209,10 +232,130 @@ async fn drain_with_runner(engine: &dunwell::engine::Engine) -> anyhow::Result<u
         health,
         shutdown,
     ));
-    while due(engine).await? > 0 {
+    while due_now(&engine.store, engine.clock.now_ms()).await? > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let _ = stop.send(true);
     runner.await?;
     Ok(ran as usize)
+}
+
+/// Due work not done yet (work, notices, outgoing events).
+async fn due_now(store: &Store, engine_now_ms: i64) -> anyhow::Result<i64> {
+    let backlogs = store
+        .backlogs(engine_now_ms, dunwell::clock::unix_millis())
+        .await?;
+    Ok(backlogs
+        .iter()
+        .filter(|b| b.queue != "events")
+        .map(|b| b.depth)
+        .sum())
+}
+
+/// Starts `n` `dunwell worker` processes on `url` and waits until no work
+/// is due; returns how many pieces were due, and the time from the first
+/// one done to the last (the processes' start-up is not timed).
+async fn drain_with_workers(
+    engine: &dunwell::engine::Engine,
+    url: &str,
+    n: usize,
+    dir: &std::path::Path,
+) -> anyhow::Result<(usize, std::time::Duration)> {
+    let exe = std::env::current_exe()?;
+    let dunwell = exe
+        .parent()
+        .and_then(|examples| examples.parent())
+        .map(|release| release.join("dunwell"))
+        .filter(|p| p.exists())
+        .ok_or_else(|| anyhow::anyhow!("build the binary first: cargo build --release"))?;
+    let due = due_now(&engine.store, engine.clock.now_ms()).await?;
+    let mut children = Vec::new();
+    for i in 0..n {
+        let log = std::fs::File::create(dir.join(format!("worker{i}.log")))?;
+        children.push(
+            tokio::process::Command::new(&dunwell)
+                .arg("worker")
+                .env("DUNWELL_DATABASE_URL", url)
+                .env("DUNWELL_BIND", "127.0.0.1:0")
+                .env("DUNWELL_WEBHOOK_SECRETS", SECRET)
+                .stdout(log.try_clone()?)
+                .stderr(log)
+                .kill_on_drop(true)
+                .spawn()?,
+        );
+    }
+    let logs = || {
+        for i in 0..n {
+            let log = std::fs::read_to_string(dir.join(format!("worker{i}.log")));
+            eprintln!("--- worker {i} ---\n{}", log.unwrap_or_default());
+        }
+    };
+    let mut first: Option<Instant> = None;
+    let started = Instant::now();
+    loop {
+        let left = due_now(&engine.store, engine.clock.now_ms()).await?;
+        if left < due && first.is_none() {
+            first = Some(Instant::now());
+        }
+        if left == 0 {
+            break;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(600) {
+            logs();
+            anyhow::bail!("{left} pieces of work still due after 10 minutes");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let took = first.map_or_else(Default::default, |t| t.elapsed());
+    for child in &children {
+        if let Some(pid) = child.id() {
+            // SIGTERM: a clean stop.
+            let _ = std::process::Command::new("kill")
+                .arg(pid.to_string())
+                .status();
+        }
+    }
+    for mut child in children {
+        if !child.wait().await?.success() {
+            logs();
+            anyhow::bail!("a worker process failed");
+        }
+    }
+    Ok((due as usize, took))
+}
+
+/// A database of this run's own on a PostgreSQL server, dropped at the end.
+struct FreshDatabase {
+    server: String,
+    name: String,
+    url: String,
+}
+
+impl FreshDatabase {
+    async fn create(server: &str) -> anyhow::Result<Self> {
+        use sqlx::Connection;
+        let name = format!("dunwell_drain_{}", std::process::id());
+        let mut conn = sqlx::PgConnection::connect(server).await?;
+        let create = format!("DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(create))
+            .execute(&mut conn)
+            .await?;
+        let mut url = url::Url::parse(server)?;
+        url.set_path(&name);
+        Ok(Self {
+            server: server.to_owned(),
+            url: url.to_string(),
+            name,
+        })
+    }
+
+    async fn drop_it(self) -> anyhow::Result<()> {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&self.server).await?;
+        let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
+            .execute(&mut conn)
+            .await?;
+        Ok(())
+    }
 }

@@ -35,7 +35,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::{Sqlite, SqliteConnection, SqlitePool};
 use tokio::sync::{Mutex, MutexGuard, OwnedMutexGuard, oneshot};
 
 /// A batch this large commits at once (bounds the WAL an open batch holds).
@@ -62,11 +63,15 @@ struct Inner {
 /// What a member's commit learns: committed, or why not.
 type Outcome = Result<(), Arc<str>>;
 
-/// The open transaction that members share.
+/// The open transaction that members share, on a connection the batch
+/// keeps: a batch never waits for a connection while it holds the turn
+/// (under load the pool's connections are all reading).
 #[derive(Debug, Default)]
 pub struct Batch {
-    tx: Option<Transaction<'static, Sqlite>>,
-    /// Members whose savepoints were released, waiting for the disk.
+    conn: Option<PoolConnection<Sqlite>>,
+    /// A transaction is open on `conn`.
+    open: bool,
+    /// Members done with their part, waiting for the disk.
     members: Vec<oneshot::Sender<Outcome>>,
     /// A member left without committing: what undoes it.
     undo: Option<Undo>,
@@ -121,8 +126,17 @@ impl WriteTurn {
     pub async fn join(&self, pool: &SqlitePool) -> anyhow::Result<Member> {
         let mut guard = self.lock_owned().await;
         guard.undo_left_member().await;
-        if guard.tx.is_none() {
-            guard.tx = Some(pool.begin_with("BEGIN IMMEDIATE").await?);
+        if !guard.open {
+            guard.forget_interrupted();
+            if guard.conn.is_none() {
+                guard.conn = Some(pool.acquire().await?);
+            }
+            // IMMEDIATE: the write lock now, not a failed upgrade later.
+            if let Err(e) = sqlx::query("BEGIN IMMEDIATE").execute(guard.conn()).await {
+                guard.discard_conn();
+                return Err(e.into());
+            }
+            guard.open = true;
             guard.opened = Some(Instant::now());
         }
         let undo = if guard.members.is_empty() {
@@ -130,7 +144,7 @@ impl WriteTurn {
         } else {
             let savepoint = sqlx::query("SAVEPOINT member").execute(guard.conn()).await;
             if let Err(e) = savepoint {
-                guard.abort(&format!("opening a savepoint failed: {e}"));
+                guard.abort(&format!("opening a savepoint failed: {e}")).await;
                 return Err(e.into());
             }
             Undo::Savepoint
@@ -140,6 +154,16 @@ impl WriteTurn {
             turn: self.clone(),
             undo,
         })
+    }
+
+    /// Commits the open batch and gives its connection back to the pool
+    /// (before the pool closes, which waits for every connection).
+    pub async fn close(&self) {
+        let mut guard = self.lock().await;
+        if guard.settle().await {
+            self.0.commits.fetch_add(1, Ordering::Relaxed);
+        }
+        guard.conn = None;
     }
 
     /// Batches committed so far.
@@ -153,9 +177,24 @@ pub struct TurnGuard<'a>(#[allow(dead_code)] MutexGuard<'a, Batch>);
 
 impl Batch {
     fn conn(&mut self) -> &mut SqliteConnection {
-        self.tx
-            .as_deref_mut()
-            .expect("a member holds an open batch")
+        self.conn.as_deref_mut().expect("the batch has a connection")
+    }
+
+    /// Closes the connection instead of giving it back to the pool: it may
+    /// still be inside a transaction.
+    fn discard_conn(&mut self) {
+        if let Some(mut conn) = self.conn.take() {
+            conn.close_on_drop();
+        }
+        self.open = false;
+    }
+
+    /// Members left waiting by a committer that was cancelled mid-commit:
+    /// whether their batch is on disk is not known, so it is not claimed.
+    fn forget_interrupted(&mut self) {
+        if !self.members.is_empty() {
+            self.tell(Err("the commit was interrupted".into()));
+        }
     }
 
     /// Undoes a member that left without committing: back to its
@@ -164,15 +203,17 @@ impl Batch {
         let Some(undo) = self.undo.take() else {
             return;
         };
-        if self.tx.is_none() {
+        if !self.open {
             return;
         }
         match undo {
-            Undo::Batch => self.abort("a transaction was left without committing"),
+            // Alone: nobody else's work is in it.
+            Undo::Batch => self.roll_back().await,
             Undo::Savepoint => {
                 let undone = sqlx::query("ROLLBACK TO member").execute(self.conn()).await;
                 if let Err(e) = undone {
-                    self.abort(&format!("undoing a failed transaction failed: {e}"));
+                    self.abort(&format!("undoing a failed transaction failed: {e}"))
+                        .await;
                 }
             }
         }
@@ -182,29 +223,47 @@ impl Batch {
     /// its members; returns whether a batch was committed.
     async fn settle(&mut self) -> bool {
         self.undo_left_member().await;
-        let Some(tx) = self.tx.take() else {
-            // A committer was cancelled mid-commit: the outcome is unknown.
-            self.tell(Err("the commit was interrupted".into()));
+        if !self.open {
+            self.forget_interrupted();
             return false;
-        };
+        }
+        // Closed before the await: a committer cancelled here leaves the
+        // COMMIT queued on the connection, ahead of anything after it.
+        self.open = false;
         self.opened = None;
-        let outcome = tx.commit().await;
-        let committed = outcome.is_ok();
-        self.tell(outcome.map_err(|e| format!("committing failed: {e}").into()));
-        committed
+        match sqlx::query("COMMIT").execute(self.conn()).await {
+            Ok(_) => {
+                self.tell(Ok(()));
+                true
+            }
+            Err(e) => {
+                // A failed COMMIT (a deferred constraint, a full disk) can
+                // leave the transaction open.
+                self.open = true;
+                self.abort(&format!("committing failed: {e}")).await;
+                false
+            }
+        }
     }
 
-    /// Rolls the open batch back (dropping a transaction rolls it back) and
-    /// tells its members why.
-    fn abort(&mut self, why: &str) {
+    /// Rolls the open batch back and tells its members why.
+    async fn abort(&mut self, why: &str) {
         tracing::error!(
             why,
             members = self.members.len(),
             "a group commit was rolled back"
         );
-        self.tx = None;
-        self.opened = None;
+        self.roll_back().await;
         self.tell(Err(format!("the transaction was rolled back: {why}").into()));
+    }
+
+    async fn roll_back(&mut self) {
+        if std::mem::take(&mut self.open)
+            && sqlx::query("ROLLBACK").execute(self.conn()).await.is_err()
+        {
+            self.discard_conn();
+        }
+        self.opened = None;
     }
 
     fn tell(&mut self, outcome: Outcome) {

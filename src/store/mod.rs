@@ -135,8 +135,7 @@ impl Store {
 
     pub async fn close(&self) {
         if let Self::Sqlite(_, side) = self {
-            // Commits an open batch and gives its connection back.
-            drop(side.turn.take().await);
+            side.turn.close().await;
             side.log.close().await;
         }
         with_pool!(self, pool => pool.close().await)
