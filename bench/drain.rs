@@ -3,7 +3,7 @@
 //! lookup behaves as open cases pile up.
 //!
 //! cargo run --release --example drain -- [--cases 5000] [--database-url URL] [--runner]
-//!     [--workers N]
+//!     [--workers N [--latency-ms MS]]
 //!
 //! Opens `--cases` cases through the real intake and event processor
 //! (signed `invoice.payment_failed` events over HTTP), moves the engine's
@@ -16,11 +16,16 @@
 //! starts N `dunwell worker` processes (the release binary beside this
 //! example) on the same database instead, with the engine's clock moved for
 //! them through the stored simulated timeline, and times from their first
-//! job done to the last. A PostgreSQL URL names a server: each run creates a
-//! database of its own there and drops it afterwards.
+//! job done to the last; with `--latency-ms` their processor is a local
+//! Stripe stand-in (`slow_stripe.rs`) that answers after that delay, as the
+//! real API does over a network, instead of the instant simulated one. A
+//! PostgreSQL URL names a server: each run creates a database of its own
+//! there and drops it afterwards.
 
 #[path = "post.rs"]
 mod post;
+#[path = "slow_stripe.rs"]
+mod slow_stripe;
 
 use std::time::Instant;
 
@@ -39,6 +44,7 @@ async fn main() -> anyhow::Result<()> {
     let mut url: Option<String> = None;
     let mut runner = false;
     let mut workers: usize = 0;
+    let mut latency_ms: Option<u64> = None;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "--runner" {
@@ -50,6 +56,7 @@ async fn main() -> anyhow::Result<()> {
             "--cases" => cases = value.parse()?,
             "--database-url" => url = Some(value),
             "--workers" => workers = value.parse()?,
+            "--latency-ms" => latency_ms = Some(value.parse()?),
             other => anyhow::bail!("unknown flag {other}"),
         }
     }
@@ -153,8 +160,28 @@ async fn main() -> anyhow::Result<()> {
     let commits_before = commits(&store);
     let (t, cpu) = (Instant::now(), cpu_secs());
     let (ran, drained, how) = if workers > 0 {
-        let (ran, took) = drain_with_workers(&engine, &url, workers, dir.path()).await?;
-        (ran, took, format!("{workers} worker process(es)"))
+        let busy = machine_busy_secs();
+        let processor = match latency_ms {
+            Some(ms) => Some(slow_stripe::start(std::time::Duration::from_millis(ms))?),
+            None => None,
+        };
+        let (ran, took) = drain_with_workers(&engine, &url, workers, processor, dir.path()).await?;
+        let busy = machine_busy_secs() - busy;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        println!(
+            "  machine CPU while draining: {busy:.2} core-s ({:.0}% of {cores} cores; {:.0} jobs per core-s)",
+            100.0 * busy / (took.as_secs_f64() * cores as f64),
+            ran as f64 / busy
+        );
+        let processor = match latency_ms {
+            Some(ms) => format!("a processor answering in {ms} ms"),
+            None => "the simulated processor".to_owned(),
+        };
+        (
+            ran,
+            took,
+            format!("{workers} worker process(es), {processor}"),
+        )
     } else if runner {
         let ran = drain_with_runner(&engine).await?;
         (ran, t.elapsed(), "job runner".to_owned())
@@ -259,6 +286,7 @@ async fn drain_with_workers(
     engine: &dunwell::engine::Engine,
     url: &str,
     n: usize,
+    stripe_api_base: Option<String>,
     dir: &std::path::Path,
 ) -> anyhow::Result<(usize, std::time::Duration)> {
     let exe = std::env::current_exe()?;
@@ -272,12 +300,22 @@ async fn drain_with_workers(
     let mut children = Vec::new();
     for i in 0..n {
         let log = std::fs::File::create(dir.join(format!("worker{i}.log")))?;
+        let mut worker = tokio::process::Command::new(&dunwell);
+        worker
+            .arg("worker")
+            .env("DUNWELL_DATABASE_URL", url)
+            .env("DUNWELL_BIND", "127.0.0.1:0")
+            .env("DUNWELL_WEBHOOK_SECRETS", SECRET);
+        if let Some(base) = &stripe_api_base {
+            // No rate limit to speak of: the latency is what is measured.
+            worker
+                .env("DUNWELL_PROCESSOR", "stripe")
+                .env("DUNWELL_STRIPE_API_KEY", "sk_live_bench_drain_0000")
+                .env("DUNWELL_STRIPE_API_BASE", base)
+                .env("DUNWELL_STRIPE_MAX_RPS", "10000");
+        }
         children.push(
-            tokio::process::Command::new(&dunwell)
-                .arg("worker")
-                .env("DUNWELL_DATABASE_URL", url)
-                .env("DUNWELL_BIND", "127.0.0.1:0")
-                .env("DUNWELL_WEBHOOK_SECRETS", SECRET)
+            worker
                 .stdout(log.try_clone()?)
                 .stderr(log)
                 .kill_on_drop(true)
@@ -300,11 +338,17 @@ async fn drain_with_workers(
         if left == 0 {
             break;
         }
+        for child in &mut children {
+            if let Some(status) = child.try_wait()? {
+                logs();
+                anyhow::bail!("a worker process ended early ({status})");
+            }
+        }
         if started.elapsed() > std::time::Duration::from_secs(600) {
             logs();
             anyhow::bail!("{left} pieces of work still due after 10 minutes");
         }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let took = first.map_or_else(Default::default, |t| t.elapsed());
     for child in &children {
@@ -336,10 +380,14 @@ impl FreshDatabase {
         use sqlx::Connection;
         let name = format!("dunwell_drain_{}", std::process::id());
         let mut conn = sqlx::PgConnection::connect(server).await?;
-        let create = format!("DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(create))
-            .execute(&mut conn)
-            .await?;
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {name}"),
+            format!("CREATE DATABASE {name}"),
+        ] {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut conn)
+                .await?;
+        }
         let mut url = url::Url::parse(server)?;
         url.set_path(&name);
         Ok(Self {
@@ -358,4 +406,28 @@ impl FreshDatabase {
             .await?;
         Ok(())
     }
+}
+
+/// CPU time the whole machine spent busy so far (all processes, every
+/// core), from /proc/stat: what worker processes and the database share.
+fn machine_busy_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal: busy is all but idle
+    // and iowait.
+    let busy: f64 = ticks
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .take(6)
+        .map(|(_, t)| t)
+        .sum();
+    busy / 100.0
 }

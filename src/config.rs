@@ -620,14 +620,14 @@ impl RawConfig {
             "stripe_max_rps (DUNWELL_STRIPE_MAX_RPS)",
             self.stripe_max_rps.as_deref().unwrap_or(default_rps),
             |n| n.is_finite() && *n > 0.0 && *n <= 10_000.0,
-            "requests per second above 0 (Stripe allows about 100 in live mode, 25 in test mode)",
+            "requests per second above 0 and at most 10000 (Stripe allows about 100 in live mode, 25 in test mode)",
             &mut errors,
         );
         let smtp_max_per_sec = number::<f64>(
             "smtp_max_per_sec (DUNWELL_SMTP_MAX_PER_SEC)",
             &self.smtp_max_per_sec,
             |n| n.is_finite() && *n > 0.0 && *n <= 10_000.0,
-            "emails per second above 0",
+            "emails per second above 0 and at most 10000",
             &mut errors,
         );
         let clock_speed = number::<f64>(

@@ -144,7 +144,9 @@ impl WriteTurn {
         } else {
             let savepoint = sqlx::query("SAVEPOINT member").execute(guard.conn()).await;
             if let Err(e) = savepoint {
-                guard.abort(&format!("opening a savepoint failed: {e}")).await;
+                guard
+                    .abort(&format!("opening a savepoint failed: {e}"))
+                    .await;
                 return Err(e.into());
             }
             Undo::Savepoint
@@ -177,7 +179,9 @@ pub struct TurnGuard<'a>(#[allow(dead_code)] MutexGuard<'a, Batch>);
 
 impl Batch {
     fn conn(&mut self) -> &mut SqliteConnection {
-        self.conn.as_deref_mut().expect("the batch has a connection")
+        self.conn
+            .as_deref_mut()
+            .expect("the batch has a connection")
     }
 
     /// Closes the connection instead of giving it back to the pool: it may
