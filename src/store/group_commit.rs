@@ -97,17 +97,13 @@ pub struct Member {
 
 impl WriteTurn {
     async fn lock(&self) -> MutexGuard<'_, Batch> {
-        self.0.waiting.fetch_add(1, Ordering::SeqCst);
-        let guard = self.0.batch.lock().await;
-        self.0.waiting.fetch_sub(1, Ordering::SeqCst);
-        guard
+        let _waiting = Waiting::count(&self.0.waiting);
+        self.0.batch.lock().await
     }
 
     async fn lock_owned(&self) -> OwnedMutexGuard<Batch> {
-        self.0.waiting.fetch_add(1, Ordering::SeqCst);
-        let guard = self.0.batch.clone().lock_owned().await;
-        self.0.waiting.fetch_sub(1, Ordering::SeqCst);
-        guard
+        let _waiting = Waiting::count(&self.0.waiting);
+        self.0.batch.clone().lock_owned().await
     }
 
     /// The turn for a plain writer: the open batch is committed first, so
@@ -171,6 +167,23 @@ impl WriteTurn {
     /// Batches committed so far.
     pub fn commits(&self) -> u64 {
         self.0.commits.load(Ordering::Relaxed)
+    }
+}
+
+/// One task counted as waiting for the turn while this lives: a waiter
+/// that is cancelled (its task aborted) is not counted on for ever.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn count(waiting: &'a AtomicUsize) -> Self {
+        waiting.fetch_add(1, Ordering::SeqCst);
+        Self(waiting)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -444,6 +457,27 @@ mod tests {
         let ok: Vec<bool> = results.iter().map(Result::is_ok).collect();
         assert_eq!(ok, [false, true, false, false, true]);
         assert_eq!(rows(&store, "t").await, vec![2, 5]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_waiter_that_is_cancelled_is_not_waited_for() {
+        let (_dir, store) = store().await;
+        let held = turn(&store).take().await;
+        let s = store.clone();
+        let waiter = tokio::spawn(async move { drop(s.begin().await) });
+        while turn(&store).0.waiting.load(Ordering::SeqCst) < 1 {
+            tokio::task::yield_now().await;
+        }
+        waiter.abort();
+        let _ = waiter.await;
+        assert_eq!(turn(&store).0.waiting.load(Ordering::SeqCst), 0);
+        drop(held);
+        // Alone, a member commits at once rather than leave it to others.
+        let before = turn(&store).commits();
+        member(store.clone(), "INSERT INTO t VALUES (1)", Then::Commit)
+            .await
+            .unwrap();
+        assert_eq!(turn(&store).commits() - before, 1);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
