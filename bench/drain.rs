@@ -169,7 +169,7 @@ async fn main() -> anyhow::Result<()> {
         let busy = machine_busy_secs() - busy;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         println!(
-            "  machine CPU while draining: {busy:.2} core-s ({:.0}% of {cores} cores; {:.0} jobs per core-s)",
+            "  machine CPU from the workers' start to the last job: {busy:.2} core-s ({:.0}% of {cores} cores; {:.0} jobs per core-s)",
             100.0 * busy / (took.as_secs_f64() * cores as f64),
             ran as f64 / busy
         );
@@ -190,12 +190,16 @@ async fn main() -> anyhow::Result<()> {
         (ran, t.elapsed(), "run_due".to_owned())
     };
     let cpu = cpu_secs() - cpu;
+    // This process's group commits (SQLite, when it drained itself).
+    let commits = match commits(&store) - commits_before {
+        0 => String::new(),
+        n => format!(", {n} commits"),
+    };
     println!(
-        "drained {ran} due jobs in {:.2} s: {:.0} jobs/s ({}, {how}, {} commits)",
+        "drained {ran} due jobs in {:.2} s: {:.0} jobs/s ({}, {how}{commits})",
         drained.as_secs_f64(),
         ran as f64 / drained.as_secs_f64(),
         store.backend(),
-        commits(&store) - commits_before
     );
     if workers == 0 {
         println!(
