@@ -35,13 +35,19 @@ const RENEW: Duration = Duration::from_secs(10);
 const POLL: Duration = Duration::from_millis(500);
 /// The shortest sleep between rounds that found nothing to claim.
 const MIN_SLEEP_MS: i64 = 2;
-/// Jobs run at once: processor round trips (hundreds of milliseconds on
-/// Stripe) overlap, and on SQLite the more transactions wait for the write
-/// turn, the fewer commits (`store::group_commit`). Measured with
-/// `bench/drain.rs`: 64 drained fastest on SQLite; on PostgreSQL 16, 32 and
-/// 64 came out alike when the CPU was the limit, and 16 held a worker to 16
-/// calls in flight when the processor was.
-const CONCURRENCY: usize = 64;
+/// Jobs run at once, each a task of its own: processor round trips
+/// (hundreds of milliseconds on Stripe) overlap. On SQLite many, since the
+/// more transactions wait for the write turn, the fewer commits
+/// (`store::group_commit`), and the intake has its own writer. On PostgreSQL
+/// as many as the pool has connections (16), which the event processor and,
+/// in `serve`, the webhook intake share: more only queued them behind jobs.
+/// Measured with `bench/drain.rs` (`--workers`, `--latency-ms`).
+fn concurrency(engine: &Engine) -> usize {
+    match engine.store {
+        crate::store::Store::Sqlite(..) => 64,
+        crate::store::Store::Postgres(_) => 16,
+    }
+}
 /// On shutdown, how long running jobs may take to finish before they are
 /// abandoned (their leases given back; the idempotency key makes a rerun
 /// safe). Kept well inside a 10 s stop.
@@ -205,8 +211,8 @@ async fn run_round(
     let mut drained = false;
     let mut deadline: Option<tokio::time::Instant> = None;
     loop {
-        let free = CONCURRENCY - running.len();
-        if deadline.is_none() && !drained && free >= CONCURRENCY / 2 {
+        let free = concurrency(engine) - running.len();
+        if deadline.is_none() && !drained && free >= concurrency(engine) / 2 {
             // The running jobs are tasks of their own: they go on (and give
             // the write turn the claim waits for back) meanwhile.
             let batch = claim(engine, free as i64).await?;

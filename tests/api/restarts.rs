@@ -234,7 +234,9 @@ async fn two_workers_and_a_crash_on_one_postgres() {
     .await;
     one.kill9();
     let _one_again = Process::start("worker-1-restarted", "worker", &env);
-    eventually(Duration::from_secs(60), "every case recovered", || async {
+    // Events the killed worker had leased come back when their lease runs
+    // out (60 s, `process_events::LEASE_MS`), then their cases run through.
+    eventually(Duration::from_secs(120), "every case recovered", || async {
         for s in &invoices {
             if state_of(&store, &s.invoice).await != Some(CaseState::Recovered) {
                 return None;
