@@ -110,9 +110,7 @@ impl WriteTurn {
     /// the caller's own connection can take the write lock.
     pub async fn take(&self) -> TurnGuard<'_> {
         let mut guard = self.lock().await;
-        if guard.settle().await {
-            self.0.commits.fetch_add(1, Ordering::Relaxed);
-        }
+        self.settle(&mut guard).await;
         TurnGuard(guard)
     }
 
@@ -158,10 +156,15 @@ impl WriteTurn {
     /// (before the pool closes, which waits for every connection).
     pub async fn close(&self) {
         let mut guard = self.lock().await;
-        if guard.settle().await {
+        self.settle(&mut guard).await;
+        guard.conn = None;
+    }
+
+    /// Commits `batch` (held with the turn) and counts the commit.
+    async fn settle(&self, batch: &mut Batch) {
+        if batch.settle().await {
             self.0.commits.fetch_add(1, Ordering::Relaxed);
         }
-        guard.conn = None;
     }
 
     /// Batches committed so far.
@@ -305,8 +308,8 @@ impl Member {
         let (tell, told) = oneshot::channel();
         guard.members.push(tell);
         let last = guard.full() || self.turn.0.waiting.load(Ordering::SeqCst) == 0;
-        if last && guard.settle().await {
-            self.turn.0.commits.fetch_add(1, Ordering::Relaxed);
+        if last {
+            self.turn.settle(&mut guard).await;
         }
         drop(guard);
         tokio::pin!(told);
