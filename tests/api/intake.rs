@@ -134,16 +134,18 @@ async fn refusals_store_nothing_and_say_why(backend: Backend) {
             "does not match",
         ),
         (
-            "301 s old",
+            // Well outside the 300 s tolerance, so a slow run cannot move
+            // it inside; the unit tests check the 301 s edge exactly.
+            "an hour old",
             body.clone(),
-            vec![("stripe-signature", sign_webhook(&body, SECRET, t - 301))],
+            vec![("stripe-signature", sign_webhook(&body, SECRET, t - 3600))],
             400,
             "tolerance",
         ),
         (
-            "301 s ahead",
+            "an hour ahead",
             body.clone(),
-            vec![("stripe-signature", sign_webhook(&body, SECRET, t + 301))],
+            vec![("stripe-signature", sign_webhook(&body, SECRET, t + 3600))],
             400,
             "tolerance",
         ),
