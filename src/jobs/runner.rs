@@ -23,9 +23,9 @@ use super::supervisor::Health;
 use super::{deliver_event, perform, send_notice};
 use crate::clock::unix_millis;
 use crate::engine::Engine;
-use crate::store::notices::Notice;
-use crate::store::outgoing::OutgoingEvent;
-use crate::store::work::{Leased, WorkRow};
+use crate::store::notices::{self, Notice};
+use crate::store::outgoing::{self, OutgoingEvent};
+use crate::store::work::{self, Claim, Leased, WorkRow};
 
 /// How long a claim is ours (real time) unless renewed.
 pub const LEASE_MS: i64 = 30_000;
@@ -117,33 +117,29 @@ pub enum Due {
     Outgoing(OutgoingEvent),
 }
 
-/// Claims a batch of due work and notices. Empty: nothing is due.
+/// Claims a batch of due work, notices and outgoing events, in one
+/// transaction (on SQLite a member of the group commit: no commit of its
+/// own). Empty: nothing is due.
 pub async fn claim(engine: &Engine, limit: i64) -> anyhow::Result<Vec<Due>> {
     let real = unix_millis();
-    let now = engine.clock.now_ms();
-    let lease = real + LEASE_MS;
-    let store = &engine.store;
-    let mut due: Vec<Due> = store
-        .claim_notices(None, now, real, lease, limit)
-        .await?
-        .into_iter()
-        .map(Due::Notice)
-        .collect();
-    due.extend(
-        store
-            .claim_work(None, now, real, lease, limit)
-            .await?
-            .into_iter()
-            .map(Due::Work),
-    );
-    due.extend(
-        store
-            .claim_outgoing(now, real, lease, limit)
-            .await?
-            .into_iter()
-            .map(Due::Outgoing),
-    );
-    Ok(due)
+    let claim = Claim {
+        id: None,
+        sim_now_ms: engine.clock.now_ms(),
+        real_now_ms: real,
+        lease_until_ms: real + LEASE_MS,
+        limit,
+    };
+    let mut tx = engine.store.begin().await?;
+    let notices = notices::claim_notices(&mut tx, &claim).await?;
+    let work = work::claim_work(&mut tx, &claim).await?;
+    let events = outgoing::claim_outgoing(&mut tx, &claim).await?;
+    tx.commit().await?;
+    let notices = notices.into_iter().map(Due::Notice);
+    let work = work.into_iter().map(Due::Work);
+    Ok(notices
+        .chain(work)
+        .chain(events.into_iter().map(Due::Outgoing))
+        .collect())
 }
 
 /// Runs one claimed piece of work, renewing its lease while it runs.

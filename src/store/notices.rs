@@ -3,6 +3,7 @@
 
 use sqlx::Row;
 
+use super::work::{Claim, claim_sql};
 use super::{Store, Tx, with_pool, with_tx};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -172,36 +173,6 @@ impl Store {
         Ok(card)
     }
 
-    /// Takes pending, due notices (one, or up to `limit` when `id` is
-    /// `None`) until `lease_until_ms` (real clock).
-    pub async fn claim_notices(
-        &self,
-        id: Option<i64>,
-        sim_now_ms: i64,
-        real_now_ms: i64,
-        lease_until_ms: i64,
-        limit: i64,
-    ) -> anyhow::Result<Vec<Notice>> {
-        let sql = self.claim_sql("notices", COLUMNS);
-        let _turn = self.write_turn().await;
-        let rows = with_pool!(self, pool => {
-            let mut out = Vec::new();
-            for r in sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(lease_until_ms)
-                .bind(sim_now_ms)
-                .bind(real_now_ms)
-                .bind(id)
-                .bind(limit)
-                .fetch_all(pool)
-                .await?
-            {
-                out.push(notice_from_row!(r));
-            }
-            out
-        });
-        Ok(rows)
-    }
-
     /// Records what was written and where it stands (`outbox`, `sending`,
     /// `sent`, `failed`, `no_recipient`), letting go of the lease.
     #[allow(clippy::too_many_arguments)]
@@ -298,4 +269,17 @@ impl Store {
         });
         Ok(rows)
     }
+}
+
+/// Claims due notices (`claim`) in `tx`.
+pub async fn claim_notices(tx: &mut Tx, claim: &Claim) -> anyhow::Result<Vec<Notice>> {
+    let sql = claim_sql(tx, "notices", COLUMNS);
+    let rows = with_tx!(tx, conn => {
+        let mut out = Vec::new();
+        for r in claim.bind(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_all(&mut *conn).await? {
+            out.push(notice_from_row!(r));
+        }
+        out
+    });
+    Ok(rows)
 }

@@ -3,6 +3,7 @@
 
 use sqlx::Row;
 
+use super::work::{Claim, claim_sql};
 use super::{Store, Tx, with_pool, with_tx};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -67,34 +68,6 @@ pub async fn insert_outgoing(
 }
 
 impl Store {
-    /// Takes due, pending events until `lease_until_ms` (real clock).
-    pub async fn claim_outgoing(
-        &self,
-        sim_now_ms: i64,
-        real_now_ms: i64,
-        lease_until_ms: i64,
-        limit: i64,
-    ) -> anyhow::Result<Vec<OutgoingEvent>> {
-        let sql = self.claim_sql("outgoing_events", COLUMNS);
-        let _turn = self.write_turn().await;
-        let rows = with_pool!(self, pool => {
-            let mut out = Vec::new();
-            for r in sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(lease_until_ms)
-                .bind(sim_now_ms)
-                .bind(real_now_ms)
-                .bind(None::<i64>)
-                .bind(limit)
-                .fetch_all(pool)
-                .await?
-            {
-                out.push(outgoing_from_row!(r));
-            }
-            out
-        });
-        Ok(rows)
-    }
-
     /// The event reached the receiver.
     pub async fn outgoing_delivered(&self, id: i64, now_ms: i64) -> anyhow::Result<()> {
         self.finish_outgoing(id, "delivered", None, None, Some(now_ms))
@@ -156,4 +129,18 @@ impl Store {
         });
         Ok(rows)
     }
+}
+
+/// Claims due events (`claim`; its `id` is not used) in `tx`.
+pub async fn claim_outgoing(tx: &mut Tx, claim: &Claim) -> anyhow::Result<Vec<OutgoingEvent>> {
+    let sql = claim_sql(tx, "outgoing_events", COLUMNS);
+    let claim = Claim { id: None, ..*claim };
+    let rows = with_tx!(tx, conn => {
+        let mut out = Vec::new();
+        for r in claim.bind(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_all(&mut *conn).await? {
+            out.push(outgoing_from_row!(r));
+        }
+        out
+    });
+    Ok(rows)
 }

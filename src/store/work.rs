@@ -177,35 +177,6 @@ impl Store {
     /// `lease_until_ms` (real clock): work `id`, or when `None` up to `limit`
     /// pieces, oldest first, in one commit. Empty: done, canceled, not due
     /// yet or held by another worker; the world moved on.
-    pub async fn claim_work(
-        &self,
-        id: Option<i64>,
-        sim_now_ms: i64,
-        real_now_ms: i64,
-        lease_until_ms: i64,
-        limit: i64,
-    ) -> anyhow::Result<Vec<WorkRow>> {
-        let sql = self.claim_sql("case_work", WORK_COLUMNS);
-        let _turn = self.write_turn().await;
-        let mut rows = with_pool!(self, pool => {
-            let mut out = Vec::new();
-            for r in sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(lease_until_ms)
-                .bind(sim_now_ms)
-                .bind(real_now_ms)
-                .bind(id)
-                .bind(limit)
-                .fetch_all(pool)
-                .await?
-            {
-                out.push(work_from_row!(r));
-            }
-            out
-        });
-        rows.sort_by_key(|w| (w.due_at, w.id));
-        Ok(rows)
-    }
-
     /// Pending work due by `due_by_ms` and not leased, oldest first (the
     /// drain benchmark times this lookup).
     pub async fn due_work(
@@ -250,27 +221,71 @@ impl Store {
     }
 }
 
-impl Store {
-    /// The claim of every leased queue table (`case_work`, `notices`):
-    /// pending, due, unleased rows (one, or the oldest `$5`) leased until
-    /// `$1` (real ms) in one statement. On PostgreSQL concurrent claimers
-    /// skip each other's rows instead of queueing behind them.
-    pub(crate) fn claim_sql(&self, table: &str, columns: &str) -> String {
-        let skip_locked = match self {
-            Self::Sqlite(..) => "",
-            Self::Postgres(_) => " FOR UPDATE SKIP LOCKED",
-        };
-        format!(
-            "UPDATE {table} SET lease_until = $1 \
-             WHERE id IN (SELECT id FROM {table} \
-                          WHERE status = 'pending' AND due_at <= $2 \
-                            AND (lease_until IS NULL OR lease_until < $3) \
-                            AND ($4 IS NULL OR id = $4) \
-                          ORDER BY due_at, id LIMIT $5{skip_locked}) \
-               AND status = 'pending' AND (lease_until IS NULL OR lease_until < $3) \
-             RETURNING {columns}"
-        )
+/// A claim of due queue rows: pending rows due by `sim_now_ms` (engine
+/// clock) whose lease ran out by `real_now_ms`, leased until
+/// `lease_until_ms` (real clock); `id` alone or the oldest `limit`.
+#[derive(Debug, Clone, Copy)]
+pub struct Claim {
+    pub id: Option<i64>,
+    pub sim_now_ms: i64,
+    pub real_now_ms: i64,
+    pub lease_until_ms: i64,
+    pub limit: i64,
+}
+
+/// Claims due work (`claim`) in `tx`, oldest first.
+pub async fn claim_work(tx: &mut Tx, claim: &Claim) -> anyhow::Result<Vec<WorkRow>> {
+    let sql = claim_sql(tx, "case_work", WORK_COLUMNS);
+    let mut rows = with_tx!(tx, conn => {
+        let mut out = Vec::new();
+        for r in claim.bind(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_all(&mut *conn).await? {
+            out.push(work_from_row!(r));
+        }
+        out
+    });
+    rows.sort_by_key(|w| (w.due_at, w.id));
+    Ok(rows)
+}
+
+impl Claim {
+    /// Binds `$1`..`$5` of `claim_sql`.
+    pub(crate) fn bind<'q, DB>(
+        &self,
+        query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>,
+    ) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
+    where
+        DB: sqlx::Database,
+        i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    {
+        query
+            .bind(self.lease_until_ms)
+            .bind(self.sim_now_ms)
+            .bind(self.real_now_ms)
+            .bind(self.id)
+            .bind(self.limit)
     }
+}
+
+/// The claim of every leased queue table (`case_work`, `notices`,
+/// `outgoing_events`): the rows of a `Claim` leased in one statement. On
+/// PostgreSQL concurrent claimers skip each other's rows instead of
+/// queueing behind them.
+pub(crate) fn claim_sql(tx: &Tx, table: &str, columns: &str) -> String {
+    let skip_locked = match tx {
+        Tx::Sqlite(_) => "",
+        Tx::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+    };
+    format!(
+        "UPDATE {table} SET lease_until = $1 \
+         WHERE id IN (SELECT id FROM {table} \
+                      WHERE status = 'pending' AND due_at <= $2 \
+                        AND (lease_until IS NULL OR lease_until < $3) \
+                        AND ($4 IS NULL OR id = $4) \
+                      ORDER BY due_at, id LIMIT $5{skip_locked}) \
+           AND status = 'pending' AND (lease_until IS NULL OR lease_until < $3) \
+         RETURNING {columns}"
+    )
 }
 
 /// The tables whose rows the job runner leases.
