@@ -7,8 +7,9 @@
 //!
 //! Every request is timed one at a time (an operator's dashboard, not a
 //! load test) after a few unmeasured warm-up requests; p50, p99 and the
-//! slowest are printed per read. The due-work lookup is timed through the
-//! store's own query on a second connection to the same file.
+//! slowest are printed per read. The due-work lookup and the planner's
+//! learning read are timed through the store's own queries on a second
+//! connection to the same file.
 
 use std::time::{Duration, Instant};
 
@@ -70,6 +71,14 @@ async fn main() -> anyhow::Result<()> {
         timings.push(t.elapsed());
     }
     report("next due time", &mut timings);
+    // The planner's learning read (every quarter hour, 180 days back).
+    let since = real - 180 * 86_400_000;
+    for _ in 0..requests.min(20) {
+        let t = Instant::now();
+        store.retry_history(since).await?;
+        timings.push(t.elapsed());
+    }
+    report("learned retry outcomes (180 days)", &mut timings);
 
     // Something to look for: one case from the middle of the list.
     let page: Value = serde_json::from_slice(&get("/api/cases?limit=200".into()).await?)?;

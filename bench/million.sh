@@ -55,3 +55,4 @@ plan "a case's timeline" "SELECT id FROM case_timeline WHERE case_id = 1 ORDER B
 plan "statistics, whole days" "SELECT SUM(cases) FROM case_counts_daily WHERE day >= 1 AND day < 2 GROUP BY currency, state, decline_category, decline_code, recovered_by, recovered_on_retry"
 plan "statistics, whole hours at the ends" "SELECT SUM(cases) FROM case_counts WHERE hour >= 1 AND hour < 2 GROUP BY currency, state, decline_category, decline_code, recovered_by, recovered_on_retry"
 plan "statistics, the partial hours at the ends" "SELECT COUNT(*) FROM cases WHERE state IS NOT NULL AND opened_at >= 1 AND opened_at < 2 GROUP BY currency, state"
+plan "learned retry outcomes" "SELECT decline_category, decline_code, timezone, hour, SUM(tries), SUM(paid) FROM retry_outcomes WHERE hour >= 1 GROUP BY decline_category, decline_code, timezone, hour"

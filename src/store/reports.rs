@@ -490,29 +490,33 @@ pub struct RetryHistory {
 }
 
 impl Store {
-    /// Our finished retries since `since` (unix ms, engine clock), counted
-    /// per refusal, case time zone and UTC hour.
+    /// Our finished retries from the UTC hour of `since` (unix ms, engine
+    /// clock) on, counted per refusal, case time zone and UTC hour: the
+    /// running counts the `retry_finished` trigger keeps (`retry_outcomes`),
+    /// not every finished retry.
     pub async fn retry_history(&self, since: i64) -> anyhow::Result<Vec<RetryHistory>> {
         let rows = with_pool!(self, pool => {
             let mut out = Vec::new();
             for r in sqlx::query(
-                "SELECT c.decline_category, c.decline_code, c.timezone, \
-                 w.due_at / 3600000 AS hour, COUNT(*) AS n, \
-                 SUM(CASE WHEN w.result = 'paid' THEN 1 ELSE 0 END) AS paid \
-                 FROM case_work w JOIN cases c ON c.id = w.case_id \
-                 WHERE w.kind = 'retry' AND w.status = 'done' AND w.due_at >= $1 \
-                 GROUP BY c.decline_category, c.decline_code, c.timezone, hour",
+                "SELECT decline_category, decline_code, timezone, hour, \
+                 CAST(SUM(tries) AS BIGINT) AS n, CAST(SUM(paid) AS BIGINT) AS paid \
+                 FROM retry_outcomes WHERE hour >= $1 \
+                 GROUP BY decline_category, decline_code, timezone, hour",
             )
-            .bind(since)
+            .bind(since.div_euclid(HOUR_MS))
             .fetch_all(pool)
             .await?
             {
                 let hour: i64 = r.try_get("hour")?;
+                let named = |key: &str| -> Result<Option<String>, sqlx::Error> {
+                    let value: String = r.try_get(key)?;
+                    Ok(Some(value).filter(|v| !v.is_empty()))
+                };
                 out.push(RetryHistory {
-                    category: r.try_get("decline_category")?,
-                    code: r.try_get("decline_code")?,
+                    category: named("decline_category")?,
+                    code: named("decline_code")?,
                     timezone: r.try_get("timezone")?,
-                    hour_ms: hour * 3_600_000,
+                    hour_ms: hour * HOUR_MS,
                     tries: r.try_get("n")?,
                     paid: r.try_get("paid")?,
                 });

@@ -173,10 +173,6 @@ pub async fn finish_work(
 }
 
 impl Store {
-    /// Takes pending, due, unleased work for this worker until
-    /// `lease_until_ms` (real clock): work `id`, or when `None` up to `limit`
-    /// pieces, oldest first, in one commit. Empty: done, canceled, not due
-    /// yet or held by another worker; the world moved on.
     /// Pending work due by `due_by_ms` and not leased, oldest first (the
     /// drain benchmark times this lookup).
     pub async fn due_work(
@@ -233,7 +229,9 @@ pub struct Claim {
     pub limit: i64,
 }
 
-/// Claims due work (`claim`) in `tx`, oldest first.
+/// Takes pending, due, unleased work (`claim`) in `tx`, oldest first.
+/// Empty: done, canceled, not due yet or held by another worker; the world
+/// moved on.
 pub async fn claim_work(tx: &mut Tx, claim: &Claim) -> anyhow::Result<Vec<WorkRow>> {
     let sql = claim_sql(tx, "case_work", WORK_COLUMNS);
     let mut rows = with_tx!(tx, conn => {

@@ -53,6 +53,18 @@ async fn soft_declines_then_recovered(backend: Backend) {
     assert_eq!(attempts[0].detail["decline_code"], "insufficient_funds");
     assert_eq!(attempts[0].detail["category"], "funds");
     assert_eq!(attempts[2].detail["outcome"], "paid");
+    // The planner's running counts took each retry as it finished, with
+    // the case's refusal and time zone.
+    let learned = app.store.retry_history(0).await.unwrap();
+    let tries: i64 = learned.iter().map(|r| r.tries).sum();
+    let paid: i64 = learned.iter().map(|r| r.paid).sum();
+    assert_eq!((tries, paid), (3, 1), "{learned:?}");
+    assert!(
+        learned.iter().all(|r| r.category.as_deref() == Some("funds")
+            && r.code.as_deref() == Some("insufficient_funds")
+            && r.timezone == case.timezone),
+        "{learned:?}"
+    );
     app.shutdown().await;
 }
 
