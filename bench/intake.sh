@@ -12,6 +12,7 @@
 #
 #   bash bench/intake.sh            # 20 s per run
 #   SECONDS_PER_RUN=10 CONNECTIONS=32 bash bench/intake.sh
+#   DUNWELL=/path/to/old/dunwell bash bench/intake.sh   # measure another build
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +24,7 @@ mkdir -p "$OUT"
 
 cargo build --release --quiet --bin dunwell --example loadgen --example ceiling
 BIN=target/release
+DUNWELL=${DUNWELL:-$BIN/dunwell}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" <<<"$2"; }
@@ -58,7 +60,7 @@ run_dunwell() {
     port=$(free_port)
     DUNWELL_BIND=127.0.0.1:$port DUNWELL_DATABASE_URL="sqlite://$dir/dunwell.db" \
         DUNWELL_WEBHOOK_SECRETS=$SECRET DUNWELL_LOG=warn \
-        "$BIN/dunwell" "$role" 2>"$OUT/$role.log" & pid=$!
+        "$DUNWELL" "$role" 2>"$OUT/$role.log" & pid=$!
     PIDS+=($pid)
     wait_port "$port"
     result=$(load "$port" "${role:0:1}")

@@ -60,9 +60,11 @@ async fn soft_declines_then_recovered(backend: Backend) {
     let paid: i64 = learned.iter().map(|r| r.paid).sum();
     assert_eq!((tries, paid), (3, 1), "{learned:?}");
     assert!(
-        learned.iter().all(|r| r.category.as_deref() == Some("funds")
-            && r.code.as_deref() == Some("insufficient_funds")
-            && r.timezone == case.timezone),
+        learned
+            .iter()
+            .all(|r| r.category.as_deref() == Some("funds")
+                && r.code.as_deref() == Some("insufficient_funds")
+                && r.timezone == case.timezone),
         "{learned:?}"
     );
     app.shutdown().await;
