@@ -290,7 +290,7 @@ async fn main() -> anyhow::Result<()> {
         timeout: Duration::from_secs(a.timeout_secs),
     };
     sampler
-        .until(1, |s, _| s.opened >= n && s.emailed >= n)
+        .until(1, |s| s.opened >= n && s.emailed >= n)
         .await?;
     sender.await??;
     let day_0 = stand_in.tally.snapshot();
@@ -300,7 +300,7 @@ async fn main() -> anyhow::Result<()> {
         child = dunwell.start(a.speed).await?;
         // Every case plans a first retry; one canceled (the case ended)
         // counts as made.
-        sampler.until(2, |s, _| s.retried >= n).await?;
+        sampler.until(2, |s| s.retried >= n).await?;
     }
     dunwell.stop(&mut child).await?;
     server_handle.stop(true).await;
@@ -402,13 +402,9 @@ struct Sampler<'a> {
 }
 
 impl Sampler<'_> {
-    /// Samples phase `phase` until `done` (given the sample and all so far)
-    /// or the run's time limit.
-    async fn until(
-        &mut self,
-        phase: u8,
-        done: impl Fn(&Sample, &[Sample]) -> bool,
-    ) -> anyhow::Result<()> {
+    /// Samples phase `phase` until `done` says so of a sample, or the run's
+    /// time limit.
+    async fn until(&mut self, phase: u8, done: impl Fn(&Sample) -> bool) -> anyhow::Result<()> {
         // The engine's clock (as this start of dunwell stored it), to tell
         // work due from work planned for later.
         let timeline: String = sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
@@ -446,7 +442,7 @@ impl Sampler<'_> {
             };
             self.last_calls = calls;
             self.samples.push(sample);
-            if done(&sample, &self.samples) {
+            if done(&sample) {
                 return Ok(());
             }
             if self.started.elapsed() > self.timeout {
