@@ -28,7 +28,7 @@ use crate::engine::apply::apply_after;
 use crate::engine::outgoing;
 use crate::processor::ProcessorError;
 use crate::store::cases::{self, CaseRow};
-use crate::store::work::{self, Claim, WorkRow};
+use crate::store::work::{self, WorkRow};
 
 /// Processor failures (5xx, timeouts) on one piece of work before giving up.
 pub const MAX_TRIES: i32 = 5;
@@ -36,14 +36,7 @@ pub const MAX_TRIES: i32 = 5;
 /// Claims work `id` and carries it out if it is due and free; returns
 /// whether it ran (tests of concurrent runs of one piece of work).
 pub async fn run_work(engine: &Engine, id: i64) -> anyhow::Result<bool> {
-    let real = crate::clock::unix_millis();
-    let claim = Claim {
-        id: Some(id),
-        sim_now_ms: engine.clock.now_ms(),
-        real_now_ms: real,
-        lease_until_ms: real + runner::LEASE_MS,
-        limit: 1,
-    };
+    let claim = runner::claim_now(engine, Some(id), 1);
     let mut tx = engine.store.begin().await?;
     let claimed = work::claim_work(&mut tx, &claim).await?;
     tx.commit().await?;

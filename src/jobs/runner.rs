@@ -121,14 +121,7 @@ pub enum Due {
 /// transaction (on SQLite a member of the group commit: no commit of its
 /// own). Empty: nothing is due.
 pub async fn claim(engine: &Engine, limit: i64) -> anyhow::Result<Vec<Due>> {
-    let real = unix_millis();
-    let claim = Claim {
-        id: None,
-        sim_now_ms: engine.clock.now_ms(),
-        real_now_ms: real,
-        lease_until_ms: real + LEASE_MS,
-        limit,
-    };
+    let claim = claim_now(engine, None, limit);
     let mut tx = engine.store.begin().await?;
     let notices = notices::claim_notices(&mut tx, &claim).await?;
     let work = work::claim_work(&mut tx, &claim).await?;
@@ -140,6 +133,19 @@ pub async fn claim(engine: &Engine, limit: i64) -> anyhow::Result<Vec<Due>> {
         .chain(work)
         .chain(events.into_iter().map(Due::Outgoing))
         .collect())
+}
+
+/// A claim of what is due now on the engine's clock (work `id` alone, or
+/// up to `limit` rows), leased for `LEASE_MS` of real time.
+pub fn claim_now(engine: &Engine, id: Option<i64>, limit: i64) -> Claim {
+    let real = unix_millis();
+    Claim {
+        id,
+        sim_now_ms: engine.clock.now_ms(),
+        real_now_ms: real,
+        lease_until_ms: real + LEASE_MS,
+        limit,
+    }
 }
 
 /// Runs one claimed piece of work, renewing its lease while it runs.

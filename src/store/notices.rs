@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use super::work::{Claim, claim_sql};
+use super::work::{Claim, claim_rows};
 use super::{Store, Tx, with_pool, with_tx};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -273,13 +273,5 @@ impl Store {
 
 /// Claims due notices (`claim`) in `tx`.
 pub async fn claim_notices(tx: &mut Tx, claim: &Claim) -> anyhow::Result<Vec<Notice>> {
-    let sql = claim_sql(tx, "notices", COLUMNS);
-    let rows = with_tx!(tx, conn => {
-        let mut out = Vec::new();
-        for r in claim.bind(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_all(&mut *conn).await? {
-            out.push(notice_from_row!(r));
-        }
-        out
-    });
-    Ok(rows)
+    Ok(claim_rows!(tx, "notices", COLUMNS, claim, notice_from_row))
 }

@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use super::work::{Claim, claim_sql};
+use super::work::{Claim, claim_rows};
 use super::{Store, Tx, with_pool, with_tx};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -133,14 +133,12 @@ impl Store {
 
 /// Claims due events (`claim`; its `id` is not used) in `tx`.
 pub async fn claim_outgoing(tx: &mut Tx, claim: &Claim) -> anyhow::Result<Vec<OutgoingEvent>> {
-    let sql = claim_sql(tx, "outgoing_events", COLUMNS);
     let claim = Claim { id: None, ..*claim };
-    let rows = with_tx!(tx, conn => {
-        let mut out = Vec::new();
-        for r in claim.bind(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_all(&mut *conn).await? {
-            out.push(outgoing_from_row!(r));
-        }
-        out
-    });
-    Ok(rows)
+    Ok(claim_rows!(
+        tx,
+        "outgoing_events",
+        COLUMNS,
+        &claim,
+        outgoing_from_row
+    ))
 }

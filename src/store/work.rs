@@ -229,40 +229,38 @@ pub struct Claim {
     pub limit: i64,
 }
 
+/// The rows of queue table `$table` that `$claim` takes in `$tx` (leased in
+/// one statement, `claim_sql`), each read with the row macro `$from_row`.
+macro_rules! claim_rows {
+    ($tx:expr, $table:literal, $columns:expr, $claim:expr, $from_row:ident) => {{
+        let sql = $crate::store::work::claim_sql($tx, $table, $columns);
+        let claim: &$crate::store::work::Claim = $claim;
+        with_tx!($tx, conn => {
+            let mut out = Vec::new();
+            for r in sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(claim.lease_until_ms)
+                .bind(claim.sim_now_ms)
+                .bind(claim.real_now_ms)
+                .bind(claim.id)
+                .bind(claim.limit)
+                .fetch_all(&mut *conn)
+                .await?
+            {
+                out.push($from_row!(r));
+            }
+            out
+        })
+    }};
+}
+pub(crate) use claim_rows;
+
 /// Takes pending, due, unleased work (`claim`) in `tx`, oldest first.
 /// Empty: done, canceled, not due yet or held by another worker; the world
 /// moved on.
 pub async fn claim_work(tx: &mut Tx, claim: &Claim) -> anyhow::Result<Vec<WorkRow>> {
-    let sql = claim_sql(tx, "case_work", WORK_COLUMNS);
-    let mut rows = with_tx!(tx, conn => {
-        let mut out = Vec::new();
-        for r in claim.bind(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_all(&mut *conn).await? {
-            out.push(work_from_row!(r));
-        }
-        out
-    });
+    let mut rows = claim_rows!(tx, "case_work", WORK_COLUMNS, claim, work_from_row);
     rows.sort_by_key(|w| (w.due_at, w.id));
     Ok(rows)
-}
-
-impl Claim {
-    /// Binds `$1`..`$5` of `claim_sql`.
-    pub(crate) fn bind<'q, DB>(
-        &self,
-        query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>,
-    ) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
-    where
-        DB: sqlx::Database,
-        i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-        Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    {
-        query
-            .bind(self.lease_until_ms)
-            .bind(self.sim_now_ms)
-            .bind(self.real_now_ms)
-            .bind(self.id)
-            .bind(self.limit)
-    }
 }
 
 /// The claim of every leased queue table (`case_work`, `notices`,
