@@ -65,6 +65,8 @@ pub struct Config {
     pub client_ip_header: Option<String>,
     pub policy: Policy,
     pub brand: Brand,
+    /// The file this configuration was read from, read again on SIGHUP.
+    pub file: Option<PathBuf>,
 }
 
 /// What the file and environment say, before validation.
@@ -284,7 +286,9 @@ impl Config {
             let key = k.as_str().to_ascii_lowercase();
             !key.starts_with("test_") && !NOT_CONFIG_ENV.contains(&key.as_str())
         });
-        Self::from_figment(figment.merge(env))
+        let mut config = Self::from_figment(figment.merge(env))?;
+        config.file = file;
+        Ok(config)
     }
 
     /// The defaults with `overrides` on top: what tests and tools start from.
@@ -775,6 +779,7 @@ impl RawConfig {
                 client_ip_header: self.client_ip_header,
                 policy,
                 brand,
+                file: None,
             }),
             _ => Err(ConfigErrors(errors)),
         }

@@ -126,7 +126,11 @@ impl Application {
             work_planned: Arc::new(Notify::new()),
             install_id: install_id.into(),
             learned: Default::default(),
+            policies: Default::default(),
         };
+        crate::engine::policies::load_file_policy(&engine, &engine.config.policy)
+            .await
+            .context("storing the configuration file's policy")?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         let committed = Arc::new(Notify::new());
 
@@ -140,6 +144,12 @@ impl Application {
                 shutdown_rx.clone(),
             )));
         }
+        // Every role follows the running policy: new versions from other
+        // processes, and the file again on SIGHUP.
+        workers.push(tokio::spawn(jobs::policy_watch::run(
+            engine.clone(),
+            shutdown_rx.clone(),
+        )));
         // Every role plans (the web role previews plans for the operator).
         workers.push(tokio::spawn(jobs::learn::run(
             engine.clone(),

@@ -141,6 +141,11 @@ pub enum Input {
     Replan {
         reason: String,
     },
+    /// An operator moved the case to another policy version (the context
+    /// carries it): everything still ahead is planned again under it.
+    AdoptPolicy {
+        reason: String,
+    },
     Pause,
     Resume,
     Close,
@@ -414,6 +419,7 @@ impl Track {
                 self.retry_now(reason, now, ctx)
             }
             Input::Replan { reason } => self.replan(reason, now, ctx),
+            Input::AdoptPolicy { reason } => self.adopt_policy(reason, now, ctx),
             Input::Pause => self.pause(),
             Input::Resume => self.resume(now, ctx),
             Input::Close => match &mut self.case {
@@ -748,6 +754,27 @@ impl Track {
         ];
         commands.extend(self.schedule_next(now, ctx));
         commands
+    }
+
+    /// The emails still ahead, the final action and the next retry, planned
+    /// again under the context's policy; a paused case plans on resume.
+    fn adopt_policy(
+        &mut self,
+        reason: String,
+        now: DateTime<Utc>,
+        ctx: &Context<'_>,
+    ) -> Vec<Command> {
+        match &self.case {
+            Some(case) if !case.state.is_terminal() => {
+                let mut commands = vec![Command::Note { text: reason }];
+                if case.state != CaseState::Paused {
+                    commands.push(Command::CancelPendingWork);
+                    commands.extend(self.schedule_all(now, ctx));
+                }
+                commands
+            }
+            _ => Vec::new(),
+        }
     }
 
     fn retry_now(&mut self, reason: String, now: DateTime<Utc>, ctx: &Context<'_>) -> Vec<Command> {

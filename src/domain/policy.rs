@@ -166,6 +166,18 @@ pub struct Policy {
     pub courtesy: Courtesy,
     /// Days a customer link keeps working after its case ended.
     pub link_days_after_end: u32,
+    /// A share of new cases that open under another stored version.
+    pub holdout: Option<Holdout>,
+}
+
+/// `[policy.holdout]`: a share of new cases opens under another stored
+/// policy version (the old one kept as a control, or a challenger), so
+/// recovery can be compared on real customers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Holdout {
+    pub version: i64,
+    /// Percent of new cases, more than 0 and less than 100.
+    pub share_percent: f64,
 }
 
 impl Policy {
@@ -228,6 +240,18 @@ impl Policy {
                 self.courtesy.min_gap_hours.to_string(),
             ),
             ("link_days_after_end", self.link_days_after_end.to_string()),
+            (
+                "holdout",
+                self.holdout.map_or_else(
+                    || "none".to_owned(),
+                    |h| {
+                        format!(
+                            "{}% of new cases open under version {}",
+                            h.share_percent, h.version
+                        )
+                    },
+                ),
+            ),
         ]
     }
 }
@@ -269,6 +293,17 @@ pub struct RawPolicy {
         skip_serializing_if = "Option::is_none"
     )]
     pub link_days_after_end: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holdout: Option<RawHoldout>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHoldout {
+    /// The stored policy version the share opens under.
+    pub version: Option<i64>,
+    /// Percent of new cases (e.g. 10).
+    pub share_percent: Option<f64>,
 }
 
 /// A whole number written as a number (TOML, a parsed environment value)
@@ -380,6 +415,7 @@ impl Default for Policy {
             default_locale: Locale::En,
             courtesy: Courtesy::default(),
             link_days_after_end: 14,
+            holdout: None,
         }
     }
 }
@@ -631,8 +667,37 @@ impl RawPolicy {
                 format!("must be at most 336 (two weeks), got {min_gap_hours}"),
             );
         }
+        let holdout = self.holdout.and_then(|raw| {
+            let version = raw.version.filter(|v| *v >= 1);
+            if version.is_none() {
+                error(
+                    "holdout.version",
+                    format!(
+                        "must name a stored policy version (1, 2…), got {}",
+                        raw.version
+                            .map_or_else(|| "nothing".to_owned(), |v| v.to_string())
+                    ),
+                );
+            }
+            let share = raw.share_percent.filter(|s| *s > 0.0 && *s < 100.0);
+            if share.is_none() {
+                error(
+                    "holdout.share_percent",
+                    format!(
+                        "must be a percent of new cases above 0 and below 100 (e.g. 10), got {}",
+                        raw.share_percent
+                            .map_or_else(|| "nothing".to_owned(), |v| v.to_string())
+                    ),
+                );
+            }
+            Some(Holdout {
+                version: version?,
+                share_percent: share?,
+            })
+        });
         if errors.is_empty() {
             Ok(Policy {
+                holdout,
                 link_days_after_end: self
                     .link_days_after_end
                     .unwrap_or(default.link_days_after_end),

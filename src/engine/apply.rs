@@ -79,12 +79,22 @@ pub async fn apply_after(
             .into_iter()
             .filter_map(DateTime::from_timestamp_millis)
             .collect();
+    // A case keeps the version it opened under; one about to open takes
+    // the running version (or its holdout's).
+    let (new_version, policy) = match case.policy_version {
+        Some(v) => (None, engine.policy_at(v).await),
+        None if case.track.case.is_none() => {
+            let (v, p) = engine.policy_for_new_case(&case.invoice_id).await;
+            (Some(v).filter(|v| *v > 0), p)
+        }
+        None => (None, engine.policy()),
+    };
     let ctx = Context {
         case_key: &case_key,
         timezone: timezone_of(engine, case),
         country: case.country.as_deref(),
         paid_at: &paid_at,
-        policy: engine.policy(),
+        policy: &policy,
         learned: Some(&learned),
         card_elsewhere: &card_elsewhere,
         disputed,
@@ -117,7 +127,8 @@ pub async fn apply_after(
         })
         .collect();
     let opened_at = track.case.as_ref().map(|c| ms(c.opened_at));
-    cases::save_track(tx, case.id, &track, opened_at, ms(now)).await?;
+    let pin = new_version.filter(|_| track.case.is_some());
+    cases::save_track(tx, case.id, &track, opened_at, pin, ms(now)).await?;
     let after = track.outcome();
     if before != after {
         if let Some(to) = after {
@@ -132,6 +143,8 @@ pub async fn apply_after(
                 detail["timezone"] = json!(case.timezone);
                 detail["timezone_source"] =
                     json!(case.timezone_source.as_deref().unwrap_or("policy_default"));
+                // The policy version the case runs under to its end.
+                detail["policy_version"] = json!(pin.or(case.policy_version));
             }
             effects.line("transition", detail);
             if let Some(kind) = OutgoingType::of_transition(before, to) {

@@ -11,6 +11,8 @@ pub mod lookups;
 pub mod offers;
 pub mod operator_actions;
 pub mod outgoing;
+pub mod policies;
+pub mod policy_moves;
 pub mod pre_dunning;
 pub mod relocate;
 pub mod route;
@@ -22,7 +24,6 @@ use tokio::sync::Notify;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::domain::policy::Policy;
 use crate::mail::Mailer;
 use crate::processor::Processor;
 use crate::store::Store;
@@ -43,13 +44,11 @@ pub struct Engine {
     pub install_id: Arc<str>,
     /// What the planner learned from this install's retry outcomes.
     pub learned: learning::Learned,
+    /// The stored policy versions this process knows, and the running one.
+    pub policies: policies::Policies,
 }
 
 impl Engine {
-    pub fn policy(&self) -> &Policy {
-        &self.config.policy
-    }
-
     /// The idempotency key of `action` number `attempt` on `invoice`
     /// (`processor::idempotency_key`).
     pub fn idempotency_key(&self, invoice: &str, action: &str, attempt: u32, fresh: u32) -> String {

@@ -83,11 +83,11 @@ pub async fn take_offer(
     case_id: i64,
     offer: &Offer,
 ) -> anyhow::Result<OfferOutcome> {
-    let policy = engine.policy();
     let mut tx = engine.store.begin().await?;
     let Some(case) = cases::lock_case(&mut tx, case_id).await? else {
         return Ok(OfferOutcome::CaseEnded);
     };
+    let policy = engine.policy_of(&case).await;
     let chosen = choose_offer(
         &mut tx,
         case_id,

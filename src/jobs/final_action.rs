@@ -11,7 +11,7 @@ use super::{
 };
 use crate::domain::case::Input;
 use crate::domain::ids::{InvoiceId, SubscriptionId, SubscriptionItemId};
-use crate::domain::policy::FinalAction;
+use crate::domain::policy::{FinalAction, Policy};
 use crate::domain::work::{Final, Work, WorkStatus};
 use crate::engine::Engine;
 use crate::processor::ProcessorError;
@@ -19,7 +19,7 @@ use crate::store::cases::CaseRow;
 use crate::store::work::WorkRow;
 
 /// Why the action cannot be carried out on this case, if it cannot.
-fn missing(action: FinalAction, case: &CaseRow, engine: &Engine) -> Option<&'static str> {
+fn missing(action: FinalAction, case: &CaseRow, policy: &Policy) -> Option<&'static str> {
     match action {
         FinalAction::Cancel | FinalAction::Pause | FinalAction::Downgrade
             if case.subscription_id.is_none() =>
@@ -29,7 +29,7 @@ fn missing(action: FinalAction, case: &CaseRow, engine: &Engine) -> Option<&'sta
         FinalAction::Downgrade if case.subscription_item_id.is_none() => {
             Some("the invoice does not name the subscription item to change")
         }
-        FinalAction::Downgrade if engine.policy().final_.downgrade_price.is_none() => {
+        FinalAction::Downgrade if policy.final_.downgrade_price.is_none() => {
             Some("policy.final.downgrade_price is not set")
         }
         _ => None,
@@ -38,6 +38,7 @@ fn missing(action: FinalAction, case: &CaseRow, engine: &Engine) -> Option<&'sta
 
 async fn carry_out(
     engine: &Engine,
+    policy: &Policy,
     action: FinalAction,
     case: &CaseRow,
     key: &str,
@@ -54,8 +55,7 @@ async fn carry_out(
             let item =
                 SubscriptionItemId::parse(case.subscription_item_id.as_deref().unwrap_or_default())
                     .map_err(|e| bad(e.into()))?;
-            let price = engine
-                .policy()
+            let price = policy
                 .final_
                 .downgrade_price
                 .clone()
@@ -92,7 +92,9 @@ pub async fn perform(
         }
         Reread::Open(_) => {}
     }
-    if let Some(why) = missing(action, case, engine) {
+    // The case's own version: the downgrade price it was told about.
+    let policy = engine.policy_of(case).await;
+    if let Some(why) = missing(action, case, &policy) {
         let text = format!(
             "final action {} not possible: {why}; the case is closed",
             action.as_str()
@@ -111,7 +113,7 @@ pub async fn perform(
             ..last.clone()
         })
     };
-    match carry_out(engine, action, case, &key).await {
+    match carry_out(engine, &policy, action, case, &key).await {
         Ok(()) => {
             let line = Line {
                 kind: "final_action",

@@ -7,6 +7,7 @@ pub mod customer;
 pub mod deliver_event;
 pub mod final_action;
 pub mod learn;
+pub mod policy_watch;
 pub mod process_events;
 pub mod retry_charge;
 pub mod runner;

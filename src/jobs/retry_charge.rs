@@ -37,7 +37,7 @@ pub async fn perform(
         let text = "the case moved on";
         return conclude(engine, work, None, WorkStatus::Skipped, text, vec![]).await;
     }
-    if engine.policy().retry_owner == RetryOwner::Processor {
+    if engine.policy_of(case).await.retry_owner == RetryOwner::Processor {
         let text = "retry_owner = processor: dunwell does not charge";
         return conclude(engine, work, None, WorkStatus::Skipped, text, vec![]).await;
     }

@@ -11,7 +11,7 @@ use super::{Line, case_is_live, conclude, defer, reschedule};
 use crate::domain::courtesy::hold_until;
 use crate::domain::links::{self, LinkSubject, Purpose};
 use crate::domain::locale::Locale;
-use crate::domain::policy::RetryOwner;
+use crate::domain::policy::{Policy, RetryOwner};
 use crate::domain::work::{Email, WorkStatus};
 use crate::engine::Engine;
 use crate::engine::apply::timezone_of;
@@ -37,12 +37,12 @@ pub fn plan_name(description: &str) -> Option<String> {
 /// What the templates show for this case's `email`, in `locale`.
 pub fn view(
     engine: &Engine,
+    policy: &Policy,
     case: &CaseRow,
     email: &Email,
     locale: Locale,
     next_retry: Option<DateTime<Utc>>,
 ) -> MailView {
-    let policy = engine.policy();
     let tz = timezone_of(engine, case);
     let w = words(locale);
     // The thank-you names what was paid; the others what is owed.
@@ -148,7 +148,9 @@ pub async fn perform(
         .await?
         .and_then(DateTime::<Utc>::from_timestamp_millis);
     let tz = timezone_of(engine, case);
-    let courtesy = &engine.policy().courtesy;
+    // The case's own version: its emails follow the policy it opened under.
+    let policy = engine.policy_of(case).await;
+    let courtesy = &policy.courtesy;
     if let Some((at, why)) = hold_until(kind, engine.clock.now(), tz, last, courtesy) {
         return defer(engine, work, at, why).await;
     }
@@ -166,6 +168,7 @@ pub async fn perform(
     place_by_address(engine, case).await?;
     let mut view = view(
         engine,
+        &policy,
         case,
         email,
         locale,

@@ -69,6 +69,9 @@ pub struct CaseRow {
     pub updated_at: i64,
     /// When the case reached its end (engine clock); `None` while live.
     pub ended_at: Option<i64>,
+    /// The policy version the case opened under (and keeps); `None` while
+    /// no case is open.
+    pub policy_version: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -90,7 +93,7 @@ pub enum CaseLink {
 pub(super) const CASE_COLUMNS: &str = "id, invoice_id, customer_id, subscription_id, subscription_item_id, \
     price_id, charge_id, payment_intent_id, customer_email, customer_name, amount_due, currency, \
     hosted_invoice_url, description, timezone, state, version, track, opened_at, updated_at, \
-    amount_paid, needs_attention, invoice_number, ended_at, timezone_source, country";
+    amount_paid, needs_attention, invoice_number, ended_at, timezone_source, country, policy_version";
 
 macro_rules! case_from_row {
     ($r:expr) => {{
@@ -123,6 +126,7 @@ macro_rules! case_from_row {
             opened_at: r.try_get("opened_at")?,
             updated_at: r.try_get("updated_at")?,
             ended_at: r.try_get("ended_at")?,
+            policy_version: r.try_get("policy_version")?,
         }
     }};
 }
@@ -316,6 +320,7 @@ pub async fn save_track(
     id: i64,
     track: &Track,
     opened_at: Option<i64>,
+    policy_version: Option<i64>,
     now_ms: i64,
 ) -> anyhow::Result<()> {
     // No case opened (the invoice was settled before it ever failed): no state.
@@ -334,7 +339,8 @@ pub async fn save_track(
             "UPDATE cases SET state = $1, track = $2, opened_at = $3, updated_at = $4, \
              version = version + 1, decline_category = $6, decline_code = $7, \
              recovered_by = $8, recovered_on_retry = $9, \
-             ended_at = CASE WHEN $10 THEN COALESCE(ended_at, $4) END WHERE id = $5",
+             ended_at = CASE WHEN $10 THEN COALESCE(ended_at, $4) END, \
+             policy_version = COALESCE($11, policy_version) WHERE id = $5",
         )
         .bind(state)
         .bind(&json)
@@ -346,6 +352,7 @@ pub async fn save_track(
         .bind(recovered_by)
         .bind(recovered_on_retry)
         .bind(ended)
+        .bind(policy_version)
         .execute(conn)
         .await?;
     });

@@ -12,6 +12,7 @@ pub mod notices;
 pub mod offers;
 pub mod outgoing;
 pub mod pace;
+pub mod policies;
 pub mod payload;
 pub mod reports;
 pub mod settings;

@@ -81,7 +81,7 @@ pub async fn show(state: web::Data<AppState>, params: web::Query<PreviewParams>)
         retries_end: String::new(),
     };
     match preview(
-        engine.policy(),
+        &engine.policy(),
         &args,
         engine.clock.now(),
         Some(&engine.learned.current()),

@@ -18,7 +18,7 @@ pub async fn show(
 ) -> Result<HttpResponse, ApiError> {
     let engine = &state.engine;
     let p = preview(
-        engine.policy(),
+        &engine.policy(),
         &args,
         engine.clock.now(),
         Some(&engine.learned.current()),

@@ -41,7 +41,8 @@ pub async fn page(
             let name = case.customer_name.as_deref();
             let email = case.customer_email.as_deref();
             let payer = payer(engine, &case.customer_id, name, email).await;
-            let view = case_view(engine, &case, &token, signed_for, &payer, locale);
+            let policy = engine.policy_of(&case).await;
+            let view = case_view(engine, &policy, &case, &token, signed_for, &payer, locale);
             (view, locale)
         }
         Ok((Holder::Customer(id), _)) => {
@@ -166,7 +167,8 @@ pub async fn offer(
     };
     let locale = locale_for(engine, &request, Some(&case.customer_id)).await;
     let say = |status, title: &str, text: &str| message(engine, locale, status, title, text);
-    let Some(offer) = engine.policy().offers.iter().find(|o| o.id == offer_id) else {
+    let policy = engine.policy_of(&case).await;
+    let Some(offer) = policy.offers.iter().find(|o| o.id == offer_id) else {
         return say(
             StatusCode::NOT_FOUND,
             "This offer is not available",

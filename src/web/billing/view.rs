@@ -1,6 +1,7 @@
 //! What the update page shows for a case or, for a card-expiry link, a
 //! customer.
 
+use crate::domain::policy::Policy;
 use chrono::{DateTime, Utc};
 
 use super::words::{PageWords, page_words};
@@ -84,6 +85,7 @@ pub(super) fn base(engine: &Engine) -> &str {
 
 pub(super) fn case_view(
     engine: &Engine,
+    policy: &Policy,
     case: &CaseRow,
     token: &str,
     purpose: Purpose,
@@ -177,7 +179,7 @@ pub(super) fn case_view(
         pay_label: w.pay_invoice,
         other_options: w.other_options,
         offers: if act && case.subscription_id.is_some() {
-            offers_for(engine, token)
+            offers_for(engine, policy, token)
         } else {
             Vec::new()
         },
@@ -185,9 +187,8 @@ pub(super) fn case_view(
 }
 
 /// The policy's offers as the page's buttons.
-fn offers_for(engine: &Engine, token: &str) -> Vec<(String, String)> {
-    engine
-        .policy()
+fn offers_for(engine: &Engine, policy: &Policy, token: &str) -> Vec<(String, String)> {
+    policy
         .offers
         .iter()
         .map(|o| {

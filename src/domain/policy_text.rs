@@ -1,0 +1,278 @@
+//! A policy as text: the canonical TOML a stored version keeps (every key
+//! written out, so a version means the same whatever later defaults say),
+//! reading a policy given as TOML or JSON, and the line diff of two.
+
+use serde::{Deserialize, Serialize};
+
+use super::policy::{
+    Policy, RawFinal, RawHoldout, RawNetworks, RawOffer, RawPolicy, RawRetries, RawStage,
+};
+
+/// Every key of `policy`, as it would be written.
+pub fn to_raw(policy: &Policy) -> RawPolicy {
+    RawPolicy {
+        retry_owner: Some(policy.retry_owner),
+        default_timezone: Some(policy.default_timezone.name().to_owned()),
+        retries: Some(RawRetries {
+            max_attempts: Some(policy.retries.max_attempts),
+            window_days: Some(policy.retries.window_days),
+            max_per_card_30_days: Some(policy.retries.max_per_card_30_days),
+        }),
+        networks: Some(RawNetworks {
+            visa_per_30_days: Some(policy.networks.visa_per_30_days),
+            mastercard_per_30_days: Some(policy.networks.mastercard_per_30_days),
+            mastercard_per_24_hours: Some(policy.networks.mastercard_per_24_hours),
+            other_per_30_days: Some(policy.networks.other_per_30_days),
+        }),
+        stages: Some(
+            policy
+                .stages
+                .iter()
+                .map(|s| RawStage {
+                    day: s.day,
+                    email: s.email,
+                    tone: s.tone,
+                })
+                .collect(),
+        ),
+        final_: Some(RawFinal {
+            day: Some(policy.final_.day),
+            action: Some(policy.final_.action),
+            downgrade_price: policy
+                .final_
+                .downgrade_price
+                .as_ref()
+                .map(|p| p.as_str().to_owned()),
+        }),
+        offers: Some(
+            policy
+                .offers
+                .iter()
+                .map(|o| RawOffer {
+                    id: o.id.clone(),
+                    kind: o.kind,
+                    price: o.price.as_ref().map(|p| p.as_str().to_owned()),
+                    label: o.label.clone(),
+                    proration_behavior: Some(o.proration_behavior.to_owned()),
+                })
+                .collect(),
+        ),
+        default_locale: Some(policy.default_locale.as_str().to_owned()),
+        quiet_hours: Some(
+            policy
+                .courtesy
+                .quiet_hours
+                .map_or_else(|| "off".to_owned(), |(a, b)| format!("{a}-{b}")),
+        ),
+        min_hours_between_emails: Some(policy.courtesy.min_gap_hours),
+        link_days_after_end: Some(policy.link_days_after_end),
+        holdout: policy.holdout.map(|h| RawHoldout {
+            version: Some(h.version),
+            share_percent: Some(h.share_percent),
+        }),
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct File {
+    policy: RawPolicy,
+}
+
+/// The canonical TOML of `policy`: a `[policy]` table with every key.
+pub fn canonical_toml(policy: &Policy) -> String {
+    let file = File {
+        policy: to_raw(policy),
+    };
+    // Every value is a string, number or table the TOML writer handles.
+    toml::to_string(&file).unwrap_or_else(|e| format!("# cannot be written as TOML: {e}\n"))
+}
+
+/// How a policy is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Toml,
+    Json,
+}
+
+/// Reads a policy: TOML with a `[policy]` table or the policy's keys
+/// alone, or JSON (`{"policy": {...}}` or the keys alone). Validated as
+/// `check-config` validates; every error names its key.
+pub fn parse(text: &str, format: Format) -> Result<Policy, Vec<String>> {
+    raw(text, format)?.validate()
+}
+
+/// The raw policy in `text`, before validation.
+pub fn raw(text: &str, format: Format) -> Result<RawPolicy, Vec<String>> {
+    match format {
+        Format::Toml => {
+            let table: toml::Table =
+                toml::from_str(text).map_err(|e| vec![format!("policy: {}", toml_error(&e))])?;
+            let inner = match table.get("policy") {
+                Some(toml::Value::Table(t)) if table.len() == 1 => t.clone(),
+                _ => table,
+            };
+            RawPolicy::deserialize(toml::Value::Table(inner))
+                .map_err(|e| vec![format!("policy: {}", toml_error(&e))])
+        }
+        Format::Json => {
+            let value: serde_json::Value =
+                serde_json::from_str(text).map_err(|e| vec![format!("policy: {e}")])?;
+            let inner = match value.get("policy") {
+                Some(inner) if value.as_object().is_some_and(|o| o.len() == 1) => inner.clone(),
+                _ => value,
+            };
+            serde_json::from_value(inner).map_err(|e| vec![format!("policy: {e}")])
+        }
+    }
+}
+
+/// The TOML parser's message on one line, without the source excerpt.
+fn toml_error(e: &toml::de::Error) -> String {
+    let message = e.message().trim().to_owned();
+    match e.span() {
+        Some(_) if message.is_empty() => e.to_string().lines().next().unwrap_or("").to_owned(),
+        _ => message,
+    }
+}
+
+/// One line of a diff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DiffLine {
+    /// `" "` the same, `"-"` only in the old, `"+"` only in the new.
+    pub sign: &'static str,
+    pub text: String,
+}
+
+/// The lines of `old` and `new`, with what was removed and added marked
+/// (a longest-common-subsequence diff; policies are a few dozen lines).
+pub fn diff(old: &str, new: &str) -> Vec<DiffLine> {
+    let a: Vec<&str> = old.lines().collect();
+    let b: Vec<&str> = new.lines().collect();
+    // lcs[i][j]: the longest common subsequence of a[i..] and b[j..].
+    let mut lcs = vec![vec![0u32; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let line = |sign, text: &str| DiffLine {
+        sign,
+        text: text.to_owned(),
+    };
+    let (mut i, mut j) = (0, 0);
+    let mut out = Vec::new();
+    while i < a.len() && j < b.len() {
+        if a[i] == b[j] {
+            out.push(line(" ", a[i]));
+            i += 1;
+            j += 1;
+        } else if lcs[i + 1][j] >= lcs[i][j + 1] {
+            out.push(line("-", a[i]));
+            i += 1;
+        } else {
+            out.push(line("+", b[j]));
+            j += 1;
+        }
+    }
+    out.extend(a[i..].iter().map(|t| line("-", t)));
+    out.extend(b[j..].iter().map(|t| line("+", t)));
+    out
+}
+
+/// Whether a diff changes anything.
+pub fn changes(diff: &[DiffLine]) -> bool {
+    diff.iter().any(|l| l.sign != " ")
+}
+
+/// The diff as text, unified-style (`-`/`+`/` ` before each line).
+pub fn diff_text(diff: &[DiffLine]) -> String {
+    diff.iter()
+        .map(|l| format!("{}{}\n", l.sign, l.text))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_canonical_text_reads_back_as_the_same_policy() {
+        let policy = parse(
+            r#"
+[policy]
+quiet_hours = "off"
+[[policy.stages]]
+day = 0
+email = "payment_failed"
+tone = "friendly"
+[[policy.stages]]
+day = 5
+email = "final_notice"
+tone = "final"
+[policy.final]
+day = 10
+action = "downgrade"
+downgrade_price = "price_basic"
+[[policy.offers]]
+id = "yearly"
+kind = "plan_change"
+price = "price_yearly"
+label = "Switch to yearly"
+[policy.holdout]
+version = 1
+share_percent = 12.5
+"#,
+            Format::Toml,
+        )
+        .unwrap();
+        let text = canonical_toml(&policy);
+        assert!(text.starts_with("[policy]\n"), "{text}");
+        assert_eq!(parse(&text, Format::Toml).unwrap(), policy);
+        assert_eq!(canonical_toml(&parse(&text, Format::Toml).unwrap()), text);
+        let json = serde_json::to_string(&to_raw(&policy)).unwrap();
+        assert_eq!(parse(&json, Format::Json).unwrap(), policy);
+        let wrapped = format!("{{\"policy\": {json}}}");
+        assert_eq!(parse(&wrapped, Format::Json).unwrap(), policy);
+    }
+
+    #[test]
+    fn keys_alone_or_under_policy_read_the_same() {
+        let bare = parse("retry_owner = \"processor\"\n", Format::Toml).unwrap();
+        let table = parse("[policy]\nretry_owner = \"processor\"\n", Format::Toml).unwrap();
+        assert_eq!(bare, table);
+    }
+
+    #[test]
+    fn every_error_names_its_key_and_bad_syntax_is_said() {
+        let errors = parse(
+            "[policy.retries]\nwindow_days = 0\n[policy.holdout]\nversion = 0\nshare_percent = 100\n",
+            Format::Toml,
+        )
+        .unwrap_err()
+        .join("\n");
+        for key in [
+            "policy.retries.window_days",
+            "policy.holdout.version",
+            "policy.holdout.share_percent",
+        ] {
+            assert!(errors.contains(key), "{key} missing: {errors}");
+        }
+        let syntax = parse("[policy\n", Format::Toml).unwrap_err();
+        assert!(syntax[0].starts_with("policy: "), "{syntax:?}");
+        let unknown = parse("{\"retry_ownr\": \"dunwell\"}", Format::Json).unwrap_err();
+        assert!(unknown[0].contains("retry_ownr"), "{unknown:?}");
+    }
+
+    #[test]
+    fn the_diff_marks_what_changed() {
+        let d = diff("a\nb\nc\n", "a\nc\nd\n");
+        assert_eq!(diff_text(&d), " a\n-b\n c\n+d\n");
+        assert!(changes(&d));
+        assert!(!changes(&diff("a\n", "a\n")));
+        assert_eq!(diff_text(&diff("", "x\n")), "+x\n");
+    }
+}

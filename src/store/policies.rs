@@ -1,0 +1,164 @@
+//! The stored policy versions: numbered, never changed once written.
+
+use sqlx::Row;
+
+use super::{Store, Tx, with_pool, with_tx};
+
+/// One stored version.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PolicyVersion {
+    pub version: i64,
+    /// Wall-clock milliseconds.
+    pub created_at: i64,
+    pub author: String,
+    pub reason: String,
+    /// `file`, `api`, `dashboard` or `cli`.
+    pub source: String,
+    /// The canonical TOML.
+    pub policy: String,
+}
+
+const COLUMNS: &str = "version, created_at, author, reason, source, policy";
+
+macro_rules! version_from_row {
+    ($r:expr) => {{
+        let r = $r;
+        PolicyVersion {
+            version: r.try_get("version")?,
+            created_at: r.try_get("created_at")?,
+            author: r.try_get("author")?,
+            reason: r.try_get("reason")?,
+            source: r.try_get("source")?,
+            policy: r.try_get("policy")?,
+        }
+    }};
+}
+
+/// Serializes writers of versions for the rest of the transaction (SQLite's
+/// transaction already holds the one write lock): two processes starting at
+/// once with a changed file write one version, not two.
+pub async fn lock_versions(tx: &mut Tx) -> anyhow::Result<()> {
+    if let Tx::Postgres(t) = tx {
+        sqlx::query("LOCK TABLE policy_versions IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut **t)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The newest version, or the newest from `source` when given.
+pub async fn latest(tx: &mut Tx, source: Option<&str>) -> anyhow::Result<Option<PolicyVersion>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM policy_versions WHERE (CAST($1 AS TEXT) IS NULL OR source = $1) \
+         ORDER BY version DESC LIMIT 1"
+    );
+    let row = with_tx!(tx, conn => {
+        match sqlx::query(sqlx::AssertSqlSafe(sql)).bind(source).fetch_optional(conn).await? {
+            Some(r) => Some(version_from_row!(r)),
+            None => None,
+        }
+    });
+    Ok(row)
+}
+
+/// Whether `version` is stored.
+pub async fn exists(tx: &mut Tx, version: i64) -> anyhow::Result<bool> {
+    let found = with_tx!(tx, conn => {
+        sqlx::query_scalar::<_, i64>("SELECT version FROM policy_versions WHERE version = $1")
+            .bind(version)
+            .fetch_optional(conn)
+            .await?
+    });
+    Ok(found.is_some())
+}
+
+/// Writes the next version (the newest plus one) and returns its number.
+/// The caller holds `lock_versions`.
+pub async fn insert(
+    tx: &mut Tx,
+    created_at: i64,
+    author: &str,
+    reason: &str,
+    source: &str,
+    policy: &str,
+) -> anyhow::Result<i64> {
+    let version = with_tx!(tx, conn => {
+        sqlx::query_scalar::<_, i64>(
+            "INSERT INTO policy_versions (version, created_at, author, reason, source, policy) \
+             SELECT COALESCE(MAX(version), 0) + 1, $1, $2, $3, $4, $5 FROM policy_versions \
+             RETURNING version",
+        )
+        .bind(created_at)
+        .bind(author)
+        .bind(reason)
+        .bind(source)
+        .bind(policy)
+        .fetch_one(conn)
+        .await?
+    });
+    Ok(version)
+}
+
+/// Puts case `id` on `version` (an operator's explicit move).
+pub async fn move_case(tx: &mut Tx, id: i64, version: i64) -> anyhow::Result<()> {
+    with_tx!(tx, conn => {
+        sqlx::query("UPDATE cases SET policy_version = $2 WHERE id = $1")
+            .bind(id)
+            .bind(version)
+            .execute(conn)
+            .await?;
+    });
+    Ok(())
+}
+
+impl Store {
+    /// Every stored version, newest first.
+    pub async fn policy_versions(&self) -> anyhow::Result<Vec<PolicyVersion>> {
+        let sql = format!("SELECT {COLUMNS} FROM policy_versions ORDER BY version DESC");
+        let rows = with_pool!(self, pool => {
+            let mut out = Vec::new();
+            for r in sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await? {
+                out.push(version_from_row!(r));
+            }
+            out
+        });
+        Ok(rows)
+    }
+
+    /// Version `version`, if stored.
+    pub async fn policy_version(&self, version: i64) -> anyhow::Result<Option<PolicyVersion>> {
+        let sql = format!("SELECT {COLUMNS} FROM policy_versions WHERE version = $1");
+        let row = with_pool!(self, pool => {
+            match sqlx::query(sqlx::AssertSqlSafe(sql)).bind(version).fetch_optional(pool).await? {
+                Some(r) => Some(version_from_row!(r)),
+                None => None,
+            }
+        });
+        Ok(row)
+    }
+
+    /// The newest version's number (0: none stored yet).
+    pub async fn newest_policy_version(&self) -> anyhow::Result<i64> {
+        let n = with_pool!(self, pool => {
+            sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(version) FROM policy_versions")
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(n.unwrap_or(0))
+    }
+
+    /// Open cases (live, not ended) per policy version: what a move to the
+    /// newest would touch.
+    pub async fn live_cases_by_policy(&self) -> anyhow::Result<Vec<(i64, i64)>> {
+        let rows = with_pool!(self, pool => {
+            sqlx::query_as::<_, (i64, i64)>(
+                "SELECT COALESCE(policy_version, 0), COUNT(*) FROM cases \
+                 WHERE state IS NOT NULL AND ended_at IS NULL \
+                 GROUP BY COALESCE(policy_version, 0) ORDER BY 1",
+            )
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows)
+    }
+}
