@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 use crate::mail::preview::PreviewArgs;
 use crate::plan::PlanArgs;
+use crate::policy_cli::PolicyArgs;
 use crate::simulate::SimulateArgs;
 use crate::startup::{Application, Role, shutdown_signal};
 use crate::store::Store;
@@ -47,6 +48,8 @@ pub enum Command {
     PreviewEmail(PreviewArgs),
     /// Backtest the policy against generated failures or your own history, beside two plain schedules.
     Simulate(Box<SimulateArgs>),
+    /// The stored policy versions: list, show N, diff A B, apply FILE --reason TEXT.
+    Policy(PolicyArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -133,6 +136,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             return Ok(());
         }
         Command::Trigger(args) => return trigger::run(&config, &args).await,
+        Command::Policy(args) => return crate::policy_cli::run(&config, &args).await,
         Command::CheckConfig
         | Command::Plan(_)
         | Command::PreviewEmail(_)

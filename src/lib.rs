@@ -10,6 +10,7 @@ pub mod mail;
 pub mod meters;
 pub mod pace;
 pub mod plan;
+pub mod policy_cli;
 pub mod processor;
 pub mod random;
 pub mod simulate;

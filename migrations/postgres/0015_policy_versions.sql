@@ -15,3 +15,6 @@ CREATE TABLE policy_versions (
 -- under the file's policy, which becomes version 1 at the next start.
 ALTER TABLE cases ADD COLUMN policy_version BIGINT;
 UPDATE cases SET policy_version = 1 WHERE state IS NOT NULL;
+-- How each version did: cases of a version opened in a window (the
+-- holdout's comparison, a version against the one before).
+CREATE INDEX cases_policy_opened ON cases (policy_version, opened_at);

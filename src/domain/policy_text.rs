@@ -195,6 +195,31 @@ pub fn diff_text(diff: &[DiffLine]) -> String {
         .collect()
 }
 
+/// Only the changed lines with `context` lines around them; `...`
+/// between the parts.
+pub fn diff_hunks(diff: &[DiffLine], context: usize) -> String {
+    let changed: Vec<usize> = (0..diff.len()).filter(|&i| diff[i].sign != " ").collect();
+    let near = |i: usize| {
+        changed
+            .iter()
+            .any(|&c| i + context >= c && i <= c + context)
+    };
+    let mut out = String::new();
+    let mut skipped = false;
+    for (i, line) in diff.iter().enumerate() {
+        if near(i) {
+            if skipped && !out.is_empty() {
+                out.push_str("...\n");
+            }
+            skipped = false;
+            out.push_str(&format!("{}{}\n", line.sign, line.text));
+        } else {
+            skipped = true;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,5 +299,9 @@ share_percent = 12.5
         assert!(changes(&d));
         assert!(!changes(&diff("a\n", "a\n")));
         assert_eq!(diff_text(&diff("", "x\n")), "+x\n");
+        let long = diff("1\n2\n3\n4\n5\n6\n7\n8\n9\n", "1\n2\n3\n4\nfive\n6\n7\n8\n9\n");
+        assert_eq!(diff_hunks(&long, 1), " 4\n-5\n+five\n 6\n");
+        let two = diff("a\nb\nc\nd\ne\nf\n", "A\nb\nc\nd\ne\nF\n");
+        assert_eq!(diff_hunks(&two, 1), "-a\n+A\n b\n...\n e\n-f\n+F\n");
     }
 }

@@ -3,6 +3,7 @@
 //! database (in the transaction that changed the case) and the job queue.
 
 pub mod apply;
+pub mod backtest;
 pub mod customer_actions;
 pub mod disputes;
 pub mod events;
@@ -13,6 +14,7 @@ pub mod operator_actions;
 pub mod outgoing;
 pub mod policies;
 pub mod policy_moves;
+pub mod policy_stats;
 pub mod pre_dunning;
 pub mod relocate;
 pub mod route;

@@ -182,17 +182,51 @@ impl Engine {
         reason: &str,
         source: Source,
     ) -> anyhow::Result<Result<Applied, Vec<String>>> {
-        let reason = reason.trim();
-        if reason.is_empty() {
-            return Ok(Err(vec![
-                "reason: say why the policy changes (it is kept with the version)".into(),
-            ]));
-        }
-        let applied = store_version(&self.store, policy, author, reason, source, false).await?;
+        let applied = store_policy(&self.store, policy, author, reason, source).await?;
         if let Ok(Applied::New(_)) = applied {
             self.refresh_policy().await?;
         }
         Ok(applied)
+    }
+}
+
+/// Stores `policy` as the next version when it differs from the newest
+/// (the CLI's way in; running processes take it within seconds). The
+/// reason is required; a holdout must name a stored version.
+pub async fn store_policy(
+    store: &Store,
+    policy: &Policy,
+    author: &str,
+    reason: &str,
+    source: Source,
+) -> anyhow::Result<Result<Applied, Vec<String>>> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Ok(Err(vec![
+            "reason: say why the policy changes (it is kept with the version)".into(),
+        ]));
+    }
+    store_version(store, policy, author, reason, source, false).await
+}
+
+/// Stores the configuration file's policy as a new version when it
+/// changed since the file last gave one (at the first start: version 1).
+/// A holdout naming no stored version is refused (logged).
+pub async fn store_file_policy(store: &Store, file_policy: &Policy) -> anyhow::Result<Applied> {
+    let first = store.newest_policy_version().await? == 0;
+    let reason = if first {
+        "the configuration file's policy, at the first start"
+    } else {
+        "the configuration file's policy changed"
+    };
+    match store_version(store, file_policy, "dunwell.toml", reason, Source::File, true).await? {
+        Ok(applied) => Ok(applied),
+        Err(errors) => {
+            for e in &errors {
+                tracing::error!("the configuration file's policy is not used: {e}");
+            }
+            Ok(Applied::Unchanged(store.newest_policy_version().await?))
+        }
     }
 }
 
@@ -238,30 +272,7 @@ async fn store_version(
 /// Then the newest version runs. A holdout in the file that names no
 /// stored version is refused (logged); the running version stays.
 pub async fn load_file_policy(engine: &Engine, file_policy: &Policy) -> anyhow::Result<Applied> {
-    let first = engine.store.newest_policy_version().await? == 0;
-    let reason = if first {
-        "the configuration file's policy, at the first start"
-    } else {
-        "the configuration file's policy changed"
-    };
-    let applied = match store_version(
-        &engine.store,
-        file_policy,
-        "dunwell.toml",
-        reason,
-        Source::File,
-        true,
-    )
-    .await?
-    {
-        Ok(applied) => applied,
-        Err(errors) => {
-            for e in &errors {
-                tracing::error!("the configuration file's policy is not used: {e}");
-            }
-            Applied::Unchanged(engine.store.newest_policy_version().await?)
-        }
-    };
+    let applied = store_file_policy(&engine.store, file_policy).await?;
     engine.refresh_policy().await?;
     if let Applied::New(v) = applied {
         tracing::info!(

@@ -146,19 +146,93 @@ impl Store {
         });
         Ok(n.unwrap_or(0))
     }
+}
 
-    /// Open cases (live, not ended) per policy version: what a move to the
-    /// newest would touch.
-    pub async fn live_cases_by_policy(&self) -> anyhow::Result<Vec<(i64, i64)>> {
+/// A closed case as the backtest reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClosedCase {
+    pub opened_at: i64,
+    pub ended_at: i64,
+    pub state: String,
+    pub decline_code: Option<String>,
+    pub amount_due: i64,
+    pub currency: String,
+    pub country: Option<String>,
+}
+
+/// Cases of one version opened in a window, by state.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VersionCounts {
+    /// (state, cases).
+    pub states: Vec<(String, i64)>,
+}
+
+impl Store {
+    /// Up to `limit` ended cases opened since `since` (engine ms), newest
+    /// first: the operator's own history for a backtest.
+    pub async fn closed_cases(&self, since: i64, limit: i64) -> anyhow::Result<Vec<ClosedCase>> {
         let rows = with_pool!(self, pool => {
-            sqlx::query_as::<_, (i64, i64)>(
-                "SELECT COALESCE(policy_version, 0), COUNT(*) FROM cases \
-                 WHERE state IS NOT NULL AND ended_at IS NULL \
-                 GROUP BY COALESCE(policy_version, 0) ORDER BY 1",
+            let mut out = Vec::new();
+            let rows = sqlx::query(
+                "SELECT opened_at, ended_at, state, decline_code, amount_due, currency, country \
+                 FROM cases WHERE opened_at >= $1 AND ended_at IS NOT NULL AND state IS NOT NULL \
+                 ORDER BY opened_at DESC, id DESC LIMIT $2",
             )
+            .bind(since)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?;
+            for r in rows {
+                out.push(ClosedCase {
+                    opened_at: r.try_get("opened_at")?,
+                    ended_at: r.try_get("ended_at")?,
+                    state: r.try_get("state")?,
+                    decline_code: r.try_get("decline_code")?,
+                    amount_due: r.try_get("amount_due")?,
+                    currency: r.try_get("currency")?,
+                    country: r.try_get("country")?,
+                });
+            }
+            out
+        });
+        Ok(rows)
+    }
+
+    /// Cases of `version` opened in `[from, until)` (engine ms), by state.
+    pub async fn version_counts(
+        &self,
+        version: i64,
+        from: i64,
+        until: i64,
+    ) -> anyhow::Result<VersionCounts> {
+        let states = with_pool!(self, pool => {
+            sqlx::query_as::<_, (String, i64)>(
+                "SELECT state, COUNT(*) FROM cases \
+                 WHERE policy_version = $1 AND opened_at >= $2 AND opened_at < $3 \
+                 AND state IS NOT NULL GROUP BY state ORDER BY state",
+            )
+            .bind(version)
+            .bind(from)
+            .bind(until)
             .fetch_all(pool)
             .await?
         });
-        Ok(rows)
+        Ok(VersionCounts { states })
+    }
+
+    /// When the first and the last case under `version` opened (engine ms).
+    pub async fn version_span(&self, version: i64) -> anyhow::Result<Option<(i64, i64)>> {
+        let span = with_pool!(self, pool => {
+            sqlx::query_as::<_, (Option<i64>, Option<i64>)>(
+                "SELECT MIN(opened_at), MAX(opened_at) FROM cases WHERE policy_version = $1",
+            )
+            .bind(version)
+            .fetch_one(pool)
+            .await?
+        });
+        Ok(match span {
+            (Some(a), Some(b)) => Some((a, b)),
+            _ => None,
+        })
     }
 }

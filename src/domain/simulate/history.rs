@@ -49,6 +49,71 @@ fn start_of_local_day(at: DateTime<Utc>, tz: chrono_tz::Tz) -> DateTime<Utc> {
         .map_or(at, |t| t.with_timezone(&Utc))
 }
 
+/// One failed invoice as history tells it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub failed_at: DateTime<Utc>,
+    /// The issuer's reason, lower case.
+    pub decline_code: String,
+    pub amount_minor: i64,
+    /// Lower-case three letters.
+    pub currency: String,
+    /// Two upper-case letters.
+    pub country: Option<String>,
+    /// When it was paid in the end (not before `failed_at`); `None`: never.
+    pub paid_at: Option<DateTime<Utc>>,
+    pub card_brand: Option<String>,
+}
+
+/// The scenario `row` stands for, read conservatively (see above); `key`
+/// seeds the planner's jitter as a case id would, `seed` the customer.
+pub fn scenario(row: &Row, key: String, seed: u64) -> Scenario {
+    let decline = DeclineDetails {
+        code: Some("card_declined".into()),
+        decline_code: Some(row.decline_code.clone()),
+        card_brand: row.card_brand.clone(),
+        ..Default::default()
+    };
+    let retryable = classify(&decline).category.retryable();
+    let tz = row
+        .country
+        .as_deref()
+        .and_then(crate::domain::zones::of_country)
+        .unwrap_or(chrono_tz::UTC);
+    let failed_at = row.failed_at;
+    let (truth, scripted) = match row.paid_at {
+        Some(paid) if retryable => {
+            let from = start_of_local_day(paid, tz).max(failed_at);
+            (
+                Truth::Window {
+                    from,
+                    until: from + Duration::days(MONEY_STAYS_DAYS),
+                },
+                None,
+            )
+        }
+        Some(at) => (Truth::Dead, Some((Reaction::NewCard, at))),
+        None => (Truth::Dead, None),
+    };
+    Scenario {
+        key,
+        failed_at,
+        decline,
+        amount_minor: row.amount_minor,
+        currency: row.currency.clone(),
+        country: row.country.clone(),
+        paid_before: Vec::new(),
+        customer: Customer {
+            truth,
+            tz,
+            responsiveness: 0.0,
+            seed,
+            new_card_approved: 1.0,
+        },
+        scripted,
+    }
+}
+
 /// Reads the CSV text; every bad row is reported with its line number.
 pub fn read(text: &str) -> Result<Vec<Scenario>, Vec<String>> {
     let mut reader = csv::ReaderBuilder::new()
@@ -133,48 +198,16 @@ pub fn read(text: &str) -> Result<Vec<Scenario>, Vec<String>> {
                 continue;
             }
         }
-        let decline = DeclineDetails {
-            code: Some("card_declined".into()),
-            decline_code: Some(code.to_ascii_lowercase()),
-            card_brand: get("card_brand").map(str::to_ascii_lowercase),
-            ..Default::default()
-        };
-        let retryable = classify(&decline).category.retryable();
-        let tz = country
-            .as_deref()
-            .and_then(crate::domain::zones::of_country)
-            .unwrap_or(chrono_tz::UTC);
-        let (truth, scripted) = match paid_at {
-            Some(paid) if retryable => {
-                let from = start_of_local_day(paid, tz).max(failed_at);
-                (
-                    Truth::Window {
-                        from,
-                        until: from + Duration::days(MONEY_STAYS_DAYS),
-                    },
-                    None,
-                )
-            }
-            Some(at) => (Truth::Dead, Some((Reaction::NewCard, at))),
-            None => (Truth::Dead, None),
-        };
-        scenarios.push(Scenario {
-            key: format!("history_{line}"),
+        let row = Row {
             failed_at,
-            decline,
+            decline_code: code.to_ascii_lowercase(),
             amount_minor: amount.minor(),
             currency: currency.as_str().to_owned(),
             country,
-            paid_before: Vec::new(),
-            customer: Customer {
-                truth,
-                tz,
-                responsiveness: 0.0,
-                seed: line as u64,
-                new_card_approved: 1.0,
-            },
-            scripted,
-        });
+            paid_at,
+            card_brand: get("card_brand").map(str::to_ascii_lowercase),
+        };
+        scenarios.push(scenario(&row, format!("history_{line}"), line as u64));
     }
     if errors.is_empty() {
         Ok(scenarios)

@@ -3,6 +3,7 @@
 //! hidden truth we know (a generated population, or an operator's own
 //! history), beside two plain baselines, and count what came back. Pure.
 
+pub mod backtest;
 pub mod customer;
 pub mod history;
 pub mod play;

@@ -10,12 +10,16 @@ use utoipa::ToSchema;
 pub struct ErrorBody {
     /// What went wrong, naming the parameter when one is at fault.
     pub error: String,
+    /// Every problem with a submitted policy, each naming its key.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
 }
 
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
     message: String,
+    errors: Vec<String>,
 }
 
 impl ApiError {
@@ -23,6 +27,15 @@ impl ApiError {
         Self {
             status,
             message: message.into(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// 422: the submitted thing is not valid; every problem listed.
+    pub fn invalid(message: impl Into<String>, errors: Vec<String>) -> Self {
+        Self {
+            errors,
+            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, message)
         }
     }
 
@@ -66,6 +79,7 @@ impl ResponseError for ApiError {
             .insert_header(("Cache-Control", "no-store"))
             .json(ErrorBody {
                 error: self.message.clone(),
+                errors: self.errors.clone(),
             })
     }
 }

@@ -10,6 +10,7 @@ mod openapi;
 mod outbox;
 pub(crate) mod params;
 mod plan;
+pub mod policy;
 mod stats;
 mod views;
 
@@ -41,6 +42,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/cases/{id}/{action}", web::post().to(cases::action))
             .route("/stats", web::get().to(stats::show))
             .route("/plan", web::post().to(plan::show))
+            .route("/policy", web::get().to(policy::show))
+            .route("/policy", web::put().to(policy::put))
+            .route("/policy/versions", web::get().to(policy::versions))
+            .route("/policy/versions/{version}", web::get().to(policy::version))
+            .route("/policy/diff", web::get().to(policy::diff))
+            .route("/policy/backtest", web::post().to(policy::run_backtest))
+            .route("/policy/move", web::post().to(policy::move_cases))
             .route("/outbox", web::get().to(outbox::list))
             .route("/openapi.json", web::get().to(openapi::document))
             .default_service(web::to(|| async {

@@ -6,13 +6,13 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{cases, export, outbox, plan, stats};
+use super::{cases, export, outbox, plan, policy, stats};
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "dunwell operator API",
-        description = "Cases, their timelines and the operator's actions, recovery statistics, plan previews and the outbox. Every request carries `Authorization: Bearer <DUNWELL_ADMIN_TOKEN>`; errors are `{\"error\": \"...\"}`."
+        description = "Cases, their timelines and the operator's actions, recovery statistics, the versioned policy (edit, diff, backtest, move cases), plan previews and the outbox. Every request carries `Authorization: Bearer <DUNWELL_ADMIN_TOKEN>`; errors are `{\"error\": \"...\"}`."
     ),
     paths(
         cases::list,
@@ -21,6 +21,13 @@ use super::{cases, export, outbox, plan, stats};
         export::csv,
         stats::show,
         plan::show,
+        policy::show,
+        policy::put,
+        policy::versions,
+        policy::version,
+        policy::diff,
+        policy::run_backtest,
+        policy::move_cases,
         outbox::list
     ),
     modifiers(&BearerToken),

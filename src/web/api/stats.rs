@@ -9,6 +9,7 @@ use super::error::{ApiError, ErrorBody};
 use super::params::instant;
 use super::views;
 use crate::domain::stats::{CurrencyReport, report};
+use crate::engine::policy_stats::{self, PolicyStats};
 use crate::state::AppState;
 
 /// The window when none is given.
@@ -31,6 +32,9 @@ pub struct Stats {
     pub to: String,
     /// One report per currency; never summed across currencies.
     pub currencies: Vec<CurrencyReport>,
+    /// How the running policy version does against its holdout (or the
+    /// version before it), whatever the window.
+    pub policy: PolicyStats,
 }
 
 /// [from, to) in unix ms (engine clock), checked.
@@ -64,5 +68,6 @@ pub async fn show(
         from: views::instant(from),
         to: views::instant(to),
         currencies: report(&groups, &times),
+        policy: policy_stats::compare(&state.engine).await?,
     }))
 }

@@ -1,0 +1,81 @@
+//! The backtest the policy editor offers before applying: the running and
+//! a proposed policy played on this install's own closed cases (their real
+//! decline codes, countries, amounts and outcomes) and on a generated
+//! population, side by side.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::Engine;
+use crate::domain::policy::Policy;
+use crate::domain::simulate::backtest::{Compared, compare};
+use crate::domain::simulate::history::{Row, scenario};
+use crate::domain::simulate::{Scenario, population};
+use crate::store::policies::ClosedCase;
+
+/// How far back closed cases are read, and how many at most.
+const HISTORY_DAYS: i64 = 180;
+const MAX_OWN: i64 = 5_000;
+/// The generated population's size and seed (the same figures each time).
+pub const POPULATION: u64 = 5_000;
+pub const SEED: u64 = 7;
+
+/// Both comparisons.
+#[derive(Debug, Clone)]
+pub struct Backtest {
+    /// On the operator's own closed cases (`None`: none closed yet).
+    pub own: Option<Compared>,
+    pub own_cases: usize,
+    pub generated: Compared,
+}
+
+/// A closed case as history: paid in the end if it was recovered.
+pub fn row_of(case: &ClosedCase) -> Option<Row> {
+    let failed_at = DateTime::<Utc>::from_timestamp_millis(case.opened_at)?;
+    let ended_at = DateTime::<Utc>::from_timestamp_millis(case.ended_at)?;
+    Some(Row {
+        failed_at,
+        // A case that never learned its refusal is planned as a generic one.
+        decline_code: case
+            .decline_code
+            .clone()
+            .unwrap_or_else(|| "generic_decline".into()),
+        amount_minor: case.amount_due,
+        currency: case.currency.to_ascii_lowercase(),
+        country: case.country.clone(),
+        paid_at: (case.state == "recovered").then_some(ended_at.max(failed_at)),
+        card_brand: None,
+    })
+}
+
+/// The operator's closed cases as scenarios.
+pub async fn own_history(engine: &Engine) -> anyhow::Result<Vec<Scenario>> {
+    let since = (engine.clock.now() - Duration::days(HISTORY_DAYS)).timestamp_millis();
+    let closed = engine.store.closed_cases(since, MAX_OWN).await?;
+    Ok(closed
+        .iter()
+        .filter_map(row_of)
+        .enumerate()
+        .map(|(i, row)| scenario(&row, format!("own_{i}"), i as u64))
+        .collect())
+}
+
+/// Plays `proposed` beside the running policy.
+pub async fn run(engine: &Engine, proposed: Policy) -> anyhow::Result<Backtest> {
+    let own = own_history(engine).await?;
+    let running = engine.policy();
+    let proposed = Arc::new(proposed);
+    tokio::task::spawn_blocking(move || {
+        let generated: Vec<Scenario> = (0..POPULATION)
+            .map(|i| population::scenario(SEED, i))
+            .collect();
+        Backtest {
+            own: (!own.is_empty()).then(|| compare(&own, &running, &proposed)),
+            own_cases: own.len(),
+            generated: compare(&generated, &running, &proposed),
+        }
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("the backtest stopped: {e}"))
+}
