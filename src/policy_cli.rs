@@ -24,14 +24,9 @@ pub enum PolicyCommand {
     /// Every stored version, newest (running) first: who, when, why.
     List,
     /// One version's TOML (default: the running one).
-    Show {
-        version: Option<i64>,
-    },
+    Show { version: Option<i64> },
     /// What changed from version A to version B (default: the running one).
-    Diff {
-        from: i64,
-        to: Option<i64>,
-    },
+    Diff { from: i64, to: Option<i64> },
     /// Validate a policy file (a [policy] table or its keys) and store it as
     /// the next version; it runs for new cases, open cases keep theirs.
     Apply {

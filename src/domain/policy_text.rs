@@ -299,7 +299,10 @@ share_percent = 12.5
         assert!(changes(&d));
         assert!(!changes(&diff("a\n", "a\n")));
         assert_eq!(diff_text(&diff("", "x\n")), "+x\n");
-        let long = diff("1\n2\n3\n4\n5\n6\n7\n8\n9\n", "1\n2\n3\n4\nfive\n6\n7\n8\n9\n");
+        let long = diff(
+            "1\n2\n3\n4\n5\n6\n7\n8\n9\n",
+            "1\n2\n3\n4\nfive\n6\n7\n8\n9\n",
+        );
         assert_eq!(diff_hunks(&long, 1), " 4\n-5\n+five\n 6\n");
         let two = diff("a\nb\nc\nd\ne\nf\n", "A\nb\nc\nd\ne\nF\n");
         assert_eq!(diff_hunks(&two, 1), "-a\n+A\n b\n...\n e\n-f\n+F\n");

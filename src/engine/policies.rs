@@ -219,7 +219,16 @@ pub async fn store_file_policy(store: &Store, file_policy: &Policy) -> anyhow::R
     } else {
         "the configuration file's policy changed"
     };
-    match store_version(store, file_policy, "dunwell.toml", reason, Source::File, true).await? {
+    match store_version(
+        store,
+        file_policy,
+        "dunwell.toml",
+        reason,
+        Source::File,
+        true,
+    )
+    .await?
+    {
         Ok(applied) => Ok(applied),
         Err(errors) => {
             for e in &errors {

@@ -15,7 +15,10 @@ use crate::store::policies as stored;
 #[derive(Debug)]
 pub enum MoveOutcome {
     /// Moved from version `from`; the case as it is now.
-    Moved { from: i64, case: Box<CaseRow> },
+    Moved {
+        from: i64,
+        case: Box<CaseRow>,
+    },
     /// The case cannot move (why); nothing changed.
     Refused(String),
     NoSuchCase,
@@ -76,7 +79,13 @@ pub async fn move_to_running(
     let after = cases::lock_case(&mut tx, case_id).await?;
     tx.commit().await?;
     engine.wake_runner();
-    tracing::info!(case_id, from, to = running, operator, "case moved to the running policy");
+    tracing::info!(
+        case_id,
+        from,
+        to = running,
+        operator,
+        "case moved to the running policy"
+    );
     Ok(match after {
         Some(case) => MoveOutcome::Moved {
             from,

@@ -35,10 +35,9 @@ pub async fn run(engine: Engine, mut shutdown: watch::Receiver<bool>) {
 /// nothing.
 pub async fn reload(engine: &Engine) {
     let file = engine.config.file.clone();
-    let shown = file.as_ref().map_or_else(
-        || "the environment".to_owned(),
-        |f| f.display().to_string(),
-    );
+    let shown = file
+        .as_ref()
+        .map_or_else(|| "the environment".to_owned(), |f| f.display().to_string());
     let config = match tokio::task::spawn_blocking(move || Config::load(file.as_deref())).await {
         Ok(Ok(config)) => config,
         Ok(Err(errors)) => {

@@ -23,6 +23,7 @@ mod metrics;
 mod offers;
 mod operator_api;
 mod outgoing;
+mod policies;
 mod pre_dunning;
 mod process;
 mod processor_faults;

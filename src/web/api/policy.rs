@@ -125,8 +125,7 @@ fn submitted(request: &HttpRequest, body: &[u8]) -> Result<Submitted, ApiError> 
     };
     let reason = take(&mut value, "reason");
     let author = take(&mut value, "author");
-    let policy =
-        policy_text::parse(&value.to_string(), Format::Json).map_err(invalid)?;
+    let policy = policy_text::parse(&value.to_string(), Format::Json).map_err(invalid)?;
     Ok(Submitted {
         policy,
         reason,
@@ -201,7 +200,10 @@ pub async fn put(
             "plans": plans_side_by_side(engine, &s.policy),
         })));
     }
-    let reason = s.reason.or_else(|| params.reason.clone()).unwrap_or_default();
+    let reason = s
+        .reason
+        .or_else(|| params.reason.clone())
+        .unwrap_or_default();
     let author = s
         .author
         .or_else(|| params.author.clone())
@@ -265,7 +267,9 @@ fn number(raw: &str, what: &str) -> Result<i64, ApiError> {
         .parse::<i64>()
         .ok()
         .filter(|n| *n >= 1)
-        .ok_or_else(|| ApiError::bad_request(format!("{what}: a version number (1, 2…), got {raw:?}")))
+        .ok_or_else(|| {
+            ApiError::bad_request(format!("{what}: a version number (1, 2…), got {raw:?}"))
+        })
 }
 
 #[derive(Debug, Deserialize)]
@@ -305,9 +309,7 @@ pub fn tally_json(t: &Tally) -> Value {
 
 /// Both comparisons of a backtest.
 pub fn backtest_json(b: &Backtest) -> Value {
-    let side = |c: &crate::domain::simulate::backtest::Compared| {
-        json!({"running": tally_json(&c.running), "proposed": tally_json(&c.proposed)})
-    };
+    let side = |c: &crate::domain::simulate::backtest::Compared| json!({"running": tally_json(&c.running), "proposed": tally_json(&c.proposed)});
     json!({
         "own": b.own.as_ref().map(|c| {
             let mut v = side(c);

@@ -1,0 +1,356 @@
+//! Versioned policies through the operator API: a case keeps the version
+//! it opened under when a new one is applied; an explicit move re-plans it
+//! once, with a timeline entry; an invalid policy is refused with every
+//! error and changes nothing; the holdout opens its share of new cases
+//! under the other version and the statistics compare them.
+
+use std::collections::BTreeMap;
+
+use dunwell::domain::holdout::falls_in;
+use dunwell::domain::work::WorkStatus;
+use dunwell::trigger::Scenario;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+use crate::stand_in::*;
+
+const TOKEN: &str = "operator-token-0123456789";
+
+/// Sends a request with the operator's token; the status and JSON body.
+async fn call(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<(&str, String)>,
+) -> (u16, Value) {
+    let mut request = reqwest::Client::new()
+        .request(method, format!("{}{path}", app.address))
+        .bearer_auth(TOKEN);
+    if let Some((content_type, body)) = body {
+        request = request.header("content-type", content_type).body(body);
+    }
+    let answer = request.send().await.unwrap();
+    let status = answer.status().as_u16();
+    let text = answer.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
+    (status, body)
+}
+
+async fn put_toml(app: &TestApp, query: &str, toml: &str) -> (u16, Value) {
+    let path = format!("/api/policy{query}");
+    call(
+        app,
+        reqwest::Method::PUT,
+        &path,
+        Some(("application/toml", toml.into())),
+    )
+    .await
+}
+
+/// The case's pending work: key → due time (ms).
+async fn pending(app: &TestApp, s: &Scenario) -> BTreeMap<String, i64> {
+    let case = app.case(&s.invoice).await;
+    app.store
+        .work_of(case.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|w| w.status == WorkStatus::Pending)
+        .map(|w| (w.key, w.due_at))
+        .collect()
+}
+
+/// Emails on days 0 and 2, a final notice on day 5, cancel on day 8, one
+/// retry only.
+const FASTER: &str = r#"
+[policy]
+quiet_hours = "off"
+min_hours_between_emails = 0
+[policy.retries]
+max_attempts = 1
+[[policy.stages]]
+day = 0
+email = "payment_failed"
+tone = "friendly"
+[[policy.stages]]
+day = 2
+email = "payment_failed"
+tone = "firm"
+[[policy.stages]]
+day = 5
+email = "final_notice"
+tone = "final"
+[policy.final]
+day = 8
+action = "cancel"
+"#;
+
+async fn open(app: &TestApp, s: &Scenario) {
+    app.send("charge.failed", &event(s, "charge")).await;
+    app.send("invoice.payment_failed", &event(s, "failed"))
+        .await;
+    app.run_due_jobs().await;
+}
+
+async fn a_case_keeps_its_version_until_moved_once(backend: Backend) {
+    let a = scenario("in_policy_a");
+    let b = scenario("in_policy_b");
+    let c = scenario("in_policy_c");
+    let server = stripe(&a, "insufficient_funds", 0).await;
+    mount_stripe(&server, &b, "insufficient_funds", 0).await;
+    mount_stripe(&server, &c, "insufficient_funds", 0).await;
+    let Some(app) = app_with(backend, &server, &[("admin_token", TOKEN)]).await else {
+        return;
+    };
+    open(&app, &a).await;
+    open(&app, &c).await;
+    assert_eq!(app.case(&a.invoice).await.policy_version, Some(1));
+    let before = pending(&app, &a).await;
+    assert!(before.contains_key("email:payment_failed:3"), "{before:?}");
+
+    let (status, body) = put_toml(&app, "?reason=faster%20cycle&author=ana", FASTER).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["version"], 2);
+    assert!(
+        body["diff"].as_str().unwrap().contains("+day = 2"),
+        "{body}"
+    );
+    let (_, running) = call(&app, reqwest::Method::GET, "/api/policy", None).await;
+    assert_eq!(running["version"], 2);
+    assert_eq!(running["author"], "ana");
+    assert_eq!(running["reason"], "faster cycle");
+    assert_eq!(running["source"], "api");
+    assert_eq!(running["policy"]["final"]["day"], 8);
+
+    // The open case keeps version 1 and every planned time.
+    app.run_due_jobs().await;
+    assert_eq!(app.case(&a.invoice).await.policy_version, Some(1));
+    assert_eq!(pending(&app, &a).await, before);
+    // A new case opens under version 2.
+    open(&app, &b).await;
+    assert_eq!(app.case(&b.invoice).await.policy_version, Some(2));
+    let planned_b = pending(&app, &b).await;
+    assert!(
+        planned_b.contains_key("email:payment_failed:2"),
+        "{planned_b:?}"
+    );
+    assert!(
+        !planned_b.contains_key("email:payment_failed:3"),
+        "{planned_b:?}"
+    );
+
+    // The operator moves case a: re-planned once under version 2.
+    let case_a = app.case(&a.invoice).await;
+    let move_body = json!({"cases": [case_a.id], "note": "align with the new cycle"}).to_string();
+    let (status, moved) = call(
+        &app,
+        reqwest::Method::POST,
+        "/api/policy/move",
+        Some(("application/json", move_body.clone())),
+    )
+    .await;
+    assert_eq!(status, 200, "{moved}");
+    assert_eq!(
+        moved["results"][0],
+        json!({"case_id": case_a.id, "moved": true, "from": 1, "to": 2})
+    );
+    assert_eq!(app.case(&a.invoice).await.policy_version, Some(2));
+    let after = pending(&app, &a).await;
+    for gone in [
+        "email:payment_failed:3",
+        "email:payment_failed:7",
+        "email:final_notice:14",
+    ] {
+        assert!(!after.contains_key(gone), "{gone} still planned: {after:?}");
+    }
+    let opened = case_a.opened_at.unwrap();
+    let day = 86_400_000;
+    assert!(after.contains_key("email:payment_failed:2"), "{after:?}");
+    assert!(after.contains_key("email:final_notice:5"), "{after:?}");
+    assert_eq!(after["final"], opened + 8 * day, "cancel on day 8 now");
+    let timeline = app.store.timeline(case_a.id).await.unwrap();
+    let moves: Vec<_> = timeline
+        .iter()
+        .filter(|t| t.kind == "policy_moved")
+        .collect();
+    assert_eq!(moves.len(), 1, "{timeline:?}");
+    assert_eq!(moves[0].detail["from"], 1);
+    assert_eq!(moves[0].detail["to"], 2);
+    assert_eq!(moves[0].detail["note"], "align with the new cycle");
+
+    // Once: a second move is refused and changes nothing.
+    let (_, again) = call(
+        &app,
+        reqwest::Method::POST,
+        "/api/policy/move",
+        Some(("application/json", move_body)),
+    )
+    .await;
+    assert_eq!(again["results"][0]["moved"], false);
+    assert_eq!(
+        again["results"][0]["error"],
+        "the case already runs under version 2"
+    );
+    assert_eq!(pending(&app, &a).await, after);
+    let timeline = app.store.timeline(case_a.id).await.unwrap();
+    assert_eq!(
+        timeline.iter().filter(|t| t.kind == "policy_moved").count(),
+        1
+    );
+
+    // Weeks later: c kept version 1's schedule (retries until day 21,
+    // day-3 and day-7 reminders), b had version 2's (one retry, cancel on
+    // day 8), and a version 2's from its move on.
+    app.live_through(16, 6).await;
+    let retries = |case: &dunwell::store::cases::CaseRow| {
+        case.track.case.as_ref().map_or(0, |c| c.retries_made)
+    };
+    let (case_a, case_b, case_c) = (
+        app.case(&a.invoice).await,
+        app.case(&b.invoice).await,
+        app.case(&c.invoice).await,
+    );
+    assert!(retries(&case_c) >= 2, "v1 retries on: {:?}", case_c.track);
+    assert!(
+        !case_c.has_ended(),
+        "v1 cancels on day 21: {:?}",
+        case_c.state
+    );
+    assert_eq!(
+        mails(&app, &c, "payment_failed").await,
+        3,
+        "days 0, 3 and 7"
+    );
+    assert_eq!(retries(&case_b), 1);
+    assert_eq!(case_b.state.as_deref(), Some("canceled"));
+    assert_eq!(mails(&app, &b, "payment_failed").await, 2, "days 0 and 2");
+    assert!(retries(&case_a) <= 1, "{:?}", case_a.track);
+    assert_eq!(case_a.state.as_deref(), Some("canceled"));
+
+    // The history: who, why, and what changed.
+    let (_, list) = call(&app, reqwest::Method::GET, "/api/policy/versions", None).await;
+    assert_eq!(list["running"], 2);
+    assert_eq!(list["versions"][1]["source"], "file");
+    let (_, diff) = call(
+        &app,
+        reqwest::Method::GET,
+        "/api/policy/diff?from=1&to=2",
+        None,
+    )
+    .await;
+    assert!(
+        diff["diff"].as_str().unwrap().contains("-day = 21"),
+        "{diff}"
+    );
+}
+
+async fn an_invalid_policy_is_refused_with_every_error(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, &[("admin_token", TOKEN)]).await else {
+        return;
+    };
+    let bad = "[policy]\ndefault_timezone = \"Mars/Olympus\"\n[policy.retries]\nwindow_days = 0\n\
+               [policy.final]\naction = \"downgrade\"\n";
+    let (status, body) = put_toml(&app, "?reason=try", bad).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"], "the policy is not valid; nothing changed");
+    let errors = body["errors"].to_string();
+    for key in [
+        "policy.default_timezone",
+        "policy.retries.window_days",
+        "policy.final.downgrade_price",
+    ] {
+        assert!(errors.contains(key), "{key} missing: {errors}");
+    }
+    // JSON is read the same way; an unknown key is named.
+    let (status, body) = call(
+        &app,
+        reqwest::Method::PUT,
+        "/api/policy",
+        Some((
+            "application/json",
+            json!({"reason": "x", "policy": {"retry_ownr": "dunwell"}}).to_string(),
+        )),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(body["errors"].to_string().contains("retry_ownr"), "{body}");
+    // A holdout must name a stored version; a reason is required.
+    let holdout = "[policy.holdout]\nversion = 7\nshare_percent = 10\n";
+    let (status, body) = put_toml(&app, "?reason=ab", holdout).await;
+    assert_eq!(status, 422);
+    assert!(
+        body["errors"]
+            .to_string()
+            .contains("policy.holdout.version"),
+        "{body}"
+    );
+    let (status, body) = put_toml(&app, "", FASTER).await;
+    assert_eq!(status, 422);
+    assert!(body["errors"].to_string().contains("reason"), "{body}");
+    // Nothing was stored by any of them.
+    let (_, list) = call(&app, reqwest::Method::GET, "/api/policy/versions", None).await;
+    assert_eq!(list["versions"].as_array().unwrap().len(), 1, "{list}");
+
+    // A dry run validates and compares without storing.
+    let (status, body) = put_toml(&app, "?dry_run=true", FASTER).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["changes"], true);
+    let plans = body["plans"].as_array().unwrap();
+    assert_eq!(plans.len(), 4);
+    assert_ne!(plans[0]["running"], plans[0]["proposed"], "{}", plans[0]);
+    // The running policy again: nothing to store.
+    let (_, current) = call(&app, reqwest::Method::GET, "/api/policy", None).await;
+    let same = current["toml"].as_str().unwrap().to_owned();
+    let (status, body) = put_toml(&app, "?reason=same", &same).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["stored"], false);
+    let (_, list) = call(&app, reqwest::Method::GET, "/api/policy/versions", None).await;
+    assert_eq!(list["versions"].as_array().unwrap().len(), 1, "{list}");
+}
+
+async fn the_holdout_opens_its_share_under_the_other_version(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, &[("admin_token", TOKEN)]).await else {
+        return;
+    };
+    let holdout = format!("{FASTER}\n[policy.holdout]\nversion = 1\nshare_percent = 30\n");
+    let (status, body) = put_toml(&app, "?reason=ab%20test", &holdout).await;
+    assert_eq!(status, 201, "{body}");
+    let install = app.store.setting("install_id").await.unwrap().unwrap();
+    let mut expected = BTreeMap::new();
+    for i in 0..40 {
+        let s = scenario(&format!("in_holdout_{i:02}"));
+        app.send("invoice.payment_failed", &event(&s, "failed"))
+            .await;
+        let version = if falls_in(&format!("{install}:v2"), &s.invoice, 30.0) {
+            1
+        } else {
+            2
+        };
+        *expected.entry(version).or_insert(0) += 1;
+        assert_eq!(
+            app.case(&s.invoice).await.policy_version,
+            Some(version),
+            "{}",
+            s.invoice
+        );
+    }
+    assert!(
+        expected[&1] > 0 && expected[&2] > expected[&1],
+        "{expected:?}"
+    );
+    let (_, stats) = call(&app, reqwest::Method::GET, "/api/stats", None).await;
+    let c = &stats["policy"]["comparison"];
+    assert_eq!(stats["policy"]["running_version"], 2);
+    assert_eq!(stats["policy"]["holdout_share_percent"], 30.0);
+    assert_eq!(c["kind"], "holdout");
+    assert_eq!(c["running"]["cases"], expected[&2]);
+    assert_eq!(c["other"]["cases"], expected[&1]);
+    assert_eq!(c["other"]["version"], 1);
+    assert_eq!(c["verdict"], "no ended cases on one side yet");
+}
+
+crate::backend_tests!(
+    a_case_keeps_its_version_until_moved_once,
+    an_invalid_policy_is_refused_with_every_error,
+    the_holdout_opens_its_share_under_the_other_version,
+);
