@@ -61,9 +61,12 @@ async fn version(store: &Store, n: Option<i64>) -> anyhow::Result<PolicyVersion>
 pub async fn run(config: &Config, args: &PolicyArgs) -> anyhow::Result<()> {
     let store = Store::connect(&config.database_url).await?;
     store.migrate().await?;
-    // A database no process has started on yet gets the file's policy as
-    // version 1 first, as a start would.
-    policies::store_file_policy(&store, &config.policy).await?;
+    // A database no process has started on yet gets the configuration's
+    // policy as version 1 first, as a start would. Later the file is only
+    // read by the processes (at start-up and on SIGHUP).
+    if store.newest_policy_version().await? == 0 {
+        policies::store_file_policy(&store, &config.policy).await?;
+    }
     let result = command(&store, args).await;
     store.close().await;
     result

@@ -18,9 +18,14 @@ impl Process {
     /// Starts `dunwell <role>` on a free port with `env` on top of a quiet,
     /// port-0 default, and waits until it listens.
     pub fn start(name: &str, role: &str, env: &[(&str, &str)]) -> Self {
+        Self::start_args(name, &[role], env)
+    }
+
+    /// `start` with these arguments (`--config FILE serve`, say).
+    pub fn start_args(name: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_dunwell"));
         command
-            .arg(role)
+            .args(args)
             .env("DUNWELL_BIND", "127.0.0.1:0")
             .env("DUNWELL_LOG", "info")
             // Tests run at any hour: no quiet hours, no gap between reminders.
@@ -71,6 +76,20 @@ impl Process {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Sends `signal` (`HUP`, say) and returns at once.
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "SIG{signal} sent");
+    }
+
+    /// Whether it still runs.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// SIGKILL, as a crash or an OOM kill would.
