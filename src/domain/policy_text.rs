@@ -195,29 +195,43 @@ pub fn diff_text(diff: &[DiffLine]) -> String {
         .collect()
 }
 
-/// Only the changed lines with `context` lines around them; `...`
-/// between the parts.
-pub fn diff_hunks(diff: &[DiffLine], context: usize) -> String {
+/// Only the changed lines with `context` lines around them; a line with
+/// the sign `"…"` stands for the lines left out between two parts.
+pub fn hunks(diff: &[DiffLine], context: usize) -> Vec<DiffLine> {
     let changed: Vec<usize> = (0..diff.len()).filter(|&i| diff[i].sign != " ").collect();
     let near = |i: usize| {
         changed
             .iter()
             .any(|&c| i + context >= c && i <= c + context)
     };
-    let mut out = String::new();
+    let mut out = Vec::new();
     let mut skipped = false;
     for (i, line) in diff.iter().enumerate() {
         if near(i) {
             if skipped && !out.is_empty() {
-                out.push_str("...\n");
+                out.push(DiffLine {
+                    sign: "…",
+                    text: String::new(),
+                });
             }
             skipped = false;
-            out.push_str(&format!("{}{}\n", line.sign, line.text));
+            out.push(line.clone());
         } else {
             skipped = true;
         }
     }
     out
+}
+
+/// `hunks` as text, `...` between the parts.
+pub fn diff_hunks(diff: &[DiffLine], context: usize) -> String {
+    hunks(diff, context)
+        .iter()
+        .map(|l| match l.sign {
+            "…" => "...\n".to_owned(),
+            sign => format!("{sign}{}\n", l.text),
+        })
+        .collect()
 }
 
 #[cfg(test)]

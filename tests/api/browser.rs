@@ -260,6 +260,23 @@ impl Browser {
         panic!("the expected page never loaded; last seen {last}");
     }
 
+    /// Waits until the page's visible text contains `wanted`; the text.
+    pub fn wait_for_text(&mut self, wanted: &str) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        while Instant::now() < deadline {
+            if let Ok(text) =
+                self.try_eval("document.readyState == 'complete' ? document.body.innerText : ''")
+            {
+                let text = text.as_str().unwrap_or_default().to_owned();
+                if text.contains(wanted) {
+                    return text;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("{wanted:?} never showed; the page says:\n{}", self.text());
+    }
+
     /// The page's visible text.
     pub fn text(&mut self) -> String {
         self.try_eval("document.body.innerText")
@@ -297,11 +314,31 @@ impl Browser {
         self.call("Input.insertText", json!({ "text": text }));
     }
 
+    /// Clicks into the field `selector` finds, selects what it holds and
+    /// types `text` over it.
+    pub fn replace_in(&mut self, selector: &str, text: &str) {
+        self.click(selector);
+        self.eval(&format!(
+            "document.querySelector({}).select()",
+            json!(selector)
+        ));
+        self.call("Input.insertText", json!({ "text": text }));
+    }
+
     /// A PNG of the whole page (not only what fits the screen) at `path`.
     pub fn screenshot(&mut self, path: &Path) {
+        self.capture(path, true);
+    }
+
+    /// A PNG of what fits the screen, as a person sees it first.
+    pub fn screenshot_screen(&mut self, path: &Path) {
+        self.capture(path, false);
+    }
+
+    fn capture(&mut self, path: &Path, whole: bool) {
         let shot = self.call(
             "Page.captureScreenshot",
-            json!({"format": "png", "captureBeyondViewport": true}),
+            json!({"format": "png", "captureBeyondViewport": whole}),
         );
         let png = base64::engine::general_purpose::STANDARD
             .decode(shot["data"].as_str().expect("image data"))

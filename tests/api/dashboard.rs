@@ -12,7 +12,7 @@ use crate::browser::{Browser, artifacts_dir, chromium};
 use crate::helpers::*;
 use crate::stand_in::*;
 
-const TOKEN: &str = "dashboard-token-0123456789";
+pub(crate) const TOKEN: &str = "dashboard-token-0123456789";
 
 /// Signs in; the session cookie's `name=value`.
 async fn sign_in(app: &TestApp) -> String {
@@ -32,7 +32,10 @@ async fn sign_in(app: &TestApp) -> String {
 
 /// A dozen cases over six weeks, in two currencies: paid at the processor,
 /// recovered by a retry, voided, still open.
-async fn seeded(backend: Backend, extra: &[(&str, &str)]) -> Option<(MockServer, TestApp)> {
+pub(crate) async fn seeded(
+    backend: Backend,
+    extra: &[(&str, &str)],
+) -> Option<(MockServer, TestApp)> {
     let server = MockServer::start().await;
     let mut pairs = vec![("admin_token", TOKEN)];
     pairs.extend_from_slice(extra);

@@ -24,6 +24,7 @@ mod offers;
 mod operator_api;
 mod outgoing;
 mod policies;
+mod policy_editor;
 mod policy_reload;
 mod pre_dunning;
 mod process;

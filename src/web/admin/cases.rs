@@ -139,7 +139,7 @@ struct CasePage {
     flash_bad: bool,
     facts: Vec<(&'static str, String)>,
     /// (action, label, the primary one)
-    actions: Vec<(&'static str, &'static str, bool)>,
+    actions: Vec<(&'static str, String, bool)>,
     work: Vec<(String, String, String)>,
     timeline: Vec<(String, String, String)>,
 }
@@ -215,16 +215,36 @@ pub async fn show(
     if let Some(why) = &case.needs_attention {
         facts.push(("Needs attention", why.clone()));
     }
-    let actions = match case_state {
+    state.engine.refresh_policy().await?;
+    let running = state.engine.policy_version();
+    facts.push((
+        "Policy version",
+        match case.policy_version {
+            Some(v) if v == running => format!("{v} (running)"),
+            Some(v) => format!("{v} (version {running} runs for new cases)"),
+            None => "–".into(),
+        },
+    ));
+    let mut actions = match case_state {
         Some(s) if s.is_terminal() => Vec::new(),
-        Some(CaseState::Paused) => vec![("resume", "Resume", true), ("close", "Close", false)],
+        Some(CaseState::Paused) => vec![
+            ("resume", "Resume".to_owned(), true),
+            ("close", "Close".to_owned(), false),
+        ],
         Some(_) => vec![
-            ("retry-now", "Retry now", true),
-            ("pause", "Pause", false),
-            ("close", "Close", false),
+            ("retry-now", "Retry now".to_owned(), true),
+            ("pause", "Pause".to_owned(), false),
+            ("close", "Close".to_owned(), false),
         ],
         None => Vec::new(),
     };
+    if !actions.is_empty() && running > 0 && case.policy_version != Some(running) {
+        actions.push((
+            MOVE_POLICY,
+            format!("Move to policy version {running}"),
+            false,
+        ));
+    }
     let work = store
         .work_of(id)
         .await?
@@ -264,15 +284,36 @@ pub async fn show(
     Ok(page(StatusCode::OK, body))
 }
 
+/// The case page's action that moves a case to the running policy.
+const MOVE_POLICY: &str = "move-policy";
+
 async fn act_on(state: &AppState, id: i64, action: &str) -> Result<HttpResponse, ApiError> {
-    let Some(action) = OperatorAction::parse(action) else {
-        return Err(ApiError::not_found(format!("no action {action:?}")));
-    };
     let back = |query: String| see_other(&format!("/admin/cases/{id}?{query}"));
     let encode = |k: &str, v: &str| {
         url::form_urlencoded::Serializer::new(String::new())
             .append_pair(k, v)
             .finish()
+    };
+    if action == MOVE_POLICY {
+        use crate::engine::policy_moves::{MoveOutcome, move_to_running};
+        return Ok(
+            match move_to_running(&state.engine, id, "operator (dashboard)", None).await? {
+                MoveOutcome::Moved { from, case } => back(encode(
+                    "done",
+                    &format!(
+                        "moved from policy version {from} to {}; what is still ahead is planned again",
+                        case.policy_version.unwrap_or_default()
+                    ),
+                )),
+                MoveOutcome::Refused(why) => back(encode("refused", &why)),
+                MoveOutcome::NoSuchCase => {
+                    return Err(ApiError::not_found(format!("no case {id}")));
+                }
+            },
+        );
+    }
+    let Some(action) = OperatorAction::parse(action) else {
+        return Err(ApiError::not_found(format!("no action {action:?}")));
     };
     Ok(
         match act(&state.engine, id, action, "operator (dashboard)", None).await? {

@@ -10,6 +10,8 @@ mod login;
 mod outbox;
 mod overview;
 mod policy;
+mod policy_edit;
+mod policy_form;
 mod simulate;
 
 use actix_web::body::{BoxBody, MessageBody};
@@ -129,6 +131,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route("/cases/{id}", web::get().to(cases::show))
                     .route("/cases/{id}/{action}", web::post().to(cases::action))
                     .route("/policy", web::get().to(policy::show))
+                    .route("/policy", web::post().to(policy_edit::draft))
+                    .route("/policy/apply", web::post().to(policy_edit::apply))
                     .route("/simulate", web::get().to(simulate::show))
                     .route("/outbox", web::get().to(outbox::list))
                     .route("/outbox/{id}/html", web::get().to(outbox::html)),

@@ -1,15 +1,20 @@
-//! `GET /admin/policy`: the effective policy, and the plan it gives a
-//! failure the operator describes (decline code, country or time zone) —
-//! the same plan as `dunwell plan` and `POST /api/plan`.
+//! `GET /admin/policy`: the running policy version (who, when, why), how it
+//! does against its holdout or the version before, the plan it gives a
+//! failure the operator describes (the same as `dunwell plan` and
+//! `POST /api/plan`), the editor (`policy_edit`) and every stored version.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{Frame, page};
+use super::policy_form::FormView;
+use super::{Frame, page, when};
+use crate::domain::policy::Policy;
 use crate::domain::policy::{FinalAction, StageEmail};
+use crate::domain::policy_text;
 use crate::domain::timeline::StepAction;
+use crate::engine::policy_stats::{self, Comparison};
 use crate::plan::{PlanArgs, preview};
 use crate::state::AppState;
 
@@ -29,6 +34,14 @@ const CODES: [&str; 8] = [
 #[template(path = "admin/policy.html")]
 struct PolicyPage {
     f: Frame,
+    flash: Option<String>,
+    running: Running,
+    doing: Option<Doing>,
+    form: FormView,
+    /// (version, when, source, author, reason, running)
+    versions: Vec<(i64, String, String, String, String, bool)>,
+    /// A stored version's diff against the running one, when asked.
+    diff: Option<(i64, Vec<policy_text::DiffLine>)>,
     summary: Vec<(&'static str, String)>,
     codes: [&'static str; 8],
     decline_code: String,
@@ -40,11 +53,116 @@ struct PolicyPage {
     retries_end: String,
 }
 
+/// The running version's record.
+pub(super) struct Running {
+    pub version: i64,
+    pub when: String,
+    pub author: String,
+    pub reason: String,
+    pub source: String,
+    pub holdout: String,
+}
+
+/// How the running version does, as the page words it.
+pub(super) struct Doing {
+    pub title: String,
+    pub note: String,
+    /// (version, cases, live, recovered of ended, rate, interval)
+    pub rows: Vec<(String, i64, i64, String, String, String)>,
+    pub difference: String,
+    pub verdict: &'static str,
+}
+
+fn percent(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+pub(super) fn doing(c: &Comparison) -> Doing {
+    let row = |label: String, r: &policy_stats::VersionResult| {
+        (
+            label,
+            r.cases,
+            r.live,
+            format!("{} of {}", r.recovery.successes, r.recovery.trials),
+            percent(r.recovery.rate),
+            format!("{} – {}", percent(r.recovery.low), percent(r.recovery.high)),
+        )
+    };
+    let (title, note, other) = match c.kind {
+        "holdout" => (
+            format!("Version {} against its holdout (version {})", c.running.version, c.other.version),
+            "New cases are assigned at random, over the same weeks: a fair comparison.".to_owned(),
+            format!("{} (holdout)", c.other.version),
+        ),
+        _ => (
+            format!("Version {} against version {} before it", c.running.version, c.other.version),
+            "Before and after the change, over as many weeks: other things changed too, so read it with care.".to_owned(),
+            format!("{} (before)", c.other.version),
+        ),
+    };
+    Doing {
+        title,
+        note,
+        rows: vec![
+            row(format!("{} (running)", c.running.version), &c.running),
+            row(other, &c.other),
+        ],
+        difference: format!(
+            "{:+.1} points (95% interval {:+.1} to {:+.1})",
+            c.difference * 100.0,
+            c.difference_low * 100.0,
+            c.difference_high * 100.0
+        ),
+        verdict: c.verdict,
+    }
+}
+
 #[derive(Debug, Deserialize)]
 pub struct PreviewParams {
     decline_code: Option<String>,
     country: Option<String>,
     timezone: Option<String>,
+    /// A stored version to diff against the running one.
+    diff: Option<String>,
+    /// The version just applied.
+    applied: Option<String>,
+}
+
+/// The running version's record as the page shows it.
+pub(super) async fn running(state: &AppState) -> anyhow::Result<(Running, Policy)> {
+    let engine = &state.engine;
+    engine.refresh_policy().await?;
+    let version = engine.policy_version();
+    let policy = engine.policy();
+    let row = engine.store.policy_version(version).await?;
+    let holdout = policy.holdout.map_or_else(
+        || "none".to_owned(),
+        |h| {
+            format!(
+                "{}% of new cases open under version {}",
+                h.share_percent, h.version
+            )
+        },
+    );
+    let running = match row {
+        Some(r) => Running {
+            version,
+            when: when(r.created_at),
+            author: r.author,
+            reason: r.reason,
+            source: r.source,
+            holdout,
+        },
+        None => Running {
+            version,
+            when: String::new(),
+            author: String::new(),
+            reason: String::new(),
+            source: String::new(),
+            holdout,
+        },
+    };
+    Ok((running, (*policy).clone()))
 }
 
 fn given(v: &Option<String>) -> Option<String> {
@@ -55,7 +173,55 @@ fn given(v: &Option<String>) -> Option<String> {
 }
 
 pub async fn show(state: web::Data<AppState>, params: web::Query<PreviewParams>) -> HttpResponse {
+    match render(&state, &params).await {
+        Ok(response) => response,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "the policy page failed");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+async fn render(state: &AppState, params: &PreviewParams) -> anyhow::Result<HttpResponse> {
     let engine = &state.engine;
+    let (running, policy) = running(state).await?;
+    let versions = engine
+        .store
+        .policy_versions()
+        .await?
+        .into_iter()
+        .map(|v| {
+            let on = v.version == running.version;
+            (
+                v.version,
+                when(v.created_at),
+                v.source,
+                v.author,
+                v.reason,
+                on,
+            )
+        })
+        .collect();
+    let diff = match params
+        .diff
+        .as_deref()
+        .and_then(|d| d.trim().parse::<i64>().ok())
+    {
+        Some(n) => match engine.store.policy_version(n).await? {
+            Some(v) => {
+                let now = policy_text::canonical_toml(&policy);
+                Some((n, policy_text::diff(&v.policy, &now)))
+            }
+            None => None,
+        },
+        None => None,
+    };
+    let flash = params
+        .applied
+        .as_deref()
+        .and_then(|v| v.parse::<i64>().ok())
+        .map(|v| format!("Version {v} runs for new cases now. Open cases keep the version they opened under; move chosen ones from their case page or the API."));
+    let comparison = policy_stats::compare(engine).await?;
     let decline_code = given(&params.decline_code).unwrap_or_else(|| "insufficient_funds".into());
     let args = PlanArgs {
         decline_code: decline_code.clone(),
@@ -69,8 +235,14 @@ pub async fn show(state: web::Data<AppState>, params: web::Query<PreviewParams>)
         json: false,
     };
     let mut body = PolicyPage {
-        f: Frame::new(&state, "policy"),
-        summary: engine.policy().summary(),
+        f: Frame::new(state, "policy"),
+        flash,
+        doing: comparison.comparison.as_ref().map(doing),
+        form: FormView::of(&policy),
+        versions,
+        diff,
+        running,
+        summary: policy.summary(),
         codes: CODES,
         decline_code,
         country: args.country.clone().unwrap_or_default(),
@@ -81,7 +253,7 @@ pub async fn show(state: web::Data<AppState>, params: web::Query<PreviewParams>)
         retries_end: String::new(),
     };
     match preview(
-        &engine.policy(),
+        &policy,
         &args,
         engine.clock.now(),
         Some(&engine.learned.current()),
@@ -125,5 +297,5 @@ pub async fn show(state: web::Data<AppState>, params: web::Query<PreviewParams>)
         }
         Err(e) => body.error = Some(format!("{e:#}")),
     }
-    page(StatusCode::OK, body.render())
+    Ok(page(StatusCode::OK, body.render()))
 }
