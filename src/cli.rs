@@ -48,7 +48,7 @@ pub enum Command {
     PreviewEmail(PreviewArgs),
     /// Backtest the policy against generated failures or your own history, beside two plain schedules.
     Simulate(Box<SimulateArgs>),
-    /// The stored policy versions: list, show N, diff A B, apply FILE --reason TEXT.
+    /// The stored policy versions: list, show N, diff A B, backtest FILE, apply FILE --reason TEXT.
     Policy(PolicyArgs),
 }
 

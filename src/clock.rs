@@ -131,6 +131,15 @@ impl Timeline {
     }
 }
 
+/// The database's engine clock as its processes run it, read only (what
+/// the CLI plans against): real time when no simulated timeline is stored.
+pub async fn read_timeline(store: &crate::store::Store) -> anyhow::Result<Clock> {
+    match store.setting(TIMELINE_KEY).await? {
+        Some(text) => Ok(serde_json::from_str::<Timeline>(&text)?.clock()),
+        None => Ok(Clock::real()),
+    }
+}
+
 /// The engine's clock for a database: real time, unless `speed` is not 1 or
 /// the database already runs simulated time. The simulated epoch is stored
 /// in the database on first start, so every process and every restart

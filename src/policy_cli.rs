@@ -9,6 +9,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::config::Config;
 use crate::domain::policy_text::{self, Format};
+use std::sync::Arc;
+
+use crate::domain::simulate::report::Tally;
+use crate::engine::backtest::{self, Backtest};
 use crate::engine::policies::{self, Applied, Source};
 use crate::store::Store;
 use crate::store::policies::PolicyVersion;
@@ -27,6 +31,12 @@ pub enum PolicyCommand {
     Show { version: Option<i64> },
     /// What changed from version A to version B (default: the running one).
     Diff { from: i64, to: Option<i64> },
+    /// Play a policy file beside the running version on your closed cases
+    /// and a generated population: recovered revenue, attempts, days.
+    Backtest {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
     /// Validate a policy file (a [policy] table or its keys) and store it as
     /// the next version; it runs for new cases, open cases keep theirs.
     Apply {
@@ -56,6 +66,75 @@ async fn version(store: &Store, n: Option<i64>) -> anyhow::Result<PolicyVersion>
         .policy_version(n)
         .await?
         .with_context(|| format!("there is no policy version {n} (see dunwell policy list)"))
+}
+
+/// The policy in `file`, validated; errors name their keys.
+fn policy_file(file: &std::path::Path) -> anyhow::Result<crate::domain::policy::Policy> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read the policy file {}", file.display()))?;
+    policy_text::parse(&text, Format::Toml).map_err(|errors| {
+        anyhow::anyhow!(
+            "{} is not a valid policy; nothing changed:\n  {}",
+            file.display(),
+            errors.join("\n  ")
+        )
+    })
+}
+
+/// The backtest as a plain table per source.
+fn backtest_table(b: &Backtest, running: i64) -> String {
+    let part = |title: String, r: &Tally, p: &Tally| {
+        let mut out = String::new();
+        let days = |t: &Tally| t.median_days().map_or("-".into(), |d| format!("{d:.1}"));
+        out.push_str(&format!("{title}\n"));
+        out.push_str(&format!(
+            "  {:<24} {:>16} {:>16}\n",
+            "",
+            format!("running v{running}"),
+            "proposed"
+        ));
+        let rows = [
+            (
+                "recovered revenue",
+                format!("{:.1}%", r.revenue_share() * 100.0),
+                format!("{:.1}%", p.revenue_share() * 100.0),
+            ),
+            (
+                "invoices recovered",
+                format!("{} of {}", r.recovered, r.invoices),
+                format!("{} of {}", p.recovered, p.invoices),
+            ),
+            (
+                "attempts per failure",
+                format!("{:.2}", r.attempts_per_failure()),
+                format!("{:.2}", p.attempts_per_failure()),
+            ),
+            ("median days to recover", days(r), days(p)),
+        ];
+        for (k, a, b) in rows {
+            out.push_str(&format!("  {k:<24} {a:>16} {b:>16}\n"));
+        }
+        out.push('\n');
+        out
+    };
+    let mut out = match &b.own {
+        Some(c) => part(
+            format!("your {} closed cases (their decline codes, countries, amounts, outcomes)", b.own_cases),
+            &c.running,
+            &c.proposed,
+        ),
+        None => "your closed cases: none yet\n\n".to_owned(),
+    };
+    out += &part(
+        format!(
+            "{} generated failed renewals (seed {})",
+            backtest::POPULATION,
+            backtest::SEED
+        ),
+        &b.generated.running,
+        &b.generated.proposed,
+    );
+    out
 }
 
 pub async fn run(config: &Config, args: &PolicyArgs) -> anyhow::Result<()> {
@@ -117,20 +196,21 @@ async fn command(store: &Store, args: &PolicyArgs) -> anyhow::Result<()> {
                 println!("(the same policy)");
             }
         }
+        PolicyCommand::Backtest { file } => {
+            let proposed = policy_file(file)?;
+            let running = version(store, None).await?;
+            let running_policy =
+                policies::read_version(&running).map_err(anyhow::Error::msg)?;
+            let now = crate::clock::read_timeline(store).await?.now();
+            let b = backtest::compare_on(store, now, Arc::new(running_policy), proposed).await?;
+            print!("{}", backtest_table(&b, running.version));
+        }
         PolicyCommand::Apply {
             file,
             reason,
             author,
         } => {
-            let text = std::fs::read_to_string(file)
-                .with_context(|| format!("cannot read the policy file {}", file.display()))?;
-            let policy = policy_text::parse(&text, Format::Toml).map_err(|errors| {
-                anyhow::anyhow!(
-                    "{} is not a valid policy; nothing changed:\n  {}",
-                    file.display(),
-                    errors.join("\n  ")
-                )
-            })?;
+            let policy = policy_file(file)?;
             let author = author
                 .clone()
                 .or_else(|| std::env::var("USER").ok())

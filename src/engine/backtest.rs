@@ -12,6 +12,7 @@ use crate::domain::policy::Policy;
 use crate::domain::simulate::backtest::{Compared, compare};
 use crate::domain::simulate::history::{Row, scenario};
 use crate::domain::simulate::{Scenario, population};
+use crate::store::Store;
 use crate::store::policies::ClosedCase;
 
 /// How far back closed cases are read, and how many at most.
@@ -49,10 +50,10 @@ pub fn row_of(case: &ClosedCase) -> Option<Row> {
     })
 }
 
-/// The operator's closed cases as scenarios.
-pub async fn own_history(engine: &Engine) -> anyhow::Result<Vec<Scenario>> {
-    let since = (engine.clock.now() - Duration::days(HISTORY_DAYS)).timestamp_millis();
-    let closed = engine.store.closed_cases(since, MAX_OWN).await?;
+/// The operator's cases closed in the 180 days before `now`, as scenarios.
+pub async fn own_history(store: &Store, now: DateTime<Utc>) -> anyhow::Result<Vec<Scenario>> {
+    let since = (now - Duration::days(HISTORY_DAYS)).timestamp_millis();
+    let closed = store.closed_cases(since, MAX_OWN).await?;
     Ok(closed
         .iter()
         .filter_map(row_of)
@@ -63,8 +64,18 @@ pub async fn own_history(engine: &Engine) -> anyhow::Result<Vec<Scenario>> {
 
 /// Plays `proposed` beside the running policy.
 pub async fn run(engine: &Engine, proposed: Policy) -> anyhow::Result<Backtest> {
-    let own = own_history(engine).await?;
-    let running = engine.policy();
+    compare_on(&engine.store, engine.clock.now(), engine.policy(), proposed).await
+}
+
+/// Plays `proposed` beside `running` on the store's closed cases (before
+/// `now`) and on the generated population.
+pub async fn compare_on(
+    store: &Store,
+    now: DateTime<Utc>,
+    running: Arc<Policy>,
+    proposed: Policy,
+) -> anyhow::Result<Backtest> {
+    let own = own_history(store, now).await?;
     let proposed = Arc::new(proposed);
     tokio::task::spawn_blocking(move || {
         let generated: Vec<Scenario> = (0..POPULATION)
