@@ -119,7 +119,10 @@ fn backtest_table(b: &Backtest, running: i64) -> String {
     };
     let mut out = match &b.own {
         Some(c) => part(
-            format!("your {} closed cases (their decline codes, countries, amounts, outcomes)", b.own_cases),
+            format!(
+                "your {} closed cases (their decline codes, countries, amounts, outcomes)",
+                b.own_cases
+            ),
             &c.running,
             &c.proposed,
         ),
@@ -199,8 +202,7 @@ async fn command(store: &Store, args: &PolicyArgs) -> anyhow::Result<()> {
         PolicyCommand::Backtest { file } => {
             let proposed = policy_file(file)?;
             let running = version(store, None).await?;
-            let running_policy =
-                policies::read_version(&running).map_err(anyhow::Error::msg)?;
+            let running_policy = policies::read_version(&running).map_err(anyhow::Error::msg)?;
             let now = crate::clock::read_timeline(store).await?.now();
             let b = backtest::compare_on(store, now, Arc::new(running_policy), proposed).await?;
             print!("{}", backtest_table(&b, running.version));

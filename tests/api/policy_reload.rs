@@ -187,12 +187,21 @@ async fn sighup_stores_a_changed_file_and_running_work_stays(backend: Backend) {
     let (diff, _) = text(&out);
     assert!(diff.contains("-day = 7\n+day = 5\n"), "{diff}");
     let weekly = cli_file.display().to_string();
-    let out = run(vec!["policy", "backtest", &weekly]).output().await.unwrap();
+    let out = run(vec!["policy", "backtest", &weekly])
+        .output()
+        .await
+        .unwrap();
     let (table, stderr) = text(&out);
     assert!(out.status.success(), "{table}{stderr}");
     assert!(table.contains("your closed cases: none yet"), "{table}");
-    assert!(table.contains("5000 generated failed renewals (seed 7)"), "{table}");
-    assert!(table.contains("running v3") && table.contains("attempts per failure"), "{table}");
+    assert!(
+        table.contains("5000 generated failed renewals (seed 7)"),
+        "{table}"
+    );
+    assert!(
+        table.contains("running v3") && table.contains("attempts per failure"),
+        "{table}"
+    );
     let out = run(vec!["policy", "show", "9"]).output().await.unwrap();
     assert!(!out.status.success());
     assert!(
