@@ -198,7 +198,8 @@ impl Store {
         Ok(rows)
     }
 
-    /// Cases of `version` opened in `[from, until)` (engine ms), by state.
+    /// Cases of `version` opened on the days from `from` to `until`
+    /// (engine ms, whole UTC days), by state, from the running counts.
     pub async fn version_counts(
         &self,
         version: i64,
@@ -207,13 +208,13 @@ impl Store {
     ) -> anyhow::Result<VersionCounts> {
         let states = with_pool!(self, pool => {
             sqlx::query_as::<_, (String, i64)>(
-                "SELECT state, COUNT(*) FROM cases \
-                 WHERE policy_version = $1 AND opened_at >= $2 AND opened_at < $3 \
-                 AND state IS NOT NULL GROUP BY state ORDER BY state",
+                "SELECT state, CAST(SUM(cases) AS BIGINT) FROM policy_counts \
+                 WHERE version = $1 AND day >= $2 AND day <= $3 \
+                 GROUP BY state ORDER BY state",
             )
             .bind(version)
-            .bind(from)
-            .bind(until)
+            .bind(from.div_euclid(86_400_000))
+            .bind((until - 1).div_euclid(86_400_000))
             .fetch_all(pool)
             .await?
         });

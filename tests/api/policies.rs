@@ -317,6 +317,8 @@ async fn the_holdout_opens_its_share_under_the_other_version(backend: Backend) {
     assert_eq!(status, 201, "{body}");
     let install = app.store.setting("install_id").await.unwrap().unwrap();
     let mut expected = BTreeMap::new();
+    // (recovered, ended) per version: the first 20 pay, the next 10 are voided.
+    let mut outcomes: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
     for i in 0..40 {
         let s = scenario(&format!("in_holdout_{i:02}"));
         app.send("invoice.payment_failed", &event(&s, "failed"))
@@ -333,6 +335,14 @@ async fn the_holdout_opens_its_share_under_the_other_version(backend: Backend) {
             "{}",
             s.invoice
         );
+        let o = outcomes.entry(version).or_default();
+        if i < 20 {
+            app.send("invoice.paid", &event(&s, "paid")).await;
+            *o = (o.0 + 1, o.1 + 1);
+        } else if i < 30 {
+            app.send("invoice.voided", &event(&s, "void")).await;
+            o.1 += 1;
+        }
     }
     assert!(
         expected[&1] > 0 && expected[&2] > expected[&1],
@@ -346,7 +356,18 @@ async fn the_holdout_opens_its_share_under_the_other_version(backend: Backend) {
     assert_eq!(c["running"]["cases"], expected[&2]);
     assert_eq!(c["other"]["cases"], expected[&1]);
     assert_eq!(c["other"]["version"], 1);
-    assert_eq!(c["verdict"], "no ended cases on one side yet");
+    // Recovery among ended cases, with Wilson's interval, per version.
+    for (side, version) in [("running", 2), ("other", 1)] {
+        let (recovered, ended) = outcomes[&version];
+        let rate = dunwell::domain::holdout::wilson(recovered, ended);
+        let r = &c[side]["recovery"];
+        assert_eq!(r["successes"].as_u64(), Some(recovered), "{c}");
+        assert_eq!(r["trials"].as_u64(), Some(ended), "{c}");
+        assert!((r["low"].as_f64().unwrap() - rate.low).abs() < 1e-9, "{c}");
+        assert_eq!(c[side]["live"], expected[&version] - ended as i64, "{c}");
+    }
+    assert!(c["difference_low"].as_f64().unwrap() < 0.0, "{c}");
+    assert_eq!(c["verdict"], "no clear difference yet");
 }
 
 crate::backend_tests!(
