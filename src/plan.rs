@@ -193,10 +193,21 @@ pub fn to_json(p: &Preview) -> serde_json::Value {
     out
 }
 
-/// This install's learned estimates, when its database exists (a SQLite
-/// file that is not there is not created; an unreachable PostgreSQL is
-/// skipped): the plan then shows what a real case would get.
-fn learned_from_database(config: &Config) -> Option<Estimates> {
+/// What the install's database says, when it exists (a SQLite file that is
+/// not there is not created; an unreachable PostgreSQL is skipped): the
+/// learned estimates and the running policy version, so the plan shows
+/// what a real case would get.
+#[derive(Default)]
+struct FromDatabase {
+    learned: Option<Estimates>,
+    running: Option<(i64, Policy)>,
+}
+
+fn from_database(config: &Config) -> FromDatabase {
+    from_database_inner(config).unwrap_or_default()
+}
+
+fn from_database_inner(config: &Config) -> Option<FromDatabase> {
     let url = config.database_url.as_str();
     if crate::store::Store::would_create(url) {
         return None;
@@ -212,18 +223,32 @@ fn learned_from_database(config: &Config) -> Option<Estimates> {
             .ok()?
             .ok()?;
         let learned = crate::engine::learning::load(&store, crate::clock::now()).await;
+        let running = match store.newest_policy_version().await {
+            Ok(n) if n > 0 => store
+                .policy_version(n)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|row| crate::engine::policies::read_version(&row).ok())
+                .map(|p| (n, p)),
+            _ => None,
+        };
         store.close().await;
-        learned
-            .map_err(
-                |e| tracing::debug!(error = %format!("{e:#}"), "no retry outcomes to learn from"),
-            )
-            .ok()
+        Some(FromDatabase {
+            learned: learned
+                .map_err(|e| {
+                    tracing::debug!(error = %format!("{e:#}"), "no retry outcomes to learn from")
+                })
+                .ok(),
+            running,
+        })
     })
 }
 
 pub fn run(config: &Config, args: &PlanArgs) -> anyhow::Result<()> {
-    let learned = learned_from_database(config);
-    let p = preview(&config.policy, args, crate::clock::now(), learned.as_ref())?;
+    let FromDatabase { learned, running } = from_database(config);
+    let policy = running.as_ref().map_or(&config.policy, |(_, p)| p);
+    let p = preview(policy, args, crate::clock::now(), learned.as_ref())?;
     let (decline, timezone, failed_at, amount, plan) =
         (&p.decline, p.timezone, p.failed_at, p.amount, &p.plan);
     let local = |at: DateTime<Utc>| {
@@ -248,6 +273,10 @@ pub fn run(config: &Config, args: &PlanArgs) -> anyhow::Result<()> {
     );
     if plan.waits_for_new_payment_method {
         println!("waits for a new payment method: a card update triggers a retry at once");
+    }
+    match &running {
+        Some((v, _)) => println!("policy version {v}, running in the database"),
+        None => println!("policy from the configuration (no version stored in the database yet)"),
     }
     if let Some(learned) = &learned {
         println!(

@@ -186,6 +186,18 @@ async fn sighup_stores_a_changed_file_and_running_work_stays(backend: Backend) {
         .unwrap();
     let (diff, _) = text(&out);
     assert!(diff.contains("-day = 7\n+day = 5\n"), "{diff}");
+    // `dunwell plan` on the database plans with the running version.
+    let out = run(vec!["plan", "--decline-code", "expired_card"])
+        .output()
+        .await
+        .unwrap();
+    let (plan, stderr) = text(&out);
+    assert!(out.status.success(), "{plan}{stderr}");
+    assert!(
+        plan.contains("policy version 3, running in the database"),
+        "{plan}"
+    );
+    assert!(plan.contains("policy stage day 5"), "{plan}");
     let weekly = cli_file.display().to_string();
     let out = run(vec!["policy", "backtest", &weekly])
         .output()
