@@ -106,15 +106,23 @@ impl Engine {
     /// The policy of version `version`, read from the store the first time.
     /// A version that cannot be read falls back to the running one (logged).
     pub async fn policy_at(&self, version: i64) -> Arc<Policy> {
+        match self.try_policy_at(version).await {
+            Some(p) => p,
+            None => self.policy(),
+        }
+    }
+
+    /// The policy of version `version`; `None` (logged) when it cannot be read.
+    async fn try_policy_at(&self, version: i64) -> Option<Arc<Policy>> {
         if let Some(p) = self.policies.cached(version) {
-            return p;
+            return Some(p);
         }
         match self.store.policy_version(version).await {
             Ok(Some(row)) => match read_version(&row) {
                 Ok(policy) => {
                     let policy = Arc::new(policy);
                     self.policies.keep(version, policy.clone(), false);
-                    return policy;
+                    return Some(policy);
                 }
                 Err(e) => tracing::error!("{e}; using the running policy"),
             },
@@ -125,7 +133,7 @@ impl Engine {
                 tracing::error!(version, error = %format!("{e:#}"), "could not read a policy version; using the running policy")
             }
         }
-        self.policy()
+        None
     }
 
     /// The policy a case runs under: its own version, else (no case
@@ -144,7 +152,10 @@ impl Engine {
         if let Some(h) = policy.holdout {
             let seed = format!("{}:v{version}", self.install_id);
             if holdout::falls_in(&seed, invoice_id, h.share_percent) {
-                return (h.version, self.policy_at(h.version).await);
+                // A holdout version that cannot be read: the running one.
+                if let Some(p) = self.try_policy_at(h.version).await {
+                    return (h.version, p);
+                }
             }
         }
         (version, policy)
