@@ -370,7 +370,96 @@ async fn the_holdout_opens_its_share_under_the_other_version(backend: Backend) {
     assert_eq!(c["verdict"], "no clear difference yet");
 }
 
+/// The backtest through the API on closed cases whose figures follow by
+/// hand: five expired cards (no retry can help), three paid by a new card
+/// within the hour, two voided. Under any policy still open then, the three
+/// come back on the new card (one charge each) and the two never do.
+async fn the_backtest_plays_the_installs_own_closed_cases(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, &[("admin_token", TOKEN)]).await else {
+        return;
+    };
+    let (status, body) = call(
+        &app,
+        reqwest::Method::POST,
+        "/api/policy/backtest",
+        Some(("application/toml", FASTER.into())),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["own"], Value::Null, "no closed case yet: {body}");
+    for i in 0..5 {
+        let s = Scenario {
+            decline_code: "expired_card".into(),
+            card_brand: "visa".into(),
+            ..scenario(&format!("in_backtest_{i}"))
+        };
+        app.send("charge.failed", &event(&s, "charge")).await;
+        app.send("invoice.payment_failed", &event(&s, "failed"))
+            .await;
+        let end = if i < 3 {
+            "invoice.paid"
+        } else {
+            "invoice.voided"
+        };
+        app.send(end, &event(&s, "end")).await;
+    }
+    let (status, body) = call(
+        &app,
+        reqwest::Method::POST,
+        "/api/policy/backtest",
+        Some(("application/toml", FASTER.into())),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let own = &body["own"];
+    assert_eq!(own["cases"], 5, "{body}");
+    for side in ["running", "proposed"] {
+        let t = &own[side];
+        assert_eq!(t["invoices"], 5, "{side}: {t}");
+        assert_eq!(t["recovered"], 3, "{side}: {t}");
+        assert_eq!(t["attempts"], 3, "{side}: {t}");
+        assert_eq!(
+            t["revenue"]["usd"]["recovered_minor"],
+            3 * 4900,
+            "{side}: {t}"
+        );
+        assert_eq!(t["revenue"]["usd"]["total_minor"], 5 * 4900, "{side}: {t}");
+        assert!(
+            t["median_days_to_recover"].as_f64().unwrap() < 0.05,
+            "{side}: {t}"
+        );
+    }
+    let generated = &body["generated"];
+    assert_eq!(generated["invoices"], 5000);
+    assert_eq!(generated["running"]["invoices"], 5000);
+    // One retry instead of eight: fewer attempts on the generated population.
+    assert!(
+        generated["proposed"]["attempts_per_failure"].as_f64()
+            < generated["running"]["attempts_per_failure"].as_f64(),
+        "{generated}"
+    );
+    // A policy that is not valid is refused with its keys, as for PUT.
+    let (status, body) = call(
+        &app,
+        reqwest::Method::POST,
+        "/api/policy/backtest",
+        Some((
+            "application/toml",
+            "[policy.retries]\nwindow_days = 0\n".into(),
+        )),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(
+        body["errors"]
+            .to_string()
+            .contains("policy.retries.window_days"),
+        "{body}"
+    );
+}
+
 crate::backend_tests!(
+    the_backtest_plays_the_installs_own_closed_cases,
     a_case_keeps_its_version_until_moved_once,
     an_invalid_policy_is_refused_with_every_error,
     the_holdout_opens_its_share_under_the_other_version,
