@@ -71,6 +71,10 @@ fn describe() {
     );
     describe_gauge!("dunwell_cases", "Opened cases by state.");
     describe_gauge!(
+        "dunwell_policy_version",
+        "The policy version that runs for new cases (the newest stored)."
+    );
+    describe_gauge!(
         "dunwell_failed_amount",
         "Failed invoices' amount by currency (major units, all time)."
     );
@@ -180,6 +184,7 @@ async fn refresh(store: &Store, engine_now_ms: i64, real_now_ms: i64) -> anyhow:
             }
         }
     }
+    gauge!("dunwell_policy_version").set(store.newest_policy_version().await? as f64);
     for b in store.backlogs(engine_now_ms, real_now_ms).await? {
         gauge!("dunwell_queue_depth", "queue" => b.queue).set(b.depth as f64);
         gauge!("dunwell_queue_lag_seconds", "queue" => b.queue).set(b.lag_ms as f64 / 1000.0);

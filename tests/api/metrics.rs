@@ -106,6 +106,11 @@ async fn metrics_parse_and_move_when_a_webhook_arrives(backend: Backend) {
     assert!(events(&after) >= events(&before) + 1.0, "{after:#?}");
     // What the database holds, read at the scrape.
     assert_eq!(
+        total(&after, "dunwell_policy_version", &[]),
+        1.0,
+        "{after:#?}"
+    );
+    assert_eq!(
         total(&after, "dunwell_cases", &["state=\"retrying\""]),
         1.0,
         "{after:#?}"
