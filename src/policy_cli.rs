@@ -83,12 +83,20 @@ fn policy_file(file: &std::path::Path) -> anyhow::Result<crate::domain::policy::
 
 /// The backtest as a plain table per source.
 fn backtest_table(b: &Backtest, running: i64) -> String {
-    let part = |title: String, r: &Tally, p: &Tally| {
-        let mut out = String::new();
+    let part = |title: String, actual: Option<&Tally>, r: &Tally, p: &Tally| {
         let days = |t: &Tally| t.median_days().map_or("-".into(), |d| format!("{d:.1}"));
-        out.push_str(&format!("{title}\n"));
+        let revenue = |t: &Tally| format!("{:.1}%", t.revenue_share() * 100.0);
+        let invoices = |t: &Tally| format!("{} of {}", t.recovered, t.invoices);
+        let attempts = |t: &Tally| format!("{:.2}", t.attempts_per_failure());
+        let happened = |f: &dyn Fn(&Tally) -> String| actual.map_or(String::new(), f);
+        let mut out = format!("{title}\n");
+        let head = if actual.is_some() {
+            "what happened"
+        } else {
+            ""
+        };
         out.push_str(&format!(
-            "  {:<24} {:>16} {:>16}\n",
+            "  {:<24} {head:>16} {:>16} {:>16}\n",
             "",
             format!("running v{running}"),
             "proposed"
@@ -96,23 +104,26 @@ fn backtest_table(b: &Backtest, running: i64) -> String {
         let rows = [
             (
                 "recovered revenue",
-                format!("{:.1}%", r.revenue_share() * 100.0),
-                format!("{:.1}%", p.revenue_share() * 100.0),
+                happened(&revenue),
+                revenue(r),
+                revenue(p),
             ),
             (
                 "invoices recovered",
-                format!("{} of {}", r.recovered, r.invoices),
-                format!("{} of {}", p.recovered, p.invoices),
+                happened(&invoices),
+                invoices(r),
+                invoices(p),
             ),
             (
                 "attempts per failure",
-                format!("{:.2}", r.attempts_per_failure()),
-                format!("{:.2}", p.attempts_per_failure()),
+                happened(&|_| "-".into()),
+                attempts(r),
+                attempts(p),
             ),
-            ("median days to recover", days(r), days(p)),
+            ("median days to recover", happened(&days), days(r), days(p)),
         ];
-        for (k, a, b) in rows {
-            out.push_str(&format!("  {k:<24} {a:>16} {b:>16}\n"));
+        for (k, h, a, b) in rows {
+            out.push_str(&format!("  {k:<24} {h:>16} {a:>16} {b:>16}\n"));
         }
         out.push('\n');
         out
@@ -123,6 +134,7 @@ fn backtest_table(b: &Backtest, running: i64) -> String {
                 "your {} closed cases (their decline codes, countries, amounts, outcomes)",
                 b.own_cases
             ),
+            Some(&b.actual),
             &c.running,
             &c.proposed,
         ),
@@ -134,6 +146,7 @@ fn backtest_table(b: &Backtest, running: i64) -> String {
             backtest::POPULATION,
             backtest::SEED
         ),
+        None,
         &b.generated.running,
         &b.generated.proposed,
     );

@@ -11,6 +11,8 @@ use super::Engine;
 use crate::domain::policy::Policy;
 use crate::domain::simulate::backtest::{Compared, compare};
 use crate::domain::simulate::history::{Row, scenario};
+use crate::domain::simulate::play::Played;
+use crate::domain::simulate::report::Tally;
 use crate::domain::simulate::{Scenario, population};
 use crate::store::Store;
 use crate::store::policies::ClosedCase;
@@ -28,6 +30,9 @@ pub struct Backtest {
     /// On the operator's own closed cases (`None`: none closed yet).
     pub own: Option<Compared>,
     pub own_cases: usize,
+    /// What really happened to those cases (recovered when, for how much;
+    /// attempts are not counted): the yardstick for the model's figures.
+    pub actual: Tally,
     pub generated: Compared,
 }
 
@@ -50,16 +55,28 @@ pub fn row_of(case: &ClosedCase) -> Option<Row> {
     })
 }
 
-/// The operator's cases closed in the 180 days before `now`, as scenarios.
-pub async fn own_history(store: &Store, now: DateTime<Utc>) -> anyhow::Result<Vec<Scenario>> {
+/// The operator's cases closed in the 180 days before `now`, as scenarios
+/// (keyed as their cases are, so the planner's jitter matches), with what
+/// really happened to them.
+pub async fn own_history(
+    store: &Store,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(Vec<Scenario>, Tally)> {
     let since = (now - Duration::days(HISTORY_DAYS)).timestamp_millis();
     let closed = store.closed_cases(since, MAX_OWN).await?;
-    Ok(closed
-        .iter()
-        .filter_map(row_of)
-        .enumerate()
-        .map(|(i, row)| scenario(&row, format!("own_{i}"), i as u64))
-        .collect())
+    let mut actual = Tally::new("actual");
+    let mut scenarios = Vec::new();
+    for case in &closed {
+        let Some(row) = row_of(case) else { continue };
+        let s = scenario(&row, format!("case-{}", case.id), case.id as u64);
+        let played = Played {
+            recovered_at: row.paid_at,
+            ..Played::default()
+        };
+        actual.add(&s, &played);
+        scenarios.push(s);
+    }
+    Ok((scenarios, actual))
 }
 
 /// Plays `proposed` beside the running policy.
@@ -75,7 +92,7 @@ pub async fn compare_on(
     running: Arc<Policy>,
     proposed: Policy,
 ) -> anyhow::Result<Backtest> {
-    let own = own_history(store, now).await?;
+    let (own, actual) = own_history(store, now).await?;
     let proposed = Arc::new(proposed);
     tokio::task::spawn_blocking(move || {
         let generated: Vec<Scenario> = (0..POPULATION)
@@ -84,6 +101,7 @@ pub async fn compare_on(
         Backtest {
             own: (!own.is_empty()).then(|| compare(&own, &running, &proposed)),
             own_cases: own.len(),
+            actual,
             generated: compare(&generated, &running, &proposed),
         }
     })

@@ -151,6 +151,7 @@ impl Store {
 /// A closed case as the backtest reads it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClosedCase {
+    pub id: i64,
     pub opened_at: i64,
     pub ended_at: i64,
     pub state: String,
@@ -174,7 +175,7 @@ impl Store {
         let rows = with_pool!(self, pool => {
             let mut out = Vec::new();
             let rows = sqlx::query(
-                "SELECT opened_at, ended_at, state, decline_code, amount_due, currency, country \
+                "SELECT id, opened_at, ended_at, state, decline_code, amount_due, currency, country \
                  FROM cases WHERE opened_at >= $1 AND ended_at IS NOT NULL AND state IS NOT NULL \
                  ORDER BY opened_at DESC, id DESC LIMIT $2",
             )
@@ -184,6 +185,7 @@ impl Store {
             .await?;
             for r in rows {
                 out.push(ClosedCase {
+                    id: r.try_get("id")?,
                     opened_at: r.try_get("opened_at")?,
                     ended_at: r.try_get("ended_at")?,
                     state: r.try_get("state")?,

@@ -429,6 +429,9 @@ async fn the_backtest_plays_the_installs_own_closed_cases(backend: Backend) {
             "{side}: {t}"
         );
     }
+    // What really happened: the same three, paid within the hour.
+    assert_eq!(own["actual"]["recovered"], 3, "{own}");
+    assert_eq!(own["actual"]["revenue"]["usd"]["recovered_minor"], 3 * 4900);
     let generated = &body["generated"];
     assert_eq!(generated["invoices"], 5000);
     assert_eq!(generated["running"]["invoices"], 5000);

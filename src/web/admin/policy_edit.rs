@@ -30,10 +30,12 @@ struct PlanPair {
     proposed: Vec<(String, String)>,
 }
 
-/// One source of a backtest: (figure, running, proposed, change) rows.
+/// One source of a backtest: (figure, what happened, running, proposed,
+/// change) rows; what happened only for the install's own cases.
 struct BacktestTable {
     title: String,
-    rows: Vec<(&'static str, String, String, String)>,
+    actual: bool,
+    rows: Vec<(&'static str, String, String, String, String)>,
 }
 
 #[derive(Template)]
@@ -134,14 +136,22 @@ fn revenue(t: &Tally) -> String {
         .join("; ")
 }
 
-fn table(title: String, running: &Tally, proposed: &Tally) -> BacktestTable {
+fn table(
+    title: String,
+    actual: Option<&Tally>,
+    running: &Tally,
+    proposed: &Tally,
+) -> BacktestTable {
     let days = |t: &Tally| t.median_days().map_or("–".into(), |d| format!("{d:.1}"));
     let change = |a: f64, b: f64, unit: &str, scale: f64| format!("{:+.1}{unit}", (b - a) * scale);
+    let happened = |f: &dyn Fn(&Tally) -> String| actual.map(f).unwrap_or_default();
     BacktestTable {
         title,
+        actual: actual.is_some(),
         rows: vec![
             (
                 "Recovered revenue",
+                happened(&|t| percent(t.revenue_share())),
                 percent(running.revenue_share()),
                 percent(proposed.revenue_share()),
                 change(
@@ -153,18 +163,21 @@ fn table(title: String, running: &Tally, proposed: &Tally) -> BacktestTable {
             ),
             (
                 "Recovered amount",
+                happened(&revenue),
                 revenue(running),
                 revenue(proposed),
                 String::new(),
             ),
             (
                 "Invoices recovered",
+                happened(&|t| format!("{} of {}", t.recovered, t.invoices)),
                 format!("{} of {}", running.recovered, running.invoices),
                 format!("{} of {}", proposed.recovered, proposed.invoices),
                 format!("{:+}", proposed.recovered as i64 - running.recovered as i64),
             ),
             (
                 "Attempts per failure",
+                happened(&|_| "–".into()),
                 format!("{:.2}", running.attempts_per_failure()),
                 format!("{:.2}", proposed.attempts_per_failure()),
                 change(
@@ -176,6 +189,7 @@ fn table(title: String, running: &Tally, proposed: &Tally) -> BacktestTable {
             ),
             (
                 "Median days to recover",
+                happened(&days),
                 days(running),
                 days(proposed),
                 match (running.median_days(), proposed.median_days()) {
@@ -195,11 +209,13 @@ fn tables(b: &Backtest) -> Vec<BacktestTable> {
                 "Your {} closed cases (their real decline codes, countries, amounts and outcomes)",
                 b.own_cases
             ),
+            Some(&b.actual),
             &c.running,
             &c.proposed,
         )),
         None => out.push(BacktestTable {
             title: "Your closed cases: none yet".into(),
+            actual: false,
             rows: Vec::new(),
         }),
     }
@@ -209,6 +225,7 @@ fn tables(b: &Backtest) -> Vec<BacktestTable> {
             backtest::POPULATION,
             backtest::SEED
         ),
+        None,
         &b.generated.running,
         &b.generated.proposed,
     ));

@@ -314,6 +314,8 @@ pub fn backtest_json(b: &Backtest) -> Value {
         "own": b.own.as_ref().map(|c| {
             let mut v = side(c);
             v["cases"] = json!(b.own_cases);
+            // What really happened (attempts are not counted there).
+            v["actual"] = tally_json(&b.actual);
             v
         }),
         "generated": {
