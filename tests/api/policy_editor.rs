@@ -27,6 +27,7 @@ async fn an_operator_edits_previews_backtests_and_applies_a_policy() {
         dir.join("policy-draft-phone.png"),
         dir.join("policy-applied-laptop.png"),
         dir.join("policy-case-moved-laptop.png"),
+        dir.join("policy-comparison-laptop.png"),
     ];
     let walk = {
         let shots = shots.clone();
@@ -66,10 +67,17 @@ async fn an_operator_edits_previews_backtests_and_applies_a_policy() {
             b.wait_for_page(|href| href.contains("done="));
             let moved = b.text();
             b.screenshot(&shots[4]);
-            (editor, draft, applied, before, moved)
+            // How version 2 does against version 1, on the policy page.
+            b.open(&format!("{address}/admin/policy"));
+            let doing = b.text();
+            b.screenshot_screen(&shots[5]);
+            (editor, draft, applied, before, moved, doing)
         }
     };
-    let (editor, draft, applied, before, moved) = tokio::task::spawn_blocking(walk).await.unwrap();
+    let (editor, draft, applied, before, moved, doing) =
+        tokio::task::spawn_blocking(walk).await.unwrap();
+    assert!(doing.contains("Version 2 against version 1 before it"), "{doing}");
+    assert!(doing.contains("95% interval"), "{doing}");
     assert!(
         before.contains("1 (version 2 runs for new cases)"),
         "{before}"

@@ -79,15 +79,21 @@ fn percent(x: f64) -> String {
 
 pub(super) fn doing(c: &Comparison) -> Doing {
     let row = |label: String, r: &policy_stats::VersionResult| {
+        let ended = r.recovery.trials > 0;
         (
             label,
             r.cases,
             r.live,
             format!("{} of {}", r.recovery.successes, r.recovery.trials),
-            percent(r.recovery.rate),
-            format!("{} – {}", percent(r.recovery.low), percent(r.recovery.high)),
+            if ended { percent(r.recovery.rate) } else { "–".into() },
+            if ended {
+                format!("{} – {}", percent(r.recovery.low), percent(r.recovery.high))
+            } else {
+                "–".into()
+            },
         )
     };
+    let decided = c.running.recovery.trials > 0 && c.other.recovery.trials > 0;
     let (title, note, other) = match c.kind {
         "holdout" => (
             format!("Version {} against its holdout (version {})", c.running.version, c.other.version),
@@ -107,12 +113,16 @@ pub(super) fn doing(c: &Comparison) -> Doing {
             row(format!("{} (running)", c.running.version), &c.running),
             row(other, &c.other),
         ],
-        difference: format!(
-            "{:+.1} points (95% interval {:+.1} to {:+.1})",
-            c.difference * 100.0,
-            c.difference_low * 100.0,
-            c.difference_high * 100.0
-        ),
+        difference: if decided {
+            format!(
+                "{:+.1} points (95% interval {:+.1} to {:+.1})",
+                c.difference * 100.0,
+                c.difference_low * 100.0,
+                c.difference_high * 100.0
+            )
+        } else {
+            "not yet".into()
+        },
         verdict: c.verdict,
     }
 }
