@@ -85,7 +85,7 @@ pub async fn compare(engine: &Engine) -> anyhow::Result<PolicyStats> {
         holdout_share_percent: holdout.map(|h| h.share_percent),
         comparison: None,
     };
-    let Some((start, _)) = engine.store.version_span(running).await? else {
+    let Some(start) = engine.store.version_first_day(running).await? else {
         return Ok(out);
     };
     let end = engine.clock.now_ms() + 1;

@@ -210,8 +210,8 @@ impl Store {
     ) -> anyhow::Result<VersionCounts> {
         let states = with_pool!(self, pool => {
             sqlx::query_as::<_, (String, i64)>(
-                "SELECT state, CAST(SUM(cases) AS BIGINT) FROM policy_counts \
-                 WHERE version = $1 AND day >= $2 AND day <= $3 \
+                "SELECT state, CAST(SUM(cases) AS BIGINT) FROM case_counts_daily \
+                 WHERE policy_version = $1 AND day >= $2 AND day <= $3 \
                  GROUP BY state ORDER BY state",
             )
             .bind(version)
@@ -223,19 +223,17 @@ impl Store {
         Ok(VersionCounts { states })
     }
 
-    /// When the first and the last case under `version` opened (engine ms).
-    pub async fn version_span(&self, version: i64) -> anyhow::Result<Option<(i64, i64)>> {
-        let span = with_pool!(self, pool => {
-            sqlx::query_as::<_, (Option<i64>, Option<i64>)>(
-                "SELECT MIN(opened_at), MAX(opened_at) FROM cases WHERE policy_version = $1",
+    /// The start (engine ms) of the first UTC day a case under `version`
+    /// opened on, from the running counts.
+    pub async fn version_first_day(&self, version: i64) -> anyhow::Result<Option<i64>> {
+        let day = with_pool!(self, pool => {
+            sqlx::query_scalar::<_, Option<i64>>(
+                "SELECT MIN(day) FROM case_counts_daily WHERE policy_version = $1",
             )
             .bind(version)
             .fetch_one(pool)
             .await?
         });
-        Ok(match span {
-            (Some(a), Some(b)) => Some((a, b)),
-            _ => None,
-        })
+        Ok(day.map(|d| d * 86_400_000))
     }
 }

@@ -76,8 +76,14 @@ async fn an_operator_edits_previews_backtests_and_applies_a_policy() {
     };
     let (editor, draft, applied, before, moved, doing) =
         tokio::task::spawn_blocking(walk).await.unwrap();
-    assert!(doing.contains("Version 2 against version 1 before it"), "{doing}");
-    assert!(doing.contains("Difference: not yet — no ended cases on one side yet"), "{doing}");
+    assert!(
+        doing.contains("Version 2 against version 1 before it"),
+        "{doing}"
+    );
+    assert!(
+        doing.contains("Difference: not yet — no ended cases on one side yet"),
+        "{doing}"
+    );
     assert!(
         before.contains("1 (version 2 runs for new cases)"),
         "{before}"

@@ -85,7 +85,11 @@ pub(super) fn doing(c: &Comparison) -> Doing {
             r.cases,
             r.live,
             format!("{} of {}", r.recovery.successes, r.recovery.trials),
-            if ended { percent(r.recovery.rate) } else { "–".into() },
+            if ended {
+                percent(r.recovery.rate)
+            } else {
+                "–".into()
+            },
             if ended {
                 format!("{} – {}", percent(r.recovery.low), percent(r.recovery.high))
             } else {
