@@ -13,7 +13,6 @@ use serde_json::{Value, json};
 use super::error::{ApiError, ErrorBody};
 use crate::domain::policy::Policy;
 use crate::domain::policy_text::{self, Format};
-use crate::domain::simulate::report::Tally;
 use crate::engine::Engine;
 use crate::engine::backtest::{self, Backtest};
 use crate::engine::policies::{Applied, Source};
@@ -302,27 +301,22 @@ pub async fn diff(
     })))
 }
 
-/// A tally as the API and the dashboard show it.
-pub fn tally_json(t: &Tally) -> Value {
-    t.to_json()
-}
-
 /// Both comparisons of a backtest.
 pub fn backtest_json(b: &Backtest) -> Value {
-    let side = |c: &crate::domain::simulate::backtest::Compared| json!({"running": tally_json(&c.running), "proposed": tally_json(&c.proposed)});
+    let side = |c: &crate::domain::simulate::backtest::Compared| json!({"running": c.running.to_json(), "proposed": c.proposed.to_json()});
     json!({
         "own": b.own.as_ref().map(|c| {
             let mut v = side(c);
             v["cases"] = json!(b.own_cases);
             // What really happened (attempts are not counted there).
-            v["actual"] = tally_json(&b.actual);
+            v["actual"] = b.actual.to_json();
             v
         }),
         "generated": {
             "invoices": backtest::POPULATION,
             "seed": backtest::SEED,
-            "running": tally_json(&b.generated.running),
-            "proposed": tally_json(&b.generated.proposed),
+            "running": b.generated.running.to_json(),
+            "proposed": b.generated.proposed.to_json(),
         },
     })
 }
