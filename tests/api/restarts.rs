@@ -75,10 +75,17 @@ async fn planned_work_survives(backend: Backend, how: Stop) {
     let uri = server.uri();
     let env = env(&db, &uri);
     let store = db.store().await;
-    let s = scenario(&format!("in_restart_{how:?}").to_lowercase());
-
     let mut first = Process::start("first", "serve", &env);
     ready(&first).await;
+    // The failure happens now on the engine's clock. Engine time runs
+    // 20,000 times faster, so a real-time stamp, truncated to its second,
+    // could lie hours behind: the 4-hour back-off would already be over
+    // and the retry would run before the stop.
+    let engine_now = dunwell::clock::read_timeline(&store).await.unwrap().now();
+    let s = Scenario {
+        now: engine_now.timestamp(),
+        ..scenario(&format!("in_restart_{how:?}").to_lowercase())
+    };
     post(&first, "invoice.payment_failed", &event(&s, "failed")).await;
     eventually(Duration::from_secs(10), "a planned retry", || async {
         let case = store.case_by_invoice(&s.invoice).await.ok()??;
