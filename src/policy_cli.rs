@@ -8,12 +8,13 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::config::Config;
-use crate::domain::policy_text::{self, Format};
+use crate::domain::policy_text;
 use std::sync::Arc;
 
 use crate::domain::simulate::report::Tally;
 use crate::engine::backtest::{self, Backtest};
 use crate::engine::policies::{self, Applied, Source};
+use crate::simulate::policy_file;
 use crate::store::Store;
 use crate::store::policies::PolicyVersion;
 
@@ -66,19 +67,6 @@ async fn version(store: &Store, n: Option<i64>) -> anyhow::Result<PolicyVersion>
         .policy_version(n)
         .await?
         .with_context(|| format!("there is no policy version {n} (see dunwell policy list)"))
-}
-
-/// The policy in `file`, validated; errors name their keys.
-fn policy_file(file: &std::path::Path) -> anyhow::Result<crate::domain::policy::Policy> {
-    let text = std::fs::read_to_string(file)
-        .with_context(|| format!("cannot read the policy file {}", file.display()))?;
-    policy_text::parse(&text, Format::Toml).map_err(|errors| {
-        anyhow::anyhow!(
-            "{} is not a valid policy; nothing changed:\n  {}",
-            file.display(),
-            errors.join("\n  ")
-        )
-    })
 }
 
 /// The backtest as a plain table per source.
@@ -225,7 +213,7 @@ async fn command(store: &Store, args: &PolicyArgs) -> anyhow::Result<()> {
             reason,
             author,
         } => {
-            let policy = policy_file(file)?;
+            let policy = policy_file(file).context("nothing changed")?;
             let author = author
                 .clone()
                 .or_else(|| std::env::var("USER").ok())

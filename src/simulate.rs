@@ -5,13 +5,11 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use figment::Figment;
-use figment::providers::{Format, Toml};
 use serde_json::json;
 
 use crate::config::Config;
 use crate::domain::networks::NetworkCaps;
-use crate::domain::policy::{Policy, RawPolicy};
+use crate::domain::policy::Policy;
 use crate::domain::simulate::play::{Strategy, play};
 use crate::domain::simulate::report::{Tally, table};
 use crate::domain::simulate::{Scenario, history, population};
@@ -42,14 +40,7 @@ pub struct SimulateArgs {
 pub fn policy_file(path: &std::path::Path) -> anyhow::Result<Policy> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the policy file {}", path.display()))?;
-    let figment = Figment::from(Toml::string(&text));
-    let raw: RawPolicy = if figment.contains("policy") {
-        figment.extract_inner("policy")
-    } else {
-        figment.extract()
-    }
-    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    raw.validate()
+    crate::domain::policy_text::parse_file(&text)
         .map_err(|errors| anyhow::anyhow!("{}:\n  {}", path.display(), errors.join("\n  ")))
 }
 

@@ -105,14 +105,12 @@ pub fn parse(text: &str, format: Format) -> Result<Policy, Vec<String>> {
 pub fn raw(text: &str, format: Format) -> Result<RawPolicy, Vec<String>> {
     match format {
         Format::Toml => {
-            let table: toml::Table =
-                toml::from_str(text).map_err(|e| vec![format!("policy: {}", toml_error(&e))])?;
+            let table = toml_table(text)?;
             let inner = match table.get("policy") {
                 Some(toml::Value::Table(t)) if table.len() == 1 => t.clone(),
                 _ => table,
             };
-            RawPolicy::deserialize(toml::Value::Table(inner))
-                .map_err(|e| vec![format!("policy: {}", toml_error(&e))])
+            from_table(inner)
         }
         Format::Json => {
             let value: serde_json::Value =
@@ -124,6 +122,27 @@ pub fn raw(text: &str, format: Format) -> Result<RawPolicy, Vec<String>> {
             serde_json::from_value(inner).map_err(|e| vec![format!("policy: {e}")])
         }
     }
+}
+
+/// A policy file: a whole configuration file, whose `[policy]` table is
+/// the policy (its other tables are the rest of the configuration), or a
+/// file of the policy's keys alone. Validated; every error names its key.
+pub fn parse_file(text: &str) -> Result<Policy, Vec<String>> {
+    let table = toml_table(text)?;
+    let inner = match table.get("policy") {
+        Some(toml::Value::Table(t)) => t.clone(),
+        _ => table,
+    };
+    from_table(inner)?.validate()
+}
+
+fn toml_table(text: &str) -> Result<toml::Table, Vec<String>> {
+    toml::from_str(text).map_err(|e| vec![format!("policy: {}", toml_error(&e))])
+}
+
+fn from_table(table: toml::Table) -> Result<RawPolicy, Vec<String>> {
+    RawPolicy::deserialize(toml::Value::Table(table))
+        .map_err(|e| vec![format!("policy: {}", toml_error(&e))])
 }
 
 /// The TOML parser's message on one line, without the source excerpt.
@@ -283,6 +302,17 @@ share_percent = 12.5
         let bare = parse("retry_owner = \"processor\"\n", Format::Toml).unwrap();
         let table = parse("[policy]\nretry_owner = \"processor\"\n", Format::Toml).unwrap();
         assert_eq!(bare, table);
+        // A whole configuration file: its [policy] is the policy.
+        let config = "bind = \"0.0.0.0:8080\"\n[policy]\nretry_owner = \"processor\"\n[brand]\nname = \"Acme\"\n";
+        assert_eq!(parse_file(config).unwrap(), bare);
+        assert_eq!(parse_file("retry_owner = \"processor\"\n").unwrap(), bare);
+        // Other keys beside [policy] are refused where a policy alone is given.
+        assert!(parse(config, Format::Toml).is_err());
+        let errors = parse_file("[policy.retries]\nwindow_days = 0\n").unwrap_err();
+        assert!(
+            errors[0].starts_with("policy.retries.window_days"),
+            "{errors:?}"
+        );
     }
 
     #[test]

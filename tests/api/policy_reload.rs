@@ -214,6 +214,25 @@ async fn sighup_stores_a_changed_file_and_running_work_stays(backend: Backend) {
         table.contains("running v3") && table.contains("attempts per failure"),
         "{table}"
     );
+    // A whole configuration file: its [policy] is what is applied.
+    let whole = dir.path().join("whole.toml");
+    let weekly_policy = std::fs::read_to_string(&cli_file).unwrap();
+    std::fs::write(
+        &whole,
+        format!("bind = \"127.0.0.1:0\"\n{weekly_policy}\n[brand]\nname = \"Acme\"\n"),
+    )
+    .unwrap();
+    let whole = whole.display().to_string();
+    let out = run(vec!["policy", "apply", &whole, "--reason", "same"])
+        .output()
+        .await
+        .unwrap();
+    let (same, stderr) = text(&out);
+    assert!(out.status.success(), "{same}{stderr}");
+    assert!(
+        same.contains("the same as the running version 3: nothing stored"),
+        "{same}"
+    );
     let out = run(vec!["policy", "show", "9"]).output().await.unwrap();
     assert!(!out.status.success());
     assert!(
