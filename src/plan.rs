@@ -46,6 +46,28 @@ pub struct PlanArgs {
     pub json: bool,
 }
 
+impl PlanArgs {
+    /// A failure with `decline_code` now, for a customer in `country` or
+    /// `timezone` (else the policy's default), nothing else known.
+    pub fn failing_now(
+        decline_code: &str,
+        country: Option<String>,
+        timezone: Option<String>,
+    ) -> Self {
+        Self {
+            decline_code: decline_code.to_owned(),
+            failed_at: None,
+            timezone,
+            country,
+            paid_at: Vec::new(),
+            amount: None,
+            currency: usd(),
+            card_brand: None,
+            json: false,
+        }
+    }
+}
+
 fn usd() -> String {
     "usd".into()
 }

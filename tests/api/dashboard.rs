@@ -32,6 +32,18 @@ async fn sign_in(app: &TestApp) -> String {
 
 /// A dozen cases over six weeks, in two currencies: paid at the processor,
 /// recovered by a retry, voided, still open.
+/// A laptop-sized browser signed in to the dashboard at `address`, as an
+/// operator does it: the token typed into the sign-in form.
+pub(crate) fn signed_in(binary: &std::path::Path, address: &str) -> Browser {
+    let mut b = Browser::launch(binary);
+    b.viewport(1366, 900, 1.0, false);
+    b.open(&format!("{address}/admin/login"));
+    b.type_into("#token", TOKEN);
+    b.click("form[action='/admin/login'] button");
+    b.wait_for_page(|href| href.ends_with("/admin"));
+    b
+}
+
 pub(crate) async fn seeded(
     backend: Backend,
     extra: &[(&str, &str)],
@@ -290,12 +302,7 @@ async fn an_operator_signs_in_opens_a_case_and_pauses_it_in_a_browser() {
     let walk = {
         let shots = shots.clone();
         move || {
-            let mut b = Browser::launch(&binary);
-            b.viewport(1366, 900, 1.0, false);
-            b.open(&format!("{address}/admin/login"));
-            b.type_into("#token", TOKEN);
-            b.click("form[action='/admin/login'] button");
-            b.wait_for_page(|href| href.ends_with("/admin"));
+            let mut b = signed_in(&binary, &address);
             let overview = b.text();
             b.screenshot(&shots[0]);
             b.viewport(390, 844, 2.0, true);

@@ -3,8 +3,8 @@
 //! backtest on the install's own closed cases and a generated population,
 //! apply with a reason. Screenshots are kept in `target/test-artifacts/`.
 
-use crate::browser::{Browser, artifacts_dir, chromium};
-use crate::dashboard::{TOKEN, seeded};
+use crate::browser::{artifacts_dir, chromium};
+use crate::dashboard::{seeded, signed_in};
 use crate::helpers::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -32,12 +32,7 @@ async fn an_operator_edits_previews_backtests_and_applies_a_policy() {
     let walk = {
         let shots = shots.clone();
         move || {
-            let mut b = Browser::launch(&binary);
-            b.viewport(1366, 900, 1.0, false);
-            b.open(&format!("{address}/admin/login"));
-            b.type_into("#token", TOKEN);
-            b.click("form[action='/admin/login'] button");
-            b.wait_for_page(|href| href.ends_with("/admin"));
+            let mut b = signed_in(&binary, &address);
             b.open(&format!("{address}/admin/policy"));
             let editor = b.text();
             b.screenshot(&shots[0]);

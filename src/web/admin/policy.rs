@@ -13,7 +13,7 @@ use super::{Frame, page, when};
 use crate::domain::policy::Policy;
 use crate::domain::policy::{FinalAction, StageEmail};
 use crate::domain::policy_text;
-use crate::domain::timeline::StepAction;
+use crate::domain::timeline::{Step, StepAction};
 use crate::engine::policy_stats::{self, Comparison};
 use crate::plan::{PlanArgs, preview};
 use crate::state::AppState;
@@ -131,6 +131,24 @@ pub(super) fn doing(c: &Comparison) -> Doing {
     }
 }
 
+/// What a planned step does, as the policy pages say it.
+pub(super) fn what(s: &Step) -> String {
+    match s.action {
+        StepAction::Retry => "retry the charge".to_owned(),
+        StepAction::Email => format!(
+            "email: {}{}",
+            s.kind.map(StageEmail::as_str).unwrap_or_default(),
+            s.tone
+                .map(|t| format!(" ({})", t.as_str()))
+                .unwrap_or_default()
+        ),
+        StepAction::Final => format!(
+            "final action: {}",
+            s.final_action.map(FinalAction::as_str).unwrap_or_default()
+        ),
+    }
+}
+
 #[derive(Debug, Deserialize)]
 pub struct PreviewParams {
     decline_code: Option<String>,
@@ -237,17 +255,11 @@ async fn render(state: &AppState, params: &PreviewParams) -> anyhow::Result<Http
         .map(|v| format!("Version {v} runs for new cases now. Open cases keep the version they opened under; move chosen ones from their case page or the API."));
     let comparison = policy_stats::compare(engine).await?;
     let decline_code = given(&params.decline_code).unwrap_or_else(|| "insufficient_funds".into());
-    let args = PlanArgs {
-        decline_code: decline_code.clone(),
-        failed_at: None,
-        timezone: given(&params.timezone),
-        country: given(&params.country),
-        paid_at: Vec::new(),
-        amount: None,
-        currency: "usd".into(),
-        card_brand: None,
-        json: false,
-    };
+    let args = PlanArgs::failing_now(
+        &decline_code,
+        given(&params.country),
+        given(&params.timezone),
+    );
     let mut body = PolicyPage {
         f: Frame::new(state, "policy"),
         flash,
@@ -286,20 +298,7 @@ async fn render(state: &AppState, params: &PreviewParams) -> anyhow::Result<Http
                 .steps()
                 .iter()
                 .map(|s| {
-                    let what = match s.action {
-                        StepAction::Retry => "retry the charge".to_owned(),
-                        StepAction::Email => format!(
-                            "email: {}{}",
-                            s.kind.map(StageEmail::as_str).unwrap_or_default(),
-                            s.tone
-                                .map(|t| format!(" ({})", t.as_str()))
-                                .unwrap_or_default()
-                        ),
-                        StepAction::Final => format!(
-                            "final action: {}",
-                            s.final_action.map(FinalAction::as_str).unwrap_or_default()
-                        ),
-                    };
+                    let what = what(s);
                     let at =
                         s.at.with_timezone(&tz)
                             .format("%a %Y-%m-%d %H:%M %Z")

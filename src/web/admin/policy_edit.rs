@@ -10,13 +10,12 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use super::policy::{Running, running};
+use super::policy::{Running, running, what};
 use super::policy_form::{self, FormView, Posted};
 use super::{Frame, page, see_other};
-use crate::domain::policy::{FinalAction, Policy, StageEmail};
+use crate::domain::policy::Policy;
 use crate::domain::policy_text::{self, DiffLine, Format};
 use crate::domain::simulate::report::Tally;
-use crate::domain::timeline::StepAction;
 use crate::engine::backtest::{self, Backtest};
 use crate::engine::policies::{Applied, Source};
 use crate::plan::{PlanArgs, preview};
@@ -67,23 +66,9 @@ fn steps(policy: &Policy, args: &PlanArgs, state: &AppState) -> Vec<(String, Str
             p.steps()
                 .iter()
                 .map(|s| {
-                    let what = match s.action {
-                        StepAction::Retry => "retry".to_owned(),
-                        StepAction::Email => format!(
-                            "email {}{}",
-                            s.kind.map(StageEmail::as_str).unwrap_or_default(),
-                            s.tone
-                                .map(|t| format!(" ({})", t.as_str()))
-                                .unwrap_or_default()
-                        ),
-                        StepAction::Final => format!(
-                            "final: {}",
-                            s.final_action.map(FinalAction::as_str).unwrap_or_default()
-                        ),
-                    };
                     let day = (s.at - engine.clock.now()).num_hours() as f64 / 24.0;
                     let at = s.at.with_timezone(&tz).format("%a %d %b %H:%M").to_string();
-                    (format!("day {day:.1} · {at}"), what)
+                    (format!("day {day:.1} · {at}"), what(s))
                 })
                 .collect()
         }
@@ -95,17 +80,7 @@ fn plans(state: &AppState, running: &Policy, proposed: &Policy) -> Vec<PlanPair>
     PREVIEW_CASES
         .iter()
         .map(|(code, country)| {
-            let args = PlanArgs {
-                decline_code: (*code).into(),
-                failed_at: None,
-                timezone: None,
-                country: Some((*country).into()),
-                paid_at: Vec::new(),
-                amount: None,
-                currency: "usd".into(),
-                card_brand: None,
-                json: false,
-            };
+            let args = PlanArgs::failing_now(code, Some((*country).into()), None);
             PlanPair {
                 title: format!("{code}, customer in {country}, failing now"),
                 running: steps(running, &args, state),

@@ -140,17 +140,7 @@ pub fn plans_side_by_side(engine: &Engine, proposed: &Policy) -> Vec<Value> {
     PREVIEW_CASES
         .iter()
         .map(|(code, country)| {
-            let args = PlanArgs {
-                decline_code: (*code).into(),
-                failed_at: None,
-                timezone: None,
-                country: Some((*country).into()),
-                paid_at: Vec::new(),
-                amount: None,
-                currency: "usd".into(),
-                card_brand: None,
-                json: false,
-            };
+            let args = PlanArgs::failing_now(code, Some((*country).into()), None);
             let plan = |p: &Policy| match preview(p, &args, now, Some(&learned)) {
                 Ok(p) => to_json(&p),
                 Err(e) => json!({"error": format!("{e:#}")}),
