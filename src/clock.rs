@@ -140,22 +140,27 @@ pub async fn read_timeline(store: &crate::store::Store) -> anyhow::Result<Clock>
     }
 }
 
-/// The engine's clock for a database: real time, unless `speed` is not 1 or
-/// the database already runs simulated time. The simulated epoch is stored
-/// in the database on first start, so every process and every restart
-/// shares one timeline; a changed speed goes on from the current simulated
-/// time. Deleting the `simulated_clock` setting (or the database) starts
-/// over.
-pub async fn shared_timeline(store: &crate::store::Store, speed: f64) -> anyhow::Result<Clock> {
+/// The engine's clock for a database: real time, unless `speed` is not 1,
+/// a `start` is given, or the database already runs simulated time. The
+/// simulated epoch (now, or `start`) is stored in the database on first
+/// start, so every process and every restart shares one timeline; a later
+/// `start` changes nothing, and a changed speed goes on from the current
+/// simulated time. Deleting the `simulated_clock` setting (or the
+/// database) starts over.
+pub async fn shared_timeline(
+    store: &crate::store::Store,
+    speed: f64,
+    start: Option<chrono::DateTime<chrono::Utc>>,
+) -> anyhow::Result<Clock> {
     let now = unix_millis();
     let fresh = Timeline {
         real_ms: now,
-        sim_ms: now,
+        sim_ms: start.map_or(now, |t| t.timestamp_millis()),
         speed,
     };
     let stored = match store.setting(TIMELINE_KEY).await? {
         Some(text) => serde_json::from_str::<Timeline>(&text)?,
-        None if speed == 1.0 => return Ok(Clock::real()),
+        None if speed == 1.0 && start.is_none() => return Ok(Clock::real()),
         None => {
             let text = store
                 .setting_or_insert(TIMELINE_KEY, || {

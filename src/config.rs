@@ -57,6 +57,10 @@ pub struct Config {
     pub notify_url: Option<Url>,
     pub notify_secret: Option<SecretString>,
     pub clock_speed: f64,
+    /// Where the simulated clock starts when a database's timeline is first
+    /// stored (`DUNWELL_CLOCK_START`, RFC 3339): demos and tests that must
+    /// not depend on the day they run. `None`: the moment of that start.
+    pub clock_start: Option<chrono::DateTime<chrono::Utc>>,
     /// Requests a minute each client address may make to the billing pages
     /// (0 = unlimited); a POST counts as five.
     pub page_requests_per_minute: u32,
@@ -113,6 +117,8 @@ struct RawConfig {
     notify_secret: Option<String>,
     #[serde(deserialize_with = "text")]
     clock_speed: String,
+    #[serde(deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    clock_start: Option<String>,
     #[serde(deserialize_with = "text")]
     page_requests_per_minute: String,
     #[serde(deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
@@ -144,6 +150,7 @@ impl Default for RawConfig {
             notify_url: None,
             notify_secret: None,
             clock_speed: "1".into(),
+            clock_start: None,
             page_requests_per_minute: "60".into(),
             client_ip_header: None,
             policy: RawPolicy::default(),
@@ -175,6 +182,7 @@ const KNOWN_KEYS: &[&str] = &[
     "notify_url",
     "notify_secret",
     "clock_speed",
+    "clock_start",
     "page_requests_per_minute",
     "client_ip_header",
     "policy",
@@ -433,6 +441,10 @@ impl Config {
             ("notify_secret", secret(&self.notify_secret)),
             ("clock_speed", self.clock_speed.to_string()),
             (
+                "clock_start",
+                opt(&self.clock_start.map(|t| t.to_rfc3339())),
+            ),
+            (
                 "page_requests_per_minute",
                 self.page_requests_per_minute.to_string(),
             ),
@@ -641,6 +653,21 @@ impl RawConfig {
             "a number above 0 (1 = real time)",
             &mut errors,
         );
+        let clock_start = match self
+            .clock_start
+            .as_deref()
+            .map(chrono::DateTime::parse_from_rfc3339)
+        {
+            None => None,
+            Some(Ok(t)) => Some(t.to_utc()),
+            Some(Err(_)) => {
+                errors.push(format!(
+                    "clock_start (DUNWELL_CLOCK_START): must be an RFC 3339 instant like 2026-11-10T15:00:00Z, got {:?}",
+                    self.clock_start.as_deref().unwrap_or_default()
+                ));
+                None
+            }
+        };
         let processor = match self.processor.as_str() {
             "stripe" => Some(ProcessorKind::Stripe),
             "simulated" => Some(ProcessorKind::Simulated),
@@ -775,6 +802,7 @@ impl RawConfig {
                 notify_url,
                 notify_secret: secret(self.notify_secret),
                 clock_speed,
+                clock_start,
                 page_requests_per_minute,
                 client_ip_header: self.client_ip_header,
                 policy,
@@ -851,6 +879,7 @@ mod tests {
             ("processor", "paypal"),
             ("database_url", "mysql://x"),
             ("clock_speed", "0"),
+            ("clock_start", "last tuesday"),
             ("smtp_url", "http://mail"),
         ])
         .unwrap_err();
@@ -860,6 +889,7 @@ mod tests {
             "processor",
             "database_url",
             "clock_speed",
+            "clock_start",
             "smtp_url",
             "mail_from",
         ] {

@@ -112,7 +112,7 @@ impl Application {
             TcpListener::bind(config.bind).with_context(|| format!("binding {}", config.bind))?;
         let clock = match options.clock {
             Some(clock) => clock,
-            None => crate::clock::shared_timeline(&store, config.clock_speed)
+            None => crate::clock::shared_timeline(&store, config.clock_speed, config.clock_start)
                 .await
                 .context("loading the simulated clock")?,
         };
@@ -311,6 +311,12 @@ fn announce(config: &Config, role: Role) {
         tracing::warn!(
             speed = config.clock_speed,
             "simulated time runs faster than real time (DUNWELL_CLOCK_SPEED)"
+        );
+    }
+    if let Some(start) = config.clock_start {
+        tracing::warn!(
+            start = %start.to_rfc3339(),
+            "simulated time starts at DUNWELL_CLOCK_START for a database without a stored timeline"
         );
     }
     if let Some(url) = &config.notify_url {

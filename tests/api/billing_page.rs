@@ -403,8 +403,8 @@ async fn quiet_hours_hold_an_email_until_morning(backend: Backend) {
     use chrono::Timelike;
     let s = scenario("in_page_quiet");
     let server = stripe(&s, "insufficient_funds", 0).await;
-    // Quiet from this hour (UTC, the default time zone) for two hours.
-    let hour = chrono::Utc::now().hour();
+    // Quiet from the engine's hour (UTC, the default time zone) for two hours.
+    let hour = crate::helpers::pinned().hour();
     let quiet = format!("{hour}-{}", (hour + 2) % 24);
     let Some(app) = app_with(backend, &server, &[("policy.quiet_hours", quiet.as_str())]).await
     else {

@@ -21,6 +21,29 @@ use tokio::task::JoinHandle;
 pub const SECRET: &str = "whsec_test_0123456789abcdef";
 pub const OLD_SECRET: &str = "whsec_old_fedcba9876543210";
 
+/// Where every test app's engine clock starts (a Tuesday, mid-month, well
+/// away from the year's end): what the engine plans depends on the
+/// calendar, so no test depends on the day it runs. Tests about other
+/// dates say so (`pinned_clock_at`, `clock_start`).
+pub const PINNED: &str = "2026-11-10T15:00:00Z";
+
+/// `PINNED` as a time.
+pub fn pinned() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(PINNED)
+        .expect("PINNED is RFC 3339")
+        .to_utc()
+}
+
+/// An engine clock at real speed that reads `PINNED` now.
+pub fn pinned_clock() -> Clock {
+    pinned_clock_at(pinned())
+}
+
+/// An engine clock at real speed that reads `start` now.
+pub fn pinned_clock_at(start: chrono::DateTime<chrono::Utc>) -> Clock {
+    Clock::anchored(1.0, dunwell::clock::unix_millis(), start.timestamp_millis())
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -141,6 +164,8 @@ pub fn test_config<'a>(db: &'a TestDb, extra: &[(&'a str, &'a str)]) -> Config {
         // The stand-in processor has no rate limit; the pacing's own tests
         // (stripe_client) set theirs.
         ("stripe_max_rps", "1000"),
+        // The engine's calendar starts at a fixed instant.
+        ("clock_start", PINNED),
     ];
     pairs.extend_from_slice(extra);
     Config::from_pairs(pairs).expect("valid test config")
@@ -171,7 +196,7 @@ pub async fn spawn_role(db: TestDb, extra: &[(&str, &str)], role: Role) -> TestA
 pub async fn spawn_manual(backend: Backend, extra: &[(&str, &str)]) -> Option<TestApp> {
     let db = TestDb::new(backend).await?;
     let options = Options {
-        clock: Some(Clock::real()),
+        clock: Some(pinned_clock()),
         job_workers: false,
     };
     Some(spawn_with_options(db, extra, Role::Serve, options).await)

@@ -39,10 +39,11 @@ fn history(case_id: i64) -> Vec<String> {
         "UPDATE cases SET timezone = 'America/New_York', decline_category = 'funds', \
          decline_code = 'insufficient_funds' WHERE id = {case_id}"
     )];
-    // Wednesdays 14:30 UTC (09:30 or 10:30 in New York) from 22 weeks ago:
-    // inside the 180 days the planner learns from, whatever today is.
-    use chrono::{Datelike, Duration, Utc};
-    let start = Utc::now().date_naive() - Duration::weeks(22);
+    // Wednesdays 14:30 UTC (09:30 or 10:30 in New York) from 22 weeks
+    // before the engine's pinned start: inside the 180 days the planner
+    // learns from.
+    use chrono::{Datelike, Duration};
+    let start = crate::helpers::pinned().date_naive() - Duration::weeks(22);
     let wednesday = start - Duration::days(i64::from(start.weekday().num_days_from_monday()) - 2);
     let first = wednesday
         .and_hms_opt(14, 30, 0)

@@ -210,7 +210,14 @@ async fn a_case_keeps_its_version_until_moved_once(backend: Backend) {
         app.case(&b.invoice).await,
         app.case(&c.invoice).await,
     );
-    assert!(retries(&case_c) >= 2, "v1 retries on: {:?}", case_c.track);
+    // How many retries v1 placed by now is the planner's business (its
+    // paydays); that c still runs v1's schedule is this test's.
+    assert!(retries(&case_c) >= 1, "v1 retries on: {:?}", case_c.track);
+    assert_eq!(
+        pending(&app, &c).await["final"],
+        case_c.opened_at.unwrap() + 21 * day,
+        "v1's cancel on day 21 stays planned"
+    );
     assert!(
         !case_c.has_ended(),
         "v1 cancels on day 21: {:?}",

@@ -39,7 +39,7 @@ async fn a_card_expiring_before_the_renewal_is_warned_about_once(backend: Backen
     let Some(app) = spawn_manual(backend, &[]).await else {
         return;
     };
-    let today = Utc::now();
+    let today = crate::helpers::pinned();
     let s = scenario("cus_expiring", today.month(), today.year());
     app.send("payment_method.attached", &event(&s, "pm")).await;
     app.send("invoice.upcoming", &upcoming(&s, "up1")).await;
@@ -110,7 +110,7 @@ async fn a_new_card_before_the_warning_goes_out_cancels_it(backend: Backend) {
     let Some(app) = spawn_manual(backend, &[]).await else {
         return;
     };
-    let today = Utc::now();
+    let today = crate::helpers::pinned();
     let old = scenario("cus_replaced", today.month(), today.year());
     app.send("customer.source.expiring", &event(&old, "expiring"))
         .await;
@@ -139,7 +139,7 @@ async fn a_notice_that_fails_to_send_is_tried_again(backend: Backend) {
     let Some(app) = spawn_manual(backend, &smtp).await else {
         return;
     };
-    let today = Utc::now();
+    let today = crate::helpers::pinned();
     let s = scenario("cus_smtp_down", today.month(), today.year());
     app.send("payment_method.attached", &event(&s, "pm")).await;
     app.send("invoice.upcoming", &upcoming(&s, "up")).await;

@@ -33,6 +33,8 @@ impl Process {
             .env("DUNWELL_POLICY__MIN_HOURS_BETWEEN_EMAILS", "0")
             // The stand-in processor has no rate limit to keep to.
             .env("DUNWELL_STRIPE_MAX_RPS", "1000")
+            // The engine's calendar starts at a fixed instant.
+            .env("DUNWELL_CLOCK_START", crate::helpers::PINNED)
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         for (k, v) in env {

@@ -167,7 +167,8 @@ async fn simulated_time_is_one_timeline_per_database(backend: Backend) {
     // Apart by the few real ms between the two reads (x1000), not by the
     // 300 ms between the starts (300 s simulated).
     assert!((a - b).abs() < 100_000, "web {a} vs worker {b}");
-    let ahead = a - dunwell::clock::unix_millis();
+    // From the pinned start (DUNWELL_CLOCK_START), 300 real ms are 300 s.
+    let ahead = a - crate::helpers::pinned().timestamp_millis();
     assert!(ahead > 250_000, "simulated time ran ahead: {ahead} ms");
     drop(worker);
 

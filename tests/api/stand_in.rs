@@ -139,7 +139,7 @@ pub(crate) async fn app_with_policy(
     let raw: dunwell::domain::policy::RawPolicy = toml::from_str(&policy).expect("policy TOML");
     config.policy = raw.validate().expect("a valid policy");
     let options = Options {
-        clock: Some(dunwell::clock::Clock::real()),
+        clock: Some(crate::helpers::pinned_clock()),
         job_workers: false,
     };
     Some(spawn_config(db, config, Role::Serve, options).await)
