@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::decline::{Classification, DeclineCategory};
 use super::policy::{FinalAction, Policy, RetryOwner, StageEmail, Tone};
 use super::schedule::{
-    NextRetry, PastAttempt, PlanInput, may_retry_now, next_retry, stage_email_at,
+    NextRetry, PastAttempt, PlanInput, earliest_charge, may_retry_now, next_retry, stage_email_at,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,7 +101,11 @@ pub enum EventInput {
     Decline(Classification),
     Paid,
     ActionRequired,
-    NewPaymentMethod,
+    /// The customer has a new payment method (`pm_...` when known): one
+    /// charge for a method not tried yet on this invoice.
+    NewPaymentMethod {
+        method: Option<String>,
+    },
     Voided,
     MarkedUncollectible,
     SubscriptionDeleted,
@@ -217,6 +221,10 @@ pub struct Case {
     /// The highest `attempt_count` the processor reported.
     #[serde(default)]
     pub invoice_attempts: u32,
+    /// Payment methods (`pm_...`) already refused or retried on this
+    /// invoice: coming back with one of them is no new card.
+    #[serde(default)]
+    pub methods: BTreeSet<String>,
 }
 
 /// What a customer did on their page (or at the processor) to pay.
@@ -400,6 +408,7 @@ impl Track {
                     recovered_on_retry: None,
                     processor_retrying: false,
                     invoice_attempts: 0,
+                    methods: BTreeSet::new(),
                 });
             }
             return Vec::new();
@@ -416,7 +425,7 @@ impl Track {
                 if let Some(case) = self.case.as_mut().filter(|c| !c.state.is_terminal()) {
                     case.customer_acted = Some(CustomerAct::Offer);
                 }
-                self.retry_now(reason, now, ctx)
+                self.retry_soon(reason, now, ctx)
             }
             Input::Replan { reason } => self.replan(reason, now, ctx),
             Input::AdoptPolicy { reason } => self.adopt_policy(reason, now, ctx),
@@ -463,40 +472,77 @@ impl Track {
             // The bank wants the customer to authenticate: the same as an
             // `authentication_required` decline, whichever comes first.
             EventInput::ActionRequired => self.on_decline(authentication_required(), now, ctx),
-            EventInput::NewPaymentMethod => {
-                let Some(case) = &mut self.case else {
-                    return Vec::new();
-                };
-                if case.state.is_terminal() || case.state == CaseState::Paused {
-                    return Vec::new();
-                }
-                // A new card: the old card's history no longer limits us.
-                case.customer_acted = Some(CustomerAct::CardUpdate);
-                case.attempts.clear();
-                case.latest = None;
-                case.state = CaseState::Retrying;
-                if ctx.policy.retry_owner == RetryOwner::Processor {
-                    return Vec::new();
-                }
-                if case.processor_retrying {
-                    return vec![Command::Note {
-                        text: "a new payment method was added: the processor still plans an attempt of its own and will charge it".into(),
-                    }];
-                }
-                let attempt = case.retries_made + 1;
-                // A retry planned for later on the old card moves up to now.
-                vec![
-                    Command::CancelPendingRetries,
-                    Command::ScheduleRetry {
-                        attempt,
-                        at: now,
-                        reason: "a new payment method was added: retrying now".into(),
-                    },
-                ]
-            }
+            EventInput::NewPaymentMethod { method } => self.on_new_payment_method(method, now, ctx),
             EventInput::DisputeOpened => self.pause(),
             EventInput::DisputeWon => self.resume(now, ctx),
         }
+    }
+
+    /// A new payment method: the old card's ledger (its caps and `MIN_GAP`)
+    /// no longer limits us, and a retry planned for later moves up, through
+    /// the same gate as every charge (the policy's budget, the card's caps
+    /// and gap). A method already refused or retried on this invoice is no
+    /// new card, and brings nothing.
+    fn on_new_payment_method(
+        &mut self,
+        method: Option<String>,
+        now: DateTime<Utc>,
+        ctx: &Context<'_>,
+    ) -> Vec<Command> {
+        let Some(case) = &mut self.case else {
+            return Vec::new();
+        };
+        if case.state.is_terminal() || case.state == CaseState::Paused {
+            return Vec::new();
+        }
+        if let Some(method) = &method {
+            if !case.methods.insert(method.clone()) {
+                return vec![Command::Note {
+                    text: format!(
+                        "payment method {method} was already tried on this invoice: no new charge"
+                    ),
+                }];
+            }
+        }
+        case.customer_acted = Some(CustomerAct::CardUpdate);
+        if ctx.policy.retry_owner == RetryOwner::Processor {
+            return Vec::new();
+        }
+        if case.processor_retrying {
+            return vec![Command::Note {
+                text: "a new payment method was added: the processor still plans an attempt of its own and will charge it".into(),
+            }];
+        }
+        let max = ctx.policy.retries.max_attempts;
+        if case.retries_made >= max {
+            return vec![Command::Note {
+                text: format!(
+                    "a new payment method was added, but all {max} retries allowed by the policy were made: no charge (the customer can still pay the invoice's own page)"
+                ),
+            }];
+        }
+        case.attempts.clear();
+        case.latest = None;
+        case.state = CaseState::Retrying;
+        let latest = case.latest_or_generic();
+        let (at, why) = earliest_charge(&case.plan_input(&latest, now, ctx));
+        let reason = if why.is_empty() {
+            "a new payment method was added: retrying now".to_owned()
+        } else {
+            format!(
+                "a new payment method was added: retrying at {} ({})",
+                at.format("%Y-%m-%d %H:%M UTC"),
+                why.join("; ")
+            )
+        };
+        vec![
+            Command::CancelPendingRetries,
+            Command::ScheduleRetry {
+                attempt: case.retries_made + 1,
+                at,
+                reason,
+            },
+        ]
     }
 
     fn open(
@@ -508,6 +554,7 @@ impl Track {
         ctx: &Context<'_>,
     ) -> Vec<Command> {
         let latest = self.early_decline.take();
+        let methods = latest.iter().filter_map(|l| l.method.clone()).collect();
         let category = latest
             .as_ref()
             .map_or(DeclineCategory::Transient, |l| l.category);
@@ -534,6 +581,7 @@ impl Track {
             thanked: false,
             processor_retrying: processor_will_retry,
             invoice_attempts: attempt_count.max(1),
+            methods,
         });
         if ctx.disputed {
             if let Some(case) = &mut self.case {
@@ -651,6 +699,9 @@ impl Track {
         if let Some(first) = case.attempts.first_mut() {
             first.category = decline.category;
         }
+        if let Some(method) = &decline.method {
+            case.methods.insert(method.clone());
+        }
         if case.retries_made == 0 && case.customer_acted.is_none() {
             case.cause = Some(decline.clone());
         }
@@ -733,6 +784,9 @@ impl Track {
             at: now,
             category: decline.category,
         });
+        if let Some(method) = &decline.method {
+            case.methods.insert(method.clone());
+        }
         case.latest = Some(decline);
         self.schedule_next(now, ctx)
     }
@@ -806,6 +860,48 @@ impl Track {
             Command::ScheduleRetry {
                 attempt: case.retries_made + 1,
                 at: now,
+                reason,
+            },
+        ]
+    }
+
+    /// Like `retry_now`, but a charge held back only by the gap between
+    /// charges or the card's wait is planned for when they allow it (the
+    /// customer who took an offer is not left without the retry promised).
+    fn retry_soon(
+        &mut self,
+        reason: String,
+        now: DateTime<Utc>,
+        ctx: &Context<'_>,
+    ) -> Vec<Command> {
+        let commands = self.retry_now(reason.clone(), now, ctx);
+        let Some(case) = &mut self.case else {
+            return commands;
+        };
+        let latest = case.latest_or_generic();
+        let input = case.plan_input(&latest, now, ctx);
+        let (at, why) = earliest_charge(&input);
+        let held_by_time_only = latest.category.retryable()
+            && !latest.network_forbids_retry
+            && case.retries_made < ctx.policy.retries.max_attempts
+            && at > now;
+        if !held_by_time_only
+            || case.state.is_terminal()
+            || case.processor_retrying
+            || case.state == CaseState::Paused
+            || ctx.policy.retry_owner == RetryOwner::Processor
+        {
+            return commands;
+        }
+        case.state = CaseState::Retrying;
+        vec![
+            Command::Note {
+                text: format!("retry at {at} ({reason}): {}", why.join("; ")),
+            },
+            Command::CancelPendingRetries,
+            Command::ScheduleRetry {
+                attempt: case.retries_made + 1,
+                at,
                 reason,
             },
         ]
@@ -995,7 +1091,7 @@ mod tests {
             how(vec![
                 failed(),
                 funds(),
-                event("evt_pm", 1, EventInput::NewPaymentMethod),
+                event("evt_pm", 1, EventInput::NewPaymentMethod { method: None }),
                 Input::RetrySucceeded { attempt: 1 },
             ]),
             (CaseState::Recovered, Some(RecoveredBy::CardUpdate), Some(1))
@@ -1043,7 +1139,7 @@ mod tests {
             vec![
                 event("evt_ch", 0, EventInput::Decline(decline("expired_card"))),
                 failed(),
-                event("evt_pm", 1, EventInput::NewPaymentMethod),
+                event("evt_pm", 1, EventInput::NewPaymentMethod { method: None }),
             ],
         );
         let case = track.case.unwrap();
@@ -1197,7 +1293,11 @@ mod tests {
         let mut track = track;
         let policy = Policy::default();
         let ctx = ctx(&policy, "case_1");
-        let commands = track.apply(event("evt_pm", 5, EventInput::NewPaymentMethod), t(5), &ctx);
+        let commands = track.apply(
+            event("evt_pm", 5, EventInput::NewPaymentMethod { method: None }),
+            t(5),
+            &ctx,
+        );
         assert!(matches!(
             commands.as_slice(),
             [Command::CancelPendingRetries, Command::ScheduleRetry { at, .. }] if *at == t(5)
@@ -1226,7 +1326,7 @@ mod tests {
                     0,
                     EventInput::Decline(decline("insufficient_funds")),
                 ),
-                event("evt_pm", 1, EventInput::NewPaymentMethod),
+                event("evt_pm", 1, EventInput::NewPaymentMethod { method: None }),
             ],
         );
         assert_eq!(retries(&commands), 0, "{commands:?}");
@@ -1399,7 +1499,7 @@ mod tests {
         // A new card meanwhile: the processor charges it, not us.
         let mut track = track;
         let commands = track.apply(
-            event("evt_pm", 80, EventInput::NewPaymentMethod),
+            event("evt_pm", 80, EventInput::NewPaymentMethod { method: None }),
             t(80),
             &ctx(&policy, "case_1"),
         );
@@ -1543,7 +1643,7 @@ mod tests {
                     1 => Input::RetryDeclined { attempt, decline: decline("processing_error") },
                     2 => Input::RetrySucceeded { attempt },
                     3 => Input::FinalActionDone,
-                    4 => event(&format!("evt_pm{i}"), i as i64, EventInput::NewPaymentMethod),
+                    4 => event(&format!("evt_pm{i}"), i as i64, EventInput::NewPaymentMethod { method: None }),
                     5 => Input::Pause,
                     6 => Input::Resume,
                     7 => event(&format!("evt_paid{i}"), i as i64, EventInput::Paid),
@@ -1582,7 +1682,7 @@ mod tests {
                         processor_failed(&format!("evt_f{i}"), i as i64, *will_retry, *count)
                     }
                     2 => Input::RetryDeclined { attempt, decline: decline("insufficient_funds") },
-                    3 => event(&format!("evt_pm{i}"), i as i64, EventInput::NewPaymentMethod),
+                    3 => event(&format!("evt_pm{i}"), i as i64, EventInput::NewPaymentMethod { method: None }),
                     4 => Input::RetryNow { reason: "operator".into() },
                     5 => Input::OfferTaken { reason: "offer".into() },
                     6 => event(&format!("evt_d{i}"), i as i64, EventInput::Decline(decline(if *will_retry { "do_not_honor" } else { "insufficient_funds" }))),

@@ -67,6 +67,10 @@ pub struct Classification {
     /// The refused card's network: its retry caps apply.
     #[serde(default)]
     pub network: Network,
+    /// The refused payment method (`pm_...`), when the event named it: a
+    /// card that is already known to have failed is no "new card".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
 }
 
 impl Classification {
@@ -283,6 +287,7 @@ pub fn classify(details: &DeclineDetails) -> Classification {
         retry_after,
         reason,
         network: Network::of(details.card_brand.as_deref()),
+        method: None,
     }
 }
 

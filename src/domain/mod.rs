@@ -2,6 +2,8 @@
 
 pub mod brand;
 pub mod case;
+#[cfg(test)]
+mod charge_gate_tests;
 pub mod courtesy;
 pub mod decline;
 pub mod events;

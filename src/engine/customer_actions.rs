@@ -1,33 +1,70 @@
 //! What customers do on their pages, fed to their case like an event: back
-//! from the processor's card page means a new card, so the case retries now
-//! (the processor's webhook for the new card may come later, or never).
+//! from the processor's card page, the case learns the customer's default
+//! payment method from the processor, and a method not tried yet on the
+//! invoice brings one retry, through the same gate as every charge. Coming
+//! back again (a reload, the back button, an image tag pointing at the
+//! page) finds the same method and changes nothing.
 
 use serde_json::json;
 
 use super::Engine;
 use super::apply::apply;
 use crate::domain::case::{EventInput, Input};
+use crate::domain::ids::CustomerId;
 use crate::store::cases;
 
-/// The customer came back from the card page for case `case_id`. Once per
-/// attempt: reloading the page does not retry again.
-pub async fn card_updated(engine: &Engine, case_id: i64) -> anyhow::Result<()> {
+/// What the return from the card page came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CardReturn {
+    /// The processor shows a payment method this case had not seen: a
+    /// retry is planned (now, or as soon as the gate allows).
+    NewMethod,
+    /// Nothing new to charge: the same method as before, none yet, or the
+    /// case no longer charges.
+    NothingNew,
+    /// The processor could not be asked; its webhook for the new card
+    /// will bring the retry.
+    Unknown,
+}
+
+/// The customer came back from the card page for case `case_id`.
+pub async fn card_updated(engine: &Engine, case_id: i64) -> anyhow::Result<CardReturn> {
+    let Some(case) = engine.store.case_by_id(case_id).await? else {
+        return Ok(CardReturn::NothingNew);
+    };
+    let customer = CustomerId::parse(&case.customer_id)?;
+    let method = match engine.processor.default_payment_method(&customer).await {
+        Ok(Some(method)) => method,
+        Ok(None) => return Ok(CardReturn::NothingNew),
+        Err(e) => {
+            tracing::warn!(error = %e, case_id, "reading the customer's payment method after the card page failed; its webhook will bring the retry");
+            return Ok(CardReturn::Unknown);
+        }
+    };
     let mut tx = engine.store.begin().await?;
     let Some(case) = cases::lock_case(&mut tx, case_id).await? else {
-        return Ok(());
+        return Ok(CardReturn::NothingNew);
     };
-    let attempt = case.track.case.as_ref().map_or(0, |c| c.retries_made);
     let input = Input::Event {
-        id: format!("page:card-updated:{case_id}:{attempt}"),
+        // One input per payment method: seen once, a no-op after.
+        id: format!("page:card-updated:{case_id}:{method}"),
         created: engine.clock.now(),
-        what: EventInput::NewPaymentMethod,
+        what: EventInput::NewPaymentMethod {
+            method: Some(method.clone()),
+        },
     };
     let cause = "the customer updated their card on the billing page";
-    if apply(engine, &mut tx, &case, input, cause).await?.changed {
-        let detail = json!({"text": cause});
+    let applied = apply(engine, &mut tx, &case, input, cause).await?;
+    let planned = applied.changed && applied.notes.is_empty();
+    if applied.changed {
+        let detail = json!({"text": cause, "payment_method": method});
         cases::add_timeline(&mut tx, case_id, engine.clock.now_ms(), "note", &detail).await?;
     }
     tx.commit().await?;
     engine.wake_runner();
-    Ok(())
+    Ok(if planned {
+        CardReturn::NewMethod
+    } else {
+        CardReturn::NothingNew
+    })
 }

@@ -2,7 +2,7 @@
 //! or subscription it names) and what it means for that case.
 
 use crate::domain::case::EventInput;
-use crate::domain::decline::classify;
+use crate::domain::decline::{Classification, classify};
 use chrono::{DateTime, Utc};
 
 use crate::domain::events::{
@@ -191,7 +191,10 @@ pub fn route(event: &Event) -> Routed {
             ..on_failed_charge(charge)
         },
         EventKind::PaymentIntentPaymentFailed(intent) => {
-            let what = EventInput::Decline(classify(&intent.decline));
+            let what = EventInput::Decline(Classification {
+                method: intent.payment_method.as_ref().map(ToString::to_string),
+                ..classify(&intent.decline)
+            });
             match intent_facts(intent) {
                 Some(facts) => Routed {
                     facts: Some(facts),
@@ -224,7 +227,9 @@ pub fn route(event: &Event) -> Routed {
                 Some(customer) => linked(
                     CaseLink::Customer,
                     customer.to_string(),
-                    EventInput::NewPaymentMethod,
+                    EventInput::NewPaymentMethod {
+                        method: Some(pm.id.to_string()),
+                    },
                 ),
                 None => Routed::default(),
             }
@@ -255,7 +260,12 @@ pub fn route(event: &Event) -> Routed {
         } => linked(
             CaseLink::Customer,
             customer.id.to_string(),
-            EventInput::NewPaymentMethod,
+            EventInput::NewPaymentMethod {
+                method: customer
+                    .default_payment_method
+                    .as_ref()
+                    .map(ToString::to_string),
+            },
         ),
         EventKind::CustomerSubscriptionDeleted(subscription) => linked(
             CaseLink::Subscription,
@@ -269,7 +279,10 @@ pub fn route(event: &Event) -> Routed {
 /// A refused charge: its case's facts when it names its invoice, else the
 /// link to find the case by.
 fn on_failed_charge(charge: &Charge) -> Routed {
-    let what = EventInput::Decline(classify(&charge.decline));
+    let what = EventInput::Decline(Classification {
+        method: charge.payment_method.as_ref().map(ToString::to_string),
+        ..classify(&charge.decline)
+    });
     match (charge_facts(charge), &charge.payment_intent) {
         (Some(facts), _) => Routed {
             facts: Some(facts),

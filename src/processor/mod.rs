@@ -128,10 +128,27 @@ impl Processor {
                 c.card_update_session(customer, return_url, idempotency_key)
                     .await
             }
-            Self::Simulated(_) => {
-                tracing::info!(customer = %customer, "simulated processor: no card page, straight back");
+            Self::Simulated(s) => {
+                tracing::info!(customer = %customer, "simulated processor: no card page, straight back with a new card");
+                s.add_card(customer.as_str());
                 Ok(return_url.to_owned())
             }
+        }
+    }
+
+    /// The customer's default payment method as the processor has it now
+    /// (`pm_...`; `None`: none, or no such customer).
+    pub async fn default_payment_method(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<Option<String>, ProcessorError> {
+        match self {
+            Self::Stripe(c) => Ok(c
+                .get_customer(customer)
+                .await?
+                .and_then(|c| c.default_payment_method)
+                .map(|m| m.to_string())),
+            Self::Simulated(s) => Ok(s.default_payment_method(customer.as_str())),
         }
     }
 

@@ -27,6 +27,8 @@ struct State {
     attempts: HashMap<String, u32>,
     paid: HashMap<String, bool>,
     replies: HashMap<String, PayOutcome>,
+    /// Cards "added" on the simulated card page, per customer.
+    cards_added: HashMap<String, u32>,
 }
 
 #[derive(Debug, Default)]
@@ -77,6 +79,24 @@ pub fn scripted_outcome(invoice: &str, attempt: u32) -> Result<(), String> {
 impl SimulatedProcessor {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The simulated card page: every visit adds a card, which becomes the
+    /// customer's default.
+    pub fn add_card(&self, customer: &str) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        *state.cards_added.entry(customer.to_owned()).or_default() += 1;
+    }
+
+    /// The customer's default payment method: the latest card added on the
+    /// simulated card page (`None`: none was, and the one on file is not
+    /// known here).
+    pub fn default_payment_method(&self, customer: &str) -> Option<String> {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state
+            .cards_added
+            .get(customer)
+            .map(|n| format!("pm_sim_{customer}_{n}"))
     }
 
     fn invoice(&self, id: &InvoiceId, paid: bool) -> Result<Invoice, ProcessorError> {

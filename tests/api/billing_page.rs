@@ -99,7 +99,9 @@ async fn the_email_link_leads_to_a_new_card_and_a_retry(backend: Backend) {
     assert!(back.ends_with(&format!("{link}/done")), "{back}");
     assert!(sessions[0].headers.contains_key("idempotency-key"));
 
-    // Back from the card page: the charge is tried again at once.
+    // Back from the card page, where the customer added a card: the charge
+    // is tried again at once.
+    mount_customer_card(&server, &s, "pm_NewCard2031").await;
     let back_path = &back[back.find("/billing/").unwrap()..];
     let returned = app.get(back_path).await;
     assert_eq!(returned.status(), 200);
@@ -120,6 +122,76 @@ async fn the_email_link_leads_to_a_new_card_and_a_retry(backend: Backend) {
     let settled = app.get(&link).await.text().await.unwrap();
     assert!(settled.contains("Your payment went through"), "{settled}");
     assert!(!settled.contains("Update your card"));
+    app.shutdown().await;
+}
+
+/// Loading the return page again and again (a reload, the back button, an
+/// image tag pointing at it) charges at most once, and only for a card
+/// that was not tried yet; a closed case's link opens no card page.
+async fn the_return_page_charges_once_however_often_it_loads(backend: Backend) {
+    let Some((s, server, app, link)) = a_case_emailed(backend, "in_page_reload").await else {
+        return;
+    };
+    let done = format!("{link}/done");
+    // Back without a new card: the processor still shows the card that
+    // failed (as the refused charge named it).
+    app.send("charge.failed", &event(&s, "charge")).await;
+    mount_customer_card(&server, &s, &s.payment_method).await;
+    for _ in 0..10 {
+        assert_eq!(app.get(&done).await.status(), 200);
+        app.run_due_jobs().await;
+    }
+    assert_eq!(requests(&server, "POST", "/pay").await.len(), 0);
+
+    // With a new card: fifty loads, a minute apart, charge it once.
+    server.reset().await;
+    mount_stripe(&server, &s, "insufficient_funds", 0).await;
+    with_portal(&server).await;
+    mount_customer_card(&server, &s, "pm_NewCard2031").await;
+    for _ in 0..50 {
+        assert_eq!(app.get(&done).await.status(), 200);
+        app.advance(chrono::Duration::minutes(1));
+        app.run_due_jobs().await;
+    }
+    assert_eq!(requests(&server, "POST", "/pay").await.len(), 1);
+    let case = app.case(&s.invoice).await;
+    assert_eq!(case.track.case.as_ref().unwrap().retries_made, 1);
+    let notes = app.store.timeline(case.id).await.unwrap();
+    let updates = notes
+        .iter()
+        .filter(|t| t.detail["payment_method"] == "pm_NewCard2031")
+        .count();
+    assert_eq!(updates, 1, "one card update on the timeline: {notes:?}");
+
+    // A closed case's link opens no card page any more.
+    let closed = app
+        .engine
+        .store
+        .case_by_invoice(&s.invoice)
+        .await
+        .unwrap()
+        .unwrap();
+    dunwell::engine::operator_actions::act(
+        &app.engine,
+        closed.id,
+        dunwell::engine::operator_actions::OperatorAction::Close,
+        "ops",
+        None,
+    )
+    .await
+    .unwrap();
+    let posted = no_redirects()
+        .post(format!("{}{link}/card", app.address))
+        .header("origin", &app.address)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 409);
+    assert!(
+        requests(&server, "POST", "/v1/billing_portal/sessions")
+            .await
+            .is_empty()
+    );
     app.shutdown().await;
 }
 
@@ -228,6 +300,7 @@ async fn a_cross_site_post_is_refused(backend: Backend) {
 
 crate::backend_tests!(
     the_email_link_leads_to_a_new_card_and_a_retry,
+    the_return_page_charges_once_however_often_it_loads,
     bad_links_get_one_page_that_tells_nothing,
     a_cross_site_post_is_refused,
 );

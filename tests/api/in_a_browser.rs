@@ -87,6 +87,8 @@ async fn a_customer_goes_from_the_email_to_a_new_card_or_a_new_plan_in_two_click
     let server = MockServer::start().await;
     mount_stripe(&server, &card, "expired_card", 1).await;
     mount_stripe(&server, &plan, "insufficient_funds", 1).await;
+    // On the processor's card page the customer adds a new card.
+    mount_customer_card(&server, &card, "pm_NewCard2031").await;
     let extra = [
         ("bind", bind.as_str()),
         ("public_url", address.as_str()),
@@ -194,6 +196,11 @@ async fn a_customer_goes_from_the_email_to_a_new_card_or_a_new_plan_in_two_click
     )
     .await;
     assert_eq!(changes.len(), 1);
+    // The offer came minutes after the refusal: its retry keeps the gap
+    // between two charges of a card, then runs.
+    app.run_due_jobs().await;
+    assert_eq!(requests(&server, "POST", &pay_path(&plan)).await.len(), 0);
+    app.advance(chrono::Duration::minutes(16));
     app.run_due_jobs().await;
     assert_eq!(state(&app, &plan).await, Some(CaseState::Recovered));
     for shot in [&phone, &laptop] {

@@ -36,6 +36,8 @@ async fn emailed(
         .await;
     app.run_due_jobs().await;
     let link = link_in_email(&app, &s).await;
+    // The customer reads the email an hour later.
+    app.advance(chrono::Duration::hours(1));
     Some((s, server, app, link))
 }
 

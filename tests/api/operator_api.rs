@@ -238,10 +238,21 @@ async fn actions_change_the_case_and_show_on_its_timeline(backend: Backend) {
     let (status, body) = post("resume").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["case"]["state"], "retrying");
+    // The card was refused moments ago: a charge now would come too soon.
+    let (status, body) = post("retry-now").await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("15 minutes"),
+        "{body}"
+    );
+    app.advance(chrono::Duration::minutes(20));
     let (status, body) = post("retry-now").await;
     assert_eq!(status, 200, "{body}");
-    // The retry asked for runs now (the stand-in declines it again).
+    // Asked twice, the gap after the first charge holds the second back.
     app.run_due_jobs().await;
+    let (status, body) = post("retry-now").await;
+    assert_eq!(status, 409, "{body}");
+    // The retry asked for ran at once (the stand-in declined it again).
     assert_eq!(requests(&server, "POST", &pay_path(&s)).await.len(), 1);
     let (status, body) = post("close").await;
     assert_eq!(status, 200, "{body}");
@@ -257,17 +268,26 @@ async fn actions_change_the_case_and_show_on_its_timeline(backend: Backend) {
     assert_eq!(status, 404);
 
     let detail = get(&app, &format!("/api/cases/{id}")).await;
-    let done: Vec<String> = detail["timeline"]
+    let actions: Vec<(String, bool)> = detail["timeline"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|l| l["kind"] == "operator")
         .map(|l| {
-            assert_eq!(l["detail"]["result"], "done", "{l}");
-            l["detail"]["action"].as_str().unwrap().to_owned()
+            let action = l["detail"]["action"].as_str().unwrap().to_owned();
+            (action, l["detail"]["result"] == "done")
         })
         .collect();
-    assert_eq!(done, ["pause", "resume", "retry-now", "close"]);
+    let expected = [
+        ("pause", true),
+        ("resume", true),
+        ("retry-now", false),
+        ("retry-now", true),
+        ("retry-now", false),
+        ("close", true),
+    ]
+    .map(|(a, done)| (a.to_owned(), done));
+    assert_eq!(actions, expected);
     assert!(detail["ended_at"].is_string());
     app.shutdown().await;
 }

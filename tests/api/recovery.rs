@@ -123,12 +123,21 @@ async fn expired_card_case(backend: Backend, s: &Scenario, charge_first: bool) {
         "{why}"
     );
 
-    app.send("payment_method.attached", &event(&s, "pm")).await;
+    // The card already declined, attached again, is nothing new.
+    app.send("payment_method.attached", &event(&s, "pm_same"))
+        .await;
+    app.run_due_jobs().await;
+    assert!(requests(&server, "POST", "/pay").await.is_empty());
+    let new_card = Scenario {
+        payment_method: "pm_NewCard2031".into(),
+        ..event(&s, "pm")
+    };
+    app.send("payment_method.attached", &new_card).await;
     app.run_due_jobs().await;
     assert_eq!(
         requests(&server, "POST", "/pay").await.len(),
         1,
-        "retried right away"
+        "a new card is retried right away"
     );
     assert_eq!(state(&app, &s).await, Some(CaseState::Recovered));
     assert_eq!(mails(&app, &s, "thank_you").await, 1);

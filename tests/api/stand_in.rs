@@ -58,6 +58,20 @@ pub(crate) async fn stripe(s: &Scenario, code: &str, succeed_on: u64) -> MockSer
     server
 }
 
+/// The customer of `s` as the processor shows them now: their default
+/// payment method is `card` (what the return from the card page reads).
+pub(crate) async fn mount_customer_card(server: &MockServer, s: &Scenario, card: &str) {
+    Mock::given(method("GET"))
+        .and(path(format!("/v1/customers/{}", s.customer)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": s.customer, "object": "customer", "email": s.customer_email,
+            "name": s.customer_name,
+            "invoice_settings": {"default_payment_method": card},
+        })))
+        .mount(server)
+        .await;
+}
+
 /// `stripe`'s answers for scenario `s`, on a stand-in serving others too.
 pub(crate) async fn mount_stripe(server: &MockServer, s: &Scenario, code: &str, succeed_on: u64) {
     Mock::given(method("GET"))

@@ -15,7 +15,9 @@
 //! - every attempt lands in the customer's local morning on a business
 //!   day, spread by a per-case jitter, and never past the window, the
 //!   final action, `max_attempts` or the card networks' caps (one ledger
-//!   per card: every attempt we know of counts).
+//!   per card: every attempt we know of counts);
+//! - every charge of a card, whoever asked for it (a schedule, an offer,
+//!   an operator's retry-now), keeps `MIN_GAP` from the one before.
 
 mod calendar;
 mod funds;
@@ -31,6 +33,11 @@ use super::learned::Estimates;
 use super::networks::Ledger;
 use super::policy::Policy;
 use calendar::{first_morning_at_or_after, local_date};
+
+/// The least time between two charges of one card, whatever brings the
+/// second (a schedule, an offer, an operator's retry-now). A card the
+/// customer just added has no charges yet: it is tried at once.
+pub const MIN_GAP: Duration = Duration::minutes(15);
 
 /// One charge attempt already made on the current payment method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -114,6 +121,15 @@ impl PlanInput<'_> {
     fn network_floor(&self, from: DateTime<Utc>) -> (DateTime<Utc>, Vec<String>) {
         let mut at = from;
         let mut why = Vec::new();
+        if let Some(gap_end) = self.attempts.last().map(|last| last.at + MIN_GAP) {
+            if gap_end > at {
+                at = gap_end;
+                why.push(format!(
+                    "at least {} minutes between two charges of a card",
+                    MIN_GAP.num_minutes()
+                ));
+            }
+        }
         if let Some(wait) = self.latest.retry_after {
             let after = self.last_attempt() + Duration::seconds(wait.as_secs() as i64);
             if after > at {
@@ -149,6 +165,12 @@ impl PlanInput<'_> {
     fn renewal_day(&self) -> u32 {
         local_date(self.first_failed_at, self.timezone).day()
     }
+}
+
+/// The earliest moment from `now` that the minimum gap and the card's
+/// rules allow a charge, and what held it back (empty: now).
+pub fn earliest_charge(input: &PlanInput<'_>) -> (DateTime<Utc>, Vec<String>) {
+    input.network_floor(input.now)
 }
 
 /// Whether a charge right now obeys every rule: the decline allows another

@@ -115,7 +115,7 @@ impl Fixed<'_> {
                     commands.extend(self.next(now));
                     commands
                 }
-                EventInput::NewPaymentMethod => {
+                EventInput::NewPaymentMethod { .. } => {
                     self.latest = None;
                     vec![
                         Command::CancelPendingRetries,
@@ -350,7 +350,7 @@ pub fn play(scenario: &Scenario, strategy: &Strategy<'_>, caps: &NetworkCaps) ->
                     card += 1;
                     card_attempts.clear();
                     latest = None;
-                    let input = event(EventInput::NewPaymentMethod, now);
+                    let input = event(EventInput::NewPaymentMethod { method: None }, now);
                     step(&mut machine, input, now)
                 }
                 Reaction::PaysInvoice | Reaction::Authenticates => {

@@ -2,7 +2,8 @@
 //! `GET /billing/update/{token}` shows what is owed and the ways out;
 //! `POST /billing/update/{token}/card` sends the customer to the
 //! processor's card page (303); coming back to `/billing/update/{token}/done`
-//! retries the charge at once. Any bad, tampered, foreign or expired token
+//! retries the charge once for a payment method the invoice has not seen
+//! (however often it is loaded). Any bad, tampered, foreign or expired token
 //! gets the same friendly 404 page, which reveals nothing.
 
 mod answer;
@@ -77,6 +78,18 @@ pub async fn card(
         return forged(engine);
     }
     let customer = match holder(engine, &request, &token, Purpose::Billing).await {
+        // A settled or closed case has nothing left to pay: no card page
+        // (the page hides the button; an old form must not open one).
+        Ok(Holder::Case(case)) if case.has_ended() => {
+            let locale = locale_for(engine, &request, Some(&case.customer_id)).await;
+            return message(
+                engine,
+                locale,
+                StatusCode::CONFLICT,
+                "There is nothing to pay here any more",
+                "This invoice is settled or closed. Your billing page shows where things stand.",
+            );
+        }
         Ok(Holder::Case(case)) => case.customer_id,
         Ok(Holder::Customer(id)) => id,
         Err(answer) => return answer,
@@ -113,8 +126,9 @@ pub async fn card(
     }
 }
 
-/// `GET /billing/update/{token}/done`: back from the card page; the charge
-/// is tried again now.
+/// `GET /billing/update/{token}/done`: back from the card page. A payment
+/// method the invoice has not seen brings one retry (through the charge
+/// gate); loading the page again changes nothing.
 pub async fn done(
     state: web::Data<AppState>,
     token: web::Path<String>,
