@@ -84,11 +84,15 @@ async fn perform_in_span(engine: &Engine, work: WorkRow) -> anyhow::Result<()> {
 /// job a task of its own as there. A failure gives its own lease back; the
 /// rest of the batch still runs.
 pub async fn run_due(engine: &Engine) -> anyhow::Result<usize> {
-    const BATCH: i64 = 200;
+    const BATCH: usize = 200;
     const CONCURRENCY: usize = 32;
     let mut ran = 0;
     loop {
-        let batch = runner::claim(engine, BATCH).await?;
+        let budget = runner::Budget {
+            slots: BATCH,
+            outgoing: BATCH,
+        };
+        let batch = runner::claim(engine, budget).await?;
         if batch.is_empty() {
             return Ok(ran);
         }

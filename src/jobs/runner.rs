@@ -48,6 +48,8 @@ fn concurrency(engine: &Engine) -> usize {
         crate::store::Store::Postgres(_) => 16,
     }
 }
+/// How often the runner says it is alive while it waits on running jobs.
+const BEAT: Duration = Duration::from_secs(2);
 /// On shutdown, how long running jobs may take to finish before they are
 /// abandoned (their leases given back; the idempotency key makes a rerun
 /// safe). Kept well inside a 10 s stop.
@@ -117,20 +119,58 @@ pub enum Due {
     Outgoing(OutgoingEvent),
 }
 
-/// Claims a batch of due work, notices and outgoing events, in one
+/// How many rows one claim may take: `slots` in all, across every leased
+/// table, of which at most `outgoing` deliveries to the operator's
+/// receiver (a slow or hanging receiver holds a connection for up to its
+/// timeout each: it must not take every slot, file descriptor or the
+/// runner's health with it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub slots: usize,
+    pub outgoing: usize,
+}
+
+/// Outgoing deliveries in flight at once in one process.
+pub const OUTGOING_AT_ONCE: usize = 8;
+
+/// Claims a batch of due work, notices and outgoing events in one
 /// transaction (on SQLite a member of the group commit: no commit of its
-/// own). Empty: nothing is due.
-pub async fn claim(engine: &Engine, limit: i64) -> anyhow::Result<Vec<Due>> {
-    let claim = claim_now(engine, None, limit);
+/// own), never more than `budget` allows in total. Each table first gets a
+/// share (a backlog of one cannot starve the others), then what is left
+/// goes to case work, notices and deliveries in that order. Empty: nothing
+/// is due.
+pub async fn claim(engine: &Engine, budget: Budget) -> anyhow::Result<Vec<Due>> {
+    let Budget { slots, outgoing } = budget;
+    let outgoing = outgoing.min(slots);
+    let share = slots.div_ceil(4);
+    let limit = |n: usize| claim_now(engine, None, n as i64);
     let mut tx = engine.store.begin().await?;
-    let notices = notices::claim_notices(&mut tx, &claim).await?;
-    let work = work::claim_work(&mut tx, &claim).await?;
-    let events = outgoing::claim_outgoing(&mut tx, &claim).await?;
+    let mut notices = Vec::new();
+    let mut events = Vec::new();
+    if share > 0 {
+        notices = notices::claim_notices(&mut tx, &limit(share)).await?;
+        events = outgoing::claim_outgoing(&mut tx, &limit(share.min(outgoing))).await?;
+    }
+    let mut left = slots.saturating_sub(notices.len() + events.len());
+    let mut work = Vec::new();
+    if left > 0 {
+        work = work::claim_work(&mut tx, &limit(left)).await?;
+        left = left.saturating_sub(work.len());
+    }
+    if left > 0 && notices.len() == share {
+        let more = notices::claim_notices(&mut tx, &limit(left)).await?;
+        left = left.saturating_sub(more.len());
+        notices.extend(more);
+    }
+    let room = outgoing.saturating_sub(events.len()).min(left);
+    if room > 0 && events.len() == share.min(outgoing) {
+        events.extend(outgoing::claim_outgoing(&mut tx, &limit(room)).await?);
+    }
     tx.commit().await?;
     let notices = notices.into_iter().map(Due::Notice);
     let work = work.into_iter().map(Due::Work);
-    Ok(notices
-        .chain(work)
+    Ok(work
+        .chain(notices)
         .chain(events.into_iter().map(Due::Outgoing))
         .collect())
 }
@@ -208,18 +248,31 @@ async fn run_round(
     health: &Health,
     shutdown: &mut watch::Receiver<bool>,
 ) -> anyhow::Result<usize> {
-    let mut running = FuturesUnordered::new();
+    let mut running: FuturesUnordered<RunningJob> = FuturesUnordered::new();
     let mut claimed = 0;
     let mut drained = false;
     let mut deadline: Option<tokio::time::Instant> = None;
+    let mut beat = tokio::time::interval(BEAT);
     loop {
-        let free = concurrency(engine) - running.len();
-        if deadline.is_none() && !drained && free >= concurrency(engine) / 2 {
+        let slots = concurrency(engine);
+        let free = slots.saturating_sub(running.len());
+        if deadline.is_none() && !drained && free >= slots / 2 {
+            let delivering = running
+                .iter()
+                .filter(|job| job.lease.0 == Leased::Outgoing)
+                .count();
+            let budget = Budget {
+                slots: free,
+                outgoing: OUTGOING_AT_ONCE.saturating_sub(delivering),
+            };
             // The running jobs are tasks of their own: they go on (and give
             // the write turn the claim waits for back) meanwhile.
-            let batch = claim(engine, free as i64).await?;
+            let batch = claim(engine, budget).await?;
             // A long backlog is one long round: alive all along.
             health.beat();
+            // Nothing more came than fit: the tables are drained for now
+            // (deliveries held back by their own bound wait for the next
+            // round, which starts as soon as these finish).
             drained = batch.len() < free;
             claimed += batch.len();
             running.extend(batch.into_iter().map(|due| run_owned(engine, due)));
@@ -237,6 +290,12 @@ async fn run_round(
         };
         tokio::select! {
             Some(_) = running.next() => {}
+            // Waiting on slow jobs is not silence: the runner is alive, and
+            // looks again for work due meanwhile.
+            _ = beat.tick() => {
+                health.beat();
+                drained = false;
+            }
             _ = stop => {
                 if deadline.is_some() {
                     tracing::warn!(jobs = running.len(), "jobs still running at shutdown: abandoned, leases given back");

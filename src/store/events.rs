@@ -213,10 +213,12 @@ impl Store {
         lease_until_ms: i64,
         limit: i64,
     ) -> anyhow::Result<Vec<PendingEvent>> {
-        const CLAIM: &str = "UPDATE event_queue SET lease_until = $1, claim = $2, attempts = attempts + 1 \
-            WHERE seq IN (SELECT seq FROM event_queue \
+        // Picked once (a materialized CTE), never past `LIMIT`.
+        const CLAIM: &str = "WITH picked AS MATERIALIZED (SELECT seq FROM event_queue \
                           WHERE lease_until IS NULL OR lease_until < $3 \
                           ORDER BY seq LIMIT $4) \
+            UPDATE event_queue SET lease_until = $1, claim = $2, attempts = attempts + 1 \
+            WHERE seq IN (SELECT seq FROM picked) \
               AND (lease_until IS NULL OR lease_until < $3) \
             RETURNING seq";
         const READ: &str = "SELECT e.seq, e.event_id, e.event_type, e.payload, q.attempts \

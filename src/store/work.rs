@@ -272,13 +272,16 @@ pub(crate) fn claim_sql(tx: &Tx, table: &str, columns: &str) -> String {
         Tx::Sqlite(_) => "",
         Tx::Postgres(_) => " FOR UPDATE SKIP LOCKED",
     };
+    // The rows are picked once (a materialized CTE): as a plain `IN`
+    // subquery PostgreSQL may scan it again per row and lease past `LIMIT`.
     format!(
-        "UPDATE {table} SET lease_until = $1 \
-         WHERE id IN (SELECT id FROM {table} \
+        "WITH picked AS MATERIALIZED (SELECT id FROM {table} \
                       WHERE status = 'pending' AND due_at <= $2 \
                         AND (lease_until IS NULL OR lease_until < $3) \
                         AND ($4 IS NULL OR id = $4) \
                       ORDER BY due_at, id LIMIT $5{skip_locked}) \
+         UPDATE {table} SET lease_until = $1 \
+         WHERE id IN (SELECT id FROM picked) \
            AND status = 'pending' AND (lease_until IS NULL OR lease_until < $3) \
          RETURNING {columns}"
     )

@@ -7,6 +7,7 @@ use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use futures_util::StreamExt;
 
+use super::body_budget::{self, BodyBudget};
 use super::group_commit::CommitError;
 use super::log_budget::{Admit, LogBudget};
 use super::signature::{self, SignatureError};
@@ -90,20 +91,19 @@ fn is_json(req: &HttpRequest) -> bool {
 
 /// How long a whole body may take to arrive (Stripe sends it at once).
 const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-/// Bytes of bodies being read at once, per process, in KiB: a sender holds
-/// what its `Content-Length` (or, unannounced, the body limit) claims until
-/// its body is in, so stalled senders can never hold more than this.
-const BODY_BUDGET_KIB: usize = 64 * 1024;
 /// Memory reserved up front, whatever the declared length.
 const INITIAL_CAPACITY: usize = 16 * 1024;
 
-static BODY_BUDGET: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(BODY_BUDGET_KIB);
+static BODY_BUDGET: std::sync::LazyLock<BodyBudget> = std::sync::LazyLock::new(|| {
+    BodyBudget::new(body_budget::TOTAL_KIB, body_budget::PER_ADDRESS_KIB)
+});
 static REFUSAL_LOG: LogBudget = LogBudget::new(20, 60);
 
 async fn read_body(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,
+    client: Option<std::net::IpAddr>,
 ) -> Result<web::BytesMut, IntakeError> {
     let declared = req
         .headers()
@@ -113,13 +113,8 @@ async fn read_body(
     if declared.is_some_and(|n| n > limit) {
         return Err(IntakeError::TooLarge(limit));
     }
-    let claim = declared
-        .unwrap_or(limit)
-        .div_ceil(1024)
-        .clamp(1, BODY_BUDGET_KIB) as u32;
-    let _slot = BODY_BUDGET
-        .try_acquire_many(claim)
-        .map_err(|_| IntakeError::Busy)?;
+    let claim = declared.unwrap_or(limit).div_ceil(1024);
+    let _held = BODY_BUDGET.claim(client, claim).ok_or(IntakeError::Busy)?;
     let read = async {
         let mut body = web::BytesMut::with_capacity(declared.unwrap_or(4096).min(INITIAL_CAPACITY));
         while let Some(chunk) = payload.next().await {
@@ -184,7 +179,8 @@ async fn accept(
         unix_millis().div_euclid(1000),
         config.webhook_tolerance_secs,
     )?;
-    let body = read_body(req, payload, config.webhook_max_body_bytes).await?;
+    let client = crate::web::client_ip::client_ip(req, config.client_ip_header.as_deref());
+    let body = read_body(req, payload, config.webhook_max_body_bytes, client).await?;
     let now_ms = unix_millis();
     let now = now_ms.div_euclid(1000);
     let verified = signature::verify(

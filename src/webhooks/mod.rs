@@ -1,5 +1,6 @@
 //! The front door: `POST /webhooks/stripe`.
 
+pub mod body_budget;
 pub mod group_commit;
 pub mod intake;
 pub mod log_budget;

@@ -379,3 +379,70 @@ async fn without_secrets_every_webhook_is_refused_with_503(backend: Backend) {
     assert_eq!(app.event_count().await, 0);
     app.shutdown().await;
 }
+
+/// Opens a connection from `from` that announces a 1 MiB webhook with a
+/// current-looking (made-up) signature, sends a few bytes and stalls.
+async fn stall_from(app: &TestApp, from: std::net::IpAddr) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let address: std::net::SocketAddr = app.address.trim_start_matches("http://").parse().unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(std::net::SocketAddr::new(from, 0)).unwrap();
+    let mut stream = socket.connect(address).await.unwrap();
+    let head = format!(
+        "POST /webhooks/stripe HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: 1048576\r\nStripe-Signature: t={},v1={}\r\n\r\n{{\"id\":\"ev",
+        now(),
+        "ab".repeat(32)
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream
+}
+
+/// Stalled bodies need no secret (only the signature header's shape is
+/// checked before the body): one address holds at most its share of the
+/// body budget, and signed events from another address are all taken.
+async fn stalled_bodies_from_one_address_starve_no_other(backend: Backend) {
+    use tokio::io::AsyncReadExt;
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let attacker: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+    let mut stalled = Vec::new();
+    for _ in 0..70 {
+        stalled.push(stall_from(&app, attacker).await);
+    }
+    // The attacker's bodies beyond its share are refused at once.
+    let mut busy = 0;
+    for stream in &mut stalled {
+        let mut answer = [0u8; 64];
+        let read = tokio::time::timeout(
+            std::time::Duration::from_millis(200),
+            stream.read(&mut answer),
+        );
+        if let Ok(Ok(n)) = read.await {
+            busy += usize::from(String::from_utf8_lossy(&answer[..n]).contains(" 503 "));
+        }
+    }
+    assert!(busy >= 60, "{busy} of 70 stalled bodies refused");
+    let genuine = reqwest::Client::builder()
+        .local_address("127.0.0.1".parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    for i in 0..20 {
+        let body = event_body(&format!("evt_genuine{i}"), "invoice.payment_failed");
+        let answer = genuine
+            .post(format!("{}/webhooks/stripe", app.address))
+            .header("content-type", "application/json")
+            .header("stripe-signature", sign_webhook(&body, SECRET, now()))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200, "genuine event {i}");
+    }
+    assert_eq!(app.event_count().await, 20);
+    drop(stalled);
+    app.shutdown().await;
+}
+
+crate::backend_tests!(stalled_bodies_from_one_address_starve_no_other);

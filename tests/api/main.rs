@@ -5,6 +5,7 @@ mod billing_page;
 mod browser;
 mod burst;
 mod case_facts;
+mod claims;
 mod cli;
 mod dashboard;
 mod deployment;

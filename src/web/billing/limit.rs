@@ -3,18 +3,18 @@
 //! out of `page_requests_per_minute`. Beyond it: 429 with `Retry-After`
 //! and a friendly page in the browser's language.
 
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpRequest, web};
+use actix_web::{Error, web};
 
 use super::words::page_words;
 use crate::domain::rate_limit::RateLimiter;
 use crate::state::AppState;
+use crate::web::client_ip::client_ip;
 
 /// What a POST costs, in page views.
 const POST_COST: u32 = 5;
@@ -27,17 +27,6 @@ impl PageLimit {
     pub fn new(per_minute: u32) -> Self {
         Self(Arc::new(Mutex::new(RateLimiter::new(per_minute))))
     }
-}
-
-/// The client's address: from the trusted proxy's header when one is
-/// configured (and present), else the connection's peer.
-fn client_ip(request: &HttpRequest, header_name: Option<&str>) -> Option<IpAddr> {
-    let from_header = header_name
-        .and_then(|name| request.headers().get(name))
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .and_then(|v| v.trim().parse().ok());
-    from_header.or_else(|| request.peer_addr().map(|a| a.ip()))
 }
 
 /// The middleware around `/billing`.
