@@ -97,6 +97,10 @@ pub fn main() -> ExitCode {
     }
     if let Command::CheckConfig = cli.command {
         print!("{}", config.redacted());
+        let metrics = config.metrics_access();
+        if metrics.guard != crate::domain::metrics_access::Guard::Closed {
+            println!("note: {}", metrics.describe(config.bind));
+        }
         let warnings = config.warnings();
         for (_, warning) in &warnings {
             println!("warning: {warning}");

@@ -13,6 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::domain::brand::{Brand, RawBrand};
+use crate::domain::metrics_access::{Guard, MetricsAccess};
 use crate::domain::policy::{Policy, RawPolicy};
 use crate::webhooks::signature::DEFAULT_TOLERANCE_SECS;
 
@@ -52,8 +53,11 @@ pub struct Config {
     /// working after a rotation (the rest of the comma-separated list).
     pub old_link_secrets: Vec<SecretString>,
     pub admin_token: Option<SecretString>,
-    /// Bearer token `/metrics` asks for; `None`: open.
+    /// Bearer token `/metrics` asks for; `None`: open on a loopback bind or
+    /// `metrics_bind`, closed otherwise (see `metrics_access`).
     pub metrics_token: Option<SecretString>,
+    /// A separate address serving `/metrics` alone (an internal port).
+    pub metrics_bind: Option<SocketAddr>,
     pub notify_url: Option<Url>,
     pub notify_secret: Option<SecretString>,
     pub clock_speed: f64,
@@ -112,6 +116,8 @@ struct RawConfig {
     #[serde(deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     metrics_token: Option<String>,
     #[serde(deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    metrics_bind: Option<String>,
+    #[serde(deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     notify_url: Option<String>,
     #[serde(deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     notify_secret: Option<String>,
@@ -147,6 +153,7 @@ impl Default for RawConfig {
             link_secret: None,
             admin_token: None,
             metrics_token: None,
+            metrics_bind: None,
             notify_url: None,
             notify_secret: None,
             clock_speed: "1".into(),
@@ -179,6 +186,7 @@ const KNOWN_KEYS: &[&str] = &[
     "link_secret",
     "admin_token",
     "metrics_token",
+    "metrics_bind",
     "notify_url",
     "notify_secret",
     "clock_speed",
@@ -370,6 +378,10 @@ impl Config {
                 "webhook_secrets (DUNWELL_WEBHOOK_SECRETS) is unset: every webhook is refused (503) until it is set".into(),
             ));
         }
+        let metrics = self.metrics_access();
+        if metrics.guard == Guard::Closed {
+            out.push(("metrics_token", metrics.describe(self.bind)));
+        }
         if let Some(url) = &self.notify_url {
             if url.scheme() != "https" && !is_loopback(url) {
                 out.push((
@@ -437,6 +449,7 @@ impl Config {
             ("link_secret", link_secret),
             ("admin_token", secret(&self.admin_token)),
             ("metrics_token", secret(&self.metrics_token)),
+            ("metrics_bind", opt(&self.metrics_bind)),
             ("notify_url", opt(&self.notify_url)),
             ("notify_secret", secret(&self.notify_secret)),
             ("clock_speed", self.clock_speed.to_string()),
@@ -463,6 +476,11 @@ impl Config {
             .chain(policy.into_iter().map(|(k, v)| (format!("policy.{k}"), v)))
             .map(|(k, v)| format!("{k} = {v}\n"))
             .collect()
+    }
+
+    /// Who may read `/metrics`, and where it is served.
+    pub fn metrics_access(&self) -> MetricsAccess {
+        MetricsAccess::new(self.bind, self.metrics_bind, self.metrics_token.is_some())
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -724,8 +742,36 @@ impl RawConfig {
             );
         }
         let brand = self.brand.validate().map_err(|e| errors.extend(e)).ok();
-        if self.admin_token.as_ref().is_some_and(|s| s.len() < 16) {
-            errors.push("admin_token (DUNWELL_ADMIN_TOKEN): must be at least 16 characters".into());
+        for (key, env, value) in [
+            ("admin_token", "DUNWELL_ADMIN_TOKEN", &self.admin_token),
+            (
+                "metrics_token",
+                "DUNWELL_METRICS_TOKEN",
+                &self.metrics_token,
+            ),
+        ] {
+            if value.as_deref().is_some_and(weak_token) {
+                errors.push(format!(
+                    "{key} ({env}): too easy to guess: use at least {MIN_TOKEN_CHARS} characters, \
+                     {MIN_TOKEN_DISTINCT} of them different (e.g. `openssl rand -hex 24`)"
+                ));
+            }
+        }
+        let metrics_bind = self.metrics_bind.as_deref().and_then(|raw| {
+            raw.parse::<SocketAddr>()
+                .map_err(|_| {
+                    errors.push(format!(
+                        "metrics_bind (DUNWELL_METRICS_BIND): must be an address like [::]:9091, got {raw:?}"
+                    ))
+                })
+                .ok()
+        });
+        if let (Some(m), Some(b)) = (metrics_bind, bind) {
+            if m.port() == b.port() && m.port() != 0 {
+                errors.push(format!(
+                    "metrics_bind (DUNWELL_METRICS_BIND): must use another port than bind ({b})"
+                ));
+            }
         }
         let notify_url = self
             .notify_url
@@ -799,6 +845,7 @@ impl RawConfig {
                     .collect(),
                 admin_token: secret(self.admin_token),
                 metrics_token: secret(self.metrics_token),
+                metrics_bind,
                 notify_url,
                 notify_secret: secret(self.notify_secret),
                 clock_speed,
@@ -812,6 +859,17 @@ impl RawConfig {
             _ => Err(ConfigErrors(errors)),
         }
     }
+}
+
+/// The least length of an operator or metrics token.
+pub const MIN_TOKEN_CHARS: usize = 20;
+/// The least number of different characters in one.
+pub const MIN_TOKEN_DISTINCT: usize = 10;
+
+/// A token short enough, or repetitive enough, to guess.
+fn weak_token(token: &str) -> bool {
+    let distinct: std::collections::BTreeSet<char> = token.chars().collect();
+    token.chars().count() < MIN_TOKEN_CHARS || distinct.len() < MIN_TOKEN_DISTINCT
 }
 
 #[cfg(test)]
@@ -895,6 +953,35 @@ mod tests {
         ] {
             assert!(text.contains(key), "{key} missing from {text}");
         }
+    }
+
+    #[test]
+    fn a_guessable_token_is_refused_with_what_to_do() {
+        for weak in [
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "abcabcabcabcabcabcabcabc",
+            "short-token-12",
+        ] {
+            let err = Config::from_pairs([("admin_token", weak)])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("DUNWELL_ADMIN_TOKEN"), "{err}");
+            assert!(
+                err.contains("at least 20 characters, 10 of them different"),
+                "{err}"
+            );
+            let err = Config::from_pairs([("metrics_token", weak)])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("DUNWELL_METRICS_TOKEN"), "{err}");
+        }
+        let readme = include_str!("../README.md");
+        let claim = format!(
+            "at least {MIN_TOKEN_CHARS} characters, {MIN_TOKEN_DISTINCT} of them different"
+        );
+        assert!(readme.contains(&claim), "README should say: {claim}");
+        let strong = "3f9a1c0b7e2d4a6f8b1c3e5d7a9b0c2e";
+        assert!(Config::from_pairs([("admin_token", strong)]).is_ok());
     }
 
     #[test]

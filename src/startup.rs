@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
 use crate::config::{Config, ProcessorKind};
+use crate::domain::metrics_access::Guard;
 use crate::engine::Engine;
 use crate::jobs;
 use crate::jobs::supervisor::Health;
@@ -24,7 +25,7 @@ use crate::processor::Processor;
 use crate::state::AppState;
 use crate::store::Store;
 use crate::web::billing::limit::PageLimit;
-use crate::web::health::Probe;
+use crate::web::health::{MetricsHere, Probe};
 use crate::webhooks::group_commit::Committer;
 
 /// How long in-flight requests may take to finish on shutdown; with the job
@@ -72,6 +73,7 @@ impl Default for Options {
 
 pub struct Application {
     port: u16,
+    metrics_port: Option<u16>,
     store: Store,
     engine: Engine,
     server: (Server, ServerHandle),
@@ -101,6 +103,10 @@ impl Application {
                 .context("loading the link-signing secret")?;
             config.link_secret = Some(SecretString::from(generated));
         }
+        let session_secret = store
+            .setting_or_insert("session_secret", || crate::random::hex(32))
+            .await
+            .context("loading the session secret")?;
         let install_id = store
             .setting_or_insert("install_id", || crate::random::base62(10))
             .await
@@ -110,6 +116,13 @@ impl Application {
         // Every role listens: `worker` serves the health checks.
         let listener =
             TcpListener::bind(config.bind).with_context(|| format!("binding {}", config.bind))?;
+        let metrics_listener = match config.metrics_bind {
+            Some(at) => Some(
+                TcpListener::bind(at)
+                    .with_context(|| format!("binding {at} (DUNWELL_METRICS_BIND)"))?,
+            ),
+            None => None,
+        };
         let clock = match options.clock {
             Some(clock) => clock,
             None => crate::clock::shared_timeline(&store, config.clock_speed, config.clock_start)
@@ -176,13 +189,40 @@ impl Application {
         }
 
         crate::meters::handle();
-        let probe = web::Data::new(Probe {
+        let access = config.metrics_access();
+        let token = config.metrics_token.clone();
+        let probe = Probe {
             store: store.clone(),
             loops,
             clock: engine.clock.clone(),
-            metrics_token: config.metrics_token.clone(),
-        });
+            metrics: match (&metrics_listener, access.guard) {
+                (Some(l), _) => MetricsHere::Elsewhere(l.local_addr()?),
+                (None, Guard::Closed) => MetricsHere::Closed(access.describe(config.bind)),
+                (None, _) => MetricsHere::Served(token.clone()),
+            },
+        };
+        let mut metrics_port = None;
+        if let Some(l) = metrics_listener {
+            metrics_port = Some(l.local_addr()?.port());
+            let probe = web::Data::new(Probe {
+                metrics: MetricsHere::Served(token),
+                ..probe.clone()
+            });
+            let server = HttpServer::new(move || {
+                App::new()
+                    .app_data(probe.clone())
+                    .configure(crate::web::health::metrics_routes)
+            })
+            .disable_signals()
+            .workers(1)
+            .shutdown_timeout(HTTP_GRACE_SECS)
+            .listen(l)?
+            .run();
+            workers.push(tokio::spawn(serve_until(server, shutdown_rx.clone())));
+        }
+        let probe = web::Data::new(probe);
         let port = listener.local_addr()?.port();
+        let sign_in = crate::web::sign_in::SignIn::new(&session_secret);
         let mut committer = None;
         let http = if role.web() {
             let (writer, task) = Committer::start(store.clone(), committed, rewind)?;
@@ -193,6 +233,7 @@ impl Application {
                 committer: writer,
                 engine: engine.clone(),
                 page_limit: PageLimit::new(config.page_requests_per_minute),
+                sign_in: sign_in.clone(),
             });
             HttpServer::new(move || {
                 App::new()
@@ -230,6 +271,7 @@ impl Application {
 
         Ok(Self {
             port,
+            metrics_port,
             store,
             engine,
             server,
@@ -242,6 +284,11 @@ impl Application {
     /// The bound port.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of `DUNWELL_METRICS_BIND`, when set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
     }
 
     pub fn store(&self) -> &Store {
@@ -291,6 +338,23 @@ impl Application {
     }
 }
 
+/// Runs a side listener until the application shuts down, then stops it
+/// gracefully.
+async fn serve_until(server: actix_web::dev::Server, mut shutdown: watch::Receiver<bool>) {
+    let handle = server.handle();
+    let mut served = tokio::spawn(server);
+    let stopping = async move {
+        let _ = shutdown.wait_for(|stop| *stop).await;
+    };
+    tokio::select! {
+        _ = &mut served => {}
+        _ = stopping => {
+            handle.stop(true).await;
+            let _ = served.await;
+        }
+    }
+}
+
 fn announce(config: &Config, role: Role) {
     tracing::info!(
         role = ?role,
@@ -324,6 +388,10 @@ fn announce(config: &Config, role: Role) {
     }
     if config.smtp_url.is_none() {
         tracing::info!("no SMTP server configured: emails go to the outbox");
+    }
+    let metrics = config.metrics_access();
+    if metrics.guard != crate::domain::metrics_access::Guard::Closed {
+        tracing::info!("{}", metrics.describe(config.bind));
     }
     // What would not work in production (the webhook secret's is above).
     for (key, warning) in config.warnings() {

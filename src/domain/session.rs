@@ -1,37 +1,62 @@
-//! The operator's dashboard session: a cookie value that says until when
-//! it is good, signed with a key only the server knows (derived from the
-//! admin token, so changing the token ends every session).
+//! The operator's dashboard session. The cookie carries a random id and a
+//! tag over it under the installation's session secret (generated and kept
+//! in the database, never the operator token); the server keeps the id's
+//! hash with its expiry, whether it was revoked, and a mark of the token it
+//! was made under. Pure: ids and times come from the caller.
 
 use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// How long a login lasts.
+/// How long a sign-in lasts.
 pub const SESSION_SECS: i64 = 12 * 3600;
 
-fn mac(key: &[u8], expires: i64) -> HmacSha256 {
+fn mac(key: &[u8], what: &str, value: &str) -> HmacSha256 {
     let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes any key");
-    mac.update(b"dunwell-admin-session:");
-    mac.update(expires.to_string().as_bytes());
+    mac.update(what.as_bytes());
+    mac.update(b":");
+    mac.update(value.as_bytes());
     mac
 }
 
-/// A session good until `expires` (unix seconds).
-pub fn issue(key: &[u8], expires: i64) -> String {
-    let tag = mac(key, expires).finalize().into_bytes();
-    format!("{expires}.{}", hex::encode(tag))
+/// The cookie value for session `id`.
+pub fn cookie_value(key: &[u8], id: &str) -> String {
+    let tag = mac(key, "dunwell-admin-session", id)
+        .finalize()
+        .into_bytes();
+    format!("{id}.{}", hex::encode(tag))
 }
 
-/// Whether `value` is a session we issued that is still good at `now`.
-pub fn valid(key: &[u8], value: &str, now: i64) -> bool {
-    let Some((expires, tag)) = value.split_once('.') else {
-        return false;
-    };
-    let (Ok(expires), Ok(tag)) = (expires.parse::<i64>(), hex::decode(tag)) else {
-        return false;
-    };
-    expires > now && mac(key, expires).verify_slice(&tag).is_ok()
+/// The session id in a cookie value we issued (its tag checks out); a
+/// forged or altered value gives `None` without a database read.
+pub fn session_id<'a>(key: &[u8], value: &'a str) -> Option<&'a str> {
+    let (id, tag) = value.split_once('.')?;
+    let tag = hex::decode(tag).ok()?;
+    if id.is_empty() || id.len() > 64 {
+        return None;
+    }
+    mac(key, "dunwell-admin-session", id)
+        .verify_slice(&tag)
+        .ok()
+        .map(|()| id)
+}
+
+/// What the server stores for `id`: its hash (a copy of the table opens no
+/// session).
+pub fn id_hash(id: &str) -> String {
+    hex::encode(Sha256::digest(id.as_bytes()))
+}
+
+/// The mark of the operator token a session is made under: a new token
+/// ends every session, and the mark (keyed by the session secret) tells
+/// nothing about the token.
+pub fn token_mark(key: &[u8], token: &str) -> String {
+    hex::encode(
+        mac(key, "dunwell-admin-token", token)
+            .finalize()
+            .into_bytes(),
+    )
 }
 
 #[cfg(test)]
@@ -39,13 +64,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_our_unexpired_sessions_hold() {
-        let session = issue(b"key", 2_000);
-        assert!(valid(b"key", &session, 1_999));
-        assert!(!valid(b"key", &session, 2_000));
-        assert!(!valid(b"other key", &session, 1_000));
-        assert!(!valid(b"key", &session.replace("2000.", "9999."), 1_000));
-        assert!(!valid(b"key", "nonsense", 1_000));
-        assert!(!valid(b"key", "", 1_000));
+    fn only_cookies_we_issued_name_a_session() {
+        let value = cookie_value(b"secret", "abc123");
+        assert_eq!(session_id(b"secret", &value), Some("abc123"));
+        assert_eq!(session_id(b"other secret", &value), None);
+        let altered = value.replacen("abc123", "abc124", 1);
+        assert_eq!(session_id(b"secret", &altered), None);
+        assert_eq!(session_id(b"secret", "nonsense"), None);
+        assert_eq!(session_id(b"secret", ""), None);
+        assert_eq!(session_id(b"secret", "."), None);
+    }
+
+    #[test]
+    fn marks_differ_by_token_and_key_and_hide_both() {
+        let mark = token_mark(b"secret", "operator-token-0123456789");
+        assert_ne!(mark, token_mark(b"secret", "operator-token-0123456780"));
+        assert_ne!(mark, token_mark(b"other", "operator-token-0123456789"));
+        assert!(!mark.contains("operator"));
+        assert_ne!(id_hash("abc"), "abc");
     }
 }

@@ -15,6 +15,7 @@ pub mod pace;
 pub mod payload;
 pub mod policies;
 pub mod reports;
+pub mod sessions;
 pub mod settings;
 pub mod sqlite_writer;
 pub mod tx;

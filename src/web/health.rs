@@ -21,8 +21,19 @@ pub struct Probe {
     /// The background loops this role runs (event processor, job runner).
     pub loops: Vec<Arc<Health>>,
     pub clock: Clock,
-    /// What `/metrics` asks for (`DUNWELL_METRICS_TOKEN`); `None`: open.
-    pub metrics_token: Option<SecretString>,
+    /// What `/metrics` on this listener does.
+    pub metrics: MetricsHere,
+}
+
+/// What `/metrics` does on one listener (`domain::metrics_access`).
+#[derive(Clone)]
+pub enum MetricsHere {
+    /// Served, behind `DUNWELL_METRICS_TOKEN` when it is `Some`.
+    Served(Option<SecretString>),
+    /// Not served on a public bind without a token: 403 and this reason.
+    Closed(String),
+    /// Served on `DUNWELL_METRICS_BIND` instead: 404 naming it.
+    Elsewhere(std::net::SocketAddr),
 }
 
 pub async fn alive() -> HttpResponse {
@@ -53,15 +64,32 @@ pub async fn ready(probe: web::Data<Probe>) -> HttpResponse {
     }))
 }
 
-/// `GET /metrics`: Prometheus text, behind `DUNWELL_METRICS_TOKEN` when set.
+/// `GET /metrics`: Prometheus text, behind `DUNWELL_METRICS_TOKEN` when set
+/// and closed on a public bind without it.
 pub async fn metrics(probe: web::Data<Probe>, request: HttpRequest) -> HttpResponse {
-    if let Some(expected) = &probe.metrics_token {
-        let given = bearer(request.headers()).unwrap_or_default();
-        if !same_secret(given.as_bytes(), expected.expose_secret().as_bytes()) {
-            return HttpResponse::Unauthorized()
-                .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"metrics\""))
-                .body("a valid bearer token is required (DUNWELL_METRICS_TOKEN)\n");
+    match &probe.metrics {
+        MetricsHere::Closed(why) => {
+            return HttpResponse::Forbidden()
+                .content_type("text/plain; charset=utf-8")
+                .body(format!("{why}\n"));
         }
+        MetricsHere::Elsewhere(at) => {
+            return HttpResponse::NotFound()
+                .content_type("text/plain; charset=utf-8")
+                .body(format!(
+                    "/metrics is served on the metrics address {at} (DUNWELL_METRICS_BIND)\n"
+                ));
+        }
+        MetricsHere::Served(Some(expected)) => {
+            let given = bearer(request.headers()).unwrap_or_default();
+            if !same_secret(given.as_bytes(), expected.expose_secret().as_bytes()) {
+                return HttpResponse::Unauthorized()
+                    .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"metrics\""))
+                    .content_type("text/plain; charset=utf-8")
+                    .body("a valid bearer token is required (DUNWELL_METRICS_TOKEN)\n");
+            }
+        }
+        MetricsHere::Served(None) => {}
     }
     let text = crate::meters::render(
         &probe.store,
@@ -72,6 +100,11 @@ pub async fn metrics(probe: web::Data<Probe>, request: HttpRequest) -> HttpRespo
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(text)
+}
+
+/// The metrics listener's one route.
+pub fn metrics_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/metrics", web::get().to(metrics));
 }
 
 /// The routes every role serves (the `worker` role serves only these).

@@ -8,6 +8,7 @@ pub mod client_ip;
 pub mod health;
 pub mod origin;
 pub mod requests;
+pub mod sign_in;
 
 use actix_web::middleware::from_fn;
 use actix_web::web;

@@ -238,6 +238,7 @@ async fn bad_links_get_one_page_that_tells_nothing(backend: Backend) {
         );
         let posted = no_redirects()
             .post(format!("{}/billing/update/{token}/card", app.address))
+            .header("origin", &app.address)
             .send()
             .await
             .unwrap();
@@ -265,6 +266,7 @@ async fn bad_links_get_one_page_that_tells_nothing(backend: Backend) {
     );
     let posted = no_redirects()
         .post(format!("{}/billing/update/{receipt}/card", app.address))
+        .header("origin", &app.address)
         .send()
         .await
         .unwrap();
@@ -278,22 +280,58 @@ async fn a_cross_site_post_is_refused(backend: Backend) {
     let Some((_, server, app, link)) = a_case_emailed(backend, "in_page_csrf").await else {
         return;
     };
-    for (name, value) in [
-        ("origin", "https://evil.example"),
-        ("sec-fetch-site", "cross-site"),
+    let port = app.address.rsplit(':').next().unwrap();
+    for headers in [
+        vec![("origin", "https://evil.example")],
+        vec![("sec-fetch-site", "cross-site")],
+        vec![("sec-fetch-site", "same-site")],
+        // A sandboxed frame, and a POST that names no origin at all.
+        vec![("origin", "null")],
+        vec![],
+        vec![("referer", "https://evil.example/page")],
+        // A name the attacker points at this server: Origin matches Host.
+        vec![
+            ("host", "attacker.example"),
+            ("origin", "http://attacker.example"),
+        ],
+        // Another port of this machine is another origin.
+        vec![("origin", "http://127.0.0.1:1")],
     ] {
-        let posted = no_redirects()
-            .post(format!("{}{link}/card", app.address))
-            .header(name, value)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(posted.status(), 403, "{name}: {value}");
+        let mut post = no_redirects().post(format!("{}{link}/card", app.address));
+        for (name, value) in &headers {
+            post = post.header(*name, *value);
+        }
+        let posted = post.send().await.unwrap();
+        assert_eq!(posted.status(), 403, "{headers:?}");
+        assert!(
+            posted
+                .text()
+                .await
+                .unwrap()
+                .contains("did not come from your billing page")
+        );
     }
-    assert!(
+    // The page's own form, as browsers post it: by Origin, by Referer, or
+    // with `Origin: null` (its no-referrer policy) and the browser's word.
+    let localhost = format!("http://localhost:{port}");
+    for headers in [
+        vec![("origin", app.address.as_str())],
+        vec![("referer", &format!("{}{link}", app.address))],
+        vec![("origin", "null"), ("sec-fetch-site", "same-origin")],
+        vec![("host", &localhost[7..]), ("origin", localhost.as_str())],
+    ] {
+        let mut post = no_redirects().post(format!("{}{link}/card", app.address));
+        for (name, value) in &headers {
+            post = post.header(*name, *value);
+        }
+        assert_eq!(post.send().await.unwrap().status(), 303, "{headers:?}");
+    }
+    assert_eq!(
         requests(&server, "POST", "/v1/billing_portal/sessions")
             .await
-            .is_empty()
+            .len(),
+        4,
+        "only our own pages' posts opened a card page"
     );
     app.shutdown().await;
 }

@@ -93,6 +93,44 @@ async fn check_config_reads_the_file_lets_env_override_and_redacts() {
 }
 
 #[tokio::test]
+async fn check_config_says_who_may_read_the_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |vars: &[(&str, &str)]| {
+        let mut cmd = dunwell();
+        cmd.current_dir(dir.path()).arg("check-config");
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        cmd.output()
+    };
+    let out = check(&[("DUNWELL_BIND", "0.0.0.0:8080")]).await.unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("warning: /metrics is closed: 0.0.0.0:8080 is not a loopback address"),
+        "{stdout}"
+    );
+    let out = check(&[
+        ("DUNWELL_BIND", "0.0.0.0:8080"),
+        ("DUNWELL_METRICS_BIND", "[::]:9091"),
+    ])
+    .await
+    .unwrap();
+    let (stdout, _) = text(&out);
+    assert!(stdout.contains("metrics_bind = \"[::]:9091\""), "{stdout}");
+    assert!(
+        stdout.contains("note: /metrics is served open on [::]:9091 (DUNWELL_METRICS_BIND)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("/metrics is closed"), "{stdout}");
+    let out = check(&[("DUNWELL_METRICS_BIND", "127.0.0.1:8080")])
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("another port than bind"));
+}
+
+#[tokio::test]
 async fn an_explicit_config_file_must_exist() {
     let out = dunwell()
         .args(["--config", "/nonexistent/dunwell.toml", "check-config"])
@@ -562,11 +600,12 @@ async fn platform_conventions_and_production_warnings() {
         "warning: public_url (DUNWELL_PUBLIC_URL) is \"http://127.0.0.1:8080/\"",
         "warning: smtp_url (DUNWELL_SMTP_URL) sends credentials over plain smtp://",
         "warning: webhook_secrets (DUNWELL_WEBHOOK_SECRETS) is unset",
+        "warning: /metrics is closed: 0.0.0.0:9999 is not a loopback address",
     ] {
         assert!(stdout.contains(warning), "{warning} missing: {stdout}");
     }
     assert!(
-        stdout.contains("with 3 warning(s) for production"),
+        stdout.contains("with 4 warning(s) for production"),
         "{stdout}"
     );
     let out = dunwell()

@@ -18,6 +18,7 @@ pub(crate) const TOKEN: &str = "dashboard-token-0123456789";
 async fn sign_in(app: &TestApp) -> String {
     let answer = no_redirects()
         .post(format!("{}/admin/login", app.address))
+        .header("origin", &app.address)
         .form(&[("token", TOKEN)])
         .send()
         .await
@@ -112,6 +113,7 @@ async fn the_dashboard_signs_in_and_shows_the_figures(backend: Backend) {
     assert_eq!(answer.headers()["location"], "/admin/login");
     let wrong = client
         .post(format!("{}/admin/login", app.address))
+        .header("origin", &app.address)
         .form(&[("token", "not-the-token-at-all")])
         .send()
         .await

@@ -130,3 +130,47 @@ async fn every_health_check_path_is_served_by_its_role() {
         .await;
     }
 }
+
+/// Fly scrapes `[metrics]` on each machine: every process group serves
+/// `/metrics` on that port (`DUNWELL_METRICS_BIND`), open there, while the
+/// public port, bound to every interface as on Fly, keeps it closed.
+#[tokio::test]
+async fn fly_scrapes_the_metrics_port_of_every_process_group() {
+    let fly = fly();
+    let metrics_port = fly["metrics"]["port"].as_integer().unwrap();
+    let path = fly["metrics"]["path"].as_str().unwrap();
+    let metrics_bind = fly["env"]["DUNWELL_METRICS_BIND"].as_str().unwrap();
+    assert_eq!(port_of(metrics_bind), metrics_port);
+    assert_ne!(
+        metrics_port,
+        fly["http_service"]["internal_port"].as_integer().unwrap()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("metrics.db").display());
+    for (group, command) in fly["processes"].as_table().unwrap() {
+        let role = command.as_str().unwrap().split_whitespace().nth(1).unwrap();
+        // Fly's addresses, on ports free here.
+        let at = format!("127.0.0.1:{}", crate::helpers::free_port());
+        let process = Process::start(
+            group,
+            role,
+            &[
+                ("DUNWELL_DATABASE_URL", url.as_str()),
+                ("DUNWELL_BIND", "0.0.0.0:0"),
+                ("DUNWELL_METRICS_BIND", at.as_str()),
+            ],
+        );
+        let scraped = reqwest::get(format!("http://{at}{path}")).await.unwrap();
+        assert_eq!(scraped.status(), 200, "{group} on the metrics port");
+        assert!(
+            scraped
+                .text()
+                .await
+                .unwrap()
+                .contains("dunwell_queue_depth"),
+            "{group}"
+        );
+        let public = reqwest::get(process.url(path)).await.unwrap();
+        assert_eq!(public.status(), 404, "{group} on the public port");
+    }
+}

@@ -33,6 +33,7 @@ mod processor_faults;
 mod queue;
 mod recovery;
 mod restarts;
+mod sessions;
 mod simulate;
 mod smtp;
 mod stand_in;

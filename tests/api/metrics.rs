@@ -173,7 +173,72 @@ async fn a_metrics_token_guards_the_metrics(backend: Backend) {
     app.shutdown().await;
 }
 
+async fn metrics_are_closed_on_a_public_bind_without_a_token(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, &[("bind", "0.0.0.0:0")]).await else {
+        return;
+    };
+    let answer = app.get("/metrics").await;
+    assert_eq!(answer.status(), 403);
+    let why = answer.text().await.unwrap();
+    assert!(why.contains("DUNWELL_METRICS_TOKEN"), "{why}");
+    assert!(why.contains("DUNWELL_METRICS_BIND"), "{why}");
+    assert_eq!(app.get("/healthz").await.status(), 200, "health stays open");
+    app.shutdown().await;
+}
+
+async fn a_metrics_address_serves_the_metrics_alone(backend: Backend) {
+    let port = free_port();
+    let at = format!("127.0.0.1:{port}");
+    let Some(app) = spawn_app_with(backend, &[("bind", "0.0.0.0:0"), ("metrics_bind", &at)]).await
+    else {
+        return;
+    };
+    let main = app.get("/metrics").await;
+    assert_eq!(main.status(), 404);
+    assert!(main.text().await.unwrap().contains(&at));
+    let client = reqwest::Client::new();
+    let answer = client
+        .get(format!("http://{at}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert!(!parse(&answer.text().await.unwrap()).is_empty());
+    for other in ["/healthz", "/api/cases", "/admin", "/billing/update/x"] {
+        let answer = client
+            .get(format!("http://{at}{other}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 404, "{other} on the metrics address");
+    }
+    app.shutdown().await;
+    assert!(
+        client
+            .get(format!("http://{at}/metrics"))
+            .send()
+            .await
+            .is_err(),
+        "the metrics address closes with the application"
+    );
+
+    // With a token too, the metrics address asks for it.
+    let token = "metrics-token-0123456789";
+    let Some(app) =
+        spawn_app_with(backend, &[("metrics_bind", &at), ("metrics_token", token)]).await
+    else {
+        return;
+    };
+    let url = format!("http://{at}/metrics");
+    assert_eq!(client.get(&url).send().await.unwrap().status(), 401);
+    let answer = client.get(&url).bearer_auth(token).send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    app.shutdown().await;
+}
+
 crate::backend_tests!(
     metrics_parse_and_move_when_a_webhook_arrives,
     a_metrics_token_guards_the_metrics,
+    metrics_are_closed_on_a_public_bind_without_a_token,
+    a_metrics_address_serves_the_metrics_alone,
 );

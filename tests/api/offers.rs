@@ -109,6 +109,7 @@ async fn a_plan_change_posted_twice_changes_the_plan_once(backend: Backend) {
     let other = app
         .client
         .post(format!("{}/billing/offers/{token}/pause", app.address))
+        .header("origin", &app.address)
         .send()
         .await
         .unwrap();
@@ -132,6 +133,7 @@ async fn a_pause_ends_the_case(backend: Backend) {
     let answer = app
         .client
         .post(format!("{}/billing/offers/{token}/pause", app.address))
+        .header("origin", &app.address)
         .send()
         .await
         .unwrap();
@@ -157,6 +159,7 @@ async fn a_pause_ends_the_case(backend: Backend) {
             "{}/billing/offers/{token}/free-forever",
             app.address
         ))
+        .header("origin", &app.address)
         .send()
         .await
         .unwrap();

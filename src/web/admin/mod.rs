@@ -104,7 +104,7 @@ async fn require_session(
     let Some(state) = request.app_data::<web::Data<AppState>>().cloned() else {
         return Ok(request.into_response(HttpResponse::NotFound().finish()));
     };
-    if !login::signed_in(&state, request.request()) {
+    if !login::signed_in(&state, request.request()).await {
         return Ok(request.into_response(see_other("/admin/login")));
     }
     if request.method() == actix_web::http::Method::POST

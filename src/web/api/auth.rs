@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
 use crate::state::AppState;
+use crate::web::client_ip::client_ip;
 
 /// Whether `given` is `expected`, taking the same time whatever they hold:
 /// both are hashed first, so neither their length nor their first
@@ -37,9 +38,8 @@ pub async fn require_token(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let expected = request
-        .app_data::<web::Data<AppState>>()
-        .and_then(|s| s.config.admin_token.clone());
+    let state = request.app_data::<web::Data<AppState>>().cloned();
+    let expected = state.as_ref().and_then(|s| s.config.admin_token.clone());
     let refuse = |request: ServiceRequest, error: ApiError| {
         let mut response = error.error_response();
         if error.status_code() == StatusCode::UNAUTHORIZED {
@@ -50,14 +50,31 @@ pub async fn require_token(
         }
         Ok(request.into_response(response))
     };
-    let Some(expected) = expected else {
+    let (Some(expected), Some(state)) = (expected, state) else {
         return refuse(request, ApiError::not_found("not found"));
     };
+    let ip = client_ip(request.request(), state.config.client_ip_header.as_deref());
+    if let Err(wait) = state.sign_in.check(ip) {
+        let mut response = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("too many wrong tokens from this address; try again in {wait} seconds"),
+        )
+        .error_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(wait));
+        return Ok(request.into_response(response));
+    }
     match bearer(request.headers()) {
         Some(token) if same_secret(token.as_bytes(), expected.expose_secret().as_bytes()) => {
+            state.sign_in.succeeded(ip);
             next.call(request).await.map(|r| r.map_into_boxed_body())
         }
         given => {
+            // A wrong token is a guess; no token at all is not.
+            if given.is_some() {
+                state.sign_in.failed(ip);
+            }
             tracing::info!(
                 path = request.path(),
                 token_given = given.is_some(),
