@@ -419,7 +419,10 @@ impl Config {
                 "database_url",
                 format!("{:?}", redact_url(&self.database_url)),
             ),
-            ("public_url", format!("{:?}", self.public_url.as_str())),
+            (
+                "public_url",
+                format!("{:?}", redact_url(self.public_url.as_str())),
+            ),
             (
                 "webhook_secrets",
                 format!("{} configured [redacted]", self.webhook_secrets.len()),
@@ -439,7 +442,7 @@ impl Config {
             ("stripe_api_key", secret(&self.stripe_api_key)),
             (
                 "stripe_api_base",
-                format!("{:?}", self.stripe_api_base.as_str()),
+                format!("{:?}", redact_url(self.stripe_api_base.as_str())),
             ),
             ("stripe_timeout_secs", self.stripe_timeout_secs.to_string()),
             ("stripe_max_rps", self.stripe_max_rps.to_string()),
@@ -450,7 +453,10 @@ impl Config {
             ("admin_token", secret(&self.admin_token)),
             ("metrics_token", secret(&self.metrics_token)),
             ("metrics_bind", opt(&self.metrics_bind)),
-            ("notify_url", opt(&self.notify_url)),
+            (
+                "notify_url",
+                opt(&self.notify_url.as_ref().map(|u| redact_url(u.as_str()))),
+            ),
             ("notify_secret", secret(&self.notify_secret)),
             ("clock_speed", self.clock_speed.to_string()),
             (
@@ -492,39 +498,20 @@ pub fn is_postgres_url(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
-/// Hides the password of a `scheme://user:pass@host` URL, whether or not
-/// the URL parses (a password with `#` or `/` in it does not): everything
-/// between the user name's `:` and the last `@` of the authority goes.
-pub fn redact_url(raw: &str) -> String {
-    let Some(start) = raw.find("://").map(|i| i + 3) else {
-        return raw.to_owned();
-    };
-    let rest = &raw[start..];
-    // The authority ends at the last `@` that still comes before the path's
-    // first `/` after it; an unescaped `@`, `/` or `#` in a password cannot
-    // be told apart, so everything up to the last `@` counts as userinfo.
-    let Some(at) = rest.rfind('@') else {
-        return raw.to_owned();
-    };
-    let userinfo = &rest[..at];
-    let user = match userinfo.find(':') {
-        Some(colon) => &userinfo[..colon],
-        None => return raw.to_owned(),
-    };
-    format!("{}{user}:redacted{}", &raw[..start], &rest[at..])
-}
+pub use crate::domain::redact::redact_url;
 
 fn http_url(key: &str, raw: &str, errors: &mut Vec<String>) -> Option<Url> {
     match Url::parse(raw) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Some(url),
         Ok(_) => {
             errors.push(format!(
-                "{key}: must be an http:// or https:// URL, got {raw:?}"
+                "{key}: must be an http:// or https:// URL, got {:?}",
+                redact_url(raw)
             ));
             None
         }
         Err(e) => {
-            errors.push(format!("{key}: {e} in {raw:?}"));
+            errors.push(format!("{key}: {e} in {:?}", redact_url(raw)));
             None
         }
     }
@@ -874,31 +861,6 @@ fn weak_token(token: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_url;
-
-    #[test]
-    fn passwords_are_redacted_whether_or_not_the_url_parses() {
-        for (raw, shown) in [
-            (
-                "postgres://dunwell:s3cret@db:5432/app",
-                "postgres://dunwell:redacted@db:5432/app",
-            ),
-            (
-                "postgres://dunwell:pa#ss@db.internal:5432/app",
-                "postgres://dunwell:redacted@db.internal:5432/app",
-            ),
-            (
-                "smtps://me:p/a@ss@mail.example:465",
-                "smtps://me:redacted@mail.example:465",
-            ),
-            ("postgres://dunwell@db/app", "postgres://dunwell@db/app"),
-            ("sqlite://dunwell.db", "sqlite://dunwell.db"),
-            ("not a url", "not a url"),
-        ] {
-            assert_eq!(redact_url(raw), shown, "{raw}");
-        }
-    }
-
     use super::*;
 
     #[test]

@@ -189,6 +189,7 @@ impl Application {
         }
 
         crate::meters::handle();
+        let public_url = config.public_url.clone();
         let access = config.metrics_access();
         let token = config.metrics_token.clone();
         let probe = Probe {
@@ -208,8 +209,10 @@ impl Application {
                 metrics: MetricsHere::Served(token),
                 ..probe.clone()
             });
+            let public_url = public_url.clone();
             let server = HttpServer::new(move || {
                 App::new()
+                    .wrap(crate::web::headers::defaults(&public_url))
                     .app_data(probe.clone())
                     .configure(crate::web::health::metrics_routes)
             })
@@ -237,6 +240,7 @@ impl Application {
             });
             HttpServer::new(move || {
                 App::new()
+                    .wrap(crate::web::headers::defaults(&public_url))
                     .wrap(from_fn(crate::web::requests::observe))
                     .app_data(state.clone())
                     .app_data(probe.clone())
@@ -250,6 +254,7 @@ impl Application {
         } else {
             HttpServer::new(move || {
                 App::new()
+                    .wrap(crate::web::headers::defaults(&public_url))
                     .wrap(from_fn(crate::web::requests::observe))
                     .app_data(probe.clone())
                     .configure(crate::web::health::routes)
@@ -384,7 +389,10 @@ fn announce(config: &Config, role: Role) {
         );
     }
     if let Some(url) = &config.notify_url {
-        tracing::info!(url = %url, "case events are sent, signed, to DUNWELL_NOTIFY_URL");
+        tracing::info!(
+            url = %crate::config::redact_url(url.as_str()),
+            "case events are sent, signed, to DUNWELL_NOTIFY_URL"
+        );
     }
     if config.smtp_url.is_none() {
         tracing::info!("no SMTP server configured: emails go to the outbox");

@@ -21,6 +21,7 @@ pub mod paydays;
 pub mod policy;
 pub mod policy_text;
 pub mod rate_limit;
+pub mod redact;
 pub mod schedule;
 pub mod session;
 pub mod sign_in_throttle;

@@ -82,6 +82,9 @@ impl IntakeLog {
     /// with the main database's settings (`main`: its connect options).
     pub async fn open(main: &SqliteConnectOptions) -> anyhow::Result<Self> {
         let path = path_for(main.get_filename());
+        if !path.to_string_lossy().starts_with("file:") {
+            super::private_file::create_private(&path)?;
+        }
         let pool = SqlitePoolOptions::new()
             .max_connections(2)
             .acquire_timeout(Duration::from_secs(10))

@@ -14,6 +14,7 @@ pub mod outgoing;
 pub mod pace;
 pub mod payload;
 pub mod policies;
+mod private_file;
 pub mod reports;
 pub mod sessions;
 pub mod settings;
@@ -79,6 +80,11 @@ impl Store {
             Ok(Self::Postgres(pool))
         } else {
             let options = sqlite_options(url)?;
+            // (An in-memory database has no file; the configuration refuses
+            // one, but tools and tests may open one.)
+            if !url.contains(":memory:") && !url.contains("mode=memory") {
+                private_file::create_private(options.get_filename())?;
+            }
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
                 .min_connections(1)
@@ -192,7 +198,7 @@ pub(crate) const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
 fn sqlite_options(url: &str) -> anyhow::Result<SqliteConnectOptions> {
     Ok(SqliteConnectOptions::from_str(url)
-        .with_context(|| format!("parsing the SQLite URL {url}"))?
+        .with_context(|| format!("parsing the SQLite URL {}", crate::config::redact_url(url)))?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
@@ -219,6 +225,30 @@ mod tests {
         assert!(!Store::would_create("postgres://u@localhost/db"));
         Store::connect(&url).await.unwrap().close().await;
         assert!(!Store::would_create(&url));
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn new_sqlite_files_are_readable_by_their_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("p.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        store
+            .setting_or_insert("probe", || "x".into())
+            .await
+            .unwrap();
+        let mut seen = Vec::new();
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            let entry = entry.unwrap();
+            let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+            seen.push(entry.file_name().to_string_lossy().into_owned());
+            assert_eq!(mode, 0o600, "{:?}", entry.file_name());
+        }
+        store.close().await;
+        // The database, the intake log, and their WAL files.
+        assert!(seen.len() >= 4, "{seen:?}");
     }
 
     #[tokio::test]

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod api;
 pub mod billing;
 pub mod client_ip;
+pub mod headers;
 pub mod health;
 pub mod origin;
 pub mod requests;

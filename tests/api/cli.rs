@@ -130,6 +130,92 @@ async fn check_config_says_who_may_read_the_metrics() {
     assert!(text(&out).1.contains("another port than bind"));
 }
 
+/// Credentials in any URL the configuration holds never reach check-config's
+/// output or the start-up log.
+#[tokio::test]
+async fn every_url_printed_hides_its_credentials() {
+    use crate::process::{Process, eventually};
+    let dir = tempfile::tempdir().unwrap();
+    let urls = [
+        (
+            "DUNWELL_DATABASE_URL",
+            "postgres://db.internal/app?user=app&password=db-query-secret&sslmode=require",
+        ),
+        (
+            "DUNWELL_NOTIFY_URL",
+            "https://hooks:notify-password@hooks.example.com/in?token=notify-query-token",
+        ),
+        ("DUNWELL_NOTIFY_SECRET", "notify-signing-secret-0123"),
+        (
+            "DUNWELL_STRIPE_API_BASE",
+            "https://sk_test_basekey:base-password@stripe.example.com/",
+        ),
+    ];
+    let secrets = [
+        "db-query-secret",
+        "notify-password",
+        "notify-query-token",
+        "notify-signing-secret-0123",
+        "sk_test_basekey",
+        "base-password",
+    ];
+    let mut cmd = dunwell();
+    cmd.current_dir(dir.path()).arg("check-config");
+    for (k, v) in urls {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().await.unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    for shown in [
+        "notify_url = \"https://redacted:redacted@hooks.example.com/in?token=redacted\"",
+        "stripe_api_base = \"https://redacted:redacted@stripe.example.com/\"",
+        "?user=app&password=redacted&sslmode=require",
+    ] {
+        assert!(stdout.contains(shown), "{shown} not in {stdout}");
+    }
+    for secret in secrets {
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "{secret} printed: {stdout}{stderr}"
+        );
+    }
+    // A database URL the store cannot read: the error names it, redacted.
+    let bad = format!(
+        "sqlite://{}?mode=rwc&key=db-query-secret",
+        dir.path().join("redact.db").display()
+    );
+    let out = dunwell()
+        .current_dir(dir.path())
+        .arg("migrate")
+        .env("DUNWELL_DATABASE_URL", &bad)
+        .output()
+        .await
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(stderr.contains("key=redacted"), "{stderr}");
+    assert!(!format!("{stdout}{stderr}").contains("db-query-secret"));
+    // The start-up log of the real service.
+    let db = format!("sqlite://{}", dir.path().join("redact.db").display());
+    let mut urls = urls;
+    urls[0].1 = &db;
+    let process = Process::start("redact", "serve", &urls);
+    eventually(
+        std::time::Duration::from_secs(10),
+        "the notify line logged",
+        || async { (!process.log_lines("DUNWELL_NOTIFY_URL").is_empty()).then_some(()) },
+    )
+    .await;
+    let log = process.log_lines("");
+    for secret in secrets {
+        assert!(
+            !log.iter().any(|l| l.contains(secret)),
+            "{secret} logged: {log:#?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn an_explicit_config_file_must_exist() {
     let out = dunwell()

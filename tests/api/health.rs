@@ -35,3 +35,57 @@ async fn readiness_fails_when_the_database_is_gone(backend: Backend) {
     assert_eq!(alive.status(), 200);
     app.shutdown().await;
 }
+
+/// Every answer, JSON, CSV, text and errors alike, says `nosniff`; an
+/// install whose public address is https asks browsers for https only.
+#[tokio::test]
+async fn answers_say_nosniff_and_an_https_install_sends_hsts() {
+    let token = "admin-token-0123456789abcdef";
+    let Some(app) = spawn_app_with(
+        Backend::Sqlite,
+        &[
+            ("admin_token", token),
+            ("public_url", "https://billing.example.com"),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let hsts = format!("max-age={}", dunwell::web::headers::HSTS_MAX_AGE_SECS);
+    for path in [
+        "/api/cases",
+        "/api/cases.csv",
+        "/api/no-such-thing",
+        "/healthz",
+        "/metrics",
+        "/billing/update/not-a-token",
+        "/admin/login",
+    ] {
+        let answer = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let headers = answer.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(
+            headers["strict-transport-security"],
+            hsts.as_str(),
+            "{path}"
+        );
+    }
+    app.shutdown().await;
+
+    // Over plain http (a developer's machine) no HSTS: it would pin
+    // localhost to https.
+    let Some(app) = spawn_app(Backend::Sqlite).await else {
+        return;
+    };
+    let answer = app.get("/healthz").await;
+    assert_eq!(answer.headers()["x-content-type-options"], "nosniff");
+    assert!(!answer.headers().contains_key("strict-transport-security"));
+    app.shutdown().await;
+}
