@@ -45,6 +45,30 @@ pub fn local_morning(date: NaiveDate, tz: Tz, case_key: &str, salt: u32) -> Date
         .with_timezone(&Utc)
 }
 
+/// `local_morning`, but on the day the window ends: moved earlier within
+/// the morning so it comes before `end` when the morning has begun by then,
+/// so whether a day still has a morning does not hang on a try's jitter.
+pub fn local_morning_before(
+    date: NaiveDate,
+    tz: Tz,
+    case_key: &str,
+    salt: u32,
+    end: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let at = local_morning(date, tz, case_key, salt);
+    if at < end {
+        return at;
+    }
+    let start = tz
+        .from_local_datetime(&date.and_hms_opt(MORNING_START_HOUR, 0, 0).expect("valid time"))
+        .earliest()
+        .map(|t| t.with_timezone(&Utc));
+    match start {
+        Some(start) if start < end => (end - Duration::minutes(1)).max(start),
+        _ => at,
+    }
+}
+
 /// When the policy's email of stage `day` goes out: the day-0 email with
 /// the failure, later ones in the customer's local morning of that day.
 pub fn stage_email_at(failed_at: DateTime<Utc>, day: u32, tz: Tz, case_key: &str) -> DateTime<Utc> {

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 
-use super::calendar::{local_date, local_morning};
+use super::calendar::{local_date, local_morning_before};
 use crate::domain::decline::DeclineCategory;
 use crate::domain::learned::{Estimate, Estimates, day_bucket_name};
 use crate::domain::paydays::{
@@ -211,8 +211,13 @@ pub fn pull_sooner(
 }
 
 /// `local_morning` bound to a case, for `slot`.
-pub fn mornings(tz: Tz, case_key: &str, salt: u32) -> impl FnMut(NaiveDate) -> DateTime<Utc> + '_ {
-    move |day| local_morning(day, tz, case_key, salt)
+pub fn mornings(
+    tz: Tz,
+    case_key: &str,
+    salt: u32,
+    window_end: DateTime<Utc>,
+) -> impl FnMut(NaiveDate) -> DateTime<Utc> + '_ {
+    move |day| local_morning_before(day, tz, case_key, salt, window_end)
 }
 
 #[cfg(test)]
@@ -249,7 +254,7 @@ mod tests {
         let failed = utc("2026-03-03T15:00:00Z");
         let end = failed + Duration::days(21);
         let us = Paydays::new(Some("US"), None);
-        let (at, why) = slot(&us, tz, failed, failed, end, mornings(tz, "c", 1)).unwrap();
+        let (at, why) = slot(&us, tz, failed, failed, end, mornings(tz, "c", 1, end)).unwrap();
         let local = at.with_timezone(&tz);
         assert_eq!(
             local.date_naive(),
@@ -266,7 +271,7 @@ mod tests {
             failed,
             failed,
             failed + Duration::days(21),
-            mornings(tz, "c", 1),
+            mornings(tz, "c", 1, end),
         )
         .unwrap();
         assert_eq!(
@@ -281,7 +286,7 @@ mod tests {
             failed,
             failed,
             failed + Duration::days(21),
-            mornings(tz, "c", 1),
+            mornings(tz, "c", 1, end),
         )
         .unwrap();
         assert_eq!(

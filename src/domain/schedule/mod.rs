@@ -21,12 +21,14 @@
 
 mod calendar;
 mod funds;
+mod spread;
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 use chrono_tz::Tz;
 
 pub use calendar::{local_morning, stage_email_at};
 pub use funds::learned_payday;
+pub use spread::FIRST_RETRY_DAYS;
 
 use super::decline::{Classification, DeclineCategory, is_generic};
 use super::learned::Estimates;
@@ -246,54 +248,96 @@ pub fn next_retry(input: &PlanInput<'_>) -> NextRetry {
     let slot = if aim_at_payday {
         let learned = learned_payday(input.paid_at, tz, Some(input.renewal_day()));
         let paydays = funds::Paydays::new(input.country, learned);
-        match funds::slot(
+        let kind = |reason: String| {
+            if generic {
+                format!(
+                    "`{}` is often a funds decline in disguise: {reason}",
+                    latest.code
+                )
+            } else {
+                format!("funds decline: {reason}")
+            }
+        };
+        let payday = funds::slot(
             &paydays,
             tz,
             earliest,
             last,
             window_end,
-            funds::mornings(tz, input.case_key, salt),
-        ) {
-            Some((at, reason)) => {
-                why.push(if generic {
-                    format!(
-                        "`{}` is often a funds decline in disguise: {reason}",
-                        latest.code
-                    )
-                } else {
-                    format!("funds decline: {reason}")
-                });
-                let sooner = input.learned.filter(|l| !l.is_empty()).and_then(|learned| {
-                    funds::pull_sooner(
-                        learned,
-                        latest.category,
-                        &latest.code,
-                        tz,
-                        at,
-                        earliest,
-                        last,
-                        window_end,
-                        funds::mornings(tz, input.case_key, salt),
-                    )
-                });
-                match sooner {
-                    Some((sooner, reason)) => {
-                        why.push(reason);
-                        sooner
-                    }
-                    None => at,
-                }
+            funds::mornings(tz, input.case_key, salt, window_end),
+        );
+        let tries_left = policy.retries.max_attempts - input.retries_made;
+        let spread_over = |tries: u32, end: DateTime<Utc>| {
+            spread::slot(
+                tz,
+                input.case_key,
+                salt,
+                input.first_failed_at,
+                last,
+                earliest,
+                end,
+                tries,
+                input.retries_made == 0,
+            )
+        };
+        let mut floor = spread_over(tries_left, window_end);
+        // A likely payday further on keeps one try for itself: the rest
+        // are spread over the mornings before it (a first retry is never
+        // kept for a payday past `FIRST_RETRY_DAYS`).
+        let first_is_due = input.retries_made == 0 && tries_left == 1;
+        if let (Some((payday_at, _)), Some(spread)) = (&payday, &floor) {
+            if *payday_at > spread.payday_until && !first_is_due {
+                let payday_day = spread::day_start(calendar::local_date(*payday_at, tz), tz);
+                floor = (tries_left > 1)
+                    .then(|| spread_over(tries_left - 1, payday_day))
+                    .flatten();
             }
-            None => {
+        }
+        let chosen = match (payday, floor) {
+            (Some((at, reason)), Some(spread)) if at <= spread.payday_until => (at, reason),
+            (payday, Some(spread)) => {
+                let later = payday.map_or_else(
+                    || " (no payday is likely before the window ends)".to_owned(),
+                    |(at, _)| {
+                        format!(
+                            " (the next likely payday, {}, would be later)",
+                            at.with_timezone(&tz).format("%a %-d %b")
+                        )
+                    },
+                );
+                (spread.at, format!("{}{later}", spread.reason))
+            }
+            (Some(payday), None) => payday,
+            (None, None) => {
                 return NextRetry::NoMore {
                     reason: format!(
-                        "{} decline: no likely payday left before the retry window ends ({})",
+                        "{} decline: no morning the rules allow is left before the retry window ends ({})",
                         if generic { "generic" } else { "funds" },
                         window_end.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z")
                     ),
                 };
             }
-        }
+        };
+        // The install's own outcomes may pull the slot sooner, never later.
+        let sooner = input.learned.filter(|l| !l.is_empty()).and_then(|learned| {
+            funds::pull_sooner(
+                learned,
+                latest.category,
+                &latest.code,
+                tz,
+                chosen.0,
+                earliest,
+                last,
+                window_end,
+                funds::mornings(tz, input.case_key, salt, window_end),
+            )
+        });
+        let (at, reason) = match sooner {
+            Some((sooner, learned_why)) => (sooner, format!("{}; {learned_why}", chosen.1)),
+            None => chosen,
+        };
+        why.push(kind(reason));
+        at
     } else {
         let transient_so_far = input
             .attempts
@@ -311,12 +355,30 @@ pub fn next_retry(input: &PlanInput<'_>) -> NextRetry {
         } else {
             format!("transient decline: backing off {hours} h")
         });
-        first_morning_at_or_after(
+        let backed_off = first_morning_at_or_after(
             earliest.max(last + Duration::hours(hours)),
             tz,
             input.case_key,
             salt,
-        )
+        );
+        // The budget's spread over the window bounds the back-off too.
+        match spread::slot(
+            tz,
+            input.case_key,
+            salt,
+            input.first_failed_at,
+            last,
+            earliest,
+            window_end,
+            policy.retries.max_attempts - input.retries_made,
+            false,
+        ) {
+            Some(spread) if spread.at < backed_off => {
+                why.push(format!("sooner: {}", spread.reason));
+                spread.at
+            }
+            _ => backed_off,
+        }
     };
     if slot >= window_end {
         return NextRetry::NoMore {

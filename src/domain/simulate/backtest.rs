@@ -86,23 +86,26 @@ mod tests {
         )
         .unwrap();
         let c = compare(&history(), &running, &short);
-        // Running: funds retries on the paydays Fri 6 Mar 14:38 UTC (no
-        // money yet) and Fri 13 Mar 12:27 UTC (paid: 10 days 21 h 27 min);
-        // the new card charged on arrival (2 days 2 h); do_not_honor tried
-        // 5 times (3, 4, 6, 13, 20 Mar) and never paid.
+        // Running: funds retries Wed 4 Mar (the budget's spread), Fri 6 Mar
+        // (a payday), Tue 10 Mar (the spread), all before the money, and
+        // Fri 13 Mar 12:51 UTC (a payday; paid: 10 days 21 h 51 min); the
+        // new card charged on arrival (2 days 2 h); do_not_honor tried all
+        // 8 times (3, 4, 6, 11, 13, 17, 20, 23 Mar) and never paid.
         assert_eq!(c.running.invoices, 3);
         assert_eq!(c.running.recovered, 2, "{:?}", c.running);
         assert_eq!(c.running.revenue["usd"].recovered_minor, 4_900 + 1_900);
         assert_eq!(c.running.revenue["usd"].total_minor, 16_700);
-        assert_eq!(c.running.attempts, 2 + 1 + 5, "{:?}", c.running);
+        assert_eq!(c.running.attempts, 4 + 1 + 8, "{:?}", c.running);
         let mean = c.running.mean_days().unwrap();
-        let by_hand = ((10.0 + (21.0 + 27.0 / 60.0) / 24.0) + (2.0 + 2.0 / 24.0)) / 2.0;
+        let by_hand = ((10.0 + (21.0 + 51.0 / 60.0) / 24.0) + (2.0 + 2.0 / 24.0)) / 2.0;
         assert!((mean - by_hand).abs() < 0.01, "{mean} vs {by_hand}");
-        // Proposed: no payday inside three days, so no funds retry; two
-        // do_not_honor retries (3 and 4 Mar); the new card pays on day 2.
+        // Proposed: no payday inside three days, yet the funds refusal
+        // still gets both tries the budget allows (spread over the window's
+        // mornings; the money comes later); two do_not_honor retries (3 and
+        // 4 Mar); the new card pays on day 2.
         assert_eq!(c.proposed.recovered, 1, "{:?}", c.proposed);
         assert_eq!(c.proposed.revenue["usd"].recovered_minor, 1_900);
-        assert_eq!(c.proposed.attempts, 2 + 1, "{:?}", c.proposed);
+        assert_eq!(c.proposed.attempts, 2 + 2 + 1, "{:?}", c.proposed);
         let days = c.proposed.median_days().unwrap();
         assert!((days - (2.0 + 2.0 / 24.0)).abs() < 0.01, "{days}");
     }
