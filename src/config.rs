@@ -744,6 +744,11 @@ impl RawConfig {
                 ));
             }
         }
+        if self.metrics_token.is_some() && self.metrics_token == self.admin_token {
+            errors.push(
+                "metrics_token (DUNWELL_METRICS_TOKEN): must differ from admin_token (a scraper's token would open the operator API)".into(),
+            );
+        }
         let metrics_bind = self.metrics_bind.as_deref().and_then(|raw| {
             raw.parse::<SocketAddr>()
                 .map_err(|_| {
@@ -944,6 +949,15 @@ mod tests {
         assert!(readme.contains(&claim), "README should say: {claim}");
         let strong = "3f9a1c0b7e2d4a6f8b1c3e5d7a9b0c2e";
         assert!(Config::from_pairs([("admin_token", strong)]).is_ok());
+    }
+
+    #[test]
+    fn the_metrics_token_is_not_the_operators() {
+        let token = "3f9a1c0b7e2d4a6f8b1c3e5d7a9b0c2e";
+        let err = Config::from_pairs([("admin_token", token), ("metrics_token", token)])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("must differ from admin_token"), "{err}");
     }
 
     #[test]

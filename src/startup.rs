@@ -192,10 +192,13 @@ impl Application {
         let public_url = config.public_url.clone();
         let access = config.metrics_access();
         let token = config.metrics_token.clone();
+        let sign_in = crate::web::sign_in::SignIn::new(&session_secret);
         let probe = Probe {
             store: store.clone(),
             loops,
             clock: engine.clock.clone(),
+            sign_in: sign_in.clone(),
+            client_ip_header: config.client_ip_header.clone(),
             metrics: match (&metrics_listener, access.guard) {
                 (Some(l), _) => MetricsHere::Elsewhere(l.local_addr()?),
                 (None, Guard::Closed) => MetricsHere::Closed(access.describe(config.bind)),
@@ -225,7 +228,6 @@ impl Application {
         }
         let probe = web::Data::new(probe);
         let port = listener.local_addr()?.port();
-        let sign_in = crate::web::sign_in::SignIn::new(&session_secret);
         let mut committer = None;
         let http = if role.web() {
             let (writer, task) = Committer::start(store.clone(), committed, rewind)?;

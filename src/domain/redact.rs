@@ -3,9 +3,9 @@
 //! the URL parses.
 //!
 //! - a password in the userinfo (`user:redacted@`);
-//! - in an `http(s)` URL the user name too (`redacted:redacted@`: APIs like
-//!   Stripe's take the key as the user name); a database's or mail
-//!   server's user name is kept;
+//! - the user name too (`redacted:redacted@`: APIs like Stripe's and some
+//!   mail services take the key as the user name), except a PostgreSQL
+//!   role's, which says which account connects;
 //! - every query value except those of settings known to hold no secret
 //!   (`sslmode=require` stays readable, `?password=`, `?token=` do not);
 //! - a fragment.
@@ -31,7 +31,12 @@ const PLAIN_QUERY_KEYS: &[&str] = &[
 
 pub fn redact_url(raw: &str) -> String {
     let Some(start) = raw.find("://").map(|i| i + 3) else {
-        return raw.to_owned();
+        // Not a URL; perhaps a `key=value` connection string.
+        return raw
+            .split(' ')
+            .map(redact_pair)
+            .collect::<Vec<_>>()
+            .join(" ");
     };
     let scheme = &raw[..start - 3];
     let (before_fragment, fragment) = match raw[start..].rfind('#') {
@@ -47,16 +52,19 @@ pub fn redact_url(raw: &str) -> String {
         Some(at) => (Some(&rest[..at]), &rest[at..]),
         None => (None, rest),
     };
-    let web = matches!(scheme, "http" | "https");
+    let database = matches!(scheme, "postgres" | "postgresql");
     let shown_user = userinfo.map(|info| match info.find(':') {
-        Some(_) if web => "redacted:redacted".to_owned(),
-        Some(colon) => format!("{}:redacted", &info[..colon]),
-        None if web => "redacted".to_owned(),
-        None => info.to_owned(),
+        Some(colon) if database => format!("{}:redacted", &info[..colon]),
+        Some(_) => "redacted:redacted".to_owned(),
+        None if database => info.to_owned(),
+        None => "redacted".to_owned(),
     });
+    // Only a web address carries tokens in its path (a file path does not).
+    let web = matches!(scheme, "http" | "https");
+    let path = |p: &str| if web { redact_path(p) } else { p.to_owned() };
     let after = match after.split_once('?') {
-        Some((path, query)) => format!("{path}?{}", redact_query(query)),
-        None => after.to_owned(),
+        Some((p, query)) => format!("{}?{}", path(p), redact_query(query)),
+        None => path(after),
     };
     format!(
         "{}{}{after}{}",
@@ -66,17 +74,47 @@ pub fn redact_url(raw: &str) -> String {
     )
 }
 
+/// In a web address, path segments that look like tokens (long, letters and digits mixed:
+/// the secret part of a Slack or Discord webhook URL) are replaced.
+fn redact_path(authority_and_path: &str) -> String {
+    let Some((authority, path)) = authority_and_path.split_once('/') else {
+        return authority_and_path.to_owned();
+    };
+    let path = path
+        .split('/')
+        .map(|segment| {
+            let letters = segment.chars().any(|c| c.is_ascii_alphabetic());
+            let digits = segment.chars().any(|c| c.is_ascii_digit());
+            if segment.len() >= TOKEN_LIKE_CHARS && letters && digits {
+                "redacted"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/");
+    format!("{authority}/{path}")
+}
+
+/// A path segment at least this long, of letters and digits, is taken
+/// for a token.
+const TOKEN_LIKE_CHARS: usize = 16;
+
 fn redact_query(query: &str) -> String {
     query
         .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((key, _)) if !PLAIN_QUERY_KEYS.contains(&key.to_ascii_lowercase().as_str()) => {
-                format!("{key}=redacted")
-            }
-            _ => pair.to_owned(),
-        })
+        .map(redact_pair)
         .collect::<Vec<_>>()
         .join("&")
+}
+
+fn redact_pair(pair: &str) -> String {
+    match pair.split_once('=') {
+        Some((key, _)) if !PLAIN_QUERY_KEYS.contains(&key.to_ascii_lowercase().as_str()) => {
+            format!("{key}=redacted")
+        }
+        _ => pair.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -96,7 +134,15 @@ mod tests {
             ),
             (
                 "smtps://me:p/a@ss@mail.example:465",
-                "smtps://me:redacted@mail.example:465",
+                "smtps://redacted:redacted@mail.example:465",
+            ),
+            (
+                "smtp://SG.api-key@smtp.example:587",
+                "smtp://redacted@smtp.example:587",
+            ),
+            (
+                "ftp://sk_test_key:pw@stripe.example",
+                "ftp://redacted:redacted@stripe.example",
             ),
             ("postgres://dunwell@db/app", "postgres://dunwell@db/app"),
             (
@@ -121,7 +167,19 @@ mod tests {
                 "sqlite://dunwell.db?mode=rwc",
             ),
             ("https://api.stripe.com/", "https://api.stripe.com/"),
+            (
+                "https://hooks.slack.com/services/T0123ABCD/B0456EFGH/x9Yz8Wv7Ut6Sr5Qp4On3",
+                "https://hooks.slack.com/services/T0123ABCD/B0456EFGH/redacted",
+            ),
+            (
+                "postgres://app@db.internal:5432/dunwell_production",
+                "postgres://app@db.internal:5432/dunwell_production",
+            ),
             ("not a url", "not a url"),
+            (
+                "host=db user=app password=s3cret dbname=x",
+                "host=db user=app password=redacted dbname=x",
+            ),
         ] {
             assert_eq!(redact_url(raw), shown, "{raw}");
         }

@@ -49,7 +49,8 @@ pub async fn perform(engine: &Engine, event: &OutgoingEvent) -> anyhow::Result<(
     let problem = match answer {
         Ok(r) if r.status().is_success() => None,
         Ok(r) => Some(format!("the receiver answered {}", r.status())),
-        Err(e) => Some(format!("could not reach the receiver: {e}")),
+        // Without the URL: its path or query may carry the receiver's token.
+        Err(e) => Some(format!("could not reach the receiver: {}", e.without_url())),
     };
     let Some(problem) = problem else {
         crate::meters::outgoing(&event.kind, "delivered");

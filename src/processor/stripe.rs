@@ -151,11 +151,15 @@ impl StripeClient {
                 Ok(response) => {
                     let status = response.status();
                     let body = response.text().await.map_err(|e| {
-                        ProcessorError::Unreachable(format!("reading the answer: {e}"))
+                        ProcessorError::Unreachable(format!(
+                            "reading the answer: {}",
+                            e.without_url()
+                        ))
                     })?;
                     return Ok((status, body));
                 }
-                Err(e) => last_problem = e.to_string(),
+                // Without the URL: the configured base may carry credentials.
+                Err(e) => last_problem = e.without_url().to_string(),
             }
             tracing::warn!(path, attempt, problem = %last_problem, "processor call failed; retrying with the same idempotency key");
         }

@@ -23,6 +23,10 @@ pub struct Probe {
     pub clock: Clock,
     /// What `/metrics` on this listener does.
     pub metrics: MetricsHere,
+    /// Wrong metrics tokens are throttled like the operator's, per client
+    /// address (`DUNWELL_CLIENT_IP_HEADER` when set).
+    pub sign_in: crate::web::sign_in::SignIn,
+    pub client_ip_header: Option<String>,
 }
 
 /// What `/metrics` does on one listener (`domain::metrics_access`).
@@ -81,8 +85,16 @@ pub async fn metrics(probe: web::Data<Probe>, request: HttpRequest) -> HttpRespo
                 ));
         }
         MetricsHere::Served(Some(expected)) => {
+            let ip = crate::web::client_ip::client_ip(&request, probe.client_ip_header.as_deref());
+            if let Err(wait) = probe.sign_in.check(ip) {
+                return HttpResponse::TooManyRequests()
+                    .insert_header((header::RETRY_AFTER, wait.to_string()))
+                    .content_type("text/plain; charset=utf-8")
+                    .body("too many wrong tokens from this address; try again later\n");
+            }
             let given = bearer(request.headers()).unwrap_or_default();
             if !same_secret(given.as_bytes(), expected.expose_secret().as_bytes()) {
+                probe.sign_in.failed(ip);
                 return HttpResponse::Unauthorized()
                     .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"metrics\""))
                     .content_type("text/plain; charset=utf-8")

@@ -113,14 +113,25 @@ async fn read_body(
     if declared.is_some_and(|n| n > limit) {
         return Err(IntakeError::TooLarge(limit));
     }
-    let claim = declared.unwrap_or(limit).div_ceil(1024);
-    let _held = BODY_BUDGET.claim(client, claim).ok_or(IntakeError::Busy)?;
+    // The claim follows the bytes that arrive, a step at a time: what a
+    // stalled sender announced costs nothing until it sends it.
+    let step = body_budget::STEP_KIB;
+    let first = declared.map_or(step, |n| n.div_ceil(1024).clamp(1, step));
+    let mut held = BODY_BUDGET.claim(client, first).ok_or(IntakeError::Busy)?;
     let read = async {
         let mut body = web::BytesMut::with_capacity(declared.unwrap_or(4096).min(INITIAL_CAPACITY));
         while let Some(chunk) = payload.next().await {
             let chunk = chunk.map_err(|_| IntakeError::BodyRead)?;
             if body.len() + chunk.len() > limit {
                 return Err(IntakeError::TooLarge(limit));
+            }
+            let needed = (body.len() + chunk.len()).div_ceil(1024);
+            let target = needed
+                .next_multiple_of(step)
+                .min(body_budget::PER_ADDRESS_KIB)
+                .max(needed);
+            if needed > held.kib() && !held.grow_to(target) {
+                return Err(IntakeError::Busy);
             }
             body.extend_from_slice(&chunk);
         }

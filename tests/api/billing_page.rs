@@ -287,6 +287,10 @@ async fn a_cross_site_post_is_refused(backend: Backend) {
         vec![("sec-fetch-site", "same-site")],
         // A sandboxed frame, and a POST that names no origin at all.
         vec![("origin", "null")],
+        vec![
+            ("origin", "null"),
+            ("referer", &format!("{}/x", app.address)),
+        ],
         vec![],
         vec![("referer", "https://evil.example/page")],
         // A name the attacker points at this server: Origin matches Host.

@@ -200,11 +200,29 @@ async fn every_url_printed_hides_its_credentials() {
     let db = format!("sqlite://{}", dir.path().join("redact.db").display());
     let mut urls = urls;
     urls[0].1 = &db;
-    let process = Process::start("redact", "serve", &urls);
+    let mut env = urls.to_vec();
+    env.push(("DUNWELL_WEBHOOK_SECRETS", SECRET));
+    let process = Process::start("redact", "serve", &env);
     eventually(
         std::time::Duration::from_secs(10),
         "the notify line logged",
         || async { (!process.log_lines("DUNWELL_NOTIFY_URL").is_empty()).then_some(()) },
+    )
+    .await;
+    // A case opens; its event cannot reach the receiver (no such host
+    // here): the failure is logged and stored without the URL's secrets.
+    let out = dunwell()
+        .args(["trigger", "invoice.payment_failed", "--url"])
+        .arg(process.url("/webhooks/stripe"))
+        .env("DUNWELL_WEBHOOK_SECRETS", SECRET)
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{:?}", text(&out));
+    eventually(
+        std::time::Duration::from_secs(20),
+        "a failed delivery logged",
+        || async { (!process.log_lines("outgoing event not delivered").is_empty()).then_some(()) },
     )
     .await;
     let log = process.log_lines("");
@@ -213,6 +231,14 @@ async fn every_url_printed_hides_its_credentials() {
             !log.iter().any(|l| l.contains(secret)),
             "{secret} logged: {log:#?}"
         );
+    }
+    drop(process);
+    let store = dunwell::store::Store::connect(&db).await.unwrap();
+    let stored = format!("{:?}", store.outgoing_of(1).await.unwrap());
+    store.close().await;
+    assert!(stored.contains("could not reach the receiver"), "{stored}");
+    for secret in secrets {
+        assert!(!stored.contains(secret), "{secret} stored: {stored}");
     }
 }
 

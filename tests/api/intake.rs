@@ -382,7 +382,8 @@ async fn without_secrets_every_webhook_is_refused_with_503(backend: Backend) {
 
 /// Opens a connection from `from` that announces a 1 MiB webhook with a
 /// current-looking (made-up) signature, sends a few bytes and stalls.
-async fn stall_from(app: &TestApp, from: std::net::IpAddr) -> tokio::net::TcpStream {
+/// A webhook announcing 1 MiB that sends `sent` bytes of it, then stalls.
+async fn stall_from(app: &TestApp, from: std::net::IpAddr, sent: usize) -> tokio::net::TcpStream {
     use tokio::io::AsyncWriteExt;
     let address: std::net::SocketAddr = app.address.trim_start_matches("http://").parse().unwrap();
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
@@ -395,6 +396,14 @@ async fn stall_from(app: &TestApp, from: std::net::IpAddr) -> tokio::net::TcpStr
         "ab".repeat(32)
     );
     stream.write_all(head.as_bytes()).await.unwrap();
+    // A refused body is answered at once and no longer read: the write
+    // may then stall or fail, and that is fine.
+    let filler = vec![b' '; sent];
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_millis(500),
+        stream.write_all(&filler),
+    )
+    .await;
     stream
 }
 
@@ -408,8 +417,9 @@ async fn stalled_bodies_from_one_address_starve_no_other(backend: Backend) {
     };
     let attacker: std::net::IpAddr = "127.0.0.2".parse().unwrap();
     let mut stalled = Vec::new();
+    // Each sends 900 KiB of its 1 MiB, so it holds what it sent.
     for _ in 0..70 {
-        stalled.push(stall_from(&app, attacker).await);
+        stalled.push(stall_from(&app, attacker, 900 * 1024).await);
     }
     // The attacker's bodies beyond its share are refused at once.
     let mut busy = 0;
@@ -441,6 +451,33 @@ async fn stalled_bodies_from_one_address_starve_no_other(backend: Backend) {
         assert_eq!(answer.status(), 200, "genuine event {i}");
     }
     assert_eq!(app.event_count().await, 20);
+    drop(stalled);
+
+    // Many addresses announcing 1 MiB bodies and sending next to nothing
+    // (announced bytes are not held; each holds what it sent).
+    let mut stalled = Vec::new();
+    for host in 10..=17u8 {
+        let from = std::net::IpAddr::from([127, 0, 0, host]);
+        for _ in 0..9 {
+            stalled.push(stall_from(&app, from, 1).await);
+        }
+    }
+    for i in 20..30 {
+        let body = event_body(&format!("evt_genuine{i}"), "invoice.payment_failed");
+        let answer = genuine
+            .post(format!("{}/webhooks/stripe", app.address))
+            .header("content-type", "application/json")
+            .header("stripe-signature", sign_webhook(&body, SECRET, now()))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            answer.status(),
+            200,
+            "genuine event {i} beside 72 stalled bodies"
+        );
+    }
     drop(stalled);
     app.shutdown().await;
 }

@@ -170,6 +170,26 @@ async fn a_metrics_token_guards_the_metrics(backend: Backend) {
         .unwrap();
     assert_eq!(answer.status(), 200);
     assert!(!parse(&answer.text().await.unwrap()).is_empty());
+    // Guessing is throttled per address, as the operator's token is (the
+    // tokenless request above was the first wrong one).
+    let free = dunwell::domain::sign_in_throttle::FREE_FAILURES;
+    for _ in 0..free {
+        let wrong = reqwest::Client::new()
+            .get(format!("{}/metrics", app.address))
+            .bearer_auth("metrics-token-guess-0123456789")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), 401);
+    }
+    let held = reqwest::Client::new()
+        .get(format!("{}/metrics", app.address))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(held.status(), 429);
+    assert!(held.headers().contains_key("retry-after"));
     app.shutdown().await;
 }
 

@@ -299,9 +299,23 @@ async fn two_workers_and_a_crash_on_one_postgres() {
 
 /// The README's demo, as written: `serve` at DUNWELL_CLOCK_SPEED=100000
 /// with the simulated processor, events sent by `dunwell trigger`. The
-/// third retry pays and the case recovers within seconds.
+/// third retry pays and the case recovers within seconds, whatever the
+/// day it is run: five days spread over a year, month ends and December
+/// included.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_readme_demo_recovers() {
+    for start in [
+        "2026-01-30T22:00:00Z",
+        "2026-05-31T12:00:00Z",
+        "2026-08-14T07:00:00Z",
+        "2026-12-05T15:00:00Z",
+        "2026-12-31T23:30:00Z",
+    ] {
+        the_readme_demo_recovers_from(start).await;
+    }
+}
+
+async fn the_readme_demo_recovers_from(start: &str) {
     let Some(db) = TestDb::new(Backend::Sqlite).await else {
         return;
     };
@@ -309,6 +323,7 @@ async fn the_readme_demo_recovers() {
         ("DUNWELL_DATABASE_URL", db.url.as_str()),
         ("DUNWELL_WEBHOOK_SECRETS", "whsec_demo"),
         ("DUNWELL_CLOCK_SPEED", "100000"),
+        ("DUNWELL_CLOCK_START", start),
     ];
     let serve = Process::start("serve", "serve", &env);
     ready(&serve).await;
@@ -338,7 +353,7 @@ async fn the_readme_demo_recovers() {
         || async {
             match state_of(&store, "in_demo_recovers3").await {
                 Some(CaseState::Recovered) => Some(()),
-                Some(s) if s.is_terminal() => panic!("the demo ended {s:?}"),
+                Some(s) if s.is_terminal() => panic!("the demo from {start} ended {s:?}"),
                 _ => None,
             }
         },
@@ -356,6 +371,9 @@ async fn the_readme_demo_recovers() {
         .into_iter()
         .filter(|t| t.kind == "attempt")
         .count();
-    assert_eq!(attempts, 3, "two declines, then the third retry pays");
+    assert_eq!(
+        attempts, 3,
+        "from {start}: two declines, then the third retry pays"
+    );
     store.close().await;
 }

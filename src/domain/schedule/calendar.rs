@@ -60,11 +60,17 @@ pub fn local_morning_before(
         return at;
     }
     let start = tz
-        .from_local_datetime(&date.and_hms_opt(MORNING_START_HOUR, 0, 0).expect("valid time"))
+        .from_local_datetime(
+            &date
+                .and_hms_opt(MORNING_START_HOUR, 0, 0)
+                .expect("valid time"),
+        )
         .earliest()
         .map(|t| t.with_timezone(&Utc));
+    // Half an hour before the end where the morning allows: a charge's
+    // answer comes well before the final action.
     match start {
-        Some(start) if start < end => (end - Duration::minutes(1)).max(start),
+        Some(start) if start < end => (end - Duration::minutes(30)).max(start),
         _ => at,
     }
 }

@@ -266,33 +266,17 @@ pub fn next_retry(input: &PlanInput<'_>) -> NextRetry {
             window_end,
             funds::mornings(tz, input.case_key, salt, window_end),
         );
-        let tries_left = policy.retries.max_attempts - input.retries_made;
-        let spread_over = |tries: u32, end: DateTime<Utc>| {
-            spread::slot(
-                tz,
-                input.case_key,
-                salt,
-                input.first_failed_at,
-                last,
-                earliest,
-                end,
-                tries,
-                input.retries_made == 0,
-            )
-        };
-        let mut floor = spread_over(tries_left, window_end);
-        // A likely payday further on keeps one try for itself: the rest
-        // are spread over the mornings before it (a first retry is never
-        // kept for a payday past `FIRST_RETRY_DAYS`).
-        let first_is_due = input.retries_made == 0 && tries_left == 1;
-        if let (Some((payday_at, _)), Some(spread)) = (&payday, &floor) {
-            if *payday_at > spread.payday_until && !first_is_due {
-                let payday_day = spread::day_start(calendar::local_date(*payday_at, tz), tz);
-                floor = (tries_left > 1)
-                    .then(|| spread_over(tries_left - 1, payday_day))
-                    .flatten();
-            }
-        }
+        let floor = spread::slot(
+            tz,
+            input.case_key,
+            salt,
+            input.first_failed_at,
+            last,
+            earliest,
+            window_end,
+            spread::tries_to_spread(policy.retries.max_attempts, input.retries_made),
+            input.retries_made == 0,
+        );
         let chosen = match (payday, floor) {
             (Some((at, reason)), Some(spread)) if at <= spread.payday_until => (at, reason),
             (payday, Some(spread)) => {
@@ -370,7 +354,7 @@ pub fn next_retry(input: &PlanInput<'_>) -> NextRetry {
             last,
             earliest,
             window_end,
-            policy.retries.max_attempts - input.retries_made,
+            spread::tries_to_spread(policy.retries.max_attempts, input.retries_made),
             false,
         ) {
             Some(spread) if spread.at < backed_off => {

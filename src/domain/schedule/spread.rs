@@ -1,10 +1,11 @@
 //! The floor under the payday theory. A theory of when money appears can
 //! be wrong about a customer (money also comes from transfers, top-ups,
 //! limits that reset; pay cycles differ from the country's norm), so it
-//! may pull a try sooner but never removes one: the tries the budget has
-//! left are spread evenly over what is left of the window, and a funds
-//! retry that no payday would bring soon comes by then anyway. A funds
-//! decline's first retry comes within `FIRST_RETRY_DAYS` of the failure.
+//! may pull a try sooner but never removes one: `SPREAD_TRIES` are spread
+//! evenly over the window's business mornings, and a funds retry that no
+//! payday would bring soon comes by then anyway; while the budget allows,
+//! one try stays planned for the rest of the window. A funds decline's
+//! first retry comes within `FIRST_RETRY_DAYS` of the failure.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -15,6 +16,19 @@ use crate::domain::paydays::is_business_day;
 /// A funds decline's first retry comes before this many days have passed
 /// since the failure, whatever the paydays say.
 pub const FIRST_RETRY_DAYS: i64 = 4;
+
+/// The tries the spread plans over a whole window: as many as the plain
+/// days-3/7/14/21 schedule makes, so the floor is never sparser than that
+/// baseline whatever the customers are like. Tries a payday brings on top
+/// count against it; while the policy's budget allows, one try stays
+/// planned for the rest of the window, so a case never ends early.
+pub const SPREAD_TRIES: u32 = 4;
+
+/// How many tries the spread shares the rest of the window among.
+pub fn tries_to_spread(max_attempts: u32, retries_made: u32) -> u32 {
+    let budget = max_attempts.saturating_sub(retries_made);
+    SPREAD_TRIES.saturating_sub(retries_made).max(1).min(budget)
+}
 
 /// The spread's next try.
 #[derive(Debug, Clone)]
@@ -84,7 +98,11 @@ pub fn slot(
             "{tries_left} {} left in the budget, spread over the {} business {} left in the window",
             if tries_left == 1 { "try" } else { "tries" },
             mornings.len(),
-            if mornings.len() == 1 { "morning" } else { "mornings" },
+            if mornings.len() == 1 {
+                "morning"
+            } else {
+                "mornings"
+            },
         ),
     })
 }
@@ -118,7 +136,7 @@ fn mornings_between(
 
 /// The first instant of `day` in `tz` (an hour on when midnight does not
 /// exist there).
-pub fn day_start(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
+fn day_start(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
     use chrono::TimeZone;
     let midnight = day.and_hms_opt(0, 0, 0).expect("valid time");
     match tz.from_local_datetime(&midnight).earliest() {
@@ -127,5 +145,24 @@ pub fn day_start(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
             .from_local_datetime(&(midnight + Duration::hours(1)))
             .earliest()
             .map_or_else(|| midnight.and_utc(), |at| at.with_timezone(&Utc)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_readme_states_the_floor() {
+        let readme = include_str!("../../../README.md")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        for claim in [
+            format!("first retry comes within {FIRST_RETRY_DAYS} days of the failure"),
+            format!("a floor: {SPREAD_TRIES} tries spread evenly"),
+        ] {
+            assert!(readme.contains(&claim), "README should say: {claim}");
+        }
     }
 }
