@@ -161,7 +161,7 @@ const LEARNED_LIFT: f64 = 1.25;
 /// What the heuristic believes of a payday retry before any data.
 const LEARNED_PRIOR: f64 = 0.15;
 
-/// Learned data may pull a payday slot sooner: to an earlier business-day
+/// Learned data may pull a planned slot sooner: to an earlier business-day
 /// morning the rules already allow (after `earliest`, after the last try's
 /// day, before the window ends) where retries of this kind succeeded
 /// clearly more often. It never moves a slot later.
@@ -199,7 +199,7 @@ pub fn pull_sooner(
     Some((
         at,
         format!(
-            "learned from {} of your past retries: `{code}` retries on {} mornings ({}) succeeded {:.0}% against {:.0}% on the payday planned ({}), so sooner",
+            "learned from {} of your past retries: `{code}` retries on {} mornings ({}) succeeded {:.0}% against {:.0}% on the morning planned ({}), so sooner",
             e.outcomes,
             when.format("%a"),
             day_bucket_name(when),
