@@ -13,6 +13,8 @@ pub mod plan;
 pub mod policy_cli;
 pub mod processor;
 pub mod random;
+#[cfg(test)]
+pub(crate) mod readme_claims;
 pub mod simulate;
 pub mod startup;
 pub mod state;

@@ -301,13 +301,8 @@ fn an_offer_inside_the_gap_charges_when_the_gap_ends() {
 
 #[test]
 fn the_readme_states_the_gap_the_code_keeps() {
-    let readme = include_str!("../../README.md")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
-    let claim = format!(
+    crate::readme_claims::assert_readme_says(&[format!(
         "at least {} minutes after the card's previous charge",
         MIN_GAP.num_minutes()
-    );
-    assert!(readme.contains(&claim), "README should say: {claim}");
+    )]);
 }

@@ -116,15 +116,9 @@ mod tests {
 
     #[test]
     fn the_readme_states_these_figures() {
-        let readme = include_str!("../../README.md")
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
-        for claim in [
+        crate::readme_claims::assert_readme_says(&[
             format!("after {FREE_FAILURES}, each one holds"),
             format!("at most {} minutes", MAX_LOCK_SECS / 60),
-        ] {
-            assert!(readme.contains(&claim), "README should say: {claim}");
-        }
+        ]);
     }
 }

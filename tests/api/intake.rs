@@ -438,17 +438,17 @@ async fn stalled_bodies_from_one_address_starve_no_other(backend: Backend) {
         .local_address("127.0.0.1".parse::<std::net::IpAddr>().unwrap())
         .build()
         .unwrap();
-    for i in 0..20 {
+    let deliver = |i: usize| {
         let body = event_body(&format!("evt_genuine{i}"), "invoice.payment_failed");
-        let answer = genuine
+        genuine
             .post(format!("{}/webhooks/stripe", app.address))
             .header("content-type", "application/json")
             .header("stripe-signature", sign_webhook(&body, SECRET, now()))
             .body(body)
             .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status(), 200, "genuine event {i}");
+    };
+    for i in 0..20 {
+        assert_eq!(deliver(i).await.unwrap().status(), 200, "genuine event {i}");
     }
     assert_eq!(app.event_count().await, 20);
     drop(stalled);
@@ -463,17 +463,8 @@ async fn stalled_bodies_from_one_address_starve_no_other(backend: Backend) {
         }
     }
     for i in 20..30 {
-        let body = event_body(&format!("evt_genuine{i}"), "invoice.payment_failed");
-        let answer = genuine
-            .post(format!("{}/webhooks/stripe", app.address))
-            .header("content-type", "application/json")
-            .header("stripe-signature", sign_webhook(&body, SECRET, now()))
-            .body(body)
-            .send()
-            .await
-            .unwrap();
         assert_eq!(
-            answer.status(),
+            deliver(i).await.unwrap().status(),
             200,
             "genuine event {i} beside 72 stalled bodies"
         );

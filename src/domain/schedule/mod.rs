@@ -163,6 +163,27 @@ impl PlanInput<'_> {
         (at, why)
     }
 
+    /// The floor's next try under any theory (`spread`): from the last
+    /// attempt, no sooner than `earliest`, before the window ends.
+    fn floor(
+        &self,
+        salt: u32,
+        earliest: DateTime<Utc>,
+        first_retry: bool,
+    ) -> Option<spread::Spread> {
+        spread::slot(
+            self.timezone,
+            self.case_key,
+            salt,
+            self.first_failed_at,
+            self.last_attempt(),
+            earliest,
+            self.window_end(),
+            spread::tries_to_spread(self.policy.retries.max_attempts, self.retries_made),
+            first_retry,
+        )
+    }
+
     /// The invoice's renewal day of month (payments on it are renewals).
     fn renewal_day(&self) -> u32 {
         local_date(self.first_failed_at, self.timezone).day()
@@ -266,17 +287,7 @@ pub fn next_retry(input: &PlanInput<'_>) -> NextRetry {
             window_end,
             funds::mornings(tz, input.case_key, salt, window_end),
         );
-        let floor = spread::slot(
-            tz,
-            input.case_key,
-            salt,
-            input.first_failed_at,
-            last,
-            earliest,
-            window_end,
-            spread::tries_to_spread(policy.retries.max_attempts, input.retries_made),
-            input.retries_made == 0,
-        );
+        let floor = input.floor(salt, earliest, input.retries_made == 0);
         let chosen = match (payday, floor) {
             (Some((at, reason)), Some(spread)) if at <= spread.payday_until => (at, reason),
             (payday, Some(spread)) => {
@@ -346,17 +357,7 @@ pub fn next_retry(input: &PlanInput<'_>) -> NextRetry {
             salt,
         );
         // The budget's spread over the window bounds the back-off too.
-        match spread::slot(
-            tz,
-            input.case_key,
-            salt,
-            input.first_failed_at,
-            last,
-            earliest,
-            window_end,
-            spread::tries_to_spread(policy.retries.max_attempts, input.retries_made),
-            false,
-        ) {
+        match input.floor(salt, earliest, false) {
             Some(spread) if spread.at < backed_off => {
                 why.push(format!("sooner: {}", spread.reason));
                 spread.at
