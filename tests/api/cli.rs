@@ -219,13 +219,26 @@ async fn every_url_printed_hides_its_credentials() {
         .await
         .unwrap();
     assert!(out.status.success(), "{:?}", text(&out));
-    eventually(
+    // The failure is logged, then stored: wait for the stored one.
+    let store = dunwell::store::Store::connect(&db).await.unwrap();
+    let stored = eventually(
         std::time::Duration::from_secs(20),
-        "a failed delivery logged",
-        || async { (!process.log_lines("outgoing event not delivered").is_empty()).then_some(()) },
+        "a failed delivery stored",
+        || async {
+            let stored = format!("{:?}", store.outgoing_of(1).await.unwrap());
+            stored
+                .contains("could not reach the receiver")
+                .then_some(stored)
+        },
     )
     .await;
+    store.close().await;
     let log = process.log_lines("");
+    assert!(
+        log.iter()
+            .any(|l| l.contains("outgoing event not delivered")),
+        "{log:#?}"
+    );
     for secret in secrets {
         assert!(
             !log.iter().any(|l| l.contains(secret)),
@@ -233,10 +246,6 @@ async fn every_url_printed_hides_its_credentials() {
         );
     }
     drop(process);
-    let store = dunwell::store::Store::connect(&db).await.unwrap();
-    let stored = format!("{:?}", store.outgoing_of(1).await.unwrap());
-    store.close().await;
-    assert!(stored.contains("could not reach the receiver"), "{stored}");
     for secret in secrets {
         assert!(!stored.contains(secret), "{secret} stored: {stored}");
     }
