@@ -8,11 +8,11 @@ use anyhow::{Context, bail};
 use serde_json::json;
 
 use crate::config::Config;
-use crate::domain::networks::NetworkCaps;
 use crate::domain::policy::Policy;
-use crate::domain::simulate::play::{Strategy, play};
+use crate::domain::simulate::ensemble::{Ensemble, population_of, run_all};
+use crate::domain::simulate::models::{self, MODELS, Model};
 use crate::domain::simulate::report::{Tally, table};
-use crate::domain::simulate::{Scenario, history, population};
+use crate::domain::simulate::{history, population};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct SimulateArgs {
@@ -30,9 +30,28 @@ pub struct SimulateArgs {
     /// policy's keys alone); default: the configured policy.
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
+    /// The population model to generate (`dunwell simulate --model all`
+    /// plays every schedule on every model and prints each one's regret);
+    /// default: today.
+    #[arg(long, value_name = "NAME|all", conflicts_with = "history")]
+    pub model: Option<String>,
     /// Print the figures (and the assumptions) as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The models `--model` names: one, or every one for `all`.
+fn chosen_models(name: Option<&str>) -> anyhow::Result<Vec<&'static Model>> {
+    match name {
+        None => Ok(vec![&MODELS[0]]),
+        Some("all") => Ok(MODELS.iter().collect()),
+        Some(name) => models::by_name(name).map(|m| vec![m]).ok_or_else(|| {
+            anyhow::anyhow!(
+                "--model: no model called {name:?}; the models are {}, or all",
+                models::names()
+            )
+        }),
+    }
 }
 
 /// The policy in `path`: a whole configuration file's `[policy]`, or a
@@ -44,39 +63,20 @@ pub fn policy_file(path: &std::path::Path) -> anyhow::Result<Policy> {
         .map_err(|errors| anyhow::anyhow!("{}:\n  {}", path.display(), errors.join("\n  ")))
 }
 
-/// The figures, one tally per strategy: the policy, then the baselines.
-pub fn run_all(
-    scenarios: &[Scenario],
-    policy: &Policy,
-    mut progress: impl FnMut(u64),
-) -> Vec<Tally> {
-    let caps = NetworkCaps::default();
-    let strategies = [
-        ("dunwell policy", Strategy::Policy(policy)),
-        ("days 3/7/14/21", Strategy::fixed_days(policy)),
-        ("8 in 14 days", Strategy::eight_in_fourteen_days(policy)),
-    ];
-    let mut tallies: Vec<Tally> = strategies
-        .iter()
-        .map(|(name, _)| Tally::new(name))
-        .collect();
-    for (i, scenario) in scenarios.iter().enumerate() {
-        for ((_, strategy), tally) in strategies.iter().zip(&mut tallies) {
-            tally.add(scenario, &play(scenario, strategy, &caps));
-        }
-        if i % 256 == 255 {
-            progress(256);
-        }
-    }
-    progress(scenarios.len() as u64 % 256);
-    tallies
-}
-
 pub fn run(config: &Config, args: &SimulateArgs) -> anyhow::Result<()> {
     let (policy, policy_source) = match &args.policy {
         Some(path) => (policy_file(path)?, path.display().to_string()),
         None => (config.policy.clone(), "the configuration".to_owned()),
     };
+    let chosen = chosen_models(args.model.as_deref())?;
+    let n = args.population.unwrap_or(20_000);
+    if args.history.is_none() && !(1..=5_000_000).contains(&n) {
+        bail!("--population must be 1 to 5000000, got {n}");
+    }
+    if chosen.len() > 1 {
+        return run_ensemble(&policy, &policy_source, &chosen, args.seed, n, args.json);
+    }
+    let model = chosen[0];
     let (scenarios, source) = match &args.history {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -90,17 +90,13 @@ pub fn run(config: &Config, args: &SimulateArgs) -> anyhow::Result<()> {
             let source = format!("{} failed invoices from {}", rows.len(), path.display());
             (rows, source)
         }
-        None => {
-            let n = args.population.unwrap_or(20_000);
-            if !(1..=5_000_000).contains(&n) {
-                bail!("--population must be 1 to 5000000, got {n}");
-            }
-            let rows: Vec<Scenario> = (0..n).map(|i| population::scenario(args.seed, i)).collect();
-            (
-                rows,
-                format!("{n} generated failed renewals (seed {})", args.seed),
-            )
-        }
+        None => (
+            population_of(model, args.seed, n),
+            format!(
+                "{n} generated failed renewals (seed {}, model {})",
+                args.seed, model.name
+            ),
+        ),
     };
     let bar = indicatif::ProgressBar::new(scenarios.len() as u64);
     bar.set_style(
@@ -115,7 +111,7 @@ pub fn run(config: &Config, args: &SimulateArgs) -> anyhow::Result<()> {
     let assumptions: Vec<&str> = if args.history.is_some() {
         HISTORY_ASSUMPTIONS.to_vec()
     } else {
-        population::ASSUMPTIONS.to_vec()
+        model_assumptions(model)
     };
     if args.json {
         let out = json!({
@@ -134,6 +130,58 @@ pub fn run(config: &Config, args: &SimulateArgs) -> anyhow::Result<()> {
     }
     println!();
     print!("{}", table(&tallies));
+    Ok(())
+}
+
+/// `today`'s assumptions, and what `model` changes.
+fn model_assumptions(model: &Model) -> Vec<&'static str> {
+    let mut all = population::ASSUMPTIONS.to_vec();
+    if model.name != models::TODAY.name {
+        all.push(model.differs);
+    }
+    all
+}
+
+/// `--model all`: every schedule on every model, with regrets.
+fn run_ensemble(
+    policy: &Policy,
+    policy_source: &str,
+    chosen: &[&'static Model],
+    seed: u64,
+    n: u64,
+    json: bool,
+) -> anyhow::Result<()> {
+    let bar = indicatif::ProgressBar::new(n * chosen.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} invoices, {eta} left")
+            .expect("a valid template"),
+    );
+    if json || n < 5_000 {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let ensemble = Ensemble::run(chosen, policy, seed, n, threads, &|k| bar.inc(k));
+    bar.finish_and_clear();
+    let source = format!("{n} generated failed renewals per model (seed {seed})");
+    if json {
+        let mut out = ensemble.to_json();
+        out["source"] = json!(source);
+        out["policy"] = json!(policy_source);
+        out["assumptions"] = json!(population::ASSUMPTIONS);
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    println!("{source}, policy from {policy_source}");
+    println!("model today assumes:");
+    for a in population::ASSUMPTIONS {
+        println!("  - {a}");
+    }
+    println!("the other models change one thing (skeptic: several):");
+    for m in chosen.iter().filter(|m| m.name != models::TODAY.name) {
+        println!("  - {}: {}", m.name, m.differs);
+    }
+    println!();
+    print!("{}", ensemble.table());
     Ok(())
 }
 

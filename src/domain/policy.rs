@@ -117,6 +117,9 @@ pub struct Retries {
     /// The policy's own cap on attempts on one card in any 30 days, on
     /// top of the networks' (`[policy.networks]`).
     pub max_per_card_30_days: u32,
+    /// The planner's own numbers (not a key: chosen for the worst case
+    /// over the population models, see `schedule::Tuning`).
+    pub tuning: crate::domain::schedule::Tuning,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -398,6 +401,7 @@ impl Default for Policy {
                 max_attempts: 8,
                 window_days: 21,
                 max_per_card_30_days: NETWORK_MAX_PER_CARD_30_DAYS,
+                tuning: crate::domain::schedule::Tuning::DEFAULT,
             },
             networks: NetworkCaps::PUBLISHED,
             stages: vec![
@@ -447,6 +451,7 @@ impl RawPolicy {
             max_per_card_30_days: raw
                 .max_per_card_30_days
                 .unwrap_or(default.retries.max_per_card_30_days),
+            tuning: default.retries.tuning,
         };
         if !(1..=60).contains(&retries.window_days) {
             error(

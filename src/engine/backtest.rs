@@ -13,7 +13,7 @@ use crate::domain::simulate::backtest::{Compared, compare};
 use crate::domain::simulate::history::{Row, scenario};
 use crate::domain::simulate::play::Played;
 use crate::domain::simulate::report::Tally;
-use crate::domain::simulate::{Scenario, population};
+use crate::domain::simulate::{Scenario, models, population};
 use crate::store::Store;
 use crate::store::policies::ClosedCase;
 
@@ -96,7 +96,7 @@ pub async fn compare_on(
     let proposed = Arc::new(proposed);
     tokio::task::spawn_blocking(move || {
         let generated: Vec<Scenario> = (0..POPULATION)
-            .map(|i| population::scenario(SEED, i))
+            .map(|i| population::scenario(&models::TODAY, SEED, i))
             .collect();
         Backtest {
             own: (!own.is_empty()).then(|| compare(&own, &running, &proposed)),

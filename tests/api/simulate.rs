@@ -77,7 +77,7 @@ async fn the_table_names_the_strategies_and_the_assumptions() {
     let (ok, stdout, stderr) = simulate(dir.path(), &["--population", "500"]).await;
     assert!(ok, "{stderr}");
     for needle in [
-        "500 generated failed renewals (seed 7)",
+        "500 generated failed renewals (seed 7, model today)",
         "assumptions:",
         "pay cycles",
         "dunwell policy",
@@ -91,13 +91,91 @@ async fn the_table_names_the_strategies_and_the_assumptions() {
 }
 
 #[tokio::test]
+async fn every_model_prints_its_assumptions_and_every_schedule_its_regret() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--model", "all", "--population", "400", "--json"];
+    let (ok, stdout, stderr) = simulate(dir.path(), &args).await;
+    assert!(ok, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let models = report["models"].as_array().unwrap();
+    assert!(models.len() >= 5, "{report}");
+    let names: Vec<&str> = models.iter().map(|m| m["name"].as_str().unwrap()).collect();
+    for name in [
+        "today",
+        "off-payday",
+        "mixed-cycles",
+        "long-blocks",
+        "responsive",
+        "unresponsive",
+    ] {
+        assert!(names.contains(&name), "{names:?}");
+    }
+    for model in models {
+        assert!(!model["assumes"].as_str().unwrap().is_empty());
+        let strategies = model["strategies"].as_array().unwrap();
+        assert_eq!(strategies.len(), 5, "{model}");
+        let best = strategies
+            .iter()
+            .map(|s| s["revenue_share"].as_f64().unwrap())
+            .fold(0.0, f64::max);
+        for s in strategies {
+            let regret = s["regret_points"].as_f64().unwrap();
+            let by_hand = (best - s["revenue_share"].as_f64().unwrap()) * 100.0;
+            assert!((regret - by_hand).abs() < 1e-9, "{s}");
+        }
+    }
+    let worst = &report["worst_regret_points"];
+    for name in [
+        "dunwell policy",
+        "days 3/7/14/21",
+        "days 3/7/14/21 + new card",
+        "8 in 14 days",
+        "plain rule set",
+    ] {
+        assert!(worst[name].as_f64().unwrap() >= 0.0, "{name}: {worst}");
+    }
+
+    // The text: each model's assumptions, then the tables.
+    let (ok, text_out, stderr) =
+        simulate(dir.path(), &["--model", "all", "--population", "300"]).await;
+    assert!(ok, "{stderr}");
+    for needle in [
+        "long-blocks: ",
+        "regret (points of revenue",
+        "worst",
+        "median days to recovery",
+    ] {
+        assert!(text_out.contains(needle), "{needle} missing:\n{text_out}");
+    }
+    // One model alone prints what it changes among the assumptions.
+    let (ok, one, stderr) = simulate(
+        dir.path(),
+        &["--model", "off-payday", "--population", "300"],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    assert!(
+        one.contains("model off-payday") && one.contains("15% on any other day"),
+        "{one}"
+    );
+    // A name that is not a model gets the list.
+    let (ok, _, stderr) = simulate(dir.path(), &["--model", "sunny"]).await;
+    assert!(!ok);
+    assert!(
+        stderr.contains("no model called \"sunny\"") && stderr.contains("skeptic"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
 async fn a_history_file_is_played_as_written_with_hand_checked_baselines() {
     let dir = tempfile::tempdir().unwrap();
     // 1. Funds, paid on Sunday 8 March (money from that day for 5 days):
     //    days 3/7/14/21 fails on day 3 and takes it on day 7 (2 attempts);
     //    8 in 14 days fails at 1.75 and 3.5 days, takes it at 5.25 (3).
-    // 2. Expired card replaced on 5 March: every schedule charges the
-    //    new card at once (1 attempt) and recovers.
+    // 2. Expired card replaced on 5 March: days 3/7/14/21 charges the new
+    //    card at its next slot (day 3, 6 March), the others at once (1
+    //    attempt each); all recover.
     // 3. Funds, never paid: 4 attempts, 8 attempts.
     let csv = "failed_at,decline_code,amount,currency,country,paid_at\n\
                2026-03-03T15:00:00Z,insufficient_funds,50.00,usd,,2026-03-08T12:00:00Z\n\
@@ -113,6 +191,17 @@ async fn a_history_file_is_played_as_written_with_hand_checked_baselines() {
     assert!(
         (fixed["revenue_share"].as_f64().unwrap() - 0.7).abs() < 1e-9,
         "{fixed}"
+    );
+    let at_once = strategy(&report, "days 3/7/14/21 + new card");
+    assert_eq!(at_once["recovered"], 2);
+    assert_eq!(at_once["attempts"], 2 + 1 + 4);
+    // Medians of two recoveries: the later one (day 7 for both) — the
+    // means tell the new card's day apart: (7 + 3) / 2 and (7 + 1.8) / 2.
+    let mean = |s: &Value| s["mean_days_to_recover"].as_f64().unwrap();
+    assert!((mean(fixed) - 5.0).abs() < 0.01, "{fixed}");
+    assert!(
+        (mean(at_once) - (7.0 + 43.0 / 24.0) / 2.0).abs() < 0.01,
+        "{at_once}"
     );
     let even = strategy(&report, "8 in 14 days");
     assert_eq!(even["recovered"], 2);

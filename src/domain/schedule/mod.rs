@@ -22,13 +22,14 @@
 mod calendar;
 mod funds;
 mod spread;
+mod tuning;
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 use chrono_tz::Tz;
 
 pub use calendar::{local_morning, stage_email_at};
 pub use funds::learned_payday;
-pub use spread::FIRST_RETRY_DAYS;
+pub use tuning::Tuning;
 
 use super::decline::{Classification, DeclineCategory, is_generic};
 use super::learned::Estimates;
@@ -74,6 +75,10 @@ pub struct PlanInput<'a> {
     pub card_elsewhere: &'a [DateTime<Utc>],
 }
 
+/// Gaps after a transient decline that is not generic (an issuer or
+/// processing error), by how many transient declines so far.
+const TRANSIENT_BACKOFF_HOURS: [i64; 5] = [4, 12, 24, 48, 72];
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NextRetry {
     At {
@@ -91,11 +96,6 @@ pub enum NextRetry {
         reason: String,
     },
 }
-
-/// Short back-offs a generic decline gets before it is treated as funds.
-const GENERIC_SHORT_TRIES: usize = 2;
-/// Gaps after a transient decline, by how many transient declines so far.
-const TRANSIENT_BACKOFF_HOURS: [i64; 5] = [4, 12, 24, 48, 72];
 
 impl PlanInput<'_> {
     fn card_ledger(&self) -> Vec<DateTime<Utc>> {
@@ -179,8 +179,12 @@ impl PlanInput<'_> {
             self.last_attempt(),
             earliest,
             self.window_end(),
-            spread::tries_to_spread(self.policy.retries.max_attempts, self.retries_made),
-            first_retry,
+            spread::tries_to_spread(
+                self.policy.retries.tuning.spread_tries,
+                self.policy.retries.max_attempts,
+                self.retries_made,
+            ),
+            first_retry.then_some(self.policy.retries.tuning.first_retry_days),
         )
     }
 
@@ -253,6 +257,7 @@ pub fn next_retry(input: &PlanInput<'_>) -> NextRetry {
     let (earliest, mut why) = input.network_floor(input.now.max(last));
     let salt = input.retries_made + 1;
     let tz = input.timezone;
+    let tuning = &policy.retries.tuning;
 
     // Generic declines: one short back-off first (a passing block), then
     // paydays (a funds decline in disguise).
@@ -262,7 +267,7 @@ pub fn next_retry(input: &PlanInput<'_>) -> NextRetry {
         .skip(1)
         .filter(|a| a.category == DeclineCategory::Transient)
         .count()
-        >= GENERIC_SHORT_TRIES;
+        >= tuning.generic_short_tries;
     let generic = latest.category == DeclineCategory::Transient && is_generic(&latest.code);
     let aim_at_payday = latest.category == DeclineCategory::Funds || (generic && generic_retried);
 
@@ -340,12 +345,16 @@ pub fn next_retry(input: &PlanInput<'_>) -> NextRetry {
             .filter(|a| a.category == DeclineCategory::Transient)
             .count()
             .max(1);
-        let hours =
-            TRANSIENT_BACKOFF_HOURS[(transient_so_far - 1).min(TRANSIENT_BACKOFF_HOURS.len() - 1)];
+        let backoff: &[i64] = if generic {
+            &tuning.generic_backoff_hours
+        } else {
+            &TRANSIENT_BACKOFF_HOURS
+        };
+        let hours = backoff[(transient_so_far - 1).min(backoff.len() - 1)];
         why.push(if generic {
             format!(
-                "`{}` says little: a short back-off ({hours} h) in case the block passes, paydays after {GENERIC_SHORT_TRIES}",
-                latest.code
+                "`{}` says little: a short back-off ({hours} h) in case the block passes, paydays after {}",
+                latest.code, tuning.generic_short_tries
             )
         } else {
             format!("transient decline: backing off {hours} h")

@@ -1,11 +1,12 @@
 //! The floor under the payday theory. A theory of when money appears can
 //! be wrong about a customer (money also comes from transfers, top-ups,
 //! limits that reset; pay cycles differ from the country's norm), so it
-//! may pull a try sooner but never removes one: `SPREAD_TRIES` are spread
-//! evenly over the window's business mornings, and a funds retry that no
-//! payday would bring soon comes by then anyway; while the budget allows,
-//! one try stays planned for the rest of the window. A funds decline's
-//! first retry comes within `FIRST_RETRY_DAYS` of the failure.
+//! may pull a try sooner but never removes one: `Tuning::spread_tries` are
+//! spread evenly over the window's business mornings, and a funds retry
+//! that no payday would bring soon comes by then anyway; while the budget
+//! allows, one try stays planned for the rest of the window. A funds
+//! decline's first retry comes within `Tuning::first_retry_days` of the
+//! failure.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -13,21 +14,13 @@ use chrono_tz::Tz;
 use super::calendar::{local_date, local_morning_before};
 use crate::domain::paydays::is_business_day;
 
-/// A funds decline's first retry comes before this many days have passed
-/// since the failure, whatever the paydays say.
-pub const FIRST_RETRY_DAYS: i64 = 4;
-
-/// The tries the spread plans over a whole window: as many as the plain
-/// days-3/7/14/21 schedule makes, so the floor is never sparser than that
-/// baseline whatever the customers are like. Tries a payday brings on top
-/// count against it; while the policy's budget allows, one try stays
-/// planned for the rest of the window, so a case never ends early.
-pub const SPREAD_TRIES: u32 = 4;
-
-/// How many tries the spread shares the rest of the window among.
-pub fn tries_to_spread(max_attempts: u32, retries_made: u32) -> u32 {
+/// How many tries the spread shares the rest of the window among: the
+/// tries it plans over a whole window (`spread_tries`) less those made —
+/// tries a payday brings count against it —, and while the policy's budget
+/// allows, at least one, so a case never ends early.
+pub fn tries_to_spread(spread_tries: u32, max_attempts: u32, retries_made: u32) -> u32 {
     let budget = max_attempts.saturating_sub(retries_made);
-    SPREAD_TRIES.saturating_sub(retries_made).max(1).min(budget)
+    spread_tries.saturating_sub(retries_made).max(1).min(budget)
 }
 
 /// The spread's next try.
@@ -45,7 +38,8 @@ pub struct Spread {
 /// the business mornings left in the window (never the local day of the
 /// last try, none before `earliest`) shared evenly by the tries left, so
 /// that the last of them lands on the window's last morning; pulled in to
-/// a morning before `FIRST_RETRY_DAYS` for the first retry.
+/// a morning before `first_retry_days` for the first retry (given for the
+/// first retry of a funds decline only).
 #[allow(clippy::too_many_arguments)]
 pub fn slot(
     tz: Tz,
@@ -56,7 +50,7 @@ pub fn slot(
     earliest: DateTime<Utc>,
     window_end: DateTime<Utc>,
     tries_left: u32,
-    first_retry: bool,
+    first_retry_days: Option<i64>,
 ) -> Option<Spread> {
     if tries_left == 0 || earliest >= window_end {
         return None;
@@ -74,8 +68,8 @@ pub fn slot(
     // The tries after this one need `tries - 1` mornings after it.
     let last_fitting = mornings.len().saturating_sub(tries).max(index);
     let mut payday_until = mornings[(index + 1).min(last_fitting)];
-    if first_retry {
-        let deadline = first_failed + Duration::days(FIRST_RETRY_DAYS);
+    if let Some(days) = first_retry_days {
+        let deadline = first_failed + Duration::days(days);
         if payday_until >= deadline {
             payday_until = even;
         }
@@ -84,7 +78,7 @@ pub fn slot(
                 return Some(Spread {
                     at: *at,
                     reason: format!(
-                        "the first retry comes within {FIRST_RETRY_DAYS} days of the failure, whatever the paydays say"
+                        "the first retry comes within {days} days of the failure, whatever the paydays say"
                     ),
                     payday_until: *at,
                 });
@@ -150,13 +144,17 @@ fn day_start(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::domain::schedule::Tuning;
 
     #[test]
     fn the_readme_states_the_floor() {
+        let t = Tuning::DEFAULT;
         crate::readme_claims::assert_readme_says(&[
-            format!("first retry comes within {FIRST_RETRY_DAYS} days of the failure"),
-            format!("a floor: {SPREAD_TRIES} tries spread evenly"),
+            format!(
+                "first retry comes within {} days of the failure",
+                t.first_retry_days
+            ),
+            format!("a floor: {} tries spread evenly", t.spread_tries),
         ]);
     }
 }

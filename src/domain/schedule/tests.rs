@@ -39,7 +39,12 @@ impl Case<'_> {
     }
 
     fn plan_at(&self, now: DateTime<Utc>) -> NextRetry {
-        let policy = Policy::default();
+        self.plan_with(now, Tuning::DEFAULT)
+    }
+
+    fn plan_with(&self, now: DateTime<Utc>, tuning: Tuning) -> NextRetry {
+        let mut policy = Policy::default();
+        policy.retries.tuning = tuning;
         let latest = classified(self.code);
         next_retry(&PlanInput {
             case_key: "case_1",
@@ -163,7 +168,10 @@ fn funds_declines_aim_at_the_countrys_paydays_in_the_local_morning() {
         payday.is_some_and(|(_, why)| why.contains("a payday for")),
         "{tries:?}"
     );
-    assert!(tries.len() >= spread::SPREAD_TRIES as usize, "{tries:?}");
+    assert!(
+        tries.len() >= Tuning::DEFAULT.spread_tries as usize,
+        "{tries:?}"
+    );
 }
 
 #[test]
@@ -213,8 +221,9 @@ fn never_the_same_local_day_as_the_last_try() {
     assert!(tries.windows(2).all(|w| w[0].0 < w[1].0), "{tries:?}");
 }
 
-#[test]
-fn generic_declines_get_short_back_offs_then_paydays() {
+/// The first three retries of a `do_not_honor` failing Tue 3 March 2026
+/// in New York, with `tuning`.
+fn generic_walk(tuning: Tuning) -> Vec<(NaiveDate, String)> {
     let mut case = Case {
         code: "do_not_honor",
         attempts: failed("2026-03-03T15:00:00Z", DeclineCategory::Transient),
@@ -225,7 +234,7 @@ fn generic_declines_get_short_back_offs_then_paydays() {
     };
     let mut days = Vec::new();
     for _ in 0..3 {
-        let next = case.plan();
+        let next = case.plan_with(utc(case.now), tuning);
         let when = at(&next);
         days.push((
             when.with_timezone(&NY).date_naive(),
@@ -236,8 +245,34 @@ fn generic_declines_get_short_back_offs_then_paydays() {
             category: DeclineCategory::Transient,
         });
     }
+    days
+}
+
+#[test]
+fn generic_declines_go_to_paydays_under_the_default() {
+    // A second try within a day rarely pays when the block lasts (the
+    // `long-blocks` model): the default aims at the payday at once, Friday
+    // 6 March, then spreads the rest.
+    let days = generic_walk(Tuning::DEFAULT);
+    assert_eq!(days[0].0, date(2026, 3, 6), "{days:?}");
+    assert!(days[0].1.contains("funds decline in disguise"), "{days:?}");
+    assert!(days.windows(2).all(|w| w[0].0 < w[1].0), "{days:?}");
+    assert!(
+        !days.iter().any(|d| d.1.contains("short back-off")),
+        "{days:?}"
+    );
+}
+
+#[test]
+fn generic_declines_may_get_short_back_offs_then_paydays() {
+    let tuning = Tuning {
+        generic_short_tries: 2,
+        generic_backoff_hours: [4, 12],
+        ..Tuning::DEFAULT
+    };
+    let days = generic_walk(tuning);
     assert_eq!(days[0].0, date(2026, 3, 4), "{days:?}");
-    assert!(days[0].1.contains("short back-off"), "{days:?}");
+    assert!(days[0].1.contains("short back-off (4 h)"), "{days:?}");
     assert_eq!(days[1].0, date(2026, 3, 5), "{days:?}");
     // The third is a payday: Friday 6 March.
     assert_eq!(days[2].0, date(2026, 3, 6), "{days:?}");
@@ -629,11 +664,11 @@ fn the_cards_attempts_for_other_invoices_count_too() {
 
 proptest::proptest! {
     /// No early give-up: a soft decline that keeps failing is tried at
-    /// least `SPREAD_TRIES` times (or its budget, or the business mornings
+    /// least `Tuning::spread_tries` times (or its budget, or the business mornings
     /// the window has), and never ends while its budget allows a try and a
     /// business morning is left, from any date, in any zone and country,
     /// whatever the paydays; a funds decline's first retry comes within
-    /// `FIRST_RETRY_DAYS`.
+    /// `Tuning::first_retry_days`.
     #[test]
     fn a_soft_decline_uses_its_budget_while_the_window_lasts(
         start in 1_767_225_600i64..1_830_297_600, // 2026 and 2027
@@ -704,7 +739,7 @@ proptest::proptest! {
             .take_while(|d| *d < last_day)
             .filter(|d| is_business_day(*d))
             .count();
-        let can = (max_attempts.min(spread::SPREAD_TRIES) as usize).min(inside);
+        let can = (max_attempts.min(Tuning::DEFAULT.spread_tries) as usize).min(inside);
         // Never ended while the budget allows a try and a business morning
         // is left after the last try's day.
         let last_try_day = attempts.last().unwrap().at.with_timezone(&zone).date_naive();
@@ -723,7 +758,7 @@ proptest::proptest! {
             attempts.iter().map(|a| a.at.with_timezone(&zone).to_string()).collect::<Vec<_>>()
         );
         if latest.category == DeclineCategory::Funds && can > 0 {
-            let deadline = first + Duration::days(FIRST_RETRY_DAYS);
+            let deadline = first + Duration::days(Tuning::DEFAULT.first_retry_days);
             let morning_before = first_day
                 .iter_days()
                 .skip(1)

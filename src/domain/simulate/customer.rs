@@ -18,6 +18,9 @@ pub enum Truth {
     Funds { cycle: PayCycle, p_cover: f64 },
     /// The issuer's passing trouble: each later attempt succeeds with `p`.
     Passing { p: f64 },
+    /// An issuer block until `until`: a try inside it pays with `p / 20`,
+    /// after it with `p`.
+    Blocked { until: DateTime<Utc>, p: f64 },
     /// This card will never be approved again.
     Dead,
     /// The bank wants the customer to authenticate the payment.
@@ -42,6 +45,9 @@ pub struct Customer {
     pub seed: u64,
     /// Chance a card the customer adds is approved.
     pub new_card_approved: f64,
+    /// Chance a funds-short customer has the money on a local day that is
+    /// not right after a payday (a transfer, a refund, a top-up).
+    pub off_payday: f64,
 }
 
 /// What a customer does after reading an email.
@@ -59,9 +65,6 @@ pub enum Reaction {
 const DEPOSIT_HOUR: u32 = 5;
 /// The mean number of days a payday's balance still covers the invoice.
 const COVER_DAYS_MEAN: f64 = 5.0;
-/// Chance a funds-short customer has the money on a day that is not right
-/// after a payday (a transfer, a refund).
-const OFF_PAYDAY_CHANCE: f64 = 0.03;
 
 fn salt(kind: u64, n: u64) -> u64 {
     kind.wrapping_mul(0x1000_0000_01b3) ^ n
@@ -91,6 +94,10 @@ impl Customer {
                 } else {
                     p
                 };
+                self.draw(1, u64::from(attempt)).chance(p)
+            }
+            Truth::Blocked { until, p } => {
+                let p = if at < until { p / 20.0 } else { p };
                 self.draw(1, u64::from(attempt)).chance(p)
             }
             Truth::Funds { cycle, p_cover } => self.has_money(failed_at, at, cycle, p_cover),
@@ -132,7 +139,7 @@ impl Customer {
             }
         }
         let ordinal = (local.date_naive() - failed_day).num_days().max(0) as u64;
-        self.draw(3, ordinal).chance(OFF_PAYDAY_CHANCE)
+        self.draw(3, ordinal).chance(self.off_payday)
     }
 
     /// Whether the `n`-th charge on a card the customer added is approved.
@@ -170,7 +177,7 @@ impl Customer {
                     (Reaction::PaysInvoice, 0.05)
                 }
             }
-            Truth::Passing { .. } => (Reaction::NewCard, 0.04),
+            Truth::Passing { .. } | Truth::Blocked { .. } => (Reaction::NewCard, 0.04),
             Truth::Window { .. } => return None,
         };
         if !rng.chance((base * urgency * self.responsiveness).min(0.95)) {
@@ -188,7 +195,7 @@ impl Customer {
         match self.truth {
             Truth::Funds { cycle, p_cover } => self.has_money(failed_at, at, cycle, p_cover),
             Truth::Window { from, until } => from <= at && at < until,
-            Truth::Passing { .. } | Truth::Authenticate => true,
+            Truth::Passing { .. } | Truth::Blocked { .. } | Truth::Authenticate => true,
             Truth::Dead => false,
         }
     }
@@ -221,6 +228,7 @@ mod tests {
                 tz: chrono_tz::UTC,
                 responsiveness: 1.0,
                 new_card_approved: 0.9,
+                off_payday: 0.03,
                 seed,
             };
             let gap = Duration::days(1);
@@ -240,6 +248,7 @@ mod tests {
             tz: chrono_tz::UTC,
             responsiveness: 1.0,
             new_card_approved: 0.9,
+            off_payday: 0.03,
             seed: 9,
         };
         let at = utc("2026-03-06T11:00:00Z");
@@ -258,6 +267,7 @@ mod tests {
                 tz: chrono_tz::UTC,
                 responsiveness: 1.0,
                 new_card_approved: 0.9,
+                off_payday: 0.03,
                 seed,
             };
             assert!(!c.charge_old_card(

@@ -109,6 +109,7 @@ pub fn scenario(row: &Row, key: String, seed: u64) -> Scenario {
             responsiveness: 0.0,
             seed,
             new_card_approved: 1.0,
+            off_payday: 0.0,
         },
         scripted,
     }

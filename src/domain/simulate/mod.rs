@@ -4,8 +4,11 @@
 //! history), beside two plain baselines, and count what came back. Pure.
 
 pub mod backtest;
+pub mod choose;
 pub mod customer;
+pub mod ensemble;
 pub mod history;
+pub mod models;
 pub mod play;
 pub mod population;
 pub mod report;

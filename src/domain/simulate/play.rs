@@ -3,7 +3,8 @@
 //! The customer answers charges and emails; every attempt is checked
 //! against the networks' rules by `networks::violation`.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, TimeZone, Utc, Weekday};
+use chrono_tz::Tz;
 
 use super::Scenario;
 use super::customer::Reaction;
@@ -19,37 +20,73 @@ use crate::domain::zones;
 pub enum Strategy<'a> {
     /// dunwell's planner with this policy.
     Policy(&'a Policy),
-    /// Retries at fixed offsets from the failure (skipping hard declines
-    /// and requests to authenticate), with the policy's emails and final
-    /// action: what a plain billing system does.
-    Fixed {
+    /// A plain schedule (skipping hard declines and requests to
+    /// authenticate), with the policy's emails and final action: what a
+    /// plain billing system does.
+    Plain {
         policy: &'a Policy,
-        offsets: Vec<Duration>,
+        rule: Plain,
+        /// Charge a card the customer adds at once (otherwise at the
+        /// schedule's next slot).
+        on_new_card: bool,
     },
 }
+
+/// Where a plain schedule puts its retries.
+#[derive(Debug, Clone)]
+pub enum Plain {
+    /// At fixed offsets from the failure.
+    Offsets(Vec<Duration>),
+    /// A plain rule set: funds declines on the next payday-like day (a
+    /// Friday, the 1st, the 15th or the month's last day) at 10:00 in the
+    /// customer's zone, a day or more after the last try; any other soft
+    /// decline every 60 hours; at most `RULE_TRIES`, inside the policy's
+    /// window.
+    Rules,
+}
+
+/// Retries the plain rule set makes at most.
+pub const RULE_TRIES: u32 = 4;
+/// The rule set's gap after a decline that is not for funds.
+const RULE_GAP: Duration = Duration::hours(60);
 
 impl<'a> Strategy<'a> {
     pub fn policy(&self) -> &'a Policy {
         match self {
-            Self::Policy(policy) | Self::Fixed { policy, .. } => policy,
+            Self::Policy(policy) | Self::Plain { policy, .. } => policy,
         }
     }
 
-    /// Days 3, 7, 14 and 21 after the failure.
-    pub fn fixed_days(policy: &'a Policy) -> Self {
-        Self::Fixed {
+    /// Days 3, 7, 14 and 21 after the failure; a new card waits for the
+    /// next of them (`on_new_card`: charged at once).
+    pub fn fixed_days(policy: &'a Policy, on_new_card: bool) -> Self {
+        Self::Plain {
             policy,
-            offsets: [3, 7, 14, 21].map(Duration::days).to_vec(),
+            rule: Plain::Offsets([3, 7, 14, 21].map(Duration::days).to_vec()),
+            on_new_card,
         }
     }
 
-    /// Eight retries evenly spaced over 14 days.
+    /// Eight retries evenly spaced over 14 days; a new card is charged at
+    /// once.
     pub fn eight_in_fourteen_days(policy: &'a Policy) -> Self {
-        Self::Fixed {
+        Self::Plain {
             policy,
-            offsets: (1..=8)
-                .map(|i| Duration::minutes(i * 14 * 24 * 60 / 8))
-                .collect(),
+            rule: Plain::Offsets(
+                (1..=8)
+                    .map(|i| Duration::minutes(i * 14 * 24 * 60 / 8))
+                    .collect(),
+            ),
+            on_new_card: true,
+        }
+    }
+
+    /// The plain rule set (`Plain::Rules`); a new card is charged at once.
+    pub fn rules(policy: &'a Policy) -> Self {
+        Self::Plain {
+            policy,
+            rule: Plain::Rules,
+            on_new_card: true,
         }
     }
 }
@@ -69,12 +106,38 @@ pub struct Played {
 /// The plain schedule's own little machine, answering the same inputs
 /// with the same commands as the case machine.
 struct Fixed<'a> {
-    offsets: &'a [Duration],
+    rule: &'a Plain,
+    on_new_card: bool,
     failed_at: DateTime<Utc>,
+    window_end: DateTime<Utc>,
+    tz: Tz,
     next_offset: usize,
     retries: u32,
+    last_try: DateTime<Utc>,
     latest: Option<Classification>,
+    /// A retry is waiting.
+    scheduled: bool,
     done: bool,
+}
+
+/// The first payday-like day (a Friday, the 1st, the 15th, the month's
+/// last day) on or after `from`'s local date, at 10:00 in `tz`, no sooner
+/// than `from`.
+fn payday_like_morning(from: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
+    let mut day = from.with_timezone(&tz).date_naive();
+    loop {
+        let last_of_month = day.succ_opt().is_some_and(|next| next.day() == 1);
+        if day.weekday() == Weekday::Fri || matches!(day.day(), 1 | 15) || last_of_month {
+            let at = tz
+                .from_local_datetime(&day.and_hms_opt(10, 0, 0).expect("valid time"))
+                .earliest()
+                .map(|t| t.with_timezone(&Utc));
+            if let Some(at) = at.filter(|at| *at >= from) {
+                return at;
+            }
+        }
+        day = day.succ_opt().expect("valid date");
+    }
 }
 
 impl Fixed<'_> {
@@ -83,18 +146,42 @@ impl Fixed<'_> {
         if !retryable || self.done {
             return Vec::new();
         }
-        while let Some(offset) = self.offsets.get(self.next_offset) {
-            self.next_offset += 1;
-            let at = self.failed_at + *offset;
-            if at >= now {
-                return vec![Command::ScheduleRetry {
-                    attempt: self.retries + 1,
-                    at,
-                    reason: String::new(),
-                }];
+        let at = match self.rule {
+            Plain::Offsets(offsets) => loop {
+                let Some(offset) = offsets.get(self.next_offset) else {
+                    return Vec::new();
+                };
+                self.next_offset += 1;
+                let at = self.failed_at + *offset;
+                if at >= now {
+                    break at;
+                }
+            },
+            Plain::Rules => {
+                if self.retries >= RULE_TRIES {
+                    return Vec::new();
+                }
+                let funds = self
+                    .latest
+                    .as_ref()
+                    .is_some_and(|l| l.category == DeclineCategory::Funds);
+                let at = if funds {
+                    payday_like_morning(self.last_try.max(now) + Duration::days(1), self.tz)
+                } else {
+                    self.last_try.max(now) + RULE_GAP
+                };
+                if at >= self.window_end {
+                    return Vec::new();
+                }
+                at
             }
-        }
-        Vec::new()
+        };
+        self.scheduled = true;
+        vec![Command::ScheduleRetry {
+            attempt: self.retries + 1,
+            at,
+            reason: String::new(),
+        }]
     }
 
     fn apply(&mut self, input: Input, now: DateTime<Utc>, ctx: &Context<'_>) -> Vec<Command> {
@@ -117,14 +204,22 @@ impl Fixed<'_> {
                 }
                 EventInput::NewPaymentMethod { .. } => {
                     self.latest = None;
-                    vec![
-                        Command::CancelPendingRetries,
-                        Command::ScheduleRetry {
-                            attempt: self.retries + 1,
-                            at: now,
-                            reason: String::new(),
-                        },
-                    ]
+                    if self.on_new_card {
+                        self.scheduled = true;
+                        vec![
+                            Command::CancelPendingRetries,
+                            Command::ScheduleRetry {
+                                attempt: self.retries + 1,
+                                at: now,
+                                reason: String::new(),
+                            },
+                        ]
+                    } else if self.scheduled {
+                        // The new card waits for the retry already planned.
+                        Vec::new()
+                    } else {
+                        self.next(now)
+                    }
                 }
                 EventInput::Paid => {
                     self.done = true;
@@ -134,6 +229,8 @@ impl Fixed<'_> {
             },
             Input::RetryDeclined { attempt, decline } => {
                 self.retries = attempt;
+                self.last_try = now;
+                self.scheduled = false;
                 self.latest = Some(decline);
                 self.next(now)
             }
@@ -203,12 +300,20 @@ pub fn play(scenario: &Scenario, strategy: &Strategy<'_>, caps: &NetworkCaps) ->
     };
     let mut machine = match strategy {
         Strategy::Policy(_) => Machine::Case(Box::default()),
-        Strategy::Fixed { offsets, .. } => Machine::Fixed(Fixed {
-            offsets,
+        Strategy::Plain {
+            rule, on_new_card, ..
+        } => Machine::Fixed(Fixed {
+            rule,
+            on_new_card: *on_new_card,
             failed_at: scenario.failed_at,
+            window_end: scenario.failed_at
+                + Duration::days(i64::from(policy.retries.window_days.min(policy.final_.day))),
+            tz,
             next_offset: 0,
             retries: 0,
+            last_try: scenario.failed_at,
             latest: None,
+            scheduled: false,
             done: false,
         }),
     };

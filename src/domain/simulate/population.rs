@@ -8,6 +8,7 @@ use chrono_tz::Tz;
 
 use super::Scenario;
 use super::customer::{Customer, Truth};
+use super::models::{Cycles, Generic, Model};
 use super::rng::Rng;
 use crate::domain::events::DeclineDetails;
 use crate::domain::paydays::PayCycle;
@@ -78,21 +79,51 @@ fn true_zone(country: Option<&str>, rng: &mut Rng) -> Tz {
     *rng.pick(zones)
 }
 
-fn pay_cycle(country: Option<&str>, rng: &mut Rng) -> PayCycle {
-    let country = if rng.chance(0.1) {
-        None
-    } else {
-        country.or(Some("US"))
+/// Every cycle some country has, for a model that mixes them evenly.
+fn every_cycle() -> Vec<(PayCycle, f64)> {
+    use crate::domain::paydays::DayRule::{Day, LastBusinessDay};
+    let weeks = |weeks, weekday| PayCycle::Weeks {
+        weeks,
+        weekday,
+        phase: 0,
     };
-    let norms = crate::domain::paydays::country_norms(country);
-    let cycle = *rng.pick(&norms);
-    match cycle {
+    vec![
+        (weeks(1, Weekday::Fri), 1.0),
+        (weeks(2, Weekday::Fri), 1.0),
+        (weeks(2, Weekday::Thu), 1.0),
+        (weeks(4, Weekday::Fri), 1.0),
+        (PayCycle::Twice(Day(15), LastBusinessDay), 1.0),
+        (PayCycle::Monthly(Day(1)), 1.0),
+        (PayCycle::Monthly(Day(15)), 1.0),
+        (PayCycle::Monthly(Day(25)), 1.0),
+        (PayCycle::Monthly(LastBusinessDay), 1.0),
+    ]
+}
+
+/// A cycle from `norms`, its phase drawn when it alternates.
+fn draw_cycle(norms: &[(PayCycle, f64)], rng: &mut Rng) -> PayCycle {
+    match *rng.pick(norms) {
         PayCycle::Weeks { weeks, weekday, .. } => PayCycle::Weeks {
             weeks,
             weekday,
             phase: rng.below(u64::from(weeks)) as u32,
         },
         other => other,
+    }
+}
+
+/// The customer's pay cycle. A mixed model draws it from a side stream so
+/// the main one stays aligned with `today`'s.
+fn pay_cycle(country: Option<&str>, cycles: Cycles, rng: &mut Rng, side: Rng) -> PayCycle {
+    let country = if rng.chance(0.1) {
+        None
+    } else {
+        country.or(Some("US"))
+    };
+    let norm = draw_cycle(&crate::domain::paydays::country_norms(country), rng);
+    match cycles {
+        Cycles::CountryNorms => norm,
+        Cycles::Mixed => draw_cycle(&every_cycle(), &mut { side }),
     }
 }
 
@@ -164,8 +195,10 @@ const CODES: &[Code] = &[
     },
 ];
 
-/// The `index`-th invoice of a population seeded with `seed`.
-pub fn scenario(seed: u64, index: u64) -> Scenario {
+/// The `index`-th invoice of `model`'s population seeded with `seed`.
+/// Models share the draws they do not change: the same seed gives the
+/// same invoices, countries, codes and amounts under every model.
+pub fn scenario(model: &Model, seed: u64, index: u64) -> Scenario {
     let mut rng = Rng::stream(seed, index);
     let year_start = Utc
         .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
@@ -183,18 +216,31 @@ pub fn scenario(seed: u64, index: u64) -> Scenario {
     };
     let weights: Vec<(&str, f64)> = CODES.iter().map(|c| (c.code, c.weight)).collect();
     let code = *rng.pick(&weights);
-    let cycle = pay_cycle(country, &mut rng);
+    let side = Rng::stream(seed ^ 0xc1c1e, index);
+    let cycle = pay_cycle(country, model.cycles, &mut rng, side);
     let funds = Truth::Funds {
         cycle,
         p_cover: if rng.chance(0.25) { 0.2 } else { 0.8 },
     };
     let truth = match code {
         "insufficient_funds" | "card_velocity_exceeded" => funds,
-        "do_not_honor" | "generic_decline" => *rng.pick(&[
-            (funds, 0.5),
-            (Truth::Passing { p: 0.4 }, 0.25),
-            (Truth::Dead, 0.25),
-        ]),
+        "do_not_honor" | "generic_decline" => match model.generic {
+            Generic::Today => *rng.pick(&[
+                (funds, 0.5),
+                (Truth::Passing { p: 0.4 }, 0.25),
+                (Truth::Dead, 0.25),
+            ]),
+            Generic::LongBlocks => {
+                // A side stream: the main one stays aligned with `today`'s.
+                let days = 1.0 + 3.0 * Rng::stream(seed ^ 0xb10c, index).unit();
+                let lasts = Duration::minutes((days * 24.0 * 60.0) as i64);
+                let blocked = Truth::Blocked {
+                    until: failed_at + lasts,
+                    p: 0.7,
+                };
+                *rng.pick(&[(funds, 0.4), (blocked, 0.45), (Truth::Dead, 0.15)])
+            }
+        },
         "processing_error" | "issuer_not_available" | "try_again_later" => {
             Truth::Passing { p: 0.75 }
         }
@@ -207,16 +253,21 @@ pub fn scenario(seed: u64, index: u64) -> Scenario {
         card_brand: Some(brand.into()),
         ..Default::default()
     };
+    // Side streams for what depends on the truth: the main stream stays
+    // aligned across models.
+    let mut codes = Rng::stream(seed ^ 0x04e7_c0de, index);
     match (brand, truth) {
-        ("visa", Truth::Dead) if rng.chance(0.4) => {
+        ("visa", Truth::Dead) if codes.chance(0.4) => {
             decline.network_decline_code =
-                Some((*rng.pick(&[("14", 1.0), ("41", 1.0), ("43", 1.0), ("R1", 1.0)])).into());
+                Some((*codes.pick(&[("14", 1.0), ("41", 1.0), ("43", 1.0), ("R1", 1.0)])).into());
         }
-        ("mastercard", Truth::Dead) if rng.chance(0.4) => {
-            decline.network_advice_code = Some((*rng.pick(&[("03", 1.0), ("21", 1.0)])).into());
+        ("mastercard", Truth::Dead) if codes.chance(0.4) => {
+            decline.network_advice_code = Some((*codes.pick(&[("03", 1.0), ("21", 1.0)])).into());
         }
-        ("mastercard", Truth::Funds { .. } | Truth::Passing { .. }) if rng.chance(0.05) => {
-            decline.network_advice_code = Some(format!("{}", 24 + rng.below(7)));
+        ("mastercard", Truth::Funds { .. } | Truth::Passing { .. } | Truth::Blocked { .. })
+            if codes.chance(0.05) =>
+        {
+            decline.network_advice_code = Some(format!("{}", 24 + codes.below(7)));
         }
         _ => {}
     }
@@ -231,8 +282,9 @@ pub fn scenario(seed: u64, index: u64) -> Scenario {
                 .map(|d| d.and_time(failed_at.time()).and_utc())
         })
         .collect();
-    if matches!(truth, Truth::Funds { .. }) && rng.chance(0.3) {
-        for back in 1..=(1 + rng.below(2)) {
+    let mut earlier = Rng::stream(seed ^ 0x9a1d, index);
+    if matches!(truth, Truth::Funds { .. }) && earlier.chance(0.3) {
+        for back in 1..=(1 + earlier.below(2)) {
             let from = failed_at.date_naive() - Duration::days(30 * back as i64 + 10);
             let payday = (0..40)
                 .map(|i| from + Duration::days(i))
@@ -246,7 +298,7 @@ pub fn scenario(seed: u64, index: u64) -> Scenario {
     let responsiveness = if rng.chance(0.25) {
         0.0
     } else {
-        rng.log_normal(1.0, 0.4)
+        rng.log_normal(1.0, 0.4) * model.email
     };
     Scenario {
         key: format!("sim_{seed}_{index}"),
@@ -262,6 +314,7 @@ pub fn scenario(seed: u64, index: u64) -> Scenario {
             responsiveness,
             seed: rng.next_u64(),
             new_card_approved: 0.9,
+            off_payday: model.off_payday,
         },
         scripted: None,
     }
@@ -270,24 +323,25 @@ pub fn scenario(seed: u64, index: u64) -> Scenario {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::simulate::models::{MODELS, TODAY};
 
     #[test]
     fn a_seed_gives_the_same_population() {
-        let a: Vec<_> = (0..50).map(|i| scenario(7, i)).collect();
-        let b: Vec<_> = (0..50).map(|i| scenario(7, i)).collect();
+        let a: Vec<_> = (0..50).map(|i| scenario(&TODAY, 7, i)).collect();
+        let b: Vec<_> = (0..50).map(|i| scenario(&TODAY, 7, i)).collect();
         for (x, y) in a.iter().zip(&b) {
             assert_eq!(x.failed_at, y.failed_at);
             assert_eq!(x.decline, y.decline);
             assert_eq!(x.customer.truth, y.customer.truth);
             assert_eq!(x.amount_minor, y.amount_minor);
         }
-        assert_ne!(scenario(8, 0).failed_at, a[0].failed_at);
+        assert_ne!(scenario(&TODAY, 8, 0).failed_at, a[0].failed_at);
     }
 
     #[test]
     fn the_mix_matches_the_printed_assumptions() {
         let n = 20_000;
-        let all: Vec<_> = (0..n).map(|i| scenario(1, i)).collect();
+        let all: Vec<_> = (0..n).map(|i| scenario(&TODAY, 1, i)).collect();
         let share =
             |f: &dyn Fn(&Scenario) -> bool| all.iter().filter(|s| f(s)).count() as f64 / n as f64;
         let funds = share(&|s| s.decline.decline_code.as_deref() == Some("insufficient_funds"));
@@ -296,5 +350,57 @@ mod tests {
         assert!((0.33..0.39).contains(&us), "{us}");
         let visa = share(&|s| s.decline.card_brand.as_deref() == Some("visa"));
         assert!((0.52..0.58).contains(&visa), "{visa}");
+    }
+
+    #[test]
+    fn models_share_the_invoices_and_differ_in_what_they_say_they_change() {
+        let n = 4_000;
+        let today: Vec<_> = (0..n).map(|i| scenario(&TODAY, 3, i)).collect();
+        for model in MODELS {
+            let other: Vec<_> = (0..n).map(|i| scenario(model, 3, i)).collect();
+            for (a, b) in today.iter().zip(&other) {
+                assert_eq!(a.failed_at, b.failed_at, "{}", model.name);
+                assert_eq!(a.amount_minor, b.amount_minor);
+                assert_eq!(a.customer.seed, b.customer.seed);
+                assert_eq!(a.decline.decline_code, b.decline.decline_code);
+                assert_eq!(a.country, b.country);
+                assert_eq!(b.customer.off_payday, model.off_payday);
+            }
+            let blocked = other
+                .iter()
+                .filter(|s| matches!(s.customer.truth, Truth::Blocked { .. }))
+                .count();
+            assert_eq!(blocked > 0, model.generic == Generic::LongBlocks);
+            let monthly_last = |all: &[Scenario]| {
+                all.iter()
+                    .filter(|s| {
+                        s.country.as_deref() == Some("DE")
+                            && matches!(
+                                s.customer.truth,
+                                Truth::Funds {
+                                    cycle: PayCycle::Monthly(
+                                        crate::domain::paydays::DayRule::LastBusinessDay
+                                    ),
+                                    ..
+                                }
+                            )
+                    })
+                    .count()
+            };
+            // Germans are mostly paid on the month's last business day,
+            // unless the model mixes cycles evenly.
+            let de_funds = other
+                .iter()
+                .filter(|s| {
+                    s.country.as_deref() == Some("DE")
+                        && matches!(s.customer.truth, Truth::Funds { .. })
+                })
+                .count();
+            let share = monthly_last(&other) as f64 / de_funds as f64;
+            match model.cycles {
+                Cycles::CountryNorms => assert!(share > 0.5, "{} {share}", model.name),
+                Cycles::Mixed => assert!(share < 0.25, "{} {share}", model.name),
+            }
+        }
     }
 }

@@ -9,8 +9,8 @@ use serde::Deserialize;
 
 use super::charts::{Row, rows};
 use super::{Frame, page};
-use crate::domain::simulate::population;
 use crate::domain::simulate::report::Tally;
+use crate::domain::simulate::{ensemble, models, population};
 use crate::state::AppState;
 
 /// The dashboard runs at most this many invoices per request.
@@ -108,8 +108,8 @@ pub async fn show(state: web::Data<AppState>, params: web::Query<SimulateParams>
     }
     let policy = state.engine.policy().clone();
     let tallies = web::block(move || {
-        let scenarios: Vec<_> = (0..n).map(|i| population::scenario(seed, i)).collect();
-        crate::simulate::run_all(&scenarios, &policy, |_| {})
+        let scenarios = ensemble::population_of(&models::TODAY, seed, n);
+        ensemble::run_all(&scenarios, &policy, |_| {})
     })
     .await;
     let Ok(tallies) = tallies else {
