@@ -12,7 +12,7 @@ use crate::domain::policy::Policy;
 use crate::domain::simulate::ensemble::{Ensemble, population_of, run_all};
 use crate::domain::simulate::models::{self, MODELS, Model};
 use crate::domain::simulate::report::{Tally, table};
-use crate::domain::simulate::{history, population};
+use crate::domain::simulate::{history, learn, population};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct SimulateArgs {
@@ -35,6 +35,11 @@ pub struct SimulateArgs {
     /// default: today.
     #[arg(long, value_name = "NAME|all", conflicts_with = "history")]
     pub model: Option<String>,
+    /// Replay the model's year month by month, the planner learning from
+    /// the retries finished before each month, beside the same policy
+    /// without learning and the month's best plain schedule.
+    #[arg(long, conflicts_with_all = ["history", "json"])]
+    pub learn: bool,
     /// Print the figures (and the assumptions) as JSON.
     #[arg(long)]
     pub json: bool,
@@ -72,6 +77,19 @@ pub fn run(config: &Config, args: &SimulateArgs) -> anyhow::Result<()> {
     let n = args.population.unwrap_or(20_000);
     if args.history.is_none() && !(1..=5_000_000).contains(&n) {
         bail!("--population must be 1 to 5000000, got {n}");
+    }
+    if args.learn {
+        let [model] = chosen[..] else {
+            bail!("--learn replays one model: name it with --model");
+        };
+        println!(
+            "{n} generated failed renewals (seed {}, model {}) over 2026, policy from {policy_source}",
+            args.seed, model.name
+        );
+        println!("each month plans with what the retries finished before it taught:\n");
+        let months = learn::replay(&population_of(model, args.seed, n), &policy);
+        print!("{}", learn::table(&months));
+        return Ok(());
     }
     if chosen.len() > 1 {
         return run_ensemble(&policy, &policy_source, &chosen, args.seed, n, args.json);

@@ -17,7 +17,7 @@ const PRIOR_WEIGHT: f64 = 30.0;
 const CODE_MIN: u32 = 50;
 
 /// Retries counted in one local hour of some day.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     pub category: DeclineCategory,
     pub code: Option<String>,
@@ -135,6 +135,25 @@ impl Estimates {
             .filter(|((_, code), _)| code.is_none())
             .map(|(_, t)| t.tries)
             .sum()
+    }
+
+    /// How often a retry of `code` (of `category`: the category's figure
+    /// until the code has `CODE_MIN` outcomes of its own) paid here,
+    /// whenever it was made, shrunk toward `prior`.
+    pub fn category_rate(&self, category: DeclineCategory, code: &str, prior: f64) -> Estimate {
+        let by_code: Key = (category, Some(code.to_owned()));
+        let tally = match self.overall.get(&by_code) {
+            Some(t) if t.tries >= CODE_MIN => *t,
+            _ => self
+                .overall
+                .get(&(category, None))
+                .copied()
+                .unwrap_or_default(),
+        };
+        Estimate {
+            rate: tally.shrunk(prior),
+            outcomes: tally.tries,
+        }
     }
 
     /// How likely a retry of `category` (`code`) at `local` succeeds, from

@@ -168,6 +168,26 @@ async fn every_model_prints_its_assumptions_and_every_schedule_its_regret() {
 }
 
 #[tokio::test]
+async fn learning_replays_the_year_month_by_month() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--model", "off-payday", "--learn", "--population", "1200"];
+    let (ok, stdout, stderr) = simulate(dir.path(), &args).await;
+    assert!(ok, "{stderr}");
+    for needle in [
+        "model off-payday",
+        "learned from",
+        "without learning",
+        "2026-01",
+        "2026-12",
+    ] {
+        assert!(stdout.contains(needle), "{needle} missing:\n{stdout}");
+    }
+    let (ok, _, stderr) = simulate(dir.path(), &["--model", "all", "--learn"]).await;
+    assert!(!ok);
+    assert!(stderr.contains("--learn replays one model"), "{stderr}");
+}
+
+#[tokio::test]
 async fn a_history_file_is_played_as_written_with_hand_checked_baselines() {
     let dir = tempfile::tempdir().unwrap();
     // 1. Funds, paid on Sunday 8 March (money from that day for 5 days):

@@ -29,7 +29,7 @@ use chrono_tz::Tz;
 
 pub use calendar::{local_morning, stage_email_at};
 pub use funds::learned_payday;
-pub use tuning::Tuning;
+pub use tuning::{MORE_TRIES_FROM, PRIOR_RETRY_PAYS, Tuning};
 
 use super::decline::{Classification, DeclineCategory, is_generic};
 use super::learned::Estimates;
@@ -180,11 +180,37 @@ impl PlanInput<'_> {
             earliest,
             self.window_end(),
             spread::tries_to_spread(
-                self.policy.retries.tuning.spread_tries,
+                self.floor_tries().0,
                 self.policy.retries.max_attempts,
                 self.retries_made,
             ),
             first_retry.then_some(self.policy.retries.tuning.first_retry_days),
+        )
+    }
+
+    /// The tries the floor spreads over the window, and why when the
+    /// install's own outcomes moved them: one or two more where this kind
+    /// of refusal's retries pay well here.
+    fn floor_tries(&self) -> (u32, Option<String>) {
+        let base = self.policy.retries.tuning.spread_tries;
+        let Some(learned) = self.learned.filter(|l| !l.is_empty()) else {
+            return (base, None);
+        };
+        let seen = learned.category_rate(self.latest.category, &self.latest.code, PRIOR_RETRY_PAYS);
+        let more = MORE_TRIES_FROM.iter().filter(|r| seen.rate >= **r).count() as u32;
+        if more == 0 {
+            return (base, None);
+        }
+        let tries = (base + more).min(self.policy.retries.max_attempts.max(base));
+        (
+            tries,
+            Some(format!(
+                "your retries of `{}` paid {:.0}% of {} here (shrunk toward {:.0}%): {tries} tries spread instead of {base}",
+                self.latest.code,
+                seen.rate * 100.0,
+                seen.outcomes,
+                PRIOR_RETRY_PAYS * 100.0
+            )),
         )
     }
 
@@ -258,6 +284,9 @@ pub fn next_retry(input: &PlanInput<'_>) -> NextRetry {
     let salt = input.retries_made + 1;
     let tz = input.timezone;
     let tuning = &policy.retries.tuning;
+    if let (_, Some(learned_tries)) = input.floor_tries() {
+        why.push(learned_tries);
+    }
 
     // Generic declines: one short back-off first (a passing block), then
     // paydays (a funds decline in disguise).

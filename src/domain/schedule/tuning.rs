@@ -21,6 +21,16 @@ pub struct Tuning {
     pub generic_backoff_hours: [i64; 2],
 }
 
+/// What the floor assumes a retry pays before the install has outcomes of
+/// its own (about what the default's retries pay on the `today` model).
+pub const PRIOR_RETRY_PAYS: f64 = 0.2;
+
+/// Where the install's own retries pay more than the prior, more tries are
+/// worth their cost: one more floor try from this rate, two from the next
+/// (never past `max_attempts`). A model where money comes outside paydays
+/// (`off-payday`: about 0.3) is one such install.
+pub const MORE_TRIES_FROM: [f64; 2] = [0.24, 0.28];
+
 impl Tuning {
     pub const DEFAULT: Self = Self {
         spread_tries: 4,
@@ -33,5 +43,22 @@ impl Tuning {
 impl Default for Tuning {
     fn default() -> Self {
         Self::DEFAULT
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_readme_states_when_learning_adds_tries() {
+        crate::readme_claims::assert_readme_says(&[
+            format!("prior ({:.0}%", PRIOR_RETRY_PAYS * 100.0),
+            format!(
+                "one more try when they pay {:.0}%, two from {:.0}%",
+                MORE_TRIES_FROM[0] * 100.0,
+                MORE_TRIES_FROM[1] * 100.0
+            ),
+        ]);
     }
 }

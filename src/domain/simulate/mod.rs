@@ -8,6 +8,7 @@ pub mod choose;
 pub mod customer;
 pub mod ensemble;
 pub mod history;
+pub mod learn;
 pub mod models;
 pub mod play;
 pub mod population;

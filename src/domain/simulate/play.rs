@@ -11,6 +11,7 @@ use super::customer::Reaction;
 use crate::domain::case::{Command, Context, EventInput, Input, Track, stage_commands};
 use crate::domain::decline::{Classification, DeclineCategory, classify};
 use crate::domain::events::DeclineDetails;
+use crate::domain::learned::{Estimates, Outcome};
 use crate::domain::networks::{Ledger, Network, NetworkCaps, violation};
 use crate::domain::policy::{Policy, StageEmail};
 use crate::domain::zones;
@@ -101,6 +102,10 @@ pub struct Played {
     pub violations: u32,
     /// The first violation, for the report.
     pub violation: Option<String>,
+    /// Each retry of the refused card, as the install would count it.
+    pub outcomes: Vec<Outcome>,
+    /// When each of `outcomes` was tried.
+    pub tried_at: Vec<DateTime<Utc>>,
 }
 
 /// The plain schedule's own little machine, answering the same inputs
@@ -280,6 +285,16 @@ fn reaction_of(code: u8) -> Reaction {
 /// Plays `scenario` under `strategy` until the invoice is paid or the
 /// final action ran.
 pub fn play(scenario: &Scenario, strategy: &Strategy<'_>, caps: &NetworkCaps) -> Played {
+    play_learning(scenario, strategy, caps, None)
+}
+
+/// `play`, with the planner knowing what the install learned so far.
+pub fn play_learning(
+    scenario: &Scenario,
+    strategy: &Strategy<'_>,
+    caps: &NetworkCaps,
+    learned: Option<&Estimates>,
+) -> Played {
     let policy = strategy.policy();
     let (tz, _) = zones::pick(
         &[(
@@ -294,7 +309,7 @@ pub fn play(scenario: &Scenario, strategy: &Strategy<'_>, caps: &NetworkCaps) ->
         country: scenario.country.as_deref(),
         paid_at: &scenario.paid_before,
         policy,
-        learned: None,
+        learned,
         card_elsewhere: &[],
         disputed: false,
     };
@@ -437,6 +452,16 @@ pub fn play(scenario: &Scenario, strategy: &Strategy<'_>, caps: &NetworkCaps) ->
                 } else {
                     scenario.customer.charge_new_card(card * 100 + n_on_card)
                 };
+                if card == 0 {
+                    played.outcomes.push(Outcome {
+                        category: first.category,
+                        code: Some(first.code.clone()),
+                        local: now.with_timezone(&tz).naive_local(),
+                        tries: 1,
+                        paid: u32::from(approved),
+                    });
+                    played.tried_at.push(now);
+                }
                 if approved {
                     played.recovered_at = Some(now);
                     step(&mut machine, Input::RetrySucceeded { attempt }, now)
