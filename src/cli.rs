@@ -46,7 +46,7 @@ pub enum Command {
     Plan(Box<PlanArgs>),
     /// Render an email template with sample data.
     PreviewEmail(PreviewArgs),
-    /// Backtest the policy against generated failures or your own history, beside two plain schedules.
+    /// Backtest the policy against generated failures (one population model or all of them) or your own history, beside four plain schedules.
     Simulate(Box<SimulateArgs>),
     /// The stored policy versions: list, show N, diff A B, backtest FILE, apply FILE --reason TEXT.
     Policy(PolicyArgs),

@@ -1,6 +1,8 @@
 //! `dunwell simulate`: backtest a policy before turning it on. Plays it
 //! against a generated population or the operator's own history of failed
-//! invoices, beside two baselines, and prints what each would recover.
+//! invoices, beside four plain schedules, and prints what each would
+//! recover; `--model all` every population model with regrets, `--learn` a
+//! year of learning.
 
 use std::path::PathBuf;
 

@@ -1,8 +1,10 @@
 //! What your own history says about retries: how often a retry of a given
 //! kind of refusal succeeded by the customer's local weekday and hour and
 //! by the day of the month, shrunk toward the planner's own heuristic when
-//! the data is thin. The planner may use it only to pull a payday slot
-//! sooner, between slots its rules already allow. Pure.
+//! the data is thin. The planner uses it to pull a payday slot sooner,
+//! between slots its rules already allow, and to spread one or two more
+//! tries where a refusal's retries pay well here (`category_rate`); never
+//! past the budget, the window or a network's rule. Pure.
 
 use std::collections::HashMap;
 

@@ -10,7 +10,11 @@
 //!   last try and lands on that payday's morning; never the same local day
 //!   as the last try;
 //! - generic declines (`do_not_honor`, `generic_decline`), often funds
-//!   declines in disguise, get one short back-off and then payday slots;
+//!   declines in disguise, get payday slots (after `Tuning`'s short
+//!   back-offs, none by default);
+//! - under both lies a floor (`spread`): the budget's tries spread over the
+//!   window, one or two more where this install's retries of the refusal
+//!   pay well (`learned`);
 //! - other transient declines back off from hours to days;
 //! - every attempt lands in the customer's local morning on a business
 //!   day, spread by a per-case jitter, and never past the window, the
@@ -97,6 +101,14 @@ pub enum NextRetry {
     },
 }
 
+/// What the plan says when `MIN_GAP` holds a charge back.
+fn min_gap_reason() -> String {
+    format!(
+        "at least {} minutes between two charges of a card",
+        MIN_GAP.num_minutes()
+    )
+}
+
 impl PlanInput<'_> {
     fn card_ledger(&self) -> Vec<DateTime<Utc>> {
         let mut ledger: Vec<_> = self
@@ -126,10 +138,7 @@ impl PlanInput<'_> {
         if let Some(gap_end) = self.attempts.last().map(|last| last.at + MIN_GAP) {
             if gap_end > at {
                 at = gap_end;
-                why.push(format!(
-                    "at least {} minutes between two charges of a card",
-                    MIN_GAP.num_minutes()
-                ));
+                why.push(min_gap_reason());
             }
         }
         if let Some(wait) = self.latest.retry_after {
@@ -288,8 +297,9 @@ pub fn next_retry(input: &PlanInput<'_>) -> NextRetry {
         why.push(learned_tries);
     }
 
-    // Generic declines: one short back-off first (a passing block), then
-    // paydays (a funds decline in disguise).
+    // Generic declines: `generic_short_tries` back-offs first in case the
+    // block passes (none by default), then paydays (a funds decline in
+    // disguise).
     let generic_retried = input
         .attempts
         .iter()
@@ -415,6 +425,11 @@ pub fn next_retry(input: &PlanInput<'_>) -> NextRetry {
                 }
             ),
         };
+    }
+    // The gap only explains a slot it decided.
+    if slot > last + MIN_GAP {
+        let gap = min_gap_reason();
+        why.retain(|w| *w != gap);
     }
     why.push(format!(
         "in the customer's local morning ({})",

@@ -1,7 +1,7 @@
 //! Backtesting a policy: play it — through the same case machine and
 //! planner as production — against failed invoices whose customers'
 //! hidden truth we know (a generated population, or an operator's own
-//! history), beside two plain baselines, and count what came back. Pure.
+//! history), beside four plain baselines, and count what came back. Pure.
 
 pub mod backtest;
 pub mod choose;

@@ -192,7 +192,13 @@ pub struct Row {
 /// Horizontal stacked bars, all on one scale.
 pub fn rows(title: &str, rows: &[Row]) -> String {
     let height = 36.0 * rows.len().max(1) as f64 + 8.0;
-    let label_w = 150.0;
+    // Room for the longest label (about 7 units a character at 13.5px).
+    let longest = rows
+        .iter()
+        .map(|r| r.label.chars().count())
+        .max()
+        .unwrap_or(0);
+    let label_w = (longest as f64 * 7.2 + 8.0).max(150.0);
     let note_w = 110.0;
     let span = WIDTH - label_w - note_w - 12.0;
     let max = rows
