@@ -118,14 +118,10 @@ pub fn run(config: &Config, args: &SimulateArgs) -> anyhow::Result<()> {
             ),
         ),
     };
-    let bar = indicatif::ProgressBar::new(scenarios.len() as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} invoices, {eta} left")
-            .expect("a valid template"),
+    let bar = progress_bar(
+        scenarios.len() as u64,
+        !args.json && scenarios.len() >= 5_000,
     );
-    if args.json || scenarios.len() < 5_000 {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
     let tallies = run_all(&scenarios, &policy, |n| bar.inc(n));
     bar.finish_and_clear();
     let assumptions: Vec<&str> = if args.history.is_some() {
@@ -153,6 +149,19 @@ pub fn run(config: &Config, args: &SimulateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A bar counting `total` invoices on stderr, drawn only when `shown`.
+fn progress_bar(total: u64, shown: bool) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} invoices, {eta} left")
+            .expect("a valid template"),
+    );
+    if !shown {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar
+}
+
 /// `today`'s assumptions, and what `model` changes.
 fn model_assumptions(model: &Model) -> Vec<&'static str> {
     let mut all = population::ASSUMPTIONS.to_vec();
@@ -171,14 +180,7 @@ fn run_ensemble(
     n: u64,
     json: bool,
 ) -> anyhow::Result<()> {
-    let bar = indicatif::ProgressBar::new(n * chosen.len() as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} invoices, {eta} left")
-            .expect("a valid template"),
-    );
-    if json || n < 5_000 {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
+    let bar = progress_bar(n * chosen.len() as u64, !json && n >= 5_000);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let ensemble = Ensemble::run(chosen, policy, seed, n, threads, &|k| bar.inc(k));
     bar.finish_and_clear();

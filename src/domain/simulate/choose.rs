@@ -9,11 +9,8 @@
 //! schedule then spends more attempts than the cap allows us). Pure;
 //! `cargo run --release --example choose_default` prints the ranking.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use super::Scenario;
-use super::ensemble::{Ensemble, population_of};
+use super::ensemble::{Ensemble, parallel_map, population_of};
 use super::models::Model;
 use super::play::{Strategy, play};
 use super::report::Tally;
@@ -108,30 +105,14 @@ pub fn evaluate(
     n: u64,
     threads: usize,
 ) -> (Ensemble, Vec<Candidate>) {
-    let plain = Ensemble::run(models, base, seed, n, threads, &|_| {});
-    let populations: Vec<Vec<Scenario>> =
-        models.iter().map(|m| population_of(m, seed, n)).collect();
-    let next = AtomicUsize::new(0);
-    let done = Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..threads.clamp(1, tunings.len().max(1)) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(tuning) = tunings.get(i) else { break };
-                    let mut policy = base.clone();
-                    policy.retries.tuning = *tuning;
-                    let candidate = play_candidate(&plain, &populations, &policy);
-                    done.lock()
-                        .expect("a player never panics")
-                        .push((i, candidate));
-                }
-            });
-        }
+    let populations = parallel_map(models, threads, |m| population_of(m, seed, n));
+    let plain = Ensemble::on(models, &populations, base, threads, &|_| {});
+    let candidates = parallel_map(tunings, threads, |tuning| {
+        let mut policy = base.clone();
+        policy.retries.tuning = *tuning;
+        play_candidate(&plain, &populations, &policy)
     });
-    let mut done = done.into_inner().expect("a player never panics");
-    done.sort_by_key(|(i, _)| *i);
-    (plain, done.into_iter().map(|(_, c)| c).collect())
+    (plain, candidates)
 }
 
 fn play_candidate(plain: &Ensemble, populations: &[Vec<Scenario>], policy: &Policy) -> Candidate {

@@ -55,6 +55,33 @@ pub fn run_all(
     tallies
 }
 
+/// `f` of every item, in the items' order, on at most `threads` threads.
+pub fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let done = Mutex::new(Vec::with_capacity(items.len()));
+    std::thread::scope(|scope| {
+        for _ in 0..threads.clamp(1, items.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    let result = f(item);
+                    done.lock()
+                        .expect("a player never panics")
+                        .push((i, result));
+                }
+            });
+        }
+    });
+    let mut done = done.into_inner().expect("a player never panics");
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
+}
+
 /// `n` invoices of `model`'s population seeded with `seed`.
 pub fn population_of(model: &Model, seed: u64, n: u64) -> Vec<Scenario> {
     (0..n)
@@ -101,24 +128,24 @@ impl Ensemble {
         threads: usize,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Self {
-        let next = AtomicUsize::new(0);
-        let done = Mutex::new(Vec::new());
-        std::thread::scope(|scope| {
-            for _ in 0..threads.clamp(1, models.len().max(1)) {
-                scope.spawn(|| {
-                    while let Some(model) = models.get(next.fetch_add(1, Ordering::Relaxed)) {
-                        let tallies = run_all(&population_of(model, seed, n), policy, progress);
-                        let result = OnModel { model, tallies };
-                        done.lock().expect("a player never panics").push(result);
-                    }
-                });
-            }
+        let populations = parallel_map(models, threads, |m| population_of(m, seed, n));
+        Self::on(models, &populations, policy, threads, progress)
+    }
+
+    /// `run` on populations already generated, one per model.
+    pub fn on(
+        models: &[&'static Model],
+        populations: &[Vec<Scenario>],
+        policy: &Policy,
+        threads: usize,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Self {
+        let pairs: Vec<_> = models.iter().zip(populations).collect();
+        let models = parallel_map(&pairs, threads, |(model, scenarios)| OnModel {
+            model,
+            tallies: run_all(scenarios, policy, progress),
         });
-        let mut models_done = done.into_inner().expect("a player never panics");
-        models_done.sort_by_key(|m| models.iter().position(|x| std::ptr::eq(*x, m.model)));
-        Self {
-            models: models_done,
-        }
+        Self { models }
     }
 
     /// The strategies' names, in order.

@@ -81,10 +81,7 @@ pub fn replay(scenarios: &[Scenario], policy: &Policy) -> Vec<Month> {
                 .add(scenario, &play(scenario, &policy_strategy, &caps));
             let played = play_learning(scenario, &policy_strategy, &caps, Some(&estimates));
             month.learning.add(scenario, &played);
-            // The attempt times are lost in `Outcome` (local): keep them.
-            for (outcome, at) in played.outcomes.iter().zip(&played.tried_at) {
-                finished.push((*at, outcome.clone()));
-            }
+            finished.extend(played.outcomes);
             for ((_, strategy), tally) in plain.iter().zip(&mut plain_tallies) {
                 tally.add(scenario, &play(scenario, strategy, &caps));
             }
@@ -226,6 +223,7 @@ mod tests {
         let outcomes = population_of(model, 5, 6_000)
             .iter()
             .flat_map(|s| play(s, &Strategy::Policy(&policy), &caps).outcomes)
+            .map(|(_, outcome)| outcome)
             .collect::<Vec<_>>();
         Estimates::from_outcomes(outcomes)
     }

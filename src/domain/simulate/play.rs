@@ -102,10 +102,9 @@ pub struct Played {
     pub violations: u32,
     /// The first violation, for the report.
     pub violation: Option<String>,
-    /// Each retry of the refused card, as the install would count it.
-    pub outcomes: Vec<Outcome>,
-    /// When each of `outcomes` was tried.
-    pub tried_at: Vec<DateTime<Utc>>,
+    /// Each retry of the refused card, when it was made and as the
+    /// install would count it.
+    pub outcomes: Vec<(DateTime<Utc>, Outcome)>,
 }
 
 /// The plain schedule's own little machine, answering the same inputs
@@ -453,14 +452,16 @@ pub fn play_learning(
                     scenario.customer.charge_new_card(card * 100 + n_on_card)
                 };
                 if card == 0 {
-                    played.outcomes.push(Outcome {
-                        category: first.category,
-                        code: Some(first.code.clone()),
-                        local: now.with_timezone(&tz).naive_local(),
-                        tries: 1,
-                        paid: u32::from(approved),
-                    });
-                    played.tried_at.push(now);
+                    played.outcomes.push((
+                        now,
+                        Outcome {
+                            category: first.category,
+                            code: Some(first.code.clone()),
+                            local: now.with_timezone(&tz).naive_local(),
+                            tries: 1,
+                            paid: u32::from(approved),
+                        },
+                    ));
                 }
                 if approved {
                     played.recovered_at = Some(now);
