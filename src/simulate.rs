@@ -2,7 +2,7 @@
 //! against a generated population or the operator's own history of failed
 //! invoices, beside four plain schedules, and prints what each would
 //! recover; `--model all` every population model with regrets, `--learn` a
-//! year of learning.
+//! year of learning (a model's, or the history's own months).
 
 use std::path::PathBuf;
 
@@ -37,10 +37,11 @@ pub struct SimulateArgs {
     /// default: today.
     #[arg(long, value_name = "NAME|all", conflicts_with = "history")]
     pub model: Option<String>,
-    /// Replay the model's year month by month, the planner learning from
-    /// the retries finished before each month, beside the same policy
-    /// without learning and the month's best plain schedule.
-    #[arg(long, conflicts_with_all = ["history", "json"])]
+    /// Replay the model's year (or your history, with --history) month by
+    /// month, the planner learning from the retries finished before each
+    /// month, beside the same policy without learning and the month's best
+    /// plain schedule.
+    #[arg(long, conflicts_with = "json")]
     pub learn: bool,
     /// Print the figures (and the assumptions) as JSON.
     #[arg(long)]
@@ -80,18 +81,8 @@ pub fn run(config: &Config, args: &SimulateArgs) -> anyhow::Result<()> {
     if args.history.is_none() && !(1..=5_000_000).contains(&n) {
         bail!("--population must be 1 to 5000000, got {n}");
     }
-    if args.learn {
-        let [model] = chosen[..] else {
-            bail!("--learn replays one model: name it with --model");
-        };
-        println!(
-            "{n} generated failed renewals (seed {}, model {}) over 2026, policy from {policy_source}",
-            args.seed, model.name
-        );
-        println!("each month plans with what the retries finished before it taught:\n");
-        let months = learn::replay(&population_of(model, args.seed, n), &policy);
-        print!("{}", learn::table(&months));
-        return Ok(());
+    if args.learn && args.history.is_none() && chosen.len() > 1 {
+        bail!("--learn replays one model: name it with --model");
     }
     if chosen.len() > 1 {
         return run_ensemble(&policy, &policy_source, &chosen, args.seed, n, args.json);
@@ -118,6 +109,14 @@ pub fn run(config: &Config, args: &SimulateArgs) -> anyhow::Result<()> {
             ),
         ),
     };
+    if args.learn {
+        println!("{source}, policy from {policy_source}");
+        println!("each month plans with what the retries finished before it taught:\n");
+        let replayed = learn::replay(&scenarios, &policy);
+        print!("{}", learn::table(&replayed.months));
+        print!("\n{}", learn::taught(&replayed.learned));
+        return Ok(());
+    }
     let bar = progress_bar(
         scenarios.len() as u64,
         !args.json && scenarios.len() >= 5_000,

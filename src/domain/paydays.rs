@@ -130,6 +130,40 @@ impl PayCycle {
     }
 }
 
+impl PayCycle {
+    /// How sure a customer of this cycle, phase unknown, was paid on some
+    /// day after `after` through `through` (62 days at most are looked at).
+    pub fn likelihood_between(self, after: NaiveDate, through: NaiveDate) -> f64 {
+        let days =
+            (1..=(through - after).num_days().clamp(0, 62)).map(|k| after + Duration::days(k));
+        match self {
+            Self::Weeks { weeks, weekday, .. } => {
+                let k = days.filter(|d| d.weekday() == weekday).count() as f64;
+                (k / f64::from(weeks.max(1))).min(1.0)
+            }
+            _ => {
+                let mut days = days;
+                if days.any(|d| self.pays_on(d)) {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+        }
+    }
+}
+
+/// How likely a customer of the cycles `norms` was paid on some local day
+/// after `after` through `through`: the learning's "a payday passed since
+/// the last try".
+pub fn payday_passed(norms: &[(PayCycle, f64)], after: NaiveDate, through: NaiveDate) -> f64 {
+    norms
+        .iter()
+        .map(|(cycle, share)| share * cycle.likelihood_between(after, through))
+        .sum::<f64>()
+        .min(1.0)
+}
+
 /// The pay cycles common in a country, with the share of earners on each
 /// (phase 0; the weekly ones' phase is unknown to anyone but the customer).
 /// Rounded from national payroll surveys (US BLS: about 43% biweekly, 30%
@@ -219,6 +253,21 @@ mod tests {
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn a_payday_passed_between_two_tries_by_the_countrys_cycles() {
+        let de = country_norms(Some("DE"));
+        // Germany pays at the month's end: 27 to 31 March crosses it.
+        assert!(payday_passed(&de, d(2026, 3, 27), d(2026, 4, 1)) >= 0.75);
+        assert_eq!(payday_passed(&de, d(2026, 3, 9), d(2026, 3, 12)), 0.0);
+        // The US: a week holds a Friday, so every weekly earner's payday
+        // and half the fortnightly ones'.
+        let us = country_norms(Some("US"));
+        let week = payday_passed(&us, d(2026, 3, 9), d(2026, 3, 16));
+        assert!((0.5..=1.0).contains(&week), "{week}");
+        assert_eq!(payday_passed(&us, d(2026, 3, 9), d(2026, 3, 11)), 0.0);
+        assert_eq!(payday_passed(&us, d(2026, 3, 11), d(2026, 3, 11)), 0.0);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 
 use crate::domain::decline::DeclineCategory;
-use crate::domain::learned::{Estimates, Outcome};
+use crate::domain::learned::{Estimates, Outcome, after_payday};
 use crate::store::Store;
 use crate::store::reports::RetryHistory;
 
@@ -31,18 +31,27 @@ impl Learned {
     }
 }
 
-/// Rows as outcomes: the attempt's local time in its case's zone.
+/// Rows as outcomes: the attempt's local time in its case's zone, and
+/// whether a payday of its country's common cycles likely passed since the
+/// try before.
 pub fn outcomes(rows: Vec<RetryHistory>) -> impl Iterator<Item = Outcome> {
     rows.into_iter().filter_map(|row| {
         let category = DeclineCategory::parse(row.category.as_deref()?)?;
         let tz: Tz = row.timezone.parse().ok()?;
-        let local = DateTime::<Utc>::from_timestamp_millis(row.hour_ms)?
-            .with_timezone(&tz)
-            .naive_local();
+        let at = DateTime::<Utc>::from_timestamp_millis(row.hour_ms)?;
+        let hours_since_last = u32::try_from(row.hours_since_last).ok()?;
         Some(Outcome {
             category,
             code: row.code,
-            local,
+            local: at.with_timezone(&tz).naive_local(),
+            days_since_failure: u32::try_from(row.days_since_failure).ok()?,
+            hours_since_last,
+            after_payday: after_payday(
+                row.country.as_deref(),
+                tz,
+                at - Duration::hours(i64::from(hours_since_last)),
+                at,
+            ),
             tries: u32::try_from(row.tries).ok()?,
             paid: u32::try_from(row.paid).ok()?,
         })

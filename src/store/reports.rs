@@ -476,32 +476,42 @@ impl Store {
     }
 }
 
-/// Our finished retries in one UTC hour, by the case's opening refusal and
-/// time zone: what the planner learns from.
+/// Our finished retries in one UTC hour, by the case's opening refusal,
+/// time zone and country, whole days since the case opened and whole hours
+/// since the case's previous retry: what the planner learns from.
 #[derive(Debug, Clone)]
 pub struct RetryHistory {
     pub category: Option<String>,
     pub code: Option<String>,
     pub timezone: String,
+    pub country: Option<String>,
     /// The hour's start, unix ms.
     pub hour_ms: i64,
+    /// Whole days from the case's opening to the retry (at most 60).
+    pub days_since_failure: i64,
+    /// Whole hours from the case's previous retry, or its opening for the
+    /// first (at most 720).
+    pub hours_since_last: i64,
     pub tries: i64,
     pub paid: i64,
 }
 
 impl Store {
     /// Our finished retries from the UTC hour of `since` (unix ms, engine
-    /// clock) on, counted per refusal, case time zone and UTC hour: the
+    /// clock) on, counted per refusal, case time zone and country, UTC
+    /// hour, days since the failure and hours since the last try: the
     /// running counts the `retry_finished` trigger keeps (`retry_outcomes`),
     /// not every finished retry.
     pub async fn retry_history(&self, since: i64) -> anyhow::Result<Vec<RetryHistory>> {
         let rows = with_pool!(self, pool => {
             let mut out = Vec::new();
             for r in sqlx::query(
-                "SELECT decline_category, decline_code, timezone, hour, \
+                "SELECT decline_category, decline_code, timezone, country, hour, \
+                 CAST(days_since_failure AS BIGINT) AS days, CAST(hours_since_last AS BIGINT) AS gap, \
                  CAST(SUM(tries) AS BIGINT) AS n, CAST(SUM(paid) AS BIGINT) AS paid \
                  FROM retry_outcomes WHERE hour >= $1 \
-                 GROUP BY decline_category, decline_code, timezone, hour",
+                 GROUP BY decline_category, decline_code, timezone, country, hour, \
+                 days_since_failure, hours_since_last",
             )
             .bind(since.div_euclid(HOUR_MS))
             .fetch_all(pool)
@@ -516,7 +526,10 @@ impl Store {
                     category: named("decline_category")?,
                     code: named("decline_code")?,
                     timezone: r.try_get("timezone")?,
+                    country: named("country")?,
                     hour_ms: hour * HOUR_MS,
+                    days_since_failure: r.try_get("days")?,
+                    hours_since_last: r.try_get("gap")?,
                     tries: r.try_get("n")?,
                     paid: r.try_get("paid")?,
                 });

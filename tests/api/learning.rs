@@ -151,3 +151,95 @@ async fn plans_say_what_they_learned_from_past_outcomes(backend: Backend) {
 }
 
 crate::backend_tests!(plans_say_what_they_learned_from_past_outcomes);
+
+/// Ten finished funds retries a day for 42 days in a US case, a quarter of
+/// them paid whatever the day: money that comes between paydays.
+fn money_any_day(case_id: i64) -> Vec<String> {
+    let mut sql = vec![format!(
+        "UPDATE cases SET timezone = 'America/New_York', country = 'US', \
+         decline_category = 'funds', decline_code = 'insufficient_funds' WHERE id = {case_id}"
+    )];
+    let start = crate::helpers::pinned() - chrono::Duration::days(60);
+    let first = start.timestamp_millis();
+    for day in 0..42i64 {
+        for i in 0..10i64 {
+            let due = first + day * 86_400_000 + i * 60_000;
+            let result = if i < 2 + day % 2 {
+                "'paid'"
+            } else {
+                "'declined'"
+            };
+            sql.push(format!(
+                "INSERT INTO case_work (case_id, kind, work_key, due_at, status, detail, created_at, finished_at, result) \
+                 VALUES ({case_id}, 'retry', 'anyday-{day}-{i}', {due}, 'done', '{{}}', {due}, {due}, {result})"
+            ));
+        }
+    }
+    sql
+}
+
+async fn plans_say_what_the_days_between_tries_taught(backend: Backend) {
+    let s = scenario("in_anyday");
+    let Some(app) = spawn_app_with(backend, &[("admin_token", TOKEN)]).await else {
+        return;
+    };
+    app.send("invoice.payment_failed", &event(&s, "failed"))
+        .await;
+    app.wait_processed().await;
+    let case = app.case(&s.invoice).await;
+    let db_url = app.db.url.clone();
+    // Without the database, from an empty directory: no install's history.
+    let empty = tempfile::tempdir().unwrap();
+    let plan = |with_history: bool| {
+        let db_url = db_url.clone();
+        let empty = empty.path().to_owned();
+        async move {
+            let mut cmd = dunwell();
+            cmd.current_dir(empty).args([
+                "plan",
+                "--decline-code",
+                "insufficient_funds",
+                "--country",
+                "US",
+                "--failed-at",
+                "2026-03-02T15:00:00Z",
+                "--json",
+            ]);
+            if with_history {
+                cmd.env("DUNWELL_DATABASE_URL", &db_url);
+            }
+            let out = cmd.output().await.unwrap();
+            let (stdout, stderr) = text(&out);
+            assert!(out.status.success(), "{stderr}");
+            serde_json::from_str::<Value>(&stdout).unwrap()
+        }
+    };
+    let retries = |plan: &Value| {
+        plan["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["action"] == "retry")
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let before = plan(false).await;
+    execute(&app.db.url, &money_any_day(case.id)).await;
+    let after = plan(true).await;
+    assert_eq!(after["learned_outcomes"], 420, "{after}");
+    // Retries between paydays paid about a quarter of the time: more
+    // tries, said with the figure and how many outcomes it rests on.
+    let (was, now) = (retries(&before), retries(&after));
+    assert!(now.len() > was.len(), "{} then {}", was.len(), now.len());
+    let reasons: Vec<&str> = now.iter().map(|s| s["reason"].as_str().unwrap()).collect();
+    assert!(
+        reasons.iter().any(
+            |r| r.contains("when no payday had passed since the try before paid")
+                && r.contains("money comes between paydays here")
+        ),
+        "{reasons:#?}"
+    );
+    app.shutdown().await;
+}
+
+crate::backend_tests!(plans_say_what_the_days_between_tries_taught);

@@ -66,9 +66,36 @@ async fn soft_declines_then_recovered(backend: Backend) {
             .iter()
             .all(|r| r.category.as_deref() == Some("funds")
                 && r.code.as_deref() == Some("insufficient_funds")
-                && r.timezone == case.timezone),
+                && r.timezone == case.timezone
+                && r.country == case.country),
         "{learned:?}"
     );
+    // Each retry also counts by whole days since the case opened and whole
+    // hours since the retry before it (since the opening, for the first).
+    let mut by_hour = learned.clone();
+    by_hour.sort_by_key(|r| r.hour_ms);
+    let opened = case.opened_at.unwrap();
+    let hour = 3_600_000;
+    let mut last = opened;
+    for r in &by_hour {
+        // The retry was due within its hour: its day count is that of the
+        // hour's start or end.
+        let day = 86_400_000;
+        let days = [
+            (r.hour_ms - opened) / day,
+            (r.hour_ms + hour - opened) / day,
+        ];
+        assert!(
+            days.contains(&r.days_since_failure),
+            "{r:?} opened {opened}"
+        );
+        let gap_hours = (r.hour_ms - last) as f64 / hour as f64;
+        assert!(
+            (r.hours_since_last as f64 - gap_hours).abs() <= 1.0,
+            "{r:?} after {last}"
+        );
+        last = r.hour_ms;
+    }
     app.shutdown().await;
 }
 

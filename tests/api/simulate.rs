@@ -185,6 +185,42 @@ async fn learning_replays_the_year_month_by_month() {
     let (ok, _, stderr) = simulate(dir.path(), &["--model", "all", "--learn"]).await;
     assert!(!ok);
     assert!(stderr.contains("--learn replays one model"), "{stderr}");
+    // What the year taught, group by group, and what the planner makes of it.
+    for needle in [
+        "finished retries teach",
+        "after a likely payday / between paydays",
+        "within 48 h of the try before / later",
+    ] {
+        assert!(stdout.contains(needle), "{needle} missing:\n{stdout}");
+    }
+}
+
+#[tokio::test]
+async fn a_history_file_is_replayed_month_by_month_learning_from_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = fixture();
+    let (ok, stdout, stderr) = simulate(
+        dir.path(),
+        &["--history", path.to_str().unwrap(), "--learn"],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("60 failed invoices from"), "{stdout}");
+    // One row per month the history covers, oldest first; the first month
+    // knows nothing, later ones what the earlier months' retries taught.
+    let rows: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("2026-") || l.starts_with("2025-"))
+        .collect();
+    assert!(rows.len() >= 3, "{stdout}");
+    let learned_from =
+        |row: &str| -> u64 { row.split_whitespace().nth(1).unwrap().parse().unwrap() };
+    assert_eq!(learned_from(rows[0]), 0, "{stdout}");
+    assert!(learned_from(rows[rows.len() - 1]) > 0, "{stdout}");
+    let mut sorted = rows.clone();
+    sorted.sort();
+    assert_eq!(rows, sorted);
+    assert!(stdout.contains("finished retries teach"), "{stdout}");
 }
 
 #[tokio::test]

@@ -14,7 +14,10 @@
 //!   back-offs, none by default);
 //! - under both lies a floor (`spread`): the budget's tries spread over the
 //!   window, one or two more where this install's retries of the refusal
-//!   pay well (`learned`);
+//!   pay well, or pay between paydays (`learned`, `lessons`);
+//! - the install's own retries may also bring a first retry forward, stop
+//!   a try from waiting for a payday, or give a generic decline short
+//!   back-offs (`lessons`), and never against a rule below;
 //! - other transient declines back off from hours to days;
 //! - every attempt lands in the customer's local morning on a business
 //!   day, spread by a per-case jitter, and never past the window, the
@@ -25,6 +28,7 @@
 
 mod calendar;
 mod funds;
+pub mod lessons;
 mod spread;
 mod tuning;
 
@@ -173,12 +177,13 @@ impl PlanInput<'_> {
     }
 
     /// The floor's next try under any theory (`spread`): from the last
-    /// attempt, no sooner than `earliest`, before the window ends.
+    /// attempt, no sooner than `earliest`, before the window ends; a first
+    /// retry within `first_retry_days` when given.
     fn floor(
         &self,
         salt: u32,
         earliest: DateTime<Utc>,
-        first_retry: bool,
+        first_retry_days: Option<i64>,
     ) -> Option<spread::Spread> {
         spread::slot(
             self.timezone,
@@ -193,34 +198,68 @@ impl PlanInput<'_> {
                 self.policy.retries.max_attempts,
                 self.retries_made,
             ),
-            first_retry.then_some(self.policy.retries.tuning.first_retry_days),
+            first_retry_days,
         )
+    }
+
+    /// The install's own outcomes, when it has any.
+    fn learned(&self) -> Option<&Estimates> {
+        self.learned.filter(|l| !l.is_empty())
     }
 
     /// The tries the floor spreads over the window, and why when the
     /// install's own outcomes moved them: one or two more where this kind
-    /// of refusal's retries pay well here.
+    /// of refusal's retries pay well here, or pay between paydays.
     fn floor_tries(&self) -> (u32, Option<String>) {
         let base = self.policy.retries.tuning.spread_tries;
-        let Some(learned) = self.learned.filter(|l| !l.is_empty()) else {
+        let Some(learned) = self.learned() else {
             return (base, None);
         };
-        let seen = learned.category_rate(self.latest.category, &self.latest.code, PRIOR_RETRY_PAYS);
-        let more = MORE_TRIES_FROM.iter().filter(|r| seen.rate >= **r).count() as u32;
-        if more == 0 {
-            return (base, None);
+        let (category, code) = (self.latest.category, self.latest.code.as_str());
+        let seen = learned.category_rate(category, code, PRIOR_RETRY_PAYS);
+        let by_rate = MORE_TRIES_FROM.iter().filter(|r| seen.rate >= **r).count() as u32;
+        let tries = |more: u32| (base + more).min(self.policy.retries.max_attempts.max(base));
+        let between = lessons::more_tries_between_paydays(learned, category, code);
+        match between {
+            Some(lesson) if lesson.value > by_rate && tries(lesson.value) > base => {
+                (tries(lesson.value), Some(lesson.why))
+            }
+            _ if by_rate > 0 && tries(by_rate) > base => (
+                tries(by_rate),
+                Some(format!(
+                    "your retries of `{code}` paid {:.0}% of {} here (shrunk toward {:.0}%): {} tries spread instead of {base}",
+                    seen.rate * 100.0,
+                    seen.outcomes,
+                    PRIOR_RETRY_PAYS * 100.0,
+                    tries(by_rate)
+                )),
+            ),
+            _ => (base, None),
         }
-        let tries = (base + more).min(self.policy.retries.max_attempts.max(base));
-        (
-            tries,
-            Some(format!(
-                "your retries of `{}` paid {:.0}% of {} here (shrunk toward {:.0}%): {tries} tries spread instead of {base}",
-                self.latest.code,
-                seen.rate * 100.0,
-                seen.outcomes,
-                PRIOR_RETRY_PAYS * 100.0
-            )),
-        )
+    }
+
+    /// A funds (or disguised funds) decline's first retry comes within
+    /// these days, and why when the install's early retries moved it.
+    fn first_retry_days(&self) -> (i64, Option<String>) {
+        let days = self.policy.retries.tuning.first_retry_days;
+        self.learned()
+            .and_then(|l| {
+                lessons::first_retry_days(l, self.latest.category, &self.latest.code, days)
+            })
+            .map_or((days, None), |lesson| (lesson.value, Some(lesson.why)))
+    }
+
+    /// Short back-offs a generic decline gets before paydays, and why when
+    /// the install's quick retries moved them.
+    fn generic_short_tries(&self) -> (usize, Option<String>) {
+        let tuned = self.policy.retries.tuning.generic_short_tries;
+        match self
+            .learned()
+            .and_then(|l| lessons::generic_short_tries(l, self.latest.category, &self.latest.code))
+        {
+            Some(lesson) if lesson.value > tuned => (lesson.value, Some(lesson.why)),
+            _ => (tuned, None),
+        }
     }
 
     /// The invoice's renewal day of month (payments on it are renewals).
@@ -298,15 +337,16 @@ pub fn next_retry(input: &PlanInput<'_>) -> NextRetry {
     }
 
     // Generic declines: `generic_short_tries` back-offs first in case the
-    // block passes (none by default), then paydays (a funds decline in
-    // disguise).
+    // block passes (none by default; the install's quick retries may ask
+    // for some), then paydays (a funds decline in disguise).
+    let (short_tries, short_why) = input.generic_short_tries();
     let generic_retried = input
         .attempts
         .iter()
         .skip(1)
         .filter(|a| a.category == DeclineCategory::Transient)
         .count()
-        >= tuning.generic_short_tries;
+        >= short_tries;
     let generic = latest.category == DeclineCategory::Transient && is_generic(&latest.code);
     let aim_at_payday = latest.category == DeclineCategory::Funds || (generic && generic_retried);
 
@@ -331,10 +371,33 @@ pub fn next_retry(input: &PlanInput<'_>) -> NextRetry {
             window_end,
             funds::mornings(tz, input.case_key, salt, window_end),
         );
-        let floor = input.floor(salt, earliest, input.retries_made == 0);
+        let first_retry = input.retries_made == 0;
+        let (first_days, early_why) = input.first_retry_days();
+        let floor = input.floor(salt, earliest, first_retry.then_some(first_days));
+        // The lesson that brought the first retry forward, when it did.
+        let early_why = early_why.filter(|_| first_retry).and_then(|why| {
+            let at = floor.as_ref()?.at;
+            let tuned = Some(tuning.first_retry_days);
+            let without = input.floor(salt, earliest, tuned).map(|f| f.at);
+            without.is_none_or(|w| at < w).then_some((at, why))
+        });
+        // Where the install's retries say paydays make little difference,
+        // a payday may not hold a try past the spread's morning.
+        let flat = input
+            .learned()
+            .and_then(|l| lessons::paydays_do_not_matter(l, latest.category, &latest.code));
         let chosen = match (payday, floor) {
-            (Some((at, reason)), Some(spread)) if at <= spread.payday_until => (at, reason),
+            (Some((at, reason)), Some(spread))
+                if at <= spread.payday_until && (flat.is_none() || at <= spread.at) =>
+            {
+                (at, reason)
+            }
             (payday, Some(spread)) => {
+                if let (Some(flat), Some((at, _))) = (&flat, &payday) {
+                    if *at <= spread.payday_until {
+                        why.push(flat.why.clone());
+                    }
+                }
                 let later = payday.map_or_else(
                     || " (no payday is likely before the window ends)".to_owned(),
                     |(at, _)| {
@@ -357,8 +420,11 @@ pub fn next_retry(input: &PlanInput<'_>) -> NextRetry {
                 };
             }
         };
+        if let Some((_, why_early)) = early_why.filter(|(at, _)| *at == chosen.0) {
+            why.push(why_early);
+        }
         // The install's own outcomes may pull the slot sooner, never later.
-        let sooner = input.learned.filter(|l| !l.is_empty()).and_then(|learned| {
+        let sooner = input.learned().and_then(|learned| {
             funds::pull_sooner(
                 learned,
                 latest.category,
@@ -390,10 +456,13 @@ pub fn next_retry(input: &PlanInput<'_>) -> NextRetry {
             &TRANSIENT_BACKOFF_HOURS
         };
         let hours = backoff[(transient_so_far - 1).min(backoff.len() - 1)];
+        if let (true, Some(short_why)) = (generic, short_why) {
+            why.push(short_why);
+        }
         why.push(if generic {
             format!(
-                "`{}` says little: a short back-off ({hours} h) in case the block passes, paydays after {}",
-                latest.code, tuning.generic_short_tries
+                "`{}` says little: a short back-off ({hours} h) in case the block passes, paydays after {short_tries}",
+                latest.code
             )
         } else {
             format!("transient decline: backing off {hours} h")
@@ -405,7 +474,7 @@ pub fn next_retry(input: &PlanInput<'_>) -> NextRetry {
             salt,
         );
         // The budget's spread over the window bounds the back-off too.
-        match input.floor(salt, earliest, false) {
+        match input.floor(salt, earliest, None) {
             Some(spread) if spread.at < backed_off => {
                 why.push(format!("sooner: {}", spread.reason));
                 spread.at

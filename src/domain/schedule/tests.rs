@@ -441,6 +441,9 @@ fn learned_outcomes_pull_a_payday_slot_sooner_only_when_they_are_many_and_clear(
                     category: DeclineCategory::Funds,
                     code: Some("insufficient_funds".into()),
                     local: wednesday.and_hms_opt(9, 0, 0).unwrap(),
+                    days_since_failure: 5,
+                    hours_since_last: 72,
+                    after_payday: true,
                     tries,
                     paid: tries / 2,
                 },
@@ -450,6 +453,9 @@ fn learned_outcomes_pull_a_payday_slot_sooner_only_when_they_are_many_and_clear(
                     local: (wednesday + Duration::days(2))
                         .and_hms_opt(9, 0, 0)
                         .unwrap(),
+                    days_since_failure: 5,
+                    hours_since_last: 72,
+                    after_payday: true,
                     tries,
                     paid: tries / 10,
                 },
@@ -495,6 +501,82 @@ fn learned_outcomes_pull_a_payday_slot_sooner_only_when_they_are_many_and_clear(
     );
 }
 
+#[test]
+fn early_retries_that_paid_bring_the_first_retry_forward_and_say_so() {
+    use crate::domain::learned::{Estimates, Outcome};
+    // 300 early retries (day 1) paid 4 in 10, 300 later ones 2 in 10.
+    let outcome = |day: i64, days_since_failure: u32, paid: u32| Outcome {
+        category: DeclineCategory::Funds,
+        code: Some("insufficient_funds".into()),
+        local: (date(2025, 10, 1) + Duration::days(day))
+            .and_hms_opt(9, 0, 0)
+            .unwrap(),
+        days_since_failure,
+        hours_since_last: if days_since_failure < 4 { 30 } else { 150 },
+        after_payday: days_since_failure >= 4,
+        tries: 10,
+        paid,
+    };
+    let rows = (0..30).flat_map(|d| [outcome(d, 1, 4), outcome(d, 9, 2)]);
+    let learned = Estimates::from_outcomes(rows);
+    let latest = classified("insufficient_funds");
+    let attempts = failed("2026-03-02T15:00:00Z", DeclineCategory::Funds);
+    let policy = Policy::default();
+    let plan = |learned: Option<&Estimates>| {
+        next_retry(&PlanInput {
+            case_key: "case_1",
+            first_failed_at: attempts[0].at,
+            now: attempts[0].at,
+            attempts: &attempts,
+            retries_made: 0,
+            latest: &latest,
+            timezone: NY,
+            country: Some("US"),
+            paid_at: &[],
+            policy: &policy,
+            learned,
+            card_elsewhere: &[],
+        })
+    };
+    // Without: the payday Friday 6 March, inside the four days.
+    let without = plan(None);
+    assert_eq!(
+        at(&without).with_timezone(&NY).date_naive(),
+        date(2026, 3, 6)
+    );
+    let with = plan(Some(&learned));
+    assert!(at(&with) < attempts[0].at + Duration::days(2), "{with:?}");
+    assert!(
+        reason(&with).contains("in the first 3 days after a failure paid 39% of 300")
+            && reason(&with).contains("the first retry within 2 days instead of 4"),
+        "{with:?}"
+    );
+    // The second retry is no first retry: the lesson says nothing there.
+    let mut after_one = attempts.clone();
+    after_one.push(PastAttempt {
+        at: at(&with),
+        category: DeclineCategory::Funds,
+    });
+    let second = next_retry(&PlanInput {
+        case_key: "case_1",
+        first_failed_at: attempts[0].at,
+        now: at(&with),
+        attempts: &after_one,
+        retries_made: 1,
+        latest: &latest,
+        timezone: NY,
+        country: Some("US"),
+        paid_at: &[],
+        policy: &policy,
+        learned: Some(&learned),
+        card_elsewhere: &[],
+    });
+    assert!(
+        !reason(&second).contains("first retry within"),
+        "{second:?}"
+    );
+}
+
 proptest::proptest! {
     /// Whatever the history: a planned retry is in the future, inside
     /// the window, within the budget, on a local business-day morning,
@@ -528,6 +610,9 @@ proptest::proptest! {
             category: if day % 2 == 0 { DeclineCategory::Funds } else { DeclineCategory::Transient },
             code: None,
             local: (NaiveDate::from_ymd_opt(2025, 1, 1).unwrap() + Duration::days(*day)).and_hms_opt(*hour, 0, 0).unwrap(),
+            days_since_failure: (*day % 40) as u32,
+            hours_since_last: (*hour * 31) % 720,
+            after_payday: day % 3 == 0,
             tries: *tries,
             paid: (*paid).min(*tries),
         });

@@ -31,6 +31,37 @@ pub const PRIOR_RETRY_PAYS: f64 = 0.2;
 /// (`off-payday`: about 0.3) is one such install.
 pub const MORE_TRIES_FROM: [f64; 2] = [0.24, 0.28];
 
+/// A lesson (`lessons`) speaks only when each group of retries it
+/// compares holds this many outcomes.
+pub const LESSON_MIN_OUTCOMES: u32 = 200;
+
+/// Early retries (days 0–3 after the failure) that pay this many times as
+/// often as later ones bring the first retry within
+/// `EARLY_FIRST_RETRY_DAYS`.
+pub const EARLY_LIFT: f64 = 1.25;
+pub const EARLY_FIRST_RETRY_DAYS: i64 = 2;
+
+/// What a retry made when no payday passed since the try before is taken
+/// to pay before the install's own say (`today`'s 3% a day outside
+/// paydays, and a little more); from the first of `BETWEEN_PAYDAYS_PAYS`
+/// one more try is spread, from the second two. (The default's funds
+/// retries between paydays pay about 9% on the `today` model, 20% on
+/// `off-payday`.)
+pub const PRIOR_BETWEEN_PAYDAYS: f64 = 0.05;
+pub const BETWEEN_PAYDAYS_PAYS: [f64; 2] = [0.12, 0.18];
+
+/// Retries after a likely payday that pay less than this many times as
+/// often as retries between paydays: paydays make little difference, and
+/// a try no longer waits for one.
+pub const PAYDAYS_MATTER_FROM: f64 = 1.25;
+
+/// A generic decline gets one short back-off before paydays where retries
+/// within 48 hours of the try before paid at least `SOON_AFTER_PAYS` and
+/// `SOON_LIFT` times as often as retries after longer waits (blocks that
+/// pass quickly; where blocks last days, quick retries pay less).
+pub const SOON_AFTER_PAYS: f64 = 0.15;
+pub const SOON_LIFT: f64 = 1.2;
+
 impl Tuning {
     pub const DEFAULT: Self = Self {
         spread_tries: 4,
@@ -58,6 +89,27 @@ mod tests {
                 "one more try when they pay {:.0}%, two from {:.0}%",
                 MORE_TRIES_FROM[0] * 100.0,
                 MORE_TRIES_FROM[1] * 100.0
+            ),
+        ]);
+    }
+
+    #[test]
+    fn the_readme_states_the_lessons_as_the_planner_reads_them() {
+        crate::readme_claims::assert_readme_says(&[
+            format!("hold at least {LESSON_MIN_OUTCOMES} outcomes"),
+            format!(
+                "retries between paydays that pay {:.0}% (shrunk toward {:.0}%) spread one more try, from {:.0}% two",
+                BETWEEN_PAYDAYS_PAYS[0] * 100.0,
+                PRIOR_BETWEEN_PAYDAYS * 100.0,
+                BETWEEN_PAYDAYS_PAYS[1] * 100.0
+            ),
+            format!("that pay less than {PAYDAYS_MATTER_FROM}× those between paydays"),
+            format!(
+                "retries in the first 3 days that pay {EARLY_LIFT}× later ones bring the first retry within {EARLY_FIRST_RETRY_DAYS} days"
+            ),
+            format!(
+                "within 48 h of the try before paid at least {:.0}% and {SOON_LIFT}× those after longer waits",
+                SOON_AFTER_PAYS * 100.0
             ),
         ]);
     }

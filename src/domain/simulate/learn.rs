@@ -11,10 +11,10 @@ use super::ensemble::strategies;
 use super::play::{Strategy, play, play_learning};
 use super::report::Tally;
 use crate::domain::decline::DeclineCategory;
-use crate::domain::learned::{Estimates, Outcome};
+use crate::domain::learned::{Estimates, Outcome, Stood};
 use crate::domain::networks::NetworkCaps;
 use crate::domain::policy::Policy;
-use crate::domain::schedule::PRIOR_RETRY_PAYS;
+use crate::domain::schedule::{PRIOR_RETRY_PAYS, Tuning, lessons};
 
 /// One month of the replay.
 #[derive(Debug, Clone)]
@@ -38,8 +38,15 @@ fn month_start(at: DateTime<Utc>) -> DateTime<Utc> {
         .expect("a month's first instant")
 }
 
+/// The replay: its months, and what every retry it finished teaches.
+#[derive(Debug, Clone)]
+pub struct Replay {
+    pub months: Vec<Month>,
+    pub learned: Estimates,
+}
+
 /// Replays `scenarios` (any order) month by month.
-pub fn replay(scenarios: &[Scenario], policy: &Policy) -> Vec<Month> {
+pub fn replay(scenarios: &[Scenario], policy: &Policy) -> Replay {
     let caps = NetworkCaps::default();
     let mut sorted: Vec<&Scenario> = scenarios.iter().collect();
     sorted.sort_by_key(|s| s.failed_at);
@@ -93,7 +100,86 @@ pub fn replay(scenarios: &[Scenario], policy: &Policy) -> Vec<Month> {
         months.push(month);
         i = end;
     }
-    months
+    Replay {
+        months,
+        learned: Estimates::from_outcomes(finished.into_iter().map(|(_, o)| o)),
+    }
+}
+
+/// A README row for `model`: revenue recovered (attempts per failure)
+/// without learning, learning and by the month's best plain schedule,
+/// averaged over the months after the first (which knows nothing yet).
+pub fn mean_row(model: &str, months: &[Month]) -> String {
+    let later = &months[1.min(months.len())..];
+    let mean = |pick: fn(&Month) -> &Tally| {
+        let n = later.len().max(1) as f64;
+        let share = later.iter().map(|m| pick(m).revenue_share()).sum::<f64>() / n;
+        let attempts = later
+            .iter()
+            .map(|m| pick(m).attempts_per_failure())
+            .sum::<f64>()
+            / n;
+        format!("{:.1}% ({attempts:.2})", share * 100.0)
+    };
+    format!(
+        "| `{model}` | {} | {} | {} |",
+        mean(|m| &m.without),
+        mean(|m| &m.learning),
+        mean(|m| &m.best_plain)
+    )
+}
+
+/// What `learned` says of the two refusals most cases meet, group by
+/// group, and the lessons the planner takes from it.
+pub fn taught(learned: &Estimates) -> String {
+    let mut out = format!(
+        "what the {} finished retries teach (thin figures lean toward the planner's prior: a refusal's toward {:.0}%, a group's toward its refusal's):\n",
+        learned.outcomes(),
+        PRIOR_RETRY_PAYS * 100.0
+    );
+    for (category, code) in [
+        (DeclineCategory::Funds, "insufficient_funds"),
+        (DeclineCategory::Transient, "do_not_honor"),
+    ] {
+        let overall = learned.category_rate(category, code, PRIOR_RETRY_PAYS);
+        let pair = |a: fn(Stood) -> bool, b: fn(Stood) -> bool| {
+            let (a, b) = (
+                learned.rate_where(category, code, overall.rate, a),
+                learned.rate_where(category, code, overall.rate, b),
+            );
+            format!(
+                "{:.0}% of {} / {:.0}% of {}",
+                a.rate * 100.0,
+                a.outcomes,
+                b.rate * 100.0,
+                b.outcomes
+            )
+        };
+        out.push_str(&format!(
+            "  {code}: paid {:.0}% of {}\n    first 3 days / later: {}\n    after a likely payday / between paydays: {}\n    within 48 h of the try before / later: {}\n",
+            overall.rate * 100.0,
+            overall.outcomes,
+            pair(|s| s == Stood::Age(0), |s| matches!(s, Stood::Age(1..))),
+            pair(|s| s == Stood::AfterPayday(true), |s| s == Stood::AfterPayday(false)),
+            pair(|s| s == Stood::Gap(0), |s| matches!(s, Stood::Gap(1..))),
+        ));
+        let lessons = [
+            lessons::first_retry_days(learned, category, code, Tuning::DEFAULT.first_retry_days)
+                .map(|l| l.why),
+            lessons::more_tries_between_paydays(learned, category, code).map(|l| l.why),
+            lessons::paydays_do_not_matter(learned, category, code).map(|l| l.why),
+            lessons::generic_short_tries(learned, category, code).map(|l| l.why),
+        ];
+        let mut any = false;
+        for why in lessons.into_iter().flatten() {
+            out.push_str(&format!("    → {why}\n"));
+            any = true;
+        }
+        if !any {
+            out.push_str("    → nothing clear enough to move a plan yet\n");
+        }
+    }
+    out
 }
 
 /// The replay as `simulate --learn` prints it.
@@ -137,7 +223,8 @@ mod tests {
     #[test]
     fn the_replay_learns_month_by_month_from_finished_retries_only() {
         let model = by_name("off-payday").unwrap();
-        let months = replay(&population_of(model, 3, 2_400), &Policy::default());
+        let replayed = replay(&population_of(model, 3, 2_400), &Policy::default());
+        let months = replayed.months;
         assert_eq!(months.len(), 12);
         assert_eq!(months[0].month, "2026-01");
         // January knows nothing yet: learning changes nothing.
@@ -165,12 +252,26 @@ mod tests {
         );
         let table = table(&months);
         assert!(table.contains("2026-12") && table.contains("best plain schedule"));
+        // What the year taught, group by group: here money comes between
+        // paydays, and the planner says it will spread more tries.
+        let taught = taught(&replayed.learned);
+        assert!(
+            taught.contains("after a likely payday / between paydays")
+                && taught.contains("money comes between paydays here"),
+            "{taught}"
+        );
     }
 
     /// The retries a US `insufficient_funds` failing Tue 10 Nov 2026 gets
     /// (each assumed declined), planned with `learned`, and the last plan's
     /// reason.
     fn walk(learned: &Estimates) -> (Vec<DateTime<Utc>>, String) {
+        let (at, reasons) = walk_code(learned, "insufficient_funds");
+        (at, reasons.last().cloned().unwrap_or_default())
+    }
+
+    /// The same for a refusal `code`, with every plan's reason.
+    fn walk_code(learned: &Estimates, code: &str) -> (Vec<DateTime<Utc>>, Vec<String>) {
         use crate::domain::decline::classify;
         use crate::domain::events::DeclineDetails;
         use crate::domain::schedule::{NextRetry, PastAttempt, PlanInput, next_retry};
@@ -178,14 +279,14 @@ mod tests {
         let failed = Utc.with_ymd_and_hms(2026, 11, 10, 15, 0, 0).unwrap();
         let latest = classify(&DeclineDetails {
             code: Some("card_declined".into()),
-            decline_code: Some("insufficient_funds".into()),
+            decline_code: Some(code.into()),
             ..Default::default()
         });
         let mut attempts = vec![PastAttempt {
             at: failed,
             category: latest.category,
         }];
-        let mut reason = String::new();
+        let mut reasons = Vec::new();
         loop {
             let now = attempts.last().unwrap().at;
             let plan = next_retry(&PlanInput {
@@ -205,13 +306,13 @@ mod tests {
             let NextRetry::At { at, reason: why } = plan else {
                 break;
             };
-            reason = why;
+            reasons.push(why);
             attempts.push(PastAttempt {
                 at,
                 category: latest.category,
             });
         }
-        (attempts[1..].iter().map(|a| a.at).collect(), reason)
+        (attempts[1..].iter().map(|a| a.at).collect(), reasons)
     }
 
     /// What an install on `model` would have learned from a year of the
@@ -270,5 +371,49 @@ mod tests {
         let end = Utc.with_ymd_and_hms(2026, 12, 1, 15, 0, 0).unwrap();
         assert!(off_plan.iter().all(|at| *at < end));
         assert!(off_plan.len() as u32 <= policy.retries.max_attempts);
+    }
+
+    /// The README's learning table is these runs'.
+    #[test]
+    fn the_readme_shows_what_learning_recovers_on_four_models() {
+        use crate::domain::simulate::ensemble::parallel_map;
+        let names = ["off-payday", "skeptic", "today", "mixed-cycles"];
+        let rows = parallel_map(&names, 2, |name| {
+            let months = replay(
+                &population_of(by_name(name).unwrap(), 7, 20_000),
+                &Policy::default(),
+            )
+            .months;
+            mean_row(name, &months)
+        });
+        crate::readme_claims::assert_readme_says(&rows);
+    }
+
+    #[test]
+    fn quick_retries_that_paid_bring_a_short_back_off_and_long_blocks_do_not() {
+        // On `today`, a quarter of `do_not_honor` blocks pass within a day;
+        // on `long-blocks` a try inside a block pays 3%.
+        let passing = history_of("today");
+        let lasting = history_of("long-blocks");
+        let (quick, quick_reasons) = walk_code(&passing, "do_not_honor");
+        let (slow, slow_reasons) = walk_code(&lasting, "do_not_honor");
+        let failed = Utc.with_ymd_and_hms(2026, 11, 10, 15, 0, 0).unwrap();
+        // The first retry: a back-off of about a day where blocks passed
+        // quickly, said with its figures; a payday otherwise.
+        assert!(
+            quick[0] - failed <= chrono::Duration::hours(48),
+            "{quick:?}"
+        );
+        assert!(
+            quick_reasons[0].contains("within 48 h of the try before paid")
+                && quick_reasons[0].contains("a short back-off before paydays"),
+            "{}",
+            quick_reasons[0]
+        );
+        assert!(
+            slow_reasons.iter().all(|r| !r.contains("short back-off (")),
+            "{slow_reasons:?}"
+        );
+        assert_ne!(quick[0], slow[0]);
     }
 }

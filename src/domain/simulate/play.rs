@@ -11,7 +11,7 @@ use super::customer::Reaction;
 use crate::domain::case::{Command, Context, EventInput, Input, Track, stage_commands};
 use crate::domain::decline::{Classification, DeclineCategory, classify};
 use crate::domain::events::DeclineDetails;
-use crate::domain::learned::{Estimates, Outcome};
+use crate::domain::learned::{Estimates, Outcome, after_payday};
 use crate::domain::networks::{Ledger, Network, NetworkCaps, violation};
 use crate::domain::policy::{Policy, StageEmail};
 use crate::domain::zones;
@@ -458,6 +458,14 @@ pub fn play_learning(
                             category: first.category,
                             code: Some(first.code.clone()),
                             local: now.with_timezone(&tz).naive_local(),
+                            days_since_failure: (now - failed_at).num_days().clamp(0, 60) as u32,
+                            hours_since_last: since_last.num_hours().clamp(0, 720) as u32,
+                            after_payday: after_payday(
+                                scenario.country.as_deref(),
+                                tz,
+                                now - since_last,
+                                now,
+                            ),
                             tries: 1,
                             paid: u32::from(approved),
                         },
