@@ -752,8 +752,8 @@ proptest::proptest! {
     /// least `Tuning::spread_tries` times (or its budget, or the business mornings
     /// the window has), and never ends while its budget allows a try and a
     /// business morning is left, from any date, in any zone and country,
-    /// whatever the paydays; a funds decline's first retry comes within
-    /// `Tuning::first_retry_days`.
+    /// whatever the paydays and whatever the install's history taught; a
+    /// funds decline's first retry comes within `Tuning::first_retry_days`.
     #[test]
     fn a_soft_decline_uses_its_budget_while_the_window_lasts(
         start in 1_767_225_600i64..1_830_297_600, // 2026 and 2027
@@ -768,7 +768,24 @@ proptest::proptest! {
         brand in proptest::sample::select(vec!["visa", "mastercard"]),
         max_attempts in 1u32..=12,
         window_days in 3u32..=30,
+        history in proptest::collection::vec((0i64..60, 0u32..720, proptest::bool::ANY, 0u32..=100), 0..12),
     ) {
+        // Any history, thin or rich (up to 100 outcomes per row): lessons
+        // may add tries or bring one forward, never take one away.
+        let learned = crate::domain::learned::Estimates::from_outcomes(history.iter().enumerate().map(
+            |(i, (days, gap, payday, paid))| crate::domain::learned::Outcome {
+                category: if i % 2 == 0 { DeclineCategory::Funds } else { DeclineCategory::Transient },
+                code: Some(if i % 2 == 0 { "insufficient_funds" } else { "do_not_honor" }.into()),
+                local: (NaiveDate::from_ymd_opt(2025, 6, 1).unwrap() + Duration::days(*days * 3))
+                    .and_hms_opt(9, 0, 0)
+                    .unwrap(),
+                days_since_failure: *days as u32,
+                hours_since_last: *gap,
+                after_payday: *payday,
+                tries: 100,
+                paid: *paid,
+            },
+        ));
         let mut policy = Policy::default();
         policy.retries.max_attempts = max_attempts;
         policy.retries.window_days = window_days;
@@ -797,7 +814,7 @@ proptest::proptest! {
                 country,
                 paid_at: &[],
                 policy: &policy,
-                learned: None,
+                learned: Some(&learned),
                 card_elsewhere: &[],
             };
             match next_retry(&input) {
