@@ -135,7 +135,7 @@ pub async fn conclude(
     let case = cases::lock_case(&mut tx, work.case_id).await?;
     // The work ends before the input is applied, so the input's own cancels
     // (a recovery cancels all pending work) leave it as it came out.
-    work::finish_work(&mut tx, work.id, status, result, now).await?;
+    work::finish_work(&mut tx, work, status, result, now).await?;
     let lines: Vec<(&'static str, Value)> = lines.into_iter().map(|l| (l.kind, l.detail)).collect();
     if let (Some(input), Some(case)) = (input, case) {
         // The job's lines go in with the input's, in one statement.
@@ -186,7 +186,7 @@ pub async fn reschedule(
     }
     let now = engine.clock.now_ms();
     let mut tx = engine.store.begin().await?;
-    work::reschedule_work(&mut tx, work.id, at.timestamp_millis(), tries, next, why).await?;
+    work::reschedule_work(&mut tx, work, at.timestamp_millis(), tries, next, why).await?;
     let detail =
         json!({"text": format!("{why}; trying again at {}", at.to_rfc3339()), "work": work.key});
     cases::add_timeline(&mut tx, work.case_id, now, "note", &detail).await?;
@@ -208,7 +208,7 @@ pub async fn defer(
     let mut tx = engine.store.begin().await?;
     work::reschedule_work(
         &mut tx,
-        work.id,
+        work,
         at.timestamp_millis(),
         work.tries,
         &work.work,

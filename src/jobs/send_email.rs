@@ -274,7 +274,7 @@ async fn write_to_outbox(
             "this email was written before: not written again",
         ),
     };
-    work::finish_work(&mut tx, work.id, status, result, now).await?;
+    work::finish_work(&mut tx, work, status, result, now).await?;
     tx.commit().await?;
     engine.wake_runner();
     Ok(())

@@ -25,9 +25,13 @@ pub struct WorkRow {
     /// Processor failures so far (not the customer's attempts).
     pub tries: i32,
     pub result: Option<String>,
+    /// Bumped each time the (case, key) is planned again after a cancel:
+    /// a job finishes only the generation it claimed.
+    pub generation: i64,
 }
 
-const WORK_COLUMNS: &str = "id, case_id, kind, work_key, due_at, status, detail, tries, result";
+const WORK_COLUMNS: &str =
+    "id, case_id, kind, work_key, due_at, status, detail, tries, result, generation";
 
 macro_rules! work_from_row {
     ($r:expr) => {{
@@ -44,6 +48,7 @@ macro_rules! work_from_row {
             status: WorkStatus::parse(&status)?,
             tries: r.try_get("tries")?,
             result: r.try_get("result")?,
+            generation: r.try_get("generation")?,
         }
     }};
 }
@@ -51,7 +56,10 @@ macro_rules! work_from_row {
 /// Plans `works` for the case in one statement. Returns the id and key of
 /// each row planned; a (case, key) planned before and not canceled is left
 /// alone and not returned: an email stage or an attempt number is planned
-/// once. Canceled work (a pause, a new plan) is planned again.
+/// once. Canceled work (a pause, a new plan) is planned again as a new
+/// generation that keeps the row's lease: a job still running the old one
+/// holds it until it ends (`finish_work` then gives it back), so the new
+/// plan never runs beside it.
 pub async fn insert_works(
     tx: &mut Tx,
     case_id: i64,
@@ -78,7 +86,8 @@ pub async fn insert_works(
          VALUES {} \
          ON CONFLICT (case_id, work_key) DO UPDATE SET \
            due_at = excluded.due_at, status = 'pending', detail = excluded.detail, \
-           lease_until = NULL, finished_at = NULL, result = NULL \
+           finished_at = NULL, result = NULL, \
+           generation = case_work.generation + 1 \
          WHERE case_work.status = 'canceled' \
          RETURNING id, work_key",
         rows.join(", ")
@@ -121,51 +130,79 @@ pub async fn cancel_work(
     Ok(n)
 }
 
-/// Moves pending work to a later time (a processor failure): the tries
-/// count says how many times the processor failed us on it; `work` is
-/// what the next run needs.
+/// Moves the claimed generation of pending work to a later time (a
+/// processor failure): the tries count says how many times the processor
+/// failed us on it; `work` is what the next run needs. A newer generation
+/// (planned again meanwhile) is left as planned and given back.
 pub async fn reschedule_work(
     tx: &mut Tx,
-    id: i64,
+    claimed: &WorkRow,
     due_at: i64,
     tries: i32,
     work: &Work,
     note: &str,
 ) -> anyhow::Result<()> {
     let detail = work.detail().to_string();
-    with_tx!(tx, conn => {
+    let moved = with_tx!(tx, conn => {
         sqlx::query(
             "UPDATE case_work SET due_at = $1, tries = $2, lease_until = NULL, result = $3, detail = $4 \
-             WHERE id = $5 AND status = 'pending'",
+             WHERE id = $5 AND status = 'pending' AND generation = $6",
         )
         .bind(due_at)
         .bind(tries)
         .bind(note)
         .bind(&detail)
-        .bind(id)
+        .bind(claimed.id)
+        .bind(claimed.generation)
         .execute(conn)
-        .await?;
+        .await?
+        .rows_affected()
     });
+    if moved == 0 {
+        give_back_newer(tx, claimed).await?;
+    }
     Ok(())
 }
 
-/// Ends a piece of work: `done`, `failed` (with why) or `skipped`.
+/// Ends the claimed generation of a piece of work: `done`, `failed` (with
+/// why) or `skipped`. A newer generation (planned again while the job ran)
+/// is not the job's to end: it stays pending and its lease is given back.
 pub async fn finish_work(
     tx: &mut Tx,
-    id: i64,
+    claimed: &WorkRow,
     status: WorkStatus,
     result: &str,
     now_ms: i64,
 ) -> anyhow::Result<()> {
-    with_tx!(tx, conn => {
+    let ended = with_tx!(tx, conn => {
         sqlx::query(
             "UPDATE case_work SET status = $1, result = $2, finished_at = $3, lease_until = NULL \
-             WHERE id = $4 AND status = 'pending'",
+             WHERE id = $4 AND status = 'pending' AND generation = $5",
         )
         .bind(status.as_str())
         .bind(result)
         .bind(now_ms)
-        .bind(id)
+        .bind(claimed.id)
+        .bind(claimed.generation)
+        .execute(conn)
+        .await?
+        .rows_affected()
+    });
+    if ended == 0 {
+        give_back_newer(tx, claimed).await?;
+    }
+    Ok(())
+}
+
+/// The lease a job kept over a newer generation of its work, given back.
+async fn give_back_newer(tx: &mut Tx, claimed: &WorkRow) -> anyhow::Result<()> {
+    with_tx!(tx, conn => {
+        sqlx::query(
+            "UPDATE case_work SET lease_until = NULL \
+             WHERE id = $1 AND status = 'pending' AND generation > $2",
+        )
+        .bind(claimed.id)
+        .bind(claimed.generation)
         .execute(conn)
         .await?;
     });

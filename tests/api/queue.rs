@@ -182,3 +182,105 @@ async fn simulated_time_is_one_timeline_per_database(backend: Backend) {
         "a restart goes on from where simulated time was: {after_restart} < {a}"
     );
 }
+
+backend_tests!(re_planned_work_never_runs_beside_the_job_still_running_it);
+
+/// A pause cancels work a job is running and a resume plans the same
+/// (case, key) again: the new plan stays held while the job runs, the job
+/// ends only the generation it claimed, and the new one runs after it.
+async fn re_planned_work_never_runs_beside_the_job_still_running_it(backend: Backend) {
+    use dunwell::domain::work::WorkStatus;
+    use dunwell::store::work::{self, Claim, NewWork};
+
+    let s = crate::stand_in::scenario("in_replanned");
+    let Some(app) = spawn_app_with(backend, &[]).await else {
+        return;
+    };
+    app.send(
+        "invoice.payment_failed",
+        &crate::stand_in::event(&s, "failed"),
+    )
+    .await;
+    app.wait_processed().await;
+    let case = app.case(&s.invoice).await;
+    let store = &app.store;
+    let first = store
+        .work_of(case.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|w| w.status == WorkStatus::Pending)
+        .expect("the case plans work");
+    // Claims as a runner makes them, due whatever the engine's clock says.
+    let real = chrono::Utc::now().timestamp_millis();
+    let claim = |real_now_ms: i64| Claim {
+        id: Some(first.id),
+        sim_now_ms: i64::MAX / 4,
+        real_now_ms,
+        lease_until_ms: real_now_ms + 60_000,
+        limit: 1,
+    };
+    let take = |at: i64| async move {
+        let mut tx = store.begin().await.unwrap();
+        let rows = work::claim_work(&mut tx, &claim(at)).await.unwrap();
+        tx.commit().await.unwrap();
+        rows
+    };
+    let running = take(real).await.pop().expect("the first claim takes it");
+
+    // Paused and resumed while the job runs: the same key planned again.
+    let now = 1_000;
+    let mut tx = store.begin().await.unwrap();
+    work::cancel_work(&mut tx, case.id, None, now)
+        .await
+        .unwrap();
+    let planned = work::insert_works(
+        &mut tx,
+        case.id,
+        &[NewWork {
+            work: running.work.clone(),
+            due_at: running.due_at,
+        }],
+        now,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(planned, vec![(running.id, running.key.clone())]);
+    // A second worker finds it held: never two runs at once.
+    assert!(take(real + 1).await.is_empty());
+
+    // The first job ends: not the new plan's end, and it gives it back.
+    let mut tx = store.begin().await.unwrap();
+    work::finish_work(&mut tx, &running, WorkStatus::Done, "paid", now)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let row = |rows: Vec<work::WorkRow>| rows.into_iter().find(|w| w.id == running.id).unwrap();
+    let after = row(store.work_of(case.id).await.unwrap());
+    assert_eq!(after.status, WorkStatus::Pending, "{after:?}");
+    assert_eq!(after.generation, running.generation + 1);
+    let next = take(real + 2).await.pop().expect("the new plan runs next");
+    assert_eq!(next.generation, running.generation + 1);
+
+    // A put-off of the old generation changes nothing either.
+    let mut tx = store.begin().await.unwrap();
+    work::reschedule_work(&mut tx, &running, 5, 3, &running.work, "late")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let still = row(store.work_of(case.id).await.unwrap());
+    assert_eq!((still.due_at, still.tries), (next.due_at, next.tries));
+
+    // The new generation finishes as any work does.
+    let mut tx = store.begin().await.unwrap();
+    work::finish_work(&mut tx, &next, WorkStatus::Done, "paid", now)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        row(store.work_of(case.id).await.unwrap()).status,
+        WorkStatus::Done
+    );
+    app.shutdown().await;
+}
