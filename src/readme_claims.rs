@@ -23,3 +23,44 @@ pub fn assert_readme_says(claims: &[String]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every repository path the README names in backticks exists (paths
+    /// with a placeholder such as `<kind>` name a family, not a file;
+    /// `bench/out/` holds what a benchmark run writes).
+    #[test]
+    fn every_path_the_readme_names_exists() {
+        let readme = include_str!("../README.md");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let roots = [
+            "src/",
+            "templates/",
+            "tests/",
+            "migrations/",
+            "bench/",
+            "examples/",
+            ".ci/",
+        ];
+        let mut missing = Vec::new();
+        let mut named = 0;
+        for quoted in readme.split('`').skip(1).step_by(2) {
+            let path = quoted.trim_end_matches([':', ',', '.']);
+            if !roots.iter().any(|r| path.starts_with(r))
+                || path.contains(['<', '*', ' ', '{'])
+                || path.starts_with("bench/out/")
+            {
+                continue;
+            }
+            named += 1;
+            if !root.join(path).exists() {
+                missing.push(path.to_owned());
+            }
+        }
+        assert!(named >= 5, "the README names {named} paths");
+        assert!(
+            missing.is_empty(),
+            "the README names missing paths: {missing:?}"
+        );
+    }
+}

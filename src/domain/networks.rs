@@ -45,7 +45,9 @@ impl Network {
 
 /// Attempt caps per card (`[policy.networks]`). Defaults are the networks'
 /// published limits or below: Visa 15 reattempts in 30 days, Mastercard 35
-/// in 30 days and 10 in 24 hours; other brands are held to Visa's.
+/// in 30 days and 10 in 24 hours; other and unknown brands get the
+/// strictest of both: `other_per_30_days` (15, Visa's) in 30 days and
+/// Mastercard's 24-hour cap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkCaps {
     pub visa_per_30_days: u32,

@@ -49,8 +49,14 @@ impl OutgoingType {
 }
 
 /// Waits after each failed delivery: quick at first, then up to a day;
-/// about two days in all before the event is given up.
+/// 4,221 minutes (about 2.9 days) in all before the event is given up
+/// (`given_up_after`; the README states it).
 const RETRY_DELAYS_MINUTES: [i64; 9] = [1, 5, 15, 60, 180, 360, 720, 1440, 1440];
+
+/// How long after its first failed delivery an event is given up.
+pub fn given_up_after() -> Duration {
+    Duration::minutes(RETRY_DELAYS_MINUTES.iter().sum())
+}
 
 /// When to try again after `failures` failed deliveries; `None`: give up.
 pub fn retry_delay(failures: i32) -> Option<Duration> {
@@ -63,6 +69,16 @@ pub fn retry_delay(failures: i32) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_readme_states_how_long_events_are_retried() {
+        let days = given_up_after().num_minutes() as f64 / 1440.0;
+        assert_eq!(given_up_after().num_minutes(), 4_221);
+        crate::readme_claims::assert_readme_says(&[format!(
+            "{} tries over about {days:.1} days",
+            RETRY_DELAYS_MINUTES.len() + 1
+        )]);
+    }
 
     #[test]
     fn transitions_name_their_events() {

@@ -17,7 +17,8 @@ use crate::domain::simulate::{Scenario, models, population};
 use crate::store::Store;
 use crate::store::policies::ClosedCase;
 
-/// How far back closed cases are read, and how many at most.
+/// How far back ended cases are read, by when they opened, and how many at
+/// most.
 const HISTORY_DAYS: i64 = 180;
 const MAX_OWN: i64 = 5_000;
 /// The generated population's size and seed (the same figures each time).
@@ -55,7 +56,7 @@ pub fn row_of(case: &ClosedCase) -> Option<Row> {
     })
 }
 
-/// The operator's cases closed in the 180 days before `now`, as scenarios
+/// The operator's ended cases opened in the 180 days before `now`, as scenarios
 /// (keyed as their cases are, so the planner's jitter matches), with what
 /// really happened to them.
 pub async fn own_history(

@@ -1,8 +1,9 @@
 //! Delivers one outgoing event to `DUNWELL_NOTIFY_URL`: a POST of its JSON,
 //! signed like the processor's webhooks (`Dunwell-Signature: t=…,v1=…`,
 //! HMAC-SHA256 of `"{t}.{body}"` under `DUNWELL_NOTIFY_SECRET`). A 2xx
-//! answer delivers it; anything else tries again later with backoff, and
-//! after about two days the event is given up (logged, kept).
+//! answer delivers it; anything else tries again later with backoff
+//! (`domain::outgoing::retry_delay`), and after the last wait (about 2.9
+//! days in all) the event is given up (logged, kept).
 
 use std::sync::OnceLock;
 use std::time::Duration;

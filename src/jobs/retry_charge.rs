@@ -1,7 +1,10 @@
 //! `retry_charge`: one planned charge attempt. Re-reads the invoice first
 //! (paid → recovered, voided/uncollectible → closed), then pays with an
-//! idempotency key derived from (case, attempt, processor-failure count),
-//! records the attempt and feeds the outcome to the case.
+//! idempotency key made of this install's id, the invoice, the attempt
+//! number and how many fresh keys the attempt needed so far
+//! (`processor::idempotency_key`: `dunwell-{install}-{invoice}-pay-{attempt}`,
+//! `-r{n}` after the n-th answer that calls for a new key), records the
+//! attempt and feeds the outcome to the case.
 //!
 //! Processor failures never count against the customer's attempts: after a
 //! timeout or a 429 (which the client already retried under the same key)

@@ -234,8 +234,10 @@ pub async fn relocate(
 }
 
 /// The attempts (unix ms, since `since`) on the cards of the customer's
-/// other live cases, opened since `since`: each subscription's invoice is
-/// a case of its own, but the card they are charged to is one.
+/// other live cases opened up to 30 days before `since` (a case opened
+/// earlier may still be charging the card inside the span): each
+/// subscription's invoice is a case of its own, but the card they are
+/// charged to is one.
 pub async fn other_live_attempts(
     tx: &mut Tx,
     customer_id: &str,

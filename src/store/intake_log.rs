@@ -2,8 +2,10 @@
 //! one (`dunwell.db` → `dunwell.db-intake`), so the intake's commits never
 //! wait for the engine's write lock or WAL, nor the engine for the intake's.
 //!
-//! The intake appends accepted events to `webhook_log` and never reads the
-//! engine's tables except to refuse a duplicate. The engine consumes the log
+//! The intake appends accepted events to `webhook_log` and reads the
+//! engine's tables only to refuse a duplicate (`webhook_events`) and, when
+//! it prunes the log, to learn how far the engine has consumed it
+//! (`intake_cursor`); it never writes them. The engine consumes the log
 //! in order (`pump`): in one transaction of the main database it copies the
 //! next events into `webhook_events`, queues them, and moves its position in
 //! `intake_cursor` past them. An event is queued exactly when the position

@@ -284,3 +284,69 @@ async fn re_planned_work_never_runs_beside_the_job_still_running_it(backend: Bac
     );
     app.shutdown().await;
 }
+
+backend_tests!(the_database_refuses_unknown_work_kinds_and_statuses);
+
+/// The kinds and statuses of `case_work` are enforced by the database
+/// (CHECK on PostgreSQL, triggers on SQLite), and they are the code's.
+async fn the_database_refuses_unknown_work_kinds_and_statuses(backend: Backend) {
+    use dunwell::domain::work::WorkStatus;
+    let s = crate::stand_in::scenario("in_checked");
+    let Some(app) = spawn_app_with(backend, &[]).await else {
+        return;
+    };
+    app.send(
+        "invoice.payment_failed",
+        &crate::stand_in::event(&s, "failed"),
+    )
+    .await;
+    app.wait_processed().await;
+    let case = app.case(&s.invoice).await;
+    let id = app.store.work_of(case.id).await.unwrap()[0].id;
+    let run = |sql: String| {
+        let url = app.db.url.clone();
+        async move {
+            if url.starts_with("postgres") {
+                let pool = sqlx::PgPool::connect(&url).await.unwrap();
+                let r = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
+                pool.close().await;
+                r.map(|_| ())
+            } else {
+                let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+                let r = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
+                pool.close().await;
+                r.map(|_| ())
+            }
+        }
+    };
+    assert!(
+        run(format!(
+            "UPDATE case_work SET status = 'bogus' WHERE id = {id}"
+        ))
+        .await
+        .is_err()
+    );
+    assert!(
+        run(format!("UPDATE case_work SET kind = 'fax' WHERE id = {id}"))
+            .await
+            .is_err()
+    );
+    assert!(
+        run(format!(
+            "INSERT INTO case_work (case_id, kind, work_key, due_at, status, detail, created_at) \
+             VALUES ({}, 'retry', 'x-1', 0, 'later', '{{}}', 0)",
+            case.id
+        ))
+        .await
+        .is_err()
+    );
+    // Every status the code writes is one the database takes.
+    for status in WorkStatus::ALL {
+        let sql = format!(
+            "UPDATE case_work SET status = '{}' WHERE id = {id}",
+            status.as_str()
+        );
+        run(sql).await.unwrap_or_else(|e| panic!("{status:?}: {e}"));
+    }
+    app.shutdown().await;
+}
