@@ -449,7 +449,7 @@ impl Sampler<'_> {
                 println!("timed out after {} s", self.timeout.as_secs());
                 return Ok(());
             }
-            if self.samples.len() % 30 == 0 {
+            if self.samples.len().is_multiple_of(30) {
                 println!(
                     "  {:>5.0} s: accepted {} opened {} emailed {} first retries {} ({} calls/s, {} refused)",
                     sample.secs,

@@ -358,18 +358,18 @@ impl Config {
                 "smtp_url (DUNWELL_SMTP_URL) is unset: emails stay in the outbox and no customer hears from you".into(),
             ));
         }
-        if let Some(smtp) = &self.smtp_url {
-            if let Ok(url) = Url::parse(smtp.expose_secret()) {
-                let plain = url.scheme() == "smtp"
-                    && !url
-                        .query_pairs()
-                        .any(|(k, v)| k == "tls" && v == "required");
-                if plain && (!url.username().is_empty() || url.password().is_some()) {
-                    out.push((
+        if let Some(smtp) = &self.smtp_url
+            && let Ok(url) = Url::parse(smtp.expose_secret())
+        {
+            let plain = url.scheme() == "smtp"
+                && !url
+                    .query_pairs()
+                    .any(|(k, v)| k == "tls" && v == "required");
+            if plain && (!url.username().is_empty() || url.password().is_some()) {
+                out.push((
                 "smtp_url",
                 "smtp_url (DUNWELL_SMTP_URL) sends credentials over plain smtp://: use smtps:// or smtp://…?tls=required".into(),
             ));
-                }
             }
         }
         if self.webhook_secrets.is_empty() {
@@ -382,13 +382,14 @@ impl Config {
         if metrics.guard == Guard::Closed {
             out.push(("metrics_token", metrics.describe(self.bind)));
         }
-        if let Some(url) = &self.notify_url {
-            if url.scheme() != "https" && !is_loopback(url) {
-                out.push((
+        if let Some(url) = &self.notify_url
+            && url.scheme() != "https"
+            && !is_loopback(url)
+        {
+            out.push((
                 "notify_url",
                 "notify_url (DUNWELL_NOTIFY_URL) is not https: case events would travel in the clear".into(),
             ));
-            }
         }
         out
     }
@@ -758,12 +759,13 @@ impl RawConfig {
                 })
                 .ok()
         });
-        if let (Some(m), Some(b)) = (metrics_bind, bind) {
-            if m.port() == b.port() && m.port() != 0 {
-                errors.push(format!(
-                    "metrics_bind (DUNWELL_METRICS_BIND): must use another port than bind ({b})"
-                ));
-            }
+        if let (Some(m), Some(b)) = (metrics_bind, bind)
+            && m.port() == b.port()
+            && m.port() != 0
+        {
+            errors.push(format!(
+                "metrics_bind (DUNWELL_METRICS_BIND): must use another port than bind ({b})"
+            ));
         }
         let notify_url = self
             .notify_url
@@ -781,12 +783,12 @@ impl RawConfig {
             "a whole number of requests from 0 (no limit) to 100000",
             &mut errors,
         );
-        if let Some(name) = &self.client_ip_header {
-            if actix_web::http::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                errors.push(format!(
-                    "client_ip_header (DUNWELL_CLIENT_IP_HEADER): not a header name, got {name:?}"
-                ));
-            }
+        if let Some(name) = &self.client_ip_header
+            && actix_web::http::header::HeaderName::from_bytes(name.as_bytes()).is_err()
+        {
+            errors.push(format!(
+                "client_ip_header (DUNWELL_CLIENT_IP_HEADER): not a header name, got {name:?}"
+            ));
         }
         let policy = self.policy.validate().map_err(|e| errors.extend(e)).ok();
         match (

@@ -81,12 +81,12 @@ impl RawBrand {
             .as_deref()
             .and_then(|n| plain("sender_name", n, &mut errors));
         let support_email = self.support_email.map(|e| e.trim().to_owned());
-        if let Some(email) = &support_email {
-            if !is_address(email) || email.chars().any(char::is_control) {
-                errors.push(format!(
-                    "brand.support_email: must be an address like help@example.com, got {email:?}"
-                ));
-            }
+        if let Some(email) = &support_email
+            && (!is_address(email) || email.chars().any(char::is_control))
+        {
+            errors.push(format!(
+                "brand.support_email: must be an address like help@example.com, got {email:?}"
+            ));
         }
         let url = |key: &str, value: Option<String>, https_only: bool, errors: &mut Vec<String>| {
             let value = value?.trim().to_owned();

@@ -376,10 +376,10 @@ impl Track {
     }
 
     pub fn apply(&mut self, input: Input, now: DateTime<Utc>, ctx: &Context<'_>) -> Vec<Command> {
-        if let Input::Event { id, .. } = &input {
-            if !self.seen.insert(id.clone()) {
-                return Vec::new();
-            }
+        if let Input::Event { id, .. } = &input
+            && !self.seen.insert(id.clone())
+        {
+            return Vec::new();
         }
         if let Some(how) = self.settled {
             // A failure delivered after the invoice was settled: it did fail,
@@ -495,14 +495,14 @@ impl Track {
         if case.state.is_terminal() || case.state == CaseState::Paused {
             return Vec::new();
         }
-        if let Some(method) = &method {
-            if !case.methods.insert(method.clone()) {
-                return vec![Command::Note {
-                    text: format!(
-                        "payment method {method} was already tried on this invoice: no new charge"
-                    ),
-                }];
-            }
+        if let Some(method) = &method
+            && !case.methods.insert(method.clone())
+        {
+            return vec![Command::Note {
+                text: format!(
+                    "payment method {method} was already tried on this invoice: no new charge"
+                ),
+            }];
         }
         case.customer_acted = Some(CustomerAct::CardUpdate);
         if ctx.policy.retry_owner == RetryOwner::Processor {

@@ -48,13 +48,14 @@ pub fn hold_until(
     }
     let mut at = now;
     let mut why = None;
-    if kind.is_reminder() && rules.min_gap_hours > 0 {
-        if let Some(last) = last_reminder {
-            let free = last + Duration::hours(i64::from(rules.min_gap_hours));
-            if free > at {
-                at = free;
-                why = Some("at most one reminder per customer in the policy's gap");
-            }
+    if kind.is_reminder()
+        && rules.min_gap_hours > 0
+        && let Some(last) = last_reminder
+    {
+        let free = last + Duration::hours(i64::from(rules.min_gap_hours));
+        if free > at {
+            at = free;
+            why = Some("at most one reminder per customer in the policy's gap");
         }
     }
     if let Some(hours) = rules.quiet_hours {

@@ -249,11 +249,11 @@ pub fn classify(details: &DeclineDetails) -> Classification {
     }
 
     let network_code = given(&details.network_decline_code).map(str::to_ascii_uppercase);
-    if brand_is(details, "visa") {
-        if let Some(code) = network_code.as_deref().filter(|c| VISA_NEVER.contains(c)) {
-            network_forbids_retry = true;
-            reason = format!("{reason}; Visa response {code} forbids reattempts");
-        }
+    if brand_is(details, "visa")
+        && let Some(code) = network_code.as_deref().filter(|c| VISA_NEVER.contains(c))
+    {
+        network_forbids_retry = true;
+        reason = format!("{reason}; Visa response {code} forbids reattempts");
     }
 
     let mut retry_after = None;

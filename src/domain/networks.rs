@@ -165,10 +165,10 @@ pub fn violation(
                 latest.reason
             ));
         }
-        if let (Some(wait), Some(last)) = (latest.retry_after, ledger.attempts.last()) {
-            if *last + Duration::seconds(wait.as_secs() as i64) > at {
-                return Some("retried before the network's wait was over".into());
-            }
+        if let (Some(wait), Some(last)) = (latest.retry_after, ledger.attempts.last())
+            && *last + Duration::seconds(wait.as_secs() as i64) > at
+        {
+            return Some("retried before the network's wait was over".into());
         }
     }
     for (window, cap) in caps.windows(ledger.network) {

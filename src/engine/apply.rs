@@ -130,30 +130,30 @@ pub async fn apply_after(
     let pin = new_version.filter(|_| track.case.is_some());
     cases::save_track(tx, case.id, &track, opened_at, pin, ms(now)).await?;
     let after = track.outcome();
-    if before != after {
-        if let Some(to) = after {
-            tracing::info!(case_id = case.id, from = ?before, to = ?to, cause, "case transition");
-            let mut detail = json!({
-                "from": before.map(|s| s.as_str()),
-                "to": to.as_str(),
+    if before != after
+        && let Some(to) = after
+    {
+        tracing::info!(case_id = case.id, from = ?before, to = ?to, cause, "case transition");
+        let mut detail = json!({
+            "from": before.map(|s| s.as_str()),
+            "to": to.as_str(),
+            "cause": cause,
+        });
+        if before.is_none() {
+            // The clock the case's schedule runs on, and why.
+            detail["timezone"] = json!(case.timezone);
+            detail["timezone_source"] =
+                json!(case.timezone_source.as_deref().unwrap_or("policy_default"));
+            // The policy version the case runs under to its end.
+            detail["policy_version"] = json!(pin.or(case.policy_version));
+        }
+        effects.line("transition", detail);
+        if let Some(kind) = OutgoingType::of_transition(before, to) {
+            let detail = json!({
+                "previous_state": before.map(|s| s.as_str()),
                 "cause": cause,
             });
-            if before.is_none() {
-                // The clock the case's schedule runs on, and why.
-                detail["timezone"] = json!(case.timezone);
-                detail["timezone_source"] =
-                    json!(case.timezone_source.as_deref().unwrap_or("policy_default"));
-                // The policy version the case runs under to its end.
-                detail["policy_version"] = json!(pin.or(case.policy_version));
-            }
-            effects.line("transition", detail);
-            if let Some(kind) = OutgoingType::of_transition(before, to) {
-                let detail = json!({
-                    "previous_state": before.map(|s| s.as_str()),
-                    "cause": cause,
-                });
-                outgoing::record(engine, tx, case, &track, kind, detail).await?;
-            }
+            outgoing::record(engine, tx, case, &track, kind, detail).await?;
         }
     }
     if let Some(detail) = declined {

@@ -114,10 +114,10 @@ async fn handle_event(engine: &Engine, tx: &mut Tx, event: &Event) -> anyhow::Re
     let Some(what) = routed.what else {
         return Ok(Outcome::Handled);
     };
-    if let EventInput::Decline(decline) = &what {
-        if decline.unknown {
-            tracing::warn!(code = %decline.code, "unknown decline code: treated as transient");
-        }
+    if let EventInput::Decline(decline) = &what
+        && decline.unknown
+    {
+        tracing::warn!(code = %decline.code, "unknown decline code: treated as transient");
     }
     let mut ids = match (&routed.facts, &routed.link) {
         (Some(facts), _) => {

@@ -264,13 +264,13 @@ async fn store_version(
     let text = policy_text::canonical_toml(policy);
     let mut tx = store.begin().await?;
     stored::lock_versions(&mut tx).await?;
-    if let Some(h) = policy.holdout {
-        if !stored::exists(&mut tx, h.version).await? {
-            return Ok(Err(vec![format!(
-                "policy.holdout.version: there is no stored policy version {} (see dunwell policy list)",
-                h.version
-            )]));
-        }
+    if let Some(h) = policy.holdout
+        && !stored::exists(&mut tx, h.version).await?
+    {
+        return Ok(Err(vec![format!(
+            "policy.holdout.version: there is no stored policy version {} (see dunwell policy list)",
+            h.version
+        )]));
     }
     let newest = stored::latest(&mut tx, None).await?;
     let compare = if from_file {

@@ -28,7 +28,7 @@ pub async fn run(store: Store, rewind: Arc<AtomicBool>, mut shutdown: watch::Rec
             _ = shutdown.wait_for(|stop| *stop) => break,
         }
         pass = pass.wrapping_add(1);
-        let catch_up = pass % REWIND_EVERY_PASSES == 0;
+        let catch_up = pass.is_multiple_of(REWIND_EVERY_PASSES);
         let main = if catch_up {
             store.checkpoint_all().await
         } else {

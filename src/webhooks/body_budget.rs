@@ -83,10 +83,10 @@ impl Held<'_> {
         let Ok(total) = self.budget.total.try_acquire_many(more as u32) else {
             return false;
         };
-        if let Some(address) = self.address {
-            if !self.budget.take_share(address, more) {
-                return false;
-            }
+        if let Some(address) = self.address
+            && !self.budget.take_share(address, more)
+        {
+            return false;
         }
         self.total.push(total);
         self.kib = kib;

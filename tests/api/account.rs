@@ -190,25 +190,26 @@ impl Respond for Account {
         let mut s = self.state.lock().expect("account state");
         s.log.push((method.clone(), path.clone(), key.clone()));
         let what = format!("{method} {path}");
-        if let Some(key) = &key {
-            if let Some((first, status, body)) = s.keys.get(key).cloned() {
-                if first != what {
-                    return ResponseTemplate::new(400).set_body_json(json!({"error": {
+        if let Some(key) = &key
+            && let Some((first, status, body)) = s.keys.get(key).cloned()
+        {
+            if first != what {
+                return ResponseTemplate::new(400).set_body_json(json!({"error": {
                         "type": "idempotency_error",
                         "message": format!("Keys for idempotent requests can only be used with the same parameters they were first used with ({first})."),
                     }}));
-                }
-                return ResponseTemplate::new(status)
-                    .insert_header("idempotent-replayed", "true")
-                    .set_body_json(body);
             }
+            return ResponseTemplate::new(status)
+                .insert_header("idempotent-replayed", "true")
+                .set_body_json(body);
         }
         let (status, body) = self.answer(&mut s, &method, &path);
         // Stripe stores what the endpoint ran to, 5xx included; not 429s.
-        if let Some(key) = key {
-            if status != 429 && method != "GET" {
-                s.keys.insert(key, (what, status, body.clone()));
-            }
+        if let Some(key) = key
+            && status != 429
+            && method != "GET"
+        {
+            s.keys.insert(key, (what, status, body.clone()));
         }
         ResponseTemplate::new(status).set_body_json(body)
     }

@@ -131,10 +131,10 @@ impl Browser {
                     Ok(0) | Err(_) => return,
                     Ok(_) => {
                         let message = buffer.strip_suffix(&[0]).unwrap_or(&buffer);
-                        if let Ok(value) = serde_json::from_slice(message) {
-                            if send.send(value).is_err() {
-                                return;
-                            }
+                        if let Ok(value) = serde_json::from_slice(message)
+                            && send.send(value).is_err()
+                        {
+                            return;
                         }
                     }
                 }
@@ -248,10 +248,10 @@ impl Browser {
         while Instant::now() < deadline {
             // Fails while a navigation swaps the document: asked again.
             if let Ok(state) = self.try_eval("[location.href, document.readyState]") {
-                if let (Some(href), Some("complete")) = (state[0].as_str(), state[1].as_str()) {
-                    if wanted(href) {
-                        return href.to_owned();
-                    }
+                if let (Some(href), Some("complete")) = (state[0].as_str(), state[1].as_str())
+                    && wanted(href)
+                {
+                    return href.to_owned();
                 }
                 last = state;
             }

@@ -139,11 +139,11 @@ impl PlanInput<'_> {
     fn network_floor(&self, from: DateTime<Utc>) -> (DateTime<Utc>, Vec<String>) {
         let mut at = from;
         let mut why = Vec::new();
-        if let Some(gap_end) = self.attempts.last().map(|last| last.at + MIN_GAP) {
-            if gap_end > at {
-                at = gap_end;
-                why.push(min_gap_reason());
-            }
+        if let Some(gap_end) = self.attempts.last().map(|last| last.at + MIN_GAP)
+            && gap_end > at
+        {
+            at = gap_end;
+            why.push(min_gap_reason());
         }
         if let Some(wait) = self.latest.retry_after {
             let after = self.last_attempt() + Duration::seconds(wait.as_secs() as i64);
@@ -393,10 +393,10 @@ pub fn next_retry(input: &PlanInput<'_>) -> NextRetry {
                 (at, reason)
             }
             (payday, Some(spread)) => {
-                if let (Some(flat), Some((at, _))) = (&flat, &payday) {
-                    if *at <= spread.payday_until {
-                        why.push(flat.why.clone());
-                    }
+                if let (Some(flat), Some((at, _))) = (&flat, &payday)
+                    && *at <= spread.payday_until
+                {
+                    why.push(flat.why.clone());
                 }
                 let later = payday.map_or_else(
                     || " (no payday is likely before the window ends)".to_owned(),

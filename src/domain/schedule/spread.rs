@@ -73,16 +73,16 @@ pub fn slot(
         if payday_until >= deadline {
             payday_until = even;
         }
-        if even >= deadline {
-            if let Some(at) = mornings.iter().rev().find(|at| **at < deadline) {
-                return Some(Spread {
-                    at: *at,
-                    reason: format!(
-                        "the first retry comes within {days} days of the failure, whatever the paydays say"
-                    ),
-                    payday_until: *at,
-                });
-            }
+        if even >= deadline
+            && let Some(at) = mornings.iter().rev().find(|at| **at < deadline)
+        {
+            return Some(Spread {
+                at: *at,
+                reason: format!(
+                    "the first retry comes within {days} days of the failure, whatever the paydays say"
+                ),
+                payday_until: *at,
+            });
         }
     }
     Some(Spread {

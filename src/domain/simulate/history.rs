@@ -193,11 +193,11 @@ pub fn read(text: &str) -> Result<Vec<Scenario>, Vec<String>> {
             },
         };
         let country = get("country").map(str::to_ascii_uppercase);
-        if let Some(c) = &country {
-            if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_alphabetic()) {
-                bad(format!("country {c:?} is not a two-letter code"));
-                continue;
-            }
+        if let Some(c) = &country
+            && (c.len() != 2 || !c.bytes().all(|b| b.is_ascii_alphabetic()))
+        {
+            bad(format!("country {c:?} is not a two-letter code"));
+            continue;
         }
         let row = Row {
             failed_at,

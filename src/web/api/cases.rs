@@ -61,21 +61,21 @@ pub struct ActionDone {
 impl ListParams {
     /// The store's query, every value checked.
     pub fn query(&self) -> Result<CaseQuery, ApiError> {
-        if let Some(state) = &self.state {
-            if CaseState::parse(state).is_none() {
-                let known: Vec<&str> = CaseState::ALL.iter().map(|s| s.as_str()).collect();
-                return Err(ApiError::bad_request(format!(
-                    "state: one of {}, got {state:?}",
-                    known.join(", ")
-                )));
-            }
+        if let Some(state) = &self.state
+            && CaseState::parse(state).is_none()
+        {
+            let known: Vec<&str> = CaseState::ALL.iter().map(|s| s.as_str()).collect();
+            return Err(ApiError::bad_request(format!(
+                "state: one of {}, got {state:?}",
+                known.join(", ")
+            )));
         }
-        if let Some(category) = &self.category {
-            if DeclineCategory::parse(category).is_none() {
-                return Err(ApiError::bad_request(format!(
-                    "category: one of hard, funds, transient, customer_action, got {category:?}"
-                )));
-            }
+        if let Some(category) = &self.category
+            && DeclineCategory::parse(category).is_none()
+        {
+            return Err(ApiError::bad_request(format!(
+                "category: one of hard, funds, transient, customer_action, got {category:?}"
+            )));
         }
         let limit = self.limit.unwrap_or(50);
         if !(1..=MAX_PAGE).contains(&limit) {

@@ -100,12 +100,11 @@ pub(super) async fn locale_for(
     request: &HttpRequest,
     customer_id: Option<&str>,
 ) -> Locale {
-    if let Some(id) = customer_id {
-        if let Ok(Some(info)) = engine.store.cached_customer(id).await {
-            if let Some(locale) = info.locale.as_deref().and_then(Locale::parse) {
-                return locale;
-            }
-        }
+    if let Some(id) = customer_id
+        && let Ok(Some(info)) = engine.store.cached_customer(id).await
+        && let Some(locale) = info.locale.as_deref().and_then(Locale::parse)
+    {
+        return locale;
     }
     browser_locale(request.headers()).unwrap_or(engine.policy().default_locale)
 }

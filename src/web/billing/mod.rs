@@ -138,10 +138,11 @@ pub async fn done(
     match holder(engine, &request, &token, Purpose::Billing).await {
         Ok(Holder::Case(case)) => {
             let locale = locale_for(engine, &request, Some(&case.customer_id)).await;
-            if case.track.case.is_some() && !case.has_ended() {
-                if let Err(e) = customer_actions::card_updated(engine, case.id).await {
-                    tracing::error!(error = %format!("{e:#}"), case_id = case.id, "retrying after the card update failed");
-                }
+            if case.track.case.is_some()
+                && !case.has_ended()
+                && let Err(e) = customer_actions::card_updated(engine, case.id).await
+            {
+                tracing::error!(error = %format!("{e:#}"), case_id = case.id, "retrying after the card update failed");
             }
             let w = page_words(locale);
             message(engine, locale, StatusCode::OK, w.done_title, w.done_message)
