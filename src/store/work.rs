@@ -194,12 +194,14 @@ pub async fn finish_work(
     Ok(())
 }
 
-/// The lease a job kept over a newer generation of its work, given back.
+/// The lease a job kept over work that is no longer its own, given back:
+/// a newer generation (planned again while it ran) or its own generation
+/// canceled meanwhile (so a later re-plan does not wait for it).
 async fn give_back_newer(tx: &mut Tx, claimed: &WorkRow) -> anyhow::Result<()> {
     with_tx!(tx, conn => {
         sqlx::query(
             "UPDATE case_work SET lease_until = NULL \
-             WHERE id = $1 AND status = 'pending' AND generation > $2",
+             WHERE id = $1 AND (generation > $2 OR status = 'canceled')",
         )
         .bind(claimed.id)
         .bind(claimed.generation)
@@ -365,10 +367,12 @@ impl Store {
         Ok(due)
     }
 
-    /// Keeps a running job's claim until `until_ms` (real clock).
+    /// Keeps a running job's claim until `until_ms` (real clock), whatever
+    /// became of the row meanwhile: work canceled and planned again while
+    /// the job still runs must stay held until the job ends.
     pub async fn renew_lease(&self, table: Leased, id: i64, until_ms: i64) -> anyhow::Result<()> {
         let sql = format!(
-            "UPDATE {} SET lease_until = $1 WHERE id = $2 AND status = 'pending'",
+            "UPDATE {} SET lease_until = $1 WHERE id = $2",
             table.table()
         );
         let _turn = self.write_turn().await;

@@ -275,9 +275,45 @@ async fn re_planned_work_never_runs_beside_the_job_still_running_it(backend: Bac
     let still = row(store.work_of(case.id).await.unwrap());
     assert_eq!((still.due_at, still.tries), (next.due_at, next.tries));
 
-    // The new generation finishes as any work does.
+    // Canceled in one transaction, its job's lease renewed meanwhile, and
+    // planned again in another: the renewed lease still holds the new plan.
+    let mut tx = store.begin().await.unwrap();
+    work::cancel_work(&mut tx, case.id, None, now)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    store
+        .renew_lease(work::Leased::Work, next.id, real + 200_000)
+        .await
+        .unwrap();
+    let mut tx = store.begin().await.unwrap();
+    work::insert_works(
+        &mut tx,
+        case.id,
+        &[NewWork {
+            work: next.work.clone(),
+            due_at: next.due_at,
+        }],
+        now,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert!(take(real + 100_000).await.is_empty());
     let mut tx = store.begin().await.unwrap();
     work::finish_work(&mut tx, &next, WorkStatus::Done, "paid", now)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let newest = take(real + 100_001)
+        .await
+        .pop()
+        .expect("given back when the job ends");
+    assert_eq!(newest.generation, next.generation + 1);
+
+    // The newest generation finishes as any work does.
+    let mut tx = store.begin().await.unwrap();
+    work::finish_work(&mut tx, &newest, WorkStatus::Done, "paid", now)
         .await
         .unwrap();
     tx.commit().await.unwrap();

@@ -91,11 +91,10 @@ pub fn more_tries_between_paydays(
     Some(Lesson {
         value: more,
         why: format!(
-            "your retries of `{code}` when no payday had passed since the try before paid {} of {} (shrunk toward {}): money comes between paydays here, {more} more {} spread",
+            "your retries of `{code}` when no payday had passed since the try before paid {} of {} (shrunk toward {}): money comes between paydays here",
             pct(between.rate),
             between.outcomes,
             pct(PRIOR_BETWEEN_PAYDAYS),
-            if more == 1 { "try" } else { "tries" }
         ),
     })
 }

@@ -221,9 +221,14 @@ impl PlanInput<'_> {
         let tries = |more: u32| (base + more).min(self.policy.retries.max_attempts.max(base));
         let between = lessons::more_tries_between_paydays(learned, category, code);
         match between {
-            Some(lesson) if lesson.value > by_rate && tries(lesson.value) > base => {
-                (tries(lesson.value), Some(lesson.why))
-            }
+            Some(lesson) if lesson.value > by_rate && tries(lesson.value) > base => (
+                tries(lesson.value),
+                Some(format!(
+                    "{}: {} tries spread instead of {base}",
+                    lesson.why,
+                    tries(lesson.value)
+                )),
+            ),
             _ if by_rate > 0 && tries(by_rate) > base => (
                 tries(by_rate),
                 Some(format!(

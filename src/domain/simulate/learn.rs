@@ -166,9 +166,19 @@ pub fn taught(learned: &Estimates) -> String {
         let lessons = [
             lessons::first_retry_days(learned, category, code, Tuning::DEFAULT.first_retry_days)
                 .map(|l| l.why),
-            lessons::more_tries_between_paydays(learned, category, code).map(|l| l.why),
+            lessons::more_tries_between_paydays(learned, category, code).map(|l| {
+                let more = l.value;
+                format!(
+                    "{}: {more} more {} spread",
+                    l.why,
+                    if more == 1 { "try" } else { "tries" }
+                )
+            }),
             lessons::paydays_do_not_matter(learned, category, code).map(|l| l.why),
-            lessons::generic_short_tries(learned, category, code).map(|l| l.why),
+            // Short back-offs are for generic declines only.
+            lessons::generic_short_tries(learned, category, code)
+                .filter(|_| category == DeclineCategory::Transient)
+                .map(|l| l.why),
         ];
         let mut any = false;
         for why in lessons.into_iter().flatten() {
