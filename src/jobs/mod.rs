@@ -1,14 +1,17 @@
 //! Background work, one job per file. The database is the truth and the
-//! queue: the runner (`runner.rs`) claims due `case_work` rows (pending,
-//! due, not leased); each job re-reads the case and does nothing when the
-//! world moved on.
+//! queue: the runner (`runner.rs`, an apalis worker over `queue.rs`) claims
+//! due rows (pending, due, not leased: `claim.rs`); each job re-reads the
+//! case and does nothing when the world moved on.
 
+pub mod claim;
 pub mod customer;
 pub mod deliver_event;
 pub mod final_action;
 pub mod learn;
+pub mod lease;
 pub mod policy_watch;
 pub mod process_events;
+pub mod queue;
 pub mod retry_charge;
 pub mod runner;
 pub mod send_email;
@@ -37,7 +40,7 @@ pub const MAX_TRIES: i32 = 5;
 /// Claims work `id` and carries it out if it is due and free; returns
 /// whether it ran (tests of concurrent runs of one piece of work).
 pub async fn run_work(engine: &Engine, id: i64) -> anyhow::Result<bool> {
-    let claim = runner::claim_now(engine, Some(id), 1);
+    let claim = claim::claim_now(engine, Some(id), 1);
     let mut tx = engine.store.begin().await?;
     let claimed = work::claim_work(&mut tx, &claim).await?;
     tx.commit().await?;
@@ -88,11 +91,11 @@ pub async fn run_due(engine: &Engine) -> anyhow::Result<usize> {
     const CONCURRENCY: usize = 32;
     let mut ran = 0;
     loop {
-        let budget = runner::Budget {
+        let budget = claim::Budget {
             slots: BATCH,
             outgoing: BATCH,
         };
-        let batch = runner::claim(engine, budget).await?;
+        let batch = claim::claim(engine, budget).await?;
         if batch.is_empty() {
             return Ok(ran);
         }

@@ -1,6 +1,7 @@
 //! Background loops a process must not run on without (the job runner,
-//! the event processor): each reports to a `Health` that `/readyz` reads,
-//! and `supervise` restarts one that dies, with backoff.
+//! the event processor): each reports to a `Health` that `/readyz` reads.
+//! `supervise` restarts the event processor if it dies, with backoff (the
+//! job runner's apalis monitor does the same for its worker).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -51,7 +52,14 @@ impl Health {
         }
     }
 
-    fn down(&self, why: String) {
+    /// The loop is alive (its last round's problem, if any, stands).
+    pub fn alive(&self) {
+        self.running.store(true, Ordering::SeqCst);
+        self.beat_ms.store(unix_millis(), Ordering::SeqCst);
+    }
+
+    /// The loop is not running: died, or stopped.
+    pub fn down(&self, why: String) {
         self.running.store(false, Ordering::SeqCst);
         self.set_problem(Some(why));
     }

@@ -335,7 +335,7 @@ pub enum Leased {
 }
 
 impl Leased {
-    fn table(self) -> &'static str {
+    pub fn table(self) -> &'static str {
         match self {
             Self::Work => "case_work",
             Self::Notice => "notices",

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use dunwell::jobs::runner::{Budget, Due, OUTGOING_AT_ONCE, claim};
+use dunwell::jobs::claim::{Budget, Due, OUTGOING_AT_ONCE, claim};
 use dunwell::trigger::Scenario;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -18,6 +18,7 @@ mod helpers;
 mod in_a_browser;
 mod intake;
 mod intake_log;
+mod job_layers;
 mod journey;
 mod learning;
 mod metrics;

@@ -1,0 +1,109 @@
+//! The claim: due case work, notices and outgoing events taken from the
+//! database with a lease, in one transaction, never more than a budget of
+//! free slots allows. The job queue (`queue.rs`) and `run_due` claim here.
+
+use crate::clock::unix_millis;
+use crate::engine::Engine;
+use crate::store::notices::{self, Notice};
+use crate::store::outgoing::{self, OutgoingEvent};
+use crate::store::work::{self, Claim, Leased, WorkRow};
+
+/// How long a claim is ours (real time) unless renewed.
+pub const LEASE_MS: i64 = 30_000;
+
+/// Outgoing deliveries in flight at once in one process.
+pub const OUTGOING_AT_ONCE: usize = 8;
+
+/// A claimed piece of due work.
+#[derive(Debug, Clone)]
+pub enum Due {
+    Work(WorkRow),
+    Notice(Notice),
+    Outgoing(OutgoingEvent),
+}
+
+impl Due {
+    /// The claimed row's id in its table.
+    pub fn id(&self) -> i64 {
+        match self {
+            Self::Work(w) => w.id,
+            Self::Notice(n) => n.id,
+            Self::Outgoing(o) => o.id,
+        }
+    }
+
+    /// The table the claimed row is leased in.
+    pub fn table(&self) -> Leased {
+        match self {
+            Self::Work(_) => Leased::Work,
+            Self::Notice(_) => Leased::Notice,
+            Self::Outgoing(_) => Leased::Outgoing,
+        }
+    }
+}
+
+/// How many rows one claim may take: `slots` in all, across every leased
+/// table, of which at most `outgoing` deliveries to the operator's
+/// receiver (a slow or hanging receiver holds a connection for up to its
+/// timeout each: it must not take every slot, file descriptor or the
+/// runner's health with it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub slots: usize,
+    pub outgoing: usize,
+}
+
+/// Claims a batch of due work, notices and outgoing events in one
+/// transaction (on SQLite a member of the group commit: no commit of its
+/// own), never more than `budget` allows in total. Each table first gets a
+/// share (a backlog of one cannot starve the others), then what is left
+/// goes to case work, notices and deliveries in that order. Empty: nothing
+/// is due.
+pub async fn claim(engine: &Engine, budget: Budget) -> anyhow::Result<Vec<Due>> {
+    let Budget { slots, outgoing } = budget;
+    let outgoing = outgoing.min(slots);
+    let share = slots.div_ceil(4);
+    let limit = |n: usize| claim_now(engine, None, n as i64);
+    let mut tx = engine.store.begin().await?;
+    let mut notices = Vec::new();
+    let mut events = Vec::new();
+    if share > 0 {
+        notices = notices::claim_notices(&mut tx, &limit(share)).await?;
+        events = outgoing::claim_outgoing(&mut tx, &limit(share.min(outgoing))).await?;
+    }
+    let mut left = slots.saturating_sub(notices.len() + events.len());
+    let mut work = Vec::new();
+    if left > 0 {
+        work = work::claim_work(&mut tx, &limit(left)).await?;
+        left = left.saturating_sub(work.len());
+    }
+    if left > 0 && notices.len() == share {
+        let more = notices::claim_notices(&mut tx, &limit(left)).await?;
+        left = left.saturating_sub(more.len());
+        notices.extend(more);
+    }
+    let room = outgoing.saturating_sub(events.len()).min(left);
+    if room > 0 && events.len() == share.min(outgoing) {
+        events.extend(outgoing::claim_outgoing(&mut tx, &limit(room)).await?);
+    }
+    tx.commit().await?;
+    let notices = notices.into_iter().map(Due::Notice);
+    let work = work.into_iter().map(Due::Work);
+    Ok(work
+        .chain(notices)
+        .chain(events.into_iter().map(Due::Outgoing))
+        .collect())
+}
+
+/// A claim of what is due now on the engine's clock (work `id` alone, or
+/// up to `limit` rows), leased for `LEASE_MS` of real time.
+pub fn claim_now(engine: &Engine, id: Option<i64>, limit: i64) -> Claim {
+    let real = unix_millis();
+    Claim {
+        id,
+        sim_now_ms: engine.clock.now_ms(),
+        real_now_ms: real,
+        lease_until_ms: real + LEASE_MS,
+        limit,
+    }
+}
