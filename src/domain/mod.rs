@@ -16,6 +16,7 @@ pub mod mail_kind;
 pub mod metrics_access;
 pub mod money;
 pub mod networks;
+pub mod notice;
 pub mod outgoing;
 pub mod paydays;
 pub mod policy;

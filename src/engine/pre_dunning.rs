@@ -1,13 +1,11 @@
 //! Pre-dunning: a customer whose card will have expired by their next
 //! renewal is told before the payment fails, once per card and expiry.
 
-use serde_json::json;
-
 use super::Engine;
 use super::route::PreDunning;
 use crate::domain::events::CardExpiry;
 use crate::store::Tx;
-use crate::store::notices::{self, Card, NewNotice};
+use crate::store::notices::{self, Card, CardExpiring, NewNotice};
 
 pub const CARD_EXPIRING: &str = "card_expiring";
 
@@ -73,17 +71,17 @@ pub async fn consider(
         kind: CARD_EXPIRING,
         key: notice_key(&card),
         recipient,
-        detail: json!({
-            "payment_method": card.payment_method_id,
-            "brand": card.brand,
-            "last4": card.last4,
-            "exp_month": card.exp_month,
-            "exp_year": card.exp_year,
-            "renewal": renewal.map(|r| r.to_rfc3339()),
-            "amount_minor": amount.map(|a| a.minor()),
-            "currency": amount.map(|a| a.currency().as_str().to_owned()),
-            "product": product,
-        }),
+        detail: CardExpiring {
+            payment_method: card.payment_method_id.clone(),
+            brand: card.brand.clone(),
+            last4: card.last4.clone(),
+            exp_month: card.exp_month,
+            exp_year: card.exp_year,
+            renewal: renewal.copied(),
+            amount_minor: amount.map(|a| a.minor()),
+            currency: amount.map(|a| a.currency().as_str().to_owned()),
+            product,
+        },
         due_at: now_ms,
     };
     if notices::insert_notice(tx, &notice, now_ms).await?.is_some() {

@@ -18,7 +18,7 @@ pub const OUTGOING_AT_ONCE: usize = 8;
 #[derive(Debug, Clone)]
 pub enum Due {
     Work(WorkRow),
-    Notice(Notice),
+    Notice(Box<Notice>),
     Outgoing(OutgoingEvent),
 }
 
@@ -87,7 +87,7 @@ pub async fn claim(engine: &Engine, budget: Budget) -> anyhow::Result<Vec<Due>> 
         events.extend(outgoing::claim_outgoing(&mut tx, &limit(room)).await?);
     }
     tx.commit().await?;
-    let notices = notices.into_iter().map(Due::Notice);
+    let notices = notices.into_iter().map(|n| Due::Notice(Box::new(n)));
     let work = work.into_iter().map(Due::Work);
     Ok(work
         .chain(notices)

@@ -8,6 +8,7 @@ use crate::domain::locale::Locale;
 use crate::engine::Engine;
 use crate::processor::ProcessorError;
 use crate::store::customers::CustomerInfo;
+use anyhow::Context;
 
 /// What is known of the customer, or why it could not be learned now.
 pub enum Contact {
@@ -47,7 +48,8 @@ pub async fn contact(engine: &Engine, customer_id: &str) -> anyhow::Result<Conta
     if let Some(info) = store.cached_customer(customer_id).await? {
         return Ok(Contact::Known(info));
     }
-    let id = CustomerId::parse(customer_id)?;
+    let id = CustomerId::parse(customer_id)
+        .with_context(|| format!("the customer id {customer_id:?}"))?;
     let info = match engine.processor.get_customer(&id).await {
         Ok(Some(customer)) => CustomerInfo {
             locale: Locale::first_of(customer.preferred_locales.iter().map(String::as_str))
@@ -66,7 +68,8 @@ pub async fn contact(engine: &Engine, customer_id: &str) -> anyhow::Result<Conta
     );
     store
         .cache_customer(customer_id, &info, engine.clock.now_ms())
-        .await?;
+        .await
+        .with_context(|| format!("caching customer {customer_id}"))?;
     Ok(Contact::Known(info))
 }
 

@@ -16,16 +16,23 @@ use crate::webhooks::signature::sign;
 /// How long a receiver may take to answer.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-fn client() -> &'static reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("dunwell/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default()
-    })
+/// The one client for deliveries: a timeout, and no redirects followed (a
+/// receiver's redirect must not carry the signed body elsewhere). A client
+/// that cannot be built is an error for each delivery, never a client
+/// without those guards.
+fn client() -> anyhow::Result<&'static reqwest::Client> {
+    static CLIENT: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .timeout(TIMEOUT)
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(concat!("dunwell/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| anyhow::anyhow!("building the delivery HTTP client failed: {e}"))
 }
 
 pub async fn perform(engine: &Engine, event: &OutgoingEvent) -> anyhow::Result<()> {
@@ -36,7 +43,7 @@ pub async fn perform(engine: &Engine, event: &OutgoingEvent) -> anyhow::Result<(
         return store.outgoing_failed(event.id, why, None).await;
     };
     let t = crate::clock::unix_millis() / 1000;
-    let answer = client()
+    let answer = client()?
         .post(url.clone())
         .header("Content-Type", "application/json")
         .header(

@@ -3,6 +3,7 @@
 //! pause collection, through the processor with an idempotency key. Re-reads
 //! the invoice first: paid at the last minute means recovered, not canceled.
 
+use anyhow::Context;
 use serde_json::json;
 
 use super::{
@@ -44,17 +45,20 @@ async fn carry_out(
     key: &str,
 ) -> Result<(), ProcessorError> {
     let processor = &engine.processor;
-    let bad = |e: anyhow::Error| ProcessorError::Protocol(e.to_string());
+    let bad = |e: anyhow::Error| ProcessorError::Protocol(format!("{e:#}"));
+    // A missing id is an error naming the case, never an empty id.
+    let missing = |what: &str| bad(anyhow::anyhow!("case {}: no {what} id is known", case.id));
     let subscription = || -> Result<SubscriptionId, ProcessorError> {
-        SubscriptionId::parse(case.subscription_id.as_deref().unwrap_or_default())
-            .map_err(|e| bad(e.into()))
+        let id = case.subscription_id.as_deref();
+        SubscriptionId::parse(id.ok_or_else(|| missing("subscription"))?)
+            .map_err(|e| bad(anyhow::Error::from(e).context(format!("case {}", case.id))))
     };
     match action {
         FinalAction::Cancel => processor.cancel_subscription(&subscription()?, key).await,
         FinalAction::Downgrade => {
-            let item =
-                SubscriptionItemId::parse(case.subscription_item_id.as_deref().unwrap_or_default())
-                    .map_err(|e| bad(e.into()))?;
+            let item = case.subscription_item_id.as_deref();
+            let item = SubscriptionItemId::parse(item.ok_or_else(|| missing("subscription item"))?)
+                .map_err(|e| bad(anyhow::Error::from(e).context(format!("case {}", case.id))))?;
             let price = policy
                 .final_
                 .downgrade_price
@@ -84,7 +88,10 @@ pub async fn perform(
         let text = "the case moved on";
         return conclude(engine, work, None, WorkStatus::Skipped, text, vec![]).await;
     }
-    match reread_invoice(engine, work, case).await? {
+    match reread_invoice(engine, work, case)
+        .await
+        .context("re-reading the invoice before the final action")?
+    {
         Reread::Settled(input, word) => return settled_meanwhile(engine, work, input, word).await,
         Reread::Unavailable(e) => {
             let why = format!("could not read the invoice before the final action ({e})");

@@ -132,13 +132,18 @@ pub async fn conclude(
     lines: Vec<Line>,
 ) -> anyhow::Result<()> {
     let now = engine.clock.now_ms();
+    let case_id = work.case_id;
     let mut tx = engine.store.begin().await?;
     // Lock order: the case row, then its work rows (as every input's
     // cancels take them), or two jobs of one case deadlock on PostgreSQL.
-    let case = cases::lock_case(&mut tx, work.case_id).await?;
+    let case = cases::lock_case(&mut tx, case_id)
+        .await
+        .with_context(|| format!("locking case {case_id} to end {}", work.key))?;
     // The work ends before the input is applied, so the input's own cancels
     // (a recovery cancels all pending work) leave it as it came out.
-    work::finish_work(&mut tx, work, status, result, now).await?;
+    work::finish_work(&mut tx, work, status, result, now)
+        .await
+        .with_context(|| format!("ending {} of case {case_id}", work.key))?;
     let lines: Vec<(&'static str, Value)> = lines.into_iter().map(|l| (l.kind, l.detail)).collect();
     if let (Some(input), Some(case)) = (input, case) {
         // The job's lines go in with the input's, in one statement.
@@ -148,7 +153,9 @@ pub async fn conclude(
             .context("applying the job's outcome to its case")?;
     } else {
         let lines: Vec<(i64, &str, Value)> = lines.into_iter().map(|(k, d)| (now, k, d)).collect();
-        cases::add_timelines(&mut tx, work.case_id, &lines).await?;
+        cases::add_timelines(&mut tx, case_id, &lines)
+            .await
+            .with_context(|| format!("adding the job's lines to case {case_id}"))?;
     }
     if status == WorkStatus::Failed {
         // Given up: the operator must look (a live case always has planned
@@ -156,7 +163,9 @@ pub async fn conclude(
         let why = format!("{}: {result}", work.key);
         let detail = json!({"work": work.key, "reason": result});
         if let Some(row) = cases::lock_case(&mut tx, work.case_id).await? {
-            outgoing::needs_attention(engine, &mut tx, &row, &why, detail).await?;
+            outgoing::needs_attention(engine, &mut tx, &row, &why, detail)
+                .await
+                .with_context(|| format!("flagging case {case_id} for attention"))?;
         }
         tracing::error!(reason = %why, "work given up: the case needs attention");
     }
@@ -188,12 +197,19 @@ pub async fn reschedule(
         return conclude(engine, work, None, WorkStatus::Failed, &text, vec![line]).await;
     }
     let now = engine.clock.now_ms();
+    let case_id = work.case_id;
     let mut tx = engine.store.begin().await?;
-    work::reschedule_work(&mut tx, work, at.timestamp_millis(), tries, next, why).await?;
+    work::reschedule_work(&mut tx, work, at.timestamp_millis(), tries, next, why)
+        .await
+        .with_context(|| format!("putting off {} of case {case_id}", work.key))?;
     let detail =
         json!({"text": format!("{why}; trying again at {}", at.to_rfc3339()), "work": work.key});
-    cases::add_timeline(&mut tx, work.case_id, now, "note", &detail).await?;
-    tx.commit().await?;
+    cases::add_timeline(&mut tx, case_id, now, "note", &detail)
+        .await
+        .with_context(|| format!("noting the put-off on case {case_id}"))?;
+    tx.commit()
+        .await
+        .with_context(|| format!("committing the put-off of case {case_id}"))?;
     engine.wake_runner();
     tracing::warn!(why, at = %at, "work put off");
     Ok(())
@@ -217,11 +233,16 @@ pub async fn defer(
         &work.work,
         why,
     )
-    .await?;
+    .await
+    .with_context(|| format!("holding {} of case {}", work.key, work.case_id))?;
     let detail =
         json!({"text": format!("held until {}: {why}", at.to_rfc3339()), "work": work.key});
-    cases::add_timeline(&mut tx, work.case_id, now, "note", &detail).await?;
-    tx.commit().await?;
+    cases::add_timeline(&mut tx, work.case_id, now, "note", &detail)
+        .await
+        .with_context(|| format!("noting the hold on case {}", work.case_id))?;
+    tx.commit()
+        .await
+        .with_context(|| format!("committing the hold of case {}", work.case_id))?;
     engine.wake_runner();
     Ok(())
 }
@@ -295,7 +316,8 @@ pub async fn reread_invoice(
 ) -> anyhow::Result<Reread> {
     use crate::domain::case::EventInput;
     use crate::domain::events::InvoiceStatus;
-    let id = crate::domain::ids::InvoiceId::parse(&case.invoice_id)?;
+    let id = crate::domain::ids::InvoiceId::parse(&case.invoice_id)
+        .with_context(|| format!("the invoice id of case {}", case.id))?;
     let invoice = match engine.processor.get_invoice(&id).await {
         Ok(invoice) => invoice,
         Err(e) => return Ok(Reread::Unavailable(e)),

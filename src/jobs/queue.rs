@@ -28,6 +28,7 @@ use apalis_core::task::builder::TaskBuilder;
 use apalis_core::task::task_id::{RandomId, TaskId};
 use apalis_core::worker::context::WorkerContext;
 use futures_util::future::BoxFuture;
+use futures_util::task::AtomicWaker;
 use tokio::task::JoinHandle;
 use tower::layer::util::Identity;
 
@@ -41,6 +42,9 @@ const POLL: Duration = Duration::from_millis(500);
 const MIN_SLEEP_MS: i64 = 2;
 /// How often the worker says it is alive, busy or not (`/readyz`).
 const BEAT: Duration = Duration::from_secs(2);
+/// A claim still waiting after this long (a database that does not answer,
+/// a write turn never given back) is a problem `/readyz` names.
+const CLAIM_STUCK: Duration = Duration::from_secs(10);
 
 /// What one process's queue and its jobs share: the slots, and the leases
 /// being given back.
@@ -60,6 +64,9 @@ pub struct Shared {
     giving_back: Mutex<Vec<JoinHandle<()>>>,
     /// The running worker, told to stop at shutdown.
     worker: Mutex<Option<WorkerContext>>,
+    /// The queue waiting for a slot: woken when one is freed, wherever
+    /// (a job that ends, one aborted, a claimed row dropped).
+    slot_freed: AtomicWaker,
 }
 
 impl Shared {
@@ -72,6 +79,7 @@ impl Shared {
             failures: AtomicU32::new(0),
             giving_back: Mutex::new(Vec::new()),
             worker: Mutex::new(None),
+            slot_freed: AtomicWaker::new(),
         })
     }
 
@@ -148,9 +156,10 @@ impl Shared {
         }
     }
 
-    /// Tells the running worker to take no new job (shutdown).
+    /// Tells the running worker to take no new job (shutdown), and lets go
+    /// of it (its listeners hold this).
     pub fn stop_worker(&self) {
-        if let Some(worker) = self.worker.lock().ok().and_then(|w| w.clone()) {
+        if let Some(worker) = self.worker.lock().ok().and_then(|mut w| w.take()) {
             let _ = worker.stop();
         }
     }
@@ -187,6 +196,7 @@ impl Drop for Slot {
         if self.outgoing {
             self.shared.delivering.fetch_sub(1, Ordering::SeqCst);
         }
+        self.shared.slot_freed.wake();
     }
 }
 
@@ -214,7 +224,14 @@ enum State {
     /// After a restart: the backoff before the first claim.
     Starting(Pin<Box<tokio::time::Sleep>>),
     Idle,
-    Claiming(usize, BoxFuture<'static, anyhow::Result<Vec<Due>>>),
+    /// A claim runs as a task of its own: it ends (and gives the write
+    /// turn and its row locks back) even while the worker, shutting down,
+    /// polls nothing but its running jobs.
+    Claiming(
+        usize,
+        tokio::time::Instant,
+        JoinHandle<anyhow::Result<Vec<Due>>>,
+    ),
     Sleeping(BoxFuture<'static, ()>),
     Closing(BoxFuture<'static, ()>),
     Closed,
@@ -253,9 +270,17 @@ impl Backend for LeasedQueue {
         cx: &mut Context<'_>,
         worker: &WorkerContext,
     ) -> Poll<Result<(), Self::Error>> {
-        // Alive while jobs run long: the tick wakes the worker.
+        // Alive while jobs run long: the tick wakes the worker. A claim that
+        // hangs is not alive.
         while self.beat.poll_tick(cx).is_ready() {
-            worker.heartbeat(cx);
+            match &self.state {
+                State::Claiming(_, since, _) if since.elapsed() > CLAIM_STUCK => {
+                    let waited = since.elapsed().as_secs();
+                    let why = format!("claiming due work has waited {waited} s");
+                    worker.emit(QueueEvent::Failing(why));
+                }
+                _ => worker.heartbeat(cx),
+            }
         }
         Poll::Ready(Ok(()))
     }
@@ -279,9 +304,11 @@ impl Backend for LeasedQueue {
                     std::task::ready!(delay.as_mut().poll(cx));
                     self.state = State::Idle;
                 }
-                State::Claiming(asked, claiming) => {
+                State::Claiming(asked, _, claiming) => {
                     let asked = *asked;
-                    match std::task::ready!(claiming.as_mut().poll(cx)) {
+                    let claimed = std::task::ready!(Pin::new(claiming).poll(cx))
+                        .unwrap_or_else(|e| Err(anyhow::anyhow!("the claim task ended: {e}")));
+                    match claimed {
                         Ok(rows) => {
                             self.shared.failures.store(0, Ordering::SeqCst);
                             worker.emit(QueueEvent::Claimed(rows.len()));
@@ -308,13 +335,18 @@ impl Backend for LeasedQueue {
                 State::Idle => {
                     if let Some(budget) = self.may_claim() {
                         let engine = self.shared.engine.clone();
-                        let claiming = async move { claim(&engine, budget).await };
-                        self.state = State::Claiming(budget.slots, Box::pin(claiming));
+                        let claiming = tokio::spawn(async move { claim(&engine, budget).await });
+                        let since = tokio::time::Instant::now();
+                        self.state = State::Claiming(budget.slots, since, claiming);
                     } else if self.drained {
-                        let engine = self.shared.engine.clone();
-                        self.state = State::Sleeping(Box::pin(until_work(engine)));
+                        let (engine, busy) = (self.shared.engine.clone(), self.shared.held() > 0);
+                        self.state = State::Sleeping(Box::pin(until_work(engine, busy)));
                     } else {
-                        // Every slot busy: a job that ends wakes the worker.
+                        // Too few slots free: a slot freed wakes the worker.
+                        self.shared.slot_freed.register(cx.waker());
+                        if self.may_claim().is_some() {
+                            continue;
+                        }
                         return Poll::Pending;
                     }
                 }
@@ -330,35 +362,53 @@ impl Backend for LeasedQueue {
     ) -> Poll<Result<(), Self::Error>> {
         loop {
             match &mut self.state {
-                State::Claiming(_, claiming) => {
-                    // A claim under way ends first: what it took is given
-                    // back with the rest.
-                    if let Ok(rows) = std::task::ready!(claiming.as_mut().poll(cx)) {
-                        let jobs: Vec<Job> =
-                            rows.into_iter().map(|d| self.shared.hold(d)).collect();
-                        self.waiting.extend(jobs);
-                    }
-                    self.state = State::Idle;
-                }
                 State::Closing(giving_back) => {
                     std::task::ready!(giving_back.as_mut().poll(cx));
                     self.state = State::Closed;
                 }
                 State::Closed => return Poll::Ready(Ok(())),
-                _ => {
-                    // Claimed and never started: given back at once.
-                    let jobs: Vec<Job> = self.waiting.drain(..).collect();
-                    let engine = self.shared.engine.clone();
-                    self.state = State::Closing(Box::pin(async move {
-                        for job in &jobs {
-                            let (table, id) = (job.due.table(), job.due.id());
-                            if let Err(e) = engine.store.release_lease(table, id).await {
-                                tracing::warn!(error = %format!("{e:#}"), "giving a lease back failed; it runs out");
-                            }
-                        }
-                    }));
+                _ => self.state = State::Closing(self.give_back()),
+            }
+        }
+    }
+}
+
+impl LeasedQueue {
+    /// What this queue holds and no job runs (claimed rows waiting, and
+    /// what a claim still under way takes), given back.
+    fn give_back(&mut self) -> BoxFuture<'static, ()> {
+        let jobs: Vec<Job> = self.waiting.drain(..).collect();
+        let claiming = match std::mem::replace(&mut self.state, State::Closed) {
+            State::Claiming(_, _, claiming) => Some(claiming),
+            _ => None,
+        };
+        let engine = self.shared.engine.clone();
+        Box::pin(async move {
+            let mut rows: Vec<Due> = jobs.iter().map(|job| job.due.clone()).collect();
+            if let Some(claiming) = claiming
+                && let Ok(Ok(claimed)) = claiming.await
+            {
+                rows.extend(claimed);
+            }
+            for due in &rows {
+                if let Err(e) = engine.store.release_lease(due.table(), due.id()).await {
+                    tracing::warn!(error = %format!("{e:#}"), "giving a lease back failed; it runs out");
                 }
             }
+            drop(jobs);
+        })
+    }
+}
+
+/// Dropped without closing (the monitor's grace ran out, or the worker
+/// restarts): what it held is given back all the same, before the runner
+/// returns (`Shared::settle`).
+impl Drop for LeasedQueue {
+    fn drop(&mut self) {
+        let holds = !self.waiting.is_empty() || matches!(self.state, State::Claiming(..));
+        if holds && let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let giving_back = self.give_back();
+            self.shared.giving_back(runtime.spawn(giving_back));
         }
     }
 }
@@ -380,13 +430,19 @@ impl BackendConfig for LeasedQueue {
 }
 
 /// Sleeps until the next due work (real time), new work planned here, or
-/// `POLL`.
-async fn until_work(engine: Engine) {
-    let sleep = match next_wake(&engine).await {
-        Ok(sleep) => sleep,
-        Err(e) => {
-            tracing::warn!(error = %format!("{e:#}"), "looking up the next due work failed");
-            POLL
+/// `POLL`. While jobs run (`busy`), until new work or `POLL`: what is due
+/// then may be held back on purpose (deliveries past `OUTGOING_AT_ONCE`),
+/// and claiming it again at once would only spin.
+async fn until_work(engine: Engine, busy: bool) {
+    let sleep = if busy {
+        POLL
+    } else {
+        match next_wake(&engine).await {
+            Ok(sleep) => sleep,
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "looking up the next due work failed");
+                POLL
+            }
         }
     };
     tokio::select! {

@@ -12,6 +12,7 @@
 //! the key) the invoice is re-read and, still open, a fresh attempt with a
 //! new key follows after a backoff.
 
+use anyhow::Context;
 use serde_json::json;
 
 use super::{
@@ -46,7 +47,10 @@ pub async fn perform(
     }
     // The truth first: the invoice may have been paid, voided or marked
     // uncollectible since the attempt was planned.
-    match reread_invoice(engine, work, case).await? {
+    match reread_invoice(engine, work, case)
+        .await
+        .context("re-reading the invoice before charging")?
+    {
         Reread::Settled(input, word) => return settled_meanwhile(engine, work, input, word).await,
         Reread::Unavailable(e) => {
             let why = format!("could not read the invoice before charging ({e})");
@@ -67,7 +71,8 @@ pub async fn perform(
             }
         }
     }
-    let invoice = InvoiceId::parse(&case.invoice_id)?;
+    let invoice = InvoiceId::parse(&case.invoice_id)
+        .with_context(|| format!("the invoice id of case {}", case.id))?;
     let key = engine.idempotency_key(&case.invoice_id, "pay", attempt, retry.fresh);
     let fresh_attempt = || {
         Work::Retry(Retry {
@@ -124,7 +129,10 @@ pub async fn perform(
         }
         Err(e @ ProcessorError::Rejected { .. }) => {
             crate::meters::charge_attempt("rejected", "none");
-            if let Reread::Settled(input, word) = reread_invoice(engine, work, case).await? {
+            let reread = reread_invoice(engine, work, case).await;
+            if let Reread::Settled(input, word) =
+                reread.context("re-reading the invoice after a refused charge")?
+            {
                 return settled_meanwhile(engine, work, input, word).await;
             }
             let text = format!("the processor refused the charge request: {e}");

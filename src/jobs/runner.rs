@@ -1,10 +1,10 @@
 //! The job runner: an apalis worker over dunwell's own leased queue
 //! (`queue.rs`), run by apalis's `Monitor`. The layers, outermost first:
-//! tracing (a span per job, failures logged), catch-panic (a panicking job
-//! is an error, not a dead runner), a concurrency limit (the slots),
-//! a timeout (`JOB_TIMEOUT`), and the lease layer (`lease.rs`: each job a
-//! task of its own that renews its lease, and gives it back when it times
-//! out, panics or is abandoned).
+//! a timeout (`JOB_TIMEOUT`), tracing (a span per job, failures and
+//! timeouts logged), catch-panic (a panicking job is an error, not a dead
+//! runner), a concurrency limit (the slots), and the lease layer
+//! (`lease.rs`: each job a task of its own that renews its lease, and gives
+//! it back when it times out, panics or is abandoned).
 //!
 //! The monitor starts the worker and starts it again with a growing
 //! backoff if it dies; `/readyz` follows the worker's events (started,
@@ -70,10 +70,10 @@ pub async fn supervise(engine: Engine, health: Arc<Health>, mut shutdown: watch:
         move |_restarts: usize| {
             WorkerBuilder::new("dunwell-jobs")
                 .backend(LeasedQueue::new(shared.clone()))
+                .timeout(JOB_TIMEOUT)
                 .enable_tracing()
                 .catch_panic()
                 .concurrency(shared.slots)
-                .timeout(JOB_TIMEOUT)
                 .layer(LeaseLayer::new(shared.clone()))
                 .build(Jobs {
                     engine: shared.engine.clone(),
@@ -100,6 +100,7 @@ pub async fn supervise(engine: Engine, health: Arc<Health>, mut shutdown: watch:
     if let Err(e) = monitor.run_with_signal(signal).await {
         tracing::error!(error = %e, "the job runner ended with an error");
     }
+    shared.stop_worker();
     if shared.held() > 0 {
         tracing::warn!(
             jobs = shared.held(),
@@ -117,8 +118,9 @@ pub async fn supervise(engine: Engine, health: Arc<Health>, mut shutdown: watch:
 fn follow(health: &Health, shared: &Shared, worker: &WorkerContext, event: &Event) {
     match event {
         Event::Start => {
+            // Running; a restart's reason stands until a claim goes through.
             shared.started(worker);
-            health.beat();
+            health.alive();
         }
         Event::HeartBeat => health.alive(),
         Event::Custom(custom) => match custom.downcast_ref::<QueueEvent>() {

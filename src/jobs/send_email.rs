@@ -3,6 +3,7 @@
 //! configured. The outbox row is written before sending and is unique per
 //! (case, kind, stage), so no email goes out twice whatever reruns happen.
 
+use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
@@ -117,7 +118,11 @@ pub fn view(
 
 /// When the case's next planned retry is due, if one is.
 async fn next_retry(engine: &Engine, case_id: i64) -> anyhow::Result<Option<DateTime<Utc>>> {
-    let work = engine.store.work_of(case_id).await?;
+    let work = engine
+        .store
+        .work_of(case_id)
+        .await
+        .with_context(|| format!("reading the planned work of case {case_id}"))?;
     Ok(work
         .iter()
         .filter(|w| {
@@ -145,7 +150,8 @@ pub async fn perform(
     let last = engine
         .store
         .last_reminder(&case.customer_id)
-        .await?
+        .await
+        .context("reading the customer's last reminder")?
         .and_then(DateTime::<Utc>::from_timestamp_millis);
     let tz = timezone_of(engine, case);
     // The case's own version: its emails follow the policy it opened under.
@@ -158,21 +164,28 @@ pub async fn perform(
     // for the customer's language.
     let known = case.customer_email.as_deref();
     let (recipient, their_name, locale) =
-        match customer::recipient(engine, &case.customer_id, known).await? {
+        match customer::recipient(engine, &case.customer_id, known)
+            .await
+            .context("finding the recipient")?
+        {
             Ok(found) => found,
             Err(e) => {
                 let why = format!("could not read the customer ({e})");
                 return reschedule(engine, work, &work.work, &why).await;
             }
         };
-    place_by_address(engine, case).await?;
+    place_by_address(engine, case)
+        .await
+        .context("placing the case by the customer's address")?;
     let mut view = view(
         engine,
         &policy,
         case,
         email,
         locale,
-        next_retry(engine, case.id).await?,
+        next_retry(engine, case.id)
+            .await
+            .context("finding the next retry")?,
     );
     if view.name.is_none() {
         view.name = their_name
@@ -181,7 +194,8 @@ pub async fn perform(
             .map(str::to_owned);
     }
     let recipient = recipient.as_deref();
-    let rendered = render(kind, &view)?;
+    let rendered =
+        render(kind, &view).with_context(|| format!("rendering the {} email", kind.as_str()))?;
     let status = engine.mailer.first_status(recipient);
     let now = engine.clock.now_ms();
     let store = &engine.store;
@@ -211,9 +225,17 @@ pub async fn perform(
         // the end of the work commit together.
         return write_to_outbox(engine, work, &new, line(status)).await;
     }
-    let mail_id = match store.insert_mail(&new, now).await? {
+    let mail_id = match store
+        .insert_mail(&new, now)
+        .await
+        .context("recording the email before sending")?
+    {
         Some(id) => id,
-        None => match store.mail_for(case.id, kind.as_str(), stage).await? {
+        None => match store
+            .mail_for(case.id, kind.as_str(), stage)
+            .await
+            .context("reading the email written before")?
+        {
             // Only a send that failed for sure is tried again.
             Some((id, previous)) if previous == "failed" => id,
             _ => {
@@ -232,7 +254,10 @@ pub async fn perform(
     match engine.mailer.send(to, &rendered, &message_id).await {
         Ok(()) => {
             crate::meters::email(kind.as_str(), "sent");
-            store.mark_mail(mail_id, "sent", None, now).await?;
+            store
+                .mark_mail(mail_id, "sent", None, now)
+                .await
+                .context("marking the email sent")?;
             conclude(
                 engine,
                 work,
@@ -248,7 +273,8 @@ pub async fn perform(
             let error = format!("{e:#}");
             store
                 .mark_mail(mail_id, "failed", Some(&error), now)
-                .await?;
+                .await
+                .context("marking the email failed")?;
             let why = format!("SMTP delivery failed: {error}");
             reschedule(engine, work, &work.work, &why).await
         }
@@ -263,10 +289,19 @@ async fn write_to_outbox(
     line: Line,
 ) -> anyhow::Result<()> {
     let now = engine.clock.now_ms();
-    let mut tx = engine.store.begin().await?;
-    let (status, result) = match insert_mail_in(&mut tx, mail, now).await? {
+    let mut tx = engine
+        .store
+        .begin()
+        .await
+        .context("beginning the outbox write")?;
+    let (status, result) = match insert_mail_in(&mut tx, mail, now)
+        .await
+        .context("writing the email to the outbox")?
+    {
         Some(_) => {
-            cases::add_timeline(&mut tx, work.case_id, now, line.kind, &line.detail).await?;
+            cases::add_timeline(&mut tx, work.case_id, now, line.kind, &line.detail)
+                .await
+                .context("adding the email to the timeline")?;
             (WorkStatus::Done, mail.status)
         }
         None => (
@@ -274,8 +309,10 @@ async fn write_to_outbox(
             "this email was written before: not written again",
         ),
     };
-    work::finish_work(&mut tx, work, status, result, now).await?;
-    tx.commit().await?;
+    work::finish_work(&mut tx, work, status, result, now)
+        .await
+        .context("ending the email work")?;
+    tx.commit().await.context("committing the outbox write")?;
     engine.wake_runner();
     Ok(())
 }
@@ -291,10 +328,13 @@ async fn place_by_address(engine: &Engine, case: &CaseRow) -> anyhow::Result<()>
     let country = engine
         .store
         .cached_customer(&case.customer_id)
-        .await?
+        .await
+        .context("reading the cached customer")?
         .and_then(|c| c.country);
     if let Some(country) = country {
-        crate::engine::relocate::by_customer_address(engine, case.id, &country).await?;
+        crate::engine::relocate::by_customer_address(engine, case.id, &country)
+            .await
+            .with_context(|| format!("moving case {} to {country}'s clock", case.id))?;
     }
     Ok(())
 }

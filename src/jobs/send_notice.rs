@@ -3,9 +3,6 @@
 //! The notice row exists before anything is sent and is marked `sending`
 //! first, so a crash can never make it go out twice.
 
-use chrono::DateTime;
-use serde_json::Value;
-
 use super::customer;
 use super::send_email::plan_name;
 use super::{MAX_TRIES, backoff};
@@ -15,36 +12,27 @@ use crate::engine::Engine;
 use crate::mail::words::{card_name, words};
 use crate::mail::{MailKind, MailView, render};
 use crate::store::notices::Notice;
-
-fn text(detail: &Value, key: &str) -> Option<String> {
-    detail[key].as_str().map(str::to_owned)
-}
+use anyhow::Context;
 
 /// What the template shows for this notice, in `locale`.
 pub fn view(engine: &Engine, notice: &Notice, locale: Locale) -> MailView {
     let d = &notice.detail;
     let tz = engine.policy().default_timezone;
     let w = words(locale);
-    let card = card_name(
-        locale,
-        text(d, "brand").as_deref(),
-        text(d, "last4").as_deref(),
-    );
-    let amount = match (d["amount_minor"].as_i64(), text(d, "currency")) {
-        (Some(minor), Some(currency)) => locale.money(minor, &currency),
+    let card = card_name(locale, d.brand.as_deref(), d.last4.as_deref());
+    let amount = match (d.amount_minor, &d.currency) {
+        (Some(minor), Some(currency)) => locale.money(minor, currency),
         _ => String::new(),
     };
-    let renewal_date = text(d, "renewal")
-        .and_then(|r| DateTime::parse_from_rfc3339(&r).ok())
-        .map_or_else(String::new, |r| {
-            locale.date(r.with_timezone(&tz).date_naive())
-        });
+    let renewal_date = d.renewal.map_or_else(String::new, |r| {
+        locale.date(r.with_timezone(&tz).date_naive())
+    });
     let now = engine.clock.now();
     let expires = now.timestamp() + links::VALID_DAYS * 86_400;
     let subject = LinkSubject::Customer(notice.customer_id.clone());
     let token = links::sign(engine.link_secret(), &subject, Purpose::Billing, expires);
     let base = engine.config.public_url.as_str().trim_end_matches('/');
-    let plan_name = text(d, "product").as_deref().and_then(plan_name);
+    let plan_name = d.product.as_deref().and_then(plan_name);
     MailView {
         locale,
         brand: engine.config.brand.clone(),
@@ -68,10 +56,7 @@ pub fn view(engine: &Engine, notice: &Notice, locale: Locale) -> MailView {
         offers: Vec::new(),
         upsell: None,
         card,
-        card_expires: locale.month_year(
-            d["exp_year"].as_i64().unwrap_or(0) as i32,
-            d["exp_month"].as_u64().unwrap_or(1) as u32,
-        ),
+        card_expires: locale.month_year(d.exp_year, d.exp_month),
         renewal_date,
         date: locale.date(now.with_timezone(&tz).date_naive()),
     }
@@ -80,9 +65,12 @@ pub fn view(engine: &Engine, notice: &Notice, locale: Locale) -> MailView {
 pub async fn perform(engine: &Engine, notice: &Notice) -> anyhow::Result<()> {
     let store = &engine.store;
     let now = engine.clock.now_ms();
-    let card = text(&notice.detail, "payment_method");
+    let card = Some(notice.detail.payment_method.clone());
     // A new card since the notice was planned: nothing to warn about.
-    let current = store.current_card(&notice.customer_id).await?;
+    let current = store
+        .current_card(&notice.customer_id)
+        .await
+        .with_context(|| format!("reading the current card for notice {}", notice.id))?;
     if current.map(|c| c.payment_method_id) != card {
         tracing::info!(
             notice_id = notice.id,
@@ -103,14 +91,18 @@ pub async fn perform(engine: &Engine, notice: &Notice) -> anyhow::Result<()> {
             }
         };
     if let (None, Some(email)) = (known, &recipient) {
-        store.set_notice_recipient(notice.id, email).await?;
+        store
+            .set_notice_recipient(notice.id, email)
+            .await
+            .with_context(|| format!("remembering the recipient of notice {}", notice.id))?;
     }
     let mut view = view(engine, notice, locale);
     view.name = their_name
         .as_deref()
         .and_then(customer::first_name)
         .map(str::to_owned);
-    let mail = &render(MailKind::CardExpiring, &view)?;
+    let mail = &render(MailKind::CardExpiring, &view)
+        .with_context(|| format!("rendering notice {}", notice.id))?;
     let record = |status, error: Option<String>| async move {
         store
             .record_notice(
@@ -128,7 +120,9 @@ pub async fn perform(engine: &Engine, notice: &Notice) -> anyhow::Result<()> {
     if status != "sending" {
         crate::meters::email(MailKind::CardExpiring.as_str(), status);
     }
-    record(status, None).await?;
+    record(status, None)
+        .await
+        .with_context(|| format!("recording notice {}", notice.id))?;
     let (Some(to), "sending") = (recipient.as_deref(), status) else {
         return Ok(());
     };
@@ -167,7 +161,8 @@ async fn put_off(engine: &Engine, notice: &Notice, why: &str) -> anyhow::Result<
     tracing::warn!(notice_id = notice.id, why, at = %at, "notice put off");
     store
         .reschedule_notice(notice.id, at.timestamp_millis(), tries, why)
-        .await?;
+        .await
+        .with_context(|| format!("putting off notice {}", notice.id))?;
     engine.wake_runner();
     Ok(())
 }

@@ -1,7 +1,10 @@
 //! `customer_cards` (each customer's latest card) and `notices` (emails
 //! outside a case, pre-dunning): planned, claimed and recorded in one row.
 
+use anyhow::Context;
 use sqlx::Row;
+
+pub use crate::domain::notice::CardExpiring;
 
 use super::work::{Claim, claim_rows};
 use super::{Store, Tx, with_pool, with_tx};
@@ -22,7 +25,7 @@ pub struct NewNotice {
     pub kind: &'static str,
     pub key: String,
     pub recipient: Option<String>,
-    pub detail: serde_json::Value,
+    pub detail: CardExpiring,
     pub due_at: i64,
 }
 
@@ -33,7 +36,7 @@ pub struct Notice {
     pub kind: String,
     pub key: String,
     pub recipient: Option<String>,
-    pub detail: serde_json::Value,
+    pub detail: CardExpiring,
     pub due_at: i64,
     pub status: String,
     pub subject: Option<String>,
@@ -51,13 +54,15 @@ macro_rules! notice_from_row {
     ($r:expr) => {{
         let r = $r;
         let detail: String = r.try_get("detail")?;
+        let id: i64 = r.try_get("id")?;
         Notice {
-            id: r.try_get("id")?,
+            id,
             customer_id: r.try_get("customer_id")?,
             kind: r.try_get("kind")?,
             key: r.try_get("notice_key")?,
             recipient: r.try_get("recipient")?,
-            detail: serde_json::from_str(&detail)?,
+            detail: serde_json::from_str(&detail)
+                .with_context(|| format!("notice {id}: its stored detail"))?,
             due_at: r.try_get("due_at")?,
             status: r.try_get("status")?,
             subject: r.try_get("subject")?,
@@ -141,7 +146,7 @@ pub async fn insert_notice(
     notice: &NewNotice,
     now_ms: i64,
 ) -> anyhow::Result<Option<i64>> {
-    let detail = notice.detail.to_string();
+    let detail = serde_json::to_string(&notice.detail)?;
     let id = with_tx!(tx, conn => {
         sqlx::query_scalar::<_, i64>(
             "INSERT INTO notices (customer_id, kind, notice_key, recipient, detail, due_at, status, created_at) \

@@ -94,8 +94,8 @@ fn most_in_a_second(times: &mut [std::time::Instant]) -> usize {
 
 /// Two worker processes on one PostgreSQL keep to one limit together: each
 /// takes its slots from the database, so 40 calls asked at once by two
-/// clients at 20/s take two seconds and arrive 20 in a second (21 with one
-/// call's network jitter). Each process pacing itself would let 40 through
+/// clients at 20/s take two seconds and arrive 20 in a second (a few more
+/// with the calls' own jitter). Each process pacing itself would let 40 through
 /// in the first second. A hold seen by one holds the other too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_on_one_postgres_share_the_rate_limit() {
@@ -121,11 +121,13 @@ async fn two_processes_on_one_postgres_share_the_rate_limit() {
     let mut times = arrivals.lock().unwrap().clone();
     assert_eq!(times.len(), 40);
     // The slots are 50 ms apart by the database's clock; each call's trip
-    // back from the database adds a few milliseconds of its own, so one
-    // slot may arrive a little late and bunch with the next twenty.
+    // back from the database adds a few milliseconds of its own (more on a
+    // machine busy with other tests), so a late slot or two may bunch with
+    // the next twenty. Each process pacing itself would let all 40 through
+    // in the first second; the span below holds the rest.
     let most = most_in_a_second(&mut times);
     assert!(
-        most <= 21,
+        most <= 23,
         "{most} calls within a second from two processes at 20/s"
     );
     let span = times[39] - times[0];

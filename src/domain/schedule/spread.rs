@@ -73,15 +73,27 @@ pub fn slot(
         if payday_until >= deadline {
             payday_until = even;
         }
-        if even >= deadline
-            && let Some(at) = mornings.iter().rev().find(|at| **at < deadline)
-        {
-            return Some(Spread {
-                at: *at,
-                reason: format!(
-                    "the first retry comes within {days} days of the failure, whatever the paydays say"
+        if even >= deadline {
+            // The latest morning inside the deadline; with none inside it
+            // (a weekend, a deadline a lesson shortened), the first there is.
+            let (at, reason) = match mornings.iter().rev().find(|at| **at < deadline) {
+                Some(at) => (
+                    *at,
+                    format!(
+                        "the first retry comes within {days} days of the failure, whatever the paydays say"
+                    ),
                 ),
-                payday_until: *at,
+                None => (
+                    mornings[0],
+                    format!(
+                        "the first retry comes on the first business morning after the failure (none is left within {days} days), whatever the paydays say"
+                    ),
+                ),
+            };
+            return Some(Spread {
+                at,
+                reason,
+                payday_until: at,
             });
         }
     }
