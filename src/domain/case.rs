@@ -192,6 +192,24 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The command's name, as its JSON tag says it (errors name the step).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::ScheduleRetry { .. } => "schedule_retry",
+            Self::SendEmail { .. } => "send_email",
+            Self::ScheduleFinalAction { .. } => "schedule_final_action",
+            Self::RunFinalAction { .. } => "run_final_action",
+            Self::CancelPendingWork => "cancel_pending_work",
+            Self::CancelPendingRetries => "cancel_pending_retries",
+            Self::SendThankYou => "send_thank_you",
+            Self::TellTheEnd { .. } => "tell_the_end",
+            Self::AskToAuthenticate => "ask_to_authenticate",
+            Self::Note { .. } => "note",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Case {
     pub state: CaseState,

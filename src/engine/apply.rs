@@ -2,6 +2,7 @@
 //! commands the state machine returns: planned work, canceled work and the
 //! timeline, all committed together.
 
+use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde_json::json;
@@ -61,21 +62,26 @@ pub async fn apply_after(
     lines: Vec<(&'static str, serde_json::Value)>,
 ) -> anyhow::Result<Applied> {
     let now = engine.clock.now();
+    let id = case.id;
     let paid_at: Vec<DateTime<Utc>> = cases::payments_of(tx, &case.customer_id)
-        .await?
+        .await
+        .with_context(|| format!("reading the customer's payments, case {id}"))?
         .into_iter()
         .filter_map(DateTime::from_timestamp_millis)
         .collect();
     let case_key = format!("case-{}", case.id);
     // Only a case about to open asks: the others were paused by the dispute.
-    let disputed =
-        case.track.case.is_none() && customers::has_open_dispute(tx, &case.customer_id).await?;
+    let disputed = case.track.case.is_none()
+        && customers::has_open_dispute(tx, &case.customer_id)
+            .await
+            .with_context(|| format!("looking for an open dispute, case {id}"))?;
     let learned = engine.learned.current();
     // The card's ledger spans the customer's other live invoices.
     let month_ago = (now - chrono::Duration::days(30)).timestamp_millis();
     let card_elsewhere: Vec<DateTime<Utc>> =
         cases::other_live_attempts(tx, &case.customer_id, case.id, month_ago)
-            .await?
+            .await
+            .with_context(|| format!("reading the card's other attempts, case {id}"))?
             .into_iter()
             .filter_map(DateTime::from_timestamp_millis)
             .collect();
@@ -116,7 +122,10 @@ pub async fn apply_after(
         effects.line(kind, detail);
     }
     if track == case.track && commands.is_empty() {
-        effects.flush(tx).await?;
+        effects
+            .flush(tx)
+            .await
+            .with_context(|| format!("writing the timeline lines, case {id}"))?;
         return Ok(Applied::default());
     }
     let notes = commands
@@ -128,7 +137,9 @@ pub async fn apply_after(
         .collect();
     let opened_at = track.case.as_ref().map(|c| ms(c.opened_at));
     let pin = new_version.filter(|_| track.case.is_some());
-    cases::save_track(tx, case.id, &track, opened_at, pin, ms(now)).await?;
+    cases::save_track(tx, case.id, &track, opened_at, pin, ms(now))
+        .await
+        .with_context(|| format!("saving the case's state, case {id}"))?;
     let after = track.outcome();
     if before != after
         && let Some(to) = after
@@ -153,7 +164,9 @@ pub async fn apply_after(
                 "previous_state": before.map(|s| s.as_str()),
                 "cause": cause,
             });
-            outgoing::record(engine, tx, case, &track, kind, detail).await?;
+            outgoing::record(engine, tx, case, &track, kind, detail)
+                .await
+                .with_context(|| format!("recording the {kind:?} event, case {id}"))?;
         }
     }
     if let Some(detail) = declined {
@@ -165,13 +178,20 @@ pub async fn apply_after(
             OutgoingType::AttemptFailed,
             detail,
         )
-        .await?;
+        .await
+        .with_context(|| format!("recording the attempt_failed event, case {id}"))?;
     }
     let retries_made = track.case.as_ref().map_or(0, |c| c.retries_made);
     for command in commands {
-        carry_out(tx, &mut effects, command, now, retries_made).await?;
+        let what = command.name();
+        carry_out(tx, &mut effects, command, now, retries_made)
+            .await
+            .with_context(|| format!("carrying out {what}, case {id}"))?;
     }
-    effects.flush(tx).await?;
+    effects
+        .flush(tx)
+        .await
+        .with_context(|| format!("writing the planned work and timeline, case {id}"))?;
     Ok(Applied {
         changed: true,
         notes,
@@ -223,10 +243,14 @@ impl Effects {
 
     /// Writes the planned work, then the timeline.
     async fn flush(&mut self, tx: &mut Tx) -> anyhow::Result<()> {
-        let planned = work::insert_works(tx, self.case_id, &self.work, self.now_ms).await?;
+        let planned = work::insert_works(tx, self.case_id, &self.work, self.now_ms)
+            .await
+            .context("planning the work")?;
         if !planned.is_empty() && self.flagged {
             // Work is planned again: whatever was given up before is behind us.
-            cases::flag_attention(tx, self.case_id, None).await?;
+            cases::flag_attention(tx, self.case_id, None)
+                .await
+                .context("clearing the attention flag")?;
             self.flagged = false;
         }
         let lines: Vec<(i64, &str, serde_json::Value)> = std::mem::take(&mut self.lines)
@@ -239,7 +263,9 @@ impl Effects {
                     .then_some((self.now_ms, kind, detail)),
             })
             .collect();
-        cases::add_timelines(tx, self.case_id, &lines).await?;
+        cases::add_timelines(tx, self.case_id, &lines)
+            .await
+            .context("adding the timeline lines")?;
         self.work.clear();
         Ok(())
     }
@@ -313,12 +339,17 @@ async fn carry_out(
         Command::CancelPendingWork | Command::CancelPendingRetries => {
             // What was planned before the cancel is written first, so the
             // cancel applies to it as the state machine meant.
-            effects.flush(tx).await?;
+            effects
+                .flush(tx)
+                .await
+                .context("writing what was planned before the cancel")?;
             let (kind, what) = match command {
                 Command::CancelPendingRetries => (Some("retry"), "pending retries (replanned)"),
                 _ => (None, "all pending work"),
             };
-            let n = work::cancel_work(tx, case_id, kind, effects.now_ms).await?;
+            let n = work::cancel_work(tx, case_id, kind, effects.now_ms)
+                .await
+                .with_context(|| format!("canceling {what}"))?;
             if n > 0 {
                 effects.line("canceled", json!({"canceled": n, "what": what}));
             }

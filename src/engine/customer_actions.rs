@@ -5,6 +5,7 @@
 //! back again (a reload, the back button, an image tag pointing at the
 //! page) finds the same method and changes nothing.
 
+use anyhow::Context as _;
 use serde_json::json;
 
 use super::Engine;
@@ -54,11 +55,15 @@ pub async fn card_updated(engine: &Engine, case_id: i64) -> anyhow::Result<CardR
         },
     };
     let cause = "the customer updated their card on the billing page";
-    let applied = apply(engine, &mut tx, &case, input, cause).await?;
+    let applied = apply(engine, &mut tx, &case, input, cause)
+        .await
+        .with_context(|| format!("applying {} to case {}", cause, case.id))?;
     let planned = applied.changed && applied.notes.is_empty();
     if applied.changed {
         let detail = json!({"text": cause, "payment_method": method});
-        cases::add_timeline(&mut tx, case_id, engine.clock.now_ms(), "note", &detail).await?;
+        cases::add_timeline(&mut tx, case_id, engine.clock.now_ms(), "note", &detail)
+            .await
+            .with_context(|| format!("adding to the timeline of case {case_id}"))?;
     }
     tx.commit().await?;
     engine.wake_runner();

@@ -7,6 +7,7 @@
 //! from now; any other outcome leaves them paused and flags them for the
 //! operator.
 
+use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -66,7 +67,9 @@ pub async fn handle(
             created,
             what: what.clone(),
         };
-        apply(engine, tx, &case, input, cause).await?;
+        apply(engine, tx, &case, input, cause)
+            .await
+            .with_context(|| format!("applying {} to case {}", cause, case.id))?;
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! records its outcome: an event is acted on exactly when it is marked
 //! processed.
 
+use anyhow::Context as _;
 use std::time::{Duration, Instant};
 
 use tracing::Instrument;
@@ -88,7 +89,9 @@ async fn handle_event(engine: &Engine, tx: &mut Tx, event: &Event) -> anyhow::Re
     let now_ms = engine.clock.now_ms();
     if let Some((invoice, customer)) = &routed.payment {
         let paid_at = event.envelope.created.timestamp_millis();
-        cases::record_payment(tx, invoice, customer, paid_at).await?;
+        cases::record_payment(tx, invoice, customer, paid_at)
+            .await
+            .with_context(|| format!("recording the payment of {invoice}"))?;
     }
     // The processor's clock is real time; cases run on the engine's clock
     // (simulated when DUNWELL_CLOCK_SPEED is set), so map it across.
@@ -99,16 +102,22 @@ async fn handle_event(engine: &Engine, tx: &mut Tx, event: &Event) -> anyhow::Re
     if let Some(card) = &routed.card {
         // As of the event's time: an older event arriving late does not
         // undo a newer card.
-        notices::upsert_card(tx, card, created_ms).await?;
+        notices::upsert_card(tx, card, created_ms)
+            .await
+            .with_context(|| format!("remembering the card of {}", card.customer_id))?;
     }
     if let Some(pre) = &routed.pre_dunning {
-        pre_dunning::consider(engine, tx, pre, routed.card.as_ref()).await?;
+        pre_dunning::consider(engine, tx, pre, routed.card.as_ref())
+            .await
+            .context("planning a pre-dunning notice")?;
     }
     let created = chrono::DateTime::from_timestamp_millis(created_ms).unwrap_or_default();
     let cause = format!("{} {}", event.envelope.event_type, event.envelope.id);
     if let Some(news) = &routed.dispute {
         let event_id = event.envelope.id.to_string();
-        disputes::handle(engine, tx, news, &event_id, &cause, created).await?;
+        disputes::handle(engine, tx, news, &event_id, &cause, created)
+            .await
+            .context("handling the dispute")?;
         return Ok(Outcome::Handled);
     }
     let Some(what) = routed.what else {
@@ -130,20 +139,30 @@ async fn handle_event(engine: &Engine, tx: &mut Tx, event: &Event) -> anyhow::Re
                 .map(|(c, _)| c.to_ascii_uppercase());
             vec![
                 cases::upsert_case(tx, facts, tz.name(), source, country.as_deref(), now_ms)
-                    .await?,
+                    .await
+                    .context("opening or updating the case")?,
             ]
         }
-        (None, Some((link, value))) => cases::cases_linked(tx, *link, value).await?,
+        (None, Some((link, value))) => cases::cases_linked(tx, *link, value)
+            .await
+            .context("finding the cases the event names")?,
         (None, None) => Vec::new(),
     };
     if let (true, Some(unlinked), EventInput::Decline(decline)) =
         (ids.is_empty(), &routed.unlinked, &what)
     {
         let event_id = event.envelope.id.to_string();
-        ids.extend(place_unlinked(tx, unlinked, decline, event_id, now_ms).await?);
+        ids.extend(
+            place_unlinked(tx, unlinked, decline, event_id, now_ms)
+                .await
+                .context("placing a failed charge that names no invoice")?,
+        );
     }
     for id in ids {
-        let Some(case) = cases::lock_case(tx, id).await? else {
+        let Some(case) = cases::lock_case(tx, id)
+            .await
+            .with_context(|| format!("locking case {id}"))?
+        else {
             continue;
         };
         let input = Input::Event {
@@ -152,9 +171,13 @@ async fn handle_event(engine: &Engine, tx: &mut Tx, event: &Event) -> anyhow::Re
             what: what.clone(),
         };
         let opening = matches!(what, EventInput::PaymentFailed { .. });
-        apply(engine, tx, &case, input, &cause).await?;
+        apply(engine, tx, &case, input, &cause)
+            .await
+            .with_context(|| format!("applying {cause} to case {id}"))?;
         if opening {
-            claim_early_failures(engine, tx, id, now_ms).await?;
+            claim_early_failures(engine, tx, id, now_ms)
+                .await
+                .with_context(|| format!("applying the earlier failed charges to case {id}"))?;
         }
     }
     Ok(Outcome::Handled)
@@ -180,17 +203,24 @@ async fn place_unlinked(
         event_id,
         at: now_ms,
     };
-    match cases::case_for_failure(tx, &failure, now_ms - MATCH_WINDOW_MS).await? {
+    match cases::case_for_failure(tx, &failure, now_ms - MATCH_WINDOW_MS)
+        .await
+        .context("matching the charge to a case by amount")?
+    {
         Some(id) => {
             let (charge, intent) = (
                 failure.charge_id.as_deref(),
                 failure.payment_intent_id.as_deref(),
             );
-            cases::link_payment(tx, id, charge, intent).await?;
+            cases::link_payment(tx, id, charge, intent)
+                .await
+                .with_context(|| format!("linking the charge to case {id}"))?;
             Ok(Some(id))
         }
         None => {
-            cases::keep_failure(tx, &failure).await?;
+            cases::keep_failure(tx, &failure)
+                .await
+                .context("keeping the failed charge for its case")?;
             Ok(None)
         }
     }
@@ -210,12 +240,17 @@ async fn claim_early_failures(
     let Some(case) = cases::lock_case(tx, case_id).await? else {
         return Ok(());
     };
-    for failure in cases::claim_failures(tx, &case, now_ms - MATCH_WINDOW_MS).await? {
+    let failures = cases::claim_failures(tx, &case, now_ms - MATCH_WINDOW_MS)
+        .await
+        .context("claiming the earlier failed charges")?;
+    for failure in failures {
         let (charge, intent) = (
             failure.charge_id.as_deref(),
             failure.payment_intent_id.as_deref(),
         );
-        cases::link_payment(tx, case_id, charge, intent).await?;
+        cases::link_payment(tx, case_id, charge, intent)
+            .await
+            .context("linking an earlier failed charge")?;
         let Some(case) = cases::lock_case(tx, case_id).await? else {
             return Ok(());
         };
@@ -225,7 +260,9 @@ async fn claim_early_failures(
             what: EventInput::Decline(failure.decline),
         };
         let cause = format!("earlier failed charge {}", failure.event_id);
-        apply(engine, tx, &case, input, &cause).await?;
+        apply(engine, tx, &case, input, &cause)
+            .await
+            .with_context(|| format!("applying {cause}"))?;
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! Then a plan change retries the charge now when the rules allow it, and a
 //! pause ends the case: nothing more is collected.
 
+use anyhow::Context as _;
 use serde_json::json;
 
 use super::Engine;
@@ -142,7 +143,9 @@ pub async fn take_offer(
             forget_offer(&mut tx, case_id).await?;
             let detail =
                 json!({"text": format!("the processor refused the offer {:?}: {e}", offer.id)});
-            cases::add_timeline(&mut tx, case_id, engine.clock.now_ms(), "note", &detail).await?;
+            cases::add_timeline(&mut tx, case_id, engine.clock.now_ms(), "note", &detail)
+                .await
+                .with_context(|| format!("adding to the timeline of case {case_id}"))?;
             tx.commit().await?;
             return Ok(OfferOutcome::Refused);
         }
@@ -165,7 +168,9 @@ pub async fn take_offer(
             "idempotency_key": key,
             "text": format!("the customer took the offer {:?} on the billing page", offer.label),
         });
-        cases::add_timeline(&mut tx, case_id, now, "offer", &detail).await?;
+        cases::add_timeline(&mut tx, case_id, now, "offer", &detail)
+            .await
+            .with_context(|| format!("adding to the timeline of case {case_id}"))?;
         let (input, cause) = match offer.kind {
             OfferKind::PlanChange => (
                 Input::OfferTaken {
@@ -178,7 +183,9 @@ pub async fn take_offer(
                 "the customer paused the subscription on the billing page: nothing more is collected",
             ),
         };
-        apply(engine, &mut tx, &case, input, cause).await?;
+        apply(engine, &mut tx, &case, input, cause)
+            .await
+            .with_context(|| format!("applying {} to case {}", cause, case.id))?;
     }
     tx.commit().await?;
     engine.wake_runner();

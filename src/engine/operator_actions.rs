@@ -3,6 +3,7 @@
 //! the result. A request the case cannot follow changes nothing and says
 //! why.
 
+use anyhow::Context as _;
 use serde_json::json;
 
 use super::Engine;
@@ -90,7 +91,9 @@ pub async fn act(
         },
     };
     let cause = format!("{operator}: {}", action.as_str());
-    let applied = apply(engine, &mut tx, &case, input, &cause).await?;
+    let applied = apply(engine, &mut tx, &case, input, &cause)
+        .await
+        .with_context(|| format!("applying {} to case {}", &cause, case.id))?;
     let refused = applied
         .notes
         .iter()
@@ -104,7 +107,9 @@ pub async fn act(
         "result": refused.as_deref().unwrap_or("done"),
     });
     let now = engine.clock.now_ms();
-    cases::add_timeline(&mut tx, case_id, now, "operator", &detail).await?;
+    cases::add_timeline(&mut tx, case_id, now, "operator", &detail)
+        .await
+        .with_context(|| format!("adding to the timeline of case {case_id}"))?;
     let after = cases::lock_case(&mut tx, case_id).await?;
     tx.commit().await?;
     engine.wake_runner();
