@@ -3,6 +3,7 @@
 //! decline codes, countries, amounts and outcomes) and on a generated
 //! population, side by side.
 
+use anyhow::Context as _;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -64,7 +65,10 @@ pub async fn own_history(
     now: DateTime<Utc>,
 ) -> anyhow::Result<(Vec<Scenario>, Tally)> {
     let since = (now - Duration::days(HISTORY_DAYS)).timestamp_millis();
-    let closed = store.closed_cases(since, MAX_OWN).await?;
+    let closed = store
+        .closed_cases(since, MAX_OWN)
+        .await
+        .context("reading the closed cases")?;
     let mut actual = Tally::new("actual");
     let mut scenarios = Vec::new();
     for case in &closed {
@@ -93,7 +97,9 @@ pub async fn compare_on(
     running: Arc<Policy>,
     proposed: Policy,
 ) -> anyhow::Result<Backtest> {
-    let (own, actual) = own_history(store, now).await?;
+    let (own, actual) = own_history(store, now)
+        .await
+        .context("reading this install's own history")?;
     let proposed = Arc::new(proposed);
     tokio::task::spawn_blocking(move || {
         let generated: Vec<Scenario> = (0..POPULATION)

@@ -30,10 +30,16 @@ pub enum CardReturn {
 
 /// The customer came back from the card page for case `case_id`.
 pub async fn card_updated(engine: &Engine, case_id: i64) -> anyhow::Result<CardReturn> {
-    let Some(case) = engine.store.case_by_id(case_id).await? else {
+    let Some(case) = engine
+        .store
+        .case_by_id(case_id)
+        .await
+        .with_context(|| format!("reading case {case_id}"))?
+    else {
         return Ok(CardReturn::NothingNew);
     };
-    let customer = CustomerId::parse(&case.customer_id)?;
+    let customer = CustomerId::parse(&case.customer_id)
+        .with_context(|| format!("reading the customer id of case {case_id}"))?;
     let method = match engine.processor.default_payment_method(&customer).await {
         Ok(Some(method)) => method,
         Ok(None) => return Ok(CardReturn::NothingNew),
@@ -42,8 +48,15 @@ pub async fn card_updated(engine: &Engine, case_id: i64) -> anyhow::Result<CardR
             return Ok(CardReturn::Unknown);
         }
     };
-    let mut tx = engine.store.begin().await?;
-    let Some(case) = cases::lock_case(&mut tx, case_id).await? else {
+    let mut tx = engine
+        .store
+        .begin()
+        .await
+        .with_context(|| format!("starting a transaction for case {case_id}"))?;
+    let Some(case) = cases::lock_case(&mut tx, case_id)
+        .await
+        .with_context(|| format!("locking case {case_id}"))?
+    else {
         return Ok(CardReturn::NothingNew);
     };
     let input = Input::Event {
@@ -65,7 +78,9 @@ pub async fn card_updated(engine: &Engine, case_id: i64) -> anyhow::Result<CardR
             .await
             .with_context(|| format!("adding to the timeline of case {case_id}"))?;
     }
-    tx.commit().await?;
+    tx.commit()
+        .await
+        .with_context(|| format!("committing the new card of case {case_id}"))?;
     engine.wake_runner();
     Ok(if planned {
         CardReturn::NewMethod

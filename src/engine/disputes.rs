@@ -29,7 +29,9 @@ pub async fn handle(
     created: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     let now_ms = engine.clock.now_ms();
-    let customer = whose(tx, news).await?;
+    let customer = whose(tx, news)
+        .await
+        .with_context(|| format!("finding the customer of dispute {}", news.id))?;
     let status = match news.state {
         DisputeState::Open => "open",
         _ => news.status.as_str(),
@@ -42,14 +44,19 @@ pub async fn handle(
         status,
         now_ms,
     )
-    .await?;
+    .await
+    .with_context(|| format!("recording dispute {}", news.id))?;
     let Some(customer) = customer else {
         tracing::warn!(dispute = %news.id, "the disputed charge's customer is unknown to the processor: no case paused");
         return Ok(());
     };
     let what = match news.state {
         DisputeState::Open => EventInput::DisputeOpened,
-        DisputeState::Won if customers::has_open_dispute(tx, &customer).await? => {
+        DisputeState::Won
+            if customers::has_open_dispute(tx, &customer)
+                .await
+                .with_context(|| format!("looking for another open dispute of {customer}"))? =>
+        {
             tracing::info!(dispute = %news.id, "dispute won, but another is still open: cases stay paused");
             return Ok(());
         }
@@ -58,8 +65,14 @@ pub async fn handle(
             return flag_paused(engine, tx, &customer, news).await;
         }
     };
-    for id in cases::cases_linked(tx, CaseLink::Customer, &customer).await? {
-        let Some(case) = cases::lock_case(tx, id).await? else {
+    let ids = cases::cases_linked(tx, CaseLink::Customer, &customer)
+        .await
+        .with_context(|| format!("finding the cases of {customer}"))?;
+    for id in ids {
+        let Some(case) = cases::lock_case(tx, id)
+            .await
+            .with_context(|| format!("locking case {id}"))?
+        else {
             continue;
         };
         let input = Input::Event {
@@ -79,7 +92,10 @@ pub async fn handle(
 /// again later.
 async fn whose(tx: &mut Tx, news: &DisputeNews) -> anyhow::Result<Option<String>> {
     if let Some(charge) = &news.charge {
-        return match customers::charge_owner(tx, charge).await? {
+        return match customers::charge_owner(tx, charge)
+            .await
+            .with_context(|| format!("looking up the owner of charge {charge}"))?
+        {
             Some(owner) => Ok(owner),
             None => anyhow::bail!(
                 "the customer of disputed charge {charge} is not known yet (reading the charge failed); the event will be tried again"
@@ -87,9 +103,14 @@ async fn whose(tx: &mut Tx, news: &DisputeNews) -> anyhow::Result<Option<String>
         };
     }
     if let Some(intent) = &news.payment_intent {
-        let ids = cases::cases_linked(tx, CaseLink::PaymentIntent, intent).await?;
+        let ids = cases::cases_linked(tx, CaseLink::PaymentIntent, intent)
+            .await
+            .with_context(|| format!("finding the cases of payment intent {intent}"))?;
         if let Some(&id) = ids.first() {
-            return Ok(cases::lock_case(tx, id).await?.map(|c| c.customer_id));
+            let case = cases::lock_case(tx, id)
+                .await
+                .with_context(|| format!("locking case {id}"))?;
+            return Ok(case.map(|c| c.customer_id));
         }
     }
     Ok(None)
@@ -107,15 +128,23 @@ async fn flag_paused(
         "dispute {} closed {}: the case stays paused for the operator",
         news.id, news.status
     );
-    for id in cases::cases_linked(tx, CaseLink::Customer, customer).await? {
-        let Some(case) = cases::lock_case(tx, id).await? else {
+    let ids = cases::cases_linked(tx, CaseLink::Customer, customer)
+        .await
+        .with_context(|| format!("finding the cases of {customer}"))?;
+    for id in ids {
+        let Some(case) = cases::lock_case(tx, id)
+            .await
+            .with_context(|| format!("locking case {id}"))?
+        else {
             continue;
         };
         if case.state.as_deref() != Some("paused") {
             continue;
         }
         let detail = json!({"reason": why, "dispute": news.id});
-        super::outgoing::needs_attention(engine, tx, &case, &why, detail).await?;
+        super::outgoing::needs_attention(engine, tx, &case, &why, detail)
+            .await
+            .with_context(|| format!("flagging case {id} for the operator"))?;
     }
     tracing::warn!(dispute = %news.id, status = %news.status, "dispute closed against the merchant: cases stay paused");
     Ok(())

@@ -43,7 +43,11 @@ pub async fn handle_batch(engine: &Engine, events: &[PendingEvent]) -> (usize, a
 /// One transaction's worth of `events` (at least one); returns how many.
 async fn handle_some(engine: &Engine, events: &[PendingEvent]) -> anyhow::Result<usize> {
     let started = Instant::now();
-    let mut tx = engine.store.begin().await?;
+    let mut tx = engine
+        .store
+        .begin()
+        .await
+        .context("starting the events' transaction")?;
     let mut finished = Vec::new();
     for pending in events {
         let span = tracing::info_span!("event", event_id = %pending.event_id, event_type = %pending.event_type);
@@ -56,8 +60,10 @@ async fn handle_some(engine: &Engine, events: &[PendingEvent]) -> anyhow::Result
             break;
         }
     }
-    finish_events_in(&mut tx, &finished, crate::clock::unix_millis()).await?;
-    tx.commit().await?;
+    finish_events_in(&mut tx, &finished, crate::clock::unix_millis())
+        .await
+        .context("marking the events processed")?;
+    tx.commit().await.context("committing the events")?;
     engine.wake_runner();
     Ok(finished.len())
 }
@@ -68,7 +74,15 @@ async fn handle_one(
     pending: &PendingEvent,
 ) -> anyhow::Result<Finished> {
     let (outcome, error) = match Event::parse(pending.payload.as_bytes()) {
-        Ok(event) => (handle_event(engine, tx, &event).await?, None),
+        Ok(event) => {
+            let outcome = handle_event(engine, tx, &event).await.with_context(|| {
+                format!(
+                    "handling event {} ({})",
+                    pending.event_id, pending.event_type
+                )
+            })?;
+            (outcome, None)
+        }
         Err(e) => {
             tracing::warn!(error = %e, "stored event cannot be interpreted; parked as unparseable");
             (Outcome::Unparseable, Some(e.to_string()))
@@ -237,7 +251,10 @@ async fn claim_early_failures(
     case_id: i64,
     now_ms: i64,
 ) -> anyhow::Result<()> {
-    let Some(case) = cases::lock_case(tx, case_id).await? else {
+    let Some(case) = cases::lock_case(tx, case_id)
+        .await
+        .with_context(|| format!("locking case {case_id}"))?
+    else {
         return Ok(());
     };
     let failures = cases::claim_failures(tx, &case, now_ms - MATCH_WINDOW_MS)
@@ -251,7 +268,10 @@ async fn claim_early_failures(
         cases::link_payment(tx, case_id, charge, intent)
             .await
             .context("linking an earlier failed charge")?;
-        let Some(case) = cases::lock_case(tx, case_id).await? else {
+        let Some(case) = cases::lock_case(tx, case_id)
+            .await
+            .with_context(|| format!("locking case {case_id} again"))?
+        else {
             return Ok(());
         };
         let input = Input::Event {

@@ -2,6 +2,7 @@
 //! last 180 days, read from the store and turned into local times, kept in
 //! memory and refreshed every quarter hour (`jobs::learn`).
 
+use anyhow::Context as _;
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Duration, Utc};
@@ -61,6 +62,9 @@ pub fn outcomes(rows: Vec<RetryHistory>) -> impl Iterator<Item = Outcome> {
 /// Reads the last 180 days (before `now`) of outcomes.
 pub async fn load(store: &Store, now: DateTime<Utc>) -> anyhow::Result<Estimates> {
     let since = (now - Duration::days(HISTORY_DAYS)).timestamp_millis();
-    let rows = store.retry_history(since).await?;
+    let rows = store
+        .retry_history(since)
+        .await
+        .context("reading the retry history")?;
     Ok(Estimates::from_outcomes(outcomes(rows)))
 }

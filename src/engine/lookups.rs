@@ -4,6 +4,8 @@
 //! is cached in the database; a failed read leaves nothing, and the event
 //! that needed it fails in its transaction and is tried again later.
 
+use anyhow::Context as _;
+
 use super::Engine;
 use crate::domain::events::{Event, EventKind};
 use crate::domain::ids::ChargeId;
@@ -35,10 +37,19 @@ pub async fn prefetch(engine: &Engine, events: &[PendingEvent]) {
 /// Caches whose charge `charge` is, unless known already.
 async fn learn_charge(engine: &Engine, charge: &ChargeId) -> anyhow::Result<()> {
     let store = &engine.store;
-    if store.charge_owner(charge.as_str()).await?.is_some() {
+    if store
+        .charge_owner(charge.as_str())
+        .await
+        .with_context(|| format!("looking up the cached owner of charge {charge}"))?
+        .is_some()
+    {
         return Ok(());
     }
-    let read = engine.processor.get_charge(charge).await?;
+    let read = engine
+        .processor
+        .get_charge(charge)
+        .await
+        .with_context(|| format!("reading charge {charge} from the processor"))?;
     let owner = read.and_then(|c| c.customer).map(|c| c.to_string());
     store
         .remember_charge(charge.as_str(), owner.as_deref(), engine.clock.now_ms())

@@ -84,8 +84,15 @@ pub async fn take_offer(
     case_id: i64,
     offer: &Offer,
 ) -> anyhow::Result<OfferOutcome> {
-    let mut tx = engine.store.begin().await?;
-    let Some(case) = cases::lock_case(&mut tx, case_id).await? else {
+    let mut tx = engine
+        .store
+        .begin()
+        .await
+        .with_context(|| format!("starting a transaction for case {case_id}"))?;
+    let Some(case) = cases::lock_case(&mut tx, case_id)
+        .await
+        .with_context(|| format!("locking case {case_id}"))?
+    else {
         return Ok(OfferOutcome::CaseEnded);
     };
     let policy = engine.policy_of(&case).await;
@@ -96,26 +103,35 @@ pub async fn take_offer(
         offer.kind.as_str(),
         engine.clock.now_ms(),
     )
-    .await?;
+    .await
+    .with_context(|| format!("recording the offer chosen for case {case_id}"))?;
     let standing = policy
         .offers
         .iter()
         .find(|o| o.id == chosen.offer_id)
         .cloned();
     if chosen.done {
-        tx.commit().await?;
+        tx.commit()
+            .await
+            .with_context(|| format!("committing the offer of case {case_id}"))?;
         return Ok(standing.map_or(OfferOutcome::CaseEnded, OfferOutcome::Done));
     }
     if !live(&case) {
-        forget_offer(&mut tx, case_id).await?;
-        tx.commit().await?;
+        forget_offer(&mut tx, case_id)
+            .await
+            .with_context(|| format!("forgetting the offer of ended case {case_id}"))?;
+        tx.commit()
+            .await
+            .with_context(|| format!("committing the ended case {case_id}"))?;
         return Ok(OfferOutcome::CaseEnded);
     }
     // A pending choice of an offer the policy no longer has is replaced.
     let offer = match standing {
         Some(o) => o,
         None => {
-            forget_offer(&mut tx, case_id).await?;
+            forget_offer(&mut tx, case_id)
+                .await
+                .with_context(|| format!("forgetting the withdrawn offer of case {case_id}"))?;
             choose_offer(
                 &mut tx,
                 case_id,
@@ -123,30 +139,45 @@ pub async fn take_offer(
                 offer.kind.as_str(),
                 engine.clock.now_ms(),
             )
-            .await?;
+            .await
+            .with_context(|| format!("recording the offer chosen again for case {case_id}"))?;
             offer.clone()
         }
     };
     if let Some(why) = missing(&offer, &case) {
-        forget_offer(&mut tx, case_id).await?;
-        tx.commit().await?;
+        forget_offer(&mut tx, case_id)
+            .await
+            .with_context(|| format!("forgetting the impossible offer of case {case_id}"))?;
+        tx.commit()
+            .await
+            .with_context(|| format!("committing the forgotten offer of case {case_id}"))?;
         return Ok(OfferOutcome::NotPossible(why));
     }
-    tx.commit().await?;
+    tx.commit()
+        .await
+        .with_context(|| format!("committing the offer chosen for case {case_id}"))?;
 
     let key = engine.idempotency_key(&case.invoice_id, &format!("offer-{}", offer.id), 1, 0);
     match carry_out(engine, &offer, &case, &key).await {
         Ok(()) => {}
         Err(e @ ProcessorError::Rejected { .. }) => {
             tracing::warn!(case_id, offer = %offer.id, error = %e, "the processor refused the customer's offer");
-            let mut tx = engine.store.begin().await?;
-            forget_offer(&mut tx, case_id).await?;
+            let mut tx = engine
+                .store
+                .begin()
+                .await
+                .with_context(|| format!("starting a transaction for case {case_id}"))?;
+            forget_offer(&mut tx, case_id)
+                .await
+                .with_context(|| format!("forgetting the refused offer of case {case_id}"))?;
             let detail =
                 json!({"text": format!("the processor refused the offer {:?}: {e}", offer.id)});
             cases::add_timeline(&mut tx, case_id, engine.clock.now_ms(), "note", &detail)
                 .await
                 .with_context(|| format!("adding to the timeline of case {case_id}"))?;
-            tx.commit().await?;
+            tx.commit()
+                .await
+                .with_context(|| format!("committing the refused offer of case {case_id}"))?;
             return Ok(OfferOutcome::Refused);
         }
         Err(e) => {
@@ -156,11 +187,21 @@ pub async fn take_offer(
     }
 
     let now = engine.clock.now_ms();
-    let mut tx = engine.store.begin().await?;
-    let Some(case) = cases::lock_case(&mut tx, case_id).await? else {
+    let mut tx = engine
+        .store
+        .begin()
+        .await
+        .with_context(|| format!("starting a transaction for case {case_id}"))?;
+    let Some(case) = cases::lock_case(&mut tx, case_id)
+        .await
+        .with_context(|| format!("locking case {case_id}"))?
+    else {
         return Ok(OfferOutcome::CaseEnded);
     };
-    if offer_done(&mut tx, case_id, now).await? {
+    if offer_done(&mut tx, case_id, now)
+        .await
+        .with_context(|| format!("marking the offer of case {case_id} carried out"))?
+    {
         let detail = json!({
             "offer": offer.id,
             "kind": offer.kind.as_str(),
@@ -187,7 +228,9 @@ pub async fn take_offer(
             .await
             .with_context(|| format!("applying {} to case {}", cause, case.id))?;
     }
-    tx.commit().await?;
+    tx.commit()
+        .await
+        .with_context(|| format!("committing the offer of case {case_id}"))?;
     engine.wake_runner();
     Ok(OfferOutcome::Done(offer))
 }

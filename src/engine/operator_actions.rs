@@ -75,8 +75,15 @@ pub async fn act(
     operator: &str,
     note: Option<&str>,
 ) -> anyhow::Result<ActOutcome> {
-    let mut tx = engine.store.begin().await?;
-    let Some(case) = cases::lock_case(&mut tx, case_id).await? else {
+    let mut tx = engine
+        .store
+        .begin()
+        .await
+        .with_context(|| format!("starting a transaction for case {case_id}"))?;
+    let Some(case) = cases::lock_case(&mut tx, case_id)
+        .await
+        .with_context(|| format!("locking case {case_id}"))?
+    else {
         return Ok(ActOutcome::NoSuchCase);
     };
     if let Some(why) = refusal(action, case.track.outcome()) {
@@ -110,8 +117,12 @@ pub async fn act(
     cases::add_timeline(&mut tx, case_id, now, "operator", &detail)
         .await
         .with_context(|| format!("adding to the timeline of case {case_id}"))?;
-    let after = cases::lock_case(&mut tx, case_id).await?;
-    tx.commit().await?;
+    let after = cases::lock_case(&mut tx, case_id)
+        .await
+        .with_context(|| format!("reading case {case_id} after the action"))?;
+    tx.commit()
+        .await
+        .with_context(|| format!("committing the operator's action on case {case_id}"))?;
     engine.wake_runner();
     tracing::info!(case_id, action = action.as_str(), operator, refused = ?refused, "operator action");
     Ok(match (refused, after) {

@@ -3,6 +3,7 @@
 //! change was committed; the job runner delivers them
 //! (`jobs::deliver_event`).
 
+use anyhow::Context as _;
 use serde_json::{Value, json};
 
 use super::Engine;
@@ -82,8 +83,13 @@ pub async fn needs_attention(
     detail: Value,
 ) -> anyhow::Result<()> {
     let now = engine.clock.now_ms();
-    cases::flag_attention(tx, row.id, Some(why)).await?;
-    cases::add_timeline(tx, row.id, now, "needs_attention", &detail).await?;
+    let id = row.id;
+    cases::flag_attention(tx, id, Some(why))
+        .await
+        .with_context(|| format!("setting the attention flag of case {id}"))?;
+    cases::add_timeline(tx, id, now, "needs_attention", &detail)
+        .await
+        .with_context(|| format!("adding to the timeline of case {id}"))?;
     let told = json!({ "reason": why });
     record(
         engine,

@@ -4,6 +4,7 @@
 //! dashboard or the CLI) takes effect without a restart. Versions never
 //! change once written, so this process keeps every one it read.
 
+use anyhow::Context as _;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -164,11 +165,20 @@ impl Engine {
     /// Reads the newest version if another process (or the CLI) stored
     /// one; says whether the running version changed.
     pub async fn refresh_policy(&self) -> anyhow::Result<bool> {
-        let newest = self.store.newest_policy_version().await?;
+        let newest = self
+            .store
+            .newest_policy_version()
+            .await
+            .context("reading the newest policy version number")?;
         if newest <= self.policy_version() {
             return Ok(false);
         }
-        let Some(row) = self.store.policy_version(newest).await? else {
+        let Some(row) = self
+            .store
+            .policy_version(newest)
+            .await
+            .with_context(|| format!("reading policy version {newest}"))?
+        else {
             return Ok(false);
         };
         let policy = read_version(&row).map_err(anyhow::Error::msg)?;
@@ -193,9 +203,13 @@ impl Engine {
         reason: &str,
         source: Source,
     ) -> anyhow::Result<Result<Applied, Vec<String>>> {
-        let applied = store_policy(&self.store, policy, author, reason, source).await?;
+        let applied = store_policy(&self.store, policy, author, reason, source)
+            .await
+            .context("storing the policy")?;
         if let Ok(Applied::New(_)) = applied {
-            self.refresh_policy().await?;
+            self.refresh_policy()
+                .await
+                .context("running the stored policy")?;
         }
         Ok(applied)
     }
@@ -224,7 +238,11 @@ pub async fn store_policy(
 /// changed since the file last gave one (at the first start: version 1).
 /// A holdout naming no stored version is refused (logged).
 pub async fn store_file_policy(store: &Store, file_policy: &Policy) -> anyhow::Result<Applied> {
-    let first = store.newest_policy_version().await? == 0;
+    let first = store
+        .newest_policy_version()
+        .await
+        .context("reading the newest policy version number")?
+        == 0;
     let reason = if first {
         "the configuration file's policy, at the first start"
     } else {
@@ -238,14 +256,19 @@ pub async fn store_file_policy(store: &Store, file_policy: &Policy) -> anyhow::R
         Source::File,
         true,
     )
-    .await?
+    .await
+    .context("writing the file's policy as a new version")?
     {
         Ok(applied) => Ok(applied),
         Err(errors) => {
             for e in &errors {
                 tracing::error!("the configuration file's policy is not used: {e}");
             }
-            Ok(Applied::Unchanged(store.newest_policy_version().await?))
+            let newest = store
+                .newest_policy_version()
+                .await
+                .context("reading the newest policy version number")?;
+            Ok(Applied::Unchanged(newest))
         }
     }
 }
@@ -262,19 +285,27 @@ async fn store_version(
     from_file: bool,
 ) -> anyhow::Result<Result<Applied, Vec<String>>> {
     let text = policy_text::canonical_toml(policy);
-    let mut tx = store.begin().await?;
-    stored::lock_versions(&mut tx).await?;
+    let mut tx = store.begin().await.context("starting a transaction")?;
+    stored::lock_versions(&mut tx)
+        .await
+        .context("locking the policy versions")?;
     if let Some(h) = policy.holdout
-        && !stored::exists(&mut tx, h.version).await?
+        && !stored::exists(&mut tx, h.version)
+            .await
+            .with_context(|| format!("looking up the holdout's policy version {}", h.version))?
     {
         return Ok(Err(vec![format!(
             "policy.holdout.version: there is no stored policy version {} (see dunwell policy list)",
             h.version
         )]));
     }
-    let newest = stored::latest(&mut tx, None).await?;
+    let newest = stored::latest(&mut tx, None)
+        .await
+        .context("reading the newest policy version")?;
     let compare = if from_file {
-        stored::latest(&mut tx, Some(Source::File.as_str())).await?
+        stored::latest(&mut tx, Some(Source::File.as_str()))
+            .await
+            .context("reading the newest policy version from the file")?
     } else {
         newest.clone()
     };
@@ -282,8 +313,12 @@ async fn store_version(
         return Ok(Ok(Applied::Unchanged(same.version)));
     }
     let now = chrono::Utc::now().timestamp_millis();
-    let version = stored::insert(&mut tx, now, author, reason, source.as_str(), &text).await?;
-    tx.commit().await?;
+    let version = stored::insert(&mut tx, now, author, reason, source.as_str(), &text)
+        .await
+        .context("storing the new policy version")?;
+    tx.commit()
+        .await
+        .with_context(|| format!("committing policy version {version}"))?;
     Ok(Ok(Applied::New(version)))
 }
 
@@ -292,8 +327,13 @@ async fn store_version(
 /// Then the newest version runs. A holdout in the file that names no
 /// stored version is refused (logged); the running version stays.
 pub async fn load_file_policy(engine: &Engine, file_policy: &Policy) -> anyhow::Result<Applied> {
-    let applied = store_file_policy(&engine.store, file_policy).await?;
-    engine.refresh_policy().await?;
+    let applied = store_file_policy(&engine.store, file_policy)
+        .await
+        .context("storing the configuration file's policy")?;
+    engine
+        .refresh_policy()
+        .await
+        .context("running the newest policy version")?;
     if let Applied::New(v) = applied {
         tracing::info!(
             version = v,

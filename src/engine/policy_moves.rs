@@ -3,6 +3,7 @@
 //! once, with a timeline entry saying who moved it from which version.
 //! Nothing else ever changes a case's version.
 
+use anyhow::Context as _;
 use serde_json::json;
 
 use super::Engine;
@@ -48,23 +49,40 @@ pub async fn move_to_running(
     note: Option<&str>,
 ) -> anyhow::Result<MoveOutcome> {
     // Another process may have stored a newer version a moment ago.
-    engine.refresh_policy().await?;
+    engine
+        .refresh_policy()
+        .await
+        .context("reading the newest policy version")?;
     let running = engine.policy_version();
-    let mut tx = engine.store.begin().await?;
-    let Some(case) = cases::lock_case(&mut tx, case_id).await? else {
+    let mut tx = engine
+        .store
+        .begin()
+        .await
+        .with_context(|| format!("starting a transaction for case {case_id}"))?;
+    let Some(case) = cases::lock_case(&mut tx, case_id)
+        .await
+        .with_context(|| format!("locking case {case_id}"))?
+    else {
         return Ok(MoveOutcome::NoSuchCase);
     };
     if let Some(why) = refusal(&case, running) {
         return Ok(MoveOutcome::Refused(why));
     }
     let from = case.policy_version.unwrap_or(0);
-    stored::move_case(&mut tx, case_id, running).await?;
-    let Some(moved) = cases::lock_case(&mut tx, case_id).await? else {
+    stored::move_case(&mut tx, case_id, running)
+        .await
+        .with_context(|| format!("moving case {case_id} to policy version {running}"))?;
+    let Some(moved) = cases::lock_case(&mut tx, case_id)
+        .await
+        .with_context(|| format!("locking the moved case {case_id}"))?
+    else {
         return Ok(MoveOutcome::NoSuchCase);
     };
     let now = engine.clock.now_ms();
     let detail = json!({"from": from, "to": running, "by": operator, "note": note});
-    cases::add_timeline(&mut tx, case_id, now, "policy_moved", &detail).await?;
+    cases::add_timeline(&mut tx, case_id, now, "policy_moved", &detail)
+        .await
+        .with_context(|| format!("adding to the timeline of case {case_id}"))?;
     let reason = format!(
         "{operator} moved the case from policy version {from} to {running}: what is still ahead is planned under version {running}"
     );
@@ -75,9 +93,14 @@ pub async fn move_to_running(
         Input::AdoptPolicy { reason },
         &format!("{operator}: policy version {running}"),
     )
-    .await?;
-    let after = cases::lock_case(&mut tx, case_id).await?;
-    tx.commit().await?;
+    .await
+    .with_context(|| format!("planning case {case_id} again under policy version {running}"))?;
+    let after = cases::lock_case(&mut tx, case_id)
+        .await
+        .with_context(|| format!("reading case {case_id} after the move"))?;
+    tx.commit()
+        .await
+        .with_context(|| format!("committing the move of case {case_id}"))?;
     engine.wake_runner();
     tracing::info!(
         case_id,

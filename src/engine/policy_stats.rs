@@ -4,6 +4,7 @@
 //! (before/after: other things changed too). Recovery is counted among
 //! cases that reached their end, with 95 % intervals.
 
+use anyhow::Context as _;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -55,7 +56,11 @@ async fn result(
     from: i64,
     until: i64,
 ) -> anyhow::Result<VersionResult> {
-    let counts = engine.store.version_counts(version, from, until).await?;
+    let counts = engine
+        .store
+        .version_counts(version, from, until)
+        .await
+        .with_context(|| format!("counting the cases of policy version {version}"))?;
     let (mut cases, mut live, mut ended, mut recovered) = (0, 0, 0u64, 0u64);
     for (state, n) in counts.states {
         cases += n;
@@ -85,7 +90,12 @@ pub async fn compare(engine: &Engine) -> anyhow::Result<PolicyStats> {
         holdout_share_percent: holdout.map(|h| h.share_percent),
         comparison: None,
     };
-    let Some(start) = engine.store.version_first_day(running).await? else {
+    let Some(start) = engine
+        .store
+        .version_first_day(running)
+        .await
+        .with_context(|| format!("reading the first day of policy version {running}"))?
+    else {
         return Ok(out);
     };
     let end = engine.clock.now_ms() + 1;
@@ -98,8 +108,12 @@ pub async fn compare(engine: &Engine) -> anyhow::Result<PolicyStats> {
         }
         None => return Ok(out),
     };
-    let mine = result(engine, running, start, end).await?;
-    let theirs = result(engine, other, other_from, other_until).await?;
+    let mine = result(engine, running, start, end)
+        .await
+        .context("reading the running version's result")?;
+    let theirs = result(engine, other, other_from, other_until)
+        .await
+        .context("reading the result of the version it is compared with")?;
     let (d, low, high) = difference(&theirs.recovery, &mine.recovery);
     let decided = mine.recovery.trials > 0 && theirs.recovery.trials > 0;
     let verdict = match (decided, low > 0.0, high < 0.0) {

@@ -1,6 +1,8 @@
 //! Pre-dunning: a customer whose card will have expired by their next
 //! renewal is told before the payment fails, once per card and expiry.
 
+use anyhow::Context as _;
+
 use super::Engine;
 use super::route::PreDunning;
 use crate::domain::events::CardExpiry;
@@ -40,7 +42,10 @@ pub async fn consider(
             renewal,
             ..
         } => {
-            let Some(card) = notices::card_of(tx, customer_id).await? else {
+            let Some(card) = notices::card_of(tx, customer_id)
+                .await
+                .with_context(|| format!("reading the card of {customer_id}"))?
+            else {
                 return Ok(());
             };
             let expiry = CardExpiry {
@@ -64,7 +69,9 @@ pub async fn consider(
     };
     let recipient = match email {
         Some(email) => Some(email),
-        None => notices::email_of(tx, customer_id).await?,
+        None => notices::email_of(tx, customer_id)
+            .await
+            .with_context(|| format!("reading the email address of {customer_id}"))?,
     };
     let notice = NewNotice {
         customer_id: customer_id.clone(),
@@ -84,7 +91,11 @@ pub async fn consider(
         },
         due_at: now_ms,
     };
-    if notices::insert_notice(tx, &notice, now_ms).await?.is_some() {
+    if notices::insert_notice(tx, &notice, now_ms)
+        .await
+        .with_context(|| format!("planning the card-expiring notice of {customer_id}"))?
+        .is_some()
+    {
         tracing::info!(customer_id, card = %card.payment_method_id, "card expires before the renewal: warning the customer");
     }
     Ok(())

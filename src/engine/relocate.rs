@@ -3,6 +3,8 @@
 //! processor — as long as no retry was made yet, so no schedule a customer
 //! was already charged on shifts under them.
 
+use anyhow::Context as _;
+
 use super::Engine;
 use super::apply::apply;
 use crate::domain::case::Input;
@@ -39,8 +41,15 @@ pub async fn by_customer_address(
     let Some(tz) = zones::of_country(country) else {
         return Ok(false);
     };
-    let mut tx = engine.store.begin().await?;
-    let Some(case) = cases::lock_case(&mut tx, case_id).await? else {
+    let mut tx = engine
+        .store
+        .begin()
+        .await
+        .with_context(|| format!("starting a transaction for case {case_id}"))?;
+    let Some(case) = cases::lock_case(&mut tx, case_id)
+        .await
+        .with_context(|| format!("locking case {case_id}"))?
+    else {
         return Ok(false);
     };
     if !may_move(&case) {
@@ -54,8 +63,12 @@ pub async fn by_customer_address(
         ZoneSource::CustomerAddress,
         &country,
     )
-    .await?;
-    let Some(moved) = cases::lock_case(&mut tx, case_id).await? else {
+    .await
+    .with_context(|| format!("moving case {case_id} to {country}'s clock"))?;
+    let Some(moved) = cases::lock_case(&mut tx, case_id)
+        .await
+        .with_context(|| format!("locking the moved case {case_id}"))?
+    else {
         return Ok(false);
     };
     let reason = format!(
@@ -71,8 +84,11 @@ pub async fn by_customer_address(
         Input::Replan { reason },
         "customer address",
     )
-    .await?;
-    tx.commit().await?;
+    .await
+    .with_context(|| format!("planning case {case_id} again on the customer's clock"))?;
+    tx.commit()
+        .await
+        .with_context(|| format!("committing the move of case {case_id}"))?;
     engine.wake_runner();
     tracing::info!(
         case_id,

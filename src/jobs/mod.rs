@@ -141,7 +141,7 @@ pub async fn conclude(
         .with_context(|| format!("locking case {case_id} to end {}", work.key))?;
     // The work ends before the input is applied, so the input's own cancels
     // (a recovery cancels all pending work) leave it as it came out.
-    work::finish_work(&mut tx, work, status, result, now)
+    let ended = work::finish_work(&mut tx, work, status, result, now)
         .await
         .with_context(|| format!("ending {} of case {case_id}", work.key))?;
     let lines: Vec<(&'static str, Value)> = lines.into_iter().map(|l| (l.kind, l.detail)).collect();
@@ -157,9 +157,10 @@ pub async fn conclude(
             .await
             .with_context(|| format!("adding the job's lines to case {case_id}"))?;
     }
-    if status == WorkStatus::Failed {
+    if status == WorkStatus::Failed && ended {
         // Given up: the operator must look (a live case always has planned
-        // work or this flag).
+        // work or this flag). Work planned again while the job ran is not
+        // given up: the newer plan goes on.
         let why = format!("{}: {result}", work.key);
         let detail = json!({"work": work.key, "reason": result});
         if let Some(row) = cases::lock_case(&mut tx, work.case_id).await? {
@@ -199,14 +200,18 @@ pub async fn reschedule(
     let now = engine.clock.now_ms();
     let case_id = work.case_id;
     let mut tx = engine.store.begin().await?;
-    work::reschedule_work(&mut tx, work, at.timestamp_millis(), tries, next, why)
+    let moved = work::reschedule_work(&mut tx, work, at.timestamp_millis(), tries, next, why)
         .await
         .with_context(|| format!("putting off {} of case {case_id}", work.key))?;
-    let detail =
-        json!({"text": format!("{why}; trying again at {}", at.to_rfc3339()), "work": work.key});
-    cases::add_timeline(&mut tx, case_id, now, "note", &detail)
-        .await
-        .with_context(|| format!("noting the put-off on case {case_id}"))?;
+    // Planned again while the job ran: the newer plan stands, and the
+    // timeline does not say "trying again" of what was not put off.
+    if moved {
+        let text = format!("{why}; trying again at {}", at.to_rfc3339());
+        let detail = json!({"text": text, "work": work.key});
+        cases::add_timeline(&mut tx, case_id, now, "note", &detail)
+            .await
+            .with_context(|| format!("noting the put-off on case {case_id}"))?;
+    }
     tx.commit()
         .await
         .with_context(|| format!("committing the put-off of case {case_id}"))?;
@@ -225,7 +230,7 @@ pub async fn defer(
 ) -> anyhow::Result<()> {
     let now = engine.clock.now_ms();
     let mut tx = engine.store.begin().await?;
-    work::reschedule_work(
+    let moved = work::reschedule_work(
         &mut tx,
         work,
         at.timestamp_millis(),
@@ -235,11 +240,13 @@ pub async fn defer(
     )
     .await
     .with_context(|| format!("holding {} of case {}", work.key, work.case_id))?;
-    let detail =
-        json!({"text": format!("held until {}: {why}", at.to_rfc3339()), "work": work.key});
-    cases::add_timeline(&mut tx, work.case_id, now, "note", &detail)
-        .await
-        .with_context(|| format!("noting the hold on case {}", work.case_id))?;
+    if moved {
+        let text = format!("held until {}: {why}", at.to_rfc3339());
+        let detail = json!({"text": text, "work": work.key});
+        cases::add_timeline(&mut tx, work.case_id, now, "note", &detail)
+            .await
+            .with_context(|| format!("noting the hold on case {}", work.case_id))?;
+    }
     tx.commit()
         .await
         .with_context(|| format!("committing the hold of case {}", work.case_id))?;

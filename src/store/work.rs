@@ -133,7 +133,8 @@ pub async fn cancel_work(
 /// Moves the claimed generation of pending work to a later time (a
 /// processor failure): the tries count says how many times the processor
 /// failed us on it; `work` is what the next run needs. A newer generation
-/// (planned again meanwhile) is left as planned and given back.
+/// (planned again meanwhile) is left as planned and given back. Returns
+/// whether the claimed generation was moved.
 pub async fn reschedule_work(
     tx: &mut Tx,
     claimed: &WorkRow,
@@ -141,7 +142,7 @@ pub async fn reschedule_work(
     tries: i32,
     work: &Work,
     note: &str,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<bool> {
     let detail = work.detail().to_string();
     let moved = with_tx!(tx, conn => {
         sqlx::query(
@@ -161,19 +162,20 @@ pub async fn reschedule_work(
     if moved == 0 {
         give_back_newer(tx, claimed).await?;
     }
-    Ok(())
+    Ok(moved > 0)
 }
 
 /// Ends the claimed generation of a piece of work: `done`, `failed` (with
 /// why) or `skipped`. A newer generation (planned again while the job ran)
 /// is not the job's to end: it stays pending and its lease is given back.
+/// Returns whether the claimed generation was ended.
 pub async fn finish_work(
     tx: &mut Tx,
     claimed: &WorkRow,
     status: WorkStatus,
     result: &str,
     now_ms: i64,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<bool> {
     let ended = with_tx!(tx, conn => {
         sqlx::query(
             "UPDATE case_work SET status = $1, result = $2, finished_at = $3, lease_until = NULL \
@@ -191,7 +193,7 @@ pub async fn finish_work(
     if ended == 0 {
         give_back_newer(tx, claimed).await?;
     }
-    Ok(())
+    Ok(ended > 0)
 }
 
 /// The lease a job kept over work that is no longer its own, given back:

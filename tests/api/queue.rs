@@ -255,9 +255,10 @@ async fn re_planned_work_never_runs_beside_the_job_still_running_it(backend: Bac
 
     // The first job ends: not the new plan's end, and it gives it back.
     let mut tx = store.begin().await.unwrap();
-    work::finish_work(&mut tx, &running, WorkStatus::Done, "paid", now)
+    let ended = work::finish_work(&mut tx, &running, WorkStatus::Done, "paid", now)
         .await
         .unwrap();
+    assert!(!ended, "a newer generation is not the job's to end");
     tx.commit().await.unwrap();
     let row = |rows: Vec<work::WorkRow>| rows.into_iter().find(|w| w.id == running.id).unwrap();
     let after = row(store.work_of(case.id).await.unwrap());
@@ -268,9 +269,10 @@ async fn re_planned_work_never_runs_beside_the_job_still_running_it(backend: Bac
 
     // A put-off of the old generation changes nothing either.
     let mut tx = store.begin().await.unwrap();
-    work::reschedule_work(&mut tx, &running, 5, 3, &running.work, "late")
+    let moved = work::reschedule_work(&mut tx, &running, 5, 3, &running.work, "late")
         .await
         .unwrap();
+    assert!(!moved);
     tx.commit().await.unwrap();
     let still = row(store.work_of(case.id).await.unwrap());
     assert_eq!((still.due_at, still.tries), (next.due_at, next.tries));
@@ -313,9 +315,10 @@ async fn re_planned_work_never_runs_beside_the_job_still_running_it(backend: Bac
 
     // The newest generation finishes as any work does.
     let mut tx = store.begin().await.unwrap();
-    work::finish_work(&mut tx, &newest, WorkStatus::Done, "paid", now)
+    let ended = work::finish_work(&mut tx, &newest, WorkStatus::Done, "paid", now)
         .await
         .unwrap();
+    assert!(ended);
     tx.commit().await.unwrap();
     assert_eq!(
         row(store.work_of(case.id).await.unwrap()).status,
