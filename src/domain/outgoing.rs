@@ -18,6 +18,22 @@ pub enum OutgoingType {
 }
 
 impl OutgoingType {
+    pub const ALL: [Self; 8] = [
+        Self::Opened,
+        Self::AttemptFailed,
+        Self::Recovered,
+        Self::Canceled,
+        Self::Downgraded,
+        Self::Paused,
+        Self::Closed,
+        Self::NeedsAttention,
+    ];
+
+    /// The type a stored event names, if it is one of ours.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Opened => "case.opened",
@@ -48,6 +64,31 @@ impl OutgoingType {
     }
 }
 
+/// Where an outgoing event stands: waiting (to be tried, or again after a
+/// failure), delivered, or given up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutgoingStatus {
+    Pending,
+    Delivered,
+    Failed,
+}
+
+impl OutgoingStatus {
+    pub const ALL: [Self; 3] = [Self::Pending, Self::Delivered, Self::Failed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
 /// Waits after each failed delivery: quick at first, then up to a day;
 /// 4,221 minutes (about 2.9 days) in all before the event is given up
 /// (`given_up_after`; the README states it).
@@ -69,6 +110,18 @@ pub fn retry_delay(failures: i32) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_types_and_statuses_read_back() {
+        for t in OutgoingType::ALL {
+            assert_eq!(OutgoingType::parse(t.as_str()), Some(t));
+        }
+        for s in OutgoingStatus::ALL {
+            assert_eq!(OutgoingStatus::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(OutgoingType::parse("case.exploded"), None);
+        assert_eq!(OutgoingStatus::parse("sending"), None);
+    }
 
     #[test]
     fn the_readme_states_how_long_events_are_retried() {

@@ -66,7 +66,7 @@ pub async fn record(
     let new = NewOutgoing {
         event_id: &event_id,
         case_id: row.id,
-        kind: kind.as_str(),
+        kind,
         payload: &payload.to_string(),
         due_at: now_ms,
     };

@@ -61,7 +61,7 @@ pub async fn perform(engine: &Engine, event: &OutgoingEvent) -> anyhow::Result<(
         Err(e) => Some(format!("could not reach the receiver: {}", e.without_url())),
     };
     let Some(problem) = problem else {
-        crate::meters::outgoing(&event.kind, "delivered");
+        crate::meters::outgoing(event.kind.as_str(), "delivered");
         return store
             .outgoing_delivered(event.id, engine.clock.now_ms())
             .await;
@@ -69,16 +69,16 @@ pub async fn perform(engine: &Engine, event: &OutgoingEvent) -> anyhow::Result<(
     let failures = event.tries + 1;
     match retry_delay(failures) {
         Some(delay) => {
-            crate::meters::outgoing(&event.kind, "retry");
+            crate::meters::outgoing(event.kind.as_str(), "retry");
             let at = engine.clock.now() + delay;
-            tracing::warn!(event_id = %event.event_id, kind = %event.kind, problem, at = %at, "outgoing event not delivered; trying again later");
+            tracing::warn!(event_id = %event.event_id, kind = event.kind.as_str(), problem, at = %at, "outgoing event not delivered; trying again later");
             store
                 .outgoing_failed(event.id, &problem, Some(at.timestamp_millis()))
                 .await
         }
         None => {
-            crate::meters::outgoing(&event.kind, "given_up");
-            tracing::error!(event_id = %event.event_id, kind = %event.kind, problem, failures, "outgoing event given up");
+            crate::meters::outgoing(event.kind.as_str(), "given_up");
+            tracing::error!(event_id = %event.event_id, kind = event.kind.as_str(), problem, failures, "outgoing event given up");
             store.outgoing_failed(event.id, &problem, None).await
         }
     }

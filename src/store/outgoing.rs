@@ -1,28 +1,30 @@
 //! `outgoing_events`: events for the operator's systems, written with the
 //! case change that caused them and leased by the job runner to deliver.
 
+use anyhow::Context as _;
 use sqlx::Row;
 
 use super::work::{Claim, claim_rows};
 use super::{Store, Tx, with_pool, with_tx};
+use crate::domain::outgoing::{OutgoingStatus, OutgoingType};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewOutgoing<'a> {
     pub event_id: &'a str,
     pub case_id: i64,
-    pub kind: &'a str,
+    pub kind: OutgoingType,
     pub payload: &'a str,
     pub due_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OutgoingEvent {
     pub id: i64,
     pub event_id: String,
     pub case_id: i64,
-    pub kind: String,
+    pub kind: OutgoingType,
     pub payload: String,
-    pub status: String,
+    pub status: OutgoingStatus,
     pub tries: i32,
     pub last_error: Option<String>,
 }
@@ -32,13 +34,18 @@ const COLUMNS: &str = "id, event_id, case_id, type, payload, status, tries, last
 macro_rules! outgoing_from_row {
     ($r:expr) => {{
         let r = $r;
+        let id: i64 = r.try_get("id")?;
+        let kind: String = r.try_get("type")?;
+        let status: String = r.try_get("status")?;
         OutgoingEvent {
-            id: r.try_get("id")?,
+            id,
             event_id: r.try_get("event_id")?,
             case_id: r.try_get("case_id")?,
-            kind: r.try_get("type")?,
+            kind: OutgoingType::parse(&kind)
+                .with_context(|| format!("outgoing event {id}: unknown type {kind:?}"))?,
             payload: r.try_get("payload")?,
-            status: r.try_get("status")?,
+            status: OutgoingStatus::parse(&status)
+                .with_context(|| format!("outgoing event {id}: unknown status {status:?}"))?,
             tries: r.try_get("tries")?,
             last_error: r.try_get("last_error")?,
         }
@@ -57,7 +64,7 @@ pub async fn insert_outgoing(
         )
         .bind(event.event_id)
         .bind(event.case_id)
-        .bind(event.kind)
+        .bind(event.kind.as_str())
         .bind(event.payload)
         .bind(event.due_at)
         .bind(now_ms)
@@ -70,7 +77,7 @@ pub async fn insert_outgoing(
 impl Store {
     /// The event reached the receiver.
     pub async fn outgoing_delivered(&self, id: i64, now_ms: i64) -> anyhow::Result<()> {
-        self.finish_outgoing(id, "delivered", None, None, Some(now_ms))
+        self.finish_outgoing(id, OutgoingStatus::Delivered, None, None, Some(now_ms))
             .await
     }
 
@@ -82,9 +89,9 @@ impl Store {
         due_at: Option<i64>,
     ) -> anyhow::Result<()> {
         let status = if due_at.is_some() {
-            "pending"
+            OutgoingStatus::Pending
         } else {
-            "failed"
+            OutgoingStatus::Failed
         };
         self.finish_outgoing(id, status, Some(error), due_at, None)
             .await
@@ -93,7 +100,7 @@ impl Store {
     async fn finish_outgoing(
         &self,
         id: i64,
-        status: &str,
+        status: OutgoingStatus,
         error: Option<&str>,
         due_at: Option<i64>,
         delivered_at: Option<i64>,
@@ -106,7 +113,7 @@ impl Store {
                  due_at = COALESCE($3, due_at), delivered_at = $4, lease_until = NULL \
                  WHERE id = $5",
             )
-            .bind(status)
+            .bind(status.as_str())
             .bind(error)
             .bind(due_at)
             .bind(delivered_at)

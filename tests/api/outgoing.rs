@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use dunwell::domain::outgoing::OutgoingStatus;
 use dunwell::webhooks::signature::verify;
 use secrecy::SecretString;
 use serde_json::Value;
@@ -52,7 +53,7 @@ async fn case_events_are_signed_retried_and_delivered_once(backend: Backend) {
     let case = app.case(&s.invoice).await;
     let pending = app.store.outgoing_of(case.id).await.unwrap();
     assert_eq!(pending.len(), 1, "{pending:#?}");
-    assert_eq!(pending[0].status, "pending");
+    assert_eq!(pending[0].status, OutgoingStatus::Pending);
     assert_eq!(pending[0].tries, 1);
     app.live_through(20, 6).await;
     assert_eq!(
@@ -90,7 +91,7 @@ async fn case_events_are_signed_retried_and_delivered_once(backend: Backend) {
     assert_eq!(counts, [1, 1, 2]);
     let stored = app.store.outgoing_of(case.id).await.unwrap();
     assert!(
-        stored.iter().all(|e| e.status == "delivered"),
+        stored.iter().all(|e| e.status == OutgoingStatus::Delivered),
         "{stored:#?}"
     );
     let failed: Value = serde_json::from_str(&stored[1].payload).unwrap();
