@@ -90,8 +90,16 @@ async fn sighup_stores_a_changed_file_and_running_work_stays(backend: Backend) {
     let v2 = store.policy_version(2).await.unwrap().unwrap();
     assert_eq!(v2.source, "file");
     assert!(v2.policy.contains("day = 12"), "{}", v2.policy);
-    // Running work is untouched; the case keeps version 1.
-    assert_eq!(work(&store, &a.invoice).await.unwrap(), before);
+    // Running work is untouched; the case keeps version 1. (The day-0
+    // email is due at once: the runner may have sent it meanwhile.)
+    let later = |mut w: BTreeMap<String, (i64, String)>| {
+        w.remove("email:payment_failed:0");
+        w
+    };
+    assert_eq!(
+        later(work(&store, &a.invoice).await.unwrap()),
+        later(before)
+    );
     let case_a = store.case_by_invoice(&a.invoice).await.unwrap().unwrap();
     assert_eq!(case_a.policy_version, Some(1));
     // A new case opens under version 2, in the same process.
