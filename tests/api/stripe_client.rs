@@ -80,7 +80,7 @@ async fn calls_keep_to_the_rate_limit_however_many_ask_at_once() {
     assert!(most <= 21, "{most} calls within a second");
     let span = times[44] - times[0];
     assert!(
-        span >= Duration::from_millis(2000),
+        span >= Duration::from_millis(1800),
         "45 calls at 20/s took {span:?}"
     );
 }
@@ -137,9 +137,11 @@ async fn two_processes_on_one_postgres_share_the_rate_limit() {
         most <= 23,
         "{most} calls within a second from two processes at 20/s"
     );
+    // 39 slots of 50 ms: 1.95 s, less a late first call's jitter; each
+    // process pacing itself would be done in about one second.
     let span = times[39] - times[0];
     assert!(
-        span >= Duration::from_millis(1900),
+        span >= Duration::from_millis(1500),
         "40 calls at 20/s took {span:?}"
     );
 
