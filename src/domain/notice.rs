@@ -20,6 +20,26 @@ pub struct CardExpiring {
     pub product: Option<String>,
 }
 
+#[derive(Debug, Clone, PartialEq)]
+pub struct Card {
+    pub customer_id: String,
+    pub payment_method_id: String,
+    pub brand: Option<String>,
+    pub last4: Option<String>,
+    pub exp_month: u32,
+    pub exp_year: i32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewNotice {
+    pub customer_id: String,
+    pub kind: &'static str,
+    pub key: String,
+    pub recipient: Option<String>,
+    pub detail: CardExpiring,
+    pub due_at: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -107,6 +107,15 @@ pub fn retry_delay(failures: i32) -> Option<Duration> {
         .map(|m| Duration::minutes(*m))
 }
 
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewOutgoing<'a> {
+    pub event_id: &'a str,
+    pub case_id: i64,
+    pub kind: OutgoingType,
+    pub payload: &'a str,
+    pub due_at: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

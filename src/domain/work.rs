@@ -131,6 +131,14 @@ impl WorkStatus {
     }
 }
 
+/// A side effect to plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewWork {
+    pub work: Work,
+    /// Unix ms, simulated clock.
+    pub due_at: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,15 +9,15 @@ use serde_json::json;
 
 use super::Engine;
 use super::outgoing;
+use crate::domain::carry_out::{Effect, effect_of};
 use crate::domain::case::{Command, Context, Input, Track};
+use crate::domain::case_record::CaseRow;
 use crate::domain::outgoing::OutgoingType;
-use crate::domain::policy::{FinalAction, Tone};
-use crate::domain::work::{Email, Final, Retry, Work};
-use crate::mail::MailKind;
+use crate::domain::work::NewWork;
 use crate::store::Tx;
-use crate::store::cases::{self, CaseRow};
+use crate::store::cases;
 use crate::store::customers;
-use crate::store::work::{self, NewWork};
+use crate::store::work;
 
 fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
@@ -271,25 +271,6 @@ impl Effects {
     }
 }
 
-fn email_work(kind: MailKind, tone: Tone, stage: u32, at: DateTime<Utc>) -> NewWork {
-    NewWork {
-        work: Work::Email(Email { kind, tone, stage }),
-        due_at: ms(at),
-    }
-}
-
-fn final_work(
-    action: FinalAction,
-    at: DateTime<Utc>,
-) -> (NewWork, (&'static str, serde_json::Value)) {
-    let work = NewWork {
-        work: Work::Final(Final { action, fresh: 0 }),
-        due_at: ms(at),
-    };
-    let line = json!({"action": action.as_str(), "at": at.to_rfc3339()});
-    (work, ("final_action_scheduled", line))
-}
-
 async fn carry_out(
     tx: &mut Tx,
     effects: &mut Effects,
@@ -298,77 +279,31 @@ async fn carry_out(
     retries_made: u32,
 ) -> anyhow::Result<()> {
     let case_id = effects.case_id;
-    match command {
-        Command::ScheduleRetry {
-            attempt,
-            at,
-            reason,
-        } => {
-            let line = json!({"attempt": attempt, "at": at.to_rfc3339(), "reason": reason});
-            let work = NewWork {
-                work: Work::Retry(Retry {
-                    attempt,
-                    reason,
-                    fresh: 0,
-                }),
-                due_at: ms(at),
-            };
-            effects.plan(work, Some(("retry_scheduled", line)));
-        }
-        Command::SendEmail {
-            kind,
-            tone,
-            stage,
-            at,
-        } => {
-            let kind = MailKind::from(kind);
-            let line = json!({"kind": kind.as_str(), "tone": tone.as_str(), "stage": stage, "at": at.to_rfc3339()});
+    match effect_of(command, now, retries_made) {
+        Effect::Plan { work, due, line } => {
             effects.plan(
-                email_work(kind, tone, stage, at),
-                Some(("email_scheduled", line)),
+                NewWork {
+                    work,
+                    due_at: ms(due),
+                },
+                line,
             );
         }
-        Command::ScheduleFinalAction { at, action } => {
-            let (work, line) = final_work(action, at);
-            effects.plan(work, Some(line));
-        }
-        Command::RunFinalAction { action } => {
-            let (work, line) = final_work(action, now);
-            effects.plan(work, Some(line));
-        }
-        Command::CancelPendingWork | Command::CancelPendingRetries => {
+        Effect::Cancel(cancel) => {
             // What was planned before the cancel is written first, so the
             // cancel applies to it as the state machine meant.
             effects
                 .flush(tx)
                 .await
                 .context("writing what was planned before the cancel")?;
-            let (kind, what) = match command {
-                Command::CancelPendingRetries => (Some("retry"), "pending retries (replanned)"),
-                _ => (None, "all pending work"),
-            };
-            let n = work::cancel_work(tx, case_id, kind, effects.now_ms)
+            let n = work::cancel_work(tx, case_id, cancel.kind(), effects.now_ms)
                 .await
-                .with_context(|| format!("canceling {what}"))?;
+                .with_context(|| format!("canceling {}", cancel.what()))?;
             if n > 0 {
-                effects.line("canceled", json!({"canceled": n, "what": what}));
+                effects.line("canceled", json!({"canceled": n, "what": cancel.what()}));
             }
         }
-        Command::SendThankYou => {
-            effects.plan(email_work(MailKind::ThankYou, Tone::Friendly, 0, now), None);
-        }
-        Command::TellTheEnd { action } => {
-            let kind = match action {
-                FinalAction::Downgrade => MailKind::SubscriptionDowngraded,
-                _ => MailKind::SubscriptionCanceled,
-            };
-            effects.plan(email_work(kind, Tone::Final, 0, now), None);
-        }
-        Command::AskToAuthenticate => {
-            let work = email_work(MailKind::ActionRequired, Tone::Friendly, retries_made, now);
-            effects.plan(work, None);
-        }
-        Command::Note { text } => {
+        Effect::Note(text) => {
             tracing::info!(case_id, note = %text, "case note");
             effects.line("note", json!({"text": text}));
         }

@@ -10,13 +10,13 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::Engine;
 use crate::domain::policy::Policy;
+use crate::domain::policy_record::ClosedCase;
 use crate::domain::simulate::backtest::{Compared, compare};
 use crate::domain::simulate::history::{Row, scenario};
 use crate::domain::simulate::play::Played;
 use crate::domain::simulate::report::Tally;
 use crate::domain::simulate::{Scenario, models, population};
 use crate::store::Store;
-use crate::store::policies::ClosedCase;
 
 /// How far back ended cases are read, by when they opened, and how many at
 /// most.

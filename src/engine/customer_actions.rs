@@ -11,7 +11,6 @@ use serde_json::json;
 use super::Engine;
 use super::apply::apply;
 use crate::domain::case::{EventInput, Input};
-use crate::domain::ids::CustomerId;
 use crate::store::cases;
 
 /// What the return from the card page came to.
@@ -38,9 +37,8 @@ pub async fn card_updated(engine: &Engine, case_id: i64) -> anyhow::Result<CardR
     else {
         return Ok(CardReturn::NothingNew);
     };
-    let customer = CustomerId::parse(&case.customer_id)
-        .with_context(|| format!("reading the customer id of case {case_id}"))?;
-    let method = match engine.processor.default_payment_method(&customer).await {
+    let customer = &case.customer_id;
+    let method = match engine.processor.default_payment_method(customer).await {
         Ok(Some(method)) => method,
         Ok(None) => return Ok(CardReturn::NothingNew),
         Err(e) => {
@@ -48,15 +46,7 @@ pub async fn card_updated(engine: &Engine, case_id: i64) -> anyhow::Result<CardR
             return Ok(CardReturn::Unknown);
         }
     };
-    let mut tx = engine
-        .store
-        .begin()
-        .await
-        .with_context(|| format!("starting a transaction for case {case_id}"))?;
-    let Some(case) = cases::lock_case(&mut tx, case_id)
-        .await
-        .with_context(|| format!("locking case {case_id}"))?
-    else {
+    let Some((mut tx, case)) = engine.lock_case(case_id).await? else {
         return Ok(CardReturn::NothingNew);
     };
     let input = Input::Event {

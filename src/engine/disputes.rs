@@ -14,10 +14,12 @@ use serde_json::json;
 use super::Engine;
 use super::apply::apply;
 use super::route::DisputeNews;
-use crate::domain::case::{EventInput, Input};
+use crate::domain::case::{CaseState, EventInput, Input};
+use crate::domain::case_record::CaseLink;
+use crate::domain::dispute::DisputeState;
 use crate::store::Tx;
-use crate::store::cases::{self, CaseLink};
-use crate::store::customers::{self, DisputeState};
+use crate::store::cases;
+use crate::store::customers;
 
 /// Applies dispute news to the customer's cases.
 pub async fn handle(
@@ -110,7 +112,7 @@ async fn whose(tx: &mut Tx, news: &DisputeNews) -> anyhow::Result<Option<String>
             let case = cases::lock_case(tx, id)
                 .await
                 .with_context(|| format!("locking case {id}"))?;
-            return Ok(case.map(|c| c.customer_id));
+            return Ok(case.map(|c| c.customer_id.into()));
         }
     }
     Ok(None)
@@ -138,7 +140,7 @@ async fn flag_paused(
         else {
             continue;
         };
-        if case.state.as_deref() != Some("paused") {
+        if case.state != Some(CaseState::Paused) {
             continue;
         }
         let detail = json!({"reason": why, "dispute": news.id});

@@ -13,12 +13,14 @@ use super::disputes;
 use super::pre_dunning;
 use super::route::{Unlinked, route};
 use crate::domain::case::{EventInput, Input};
+use crate::domain::case_record::PaymentFailure;
 use crate::domain::decline::Classification;
 use crate::domain::events::{Event, EventKind};
+use crate::domain::queued_event::{Finished, Outcome, PendingEvent};
 use crate::domain::zones;
 use crate::store::Tx;
-use crate::store::cases::{self, PaymentFailure};
-use crate::store::events::{Finished, Outcome, PendingEvent, finish_events_in};
+use crate::store::cases;
+use crate::store::events::finish_events_in;
 use crate::store::notices;
 
 /// How long one transaction may go on before the events so far are

@@ -9,9 +9,9 @@ use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 
 use crate::domain::decline::DeclineCategory;
+use crate::domain::learned::RetryHistory;
 use crate::domain::learned::{Estimates, Outcome, after_payday};
 use crate::store::Store;
-use crate::store::reports::RetryHistory;
 
 /// How far back outcomes count.
 const HISTORY_DAYS: i64 = 180;

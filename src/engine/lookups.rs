@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use super::Engine;
 use crate::domain::events::{Event, EventKind};
 use crate::domain::ids::ChargeId;
-use crate::store::events::PendingEvent;
+use crate::domain::queued_event::PendingEvent;
 
 /// Makes the reads `events` need; failures are logged, never fatal here.
 pub async fn prefetch(engine: &Engine, events: &[PendingEvent]) {

@@ -12,11 +12,10 @@ use serde_json::json;
 use super::Engine;
 use super::apply::apply;
 use crate::domain::case::Input;
-use crate::domain::ids::{SubscriptionId, SubscriptionItemId};
+use crate::domain::case_record::CaseRow;
 use crate::domain::policy::{Offer, OfferKind};
 use crate::processor::ProcessorError;
 use crate::store::cases;
-use crate::store::cases::CaseRow;
 use crate::store::offers::{choose_offer, forget_offer, offer_done};
 
 /// How taking an offer went.
@@ -58,23 +57,28 @@ async fn carry_out(
     key: &str,
 ) -> Result<(), ProcessorError> {
     let bad = |e: String| ProcessorError::Protocol(e);
-    let subscription = SubscriptionId::parse(case.subscription_id.as_deref().unwrap_or_default())
-        .map_err(|e| bad(e.to_string()))?;
+    // A missing id is an error naming the case, never an empty id.
+    let missing = |what: &str| bad(format!("case {}: no {what} id is known", case.id));
+    let subscription = case
+        .subscription_id
+        .as_ref()
+        .ok_or_else(|| missing("subscription"))?;
     match offer.kind {
         OfferKind::PlanChange => {
-            let item =
-                SubscriptionItemId::parse(case.subscription_item_id.as_deref().unwrap_or_default())
-                    .map_err(|e| bad(e.to_string()))?;
+            let item = case
+                .subscription_item_id
+                .as_ref()
+                .ok_or_else(|| missing("subscription item"))?;
             let price = offer
                 .price
                 .as_ref()
                 .ok_or_else(|| bad("the offer names no price".into()))?;
             engine
                 .processor
-                .change_price(&subscription, &item, price, offer.proration_behavior, key)
+                .change_price(subscription, item, price, offer.proration_behavior, key)
                 .await
         }
-        OfferKind::Pause => engine.processor.pause_collection(&subscription, key).await,
+        OfferKind::Pause => engine.processor.pause_collection(subscription, key).await,
     }
 }
 
@@ -84,15 +88,7 @@ pub async fn take_offer(
     case_id: i64,
     offer: &Offer,
 ) -> anyhow::Result<OfferOutcome> {
-    let mut tx = engine
-        .store
-        .begin()
-        .await
-        .with_context(|| format!("starting a transaction for case {case_id}"))?;
-    let Some(case) = cases::lock_case(&mut tx, case_id)
-        .await
-        .with_context(|| format!("locking case {case_id}"))?
-    else {
+    let Some((mut tx, case)) = engine.lock_case(case_id).await? else {
         return Ok(OfferOutcome::CaseEnded);
     };
     let policy = engine.policy_of(&case).await;
@@ -187,15 +183,7 @@ pub async fn take_offer(
     }
 
     let now = engine.clock.now_ms();
-    let mut tx = engine
-        .store
-        .begin()
-        .await
-        .with_context(|| format!("starting a transaction for case {case_id}"))?;
-    let Some(case) = cases::lock_case(&mut tx, case_id)
-        .await
-        .with_context(|| format!("locking case {case_id}"))?
-    else {
+    let Some((mut tx, case)) = engine.lock_case(case_id).await? else {
         return Ok(OfferOutcome::CaseEnded);
     };
     if offer_done(&mut tx, case_id, now)

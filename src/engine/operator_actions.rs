@@ -9,7 +9,8 @@ use serde_json::json;
 use super::Engine;
 use super::apply::apply;
 use crate::domain::case::{CaseState, Input};
-use crate::store::cases::{self, CaseRow};
+use crate::domain::case_record::CaseRow;
+use crate::store::cases;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OperatorAction {
@@ -75,15 +76,7 @@ pub async fn act(
     operator: &str,
     note: Option<&str>,
 ) -> anyhow::Result<ActOutcome> {
-    let mut tx = engine
-        .store
-        .begin()
-        .await
-        .with_context(|| format!("starting a transaction for case {case_id}"))?;
-    let Some(case) = cases::lock_case(&mut tx, case_id)
-        .await
-        .with_context(|| format!("locking case {case_id}"))?
-    else {
+    let Some((mut tx, case)) = engine.lock_case(case_id).await? else {
         return Ok(ActOutcome::NoSuchCase);
     };
     if let Some(why) = refusal(action, case.track.outcome()) {

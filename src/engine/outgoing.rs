@@ -8,11 +8,13 @@ use serde_json::{Value, json};
 
 use super::Engine;
 use crate::domain::case::Track;
+use crate::domain::case_record::CaseRow;
+use crate::domain::outgoing::NewOutgoing;
 use crate::domain::outgoing::OutgoingType;
 use crate::domain::stats::major;
 use crate::store::Tx;
-use crate::store::cases::{self, CaseRow};
-use crate::store::outgoing::{NewOutgoing, insert_outgoing};
+use crate::store::cases;
+use crate::store::outgoing::insert_outgoing;
 
 /// The case as an event shows it: `row`'s facts with `track`'s state.
 fn case_json(row: &CaseRow, track: &Track) -> Value {

@@ -11,9 +11,10 @@ use std::sync::{Arc, RwLock};
 use super::Engine;
 use crate::domain::holdout;
 use crate::domain::policy::Policy;
+use crate::domain::policy_record::PolicyVersion;
 use crate::domain::policy_text::{self, Format};
 use crate::store::Store;
-use crate::store::policies::{self as stored, PolicyVersion};
+use crate::store::policies as stored;
 
 /// The versions this process knows, and which one runs.
 #[derive(Debug, Clone, Default)]
@@ -139,7 +140,7 @@ impl Engine {
 
     /// The policy a case runs under: its own version, else (no case
     /// opened yet) the running one.
-    pub async fn policy_of(&self, case: &crate::store::cases::CaseRow) -> Arc<Policy> {
+    pub async fn policy_of(&self, case: &crate::domain::case_record::CaseRow) -> Arc<Policy> {
         match case.policy_version {
             Some(v) => self.policy_at(v).await,
             None => self.policy(),

@@ -9,7 +9,8 @@ use serde_json::json;
 use super::Engine;
 use super::apply::apply;
 use crate::domain::case::Input;
-use crate::store::cases::{self, CaseRow};
+use crate::domain::case_record::CaseRow;
+use crate::store::cases;
 use crate::store::policies as stored;
 
 /// How a move ended.
@@ -54,15 +55,7 @@ pub async fn move_to_running(
         .await
         .context("reading the newest policy version")?;
     let running = engine.policy_version();
-    let mut tx = engine
-        .store
-        .begin()
-        .await
-        .with_context(|| format!("starting a transaction for case {case_id}"))?;
-    let Some(case) = cases::lock_case(&mut tx, case_id)
-        .await
-        .with_context(|| format!("locking case {case_id}"))?
-    else {
+    let Some((mut tx, case)) = engine.lock_case(case_id).await? else {
         return Ok(MoveOutcome::NoSuchCase);
     };
     if let Some(why) = refusal(&case, running) {

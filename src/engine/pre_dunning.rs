@@ -6,8 +6,9 @@ use anyhow::Context as _;
 use super::Engine;
 use super::route::PreDunning;
 use crate::domain::events::CardExpiry;
+use crate::domain::notice::{Card, CardExpiring, NewNotice};
 use crate::store::Tx;
-use crate::store::notices::{self, Card, CardExpiring, NewNotice};
+use crate::store::notices;
 
 pub const CARD_EXPIRING: &str = "card_expiring";
 

@@ -8,8 +8,9 @@ use anyhow::Context as _;
 use super::Engine;
 use super::apply::apply;
 use crate::domain::case::Input;
+use crate::domain::case_record::CaseRow;
 use crate::domain::zones::{self, ZoneSource};
-use crate::store::cases::{self, CaseRow};
+use crate::store::cases;
 
 /// Whether the customer's address may still move `case`: the events
 /// placed it only by its card or by the default, and it is live and not
@@ -41,15 +42,7 @@ pub async fn by_customer_address(
     let Some(tz) = zones::of_country(country) else {
         return Ok(false);
     };
-    let mut tx = engine
-        .store
-        .begin()
-        .await
-        .with_context(|| format!("starting a transaction for case {case_id}"))?;
-    let Some(case) = cases::lock_case(&mut tx, case_id)
-        .await
-        .with_context(|| format!("locking case {case_id}"))?
-    else {
+    let Some((mut tx, case)) = engine.lock_case(case_id).await? else {
         return Ok(false);
     };
     if !may_move(&case) {

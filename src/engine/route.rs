@@ -5,14 +5,14 @@ use crate::domain::case::EventInput;
 use crate::domain::decline::{Classification, classify};
 use chrono::{DateTime, Utc};
 
+use crate::domain::case_record::{CaseFacts, CaseLink};
+use crate::domain::dispute::DisputeState;
 use crate::domain::events::{
     Charge, Dispute, Event, EventKind, Invoice, PaymentIntent, PaymentMethod,
 };
 use crate::domain::money::Money;
+use crate::domain::notice::Card;
 use crate::domain::zones::ZoneSource;
-use crate::store::cases::{CaseFacts, CaseLink};
-use crate::store::customers::DisputeState;
-use crate::store::notices::Card;
 
 #[derive(Debug, Clone, Default)]
 pub struct Routed {
@@ -106,15 +106,13 @@ fn invoice_facts(invoice: &Invoice) -> CaseFacts {
             .customer_country
             .clone()
             .map(|c| (c, ZoneSource::InvoiceAddress)),
-        invoice_id: invoice.id.to_string(),
-        customer_id: invoice.customer.to_string(),
-        subscription_id: invoice.subscription.as_ref().map(ToString::to_string),
-        subscription_item_id: line
-            .and_then(|l| l.subscription_item.as_ref())
-            .map(ToString::to_string),
-        price_id: line.and_then(|l| l.price.as_ref()).map(ToString::to_string),
-        charge_id: invoice.charge.as_ref().map(ToString::to_string),
-        payment_intent_id: invoice.payment_intent.as_ref().map(ToString::to_string),
+        invoice_id: invoice.id.clone(),
+        customer_id: invoice.customer.clone(),
+        subscription_id: invoice.subscription.clone(),
+        subscription_item_id: line.and_then(|l| l.subscription_item.clone()),
+        price_id: line.and_then(|l| l.price.clone()),
+        charge_id: invoice.charge.clone(),
+        payment_intent_id: invoice.payment_intent.clone(),
         customer_email: invoice.customer_email.clone(),
         customer_name: invoice.customer_name.clone(),
         // A paid invoice has nothing remaining: what was owed is its due.
@@ -133,29 +131,31 @@ fn invoice_facts(invoice: &Invoice) -> CaseFacts {
 
 fn charge_facts(charge: &Charge) -> Option<CaseFacts> {
     Some(CaseFacts {
-        invoice_id: charge.invoice.as_ref()?.to_string(),
-        customer_id: charge.customer.as_ref()?.to_string(),
-        charge_id: Some(charge.id.to_string()),
-        payment_intent_id: charge.payment_intent.as_ref().map(ToString::to_string),
-        amount_due: charge.amount.minor(),
-        currency: charge.amount.currency().as_str().to_owned(),
+        charge_id: Some(charge.id.clone()),
+        payment_intent_id: charge.payment_intent.clone(),
         country: charge
             .card
             .as_ref()
             .and_then(|c| c.country.clone())
             .map(|c| (c, ZoneSource::CardCountry)),
-        ..Default::default()
+        ..CaseFacts::new(
+            charge.invoice.clone()?,
+            charge.customer.clone()?,
+            charge.amount.minor(),
+            charge.amount.currency().as_str(),
+        )
     })
 }
 
 fn intent_facts(intent: &PaymentIntent) -> Option<CaseFacts> {
     Some(CaseFacts {
-        invoice_id: intent.invoice.as_ref()?.to_string(),
-        customer_id: intent.customer.as_ref()?.to_string(),
-        payment_intent_id: Some(intent.id.to_string()),
-        amount_due: intent.amount.minor(),
-        currency: intent.amount.currency().as_str().to_owned(),
-        ..Default::default()
+        payment_intent_id: Some(intent.id.clone()),
+        ..CaseFacts::new(
+            intent.invoice.clone()?,
+            intent.customer.clone()?,
+            intent.amount.minor(),
+            intent.amount.currency().as_str(),
+        )
     })
 }
 

@@ -11,7 +11,6 @@ use super::{
     settled_meanwhile,
 };
 use crate::domain::case::Input;
-use crate::domain::ids::{InvoiceId, SubscriptionId, SubscriptionItemId};
 use crate::domain::policy::{FinalAction, Policy};
 use crate::domain::work::{Final, Work, WorkStatus};
 use crate::engine::Engine;
@@ -48,31 +47,29 @@ async fn carry_out(
     let bad = |e: anyhow::Error| ProcessorError::Protocol(format!("{e:#}"));
     // A missing id is an error naming the case, never an empty id.
     let missing = |what: &str| bad(anyhow::anyhow!("case {}: no {what} id is known", case.id));
-    let subscription = || -> Result<SubscriptionId, ProcessorError> {
-        let id = case.subscription_id.as_deref();
-        SubscriptionId::parse(id.ok_or_else(|| missing("subscription"))?)
-            .map_err(|e| bad(anyhow::Error::from(e).context(format!("case {}", case.id))))
+    let subscription = || {
+        case.subscription_id
+            .as_ref()
+            .ok_or_else(|| missing("subscription"))
     };
     match action {
-        FinalAction::Cancel => processor.cancel_subscription(&subscription()?, key).await,
+        FinalAction::Cancel => processor.cancel_subscription(subscription()?, key).await,
         FinalAction::Downgrade => {
-            let item = case.subscription_item_id.as_deref();
-            let item = SubscriptionItemId::parse(item.ok_or_else(|| missing("subscription item"))?)
-                .map_err(|e| bad(anyhow::Error::from(e).context(format!("case {}", case.id))))?;
+            let item = case
+                .subscription_item_id
+                .as_ref()
+                .ok_or_else(|| missing("subscription item"))?;
             let price = policy
                 .final_
                 .downgrade_price
                 .clone()
                 .ok_or_else(|| bad(anyhow::anyhow!("no downgrade price")))?;
             processor
-                .change_price(&subscription()?, &item, &price, "none", key)
+                .change_price(subscription()?, item, &price, "none", key)
                 .await
         }
-        FinalAction::MarkUncollectible => {
-            let invoice = InvoiceId::parse(&case.invoice_id).map_err(|e| bad(e.into()))?;
-            processor.mark_uncollectible(&invoice, key).await
-        }
-        FinalAction::Pause => processor.pause_collection(&subscription()?, key).await,
+        FinalAction::MarkUncollectible => processor.mark_uncollectible(&case.invoice_id, key).await,
+        FinalAction::Pause => processor.pause_collection(subscription()?, key).await,
         FinalAction::None => Ok(()),
     }
 }

@@ -323,9 +323,7 @@ pub async fn reread_invoice(
 ) -> anyhow::Result<Reread> {
     use crate::domain::case::EventInput;
     use crate::domain::events::InvoiceStatus;
-    let id = crate::domain::ids::InvoiceId::parse(&case.invoice_id)
-        .with_context(|| format!("the invoice id of case {}", case.id))?;
-    let invoice = match engine.processor.get_invoice(&id).await {
+    let invoice = match engine.processor.get_invoice(&case.invoice_id).await {
         Ok(invoice) => invoice,
         Err(e) => return Ok(Reread::Unavailable(e)),
     };

@@ -21,7 +21,6 @@ use super::{
 };
 use crate::domain::case::Input;
 use crate::domain::decline::classify;
-use crate::domain::ids::InvoiceId;
 use crate::domain::policy::RetryOwner;
 use crate::domain::work::{Retry, Work, WorkStatus};
 use crate::engine::Engine;
@@ -71,8 +70,7 @@ pub async fn perform(
             }
         }
     }
-    let invoice = InvoiceId::parse(&case.invoice_id)
-        .with_context(|| format!("the invoice id of case {}", case.id))?;
+    let invoice = &case.invoice_id;
     let key = engine.idempotency_key(&case.invoice_id, "pay", attempt, retry.fresh);
     let fresh_attempt = || {
         Work::Retry(Retry {
@@ -80,7 +78,7 @@ pub async fn perform(
             ..retry.clone()
         })
     };
-    match engine.processor.pay_invoice(&invoice, &key).await {
+    match engine.processor.pay_invoice(invoice, &key).await {
         Ok(PayOutcome::Paid(_)) => {
             crate::meters::charge_attempt("succeeded", "none");
             let line = Line {

@@ -2,92 +2,19 @@
 //! `case_timeline` (the audit trail) and `customer_payments` (payday
 //! learning).
 
+pub use crate::domain::case_record::{CaseFacts, CaseLink, CaseRow, PaymentFailure};
+use anyhow::Context as _;
 use sqlx::Row;
 
 use super::{Store, Tx, with_pool, with_tx};
-use crate::domain::case::Track;
-use crate::domain::decline::Classification;
+use crate::domain::case::{CaseState, Track};
 use crate::domain::zones::ZoneSource;
-
-/// What the processor told us about an invoice, merged into its case row.
-#[derive(Debug, Clone, Default)]
-pub struct CaseFacts {
-    pub invoice_id: String,
-    pub customer_id: String,
-    pub subscription_id: Option<String>,
-    pub subscription_item_id: Option<String>,
-    pub price_id: Option<String>,
-    pub charge_id: Option<String>,
-    pub payment_intent_id: Option<String>,
-    pub customer_email: Option<String>,
-    pub customer_name: Option<String>,
-    /// What is owed (minor units); a settled invoice's zero remainder is
-    /// never taken for it.
-    pub amount_due: i64,
-    /// What the invoice's payment took, once paid.
-    pub amount_paid: Option<i64>,
-    pub currency: String,
-    pub hosted_invoice_url: Option<String>,
-    pub invoice_number: Option<String>,
-    pub description: Option<String>,
-    /// Facts read off the invoice itself win over those from a charge.
-    pub from_invoice: bool,
-    /// A country that places the customer, and where it came from.
-    pub country: Option<(String, crate::domain::zones::ZoneSource)>,
-}
-
-#[derive(Debug, Clone)]
-pub struct CaseRow {
-    pub id: i64,
-    pub invoice_id: String,
-    pub customer_id: String,
-    pub subscription_id: Option<String>,
-    pub subscription_item_id: Option<String>,
-    pub price_id: Option<String>,
-    pub charge_id: Option<String>,
-    pub payment_intent_id: Option<String>,
-    pub customer_email: Option<String>,
-    pub customer_name: Option<String>,
-    pub amount_due: i64,
-    pub amount_paid: Option<i64>,
-    pub currency: String,
-    pub hosted_invoice_url: Option<String>,
-    pub invoice_number: Option<String>,
-    pub description: Option<String>,
-    pub timezone: String,
-    /// Where the time zone came from (`invoice_address`, `card_country`,
-    /// `policy_default`); `None` on cases older than this.
-    pub timezone_source: Option<String>,
-    /// The customer's country, from the same signal as the time zone.
-    pub country: Option<String>,
-    /// Why work on the case was given up; `None`: nothing to look at.
-    pub needs_attention: Option<String>,
-    pub state: Option<String>,
-    pub version: i64,
-    pub track: Track,
-    pub opened_at: Option<i64>,
-    pub updated_at: i64,
-    /// When the case reached its end (engine clock); `None` while live.
-    pub ended_at: Option<i64>,
-    /// The policy version the case opened under (and keeps); `None` while
-    /// no case is open.
-    pub policy_version: Option<i64>,
-}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct TimelineEntry {
     pub at: i64,
     pub kind: String,
     pub detail: serde_json::Value,
-}
-
-/// Which column points a processor object at its case.
-#[derive(Debug, Clone, Copy)]
-pub enum CaseLink {
-    Customer,
-    Subscription,
-    Charge,
-    PaymentIntent,
 }
 
 pub(super) const CASE_COLUMNS: &str = "id, invoice_id, customer_id, subscription_id, subscription_item_id, \
@@ -99,15 +26,20 @@ macro_rules! case_from_row {
     ($r:expr) => {{
         let r = $r;
         let track: String = r.try_get("track")?;
+        let id: i64 = r.try_get("id")?;
         CaseRow {
-            id: r.try_get("id")?,
-            invoice_id: r.try_get("invoice_id")?,
-            customer_id: r.try_get("customer_id")?,
-            subscription_id: r.try_get("subscription_id")?,
-            subscription_item_id: r.try_get("subscription_item_id")?,
-            price_id: r.try_get("price_id")?,
-            charge_id: r.try_get("charge_id")?,
-            payment_intent_id: r.try_get("payment_intent_id")?,
+            id,
+            invoice_id: $crate::store::cases::stored_id(&r, id, "invoice_id")?,
+            customer_id: $crate::store::cases::stored_id(&r, id, "customer_id")?,
+            subscription_id: $crate::store::cases::stored_id_opt(&r, id, "subscription_id")?,
+            subscription_item_id: $crate::store::cases::stored_id_opt(
+                &r,
+                id,
+                "subscription_item_id",
+            )?,
+            price_id: $crate::store::cases::stored_id_opt(&r, id, "price_id")?,
+            charge_id: $crate::store::cases::stored_id_opt(&r, id, "charge_id")?,
+            payment_intent_id: $crate::store::cases::stored_id_opt(&r, id, "payment_intent_id")?,
             customer_email: r.try_get("customer_email")?,
             customer_name: r.try_get("customer_name")?,
             amount_due: r.try_get("amount_due")?,
@@ -120,9 +52,9 @@ macro_rules! case_from_row {
             timezone_source: r.try_get("timezone_source")?,
             country: r.try_get("country")?,
             needs_attention: r.try_get("needs_attention")?,
-            state: r.try_get("state")?,
+            state: $crate::store::cases::stored_state(&r, id)?,
             version: r.try_get("version")?,
-            track: serde_json::from_str(&track)?,
+            track: $crate::store::cases::stored_track(&track, id)?,
             opened_at: r.try_get("opened_at")?,
             updated_at: r.try_get("updated_at")?,
             ended_at: r.try_get("ended_at")?,
@@ -132,14 +64,50 @@ macro_rules! case_from_row {
 }
 pub(super) use case_from_row;
 
-impl CaseRow {
-    /// Whether the case reached an end (recovered, canceled, closed…).
-    pub fn has_ended(&self) -> bool {
-        self.track
-            .case
-            .as_ref()
-            .is_some_and(|c| c.state.is_terminal())
-    }
+/// A stored id column of case `case`, typed: a value that is not such an
+/// id is an error naming the case and the column (it was written typed:
+/// the row was changed by hand or broken).
+pub(super) fn stored_id<R, T>(r: &R, case: i64, column: &str) -> anyhow::Result<T>
+where
+    R: sqlx::Row,
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    for<'q> String: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+    T: TryFrom<String, Error = crate::domain::ids::IdError>,
+{
+    stored_id_opt(r, case, column)?.ok_or_else(|| anyhow::anyhow!("case {case}: no {column}"))
+}
+
+/// `stored_id` of a column that may be empty.
+pub(super) fn stored_id_opt<R, T>(r: &R, case: i64, column: &str) -> anyhow::Result<Option<T>>
+where
+    R: sqlx::Row,
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    for<'q> String: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+    T: TryFrom<String, Error = crate::domain::ids::IdError>,
+{
+    let raw: Option<String> = r.try_get(column)?;
+    raw.map(T::try_from)
+        .transpose()
+        .with_context(|| format!("case {case}: stored {column}"))
+}
+
+/// The track column of case `case`.
+pub(super) fn stored_track(text: &str, case: i64) -> anyhow::Result<Track> {
+    serde_json::from_str(text).with_context(|| format!("case {case}: stored track"))
+}
+
+/// The state column of case `case`, typed.
+pub(super) fn stored_state<R>(r: &R, case: i64) -> anyhow::Result<Option<CaseState>>
+where
+    R: sqlx::Row,
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    for<'q> String: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+{
+    let raw: Option<String> = r.try_get("state")?;
+    raw.map(|s| {
+        CaseState::parse(&s).ok_or_else(|| anyhow::anyhow!("case {case}: unknown state {s:?}"))
+    })
+    .transpose()
 }
 
 /// Creates the invoice's row when new, merges `facts` into it, and returns
@@ -185,13 +153,13 @@ pub async fn upsert_case(
         RETURNING id";
     let id = with_tx!(tx, conn => {
         sqlx::query_scalar::<_, i64>(SQL)
-            .bind(&facts.invoice_id)
-            .bind(&facts.customer_id)
-            .bind(&facts.subscription_id)
-            .bind(&facts.subscription_item_id)
-            .bind(&facts.price_id)
-            .bind(&facts.charge_id)
-            .bind(&facts.payment_intent_id)
+            .bind(facts.invoice_id.as_str())
+            .bind(facts.customer_id.as_str())
+            .bind(facts.subscription_id.as_deref())
+            .bind(facts.subscription_item_id.as_deref())
+            .bind(facts.price_id.as_deref())
+            .bind(facts.charge_id.as_deref())
+            .bind(facts.payment_intent_id.as_deref())
             .bind(&facts.customer_email)
             .bind(&facts.customer_name)
             .bind(facts.amount_due)
@@ -506,19 +474,6 @@ impl Store {
     }
 }
 
-/// A failed charge that names no invoice, waiting for its case.
-#[derive(Debug, Clone)]
-pub struct PaymentFailure {
-    pub customer_id: String,
-    pub charge_id: Option<String>,
-    pub payment_intent_id: Option<String>,
-    pub amount: i64,
-    pub currency: String,
-    pub decline: Classification,
-    pub event_id: String,
-    pub at: i64,
-}
-
 /// The customer's live case for this amount, opened since `since_ms`, whose
 /// charge is not known yet: where an invoice-less failure belongs.
 pub async fn case_for_failure(
@@ -601,7 +556,7 @@ pub async fn claim_failures(
              RETURNING customer_id, charge_id, payment_intent_id, amount, currency, decline, event_id, at",
         )
         .bind(case.id)
-        .bind(&case.customer_id)
+        .bind(case.customer_id.as_str())
         .bind(case.amount_due)
         .bind(&case.currency)
         .bind(since_ms)

@@ -4,6 +4,7 @@
 //! (`disputes`).
 
 use super::{Store, Tx, with_pool, with_tx};
+pub use crate::domain::dispute::DisputeState;
 
 /// A customer as the processor describes them.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -14,17 +15,6 @@ pub struct CustomerInfo {
     pub locale: Option<String>,
     /// The country of their address (two letters).
     pub country: Option<String>,
-}
-
-/// Where a dispute stands for dunwell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DisputeState {
-    /// Not closed yet: the customer is not charged.
-    Open,
-    /// Closed in the merchant's favour.
-    Won,
-    /// Closed otherwise (lost, warning closed...).
-    ClosedOtherwise,
 }
 
 impl Store {

@@ -2,6 +2,7 @@
 //! processed) and `event_outcomes`: group-committed inserts at intake, and the
 //! claim / finish cycle of the event processor.
 
+pub use crate::domain::queued_event::{Finished, Outcome, PendingEvent};
 use std::sync::OnceLock;
 
 use sqlx::{PgPool, Row};
@@ -21,16 +22,6 @@ pub struct NewEvent {
     pub received_at_ms: i64,
 }
 
-/// A stored event handed to the dispatcher.
-#[derive(Debug, Clone)]
-pub struct PendingEvent {
-    pub seq: i64,
-    pub event_id: String,
-    pub event_type: String,
-    pub payload: String,
-    pub attempts: i32,
-}
-
 /// A stored event as the operator sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredEvent {
@@ -45,37 +36,6 @@ pub struct StoredEvent {
     pub processed_at_ms: Option<i64>,
     pub outcome: Option<String>,
     pub last_error: Option<String>,
-}
-
-/// The result of processing one event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finished {
-    pub seq: i64,
-    pub outcome: Outcome,
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Acted on.
-    Handled,
-    /// A type dunwell does not act on: stored and acknowledged.
-    Ignored,
-    /// Verified but its object does not have the shape we need.
-    Unparseable,
-    /// Processing failed too many times.
-    Failed,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Handled => "handled",
-            Self::Ignored => "ignored",
-            Self::Unparseable => "unparseable",
-            Self::Failed => "failed",
-        }
-    }
 }
 
 const COLUMNS: usize = 7;

@@ -1,6 +1,7 @@
 //! `customer_cards` (each customer's latest card) and `notices` (emails
 //! outside a case, pre-dunning): planned, claimed and recorded in one row.
 
+pub use crate::domain::notice::{Card, NewNotice};
 use anyhow::Context;
 use sqlx::Row;
 
@@ -8,26 +9,6 @@ pub use crate::domain::notice::CardExpiring;
 
 use super::work::{Claim, claim_rows};
 use super::{Store, Tx, with_pool, with_tx};
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Card {
-    pub customer_id: String,
-    pub payment_method_id: String,
-    pub brand: Option<String>,
-    pub last4: Option<String>,
-    pub exp_month: u32,
-    pub exp_year: i32,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewNotice {
-    pub customer_id: String,
-    pub kind: &'static str,
-    pub key: String,
-    pub recipient: Option<String>,
-    pub detail: CardExpiring,
-    pub due_at: i64,
-}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Notice {

@@ -1,21 +1,13 @@
 //! `outgoing_events`: events for the operator's systems, written with the
 //! case change that caused them and leased by the job runner to deliver.
 
+pub use crate::domain::outgoing::NewOutgoing;
 use anyhow::Context as _;
 use sqlx::Row;
 
 use super::work::{Claim, claim_rows};
 use super::{Store, Tx, with_pool, with_tx};
 use crate::domain::outgoing::{OutgoingStatus, OutgoingType};
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewOutgoing<'a> {
-    pub event_id: &'a str,
-    pub case_id: i64,
-    pub kind: OutgoingType,
-    pub payload: &'a str,
-    pub due_at: i64,
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutgoingEvent {

@@ -1,22 +1,9 @@
 //! The stored policy versions: numbered, never changed once written.
 
+pub use crate::domain::policy_record::{ClosedCase, PolicyVersion};
 use sqlx::Row;
 
 use super::{Store, Tx, with_pool, with_tx};
-
-/// One stored version.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct PolicyVersion {
-    pub version: i64,
-    /// Wall-clock milliseconds.
-    pub created_at: i64,
-    pub author: String,
-    pub reason: String,
-    /// `file`, `api`, `dashboard` or `cli`.
-    pub source: String,
-    /// The canonical TOML.
-    pub policy: String,
-}
 
 const COLUMNS: &str = "version, created_at, author, reason, source, policy";
 
@@ -146,19 +133,6 @@ impl Store {
         });
         Ok(n.unwrap_or(0))
     }
-}
-
-/// A closed case as the backtest reads it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClosedCase {
-    pub id: i64,
-    pub opened_at: i64,
-    pub ended_at: i64,
-    pub state: String,
-    pub decline_code: Option<String>,
-    pub amount_due: i64,
-    pub currency: String,
-    pub country: Option<String>,
 }
 
 /// Cases of one version opened in a window, by state.

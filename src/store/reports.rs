@@ -1,6 +1,7 @@
 //! What the operator reads: the case list (filtered, newest first, in
 //! pages) and the counts the recovery statistics are made of.
 
+pub use crate::domain::learned::RetryHistory;
 use sqlx::Row;
 
 use super::cases::{CASE_COLUMNS, CaseRow, case_from_row};
@@ -474,26 +475,6 @@ impl Store {
         });
         Ok(rows)
     }
-}
-
-/// Our finished retries in one UTC hour, by the case's opening refusal,
-/// time zone and country, whole days since the case opened and whole hours
-/// since the case's previous retry: what the planner learns from.
-#[derive(Debug, Clone)]
-pub struct RetryHistory {
-    pub category: Option<String>,
-    pub code: Option<String>,
-    pub timezone: String,
-    pub country: Option<String>,
-    /// The hour's start, unix ms.
-    pub hour_ms: i64,
-    /// Whole days from the case's opening to the retry (at most 60).
-    pub days_since_failure: i64,
-    /// Whole hours from the case's previous retry, or its opening for the
-    /// first (at most 720).
-    pub hours_since_last: i64,
-    pub tries: i64,
-    pub paid: i64,
 }
 
 impl Store {

@@ -1,18 +1,11 @@
 //! `case_work`: the side effects cases have planned. It is the job queue
 //! too: the runner claims due rows with a lease (`jobs::runner`).
 
+pub use crate::domain::work::NewWork;
 use sqlx::Row;
 
 use super::{Store, Tx, with_pool, with_tx};
 use crate::domain::work::{Work, WorkStatus};
-
-/// A side effect to plan.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewWork {
-    pub work: Work,
-    /// Unix ms, simulated clock.
-    pub due_at: i64,
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorkRow {

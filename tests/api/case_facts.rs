@@ -182,7 +182,54 @@ async fn reminders_differ_stage_by_stage(backend: Backend) {
     app.shutdown().await;
 }
 
+/// The store hands the engine typed facts: a case row whose stored id or
+/// state is not one (changed by hand at a SQL prompt) is an error naming
+/// the case and the column, never an empty or wrong id passed on.
+async fn a_broken_case_row_is_an_error_naming_the_case(backend: Backend) {
+    let s = scenario("in_typed");
+    let server = stripe(&s, "insufficient_funds", 0).await;
+    let Some(app) = app_with(backend, &server, &[]).await else {
+        return;
+    };
+    app.send("invoice.payment_failed", &event(&s, "failed"))
+        .await;
+    app.wait_processed().await;
+    let case = app.case(&s.invoice).await;
+    assert_eq!(case.invoice_id, s.invoice.as_str());
+    assert!(case.state.is_some());
+    let id = case.id;
+    for (column, value) in [
+        ("subscription_id", "in_not_a_subscription"),
+        ("state", "haunted"),
+    ] {
+        app.raw_sql(format!(
+            "UPDATE cases SET {column} = '{value}' WHERE id = {id}"
+        ))
+        .await
+        .unwrap();
+        let err = app.store.case_by_id(id).await.expect_err(column);
+        let text = format!("{err:#}");
+        assert!(
+            text.contains(&format!("case {id}")) && text.contains(column),
+            "{text}"
+        );
+        let reset = if column == "state" {
+            "retrying"
+        } else {
+            "sub_fixed"
+        };
+        app.raw_sql(format!(
+            "UPDATE cases SET {column} = '{reset}' WHERE id = {id}"
+        ))
+        .await
+        .unwrap();
+    }
+    assert!(app.store.case_by_id(id).await.unwrap().is_some());
+    app.shutdown().await;
+}
+
 crate::backend_tests!(
+    a_broken_case_row_is_an_error_naming_the_case,
     a_healthy_renewal_is_no_case,
     a_failure_delivered_after_the_payment_is_recovered_quietly,
     the_thank_you_names_the_amount_paid,

@@ -255,7 +255,10 @@ async fn the_dashboard_signs_in_and_shows_the_figures(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(forged.status(), 403);
-    assert_ne!(app.case("in_dash_1").await.state.as_deref(), Some("closed"));
+    assert_ne!(
+        app.case("in_dash_1").await.state,
+        Some(dunwell::domain::case::CaseState::Closed)
+    );
     // Signed out: the cookie is cleared.
     let out = client
         .post(format!("{}/admin/logout", app.address))
@@ -341,7 +344,10 @@ async fn an_operator_signs_in_opens_a_case_and_pauses_it_in_a_browser() {
     assert!(overview.contains("Recovery overview"), "{overview}");
     assert!(overview.contains("Acme Analytics"), "{overview}");
     assert!(paused.contains("Done: pause."), "{paused}");
-    assert_eq!(app.case("in_dash_1").await.state.as_deref(), Some("paused"));
+    assert_eq!(
+        app.case("in_dash_1").await.state,
+        Some(dunwell::domain::case::CaseState::Paused)
+    );
     for shot in &shots {
         let size = std::fs::metadata(shot).map(|m| m.len()).unwrap_or(0);
         assert!(size > 10_000, "{} is {size} bytes", shot.display());

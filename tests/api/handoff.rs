@@ -46,7 +46,7 @@ async fn the_processor_retries_first_and_dunwell_takes_over(backend: Backend) {
     processor_failed(&app, &s, 1, Some(in_three_days)).await;
     app.run_due_jobs().await;
     let case = app.case(&s.invoice).await;
-    assert_eq!(case.state.as_deref(), Some("retrying"));
+    assert_eq!(case.state, Some(dunwell::domain::case::CaseState::Retrying));
     assert_eq!(
         retries_planned(&app, &s).await,
         0,

@@ -237,6 +237,22 @@ pub async fn spawn_config(db: TestDb, config: Config, role: Role, options: Optio
 }
 
 impl TestApp {
+    /// Runs `sql` on the app's database over a connection of its own, as
+    /// someone at a SQL prompt would.
+    pub async fn raw_sql(&self, sql: String) -> Result<(), sqlx::Error> {
+        if self.db.url.starts_with("postgres") {
+            let pool = sqlx::PgPool::connect(&self.db.url).await.unwrap();
+            let r = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
+            pool.close().await;
+            r.map(|_| ())
+        } else {
+            let pool = sqlx::SqlitePool::connect(&self.db.url).await.unwrap();
+            let r = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
+            pool.close().await;
+            r.map(|_| ())
+        }
+    }
+
     /// Graceful stop; gives back the database for a restart.
     pub async fn shutdown(mut self) -> TestDb {
         // Idle keep-alive connections would hold a graceful stop for seconds.
@@ -337,16 +353,49 @@ impl TestApp {
         self.store.count_events().await.expect("count events")
     }
 
-    /// Waits until the event processor has finished every stored event.
+    /// Waits until the event processor has finished every stored event:
+    /// fails when it makes no progress for 5 s (a loaded machine only slows
+    /// it down; a stuck processor stops it).
     pub async fn wait_processed(&self) {
-        for _ in 0..200 {
-            if self.store.count_pending_events().await.expect("count") == 0 {
+        let mut left = i64::MAX;
+        let mut since_progress = std::time::Instant::now();
+        loop {
+            let pending = self.store.count_pending_events().await.expect("count");
+            if pending == 0 {
                 return;
             }
+            if pending < left {
+                left = pending;
+                since_progress = std::time::Instant::now();
+            }
+            assert!(
+                since_progress.elapsed() < Duration::from_secs(5),
+                "{pending} events were left unprocessed for 5 s"
+            );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        panic!("events were not processed within 5 s");
     }
+}
+
+/// Claims case work `id` as a job runner would at real time `at` (ms),
+/// due whatever the engine's clock says, leased for a minute.
+pub async fn claim_work_by_id(
+    store: &Store,
+    id: i64,
+    at: i64,
+) -> Vec<dunwell::store::work::WorkRow> {
+    use dunwell::store::work::{self, Claim};
+    let claim = Claim {
+        id: Some(id),
+        sim_now_ms: i64::MAX / 4,
+        real_now_ms: at,
+        lease_until_ms: at + 60_000,
+        limit: 1,
+    };
+    let mut tx = store.begin().await.unwrap();
+    let rows = work::claim_work(&mut tx, &claim).await.unwrap();
+    tx.commit().await.unwrap();
+    rows
 }
 
 pub fn now() -> i64 {

@@ -12,7 +12,7 @@ use dunwell::domain::work::WorkStatus;
 use dunwell::jobs::claim::Due;
 use dunwell::jobs::lease::LeaseLayer;
 use dunwell::jobs::queue::{Job, Shared};
-use dunwell::store::work::{self, Claim, WorkRow};
+use dunwell::store::work::WorkRow;
 use tower::{Layer, ServiceExt};
 
 use crate::backend_tests;
@@ -21,17 +21,10 @@ use crate::helpers::*;
 /// Claims case work `id` now, as the queue does, whatever its due time.
 async fn claim(app: &TestApp, id: i64) -> Option<WorkRow> {
     let real = chrono::Utc::now().timestamp_millis();
-    let claim = Claim {
-        id: Some(id),
-        sim_now_ms: i64::MAX / 4,
-        real_now_ms: real,
-        lease_until_ms: real + 60_000,
-        limit: 1,
-    };
-    let mut tx = app.store.begin().await.unwrap();
-    let rows = work::claim_work(&mut tx, &claim).await.unwrap();
-    tx.commit().await.unwrap();
-    rows.into_iter().next()
+    claim_work_by_id(&app.store, id, real)
+        .await
+        .into_iter()
+        .next()
 }
 
 backend_tests!(a_job_that_panics_is_put_off_and_one_that_hangs_gives_its_lease_back);

@@ -229,10 +229,16 @@ async fn a_case_keeps_its_version_until_moved_once(backend: Backend) {
         "days 0, 3 and 7"
     );
     assert_eq!(retries(&case_b), 1);
-    assert_eq!(case_b.state.as_deref(), Some("canceled"));
+    assert_eq!(
+        case_b.state,
+        Some(dunwell::domain::case::CaseState::Canceled)
+    );
     assert_eq!(mails(&app, &b, "payment_failed").await, 2, "days 0 and 2");
     assert!(retries(&case_a) <= 1, "{:?}", case_a.track);
-    assert_eq!(case_a.state.as_deref(), Some("canceled"));
+    assert_eq!(
+        case_a.state,
+        Some(dunwell::domain::case::CaseState::Canceled)
+    );
 
     // The history: who, why, and what changed.
     let (_, list) = call(&app, reqwest::Method::GET, "/api/policy/versions", None).await;

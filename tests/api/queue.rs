@@ -190,7 +190,7 @@ backend_tests!(re_planned_work_never_runs_beside_the_job_still_running_it);
 /// ends only the generation it claimed, and the new one runs after it.
 async fn re_planned_work_never_runs_beside_the_job_still_running_it(backend: Backend) {
     use dunwell::domain::work::WorkStatus;
-    use dunwell::store::work::{self, Claim, NewWork};
+    use dunwell::store::work::{self, NewWork};
 
     let s = crate::stand_in::scenario("in_replanned");
     let Some(app) = spawn_app_with(backend, &[]).await else {
@@ -216,19 +216,7 @@ async fn re_planned_work_never_runs_beside_the_job_still_running_it(backend: Bac
         .expect("the case plans work");
     // Claims as a runner makes them, due whatever the engine's clock says.
     let real = chrono::Utc::now().timestamp_millis();
-    let claim = |real_now_ms: i64| Claim {
-        id: Some(first.id),
-        sim_now_ms: i64::MAX / 4,
-        real_now_ms,
-        lease_until_ms: real_now_ms + 60_000,
-        limit: 1,
-    };
-    let take = |at: i64| async move {
-        let mut tx = store.begin().await.unwrap();
-        let rows = work::claim_work(&mut tx, &claim(at)).await.unwrap();
-        tx.commit().await.unwrap();
-        rows
-    };
+    let take = |at: i64| claim_work_by_id(store, first.id, at);
     let running = take(real).await.pop().expect("the first claim takes it");
 
     // Paused and resumed while the job runs: the same key planned again.
@@ -347,22 +335,7 @@ async fn the_database_refuses_unknown_work_kinds_and_statuses(backend: Backend) 
     let work = app.store.work_of(case.id).await.unwrap();
     // The last planned, due days from now: the app's runner leaves it be.
     let id = work.iter().max_by_key(|w| w.due_at).unwrap().id;
-    let run = |sql: String| {
-        let url = app.db.url.clone();
-        async move {
-            if url.starts_with("postgres") {
-                let pool = sqlx::PgPool::connect(&url).await.unwrap();
-                let r = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
-                pool.close().await;
-                r.map(|_| ())
-            } else {
-                let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-                let r = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
-                pool.close().await;
-                r.map(|_| ())
-            }
-        }
-    };
+    let run = |sql: String| app.raw_sql(sql);
     assert!(
         run(format!(
             "UPDATE case_work SET status = 'bogus' WHERE id = {id}"

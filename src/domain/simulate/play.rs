@@ -8,12 +8,15 @@ use chrono_tz::Tz;
 
 use super::Scenario;
 use super::customer::Reaction;
+use crate::domain::carry_out::{Cancel, Effect, effect_of};
 use crate::domain::case::{Command, Context, EventInput, Input, Track, stage_commands};
 use crate::domain::decline::{Classification, DeclineCategory, classify};
 use crate::domain::events::DeclineDetails;
 use crate::domain::learned::{Estimates, Outcome, after_payday};
+use crate::domain::mail_kind::MailKind;
 use crate::domain::networks::{Ledger, Network, NetworkCaps, violation};
-use crate::domain::policy::{Policy, StageEmail};
+use crate::domain::policy::Policy;
+use crate::domain::work::Work;
 use crate::domain::zones;
 
 /// Who places the retries.
@@ -355,43 +358,58 @@ pub fn play_learning(
             what,
         }
     };
-    let carry_out =
-        |commands: Vec<Command>, pending: &mut Vec<(DateTime<Utc>, What)>, now: DateTime<Utc>| {
-            for command in commands {
-                match command {
-                    Command::ScheduleRetry { attempt, at, .. } => {
+    // The commands carried out as the engine carries them out
+    // (`carry_out::effect_of`), onto the simulation's calendar.
+    let carry_out = |commands: Vec<Command>,
+                     pending: &mut Vec<(DateTime<Utc>, What)>,
+                     now: DateTime<Utc>,
+                     retries_made: u32| {
+        for command in commands {
+            match effect_of(command, now, retries_made) {
+                Effect::Plan { work, due, .. } => match work {
+                    Work::Retry(retry) => {
                         pending.retain(|(_, w)| !matches!(w, What::Retry(_)));
-                        pending.push((at.max(now), What::Retry(attempt)));
+                        pending.push((due.max(now), What::Retry(retry.attempt)));
                     }
-                    Command::SendEmail {
-                        kind, stage, at, ..
-                    } => pending.push((
-                        at.max(now),
-                        What::Email {
-                            stage,
-                            final_notice: kind == StageEmail::FinalNotice,
-                            authenticate: false,
-                        },
-                    )),
-                    Command::AskToAuthenticate => pending.push((
-                        now,
-                        What::Email {
-                            stage: 0,
-                            final_notice: false,
-                            authenticate: true,
-                        },
-                    )),
-                    Command::ScheduleFinalAction { at, .. } => pending.push((at, What::Final)),
-                    Command::CancelPendingWork => {
-                        pending.retain(|(_, w)| matches!(w, What::Reaction(_)))
-                    }
-                    Command::CancelPendingRetries => {
-                        pending.retain(|(_, w)| !matches!(w, What::Retry(_)))
-                    }
-                    _ => {}
+                    Work::Email(email) => match email.kind {
+                        MailKind::PaymentFailed | MailKind::FinalNotice => pending.push((
+                            due.max(now),
+                            What::Email {
+                                stage: email.stage,
+                                final_notice: email.kind == MailKind::FinalNotice,
+                                authenticate: false,
+                            },
+                        )),
+                        // Its number counts requests; the customer reads it
+                        // as a first message.
+                        MailKind::ActionRequired => pending.push((
+                            due.max(now),
+                            What::Email {
+                                stage: 0,
+                                final_notice: false,
+                                authenticate: true,
+                            },
+                        )),
+                        // Told after the end (or outside a case): the
+                        // customer model answers no such email.
+                        MailKind::ThankYou
+                        | MailKind::CardExpiring
+                        | MailKind::SubscriptionCanceled
+                        | MailKind::SubscriptionDowngraded => {}
+                    },
+                    Work::Final(_) => pending.push((due, What::Final)),
+                },
+                Effect::Cancel(Cancel::All) => {
+                    pending.retain(|(_, w)| matches!(w, What::Reaction(_)))
                 }
+                Effect::Cancel(Cancel::Retries) => {
+                    pending.retain(|(_, w)| !matches!(w, What::Retry(_)))
+                }
+                // A note is for the operator: nothing happens.
+                Effect::Note(_) => {}
             }
-        };
+        }
+    };
 
     let opening = [
         event(EventInput::Decline(first.clone()), failed_at),
@@ -405,7 +423,7 @@ pub fn play_learning(
     ];
     for input in opening {
         let commands = step(&mut machine, input, failed_at);
-        carry_out(commands, &mut pending, failed_at);
+        carry_out(commands, &mut pending, failed_at, played.attempts);
     }
     if let Some((reaction, at)) = scenario.scripted {
         pending.push((at, What::Reaction(reaction_code(reaction))));
@@ -504,11 +522,11 @@ pub fn play_learning(
             },
             What::Final => {
                 let commands = step(&mut machine, Input::FinalActionDone, now);
-                carry_out(commands, &mut pending, now);
+                carry_out(commands, &mut pending, now, played.attempts);
                 break;
             }
         };
-        carry_out(commands, &mut pending, now);
+        carry_out(commands, &mut pending, now, played.attempts);
         if played.recovered_at.is_some() {
             break;
         }

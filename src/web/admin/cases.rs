@@ -102,12 +102,12 @@ pub async fn list(
                 invoice: c
                     .invoice_number
                     .clone()
-                    .unwrap_or_else(|| c.invoice_id.clone()),
+                    .unwrap_or_else(|| c.invoice_id.to_string()),
                 customer: c
                     .customer_email
                     .clone()
-                    .unwrap_or_else(|| c.customer_id.clone()),
-                state: c.state.clone().unwrap_or_default(),
+                    .unwrap_or_else(|| c.customer_id.to_string()),
+                state: c.state.map(|s| s.as_str()).unwrap_or_default().to_owned(),
                 amount: amount(c),
                 decline: cause.map(|d| d.code.clone()).unwrap_or_default(),
                 opened: c.opened_at.map(when).unwrap_or_default(),
@@ -182,12 +182,12 @@ pub async fn show(
     let mut facts = vec![
         ("Amount", amount(&case)),
         ("Customer", case.customer_email.clone().unwrap_or_default()),
-        ("Customer id", case.customer_id.clone()),
+        ("Customer id", case.customer_id.to_string()),
         (
             "Invoice",
             case.invoice_number
                 .clone()
-                .unwrap_or_else(|| case.invoice_id.clone()),
+                .unwrap_or_else(|| case.invoice_id.to_string()),
         ),
         ("Opened", case.opened_at.map(when).unwrap_or_default()),
         ("Retries made", k.map_or(0, |c| c.retries_made).to_string()),
@@ -267,7 +267,11 @@ pub async fn show(
     let body = CasePage {
         f: Frame::new(&state, "cases"),
         id,
-        state: case.state.clone().unwrap_or_default(),
+        state: case
+            .state
+            .map(|s| s.as_str())
+            .unwrap_or_default()
+            .to_owned(),
         headline: format!(
             "{} · {}",
             case.customer_email.as_deref().unwrap_or(&case.customer_id),

@@ -167,8 +167,8 @@ pub async fn show(
         .map_err(anyhow::Error::from)?;
     let detail = CaseDetail {
         summary: CaseSummary::from(&case),
-        subscription_id: case.subscription_id.clone(),
-        price_id: case.price_id.clone(),
+        subscription_id: case.subscription_id.as_deref().map(str::to_owned),
+        price_id: case.price_id.as_deref().map(str::to_owned),
         hosted_invoice_url: case.hosted_invoice_url.clone(),
         description: case.description.clone(),
         timezone: case.timezone.clone(),

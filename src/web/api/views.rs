@@ -49,12 +49,12 @@ impl From<&CaseRow> for CaseSummary {
         let cause = case.and_then(|k| k.cause.as_ref().or(k.latest.as_ref()));
         Self {
             id: c.id,
-            invoice_id: c.invoice_id.clone(),
+            invoice_id: c.invoice_id.to_string(),
             invoice_number: c.invoice_number.clone(),
-            customer_id: c.customer_id.clone(),
+            customer_id: c.customer_id.to_string(),
             customer_email: c.customer_email.clone(),
             customer_name: c.customer_name.clone(),
-            state: c.state.clone(),
+            state: c.state.map(|s| s.as_str().to_owned()),
             currency: c.currency.clone(),
             amount_due: c.amount_due,
             amount_paid: c.amount_paid,

@@ -90,7 +90,7 @@ pub async fn card(
                 "This invoice is settled or closed. Your billing page shows where things stand.",
             );
         }
-        Ok(Holder::Case(case)) => case.customer_id,
+        Ok(Holder::Case(case)) => case.customer_id.to_string(),
         Ok(Holder::Customer(id)) => id,
         Err(answer) => return answer,
     };

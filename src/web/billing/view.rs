@@ -113,7 +113,7 @@ pub(super) fn case_view(
         w.invoice,
         case.invoice_number
             .clone()
-            .unwrap_or_else(|| case.invoice_id.clone()),
+            .unwrap_or_else(|| case.invoice_id.to_string()),
     ));
     match (state, opened) {
         (Some(CaseState::Recovered), _) => {
