@@ -128,9 +128,9 @@ pub enum CaseLink {
 /// A failed charge that names no invoice, waiting for its case.
 #[derive(Debug, Clone)]
 pub struct PaymentFailure {
-    pub customer_id: String,
-    pub charge_id: Option<String>,
-    pub payment_intent_id: Option<String>,
+    pub customer_id: CustomerId,
+    pub charge_id: Option<ChargeId>,
+    pub payment_intent_id: Option<PaymentIntentId>,
     pub amount: i64,
     pub currency: String,
     pub decline: Classification,

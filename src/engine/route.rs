@@ -10,6 +10,7 @@ use crate::domain::dispute::DisputeState;
 use crate::domain::events::{
     Charge, Dispute, Event, EventKind, Invoice, PaymentIntent, PaymentMethod,
 };
+use crate::domain::ids::{ChargeId, CustomerId, PaymentIntentId};
 use crate::domain::money::Money;
 use crate::domain::notice::Card;
 use crate::domain::zones::ZoneSource;
@@ -92,9 +93,9 @@ fn card_of(pm: &PaymentMethod) -> Option<Card> {
 
 #[derive(Debug, Clone)]
 pub struct Unlinked {
-    pub customer_id: String,
-    pub charge_id: Option<String>,
-    pub payment_intent_id: Option<String>,
+    pub customer_id: CustomerId,
+    pub charge_id: Option<ChargeId>,
+    pub payment_intent_id: Option<PaymentIntentId>,
     pub amount: i64,
     pub currency: String,
 }
@@ -203,9 +204,9 @@ pub fn route(event: &Event) -> Routed {
                 },
                 None => Routed {
                     unlinked: intent.customer.as_ref().map(|c| Unlinked {
-                        customer_id: c.to_string(),
+                        customer_id: c.clone(),
                         charge_id: None,
-                        payment_intent_id: Some(intent.id.to_string()),
+                        payment_intent_id: Some(intent.id.clone()),
                         amount: intent.amount.minor(),
                         currency: intent.amount.currency().as_str().to_owned(),
                     }),
@@ -291,9 +292,9 @@ fn on_failed_charge(charge: &Charge) -> Routed {
         },
         (None, pi) => Routed {
             unlinked: charge.customer.as_ref().map(|c| Unlinked {
-                customer_id: c.to_string(),
-                charge_id: Some(charge.id.to_string()),
-                payment_intent_id: pi.as_ref().map(ToString::to_string),
+                customer_id: c.clone(),
+                charge_id: Some(charge.id.clone()),
+                payment_intent_id: pi.clone(),
                 amount: charge.amount.minor(),
                 currency: charge.amount.currency().as_str().to_owned(),
             }),

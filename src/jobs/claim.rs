@@ -1,8 +1,14 @@
-//! The claim: due case work, notices and outgoing events taken from the
-//! database with a lease, in one transaction, never more than a budget of
-//! free slots allows. The job queue (`queue.rs`) and `run_due` claim here.
+//! Every claim of leased rows: due case work, notices and outgoing events
+//! taken with a lease in one transaction, never more than a budget of free
+//! slots allows (the job queue, `queue.rs`, and `run_due`), and stored
+//! webhook events taken by the event processor (`process_events.rs`) with
+//! a budget of their own beside the slots: a webhook (a payment that
+//! succeeded above all, which stops the retries) never waits behind jobs.
+
+use anyhow::Context as _;
 
 use crate::clock::unix_millis;
+use crate::domain::queued_event::PendingEvent;
 use crate::engine::Engine;
 use crate::store::notices::{self, Notice};
 use crate::store::outgoing::{self, OutgoingEvent};
@@ -10,6 +16,14 @@ use crate::store::work::{self, Claim, Leased, WorkRow};
 
 /// How long a claim is ours (real time) unless renewed.
 pub const LEASE_MS: i64 = 30_000;
+
+/// Stored events one round of the event processor takes at most, applied
+/// in one transaction.
+pub const EVENT_BATCH: usize = 100;
+
+/// How long claimed events are ours before another worker may take them
+/// (a worker that died mid-batch: they come back after it).
+pub const EVENT_LEASE_MS: i64 = 60_000;
 
 /// Outgoing deliveries in flight at once in one process.
 pub const OUTGOING_AT_ONCE: usize = 8;
@@ -64,35 +78,62 @@ pub async fn claim(engine: &Engine, budget: Budget) -> anyhow::Result<Vec<Due>> 
     let outgoing = outgoing.min(slots);
     let share = slots.div_ceil(4);
     let limit = |n: usize| claim_now(engine, None, n as i64);
-    let mut tx = engine.store.begin().await?;
+    let mut tx = engine
+        .store
+        .begin()
+        .await
+        .context("starting the claim's transaction")?;
     let mut notices = Vec::new();
     let mut events = Vec::new();
     if share > 0 {
-        notices = notices::claim_notices(&mut tx, &limit(share)).await?;
-        events = outgoing::claim_outgoing(&mut tx, &limit(share.min(outgoing))).await?;
+        notices = notices::claim_notices(&mut tx, &limit(share))
+            .await
+            .context("claiming due notices")?;
+        events = outgoing::claim_outgoing(&mut tx, &limit(share.min(outgoing)))
+            .await
+            .context("claiming due outgoing events")?;
     }
     let mut left = slots.saturating_sub(notices.len() + events.len());
     let mut work = Vec::new();
     if left > 0 {
-        work = work::claim_work(&mut tx, &limit(left)).await?;
+        work = work::claim_work(&mut tx, &limit(left))
+            .await
+            .context("claiming due case work")?;
         left = left.saturating_sub(work.len());
     }
     if left > 0 && notices.len() == share {
-        let more = notices::claim_notices(&mut tx, &limit(left)).await?;
+        let more = notices::claim_notices(&mut tx, &limit(left))
+            .await
+            .context("claiming more due notices")?;
         left = left.saturating_sub(more.len());
         notices.extend(more);
     }
     let room = outgoing.saturating_sub(events.len()).min(left);
     if room > 0 && events.len() == share.min(outgoing) {
-        events.extend(outgoing::claim_outgoing(&mut tx, &limit(room)).await?);
+        let more = outgoing::claim_outgoing(&mut tx, &limit(room))
+            .await
+            .context("claiming more due outgoing events")?;
+        events.extend(more);
     }
-    tx.commit().await?;
+    tx.commit().await.context("committing the claim")?;
     let notices = notices.into_iter().map(|n| Due::Notice(Box::new(n)));
     let work = work.into_iter().map(Due::Work);
     Ok(work
         .chain(notices)
         .chain(events.into_iter().map(Due::Outgoing))
         .collect())
+}
+
+/// Claims up to `limit` stored events (at most `EVENT_BATCH`), oldest
+/// first, leased for `EVENT_LEASE_MS`; empty: none is waiting.
+pub async fn claim_events(engine: &Engine, limit: usize) -> anyhow::Result<Vec<PendingEvent>> {
+    let limit = limit.min(EVENT_BATCH) as i64;
+    let now = unix_millis();
+    engine
+        .store
+        .claim_pending_events(now, now + EVENT_LEASE_MS, limit)
+        .await
+        .context("claiming stored events")
 }
 
 /// A claim of what is due now on the engine's clock (work `id` alone, or

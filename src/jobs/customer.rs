@@ -45,7 +45,11 @@ pub async fn contact(engine: &Engine, customer_id: &str) -> anyhow::Result<Conta
     if matches!(engine.processor, crate::processor::Processor::Simulated(_)) {
         return Ok(Contact::Known(CustomerInfo::default()));
     }
-    if let Some(info) = store.cached_customer(customer_id).await? {
+    let cached = store
+        .cached_customer(customer_id)
+        .await
+        .with_context(|| format!("reading the cached customer {customer_id}"))?;
+    if let Some(info) = cached {
         return Ok(Contact::Known(info));
     }
     let id = CustomerId::parse(customer_id)
@@ -84,7 +88,10 @@ pub async fn recipient(
     known: Option<&str>,
 ) -> anyhow::Result<Result<(Option<String>, Option<String>, Locale), ProcessorError>> {
     let default = engine.policy().default_locale;
-    let info = match contact(engine, customer_id).await? {
+    let contact = contact(engine, customer_id)
+        .await
+        .with_context(|| format!("reading the contact details of customer {customer_id}"))?;
+    let info = match contact {
         Contact::Known(info) => info,
         Contact::Unavailable(e) if known.is_none() => return Ok(Err(e)),
         Contact::Unavailable(e) => {

@@ -5,6 +5,7 @@
 //! (`domain::outgoing::retry_delay`), and after the last wait (about 2.9
 //! days in all) the event is given up (logged, kept).
 
+use anyhow::Context as _;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -43,7 +44,8 @@ pub async fn perform(engine: &Engine, event: &OutgoingEvent) -> anyhow::Result<(
         return store.outgoing_failed(event.id, why, None).await;
     };
     let t = crate::clock::unix_millis() / 1000;
-    let answer = client()?
+    let answer = client()
+        .context("building the delivery client")?
         .post(url.clone())
         .header("Content-Type", "application/json")
         .header(

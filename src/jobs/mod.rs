@@ -41,13 +41,23 @@ pub const MAX_TRIES: i32 = 5;
 /// whether it ran (tests of concurrent runs of one piece of work).
 pub async fn run_work(engine: &Engine, id: i64) -> anyhow::Result<bool> {
     let claim = claim::claim_now(engine, Some(id), 1);
-    let mut tx = engine.store.begin().await?;
-    let claimed = work::claim_work(&mut tx, &claim).await?;
-    tx.commit().await?;
+    let mut tx = engine
+        .store
+        .begin()
+        .await
+        .with_context(|| format!("starting the claim of work {id}"))?;
+    let claimed = work::claim_work(&mut tx, &claim)
+        .await
+        .with_context(|| format!("claiming work {id}"))?;
+    tx.commit()
+        .await
+        .with_context(|| format!("committing the claim of work {id}"))?;
     let Some(work) = claimed.into_iter().next() else {
         return Ok(false);
     };
-    perform(engine, work).await?;
+    perform(engine, work)
+        .await
+        .with_context(|| format!("running work {id}"))?;
     Ok(true)
 }
 
@@ -59,7 +69,12 @@ async fn perform(engine: &Engine, work: WorkRow) -> anyhow::Result<()> {
 }
 
 async fn perform_in_span(engine: &Engine, work: WorkRow) -> anyhow::Result<()> {
-    let Some(case) = engine.store.case_by_id(work.case_id).await? else {
+    let case = engine
+        .store
+        .case_by_id(work.case_id)
+        .await
+        .with_context(|| format!("reading case {} for work {}", work.case_id, work.key))?;
+    let Some(case) = case else {
         anyhow::bail!("work {} names a missing case {}", work.id, work.case_id);
     };
     let result = match &work.work {
@@ -95,7 +110,9 @@ pub async fn run_due(engine: &Engine) -> anyhow::Result<usize> {
             slots: BATCH,
             outgoing: BATCH,
         };
-        let batch = claim::claim(engine, budget).await?;
+        let batch = claim::claim(engine, budget)
+            .await
+            .context("claiming what is due")?;
         if batch.is_empty() {
             return Ok(ran);
         }
@@ -133,7 +150,12 @@ pub async fn conclude(
 ) -> anyhow::Result<()> {
     let now = engine.clock.now_ms();
     let case_id = work.case_id;
-    let mut tx = engine.store.begin().await?;
+    let mut tx = engine.store.begin().await.with_context(|| {
+        format!(
+            "starting a transaction for {} of case {}",
+            work.key, work.case_id
+        )
+    })?;
     // Lock order: the case row, then its work rows (as every input's
     // cancels take them), or two jobs of one case deadlock on PostgreSQL.
     let case = cases::lock_case(&mut tx, case_id)
@@ -163,7 +185,10 @@ pub async fn conclude(
         // given up: the newer plan goes on.
         let why = format!("{}: {result}", work.key);
         let detail = json!({"work": work.key, "reason": result});
-        if let Some(row) = cases::lock_case(&mut tx, work.case_id).await? {
+        let locked = cases::lock_case(&mut tx, work.case_id)
+            .await
+            .with_context(|| format!("locking case {case_id} to flag it"))?;
+        if let Some(row) = locked {
             outgoing::needs_attention(engine, &mut tx, &row, &why, detail)
                 .await
                 .with_context(|| format!("flagging case {case_id} for attention"))?;
@@ -199,7 +224,12 @@ pub async fn reschedule(
     }
     let now = engine.clock.now_ms();
     let case_id = work.case_id;
-    let mut tx = engine.store.begin().await?;
+    let mut tx = engine.store.begin().await.with_context(|| {
+        format!(
+            "starting a transaction for {} of case {}",
+            work.key, work.case_id
+        )
+    })?;
     let moved = work::reschedule_work(&mut tx, work, at.timestamp_millis(), tries, next, why)
         .await
         .with_context(|| format!("putting off {} of case {case_id}", work.key))?;
@@ -229,7 +259,12 @@ pub async fn defer(
     why: &str,
 ) -> anyhow::Result<()> {
     let now = engine.clock.now_ms();
-    let mut tx = engine.store.begin().await?;
+    let mut tx = engine.store.begin().await.with_context(|| {
+        format!(
+            "starting a transaction for {} of case {}",
+            work.key, work.case_id
+        )
+    })?;
     let moved = work::reschedule_work(
         &mut tx,
         work,
@@ -283,7 +318,10 @@ pub async fn after_processor_failure(
             reschedule(engine, work, &fresh, &why).await
         }
         e => {
-            if let Reread::Settled(input, word) = reread_invoice(engine, work, case).await? {
+            let reread = reread_invoice(engine, work, case)
+                .await
+                .with_context(|| format!("reading the invoice of case {} again", case.id))?;
+            if let Reread::Settled(input, word) = reread {
                 return settled_meanwhile(engine, work, input, word).await;
             }
             let why =

@@ -15,10 +15,7 @@ use crate::engine::events::handle_batch;
 use crate::store::Store;
 use crate::store::events::{Finished, Outcome, PendingEvent};
 
-const BATCH: i64 = 100;
 const POLL: Duration = Duration::from_secs(1);
-/// How long a claimed event is ours before another worker may take it.
-const LEASE_MS: i64 = 60_000;
 /// After this many failed attempts an event is parked as `failed`.
 const MAX_ATTEMPTS: i32 = 10;
 
@@ -75,10 +72,7 @@ async fn run(
 /// hold the others back.
 pub async fn drain_once(engine: &Engine) -> anyhow::Result<usize> {
     let store = &engine.store;
-    let now = unix_millis();
-    let events = store
-        .claim_pending_events(now, now + LEASE_MS, BATCH)
-        .await?;
+    let events = super::claim::claim_events(engine, super::claim::EVENT_BATCH).await?;
     if events.is_empty() {
         return Ok(0);
     }

@@ -14,6 +14,7 @@
 //! plans new work, or at most `POLL`, which covers work planned by other
 //! processes and leases left behind by a crashed one.
 
+use anyhow::Context as _;
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
@@ -454,7 +455,12 @@ async fn until_work(engine: Engine, busy: bool) {
 /// How long to sleep: until the next due work (real time), at most `POLL`.
 async fn next_wake(engine: &Engine) -> anyhow::Result<Duration> {
     let real = unix_millis();
-    let Some(due) = engine.store.next_due(real).await? else {
+    let next = engine
+        .store
+        .next_due(real)
+        .await
+        .context("reading when the next work falls due")?;
+    let Some(due) = next else {
         return Ok(POLL);
     };
     // At least a moment: work due but not claimable (rows another

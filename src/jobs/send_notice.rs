@@ -82,14 +82,16 @@ pub async fn perform(engine: &Engine, notice: &Notice) -> anyhow::Result<()> {
     }
     // No invoice told us who they are: the processor is asked (cached).
     let known = notice.recipient.as_deref();
-    let (recipient, their_name, locale) =
-        match customer::recipient(engine, &notice.customer_id, known).await? {
-            Ok(found) => found,
-            Err(e) => {
-                let why = format!("could not read the customer ({e})");
-                return put_off(engine, notice, &why).await;
-            }
-        };
+    let found = customer::recipient(engine, &notice.customer_id, known)
+        .await
+        .with_context(|| format!("finding who notice {} goes to", notice.id))?;
+    let (recipient, their_name, locale) = match found {
+        Ok(found) => found,
+        Err(e) => {
+            let why = format!("could not read the customer ({e})");
+            return put_off(engine, notice, &why).await;
+        }
+    };
     if let (None, Some(email)) = (known, &recipient) {
         store
             .set_notice_recipient(notice.id, email)

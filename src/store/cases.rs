@@ -488,7 +488,7 @@ pub async fn case_for_failure(
              AND charge_id IS NULL AND payment_intent_id IS NULL \
              ORDER BY opened_at DESC LIMIT 1",
         )
-        .bind(&failure.customer_id)
+        .bind(failure.customer_id.as_str())
         .bind(failure.amount)
         .bind(&failure.currency)
         .bind(since_ms)
@@ -527,9 +527,9 @@ pub async fn keep_failure(tx: &mut Tx, failure: &PaymentFailure) -> anyhow::Resu
              currency, decline, event_id, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
              ON CONFLICT (event_id) DO NOTHING",
         )
-        .bind(&failure.customer_id)
-        .bind(&failure.charge_id)
-        .bind(&failure.payment_intent_id)
+        .bind(failure.customer_id.as_str())
+        .bind(failure.charge_id.as_deref())
+        .bind(failure.payment_intent_id.as_deref())
         .bind(failure.amount)
         .bind(&failure.currency)
         .bind(&decline)
@@ -565,9 +565,9 @@ pub async fn claim_failures(
         {
             let decline: String = r.try_get("decline")?;
             out.push(PaymentFailure {
-                customer_id: r.try_get("customer_id")?,
-                charge_id: r.try_get("charge_id")?,
-                payment_intent_id: r.try_get("payment_intent_id")?,
+                customer_id: stored_id(&r, case.id, "customer_id")?,
+                charge_id: stored_id_opt(&r, case.id, "charge_id")?,
+                payment_intent_id: stored_id_opt(&r, case.id, "payment_intent_id")?,
                 amount: r.try_get("amount")?,
                 currency: r.try_get("currency")?,
                 decline: serde_json::from_str(&decline)?,

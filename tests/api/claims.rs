@@ -1,11 +1,13 @@
-//! The job runner's claim: never more rows than free slots, in total across
-//! every leased table (case work, notices, outgoing deliveries), with a bound
-//! of its own on deliveries, so a receiver that hangs holds a few slots and
-//! nothing else.
+//! The claims: the job runner's never takes more rows than free slots, in
+//! total across every leased table (case work, notices, outgoing
+//! deliveries), with a bound of its own on deliveries, so a receiver that
+//! hangs holds a few slots and nothing else; the event processor's takes
+//! stored webhooks by its own budget, whatever the jobs hold.
 
 use std::time::Duration;
 
-use dunwell::jobs::claim::{Budget, Due, OUTGOING_AT_ONCE, claim};
+use dunwell::jobs::claim::{Budget, Due, EVENT_BATCH, OUTGOING_AT_ONCE, claim, claim_events};
+use dunwell::startup::{Options, Role};
 use dunwell::trigger::Scenario;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -61,21 +63,42 @@ fn counts(batch: &[Due]) -> (usize, usize, usize) {
 
 backend_tests!(a_claim_never_takes_more_than_its_slots);
 
+/// All four leased tables hold more than any runner's slots: case work,
+/// notices and outgoing events planned by a worker, then webhooks stored by
+/// a web process (no processor runs there). Every claim keeps its budget.
 async fn a_claim_never_takes_more_than_its_slots(backend: Backend) {
     // Nothing is delivered here: the claim is driven by hand.
     let extra = [
         ("notify_url", "http://127.0.0.1:9/hooks"),
         ("notify_secret", "notify-secret-0123456789abcdef"),
     ];
-    let Some(app) = spawn_manual(backend, &extra).await else {
+    let Some(worker) = spawn_manual(backend, &extra).await else {
         return;
     };
     for i in 0..MANY {
-        post(&app, "invoice.payment_failed", &failing(i)).await;
-        post(&app, "payment_method.attached", &expiring(i, "pm")).await;
-        post(&app, "invoice.upcoming", &expiring(i, "up")).await;
+        post(&worker, "invoice.payment_failed", &failing(i)).await;
+        post(&worker, "payment_method.attached", &expiring(i, "pm")).await;
+        post(&worker, "invoice.upcoming", &expiring(i, "up")).await;
     }
-    app.wait_processed().await;
+    worker.wait_processed().await;
+    let db = worker.shutdown().await;
+    let options = Options {
+        clock: Some(pinned_clock()),
+        job_workers: false,
+    };
+    let app = spawn_with_options(db, &extra, Role::Web, options).await;
+    let stored = EVENT_BATCH + MANY;
+    for i in 0..stored {
+        let mut late = failing(i);
+        late.event_id = format!("evt_claim_late_{i}");
+        post(&app, "invoice.payment_failed", &late).await;
+    }
+    assert_eq!(
+        app.store.count_pending_events().await.unwrap(),
+        stored as i64,
+        "a web process only stores"
+    );
+    // Everything planned is due: the whole schedule, every warning.
     // Everything planned is due: the whole schedule, every warning.
     app.advance(chrono::Duration::days(60));
 
@@ -118,6 +141,29 @@ async fn a_claim_never_takes_more_than_its_slots(backend: Backend) {
     assert!(totals.0 > 64, "case work: {}", totals.0);
     assert!(totals.1 >= MANY, "notices: {}", totals.1);
     assert!(totals.2 >= MANY, "deliveries: {}", totals.2);
+
+    // The fourth table: stored webhooks, by the event processor's budget,
+    // oldest first, each once.
+    let mut taken = Vec::new();
+    for limit in [7, EVENT_BATCH + 50, EVENT_BATCH] {
+        let events = claim_events(&app.engine, limit).await.unwrap();
+        assert_eq!(
+            events.len(),
+            limit.min(EVENT_BATCH).min(stored - taken.len())
+        );
+        taken.extend(events.into_iter().map(|e| e.seq));
+    }
+    assert_eq!(taken.len(), stored);
+    assert!(
+        taken.windows(2).all(|w| w[0] < w[1]),
+        "oldest first, each once"
+    );
+    assert!(
+        claim_events(&app.engine, EVENT_BATCH)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     app.shutdown().await;
 }
 

@@ -242,7 +242,7 @@ async fn two_workers_and_a_crash_on_one_postgres() {
     one.kill9();
     let _one_again = Process::start("worker-1-restarted", "worker", &env);
     // Events the killed worker had leased come back when their lease runs
-    // out (60 s, `process_events::LEASE_MS`), then their cases run through.
+    // out (60 s, `claim::EVENT_LEASE_MS`), then their cases run through.
     eventually(Duration::from_secs(120), "every case recovered", || async {
         for s in &invoices {
             if state_of(&store, &s.invoice).await != Some(CaseState::Recovered) {
