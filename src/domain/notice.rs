@@ -33,11 +33,80 @@ pub struct Card {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewNotice {
     pub customer_id: String,
-    pub kind: &'static str,
+    pub kind: NoticeKind,
     pub key: String,
     pub recipient: Option<String>,
     pub detail: CardExpiring,
     pub due_at: i64,
+}
+
+/// What a notice warns of (`notices.kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeKind {
+    /// The card on file expires before the next renewal.
+    CardExpiring,
+}
+
+impl NoticeKind {
+    pub const ALL: [Self; 1] = [Self::CardExpiring];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CardExpiring => "card_expiring",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+/// Where a notice stands (`notices.status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeStatus {
+    /// Planned, or put off after a failure: the job runner takes it when due.
+    Pending,
+    /// No longer true when it fell due (a new card, no renewal): not sent.
+    Skipped,
+    /// Nobody to write to.
+    NoRecipient,
+    /// Written; no SMTP server is configured, so it stays in the outbox.
+    Outbox,
+    /// Handed to the SMTP server, no answer yet.
+    Sending,
+    Sent,
+    /// Given up after the tries allowed.
+    Failed,
+}
+
+impl NoticeStatus {
+    pub const ALL: [Self; 7] = [
+        Self::Pending,
+        Self::Skipped,
+        Self::NoRecipient,
+        Self::Outbox,
+        Self::Sending,
+        Self::Sent,
+        Self::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Skipped => "skipped",
+            Self::NoRecipient => "no_recipient",
+            Self::Outbox => "outbox",
+            Self::Sending => "sending",
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
 }
 
 #[cfg(test)]

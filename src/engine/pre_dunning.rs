@@ -6,11 +6,9 @@ use anyhow::Context as _;
 use super::Engine;
 use super::route::PreDunning;
 use crate::domain::events::CardExpiry;
-use crate::domain::notice::{Card, CardExpiring, NewNotice};
+use crate::domain::notice::{Card, CardExpiring, NewNotice, NoticeKind};
 use crate::store::Tx;
 use crate::store::notices;
-
-pub const CARD_EXPIRING: &str = "card_expiring";
 
 /// One warning per card and expiry: the same card may reach us as a
 /// PaymentMethod and as a legacy source, with different ids.
@@ -76,7 +74,7 @@ pub async fn consider(
     };
     let notice = NewNotice {
         customer_id: customer_id.clone(),
-        kind: CARD_EXPIRING,
+        kind: NoticeKind::CardExpiring,
         key: notice_key(&card),
         recipient,
         detail: CardExpiring {

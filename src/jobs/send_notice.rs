@@ -8,6 +8,7 @@ use super::send_email::plan_name;
 use super::{MAX_TRIES, backoff};
 use crate::domain::links::{self, LinkSubject, Purpose};
 use crate::domain::locale::Locale;
+use crate::domain::notice::NoticeStatus;
 use crate::engine::Engine;
 use crate::mail::words::{card_name, words};
 use crate::mail::{MailKind, MailView, render};
@@ -77,7 +78,7 @@ pub async fn perform(engine: &Engine, notice: &Notice) -> anyhow::Result<()> {
             "the customer has a newer card: notice not sent"
         );
         return store
-            .record_notice(notice.id, "skipped", "", "", "", None, now)
+            .record_notice(notice.id, NoticeStatus::Skipped, "", "", "", None, now)
             .await;
     }
     // No invoice told us who they are: the processor is asked (cached).
@@ -118,14 +119,16 @@ pub async fn perform(engine: &Engine, notice: &Notice) -> anyhow::Result<()> {
             )
             .await
     };
-    let status = engine.mailer.first_status(recipient.as_deref());
-    if status != "sending" {
-        crate::meters::email(MailKind::CardExpiring.as_str(), status);
+    let first = engine.mailer.first_status(recipient.as_deref());
+    let status = NoticeStatus::parse(first)
+        .with_context(|| format!("notice {}: mail status {first:?}", notice.id))?;
+    if status != NoticeStatus::Sending {
+        crate::meters::email(MailKind::CardExpiring.as_str(), first);
     }
     record(status, None)
         .await
         .with_context(|| format!("recording notice {}", notice.id))?;
-    let (Some(to), "sending") = (recipient.as_deref(), status) else {
+    let (Some(to), NoticeStatus::Sending) = (recipient.as_deref(), status) else {
         return Ok(());
     };
     let message_id = format!(
@@ -135,7 +138,7 @@ pub async fn perform(engine: &Engine, notice: &Notice) -> anyhow::Result<()> {
     match engine.mailer.send(to, mail, &message_id).await {
         Ok(()) => {
             crate::meters::email(MailKind::CardExpiring.as_str(), "sent");
-            record("sent", None).await
+            record(NoticeStatus::Sent, None).await
         }
         // The same rule as emails: a send that failed for sure is tried
         // again after a backoff, up to `MAX_TRIES`.

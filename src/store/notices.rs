@@ -5,7 +5,7 @@ pub use crate::domain::notice::{Card, NewNotice};
 use anyhow::Context;
 use sqlx::Row;
 
-pub use crate::domain::notice::CardExpiring;
+pub use crate::domain::notice::{CardExpiring, NoticeKind, NoticeStatus};
 
 use super::work::{Claim, claim_rows};
 use super::{Store, Tx, with_pool, with_tx};
@@ -14,12 +14,12 @@ use super::{Store, Tx, with_pool, with_tx};
 pub struct Notice {
     pub id: i64,
     pub customer_id: String,
-    pub kind: String,
+    pub kind: NoticeKind,
     pub key: String,
     pub recipient: Option<String>,
     pub detail: CardExpiring,
     pub due_at: i64,
-    pub status: String,
+    pub status: NoticeStatus,
     pub subject: Option<String>,
     pub body_text: Option<String>,
     pub body_html: Option<String>,
@@ -39,13 +39,21 @@ macro_rules! notice_from_row {
         Notice {
             id,
             customer_id: r.try_get("customer_id")?,
-            kind: r.try_get("kind")?,
+            kind: {
+                let kind: String = r.try_get("kind")?;
+                NoticeKind::parse(&kind)
+                    .ok_or_else(|| anyhow::anyhow!("notice {id}: unknown kind {kind:?}"))?
+            },
             key: r.try_get("notice_key")?,
             recipient: r.try_get("recipient")?,
             detail: serde_json::from_str(&detail)
                 .with_context(|| format!("notice {id}: its stored detail"))?,
             due_at: r.try_get("due_at")?,
-            status: r.try_get("status")?,
+            status: {
+                let status: String = r.try_get("status")?;
+                NoticeStatus::parse(&status)
+                    .ok_or_else(|| anyhow::anyhow!("notice {id}: unknown status {status:?}"))?
+            },
             subject: r.try_get("subject")?,
             body_text: r.try_get("body_text")?,
             body_html: r.try_get("body_html")?,
@@ -135,7 +143,7 @@ pub async fn insert_notice(
              ON CONFLICT (customer_id, kind, notice_key) DO NOTHING RETURNING id",
         )
         .bind(&notice.customer_id)
-        .bind(notice.kind)
+        .bind(notice.kind.as_str())
         .bind(&notice.key)
         .bind(&notice.recipient)
         .bind(&detail)
@@ -159,13 +167,13 @@ impl Store {
         Ok(card)
     }
 
-    /// Records what was written and where it stands (`outbox`, `sending`,
-    /// `sent`, `failed`, `no_recipient`), letting go of the lease.
+    /// Records what was written and where it stands, letting go of the
+    /// lease.
     #[allow(clippy::too_many_arguments)]
     pub async fn record_notice(
         &self,
         id: i64,
-        status: &str,
+        status: NoticeStatus,
         subject: &str,
         body_text: &str,
         body_html: &str,
@@ -178,7 +186,7 @@ impl Store {
                 "UPDATE notices SET status = $1, subject = $2, body_text = $3, body_html = $4, \
                  error = $5, sent_at = $6, lease_until = NULL WHERE id = $7",
             )
-            .bind(status)
+            .bind(status.as_str())
             .bind(subject)
             .bind(body_text)
             .bind(body_html)

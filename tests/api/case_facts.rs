@@ -182,9 +182,10 @@ async fn reminders_differ_stage_by_stage(backend: Backend) {
     app.shutdown().await;
 }
 
-/// The store hands the engine typed facts: a case row whose stored id or
-/// state is not one (changed by hand at a SQL prompt) is an error naming
-/// the case and the column, never an empty or wrong id passed on.
+/// The store hands the engine typed facts: a case row whose stored id is
+/// not one (changed by hand at a SQL prompt) is an error naming the case
+/// and the column, never an empty or wrong id passed on. (An unknown state
+/// the database itself refuses: `queue::the_database_refuses_...`.)
 async fn a_broken_case_row_is_an_error_naming_the_case(backend: Backend) {
     let s = scenario("in_typed");
     let server = stripe(&s, "insufficient_funds", 0).await;
@@ -198,9 +199,10 @@ async fn a_broken_case_row_is_an_error_naming_the_case(backend: Backend) {
     assert_eq!(case.invoice_id, s.invoice.as_str());
     assert!(case.state.is_some());
     let id = case.id;
-    for (column, value) in [
-        ("subscription_id", "in_not_a_subscription"),
-        ("state", "haunted"),
+    for (column, value, reset) in [
+        ("subscription_id", "in_not_a_subscription", "sub_fixed"),
+        ("customer_id", "cus_bad-id", "cus_fixed"),
+        ("charge_id", "", "ch_fixed"),
     ] {
         app.raw_sql(format!(
             "UPDATE cases SET {column} = '{value}' WHERE id = {id}"
@@ -213,11 +215,6 @@ async fn a_broken_case_row_is_an_error_naming_the_case(backend: Backend) {
             text.contains(&format!("case {id}")) && text.contains(column),
             "{text}"
         );
-        let reset = if column == "state" {
-            "retrying"
-        } else {
-            "sub_fixed"
-        };
         app.raw_sql(format!(
             "UPDATE cases SET {column} = '{reset}' WHERE id = {id}"
         ))

@@ -140,7 +140,10 @@ async fn an_unknown_customer_is_read_for_the_warning(backend: Backend) {
     let sent = app.store.notices_of("cus_unseen").await.unwrap();
     assert_eq!(sent.len(), 1, "{sent:#?}");
     assert_eq!(sent[0].recipient.as_deref(), Some("ada@example.com"));
-    assert_eq!(sent[0].status, "outbox");
+    assert_eq!(
+        sent[0].status,
+        dunwell::domain::notice::NoticeStatus::Outbox
+    );
     assert!(
         sent[0].body_text.as_deref().unwrap().contains("Hi Ada"),
         "{:?}",

@@ -47,8 +47,11 @@ async fn a_card_expiring_before_the_renewal_is_warned_about_once(backend: Backen
     let sent = notices(&app, "cus_expiring").await;
     assert_eq!(sent.len(), 1, "{sent:#?}");
     let notice = &sent[0];
-    assert_eq!(notice.kind, "card_expiring");
-    assert_eq!(notice.status, "outbox");
+    assert_eq!(
+        notice.kind,
+        dunwell::domain::notice::NoticeKind::CardExpiring
+    );
+    assert_eq!(notice.status, dunwell::domain::notice::NoticeStatus::Outbox);
     assert_eq!(notice.recipient.as_deref(), Some("maria.silva@example.com"));
     let text = notice.body_text.as_deref().unwrap();
     let month = today.format("%B %Y").to_string();
@@ -123,7 +126,10 @@ async fn a_new_card_before_the_warning_goes_out_cancels_it(backend: Backend) {
     app.run_due_jobs().await;
     let sent = notices(&app, "cus_replaced").await;
     assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0].status, "skipped");
+    assert_eq!(
+        sent[0].status,
+        dunwell::domain::notice::NoticeStatus::Skipped
+    );
     app.shutdown().await;
 }
 
@@ -145,7 +151,11 @@ async fn a_notice_that_fails_to_send_is_tried_again(backend: Backend) {
     app.send("invoice.upcoming", &upcoming(&s, "up")).await;
     app.run_due_jobs().await;
     let first = &notices(&app, "cus_smtp_down").await[0];
-    assert_eq!(first.status, "pending", "put off, not dropped: {first:#?}");
+    assert_eq!(
+        first.status,
+        dunwell::domain::notice::NoticeStatus::Pending,
+        "put off, not dropped: {first:#?}"
+    );
     assert_eq!(first.tries, 1);
     assert!(first.error.as_deref().unwrap_or_default().contains("SMTP"));
     // Not before its backoff.
@@ -157,7 +167,11 @@ async fn a_notice_that_fails_to_send_is_tried_again(backend: Backend) {
         app.run_due_jobs().await;
     }
     let last = &notices(&app, "cus_smtp_down").await[0];
-    assert_eq!(last.status, "failed", "{last:#?}");
+    assert_eq!(
+        last.status,
+        dunwell::domain::notice::NoticeStatus::Failed,
+        "{last:#?}"
+    );
     assert_eq!(last.tries, dunwell::jobs::MAX_TRIES);
     app.shutdown().await;
 }

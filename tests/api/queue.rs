@@ -315,11 +315,15 @@ async fn re_planned_work_never_runs_beside_the_job_still_running_it(backend: Bac
     app.shutdown().await;
 }
 
-backend_tests!(the_database_refuses_unknown_work_kinds_and_statuses);
+backend_tests!(the_database_refuses_unknown_kinds_statuses_and_states);
 
-/// The kinds and statuses of `case_work` are enforced by the database
+/// The kinds and statuses of every leased table (`case_work`, `notices`,
+/// `outgoing_events`) and the cases' states are enforced by the database
 /// (CHECK on PostgreSQL, triggers on SQLite), and they are the code's.
-async fn the_database_refuses_unknown_work_kinds_and_statuses(backend: Backend) {
+async fn the_database_refuses_unknown_kinds_statuses_and_states(backend: Backend) {
+    use dunwell::domain::case::CaseState;
+    use dunwell::domain::notice::{NoticeKind, NoticeStatus};
+    use dunwell::domain::outgoing::{OutgoingStatus, OutgoingType};
     use dunwell::domain::work::WorkStatus;
     let s = crate::stand_in::scenario("in_checked");
     let Some(app) = spawn_app_with(backend, &[]).await else {
@@ -365,5 +369,65 @@ async fn the_database_refuses_unknown_work_kinds_and_statuses(backend: Backend) 
         );
         run(sql).await.unwrap_or_else(|e| panic!("{status:?}: {e}"));
     }
+
+    // Notices: every kind and status the code has, and nothing else.
+    let notice = |n: usize, kind: &str, status: &str| {
+        format!(
+            "INSERT INTO notices (customer_id, kind, notice_key, detail, due_at, status, created_at) \
+             VALUES ('cus_checked', '{kind}', 'k{n}', '{{}}', 0, '{status}', 0)"
+        )
+    };
+    let mut n = 0;
+    for kind in NoticeKind::ALL {
+        for status in NoticeStatus::ALL {
+            n += 1;
+            run(notice(n, kind.as_str(), status.as_str()))
+                .await
+                .unwrap_or_else(|e| panic!("{kind:?} {status:?}: {e}"));
+        }
+    }
+    assert!(run(notice(n + 1, "fax", "pending")).await.is_err());
+    assert!(run(notice(n + 2, "card_expiring", "mailed")).await.is_err());
+    assert!(
+        run("UPDATE notices SET status = 'mailed' WHERE notice_key = 'k1'".into())
+            .await
+            .is_err()
+    );
+
+    // Outgoing events: every type and status, and nothing else.
+    let outgoing = |n: usize, kind: &str, status: &str| {
+        format!(
+            "INSERT INTO outgoing_events (event_id, case_id, type, payload, due_at, status, created_at) \
+             VALUES ('evt_checked_{n}', {}, '{kind}', '{{}}', 0, '{status}', 0)",
+            case.id
+        )
+    };
+    for kind in OutgoingType::ALL {
+        for status in OutgoingStatus::ALL {
+            n += 1;
+            run(outgoing(n, kind.as_str(), status.as_str()))
+                .await
+                .unwrap_or_else(|e| panic!("{kind:?} {status:?}: {e}"));
+        }
+    }
+    assert!(
+        run(outgoing(n + 1, "case.reopened", "pending"))
+            .await
+            .is_err()
+    );
+    assert!(run(outgoing(n + 2, "case.opened", "sent")).await.is_err());
+
+    // Cases: every state, none (no case opened yet), and nothing else.
+    for state in CaseState::ALL {
+        let sql = format!(
+            "UPDATE cases SET state = '{}' WHERE id = {}",
+            state.as_str(),
+            case.id
+        );
+        run(sql).await.unwrap_or_else(|e| panic!("{state:?}: {e}"));
+    }
+    let sql = |state: &str| format!("UPDATE cases SET state = {state} WHERE id = {}", case.id);
+    run(sql("NULL")).await.unwrap();
+    assert!(run(sql("'haunted'")).await.is_err());
     app.shutdown().await;
 }
