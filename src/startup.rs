@@ -33,6 +33,18 @@ use crate::webhooks::group_commit::Committer;
 /// `kill_timeout` in fly.toml).
 const HTTP_GRACE_SECS: u64 = 5;
 
+/// How long after the shutdown signal the background tasks have to end
+/// (the job runner's own grace is 6 s of it); one still running then is
+/// named in the log and aborted. With `POOL_CLOSE` a stop ends inside 10 s,
+/// and `run` says what had to be stopped by force.
+const STOP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(8);
+
+/// How long the HTTP server has to stop (its own grace, and a margin).
+const HTTP_STOP: std::time::Duration = std::time::Duration::from_secs(HTTP_GRACE_SECS + 2);
+
+/// How long closing the database pool may wait for connections in use.
+const POOL_CLOSE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Which parts run in this process (Fly process groups split them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -78,7 +90,8 @@ pub struct Application {
     engine: Engine,
     server: (Server, ServerHandle),
     committer: Option<(Committer, JoinHandle<()>)>,
-    workers: Vec<JoinHandle<()>>,
+    /// Every background task, by name (named in the log if it will not stop).
+    workers: Vec<(&'static str, JoinHandle<()>)>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -151,40 +164,49 @@ impl Application {
         let mut loops = Vec::new();
         let rewind = Arc::new(AtomicBool::new(false));
         if matches!(store, Store::Sqlite(..)) {
-            workers.push(tokio::spawn(jobs::wal_checkpoint::run(
-                store.clone(),
-                rewind.clone(),
-                shutdown_rx.clone(),
-            )));
+            workers.push((
+                "wal checkpoint",
+                tokio::spawn(jobs::wal_checkpoint::run(
+                    store.clone(),
+                    rewind.clone(),
+                    shutdown_rx.clone(),
+                )),
+            ));
         }
         // Every role follows the running policy: new versions from other
         // processes, and the file again on SIGHUP.
-        workers.push(tokio::spawn(jobs::policy_watch::run(
-            engine.clone(),
-            shutdown_rx.clone(),
-        )));
+        workers.push((
+            "policy watch",
+            tokio::spawn(jobs::policy_watch::run(engine.clone(), shutdown_rx.clone())),
+        ));
         // Every role plans (the web role previews plans for the operator).
-        workers.push(tokio::spawn(jobs::learn::run(
-            engine.clone(),
-            shutdown_rx.clone(),
-        )));
+        workers.push((
+            "learning",
+            tokio::spawn(jobs::learn::run(engine.clone(), shutdown_rx.clone())),
+        ));
         if role.workers() {
             let health = Arc::new(Health::new("event processor"));
             loops.push(health.clone());
-            workers.push(tokio::spawn(jobs::process_events::supervise(
-                engine.clone(),
-                committed.clone(),
-                health,
-                shutdown_rx.clone(),
-            )));
+            workers.push((
+                "event processor",
+                tokio::spawn(jobs::process_events::supervise(
+                    engine.clone(),
+                    committed.clone(),
+                    health,
+                    shutdown_rx.clone(),
+                )),
+            ));
             if options.job_workers {
                 let health = Arc::new(Health::new("job runner"));
                 loops.push(health.clone());
-                workers.push(tokio::spawn(jobs::runner::supervise(
-                    engine.clone(),
-                    health,
-                    shutdown_rx.clone(),
-                )));
+                workers.push((
+                    "job runner",
+                    tokio::spawn(jobs::runner::supervise(
+                        engine.clone(),
+                        health,
+                        shutdown_rx.clone(),
+                    )),
+                ));
             }
         }
 
@@ -224,7 +246,10 @@ impl Application {
             .shutdown_timeout(HTTP_GRACE_SECS)
             .listen(l)?
             .run();
-            workers.push(tokio::spawn(serve_until(server, shutdown_rx.clone())));
+            workers.push((
+                "metrics listener",
+                tokio::spawn(serve_until(server, shutdown_rx.clone())),
+            ));
         }
         let probe = web::Data::new(probe);
         let port = listener.local_addr()?.port();
@@ -320,28 +345,72 @@ impl Application {
         } = self;
         let (http, handle) = server;
         let mut http = tokio::spawn(http);
+        // What had to be stopped by force: a stop always ends, and says so.
+        let mut forced: Vec<&'static str> = Vec::new();
+        let mut signalled = tokio::time::Instant::now();
         let served = tokio::select! {
-            done = &mut http => done,
+            done = &mut http => Some(done),
             _ = stop => {
                 tracing::info!("shutting down: finishing in-flight requests and running jobs");
+                signalled = tokio::time::Instant::now();
                 // Jobs and requests get their grace side by side, so the
                 // whole stop stays within 10 s.
                 let _ = shutdown.send(true);
-                handle.stop(true).await;
-                http.await
+                let graceful = async {
+                    handle.stop(true).await;
+                    (&mut http).await
+                };
+                match tokio::time::timeout(HTTP_STOP, graceful).await {
+                    Ok(done) => Some(done),
+                    Err(_) => {
+                        tracing::error!("the HTTP server did not stop in time; aborted");
+                        forced.push("the HTTP server");
+                        http.abort();
+                        None
+                    }
+                }
             }
         };
+        if !*shutdown.borrow() {
+            signalled = tokio::time::Instant::now();
+        }
         let _ = shutdown.send(true);
         if let Some((writer, task)) = committer {
             writer.stop().await;
             let _ = task.await;
         }
-        for task in workers {
-            let _ = task.await;
+        // Each task had the stop signal; one that outlives the stop's
+        // deadline is named and aborted.
+        let deadline = signalled + STOP_DEADLINE;
+        for (name, mut task) in workers {
+            if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+                tracing::error!(
+                    task = name,
+                    "did not stop in time after the shutdown signal; aborted"
+                );
+                forced.push(name);
+                task.abort();
+                let _ = task.await;
+            }
         }
-        store.close().await;
+        if tokio::time::timeout(POOL_CLOSE, store.close())
+            .await
+            .is_err()
+        {
+            tracing::error!("database connections were still in use {POOL_CLOSE:?} after the stop");
+            forced.push("the database pool");
+        }
         tracing::info!("stopped");
-        served.context("HTTP server task")?.context("HTTP server")
+        if !forced.is_empty() {
+            anyhow::bail!(
+                "stopped by force: {} did not stop in time",
+                forced.join(", ")
+            );
+        }
+        match served {
+            Some(done) => done.context("HTTP server task")?.context("HTTP server"),
+            None => Ok(()),
+        }
     }
 }
 
