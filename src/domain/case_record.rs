@@ -5,7 +5,8 @@
 use super::case::{CaseState, Track};
 use super::decline::Classification;
 use super::ids::{
-    ChargeId, CustomerId, InvoiceId, PaymentIntentId, PriceId, SubscriptionId, SubscriptionItemId,
+    CaseId, ChargeId, CustomerId, InvoiceId, PaymentIntentId, PriceId, SubscriptionId,
+    SubscriptionItemId,
 };
 use super::zones::ZoneSource;
 
@@ -69,7 +70,7 @@ impl CaseFacts {
 
 #[derive(Debug, Clone)]
 pub struct CaseRow {
-    pub id: i64,
+    pub id: CaseId,
     pub invoice_id: InvoiceId,
     pub customer_id: CustomerId,
     pub subscription_id: Option<SubscriptionId>,

@@ -121,6 +121,33 @@ typed_id!(
 typed_id!(PriceId, "price id", ["price_", "plan_"]);
 typed_id!(DisputeId, "dispute id", ["dp_", "du_"]);
 
+/// A case: its row in `cases`. Only the store makes one from a number it
+/// read, or the web layer from an operator's URL (a case that does not
+/// exist is then simply not found): a case id is never an invoice's,
+/// a work row's or an event's number.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, sqlx::Type,
+)]
+#[serde(transparent)]
+#[sqlx(transparent)]
+pub struct CaseId(i64);
+
+impl CaseId {
+    pub const fn new(raw: i64) -> Self {
+        Self(raw)
+    }
+
+    pub const fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl fmt::Display for CaseId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@
 //! redirected, repurposed or stretched. Several secrets may verify (a
 //! rotation keeps the links already sent working).
 
+use super::ids::CaseId;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
@@ -61,7 +62,7 @@ pub struct Link {
 /// What a link is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkSubject {
-    Case(i64),
+    Case(CaseId),
     Customer(String),
 }
 
@@ -76,7 +77,7 @@ impl LinkSubject {
     fn decode(text: &str) -> Option<Self> {
         let ok = |c: char| c.is_ascii_alphanumeric() || c == '_';
         match text.split_at_checked(1)? {
-            ("c", id) => id.parse().ok().map(Self::Case),
+            ("c", id) => id.parse().ok().map(CaseId::new).map(Self::Case),
             ("u", id) if !id.is_empty() && id.chars().all(ok) => Some(Self::Customer(id.into())),
             _ => None,
         }
@@ -143,7 +144,7 @@ mod tests {
 
     #[test]
     fn a_signed_link_verifies_until_it_expires() {
-        let case = LinkSubject::Case(42);
+        let case = LinkSubject::Case(CaseId::new(42));
         let token = sign(b"k", &case, Purpose::Billing, 1_000);
         let ok = |t: &str, now| verify(K, t, Purpose::Billing, now).map(|l| l.subject);
         assert_eq!(ok(&token, 999), Ok(case));
@@ -175,20 +176,35 @@ mod tests {
 
     #[test]
     fn a_receipt_link_only_looks() {
-        let token = sign(b"k", &LinkSubject::Case(7), Purpose::Receipt, 50);
+        let token = sign(
+            b"k",
+            &LinkSubject::Case(CaseId::new(7)),
+            Purpose::Receipt,
+            50,
+        );
         assert!(verify(K, &token, Purpose::Receipt, 10).is_ok());
         assert_eq!(
             verify(K, &token, Purpose::Billing, 10),
             Err(LinkError::WrongPurpose)
         );
         // A billing link may be looked at.
-        let billing = sign(b"k", &LinkSubject::Case(7), Purpose::Billing, 50);
+        let billing = sign(
+            b"k",
+            &LinkSubject::Case(CaseId::new(7)),
+            Purpose::Billing,
+            50,
+        );
         assert!(verify(K, &billing, Purpose::Receipt, 10).is_ok());
     }
 
     #[test]
     fn rotated_secrets_keep_old_links_working() {
-        let old = sign(b"old secret", &LinkSubject::Case(1), Purpose::Billing, 50);
+        let old = sign(
+            b"old secret",
+            &LinkSubject::Case(CaseId::new(1)),
+            Purpose::Billing,
+            50,
+        );
         let secrets: &[&[u8]] = &[b"new secret", b"old secret"];
         assert!(verify(secrets, &old, Purpose::Billing, 10).is_ok());
         assert_eq!(
@@ -203,7 +219,7 @@ mod tests {
         let tag = hex::encode(mac(b"k", "c42.1000").finalize().into_bytes());
         let legacy = format!("c42.1000.{tag}");
         let link = verify(K, &legacy, Purpose::Billing, 999).unwrap();
-        assert_eq!(link.subject, LinkSubject::Case(42));
+        assert_eq!(link.subject, LinkSubject::Case(CaseId::new(42)));
         assert_eq!(link.purpose, Purpose::Billing);
     }
 

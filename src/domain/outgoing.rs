@@ -1,6 +1,7 @@
 //! Events dunwell sends to the operator's systems (`DUNWELL_NOTIFY_URL`):
 //! which case changes make one, and how often a delivery is tried again.
 
+use crate::domain::ids::CaseId;
 use chrono::Duration;
 
 use super::case::CaseState;
@@ -110,7 +111,7 @@ pub fn retry_delay(failures: i32) -> Option<Duration> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewOutgoing<'a> {
     pub event_id: &'a str,
-    pub case_id: i64,
+    pub case_id: CaseId,
     pub kind: OutgoingType,
     pub payload: &'a str,
     pub due_at: i64,

@@ -2,6 +2,7 @@
 //! commands the state machine returns: planned work, canceled work and the
 //! timeline, all committed together.
 
+use crate::domain::ids::CaseId;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -144,7 +145,7 @@ pub async fn apply_after(
     if before != after
         && let Some(to) = after
     {
-        tracing::info!(case_id = case.id, from = ?before, to = ?to, cause, "case transition");
+        tracing::info!(case_id = %case.id, from = ?before, to = ?to, cause, "case transition");
         let mut detail = json!({
             "from": before.map(|s| s.as_str()),
             "to": to.as_str(),
@@ -202,7 +203,7 @@ pub async fn apply_after(
 /// possible: planned work in one insert (then its reminders), timeline
 /// lines in one insert, in command order.
 struct Effects {
-    case_id: i64,
+    case_id: CaseId,
     /// The case's flag is up: planning work takes it down.
     flagged: bool,
     now_ms: i64,
@@ -304,7 +305,7 @@ async fn carry_out(
             }
         }
         Effect::Note(text) => {
-            tracing::info!(case_id, note = %text, "case note");
+            tracing::info!(case_id = %case_id, note = %text, "case note");
             effects.line("note", json!({"text": text}));
         }
     }

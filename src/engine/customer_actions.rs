@@ -5,6 +5,7 @@
 //! back again (a reload, the back button, an image tag pointing at the
 //! page) finds the same method and changes nothing.
 
+use crate::domain::ids::CaseId;
 use anyhow::Context as _;
 use serde_json::json;
 
@@ -28,7 +29,7 @@ pub enum CardReturn {
 }
 
 /// The customer came back from the card page for case `case_id`.
-pub async fn card_updated(engine: &Engine, case_id: i64) -> anyhow::Result<CardReturn> {
+pub async fn card_updated(engine: &Engine, case_id: CaseId) -> anyhow::Result<CardReturn> {
     let Some(case) = engine
         .store
         .case_by_id(case_id)
@@ -42,7 +43,7 @@ pub async fn card_updated(engine: &Engine, case_id: i64) -> anyhow::Result<CardR
         Ok(Some(method)) => method,
         Ok(None) => return Ok(CardReturn::NothingNew),
         Err(e) => {
-            tracing::warn!(error = %e, case_id, "reading the customer's payment method after the card page failed; its webhook will bring the retry");
+            tracing::warn!(error = %e, case_id = %case_id, "reading the customer's payment method after the card page failed; its webhook will bring the retry");
             return Ok(CardReturn::Unknown);
         }
     };

@@ -2,6 +2,7 @@
 //! records its outcome: an event is acted on exactly when it is marked
 //! processed.
 
+use crate::domain::ids::CaseId;
 use anyhow::Context as _;
 use std::time::{Duration, Instant};
 
@@ -208,7 +209,7 @@ async fn place_unlinked(
     decline: &Classification,
     event_id: String,
     now_ms: i64,
-) -> anyhow::Result<Option<i64>> {
+) -> anyhow::Result<Option<CaseId>> {
     let failure = PaymentFailure {
         customer_id: unlinked.customer_id.clone(),
         charge_id: unlinked.charge_id.clone(),
@@ -250,7 +251,7 @@ const MATCH_WINDOW_MS: i64 = 2 * 86_400_000;
 async fn claim_early_failures(
     engine: &Engine,
     tx: &mut Tx,
-    case_id: i64,
+    case_id: CaseId,
     now_ms: i64,
 ) -> anyhow::Result<()> {
     let Some(case) = cases::lock_case(tx, case_id)

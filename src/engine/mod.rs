@@ -19,6 +19,7 @@ pub mod pre_dunning;
 pub mod relocate;
 pub mod route;
 
+use crate::domain::ids::CaseId;
 use std::sync::Arc;
 
 use secrecy::ExposeSecret;
@@ -61,7 +62,7 @@ impl Engine {
     /// such case exists. Both steps' errors name the case.
     pub async fn lock_case(
         &self,
-        case_id: i64,
+        case_id: CaseId,
     ) -> anyhow::Result<Option<(crate::store::Tx, crate::domain::case_record::CaseRow)>> {
         use anyhow::Context as _;
         let mut tx = self

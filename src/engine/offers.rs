@@ -6,6 +6,7 @@
 //! Then a plan change retries the charge now when the rules allow it, and a
 //! pause ends the case: nothing more is collected.
 
+use crate::domain::ids::CaseId;
 use anyhow::Context as _;
 use serde_json::json;
 
@@ -85,7 +86,7 @@ async fn carry_out(
 /// The customer of case `case_id` takes `offer`.
 pub async fn take_offer(
     engine: &Engine,
-    case_id: i64,
+    case_id: CaseId,
     offer: &Offer,
 ) -> anyhow::Result<OfferOutcome> {
     let Some((mut tx, case)) = engine.lock_case(case_id).await? else {
@@ -157,7 +158,7 @@ pub async fn take_offer(
     match carry_out(engine, &offer, &case, &key).await {
         Ok(()) => {}
         Err(e @ ProcessorError::Rejected { .. }) => {
-            tracing::warn!(case_id, offer = %offer.id, error = %e, "the processor refused the customer's offer");
+            tracing::warn!(case_id = %case_id, offer = %offer.id, error = %e, "the processor refused the customer's offer");
             let mut tx = engine
                 .store
                 .begin()
@@ -177,7 +178,7 @@ pub async fn take_offer(
             return Ok(OfferOutcome::Refused);
         }
         Err(e) => {
-            tracing::warn!(case_id, offer = %offer.id, error = %e, "the processor was unavailable for the customer's offer");
+            tracing::warn!(case_id = %case_id, offer = %offer.id, error = %e, "the processor was unavailable for the customer's offer");
             return Ok(OfferOutcome::Unavailable);
         }
     }

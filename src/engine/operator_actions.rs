@@ -3,6 +3,7 @@
 //! the result. A request the case cannot follow changes nothing and says
 //! why.
 
+use crate::domain::ids::CaseId;
 use anyhow::Context as _;
 use serde_json::json;
 
@@ -71,7 +72,7 @@ fn refusal(action: OperatorAction, state: Option<CaseState>) -> Option<String> {
 /// timeline), with their `note`.
 pub async fn act(
     engine: &Engine,
-    case_id: i64,
+    case_id: CaseId,
     action: OperatorAction,
     operator: &str,
     note: Option<&str>,
@@ -117,7 +118,7 @@ pub async fn act(
         .await
         .with_context(|| format!("committing the operator's action on case {case_id}"))?;
     engine.wake_runner();
-    tracing::info!(case_id, action = action.as_str(), operator, refused = ?refused, "operator action");
+    tracing::info!(case_id = %case_id, action = action.as_str(), operator, refused = ?refused, "operator action");
     Ok(match (refused, after) {
         (Some(why), _) => ActOutcome::Refused(why),
         (None, Some(case)) => ActOutcome::Done(Box::new(case)),

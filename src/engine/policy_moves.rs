@@ -3,6 +3,7 @@
 //! once, with a timeline entry saying who moved it from which version.
 //! Nothing else ever changes a case's version.
 
+use crate::domain::ids::CaseId;
 use anyhow::Context as _;
 use serde_json::json;
 
@@ -45,7 +46,7 @@ fn refusal(case: &CaseRow, running: i64) -> Option<String> {
 /// their `note`.
 pub async fn move_to_running(
     engine: &Engine,
-    case_id: i64,
+    case_id: CaseId,
     operator: &str,
     note: Option<&str>,
 ) -> anyhow::Result<MoveOutcome> {
@@ -96,7 +97,7 @@ pub async fn move_to_running(
         .with_context(|| format!("committing the move of case {case_id}"))?;
     engine.wake_runner();
     tracing::info!(
-        case_id,
+        case_id = %case_id,
         from,
         to = running,
         operator,

@@ -3,6 +3,7 @@
 //! processor — as long as no retry was made yet, so no schedule a customer
 //! was already charged on shifts under them.
 
+use crate::domain::ids::CaseId;
 use anyhow::Context as _;
 
 use super::Engine;
@@ -36,7 +37,7 @@ fn source_of(case: &CaseRow) -> ZoneSource {
 /// placed it and it was not retried yet; says whether it moved.
 pub async fn by_customer_address(
     engine: &Engine,
-    case_id: i64,
+    case_id: CaseId,
     country: &str,
 ) -> anyhow::Result<bool> {
     let Some(tz) = zones::of_country(country) else {
@@ -84,7 +85,7 @@ pub async fn by_customer_address(
         .with_context(|| format!("committing the move of case {case_id}"))?;
     engine.wake_runner();
     tracing::info!(
-        case_id,
+        case_id = %case_id,
         country,
         timezone = tz.name(),
         "case placed by the customer's address"

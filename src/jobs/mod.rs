@@ -64,7 +64,7 @@ pub async fn run_work(engine: &Engine, id: i64) -> anyhow::Result<bool> {
 /// Carries out claimed work; on error it is put off with backoff.
 async fn perform(engine: &Engine, work: WorkRow) -> anyhow::Result<()> {
     let span =
-        tracing::info_span!("job", job = %work.key, work_id = work.id, case_id = work.case_id);
+        tracing::info_span!("job", job = %work.key, work_id = work.id, case_id = %work.case_id);
     perform_in_span(engine, work).instrument(span).await
 }
 

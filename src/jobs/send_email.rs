@@ -3,6 +3,7 @@
 //! configured. The outbox row is written before sending and is unique per
 //! (case, kind, stage), so no email goes out twice whatever reruns happen.
 
+use crate::domain::ids::CaseId;
 use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
@@ -117,7 +118,7 @@ pub fn view(
 }
 
 /// When the case's next planned retry is due, if one is.
-async fn next_retry(engine: &Engine, case_id: i64) -> anyhow::Result<Option<DateTime<Utc>>> {
+async fn next_retry(engine: &Engine, case_id: CaseId) -> anyhow::Result<Option<DateTime<Utc>>> {
     let work = engine
         .store
         .work_of(case_id)

@@ -3,6 +3,7 @@
 //! learning).
 
 pub use crate::domain::case_record::{CaseFacts, CaseLink, CaseRow, PaymentFailure};
+use crate::domain::ids::CaseId;
 use anyhow::Context as _;
 use sqlx::Row;
 
@@ -26,7 +27,7 @@ macro_rules! case_from_row {
     ($r:expr) => {{
         let r = $r;
         let track: String = r.try_get("track")?;
-        let id: i64 = r.try_get("id")?;
+        let id: $crate::domain::ids::CaseId = r.try_get("id")?;
         CaseRow {
             id,
             invoice_id: $crate::store::cases::stored_id(&r, id, "invoice_id")?,
@@ -67,7 +68,7 @@ pub(super) use case_from_row;
 /// A stored id column of case `case`, typed: a value that is not such an
 /// id is an error naming the case and the column (it was written typed:
 /// the row was changed by hand or broken).
-pub(super) fn stored_id<R, T>(r: &R, case: i64, column: &str) -> anyhow::Result<T>
+pub(super) fn stored_id<R, T>(r: &R, case: CaseId, column: &str) -> anyhow::Result<T>
 where
     R: sqlx::Row,
     for<'c> &'c str: sqlx::ColumnIndex<R>,
@@ -78,7 +79,7 @@ where
 }
 
 /// `stored_id` of a column that may be empty.
-pub(super) fn stored_id_opt<R, T>(r: &R, case: i64, column: &str) -> anyhow::Result<Option<T>>
+pub(super) fn stored_id_opt<R, T>(r: &R, case: CaseId, column: &str) -> anyhow::Result<Option<T>>
 where
     R: sqlx::Row,
     for<'c> &'c str: sqlx::ColumnIndex<R>,
@@ -92,12 +93,12 @@ where
 }
 
 /// The track column of case `case`.
-pub(super) fn stored_track(text: &str, case: i64) -> anyhow::Result<Track> {
+pub(super) fn stored_track(text: &str, case: CaseId) -> anyhow::Result<Track> {
     serde_json::from_str(text).with_context(|| format!("case {case}: stored track"))
 }
 
 /// The state column of case `case`, typed.
-pub(super) fn stored_state<R>(r: &R, case: i64) -> anyhow::Result<Option<CaseState>>
+pub(super) fn stored_state<R>(r: &R, case: CaseId) -> anyhow::Result<Option<CaseState>>
 where
     R: sqlx::Row,
     for<'c> &'c str: sqlx::ColumnIndex<R>,
@@ -121,7 +122,7 @@ pub async fn upsert_case(
     source: ZoneSource,
     country: Option<&str>,
     now_ms: i64,
-) -> anyhow::Result<i64> {
+) -> anyhow::Result<CaseId> {
     const SQL: &str = "INSERT INTO cases (invoice_id, customer_id, subscription_id, \
         subscription_item_id, price_id, charge_id, payment_intent_id, customer_email, customer_name, \
         amount_due, currency, hosted_invoice_url, description, timezone, state, version, track, \
@@ -152,7 +153,7 @@ pub async fn upsert_case(
             THEN excluded.country ELSE cases.country END \
         RETURNING id";
     let id = with_tx!(tx, conn => {
-        sqlx::query_scalar::<_, i64>(SQL)
+        sqlx::query_scalar::<_, CaseId>(SQL)
             .bind(facts.invoice_id.as_str())
             .bind(facts.customer_id.as_str())
             .bind(facts.subscription_id.as_deref())
@@ -184,7 +185,7 @@ pub async fn upsert_case(
 /// time zone and pay cycles. Only the caller knows it is still allowed.
 pub async fn relocate(
     tx: &mut Tx,
-    id: i64,
+    id: CaseId,
     timezone: &str,
     source: ZoneSource,
     country: &str,
@@ -209,7 +210,7 @@ pub async fn relocate(
 pub async fn other_live_attempts(
     tx: &mut Tx,
     customer_id: &str,
-    except: i64,
+    except: CaseId,
     since: i64,
 ) -> anyhow::Result<Vec<i64>> {
     let tracks: Vec<String> = with_tx!(tx, conn => {
@@ -241,7 +242,7 @@ pub async fn other_live_attempts(
 
 /// Flags the case for the operator (`Some(why)`: work was given up) or
 /// clears the flag (`None`: work is planned again).
-pub async fn flag_attention(tx: &mut Tx, id: i64, why: Option<&str>) -> anyhow::Result<()> {
+pub async fn flag_attention(tx: &mut Tx, id: CaseId, why: Option<&str>) -> anyhow::Result<()> {
     with_tx!(tx, conn => {
         sqlx::query("UPDATE cases SET needs_attention = $1 WHERE id = $2")
             .bind(why)
@@ -253,7 +254,7 @@ pub async fn flag_attention(tx: &mut Tx, id: i64, why: Option<&str>) -> anyhow::
 }
 
 /// The case row, locked for the rest of the transaction.
-pub async fn lock_case(tx: &mut Tx, id: i64) -> anyhow::Result<Option<CaseRow>> {
+pub async fn lock_case(tx: &mut Tx, id: CaseId) -> anyhow::Result<Option<CaseRow>> {
     let sql = format!(
         "SELECT {CASE_COLUMNS} FROM cases WHERE id = $1{}",
         tx.lock_clause()
@@ -268,7 +269,7 @@ pub async fn lock_case(tx: &mut Tx, id: i64) -> anyhow::Result<Option<CaseRow>> 
 }
 
 /// Cases with a case opened (state set) that `link` points at.
-pub async fn cases_linked(tx: &mut Tx, link: CaseLink, value: &str) -> anyhow::Result<Vec<i64>> {
+pub async fn cases_linked(tx: &mut Tx, link: CaseLink, value: &str) -> anyhow::Result<Vec<CaseId>> {
     let sql = match link {
         CaseLink::Customer => {
             "SELECT id FROM cases WHERE customer_id = $1 AND state IS NOT NULL ORDER BY id"
@@ -280,14 +281,14 @@ pub async fn cases_linked(tx: &mut Tx, link: CaseLink, value: &str) -> anyhow::R
         CaseLink::PaymentIntent => "SELECT id FROM cases WHERE payment_intent_id = $1 ORDER BY id",
     };
     let ids = with_tx!(tx, conn => {
-        sqlx::query_scalar::<_, i64>(sql).bind(value).fetch_all(conn).await?
+        sqlx::query_scalar::<_, CaseId>(sql).bind(value).fetch_all(conn).await?
     });
     Ok(ids)
 }
 
 pub async fn save_track(
     tx: &mut Tx,
-    id: i64,
+    id: CaseId,
     track: &Track,
     opened_at: Option<i64>,
     policy_version: Option<i64>,
@@ -331,7 +332,7 @@ pub async fn save_track(
 
 pub async fn add_timeline(
     tx: &mut Tx,
-    case_id: i64,
+    case_id: CaseId,
     at_ms: i64,
     kind: &str,
     detail: &serde_json::Value,
@@ -342,7 +343,7 @@ pub async fn add_timeline(
 /// Adds timeline entries `(at, kind, detail)`, in order, in one statement.
 pub async fn add_timelines(
     tx: &mut Tx,
-    case_id: i64,
+    case_id: CaseId,
     entries: &[(i64, &str, serde_json::Value)],
 ) -> anyhow::Result<()> {
     if entries.is_empty() {
@@ -402,7 +403,7 @@ pub async fn payments_of(tx: &mut Tx, customer_id: &str) -> anyhow::Result<Vec<i
 }
 
 impl Store {
-    pub async fn case_by_id(&self, id: i64) -> anyhow::Result<Option<CaseRow>> {
+    pub async fn case_by_id(&self, id: CaseId) -> anyhow::Result<Option<CaseRow>> {
         let sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = $1");
         let row = with_pool!(self, pool => {
             match sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await? {
@@ -453,7 +454,7 @@ impl Store {
         Ok(rows)
     }
 
-    pub async fn timeline(&self, case_id: i64) -> anyhow::Result<Vec<TimelineEntry>> {
+    pub async fn timeline(&self, case_id: CaseId) -> anyhow::Result<Vec<TimelineEntry>> {
         let rows = with_pool!(self, pool => {
             let mut out = Vec::new();
             for r in sqlx::query("SELECT at, kind, detail FROM case_timeline WHERE case_id = $1 ORDER BY id")
@@ -480,9 +481,9 @@ pub async fn case_for_failure(
     tx: &mut Tx,
     failure: &PaymentFailure,
     since_ms: i64,
-) -> anyhow::Result<Option<i64>> {
+) -> anyhow::Result<Option<CaseId>> {
     let id = with_tx!(tx, conn => {
-        sqlx::query_scalar::<_, i64>(
+        sqlx::query_scalar::<_, CaseId>(
             "SELECT id FROM cases WHERE customer_id = $1 AND amount_due = $2 AND currency = $3 \
              AND state IN ('open', 'retrying', 'awaiting_customer') AND opened_at >= $4 \
              AND charge_id IS NULL AND payment_intent_id IS NULL \
@@ -501,7 +502,7 @@ pub async fn case_for_failure(
 /// Records which charge / payment intent a case's invoice was tried with.
 pub async fn link_payment(
     tx: &mut Tx,
-    case_id: i64,
+    case_id: CaseId,
     charge_id: Option<&str>,
     payment_intent_id: Option<&str>,
 ) -> anyhow::Result<()> {

@@ -1,12 +1,13 @@
 //! `outbox`: every email dunwell wrote, one per (case, kind, stage).
 
+use crate::domain::ids::CaseId;
 use sqlx::Row;
 
 use super::{Store, Tx, with_pool, with_tx};
 
 #[derive(Debug, Clone)]
 pub struct NewMail<'a> {
-    pub case_id: i64,
+    pub case_id: CaseId,
     pub kind: &'a str,
     pub stage: i32,
     pub recipient: Option<&'a str>,
@@ -19,7 +20,7 @@ pub struct NewMail<'a> {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct OutboxMail {
     pub id: i64,
-    pub case_id: i64,
+    pub case_id: CaseId,
     pub kind: String,
     pub stage: i32,
     pub recipient: Option<String>,
@@ -92,7 +93,7 @@ impl Store {
     /// The id and status of the (case, kind, stage) email, if written.
     pub async fn mail_for(
         &self,
-        case_id: i64,
+        case_id: CaseId,
         kind: &str,
         stage: i32,
     ) -> anyhow::Result<Option<(i64, String)>> {
@@ -138,7 +139,7 @@ impl Store {
     /// The newest emails, optionally of one case.
     pub async fn outbox(
         &self,
-        case_id: Option<i64>,
+        case_id: Option<CaseId>,
         limit: i64,
     ) -> anyhow::Result<Vec<OutboxMail>> {
         self.outbox_page(case_id, None, limit).await
@@ -147,7 +148,7 @@ impl Store {
     /// The newest emails (of one case), older than email `before` if given.
     pub async fn outbox_page(
         &self,
-        case_id: Option<i64>,
+        case_id: Option<CaseId>,
         before: Option<i64>,
         limit: i64,
     ) -> anyhow::Result<Vec<OutboxMail>> {

@@ -2,6 +2,7 @@
 //! case, so posting it twice changes the subscription once.
 
 use super::{Store, Tx, with_pool, with_tx};
+use crate::domain::ids::CaseId;
 
 /// The offer that stands for a case.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +23,7 @@ fn choice(row: Option<(String, String)>) -> Option<OfferChoice> {
 /// returns the one that stands (the first, whatever was posted later).
 pub async fn choose_offer(
     tx: &mut Tx,
-    case_id: i64,
+    case_id: CaseId,
     offer_id: &str,
     kind: &str,
     now_ms: i64,
@@ -49,7 +50,7 @@ pub async fn choose_offer(
 }
 
 /// The processor carried the choice out. False: it was marked done before.
-pub async fn offer_done(tx: &mut Tx, case_id: i64, now_ms: i64) -> anyhow::Result<bool> {
+pub async fn offer_done(tx: &mut Tx, case_id: CaseId, now_ms: i64) -> anyhow::Result<bool> {
     let changed = with_tx!(tx, conn => {
         sqlx::query(
             "UPDATE offer_choices SET status = 'done', done_at = $2 \
@@ -65,7 +66,7 @@ pub async fn offer_done(tx: &mut Tx, case_id: i64, now_ms: i64) -> anyhow::Resul
 }
 
 /// The processor refused the choice: the customer may choose again.
-pub async fn forget_offer(tx: &mut Tx, case_id: i64) -> anyhow::Result<()> {
+pub async fn forget_offer(tx: &mut Tx, case_id: CaseId) -> anyhow::Result<()> {
     with_tx!(tx, conn => {
         sqlx::query("DELETE FROM offer_choices WHERE case_id = $1 AND status = 'pending'")
             .bind(case_id)
@@ -77,7 +78,7 @@ pub async fn forget_offer(tx: &mut Tx, case_id: i64) -> anyhow::Result<()> {
 
 impl Store {
     /// The offer the customer of case `case_id` took, if any.
-    pub async fn offer_choice(&self, case_id: i64) -> anyhow::Result<Option<OfferChoice>> {
+    pub async fn offer_choice(&self, case_id: CaseId) -> anyhow::Result<Option<OfferChoice>> {
         let row = with_pool!(self, pool => {
             sqlx::query_as::<_, (String, String)>(
                 "SELECT offer_id, status FROM offer_choices WHERE case_id = $1",

@@ -1,6 +1,7 @@
 //! `outgoing_events`: events for the operator's systems, written with the
 //! case change that caused them and leased by the job runner to deliver.
 
+use crate::domain::ids::CaseId;
 pub use crate::domain::outgoing::NewOutgoing;
 use anyhow::Context as _;
 use sqlx::Row;
@@ -13,7 +14,7 @@ use crate::domain::outgoing::{OutgoingStatus, OutgoingType};
 pub struct OutgoingEvent {
     pub id: i64,
     pub event_id: String,
-    pub case_id: i64,
+    pub case_id: CaseId,
     pub kind: OutgoingType,
     pub payload: String,
     pub status: OutgoingStatus,
@@ -117,7 +118,7 @@ impl Store {
     }
 
     /// A case's outgoing events, oldest first.
-    pub async fn outgoing_of(&self, case_id: i64) -> anyhow::Result<Vec<OutgoingEvent>> {
+    pub async fn outgoing_of(&self, case_id: CaseId) -> anyhow::Result<Vec<OutgoingEvent>> {
         let sql = format!("SELECT {COLUMNS} FROM outgoing_events WHERE case_id = $1 ORDER BY id");
         let rows = with_pool!(self, pool => {
             let mut out = Vec::new();

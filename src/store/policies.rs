@@ -1,5 +1,6 @@
 //! The stored policy versions: numbered, never changed once written.
 
+use crate::domain::ids::CaseId;
 pub use crate::domain::policy_record::{ClosedCase, PolicyVersion};
 use sqlx::Row;
 
@@ -87,7 +88,7 @@ pub async fn insert(
 }
 
 /// Puts case `id` on `version` (an operator's explicit move).
-pub async fn move_case(tx: &mut Tx, id: i64, version: i64) -> anyhow::Result<()> {
+pub async fn move_case(tx: &mut Tx, id: CaseId, version: i64) -> anyhow::Result<()> {
     with_tx!(tx, conn => {
         sqlx::query("UPDATE cases SET policy_version = $2 WHERE id = $1")
             .bind(id)

@@ -1,6 +1,7 @@
 //! `case_work`: the side effects cases have planned. It is the job queue
 //! too: the runner claims due rows with a lease (`jobs::runner`).
 
+use crate::domain::ids::CaseId;
 pub use crate::domain::work::NewWork;
 use sqlx::Row;
 
@@ -10,7 +11,7 @@ use crate::domain::work::{Work, WorkStatus};
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorkRow {
     pub id: i64,
-    pub case_id: i64,
+    pub case_id: CaseId,
     pub work: Work,
     pub key: String,
     pub due_at: i64,
@@ -55,7 +56,7 @@ macro_rules! work_from_row {
 /// plan never runs beside it.
 pub async fn insert_works(
     tx: &mut Tx,
-    case_id: i64,
+    case_id: CaseId,
     works: &[NewWork],
     now_ms: i64,
 ) -> anyhow::Result<Vec<(i64, String)>> {
@@ -104,7 +105,7 @@ pub async fn insert_works(
 /// Cancels the case's pending work (of one kind, or all). Returns how many.
 pub async fn cancel_work(
     tx: &mut Tx,
-    case_id: i64,
+    case_id: CaseId,
     kind: Option<&str>,
     now_ms: i64,
 ) -> anyhow::Result<u64> {
@@ -238,7 +239,7 @@ impl Store {
     }
 
     /// Every piece of work a case planned, in order.
-    pub async fn work_of(&self, case_id: i64) -> anyhow::Result<Vec<WorkRow>> {
+    pub async fn work_of(&self, case_id: CaseId) -> anyhow::Result<Vec<WorkRow>> {
         let sql = format!("SELECT {WORK_COLUMNS} FROM case_work WHERE case_id = $1 ORDER BY id");
         let rows = with_pool!(self, pool => {
             let mut out = Vec::new();

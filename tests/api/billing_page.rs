@@ -204,16 +204,21 @@ async fn bad_links_get_one_page_that_tells_nothing(backend: Backend) {
     let now = app.engine.clock.now().timestamp();
     let mut bad = vec![
         "nonsense".to_owned(),
-        links::sign(&secret, &LinkSubject::Case(1), Purpose::Billing, now - 60),
         links::sign(
             &secret,
-            &LinkSubject::Case(999),
+            &LinkSubject::Case(dunwell::domain::ids::CaseId::new(1)),
+            Purpose::Billing,
+            now - 60,
+        ),
+        links::sign(
+            &secret,
+            &LinkSubject::Case(dunwell::domain::ids::CaseId::new(999)),
             Purpose::Billing,
             now + 3600,
         ),
         links::sign(
             b"another install's secret",
-            &LinkSubject::Case(1),
+            &LinkSubject::Case(dunwell::domain::ids::CaseId::new(1)),
             Purpose::Billing,
             now + 3600,
         ),

@@ -225,7 +225,13 @@ async fn every_url_printed_hides_its_credentials() {
         std::time::Duration::from_secs(20),
         "a failed delivery stored",
         || async {
-            let stored = format!("{:?}", store.outgoing_of(1).await.unwrap());
+            let stored = format!(
+                "{:?}",
+                store
+                    .outgoing_of(dunwell::domain::ids::CaseId::new(1))
+                    .await
+                    .unwrap()
+            );
             stored
                 .contains("could not reach the receiver")
                 .then_some(stored)

@@ -80,7 +80,7 @@ async fn plans_say_what_they_learned_from_past_outcomes(backend: Backend) {
         .await;
     app.wait_processed().await;
     let case = app.case(&s.invoice).await;
-    execute(&app.db.url, &history(case.id)).await;
+    execute(&app.db.url, &history(case.id.get())).await;
 
     // The CLI, on the same database.
     let out = dunwell()
@@ -224,7 +224,7 @@ async fn plans_say_what_the_days_between_tries_taught(backend: Backend) {
             .collect::<Vec<_>>()
     };
     let before = plan(false).await;
-    execute(&app.db.url, &money_any_day(case.id)).await;
+    execute(&app.db.url, &money_any_day(case.id.get())).await;
     let after = plan(true).await;
     assert_eq!(after["learned_outcomes"], 420, "{after}");
     // Retries between paydays paid about a quarter of the time: more

@@ -500,7 +500,7 @@ async fn plan_outbox_and_export_answer_as_documented(backend: Backend) {
     let id = app.case("in_misc_a").await.id;
     let page = get(&app, &format!("/api/outbox?case={id}&limit=1")).await;
     let email = &page["emails"][0];
-    assert_eq!(email["case_id"], id);
+    assert_eq!(email["case_id"], id.get());
     assert_eq!(email["kind"], "payment_failed");
     assert!(
         email["subject"].as_str().unwrap().contains("$49.00"),

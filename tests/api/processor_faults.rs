@@ -23,7 +23,7 @@ async fn two_installs_share_one_account(backend: Backend) {
         app.send("invoice.payment_failed", &event(&s, "failed"))
             .await;
         app.live_through(10, 6).await;
-        assert_eq!(app.case(&s.invoice).await.id, 1);
+        assert_eq!(app.case(&s.invoice).await.id.get(), 1);
         assert_eq!(state(&app, &s).await, Some(CaseState::Recovered));
         invoices.push(s.invoice);
         app.shutdown().await;

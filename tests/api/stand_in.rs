@@ -192,7 +192,10 @@ pub(crate) async fn mails(app: &TestApp, s: &Scenario, kind: &str) -> usize {
     all.iter().filter(|m| m.kind == kind).count()
 }
 
-pub(crate) async fn planned_retry(app: &TestApp, case_id: i64) -> dunwell::store::work::WorkRow {
+pub(crate) async fn planned_retry(
+    app: &TestApp,
+    case_id: dunwell::domain::ids::CaseId,
+) -> dunwell::store::work::WorkRow {
     app.store
         .work_of(case_id)
         .await

@@ -2,6 +2,7 @@
 //! its planned work, its timeline, the operator's buttons) and
 //! `POST /admin/cases/{id}/{action}`.
 
+use crate::domain::ids::CaseId;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -82,7 +83,7 @@ pub async fn list(
     let more = rows.len() as i64 > PAGE;
     rows.truncate(PAGE as usize);
     let next = rows.last().filter(|_| more).map(|c| {
-        let cursor = cursor_of(c.opened_at.unwrap_or_default(), c.id);
+        let cursor = cursor_of(c.opened_at.unwrap_or_default(), c.id.get());
         let mut url = url::form_urlencoded::Serializer::new(String::new());
         url.append_pair("q", &q);
         url.append_pair("state", wanted_state.as_deref().unwrap_or_default());
@@ -98,7 +99,7 @@ pub async fn list(
                 .as_ref()
                 .and_then(|k| k.cause.as_ref().or(k.latest.as_ref()));
             ListedCase {
-                id: c.id,
+                id: c.id.get(),
                 invoice: c
                     .invoice_number
                     .clone()
@@ -171,7 +172,7 @@ pub async fn show(
     id: web::Path<i64>,
     params: web::Query<ShowParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = CaseId::new(id.into_inner());
     let store = &state.store;
     let Some(case) = store.case_by_id(id).await?.filter(|c| c.state.is_some()) else {
         return Err(ApiError::not_found(format!("no case {id}")));
@@ -266,7 +267,7 @@ pub async fn show(
     };
     let body = CasePage {
         f: Frame::new(&state, "cases"),
-        id,
+        id: id.get(),
         state: case
             .state
             .map(|s| s.as_str())
@@ -291,7 +292,7 @@ pub async fn show(
 /// The case page's action that moves a case to the running policy.
 const MOVE_POLICY: &str = "move-policy";
 
-async fn act_on(state: &AppState, id: i64, action: &str) -> Result<HttpResponse, ApiError> {
+async fn act_on(state: &AppState, id: CaseId, action: &str) -> Result<HttpResponse, ApiError> {
     let back = |query: String| see_other(&format!("/admin/cases/{id}?{query}"));
     let encode = |k: &str, v: &str| {
         url::form_urlencoded::Serializer::new(String::new())
@@ -333,5 +334,5 @@ pub async fn action(
     path: web::Path<(i64, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, action) = path.into_inner();
-    act_on(&state, id, &action).await
+    act_on(&state, CaseId::new(id), &action).await
 }

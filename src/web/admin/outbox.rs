@@ -1,6 +1,7 @@
 //! `GET /admin/outbox`: the emails dunwell wrote, newest first (of one case
 //! with `?case=`), their text inline and their HTML on a page of its own.
 
+use crate::domain::ids::CaseId;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -14,7 +15,7 @@ const PAGE: i64 = 20;
 
 struct Listed {
     id: i64,
-    case_id: i64,
+    case_id: CaseId,
     kind: String,
     to: String,
     status: String,
@@ -45,7 +46,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let mut mails = state
         .store
-        .outbox_page(params.case, params.before, PAGE + 1)
+        .outbox_page(params.case.map(CaseId::new), params.before, PAGE + 1)
         .await?;
     let more = mails.len() as i64 > PAGE;
     mails.truncate(PAGE as usize);

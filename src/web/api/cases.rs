@@ -2,6 +2,7 @@
 //! (the case, its planned work, its timeline) and
 //! `POST /api/cases/{id}/pause|resume|close|retry-now`.
 
+use crate::domain::ids::CaseId;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -128,7 +129,7 @@ pub async fn list(
     let next = rows
         .last()
         .filter(|_| more)
-        .map(|c| cursor_of(c.opened_at.unwrap_or_default(), c.id));
+        .map(|c| cursor_of(c.opened_at.unwrap_or_default(), c.id.get()));
     let cases: Vec<CaseSummary> = rows.iter().map(CaseSummary::from).collect();
     Ok(HttpResponse::Ok().json(CasesPage {
         cases,
@@ -136,8 +137,9 @@ pub async fn list(
     }))
 }
 
-fn case_id(raw: &str) -> Result<i64, ApiError> {
+fn case_id(raw: &str) -> Result<CaseId, ApiError> {
     raw.parse()
+        .map(CaseId::new)
         .map_err(|_| ApiError::not_found(format!("no case {raw:?}")))
 }
 

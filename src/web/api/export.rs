@@ -85,7 +85,7 @@ async fn chunk(store: &Store, next: Next) -> Option<(Result<web::Bytes, actix_we
                 let text: String = rows.iter().map(|c| row(&CaseSummary::from(c))).collect();
                 let next = match rows.last() {
                     Some(last) if rows.len() as i64 == q.limit => Next::Page(CaseQuery {
-                        after: Some((last.opened_at.unwrap_or_default(), last.id)),
+                        after: Some((last.opened_at.unwrap_or_default(), last.id.get())),
                         ..q
                     }),
                     _ => Next::Done,

@@ -1,6 +1,7 @@
 //! `GET /api/outbox?case=&before=&limit=`: the emails dunwell wrote, newest
 //! first, rendered (subject, text and HTML) with their delivery status.
 
+use crate::domain::ids::CaseId;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -42,7 +43,7 @@ impl<'a> From<&'a OutboxMail> for Email<'a> {
     fn from(m: &'a OutboxMail) -> Self {
         Self {
             id: m.id,
-            case_id: m.case_id,
+            case_id: m.case_id.get(),
             kind: &m.kind,
             stage: m.stage,
             recipient: m.recipient.as_deref(),
@@ -81,7 +82,7 @@ pub async fn list(
     }
     let mut mails = state
         .store
-        .outbox_page(params.case, params.before, limit + 1)
+        .outbox_page(params.case.map(CaseId::new), params.before, limit + 1)
         .await?;
     let more = mails.len() as i64 > limit;
     mails.truncate(limit as usize);

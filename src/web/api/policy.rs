@@ -4,6 +4,7 @@
 //! plans it gives beside the running one's; a backtest; moving chosen live
 //! cases to the running version.
 
+use crate::domain::ids::CaseId;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -353,7 +354,9 @@ pub async fn move_cases(
     let engine = &state.engine;
     let mut results = Vec::new();
     for id in body.cases {
-        let r = match move_to_running(engine, id, "operator", body.note.as_deref()).await? {
+        let r = match move_to_running(engine, CaseId::new(id), "operator", body.note.as_deref())
+            .await?
+        {
             MoveOutcome::Moved { from, case } => json!({
                 "case_id": id, "moved": true, "from": from, "to": case.policy_version,
             }),

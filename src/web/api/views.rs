@@ -48,7 +48,7 @@ impl From<&CaseRow> for CaseSummary {
         let case = c.track.case.as_ref();
         let cause = case.and_then(|k| k.cause.as_ref().or(k.latest.as_ref()));
         Self {
-            id: c.id,
+            id: c.id.get(),
             invoice_id: c.invoice_id.to_string(),
             invoice_number: c.invoice_number.clone(),
             customer_id: c.customer_id.to_string(),

@@ -142,7 +142,7 @@ pub async fn done(
                 && !case.has_ended()
                 && let Err(e) = customer_actions::card_updated(engine, case.id).await
             {
-                tracing::error!(error = %format!("{e:#}"), case_id = case.id, "retrying after the card update failed");
+                tracing::error!(error = %format!("{e:#}"), case_id = %case.id, "retrying after the card update failed");
             }
             let w = page_words(locale);
             message(engine, locale, StatusCode::OK, w.done_title, w.done_message)
@@ -209,7 +209,7 @@ pub async fn offer(
             "This invoice is settled or closed. Your billing page shows where things stand.",
         ),
         Ok(OfferOutcome::NotPossible(why)) => {
-            tracing::warn!(case_id = case.id, offer = %offer.id, why, "an offer cannot apply to this case");
+            tracing::warn!(case_id = %case.id, offer = %offer.id, why, "an offer cannot apply to this case");
             say(
                 StatusCode::CONFLICT,
                 "We couldn't make this change here",
@@ -227,7 +227,7 @@ pub async fn offer(
             "Please try again in a minute: the change is made only once, however often you ask.",
         ),
         Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), case_id = case.id, "taking an offer failed");
+            tracing::error!(error = %format!("{e:#}"), case_id = %case.id, "taking an offer failed");
             HttpResponse::ServiceUnavailable().finish()
         }
     }
