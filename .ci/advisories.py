@@ -80,12 +80,30 @@ def uncovered():
     return [n for n in locked_crates() if n not in covered]
 
 
-def git_repo(src, dest):
-    shutil.copytree(src, dest)
-    run = lambda *args: subprocess.run(["git", "-C", dest, *args], check=True)
+def git_repo(src, dest, date):
+    """A one-commit repository of `src` at `dest`, dated `date` (YYYY-MM-DD,
+    the database's own date), so cargo-deny judges its age truly."""
+    shutil.copytree(src, dest, ignore=shutil.ignore_patterns(".git"))
+    stamp = f"{date}T00:00:00Z"
+    env = dict(os.environ, GIT_AUTHOR_DATE=stamp, GIT_COMMITTER_DATE=stamp)
+    run = lambda *args: subprocess.run(["git", "-C", dest, *args], check=True, env=env)
     run("init", "-q")
     run("add", "-A")
     run("-c", "user.name=ci", "-c", "user.email=ci@localhost", "commit", "-qm", "advisories")
+    # cargo-deny reads the age from FETCH_HEAD when there is one.
+    fetch_head = os.path.join(dest, ".git", "FETCH_HEAD")
+    with open(fetch_head, "w", encoding="utf-8") as f:
+        f.write("")
+    when = __import__("datetime").datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    os.utime(fetch_head, (when, when))
+
+
+def date_of(source):
+    """The date (YYYY-MM-DD) in a `source_of` line."""
+    found = re.search(r"(\d{4}-\d{2}-\d{2})", source)
+    if not found:
+        sys.exit(f"advisories: no date in {source!r}")
+    return found.group(1)
 
 
 def prepare(out):
@@ -96,8 +114,9 @@ def prepare(out):
     if full:
         if not os.path.isdir(os.path.join(full, "crates")):
             sys.exit(f"DUNWELL_ADVISORY_DB={full} is not an advisory database (no crates/)")
-        git_repo(full, dest)
-        print(f"advisories: the database at {full}")
+        date = date_of(source_of(full))
+        git_repo(full, dest, date)
+        print(f"advisories: the database at {full}, as of {date}")
         return
     missing = uncovered()
     if missing:
@@ -106,8 +125,10 @@ def prepare(out):
             + ", ".join(missing)
             + "; run `.ci/advisories.py refresh <a copy of rustsec/advisory-db>`"
         )
-    git_repo(SUBSET, dest)
-    print("advisories: the subset in .ci/advisory-db (every crate in Cargo.lock)")
+    with open(os.path.join(SUBSET, "SOURCE"), encoding="utf-8") as f:
+        date = date_of(f.read())
+    git_repo(SUBSET, dest, date)
+    print(f"advisories: the subset in .ci/advisory-db (every crate in Cargo.lock), as of {date}")
 
 
 if __name__ == "__main__":

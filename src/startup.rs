@@ -43,7 +43,7 @@ const STOP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(8);
 const HTTP_STOP: std::time::Duration = std::time::Duration::from_secs(HTTP_GRACE_SECS + 2);
 
 /// How long closing the database pool may wait for connections in use.
-const POOL_CLOSE: std::time::Duration = std::time::Duration::from_secs(2);
+const POOL_CLOSE: std::time::Duration = std::time::Duration::from_millis(1500);
 
 /// Which parts run in this process (Fly process groups split them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -355,7 +355,7 @@ impl Application {
                 signalled = tokio::time::Instant::now();
                 // Jobs and requests get their grace side by side, so the
                 // whole stop stays within 10 s.
-                let _ = shutdown.send(true);
+                shutdown.send_replace(true);
                 let graceful = async {
                     handle.stop(true).await;
                     (&mut http).await
@@ -371,17 +371,22 @@ impl Application {
                 }
             }
         };
-        if !*shutdown.borrow() {
+        if !shutdown.send_replace(true) {
             signalled = tokio::time::Instant::now();
         }
-        let _ = shutdown.send(true);
+        let deadline = signalled + STOP_DEADLINE;
         if let Some((writer, task)) = committer {
-            writer.stop().await;
-            let _ = task.await;
+            let stopped = async {
+                writer.stop().await;
+                let _ = task.await;
+            };
+            if tokio::time::timeout_at(deadline, stopped).await.is_err() {
+                tracing::error!("the webhook writer did not stop in time");
+                forced.push("the webhook writer");
+            }
         }
         // Each task had the stop signal; one that outlives the stop's
         // deadline is named and aborted.
-        let deadline = signalled + STOP_DEADLINE;
         for (name, mut task) in workers {
             if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
                 tracing::error!(

@@ -121,9 +121,9 @@ typed_id!(
 typed_id!(PriceId, "price id", ["price_", "plan_"]);
 typed_id!(DisputeId, "dispute id", ["dp_", "du_"]);
 
-/// A case: its row in `cases`. Only the store makes one from a number it
-/// read, or the web layer from an operator's URL (a case that does not
-/// exist is then simply not found): a case id is never an invoice's,
+/// A case: its row in `cases`. Made from a number the store read, an
+/// operator's URL or a signed link's subject (a case that does not exist
+/// is then simply not found): a case id is never an invoice's,
 /// a work row's or an event's number.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, sqlx::Type,

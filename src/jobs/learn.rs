@@ -11,7 +11,12 @@ const EVERY: Duration = Duration::from_secs(15 * 60);
 
 pub async fn run(engine: Engine, mut shutdown: watch::Receiver<bool>) {
     loop {
-        match crate::engine::learning::load(&engine.store, engine.clock.now()).await {
+        let load = crate::engine::learning::load(&engine.store, engine.clock.now());
+        let loaded = tokio::select! {
+            loaded = load => loaded,
+            _ = shutdown.wait_for(|stop| *stop) => break,
+        };
+        match loaded {
             Ok(estimates) => {
                 tracing::debug!(
                     outcomes = estimates.outcomes(),

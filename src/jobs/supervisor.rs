@@ -83,6 +83,15 @@ impl Health {
     }
 }
 
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Runs `make()`'s loop until it returns (on `shutdown`); a loop that dies
 /// (panics) is started again after a growing backoff, so the process never
 /// goes on without it, and `health` says it is down meanwhile.
@@ -93,7 +102,11 @@ where
 {
     let mut backoff = Duration::from_millis(500);
     loop {
-        match tokio::spawn(make()).await {
+        // Aborting the supervisor (a stop that ran out of time) aborts the
+        // loop it runs too, and with it whatever the loop holds.
+        let task = tokio::spawn(make());
+        let _stop_with_me = AbortOnDrop(task.abort_handle());
+        match task.await {
             Ok(()) => break,
             Err(e) => {
                 let why = format!("died ({e}); restarting in {backoff:?}");

@@ -99,7 +99,6 @@ async fn a_claim_never_takes_more_than_its_slots(backend: Backend) {
         "a web process only stores"
     );
     // Everything planned is due: the whole schedule, every warning.
-    // Everything planned is due: the whole schedule, every warning.
     app.advance(chrono::Duration::days(60));
 
     let none = claim(
