@@ -16,6 +16,7 @@ the repository carries the part of it that concerns its own crates:
                              which must cover every crate in Cargo.lock
 """
 
+import datetime
 import os
 import re
 import shutil
@@ -94,7 +95,7 @@ def git_repo(src, dest, date):
     fetch_head = os.path.join(dest, ".git", "FETCH_HEAD")
     with open(fetch_head, "w", encoding="utf-8") as f:
         f.write("")
-    when = __import__("datetime").datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    when = datetime.datetime.fromisoformat(f"{date}T00:00:00+00:00").timestamp()
     os.utime(fetch_head, (when, when))
 
 

@@ -15,7 +15,7 @@ use super::Engine;
 use super::apply::apply;
 use super::route::DisputeNews;
 use crate::domain::case::{CaseState, EventInput, Input};
-use crate::domain::case_record::CaseLink;
+use crate::domain::case_record::{CaseLink, CaseRow};
 use crate::domain::dispute::DisputeState;
 use crate::store::Tx;
 use crate::store::cases;
@@ -67,16 +67,7 @@ pub async fn handle(
             return flag_paused(engine, tx, &customer, news).await;
         }
     };
-    let ids = cases::cases_linked(tx, CaseLink::Customer, &customer)
-        .await
-        .with_context(|| format!("finding the cases of {customer}"))?;
-    for id in ids {
-        let Some(case) = cases::lock_case(tx, id)
-            .await
-            .with_context(|| format!("locking case {id}"))?
-        else {
-            continue;
-        };
+    for case in customer_cases(tx, &customer).await? {
         let input = Input::Event {
             id: event_id.to_owned(),
             created,
@@ -87,6 +78,22 @@ pub async fn handle(
             .with_context(|| format!("applying {} to case {}", cause, case.id))?;
     }
     Ok(())
+}
+
+/// The customer's opened cases, each locked for the rest of `tx`, in id
+/// order.
+async fn customer_cases(tx: &mut Tx, customer: &str) -> anyhow::Result<Vec<CaseRow>> {
+    let ids = cases::cases_linked(tx, CaseLink::Customer, customer)
+        .await
+        .with_context(|| format!("finding the cases of {customer}"))?;
+    let mut locked = Vec::with_capacity(ids.len());
+    for id in ids {
+        let case = cases::lock_case(tx, id)
+            .await
+            .with_context(|| format!("locking case {id}"))?;
+        locked.extend(case);
+    }
+    Ok(locked)
 }
 
 /// The customer behind the disputed charge. An error when the charge has
@@ -130,23 +137,14 @@ async fn flag_paused(
         "dispute {} closed {}: the case stays paused for the operator",
         news.id, news.status
     );
-    let ids = cases::cases_linked(tx, CaseLink::Customer, customer)
-        .await
-        .with_context(|| format!("finding the cases of {customer}"))?;
-    for id in ids {
-        let Some(case) = cases::lock_case(tx, id)
-            .await
-            .with_context(|| format!("locking case {id}"))?
-        else {
-            continue;
-        };
+    for case in customer_cases(tx, customer).await? {
         if case.state != Some(CaseState::Paused) {
             continue;
         }
         let detail = json!({"reason": why, "dispute": news.id});
         super::outgoing::needs_attention(engine, tx, &case, &why, detail)
             .await
-            .with_context(|| format!("flagging case {id} for the operator"))?;
+            .with_context(|| format!("flagging case {} for the operator", case.id))?;
     }
     tracing::warn!(dispute = %news.id, status = %news.status, "dispute closed against the merchant: cases stay paused");
     Ok(())

@@ -132,6 +132,17 @@ pub async fn run_due(engine: &Engine) -> anyhow::Result<usize> {
     }
 }
 
+/// A transaction for what became of `work`; its error names the work and
+/// its case.
+async fn begin_for(engine: &Engine, work: &WorkRow) -> anyhow::Result<crate::store::Tx> {
+    engine.store.begin().await.with_context(|| {
+        format!(
+            "starting a transaction for {} of case {}",
+            work.key, work.case_id
+        )
+    })
+}
+
 /// A timeline line to add when the work concludes.
 pub struct Line {
     pub kind: &'static str,
@@ -150,12 +161,7 @@ pub async fn conclude(
 ) -> anyhow::Result<()> {
     let now = engine.clock.now_ms();
     let case_id = work.case_id;
-    let mut tx = engine.store.begin().await.with_context(|| {
-        format!(
-            "starting a transaction for {} of case {}",
-            work.key, work.case_id
-        )
-    })?;
+    let mut tx = begin_for(engine, work).await?;
     // Lock order: the case row, then its work rows (as every input's
     // cancels take them), or two jobs of one case deadlock on PostgreSQL.
     let case = cases::lock_case(&mut tx, case_id)
@@ -224,12 +230,7 @@ pub async fn reschedule(
     }
     let now = engine.clock.now_ms();
     let case_id = work.case_id;
-    let mut tx = engine.store.begin().await.with_context(|| {
-        format!(
-            "starting a transaction for {} of case {}",
-            work.key, work.case_id
-        )
-    })?;
+    let mut tx = begin_for(engine, work).await?;
     let moved = work::reschedule_work(&mut tx, work, at.timestamp_millis(), tries, next, why)
         .await
         .with_context(|| format!("putting off {} of case {case_id}", work.key))?;
@@ -259,12 +260,7 @@ pub async fn defer(
     why: &str,
 ) -> anyhow::Result<()> {
     let now = engine.clock.now_ms();
-    let mut tx = engine.store.begin().await.with_context(|| {
-        format!(
-            "starting a transaction for {} of case {}",
-            work.key, work.case_id
-        )
-    })?;
+    let mut tx = begin_for(engine, work).await?;
     let moved = work::reschedule_work(
         &mut tx,
         work,
