@@ -9,7 +9,7 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -379,7 +379,7 @@ pub fn stage_commands(
         })
         .collect();
     commands.push(Command::ScheduleFinalAction {
-        at: failed_at + Duration::days(i64::from(ctx.policy.final_.day)),
+        at: super::deadline::final_instant(failed_at, ctx.policy.final_.day, ctx.timezone),
         action: ctx.policy.final_.action,
     });
     commands
@@ -1005,6 +1005,7 @@ mod tests {
     use super::*;
     use crate::domain::decline::classify;
     use crate::domain::events::DeclineDetails;
+    use chrono::Duration;
     use proptest::prelude::*;
 
     fn t(hours: i64) -> DateTime<Utc> {

@@ -1,12 +1,14 @@
 //! The pure core: no I/O, no clock reads. Everything here is unit-testable.
 
 pub mod brand;
+pub mod card_visit;
 pub mod carry_out;
 pub mod case;
 pub mod case_record;
 #[cfg(test)]
 mod charge_gate_tests;
 pub mod courtesy;
+pub mod deadline;
 pub mod decline;
 pub mod dispute;
 pub mod events;

@@ -5,12 +5,13 @@
 
 use crate::domain::ids::CaseId;
 use anyhow::Context;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::customer;
 use super::{Line, case_is_live, conclude, defer, reschedule};
 use crate::domain::courtesy::hold_until;
+use crate::domain::deadline;
 use crate::domain::links::{self, LinkSubject, Purpose};
 use crate::domain::locale::Locale;
 use crate::domain::policy::{Policy, RetryOwner};
@@ -62,7 +63,7 @@ pub fn view(
         .opened_at
         .and_then(DateTime::<Utc>::from_timestamp_millis)
         .unwrap_or(now);
-    let final_at = opened + Duration::days(i64::from(policy.final_.day));
+    let final_at = deadline::final_instant(opened, policy.final_.day, tz);
     let latest = case.track.case.as_ref().and_then(|c| c.latest.as_ref());
     // The thank-you's link only shows the receipt.
     let purpose = match email.kind {
@@ -102,7 +103,7 @@ pub fn view(
             .filter(|t| *t < final_at)
             .map(date),
         final_action: policy.final_.action.as_str(),
-        final_date: date(final_at),
+        final_date: locale.date(deadline::announced_day(opened, policy.final_.day, tz)),
         update_url: format!("{base}/billing/update/{token}"),
         invoice_url: case
             .hosted_invoice_url
@@ -115,6 +116,30 @@ pub fn view(
         renewal_date: String::new(),
         date: date(now),
     }
+}
+
+/// Whether `email` is the friendly first word about a payment the bank
+/// wants confirmed while the case's `action_required` email asks exactly
+/// that: one email per request, not two with the same subject.
+async fn confirmation_asked_apart(
+    engine: &Engine,
+    case: &CaseRow,
+    email: &Email,
+) -> anyhow::Result<bool> {
+    use crate::domain::policy::Tone;
+    use crate::domain::work::Work;
+    let latest = case.track.case.as_ref().and_then(|c| c.latest.as_ref());
+    if email.kind != MailKind::PaymentFailed
+        || email.tone != Tone::Friendly
+        || Why::of(latest) != Why::Auth
+    {
+        return Ok(false);
+    }
+    let work = engine.store.work_of(case.id).await?;
+    Ok(work.iter().any(|w| {
+        matches!(&w.work, Work::Email(e) if e.kind == MailKind::ActionRequired)
+            && matches!(w.status, WorkStatus::Pending | WorkStatus::Done)
+    }))
 }
 
 /// When the case's next planned retry is due, if one is.
@@ -145,6 +170,13 @@ pub async fn perform(
     // A dunning email for a case that ended is moot; what tells of the end is not.
     if !kind.after_the_end() && !case_is_live(case) {
         let text = "the case moved on";
+        return conclude(engine, work, None, WorkStatus::Skipped, text, vec![]).await;
+    }
+    if confirmation_asked_apart(engine, case, email)
+        .await
+        .with_context(|| format!("reading the planned emails of case {}", case.id))?
+    {
+        let text = "the bank's request to confirm has its own email (action_required)";
         return conclude(engine, work, None, WorkStatus::Skipped, text, vec![]).await;
     }
     // Never at night in the customer's time zone, never two reminders too close.

@@ -105,8 +105,12 @@ struct Frame<'a> {
     subject: String,
     greeting: String,
     paragraphs: Vec<String>,
-    /// The button's label; the link is always the signed one.
+    /// The button's label and link: the signed billing page, or where the
+    /// bank's confirmation runs (the processor's hosted invoice page).
     button: &'a str,
+    button_url: &'a str,
+    /// The button confirms the payment with the bank.
+    confirm: bool,
     /// Plan, amount and invoice as a small table.
     summary: Vec<(&'a str, String)>,
     /// Dunning emails show the invoice link and the offers.
@@ -143,11 +147,15 @@ pub fn render(kind: MailKind, m: &MailView) -> anyhow::Result<Rendered> {
         Some(name) => w.hello_name.replace("{name}", &one_line(name)),
         None => w.hello.to_owned(),
     };
+    let confirming = match kind {
+        MailKind::ActionRequired => true,
+        MailKind::PaymentFailed | MailKind::FinalNotice => m.why == Why::Auth.as_str(),
+        _ => false,
+    };
+    // Where the bank's check runs, when the processor gave a secure page.
+    let confirm_at = m.invoice_url.as_deref().filter(|_| confirming);
     let button = match kind {
-        MailKind::ActionRequired => w.confirm_payment,
-        MailKind::PaymentFailed | MailKind::FinalNotice if m.why == Why::Auth.as_str() => {
-            w.confirm_payment
-        }
+        _ if confirming => w.confirm_payment,
         MailKind::ThankYou | MailKind::SubscriptionCanceled | MailKind::SubscriptionDowngraded => {
             w.view_account
         }
@@ -170,6 +178,8 @@ pub fn render(kind: MailKind, m: &MailView) -> anyhow::Result<Rendered> {
         greeting,
         paragraphs,
         button,
+        button_url: confirm_at.unwrap_or(&m.update_url),
+        confirm: confirm_at.is_some(),
         summary,
         dunning: matches!(
             kind,

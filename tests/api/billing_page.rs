@@ -96,25 +96,41 @@ async fn the_email_link_leads_to_a_new_card_and_a_retry(backend: Backend) {
         Some("payment_method_update")
     );
     let back = field("return_url").expect("a return URL");
-    assert!(back.ends_with(&format!("{link}/done")), "{back}");
+    let (prefix, visit) = back
+        .split_once("/done?visit=")
+        .expect("a visit in the return URL");
+    assert!(prefix.ends_with(&link), "{back}");
+    assert!(visit.len() >= 20 && visit.bytes().all(|b| b.is_ascii_alphanumeric()));
     assert!(sessions[0].headers.contains_key("idempotency-key"));
 
-    // Back from the card page, where the customer added a card: the charge
-    // is tried again at once.
+    // Back from the card page, where the customer added a card: the return
+    // redirects to the page, which says the new card is being charged (and
+    // refreshes itself until the result is known).
     mount_customer_card(&server, &s, "pm_NewCard2031").await;
     let back_path = &back[back.find("/billing/").unwrap()..];
-    let returned = app.get(back_path).await;
-    assert_eq!(returned.status(), 200);
+    let returned = no_redirects()
+        .get(format!("{}{back_path}", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(returned.status(), 303);
+    let result_page = returned.headers()["location"].to_str().unwrap().to_owned();
+    // Relative, so it holds behind any host and path prefix.
+    let token = link.rsplit('/').next().unwrap();
+    assert_eq!(result_page, format!("../{token}?visit={visit}"));
+    let charging = app.get(back_path).await.text().await.unwrap();
+    assert!(charging.contains("charging your new card"), "{charging}");
     assert!(
-        returned
-            .text()
-            .await
-            .unwrap()
-            .contains("try your card again now")
+        charging.contains(r#"<meta http-equiv="refresh" content="5">"#),
+        "{charging}"
     );
     app.run_due_jobs().await;
     assert_eq!(requests(&server, "POST", "/pay").await.len(), 1);
     assert_eq!(state(&app, &s).await, Some(CaseState::Recovered));
+    // The page now says it worked, and stops refreshing.
+    let worked = app.get(back_path).await.text().await.unwrap();
+    assert!(worked.contains("Your new card worked"), "{worked}");
+    assert!(!worked.contains("http-equiv=\"refresh\""), "{worked}");
     // Coming back again (a reload) charges nothing more.
     app.get(back_path).await;
     app.run_due_jobs().await;
@@ -125,34 +141,83 @@ async fn the_email_link_leads_to_a_new_card_and_a_retry(backend: Backend) {
     app.shutdown().await;
 }
 
+/// The customer clicks the page's card button: the path of the return URL
+/// the processor was given (with its visit).
+async fn leave_for_card_page(app: &TestApp, server: &MockServer, link: &str) -> String {
+    let posted = no_redirects()
+        .post(format!("{}{link}/card", app.address))
+        .header("origin", &app.address)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 303);
+    let sessions = requests(server, "POST", "/v1/billing_portal/sessions").await;
+    let last = sessions.last().expect("a portal session");
+    let back = url::form_urlencoded::parse(&last.body)
+        .into_owned()
+        .find(|(k, _)| k == "return_url")
+        .expect("a return URL")
+        .1;
+    back[back.find("/billing/").unwrap()..].to_owned()
+}
+
 /// Loading the return page again and again (a reload, the back button, an
-/// image tag pointing at it) charges at most once, and only for a card
-/// that was not tried yet; a closed case's link opens no card page.
+/// image tag pointing at it) charges at most once per trip to the card
+/// page, and only for a card that was not tried yet; without a trip of
+/// this case's it charges nothing; a closed case's link opens no card page.
 async fn the_return_page_charges_once_however_often_it_loads(backend: Backend) {
     let Some((s, server, app, link)) = a_case_emailed(backend, "in_page_reload").await else {
         return;
     };
-    let done = format!("{link}/done");
     // Back without a new card: the processor still shows the card that
     // failed (as the refused charge named it).
     app.send("charge.failed", &event(&s, "charge")).await;
     mount_customer_card(&server, &s, &s.payment_method).await;
+    let done = leave_for_card_page(&app, &server, &link).await;
     for _ in 0..10 {
-        assert_eq!(app.get(&done).await.status(), 200);
+        let page = app.get(&done).await;
+        assert_eq!(page.status(), 200);
+        let text = page.text().await.unwrap();
+        assert!(text.contains("This card was already declined"), "{text}");
         app.run_due_jobs().await;
     }
     assert_eq!(requests(&server, "POST", "/pay").await.len(), 0);
 
-    // With a new card: fifty loads, a minute apart, charge it once.
+    // With a new card: the same return, loaded again, charges nothing (its
+    // trip was spent); nor does a return without a trip, or with a made-up
+    // one.
     server.reset().await;
     mount_stripe(&server, &s, "insufficient_funds", 0).await;
     with_portal(&server).await;
     mount_customer_card(&server, &s, "pm_NewCard2031").await;
+    for stale in [
+        done.clone(),
+        format!("{link}/done"),
+        format!("{link}/done?visit=MadeUp0000000000000000"),
+    ] {
+        assert_eq!(app.get(&stale).await.status(), 200);
+        app.run_due_jobs().await;
+    }
+    assert_eq!(requests(&server, "POST", "/pay").await.len(), 0);
+
+    // A new trip: fifty loads of its return, a minute apart, charge once.
+    let done = leave_for_card_page(&app, &server, &link).await;
     for _ in 0..50 {
         assert_eq!(app.get(&done).await.status(), 200);
         app.advance(chrono::Duration::minutes(1));
         app.run_due_jobs().await;
     }
+    assert_eq!(requests(&server, "POST", "/pay").await.len(), 1);
+    let declined = app.get(&done).await.text().await.unwrap();
+    assert!(
+        declined.contains("Your new card was declined too"),
+        "{declined}"
+    );
+    // Another trip back with the same card: already declined, no charge.
+    let again = leave_for_card_page(&app, &server, &link).await;
+    let text = app.get(&again).await.text().await.unwrap();
+    assert!(text.contains("This card was already declined"), "{text}");
+    app.run_due_jobs().await;
     assert_eq!(requests(&server, "POST", "/pay").await.len(), 1);
     let case = app.case(&s.invoice).await;
     assert_eq!(case.track.case.as_ref().unwrap().retries_made, 1);
@@ -164,6 +229,9 @@ async fn the_return_page_charges_once_however_often_it_loads(backend: Backend) {
     assert_eq!(updates, 1, "one card update on the timeline: {notes:?}");
 
     // A closed case's link opens no card page any more.
+    let trips = requests(&server, "POST", "/v1/billing_portal/sessions")
+        .await
+        .len();
     let closed = app
         .engine
         .store
@@ -187,10 +255,11 @@ async fn the_return_page_charges_once_however_often_it_loads(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(posted.status(), 409);
-    assert!(
+    assert_eq!(
         requests(&server, "POST", "/v1/billing_portal/sessions")
             .await
-            .is_empty()
+            .len(),
+        trips
     );
     app.shutdown().await;
 }
@@ -570,3 +639,66 @@ crate::backend_tests!(
     pages_are_rate_limited_per_client,
     page_amounts_read_as_the_customer_reads_them,
 );
+
+/// The bank wants the payment confirmed (3-D Secure): one email asks for it
+/// however many of the processor's events say so, its button leads to the
+/// processor's hosted invoice page (where the bank's check runs), and the
+/// billing page puts that button first.
+async fn a_bank_confirmation_gets_one_email_whose_button_confirms(backend: Backend) {
+    let s = Scenario {
+        decline_code: "authentication_required".into(),
+        ..scenario("in_page_3ds")
+    };
+    let server = stripe(&s, "authentication_required", 0).await;
+    with_portal(&server).await;
+    let Some(app) = app_with(backend, &server, &[]).await else {
+        return;
+    };
+    app.send("invoice.payment_failed", &event(&s, "failed"))
+        .await;
+    app.send("charge.failed", &event(&s, "charge")).await;
+    app.send("invoice.payment_action_required", &event(&s, "action"))
+        .await;
+    app.run_due_jobs().await;
+    app.send("invoice.payment_action_required", &event(&s, "action2"))
+        .await;
+    app.run_due_jobs().await;
+    let case = app.case(&s.invoice).await;
+    let sent = app.store.outbox(Some(case.id), 100).await.unwrap();
+    let subjects: Vec<_> = sent.iter().map(|m| (&m.kind, &m.subject)).collect();
+    assert_eq!(sent.len(), 1, "one email per request: {subjects:?}");
+    let mail = &sent[0];
+    assert_eq!(mail.kind, "action_required");
+    let hosted = format!("https://invoice.stripe.com/i/acct_1Acme/test_{}", s.invoice);
+    assert!(
+        mail.body_text
+            .contains(&format!("Confirm the payment: {hosted}")),
+        "{}",
+        mail.body_text
+    );
+    assert!(
+        mail.body_html.contains(&format!("href=\"{hosted}\"")),
+        "{}",
+        mail.body_html
+    );
+    // The billing page (the email's other link) asks to confirm first.
+    let start = mail
+        .body_text
+        .find("/billing/update/")
+        .expect("the page's link");
+    let link = mail.body_text[start..].split_whitespace().next().unwrap();
+    let page = app.get(link).await.text().await.unwrap();
+    assert!(
+        page.contains("Please confirm the payment with your bank"),
+        "{page}"
+    );
+    let confirm = page
+        .find(&format!("href=\"{hosted}\""))
+        .expect("the confirm button");
+    let card = page.find("/card\"").expect("the card button");
+    assert!(confirm < card, "confirming comes first: {page}");
+    assert!(requests(&server, "POST", "/pay").await.is_empty());
+    app.shutdown().await;
+}
+
+crate::backend_tests!(a_bank_confirmation_gets_one_email_whose_button_confirms);

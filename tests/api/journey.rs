@@ -75,23 +75,35 @@ async fn a_fresh_install_takes_a_customer_from_the_email_to_a_paid_invoice() {
         .unwrap();
     assert_eq!(posted.status(), 303);
     let back = posted.headers()["location"].to_str().unwrap().to_owned();
-    assert_eq!(back, format!("{link}/done"));
+    assert!(back.starts_with(&format!("{link}/done?visit=")), "{back}");
+    // The return spends the trip and redirects to the page, which shows
+    // the result as soon as it is known (it refreshes itself meanwhile).
     let done = client.get(&back).send().await.unwrap();
-    assert_eq!(done.status(), 200);
-    assert!(
-        done.text()
-            .await
-            .unwrap()
-            .contains("try your card again now")
-    );
+    assert_eq!(done.status(), 303);
+    let location = done.headers()["location"].to_str().unwrap();
+    let result = url::Url::parse(&back)
+        .unwrap()
+        .join(location)
+        .unwrap()
+        .to_string();
+    assert!(result.starts_with(&format!("{link}?visit=")), "{result}");
 
-    // The retry runs on its own and recovers; the thank-you's link shows
-    // the receipt.
+    // The retry runs on its own and recovers; the page says so; the
+    // thank-you's link shows the receipt.
     eventually(Duration::from_secs(20), "the case recovered", || async {
         let case = store.case_by_invoice(&s.invoice).await.ok()??;
         (case.state == Some(CaseState::Recovered)).then_some(())
     })
     .await;
+    let after = client
+        .get(&result)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(after.contains("Your new card worked"), "{after}");
     let receipt = link_in(&store, &s.invoice, "thank_you", &public).await;
     let page = client.get(&receipt).send().await.unwrap();
     assert_eq!(page.status(), 200);

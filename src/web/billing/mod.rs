@@ -1,10 +1,13 @@
 //! The customer's billing page, where every email's link leads:
 //! `GET /billing/update/{token}` shows what is owed and the ways out;
-//! `POST /billing/update/{token}/card` sends the customer to the
-//! processor's card page (303); coming back to `/billing/update/{token}/done`
-//! retries the charge once for a payment method the invoice has not seen
-//! (however often it is loaded). Any bad, tampered, foreign or expired token
-//! gets the same friendly 404 page, which reveals nothing.
+//! `POST /billing/update/{token}/card` opens a visit and sends the customer
+//! to the processor's card page (303); coming back to
+//! `/billing/update/{token}/done?visit=…` spends the visit (once, however
+//! often it is loaded: a card the invoice has not seen brings one charge)
+//! and redirects (303) to the page, which shows what came of it — paid,
+//! declined, or still on its way (the page then refreshes itself). Any bad,
+//! tampered, foreign or expired token gets the same friendly 404 page,
+//! which reveals nothing.
 
 mod answer;
 pub mod limit;
@@ -18,8 +21,11 @@ use askama::Template;
 
 use self::answer::{UpdatePage, chrome, html, invalid_link, locale_for, message};
 use self::tokens::{Holder, holder, link_holder};
-use self::view::{base, case_view, customer_view, payer};
+use self::view::{base, case_view, customer_view, payer, planned};
 use self::words::page_words;
+use serde::Deserialize;
+
+use crate::domain::card_visit::{self, VisitOutcome};
 use crate::domain::ids::CustomerId;
 use crate::domain::links::Purpose;
 use crate::domain::locale::Locale;
@@ -29,10 +35,43 @@ use crate::engine::customer_actions;
 use crate::state::AppState;
 use crate::web::origin::cross_site;
 
-/// `GET /billing/update/{token}`.
+/// The visit a page or return names (`?visit=…`).
+#[derive(Debug, Deserialize)]
+pub struct VisitQuery {
+    visit: Option<String>,
+}
+
+/// What came of visit `id` to case `case`, if it is this case's and spent.
+async fn visit_outcome(
+    engine: &Engine,
+    case: &crate::store::cases::CaseRow,
+    id: Option<&str>,
+    next_retry: Option<chrono::DateTime<chrono::Utc>>,
+) -> Option<VisitOutcome> {
+    let id = id.filter(|id| id.len() <= 64)?;
+    let visit = match engine.store.card_visit(id).await {
+        Ok(visit) => visit?,
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "billing page: reading a card visit failed");
+            return None;
+        }
+    };
+    if visit.case_id != Some(case.id) {
+        return None;
+    }
+    card_visit::outcome(
+        &visit,
+        case.track.case.as_ref(),
+        next_retry,
+        engine.clock.now(),
+    )
+}
+
+/// `GET /billing/update/{token}` (with `?visit=…` after a card update).
 pub async fn page(
     state: web::Data<AppState>,
     token: web::Path<String>,
+    query: web::Query<VisitQuery>,
     request: HttpRequest,
 ) -> HttpResponse {
     let engine = &state.engine;
@@ -43,7 +82,12 @@ pub async fn page(
             let email = case.customer_email.as_deref();
             let payer = payer(engine, &case.customer_id, name, email).await;
             let policy = engine.policy_of(&case).await;
-            let view = case_view(engine, &policy, &case, &token, signed_for, &payer, locale);
+            let planned = planned(engine, &case).await;
+            let visit =
+                visit_outcome(engine, &case, query.visit.as_deref(), planned.next_retry).await;
+            let view = case_view(
+                engine, &policy, &case, &token, signed_for, &payer, locale, &planned, visit,
+            );
             (view, locale)
         }
         Ok((Holder::Customer(id), _)) => {
@@ -53,7 +97,8 @@ pub async fn page(
         }
         Err(answer) => return answer,
     };
-    let c = chrome(engine, locale);
+    let mut c = chrome(engine, locale);
+    c.refresh = view.refresh;
     html(engine, StatusCode::OK, UpdatePage { c, p: view }.render())
 }
 
@@ -90,14 +135,26 @@ pub async fn card(
                 "This invoice is settled or closed. Your billing page shows where things stand.",
             );
         }
-        Ok(Holder::Case(case)) => case.customer_id.to_string(),
-        Ok(Holder::Customer(id)) => id,
+        Ok(Holder::Case(case)) => (case.customer_id.to_string(), Some(case.id)),
+        Ok(Holder::Customer(id)) => (id, None),
         Err(answer) => return answer,
     };
+    let (customer, case_id) = customer;
     let Ok(customer) = CustomerId::parse(&customer) else {
         return invalid_link(engine, Locale::En);
     };
-    let return_url = format!("{}/billing/update/{token}/done", base(engine));
+    let mut return_url = format!("{}/billing/update/{token}/done", base(engine));
+    // A case's visit: the return spends it once.
+    if let Some(case_id) = case_id {
+        match customer_actions::open_card_visit(engine, case_id).await {
+            Ok(Some(visit)) => return_url.push_str(&format!("?visit={visit}")),
+            Ok(None) => return invalid_link(engine, Locale::En),
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), case_id = %case_id, "opening a card visit failed");
+                return unavailable(engine);
+            }
+        }
+    }
     // A portal session changes nothing by itself: a key per click.
     let key = format!(
         "{}-{}",
@@ -115,37 +172,53 @@ pub async fn card(
             .finish(),
         Err(e) => {
             tracing::error!(error = %e, customer = %customer, "opening the processor's card page failed");
-            message(
-                engine,
-                Locale::En,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "We couldn't open the card page just now",
-                "Please try again in a minute. Nothing was charged.",
-            )
+            unavailable(engine)
         }
     }
 }
 
-/// `GET /billing/update/{token}/done`: back from the card page. A payment
-/// method the invoice has not seen brings one retry (through the charge
-/// gate); loading the page again changes nothing.
+fn unavailable(engine: &Engine) -> HttpResponse {
+    message(
+        engine,
+        Locale::En,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "We couldn't open the card page just now",
+        "Please try again in a minute. Nothing was charged.",
+    )
+}
+
+/// `GET /billing/update/{token}/done?visit=…`: back from the card page.
+/// The first return spends the visit the page's button opened (a payment
+/// method the invoice has not seen brings one retry, through the charge
+/// gate), then every load redirects (303) to the page, which shows what
+/// came of it. Loading it again, or without a visit of this case's,
+/// changes nothing.
 pub async fn done(
     state: web::Data<AppState>,
     token: web::Path<String>,
+    query: web::Query<VisitQuery>,
     request: HttpRequest,
 ) -> HttpResponse {
     let engine = &state.engine;
     match holder(engine, &request, &token, Purpose::Billing).await {
         Ok(Holder::Case(case)) => {
-            let locale = locale_for(engine, &request, Some(&case.customer_id)).await;
-            if case.track.case.is_some()
+            let visit = query.visit.as_deref().filter(|v| v.len() <= 64);
+            if let Some(visit) = visit
                 && !case.has_ended()
-                && let Err(e) = customer_actions::card_updated(engine, case.id).await
+                && let Err(e) = customer_actions::card_returned(engine, case.id, visit).await
             {
-                tracing::error!(error = %format!("{e:#}"), case_id = %case.id, "retrying after the card update failed");
+                tracing::error!(error = %format!("{e:#}"), case_id = %case.id, "the return from the card page failed");
             }
-            let w = page_words(locale);
-            message(engine, locale, StatusCode::OK, w.done_title, w.done_message)
+            // Relative to `…/update/{token}/done`: the page, on whatever
+            // host and path prefix the customer came through.
+            let mut page = format!("../{token}");
+            if let Some(visit) = visit.filter(|v| v.bytes().all(|b| b.is_ascii_alphanumeric())) {
+                page.push_str(&format!("?visit={visit}"));
+            }
+            HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, page))
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .finish()
         }
         Ok(Holder::Customer(id)) => {
             let locale = locale_for(engine, &request, Some(&id)).await;

@@ -5,6 +5,8 @@ use crate::domain::policy::Policy;
 use chrono::{DateTime, Utc};
 
 use super::words::{PageWords, page_words};
+use crate::domain::card_visit::{self, VisitOutcome};
+use crate::domain::deadline::deadline_day;
 use crate::domain::links::Purpose;
 use crate::domain::locale::Locale;
 use crate::engine::Engine;
@@ -15,8 +17,20 @@ use crate::mail::words::card_name;
 use crate::store::cases::CaseRow;
 use crate::store::notices::Card;
 
+/// A box at the top of the page: what came of the customer's last step.
+pub(super) struct Banner {
+    pub(super) title: &'static str,
+    pub(super) message: String,
+    /// Good news (green) rather than something to do (amber).
+    pub(super) ok: bool,
+}
+
 /// What the update page shows.
 pub(super) struct PageView {
+    pub(super) banner: Option<Banner>,
+    /// The page reloads itself after this many seconds (a result is on
+    /// its way).
+    pub(super) refresh: Option<u32>,
     pub(super) title: String,
     pub(super) status: &'static str,
     pub(super) settled: bool,
@@ -28,6 +42,9 @@ pub(super) struct PageView {
     pub(super) card_action: String,
     pub(super) invoice_url: Option<String>,
     pub(super) pay_label: &'static str,
+    /// The bank wants the payment confirmed: this button comes first.
+    pub(super) confirm: bool,
+    pub(super) confirm_label: &'static str,
     pub(super) other_options: &'static str,
     /// The policy's offers: (form action, label).
     pub(super) offers: Vec<(String, String)>,
@@ -83,6 +100,81 @@ pub(super) fn base(engine: &Engine) -> &str {
     engine.config.public_url.as_str().trim_end_matches('/')
 }
 
+/// What the case has planned, for the page: its next charge and the day
+/// its final action comes (the instants the emails name).
+#[derive(Debug, Default)]
+pub(super) struct Planned {
+    pub(super) next_retry: Option<DateTime<Utc>>,
+    pub(super) final_at: Option<DateTime<Utc>>,
+}
+
+/// Case `case`'s planned work.
+pub(super) async fn planned(engine: &Engine, case: &CaseRow) -> Planned {
+    use crate::domain::work::{Work, WorkStatus};
+    let rows = match engine.store.work_of(case.id).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), case_id = %case.id, "billing page: reading the planned work failed");
+            return Planned::default();
+        }
+    };
+    let due = |want: fn(&Work) -> bool| {
+        rows.iter()
+            .filter(|w| w.status == WorkStatus::Pending && want(&w.work))
+            .map(|w| w.due_at)
+            .min()
+            .and_then(DateTime::<Utc>::from_timestamp_millis)
+    };
+    Planned {
+        next_retry: due(|w| matches!(w, Work::Retry(_))),
+        final_at: due(|w| matches!(w, Work::Final(_))),
+    }
+}
+
+/// What the page says of a trip to the card page.
+fn visit_banner(
+    w: &PageWords,
+    outcome: VisitOutcome,
+    date: impl Fn(DateTime<Utc>) -> String,
+) -> Banner {
+    let (title, message, ok) = match outcome {
+        VisitOutcome::Paid => (w.visit_paid_title, w.visit_paid_message.to_owned(), true),
+        VisitOutcome::Declined => (
+            w.visit_declined_title,
+            w.visit_declined_message.to_owned(),
+            false,
+        ),
+        VisitOutcome::Charging => (
+            w.visit_charging_title,
+            w.visit_charging_message.to_owned(),
+            true,
+        ),
+        VisitOutcome::ChargeOn(at) => (
+            w.visit_saved_title,
+            w.visit_charge_on_message.replace("{date}", &date(at)),
+            true,
+        ),
+        VisitOutcome::Saved => (w.visit_saved_title, w.visit_saved_message.to_owned(), true),
+        VisitOutcome::AlreadyTried => (
+            w.visit_already_title,
+            w.visit_already_message.to_owned(),
+            false,
+        ),
+        VisitOutcome::NoNewCard => (
+            w.visit_no_card_title,
+            w.visit_no_card_message.to_owned(),
+            false,
+        ),
+        VisitOutcome::Checking => (
+            w.visit_checking_title,
+            w.visit_checking_message.to_owned(),
+            true,
+        ),
+    };
+    Banner { title, message, ok }
+}
+
+#[allow(clippy::too_many_arguments)]
 pub(super) fn case_view(
     engine: &Engine,
     policy: &Policy,
@@ -91,6 +183,8 @@ pub(super) fn case_view(
     purpose: Purpose,
     payer: &Payer,
     locale: Locale,
+    planned: &Planned,
+    visit: Option<VisitOutcome>,
 ) -> PageView {
     use crate::domain::case::CaseState;
     let w: &PageWords = page_words(locale);
@@ -126,6 +220,18 @@ pub(super) fn case_view(
     if let Some(card) = card {
         details.push((w.card, card));
     }
+    let live_state = state.is_some_and(|s| !s.is_terminal());
+    let day = |t: DateTime<Utc>| locale.date(t.with_timezone(&tz).date_naive());
+    if live_state {
+        if let Some(at) = planned.next_retry {
+            details.push((w.next_retry, day(at)));
+        }
+        if let Some(at) = planned.final_at {
+            details.push((w.pay_by, day(deadline_day(at))));
+        }
+    }
+    let latest = case.track.case.as_ref().and_then(|c| c.latest.as_ref());
+    let auth = live_state && Why::of(latest) == Why::Auth;
     let (title, status, settled, message, live) = match state {
         Some(CaseState::Recovered) => (
             w.paid_title,
@@ -141,8 +247,14 @@ pub(super) fn case_view(
             w.closed_message.to_owned(),
             false,
         ),
+        _ if auth => (
+            w.confirm_title,
+            w.due_status,
+            false,
+            w.confirm_message.to_owned(),
+            true,
+        ),
         _ => {
-            let latest = case.track.case.as_ref().and_then(|c| c.latest.as_ref());
             let reason = match Why::of(latest) {
                 Why::Funds => w.reason_funds,
                 Why::Expired => w.reason_expired,
@@ -161,7 +273,19 @@ pub(super) fn case_view(
     };
     // A receipt link only looks.
     let act = live && purpose == Purpose::Billing;
+    // Only a secure page of the processor's is linked.
+    let invoice_url = case
+        .hosted_invoice_url
+        .clone()
+        .filter(|u| act && u.starts_with("https://"));
+    let banner = visit.map(|v| visit_banner(w, v, day));
     PageView {
+        refresh: visit
+            .filter(|v| v.refreshes())
+            .map(|_| card_visit::REFRESH_SECONDS),
+        banner,
+        confirm: auth && invoice_url.is_some(),
+        confirm_label: w.confirm_button,
         title: title.to_owned(),
         status,
         settled,
@@ -171,11 +295,7 @@ pub(super) fn case_view(
         can_update_card: act,
         update_label: w.update_card,
         card_action: format!("{}/billing/update/{token}/card", base(engine)),
-        // Only a secure page of the processor's is linked.
-        invoice_url: case
-            .hosted_invoice_url
-            .clone()
-            .filter(|u| act && u.starts_with("https://")),
+        invoice_url,
         pay_label: w.pay_invoice,
         other_options: w.other_options,
         offers: if act && case.subscription_id.is_some() {
@@ -211,6 +331,10 @@ pub(super) fn customer_view(
         .filter_map(|(label, value)| Some((label, value?)))
         .collect();
     PageView {
+        banner: None,
+        refresh: None,
+        confirm: false,
+        confirm_label: w.confirm_button,
         title: w.expiring_title.into(),
         status: w.expiring_status,
         settled: false,
