@@ -378,6 +378,18 @@ impl Config {
                 "webhook_secrets (DUNWELL_WEBHOOK_SECRETS) is unset: every webhook is refused (503) until it is set".into(),
             ));
         }
+        if let Some(given) = &self.brand.accent_adjusted_from {
+            out.push((
+                "brand.accent_color",
+                format!(
+                    "brand.accent_color {given:?} reads at {:.1}:1 on white (buttons carry white text, links sit on the page): the page and emails use the darker {:?} ({:.1}:1; WCAG AA asks {}:1); choose a darker colour to silence this",
+                    crate::domain::brand::accent_contrast(given),
+                    self.brand.accent,
+                    crate::domain::brand::accent_contrast(&self.brand.accent),
+                    crate::domain::brand::MIN_CONTRAST,
+                ),
+            ));
+        }
         let metrics = self.metrics_access();
         if metrics.guard == Guard::Closed {
             out.push(("metrics_token", metrics.describe(self.bind)));

@@ -12,8 +12,12 @@ pub struct Brand {
     pub website: Option<String>,
     /// An `https://` image shown atop emails and the page.
     pub logo_url: Option<String>,
-    /// `#rrggbb`: buttons and links.
+    /// `#rrggbb`: buttons (white text on it) and links (on the page's
+    /// light background): always at least `MIN_CONTRAST` against both.
     pub accent: String,
+    /// The operator's colour when it was too light to read and `accent`
+    /// is a darker shade of it (a warning says so).
+    pub accent_adjusted_from: Option<String>,
     /// The name emails come from; the brand's name when unset.
     pub sender_name: Option<String>,
 }
@@ -26,6 +30,7 @@ impl Default for Brand {
             website: None,
             logo_url: None,
             accent: "#2563eb".into(),
+            accent_adjusted_from: None,
             sender_name: None,
         }
     }
@@ -117,12 +122,15 @@ impl RawBrand {
             ));
         }
         if errors.is_empty() {
+            let given = accent.to_ascii_lowercase();
+            let readable = readable_accent(&given);
             Ok(Brand {
                 name,
                 support_email,
                 website,
                 logo_url,
-                accent: accent.to_ascii_lowercase(),
+                accent_adjusted_from: (readable != given).then_some(given),
+                accent: readable,
                 sender_name,
             })
         } else {
@@ -131,9 +139,93 @@ impl RawBrand {
     }
 }
 
+/// WCAG AA's contrast for normal text: white button text on the accent,
+/// and accent links on the page's background, must reach it.
+pub const MIN_CONTRAST: f64 = 4.5;
+
+/// The lightest background the accent sits on (the billing page's).
+const PAGE_BACKGROUND: (u8, u8, u8) = (0xf5, 0xf7, 0xfa);
+
+fn rgb(hex: &str) -> (u8, u8, u8) {
+    let part = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or(0);
+    (part(1), part(3), part(5))
+}
+
+/// WCAG 2's relative luminance of an sRGB colour.
+fn luminance((r, g, b): (u8, u8, u8)) -> f64 {
+    let channel = |c: u8| {
+        let c = f64::from(c) / 255.0;
+        if c <= 0.039_28 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+}
+
+/// WCAG 2's contrast ratio of two colours (1 to 21).
+pub fn contrast(a: (u8, u8, u8), b: (u8, u8, u8)) -> f64 {
+    let (la, lb) = (luminance(a), luminance(b));
+    (la.max(lb) + 0.05) / (la.min(lb) + 0.05)
+}
+
+/// The accent's contrast against white and against the page, the lower.
+pub fn accent_contrast(hex: &str) -> f64 {
+    let c = rgb(hex);
+    contrast(c, (255, 255, 255)).min(contrast(c, PAGE_BACKGROUND))
+}
+
+/// `hex` itself when it reads well enough on white and on the page, else
+/// the lightest darker shade of it that does (same hue, towards black).
+pub fn readable_accent(hex: &str) -> String {
+    if accent_contrast(hex) >= MIN_CONTRAST {
+        return hex.to_owned();
+    }
+    let (r, g, b) = rgb(hex);
+    for step in 1..=100u32 {
+        let keep = 1.0 - f64::from(step) / 100.0;
+        let shade = |c: u8| (f64::from(c) * keep).round() as u8;
+        let candidate = format!("#{:02x}{:02x}{:02x}", shade(r), shade(g), shade(b));
+        if accent_contrast(&candidate) >= MIN_CONTRAST {
+            return candidate;
+        }
+    }
+    "#000000".into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_light_accent_is_darkened_until_it_reads_and_a_dark_one_is_kept() {
+        // The default, and a typical dark brand colour: kept.
+        assert_eq!(readable_accent("#2563eb"), "#2563eb");
+        assert!(accent_contrast("#2563eb") >= MIN_CONTRAST);
+        assert_eq!(readable_accent("#4f46e5"), "#4f46e5");
+        // Yellow on white reads at about 1.1:1: a darker shade of it.
+        for light in ["#ffeb3b", "#93c5fd", "#00ff00", "#ffffff"] {
+            let fixed = readable_accent(light);
+            assert_ne!(fixed, light);
+            assert!(
+                accent_contrast(&fixed) >= MIN_CONTRAST,
+                "{light} -> {fixed}"
+            );
+            // Only just: the lightest such shade, not black.
+            assert_ne!(fixed, "#000000", "{light}");
+        }
+        // WCAG's own reference figures.
+        assert!((contrast((0, 0, 0), (255, 255, 255)) - 21.0).abs() < 1e-9);
+        assert!((contrast((0x77, 0x77, 0x77), (255, 255, 255)) - 4.48).abs() < 0.01);
+        let raw = RawBrand {
+            accent_color: Some("#FFEB3B".into()),
+            ..RawBrand::default()
+        };
+        let brand = raw.validate().unwrap();
+        assert_eq!(brand.accent_adjusted_from.as_deref(), Some("#ffeb3b"));
+        assert!(accent_contrast(&brand.accent) >= MIN_CONTRAST);
+    }
 
     #[test]
     fn a_brand_is_checked_key_by_key() {

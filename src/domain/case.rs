@@ -793,8 +793,13 @@ impl Track {
         let Some(case) = &mut self.case else {
             return Vec::new();
         };
-        // Only the outcome of the attempt we are waiting for counts.
-        if case.state != CaseState::Retrying || attempt != case.retries_made + 1 {
+        // Only the outcome of the attempt we are waiting for counts, and
+        // only an attempt the policy's budget allows was ever planned (a
+        // spent budget leaves the case `retrying` until its final action).
+        if case.state != CaseState::Retrying
+            || attempt != case.retries_made + 1
+            || attempt > ctx.policy.retries.max_attempts
+        {
             return Vec::new();
         }
         case.retries_made = attempt;

@@ -57,7 +57,7 @@ impl Locale {
         let exponent = code.exponent();
         let number = self.number(Decimal::new(minor, exponent), exponent);
         let upper = code.as_str().to_ascii_uppercase();
-        match (self, symbol(code.as_str())) {
+        match (self, self.symbol(code.as_str())) {
             (Self::En, Some(sym)) => format!("{sym}{number}"),
             (Self::En, None) => format!("{upper} {number}"),
             (Self::Pt, Some("R$")) => format!("R$ {number}"),
@@ -100,7 +100,10 @@ impl Locale {
             Self::En => format!("{weekday} {day} {month} {year}"),
             Self::De => format!("{weekday}, {day}. {month} {year}"),
             Self::Fr => format!("{weekday} {day} {month} {year}"),
-            Self::Es | Self::Pt => format!("{weekday}, {day} de {month} de {year}"),
+            Self::Es => format!("{weekday}, {day} de {month} de {year}"),
+            // The weekday last: "em 10 de dezembro de 2026 (quinta-feira)"
+            // reads right after every preposition ("em quinta-feira" does not).
+            Self::Pt => format!("{day} de {month} de {year} ({weekday})"),
         }
     }
 
@@ -262,6 +265,23 @@ impl fmt::Display for Locale {
 }
 
 /// The sign customers know a currency by; `None`: written as its code.
+impl Locale {
+    /// The currency's symbol as this language writes it (CLDR): a dollar
+    /// sign alone means the local dollar outside English, so French writes
+    /// `$US` and `$CA`, Spanish and Portuguese `US$`.
+    fn symbol(self, code: &str) -> Option<&'static str> {
+        Some(match (self, code) {
+            (Self::Fr, "usd") => "$US",
+            (Self::Fr, "cad") => "$CA",
+            (Self::Fr, "aud") => "$AU",
+            (Self::Fr, "nzd") => "$NZ",
+            (Self::Fr, "mxn") => "$MX",
+            (Self::Es | Self::Pt, "usd") => "US$",
+            _ => return symbol(code),
+        })
+    }
+}
+
 fn symbol(code: &str) -> Option<&'static str> {
     Some(match code {
         "usd" => "$",
@@ -294,6 +314,11 @@ mod tests {
         assert_eq!(Locale::En.money(1000, "jpy"), "¥1,000");
         assert_eq!(Locale::De.money(1000, "jpy"), "1.000 ¥");
         assert_eq!(Locale::Pt.money(4990, "brl"), "R$ 49,90");
+        // A dollar sign alone is the reader's own dollar outside English.
+        assert_eq!(Locale::Fr.money(4900, "usd"), "49,00 $US");
+        assert_eq!(Locale::Es.money(4900, "usd"), "49,00 US$");
+        assert_eq!(Locale::Pt.money(4900, "usd"), "49,00 US$");
+        assert_eq!(Locale::Fr.money(4900, "cad"), "49,00 $CA");
         assert_eq!(Locale::En.money(4900, "chf"), "CHF 49.00");
         assert_eq!(Locale::De.money(4900, "chf"), "49,00 CHF");
         assert_eq!(Locale::En.money(1234, "kwd"), "KWD 1.234");
@@ -308,7 +333,7 @@ mod tests {
         assert_eq!(Locale::De.date(d), "Dienstag, 24. März 2026");
         assert_eq!(Locale::Fr.date(d), "mardi 24 mars 2026");
         assert_eq!(Locale::Es.date(d), "martes, 24 de marzo de 2026");
-        assert_eq!(Locale::Pt.date(d), "terça-feira, 24 de março de 2026");
+        assert_eq!(Locale::Pt.date(d), "24 de março de 2026 (terça-feira)");
         assert_eq!(Locale::De.short_date(d), "24. März 2026");
         assert_eq!(Locale::Es.month_year(2026, 12), "diciembre de 2026");
     }

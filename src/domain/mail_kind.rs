@@ -15,10 +15,12 @@ pub enum MailKind {
     /// After the final action: what happened and how to come back.
     SubscriptionCanceled,
     SubscriptionDowngraded,
+    /// The customer took an offer on their page: what changed, from when.
+    OfferTaken,
 }
 
 impl MailKind {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::PaymentFailed,
         Self::FinalNotice,
         Self::ActionRequired,
@@ -26,6 +28,7 @@ impl MailKind {
         Self::CardExpiring,
         Self::SubscriptionCanceled,
         Self::SubscriptionDowngraded,
+        Self::OfferTaken,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -37,6 +40,7 @@ impl MailKind {
             Self::CardExpiring => "card_expiring",
             Self::SubscriptionCanceled => "subscription_canceled",
             Self::SubscriptionDowngraded => "subscription_downgraded",
+            Self::OfferTaken => "offer_taken",
         }
     }
 
@@ -45,7 +49,10 @@ impl MailKind {
     pub fn after_the_end(self) -> bool {
         matches!(
             self,
-            Self::ThankYou | Self::SubscriptionCanceled | Self::SubscriptionDowngraded
+            Self::ThankYou
+                | Self::SubscriptionCanceled
+                | Self::SubscriptionDowngraded
+                | Self::OfferTaken
         )
     }
 

@@ -27,6 +27,7 @@ pub mod paydays;
 pub mod policy;
 pub mod policy_record;
 pub mod policy_text;
+pub mod price;
 pub mod queued_event;
 pub mod rate_limit;
 pub mod redact;

@@ -142,7 +142,17 @@ pub struct Offer {
     pub id: String,
     pub kind: OfferKind,
     pub price: Option<PriceId>,
+    /// The operator's words, in the policy's default language.
     pub label: String,
+    /// The operator's words in other languages (`[policy.offers.labels]`);
+    /// a language without them gets dunwell's own, with the price the
+    /// processor states.
+    pub labels: Vec<(Locale, String)>,
+    /// A pause lasts this many days (`pause_collection[resumes_at]`).
+    pub pause_days: u32,
+    /// The thank-you may mention this offer ("by the way…"): only for an
+    /// offer worth more to the customer, never a downgrade.
+    pub thank_you: bool,
     /// How the processor bills a plan change mid-period:
     /// `none` (the default: no extra charge), `create_prorations` or
     /// `always_invoice`.
@@ -380,7 +390,23 @@ pub struct RawOffer {
     pub label: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proration_behavior: Option<String>,
+    /// The label in other languages: `{ de = "…", fr = "…" }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<std::collections::BTreeMap<String, String>>,
+    /// How long a pause lasts, in days (1 to 90; kind = "pause").
+    #[serde(
+        default,
+        deserialize_with = "whole_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub pause_days: Option<u32>,
+    /// The thank-you may mention this offer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thank_you: Option<bool>,
 }
+
+/// How long a pause lasts when the offer does not say.
+pub const DEFAULT_PAUSE_DAYS: u32 = 30;
 
 /// Visa allows at most 20 reattempts in 30 days (since May 2025).
 pub const NETWORK_MAX_PER_CARD_30_DAYS: u32 = 20;
@@ -623,11 +649,48 @@ impl RawPolicy {
                     );
                     "none"
                 });
+            let mut labels = Vec::new();
+            for (tag, text) in raw.labels.unwrap_or_default() {
+                match Locale::parse(&tag).filter(|l| l.as_str() == tag) {
+                    _ if text.trim().is_empty() => error(
+                        &format!("offers[{i}].labels.{tag}"),
+                        "must not be empty".into(),
+                    ),
+                    Some(locale) => labels.push((locale, text)),
+                    None => error(
+                        &format!("offers[{i}].labels.{tag}"),
+                        format!("{tag:?} is not a language dunwell writes (en, de, fr, es, pt)"),
+                    ),
+                }
+            }
+            let pause_days = raw.pause_days.unwrap_or(DEFAULT_PAUSE_DAYS);
+            if raw.pause_days.is_some() && raw.kind != OfferKind::Pause {
+                error(
+                    &format!("offers[{i}].pause_days"),
+                    "only for kind = \"pause\"".into(),
+                );
+            }
+            if !(1..=90).contains(&pause_days) {
+                error(
+                    &format!("offers[{i}].pause_days"),
+                    format!("must be 1 to 90, got {pause_days}"),
+                );
+            }
+            let thank_you = raw.thank_you.unwrap_or(false);
+            if thank_you && raw.kind != OfferKind::PlanChange {
+                error(
+                    &format!("offers[{i}].thank_you"),
+                    "only a plan change can be offered in the thank-you".into(),
+                );
+            }
             offers.push(Offer {
                 id: raw.id,
                 kind: raw.kind,
                 price,
                 label: raw.label,
+                labels,
+                pause_days,
+                thank_you,
                 proration_behavior,
             });
         }

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::policy::{
-    Policy, RawFinal, RawHoldout, RawNetworks, RawOffer, RawPolicy, RawRetries, RawStage,
+    OfferKind, Policy, RawFinal, RawHoldout, RawNetworks, RawOffer, RawPolicy, RawRetries, RawStage,
 };
 
 /// Every key of `policy`, as it would be written.
@@ -54,6 +54,14 @@ pub fn to_raw(policy: &Policy) -> RawPolicy {
                     price: o.price.as_ref().map(|p| p.as_str().to_owned()),
                     label: o.label.clone(),
                     proration_behavior: Some(o.proration_behavior.to_owned()),
+                    labels: (!o.labels.is_empty()).then(|| {
+                        o.labels
+                            .iter()
+                            .map(|(l, t)| (l.as_str().to_owned(), t.clone()))
+                            .collect()
+                    }),
+                    pause_days: (o.kind == OfferKind::Pause).then_some(o.pause_days),
+                    thank_you: o.thank_you.then_some(true),
                 })
                 .collect(),
         ),

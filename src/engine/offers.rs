@@ -4,7 +4,9 @@
 //! choice is recorded before the processor is called, the call carries a
 //! key of its own, and a choice already carried out is only confirmed.
 //! Then a plan change retries the charge now when the rules allow it, and a
-//! pause ends the case: nothing more is collected.
+//! pause (until `resumes_at`, fixed at the first choice) ends the case:
+//! nothing more is collected. Carried out, the offer brings one
+//! confirmation email (`offer_taken`).
 
 use crate::domain::ids::CaseId;
 use anyhow::Context as _;
@@ -14,17 +16,32 @@ use super::Engine;
 use super::apply::apply;
 use crate::domain::case::Input;
 use crate::domain::case_record::CaseRow;
+use crate::domain::ids::PriceId;
+use crate::domain::mail_kind::MailKind;
+use crate::domain::policy::Policy;
+use crate::domain::policy::Tone;
 use crate::domain::policy::{Offer, OfferKind};
+use crate::domain::price::Price;
+use crate::domain::work::{Email, NewWork, Work};
 use crate::processor::ProcessorError;
-use crate::store::cases;
 use crate::store::offers::{choose_offer, forget_offer, offer_done};
+use crate::store::{cases, work};
+use chrono::{DateTime, Utc};
+
+/// An offer carried out for a case.
+#[derive(Debug, Clone)]
+pub struct Taken {
+    pub offer: Offer,
+    /// When collection resumes (a pause).
+    pub resumes_at: Option<DateTime<Utc>>,
+}
 
 /// How taking an offer went.
 #[derive(Debug)]
 pub enum OfferOutcome {
     /// Carried out, now or before: the offer that stands for the case
     /// (the first one taken, whatever was posted later).
-    Done(Offer),
+    Done(Taken),
     /// The case has ended (paid, closed): nothing to change.
     CaseEnded,
     /// The offer cannot apply to this invoice (no subscription to change).
@@ -55,6 +72,7 @@ async fn carry_out(
     engine: &Engine,
     offer: &Offer,
     case: &CaseRow,
+    resumes_at: Option<i64>,
     key: &str,
 ) -> Result<(), ProcessorError> {
     let bad = |e: String| ProcessorError::Protocol(e);
@@ -79,7 +97,14 @@ async fn carry_out(
                 .change_price(subscription, item, price, offer.proration_behavior, key)
                 .await
         }
-        OfferKind::Pause => engine.processor.pause_collection(subscription, key).await,
+        OfferKind::Pause => {
+            // The processor counts in seconds.
+            let resumes = resumes_at.map(|ms| ms.div_euclid(1000));
+            engine
+                .processor
+                .pause_collection(subscription, resumes, key)
+                .await
+        }
     }
 }
 
@@ -93,12 +118,14 @@ pub async fn take_offer(
         return Ok(OfferOutcome::CaseEnded);
     };
     let policy = engine.policy_of(&case).await;
+    let ends = |o: &Offer| pause_end(engine, o);
     let chosen = choose_offer(
         &mut tx,
         case_id,
         &offer.id,
         offer.kind.as_str(),
         engine.clock.now_ms(),
+        ends(offer),
     )
     .await
     .with_context(|| format!("recording the offer chosen for case {case_id}"))?;
@@ -111,7 +138,10 @@ pub async fn take_offer(
         tx.commit()
             .await
             .with_context(|| format!("committing the offer of case {case_id}"))?;
-        return Ok(standing.map_or(OfferOutcome::CaseEnded, OfferOutcome::Done));
+        let resumes_at = instant(chosen.resumes_at);
+        return Ok(standing.map_or(OfferOutcome::CaseEnded, |offer| {
+            OfferOutcome::Done(Taken { offer, resumes_at })
+        }));
     }
     if !live(&case) {
         forget_offer(&mut tx, case_id)
@@ -123,21 +153,24 @@ pub async fn take_offer(
         return Ok(OfferOutcome::CaseEnded);
     }
     // A pending choice of an offer the policy no longer has is replaced.
+    let mut resumes_at = chosen.resumes_at;
     let offer = match standing {
         Some(o) => o,
         None => {
             forget_offer(&mut tx, case_id)
                 .await
                 .with_context(|| format!("forgetting the withdrawn offer of case {case_id}"))?;
-            choose_offer(
+            let again = choose_offer(
                 &mut tx,
                 case_id,
                 &offer.id,
                 offer.kind.as_str(),
                 engine.clock.now_ms(),
+                ends(offer),
             )
             .await
             .with_context(|| format!("recording the offer chosen again for case {case_id}"))?;
+            resumes_at = again.resumes_at;
             offer.clone()
         }
     };
@@ -155,7 +188,7 @@ pub async fn take_offer(
         .with_context(|| format!("committing the offer chosen for case {case_id}"))?;
 
     let key = engine.idempotency_key(&case.invoice_id, &format!("offer-{}", offer.id), 1, 0);
-    match carry_out(engine, &offer, &case, &key).await {
+    match carry_out(engine, &offer, &case, resumes_at, &key).await {
         Ok(()) => {}
         Err(e @ ProcessorError::Rejected { .. }) => {
             tracing::warn!(case_id = %case_id, offer = %offer.id, error = %e, "the processor refused the customer's offer");
@@ -195,6 +228,7 @@ pub async fn take_offer(
             "offer": offer.id,
             "kind": offer.kind.as_str(),
             "price": offer.price.as_ref().map(|p| p.as_str()),
+            "resumes_at": instant(resumes_at).map(|t| t.to_rfc3339()),
             "idempotency_key": key,
             "text": format!("the customer took the offer {:?} on the billing page", offer.label),
         });
@@ -216,10 +250,80 @@ pub async fn take_offer(
         apply(engine, &mut tx, &case, input, cause)
             .await
             .with_context(|| format!("applying {} to case {}", cause, case.id))?;
+        // One confirmation, planned after the case's own plan moved on (a
+        // pause ends the case and cancels what was pending).
+        let confirm = NewWork {
+            work: Work::Email(Email {
+                kind: MailKind::OfferTaken,
+                tone: Tone::Friendly,
+                stage: 0,
+            }),
+            due_at: now,
+        };
+        work::insert_works(&mut tx, case_id, &[confirm], now)
+            .await
+            .with_context(|| format!("planning the offer's confirmation for case {case_id}"))?;
     }
     tx.commit()
         .await
         .with_context(|| format!("committing the offer of case {case_id}"))?;
     engine.wake_runner();
-    Ok(OfferOutcome::Done(offer))
+    let resumes_at = instant(resumes_at);
+    Ok(OfferOutcome::Done(Taken { offer, resumes_at }))
+}
+
+/// When a pause chosen now ends (engine clock, ms); `None` for a plan change.
+fn pause_end(engine: &Engine, offer: &Offer) -> Option<i64> {
+    (offer.kind == OfferKind::Pause)
+        .then(|| engine.clock.now_ms() + i64::from(offer.pause_days) * 86_400_000)
+}
+
+fn instant(ms: Option<i64>) -> Option<DateTime<Utc>> {
+    ms.and_then(DateTime::<Utc>::from_timestamp_millis)
+}
+
+/// What the processor and the case say of the policy's offers, read
+/// before the view: the prices it states, the offer the customer took.
+#[derive(Debug, Default)]
+pub struct OfferContext {
+    pub prices: Vec<Price>,
+    /// The offer taken and carried out, and when a pause ends (engine
+    /// clock, ms).
+    pub taken: Option<(Offer, Option<i64>)>,
+}
+
+impl OfferContext {
+    /// Reads the prices of `policy`'s offers and final downgrade (cached by
+    /// the processor client; one that cannot be read is left out, and the
+    /// words do without it) and the offer case `case` took.
+    pub async fn read(engine: &Engine, policy: &Policy, case: &CaseRow) -> anyhow::Result<Self> {
+        let ids = policy
+            .offers
+            .iter()
+            .filter_map(|o| o.price.as_ref())
+            .chain(policy.final_.downgrade_price.as_ref());
+        let mut prices = Vec::new();
+        for id in ids {
+            match engine.processor.price(id).await {
+                Ok(Some(price)) => prices.push(price),
+                Ok(None) => tracing::warn!(price = %id, "the processor knows no such price"),
+                Err(e) => tracing::warn!(price = %id, error = %e, "reading a price failed"),
+            }
+        }
+        let taken = engine
+            .store
+            .offer_choice(case.id)
+            .await
+            .with_context(|| format!("reading the offer case {} took", case.id))?
+            .filter(|c| c.done)
+            .and_then(|c| {
+                let offer = policy.offers.iter().find(|o| o.id == c.offer_id)?;
+                Some((offer.clone(), c.resumes_at))
+            });
+        Ok(Self { prices, taken })
+    }
+
+    pub fn price(&self, id: Option<&PriceId>) -> Option<&Price> {
+        id.and_then(|id| self.prices.iter().find(|p| &p.id == id))
+    }
 }

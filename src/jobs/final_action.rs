@@ -69,7 +69,7 @@ async fn carry_out(
                 .await
         }
         FinalAction::MarkUncollectible => processor.mark_uncollectible(&case.invoice_id, key).await,
-        FinalAction::Pause => processor.pause_collection(subscription()?, key).await,
+        FinalAction::Pause => processor.pause_collection(subscription()?, None, key).await,
         FinalAction::None => Ok(()),
     }
 }

@@ -18,8 +18,11 @@ use crate::domain::policy::{Policy, RetryOwner};
 use crate::domain::work::{Email, WorkStatus};
 use crate::engine::Engine;
 use crate::engine::apply::timezone_of;
+use crate::engine::offers::OfferContext;
 use crate::mail::words::{self, words};
-use crate::mail::{MailKind, MailView, Why, reminder_of, render, upsell};
+use crate::mail::{
+    MailKind, MailView, Why, offer_labels, offer_words, reminder_of, render, upsell,
+};
 use crate::store::cases;
 use crate::store::cases::CaseRow;
 use crate::store::mail::{NewMail, insert_mail_in};
@@ -38,6 +41,7 @@ pub fn plan_name(description: &str) -> Option<String> {
 }
 
 /// What the templates show for this case's `email`, in `locale`.
+#[allow(clippy::too_many_arguments)]
 pub fn view(
     engine: &Engine,
     policy: &Policy,
@@ -45,6 +49,7 @@ pub fn view(
     email: &Email,
     locale: Locale,
     next_retry: Option<DateTime<Utc>>,
+    offers: &OfferContext,
 ) -> MailView {
     let tz = timezone_of(engine, case);
     let w = words(locale);
@@ -83,6 +88,24 @@ pub fn view(
     let reminder = reminder_of(policy, email.stage);
     let retrying = policy.retry_owner != RetryOwner::Processor
         && latest.is_none_or(|l| l.category.retryable() && !l.network_forbids_retry);
+    let owed = locale.money(case.amount_due, &case.currency);
+    // The offer taken, or the plan a downgrade moved to.
+    let (offer_kind, new_price, resumes_on) = match (email.kind, &offers.taken) {
+        (MailKind::OfferTaken, Some((offer, resumes_at))) => (
+            offer.kind.as_str(),
+            offers.price(offer.price.as_ref()),
+            resumes_at
+                .and_then(DateTime::<Utc>::from_timestamp_millis)
+                .map(date)
+                .unwrap_or_default(),
+        ),
+        (MailKind::SubscriptionDowngraded, _) => (
+            "plan_change",
+            offers.price(policy.final_.downgrade_price.as_ref()),
+            String::new(),
+        ),
+        _ => ("", None, String::new()),
+    };
     MailView {
         locale,
         brand: engine.config.brand.clone(),
@@ -109,8 +132,14 @@ pub fn view(
             .hosted_invoice_url
             .clone()
             .filter(|u| u.starts_with("https://")),
-        offers: policy.offers.iter().map(|o| o.label.clone()).collect(),
-        upsell: upsell(policy),
+        offers: offer_labels(policy, locale, &offers.prices, &owed, &|days| {
+            date(now + chrono::Duration::days(i64::from(days)))
+        }),
+        upsell: upsell(policy, locale, &offers.prices),
+        offer_kind,
+        offer_plan: new_price.and_then(|p| p.product.clone()),
+        offer_price: new_price.map(|p| offer_words::price_text(locale, p)),
+        resumes_on,
         card: String::new(),
         card_expires: String::new(),
         renewal_date: String::new(),
@@ -219,6 +248,7 @@ pub async fn perform(
         next_retry(engine, case.id)
             .await
             .context("finding the next retry")?,
+        &OfferContext::read(engine, &policy, case).await?,
     );
     if view.name.is_none() {
         view.name = their_name

@@ -5,6 +5,7 @@
 //! around it, as HTML and as plain text. Languages without a template of
 //! their own fall back to English.
 
+pub mod offer_words;
 pub mod preview;
 mod templates;
 pub mod transport;
@@ -16,6 +17,7 @@ use crate::domain::brand::Brand;
 use crate::domain::locale::Locale;
 pub use crate::domain::mail_kind::MailKind;
 use crate::domain::policy::{Policy, StageEmail, Tone};
+use crate::domain::price::Price;
 
 impl From<StageEmail> for MailKind {
     fn from(stage: StageEmail) -> Self {
@@ -118,8 +120,16 @@ pub struct MailView {
     pub invoice_url: Option<String>,
     /// Offer labels (plan changes, pause), shown on the page.
     pub offers: Vec<String>,
-    /// A gentle line for the thank-you (the policy's first plan change).
+    /// A gentle line for the thank-you (a plan change the policy marks
+    /// `thank_you`, never a downgrade).
     pub upsell: Option<String>,
+    /// The offer taken (`offer_taken`), or the final downgrade: its kind
+    /// (`plan_change` | `pause` | empty), the new plan's name and price as
+    /// the processor states them, and when a pause ends.
+    pub offer_kind: &'static str,
+    pub offer_plan: Option<String>,
+    pub offer_price: Option<String>,
+    pub resumes_on: String,
     /// The card on file ("Visa ending 4242"), pre-dunning.
     pub card: String,
     /// Its last month ("December 2026").
@@ -164,8 +174,24 @@ pub fn sample_view(policy: &Policy, brand: &Brand, tone: &'static str, locale: L
         final_date: locale.date(day(24)),
         update_url: "http://127.0.0.1:8080/billing/update/c1.b.1900000000.sample".into(),
         invoice_url: Some("https://invoice.stripe.com/i/sample".into()),
-        offers: policy.offers.iter().map(|o| o.label.clone()).collect(),
-        upsell: upsell(policy),
+        offers: offer_labels(policy, locale, &[], &locale.money(4900, "usd"), &|days| {
+            locale.date(day(3) + chrono::Duration::days(i64::from(days)))
+        }),
+        upsell: upsell(policy, locale, &[]),
+        // As an `offer_taken` or downgrade email shows them: the processor's
+        // (simulated) price of the policy's first offer.
+        offer_kind: policy
+            .offers
+            .first()
+            .map_or("plan_change", |o| o.kind.as_str()),
+        offer_plan: Some("Basic".into()),
+        offer_price: Some(offer_words::price_text(
+            locale,
+            &crate::processor::simulated::price(
+                &crate::domain::ids::PriceId::parse("price_basic").expect("an id"),
+            ),
+        )),
+        resumes_on: locale.date(day(3) + chrono::Duration::days(30)),
         card: words::card_name(locale, Some("visa"), Some("4242")),
         card_expires: locale.month_year(2026, 3),
         renewal_date: locale.date(day(31)),
@@ -173,13 +199,57 @@ pub fn sample_view(policy: &Policy, brand: &Brand, tone: &'static str, locale: L
     }
 }
 
-/// The thank-you's upsell line: the policy's first plan change, if any.
-pub fn upsell(policy: &Policy) -> Option<String> {
+/// The policy's offers as `locale` reads them: each label in the
+/// customer's language, with the processor's price (`prices`) where
+/// dunwell writes the label itself; `resumes_on`: when a pause chosen now
+/// would end, written out; `open_amount`: the open payment.
+pub fn offer_labels(
+    policy: &Policy,
+    locale: Locale,
+    prices: &[Price],
+    open_amount: &str,
+    resumes_on: &dyn Fn(u32) -> String,
+) -> Vec<String> {
     policy
         .offers
         .iter()
-        .find(|o| o.kind == crate::domain::policy::OfferKind::PlanChange)
-        .map(|o| o.label.clone())
+        .map(|offer| offer_label(policy, locale, offer, prices, open_amount, resumes_on))
+        .collect()
+}
+
+fn offer_label(
+    policy: &Policy,
+    locale: Locale,
+    offer: &crate::domain::policy::Offer,
+    prices: &[Price],
+    open_amount: &str,
+    resumes_on: &dyn Fn(u32) -> String,
+) -> String {
+    let price = offer
+        .price
+        .as_ref()
+        .and_then(|id| prices.iter().find(|p| &p.id == id));
+    let facts = offer_words::OfferFacts {
+        offer,
+        price,
+        current_plan: None,
+        open_amount,
+        resumes_on: &resumes_on(offer.pause_days),
+    };
+    offer_words::label(locale, policy.default_locale, &facts)
+}
+
+/// The thank-you's "by the way" line: a plan change the policy marks
+/// `thank_you = true` (never simply the first offer, which may well be a
+/// downgrade), in the customer's language.
+pub fn upsell(policy: &Policy, locale: Locale, prices: &[Price]) -> Option<String> {
+    let offer = policy
+        .offers
+        .iter()
+        .find(|o| o.thank_you && o.kind == crate::domain::policy::OfferKind::PlanChange)?;
+    Some(offer_label(policy, locale, offer, prices, "", &|_| {
+        String::new()
+    }))
 }
 
 /// What a name or other processor-given text may be in a header or a

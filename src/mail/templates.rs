@@ -96,6 +96,10 @@ contents! {
         "email/subscription_downgraded/fr.txt", "email/subscription_downgraded/es.txt",
         "email/subscription_downgraded/pt.txt"
     ],
+    OfferTaken => [
+        "email/offer_taken/en.txt", "email/offer_taken/de.txt", "email/offer_taken/fr.txt",
+        "email/offer_taken/es.txt", "email/offer_taken/pt.txt"
+    ],
 }
 
 /// Everything around what a kind says.
@@ -156,13 +160,27 @@ pub fn render(kind: MailKind, m: &MailView) -> anyhow::Result<Rendered> {
     let confirm_at = m.invoice_url.as_deref().filter(|_| confirming);
     let button = match kind {
         _ if confirming => w.confirm_payment,
-        MailKind::ThankYou | MailKind::SubscriptionCanceled | MailKind::SubscriptionDowngraded => {
-            w.view_account
-        }
+        MailKind::ThankYou
+        | MailKind::SubscriptionCanceled
+        | MailKind::SubscriptionDowngraded
+        | MailKind::OfferTaken => w.view_account,
         _ => w.update_card,
     };
     let mut summary = Vec::new();
-    if kind != MailKind::CardExpiring {
+    if matches!(
+        kind,
+        MailKind::OfferTaken | MailKind::SubscriptionDowngraded
+    ) {
+        // What the customer has now, not what they had.
+        if let Some(plan) = m.offer_plan.as_ref().or(m.plan_name.as_ref()) {
+            summary.push((w.plan, plan.clone()));
+        }
+        if let Some(price) = &m.offer_price {
+            summary.push((w.amount, price.clone()));
+        } else if kind == MailKind::SubscriptionDowngraded {
+            summary.push((w.amount, m.amount.clone()));
+        }
+    } else if kind != MailKind::CardExpiring {
         if let Some(plan) = &m.plan_name {
             summary.push((w.plan, plan.clone()));
         }

@@ -123,7 +123,7 @@ fn stages_read_differently_and_say_what_happens_next() {
     );
     assert!(
         last.text
-            .contains("On Tuesday 24 March 2026, your subscription will be canceled")
+            .contains("At the end of Tuesday 24 March 2026, your subscription will be canceled")
     );
     assert!(!friendly.text.contains("canceled"));
 }
@@ -174,7 +174,44 @@ fn what_the_processor_sent_is_escaped_and_cannot_add_headers() {
 
 #[test]
 fn a_thank_you_offers_the_upsell_gently() {
-    let r = render(MailKind::ThankYou, &view("friendly", Locale::En)).unwrap();
+    // Only an offer the operator marks for the thank-you: the first plan
+    // change may well be a downgrade.
+    assert_eq!(upsell(&policy_with_offer(), Locale::En, &[]), None);
+    let raw: RawPolicy = toml::from_str(
+        r#"
+[[offers]]
+id = "basic"
+kind = "plan_change"
+price = "price_basic"
+label = "Switch to Basic for $19/month"
+
+[[offers]]
+id = "yearly"
+kind = "plan_change"
+price = "price_yearly"
+label = "Switch to yearly and save 20%"
+thank_you = true
+labels = { de = "Jährlich zahlen und 20 % sparen" }
+"#,
+    )
+    .unwrap();
+    let marked = raw.validate().unwrap();
+    assert_eq!(
+        upsell(&marked, Locale::En, &[]).as_deref(),
+        Some("Switch to yearly and save 20%")
+    );
+    assert_eq!(
+        upsell(&marked, Locale::De, &[]).as_deref(),
+        Some("Jährlich zahlen und 20 % sparen")
+    );
+    let r = render(
+        MailKind::ThankYou,
+        &MailView {
+            upsell: upsell(&marked, Locale::En, &[]),
+            ..view("friendly", Locale::En)
+        },
+    )
+    .unwrap();
     assert!(r.text.contains("By the way: Switch to yearly and save 20%"));
     let plain = MailView {
         upsell: None,

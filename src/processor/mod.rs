@@ -9,6 +9,7 @@ use crate::domain::events::{Charge, Customer, DeclineDetails, Invoice};
 use crate::domain::ids::{
     ChargeId, CustomerId, InvoiceId, PriceId, SubscriptionId, SubscriptionItemId,
 };
+use crate::domain::price::Price;
 
 /// The idempotency key of one side effect: a re-run job sends the same key,
 /// so the processor replays its first answer instead of acting twice.
@@ -201,14 +202,29 @@ impl Processor {
         }
     }
 
+    /// Pauses collection, until `resumes_at` (unix seconds) when given.
     pub async fn pause_collection(
         &self,
         subscription: &SubscriptionId,
+        resumes_at: Option<i64>,
         idempotency_key: &str,
     ) -> Result<(), ProcessorError> {
         match self {
-            Self::Stripe(c) => c.pause_collection(subscription, idempotency_key).await,
+            Self::Stripe(c) => {
+                c.pause_collection(subscription, resumes_at, idempotency_key)
+                    .await
+            }
             Self::Simulated(s) => s.record("pause", subscription.as_str()),
+        }
+    }
+
+    /// The price `price` as the processor states it (`None`: unknown).
+    /// The simulated processor invents one from the id: 19.00 USD a month,
+    /// or 190.00 a year for an id that names a year.
+    pub async fn price(&self, price: &PriceId) -> Result<Option<Price>, ProcessorError> {
+        match self {
+            Self::Stripe(c) => c.get_price(price).await,
+            Self::Simulated(_) => Ok(Some(simulated::price(price))),
         }
     }
 

@@ -167,6 +167,38 @@ impl SimulatedProcessor {
     }
 }
 
+/// The simulated processor's price for `id`: 19.00 USD a month, or 190.00
+/// a year when the id names a year; the product named after the id
+/// (`price_basic_monthly` → "Basic").
+pub fn price(id: &crate::domain::ids::PriceId) -> crate::domain::price::Price {
+    use crate::domain::price::{Interval, Price, Recurring};
+    let raw = id.as_str().trim_start_matches("price_");
+    let yearly = raw.contains("year") || raw.contains("annual");
+    let name = raw
+        .split(['_', '-'])
+        .find(|w| !w.is_empty() && !["monthly", "month", "yearly", "year", "annual"].contains(w))
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                .unwrap_or_default()
+        });
+    Price {
+        id: id.clone(),
+        product: name,
+        unit_amount: if yearly { 19_000 } else { 1_900 },
+        currency: "usd".into(),
+        recurring: Some(Recurring {
+            interval: if yearly {
+                Interval::Year
+            } else {
+                Interval::Month
+            },
+            count: 1,
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,7 @@ use crate::domain::events::{Charge, Customer, DeclineDetails, Invoice};
 use crate::domain::ids::{
     ChargeId, CustomerId, InvoiceId, PriceId, SubscriptionId, SubscriptionItemId,
 };
+use crate::domain::price::Price;
 
 /// The API version dunwell's parsers are written against.
 pub const STRIPE_VERSION: &str = "2025-03-31.basil";
@@ -31,7 +32,15 @@ pub struct StripeClient {
     /// PostgreSQL shared by every process), and a 429's `Retry-After` holds
     /// them all.
     pace: std::sync::Arc<crate::pace::Pace>,
+    /// Prices read lately (`GET /v1/prices/{id}`), kept `PRICE_TTL`.
+    prices: std::sync::Arc<std::sync::Mutex<PriceCache>>,
 }
+
+type PriceCache = std::collections::HashMap<String, (std::time::Instant, Price)>;
+
+/// How long a price read from the processor is reused: offers are shown on
+/// every page load and in every email, prices change rarely.
+const PRICE_TTL: Duration = Duration::from_secs(600);
 
 #[derive(Deserialize)]
 struct ErrorBody {
@@ -62,6 +71,7 @@ impl StripeClient {
             key,
             retries: 3,
             backoff: Duration::from_millis(500),
+            prices: Default::default(),
         })
     }
 
@@ -254,6 +264,34 @@ impl StripeClient {
             .map_err(|e| ProcessorError::Protocol(format!("customer: {e}")))
     }
 
+    /// `GET /v1/prices/{id}` with its product expanded (cached a while);
+    /// `None` when the processor knows no such price.
+    pub async fn get_price(&self, price: &PriceId) -> Result<Option<Price>, ProcessorError> {
+        let fresh = |(at, _): &(std::time::Instant, Price)| at.elapsed() < PRICE_TTL;
+        if let Some((_, p)) = self
+            .prices
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(price.as_str())
+            .filter(|hit| fresh(hit))
+        {
+            return Ok(Some(p.clone()));
+        }
+        let body = self
+            .get_object(&format!("v1/prices/{price}?expand[]=product"))
+            .await?;
+        let Some(body) = body else {
+            return Ok(None);
+        };
+        let read =
+            Price::from_json(&body).map_err(|e| ProcessorError::Protocol(format!("price: {e}")))?;
+        self.prices
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(price.to_string(), (std::time::Instant::now(), read.clone()));
+        Ok(Some(read))
+    }
+
     /// A GET whose 404 means "no such object".
     async fn get_object(&self, path: &str) -> Result<Option<String>, ProcessorError> {
         let (status, body) = self.call(Method::GET, path, &[], None).await?;
@@ -339,15 +377,22 @@ impl StripeClient {
     }
 
     /// `POST /v1/subscriptions/{id}` with `pause_collection[behavior]=void`:
-    /// the subscription stays, invoices are voided until resumed.
+    /// the subscription stays, invoices are voided until resumed — at
+    /// `pause_collection[resumes_at]` (unix seconds) when given.
     pub async fn pause_collection(
         &self,
         subscription: &SubscriptionId,
+        resumes_at: Option<i64>,
         idempotency_key: &str,
     ) -> Result<(), ProcessorError> {
+        let resumes = resumes_at.map(|t| t.to_string());
+        let mut form = vec![("pause_collection[behavior]", "void")];
+        if let Some(t) = &resumes {
+            form.push(("pause_collection[resumes_at]", t));
+        }
         self.post(
             &format!("v1/subscriptions/{subscription}"),
-            &[("pause_collection[behavior]", "void")],
+            &form,
             idempotency_key,
         )
         .await

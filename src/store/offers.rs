@@ -10,12 +10,15 @@ pub struct OfferChoice {
     pub offer_id: String,
     /// The processor has carried it out.
     pub done: bool,
+    /// A pause's end (engine clock, ms), fixed at the first choice.
+    pub resumes_at: Option<i64>,
 }
 
-fn choice(row: Option<(String, String)>) -> Option<OfferChoice> {
-    row.map(|(offer_id, status)| OfferChoice {
+fn choice(row: Option<(String, String, Option<i64>)>) -> Option<OfferChoice> {
+    row.map(|(offer_id, status, resumes_at)| OfferChoice {
         offer_id,
         done: status == "done",
+        resumes_at,
     })
 }
 
@@ -27,20 +30,22 @@ pub async fn choose_offer(
     offer_id: &str,
     kind: &str,
     now_ms: i64,
+    resumes_at: Option<i64>,
 ) -> anyhow::Result<OfferChoice> {
     let row = with_tx!(tx, conn => {
         sqlx::query(
-            "INSERT INTO offer_choices (case_id, offer_id, kind, status, chosen_at) \
-             VALUES ($1, $2, $3, 'pending', $4) ON CONFLICT (case_id) DO NOTHING",
+            "INSERT INTO offer_choices (case_id, offer_id, kind, status, chosen_at, resumes_at) \
+             VALUES ($1, $2, $3, 'pending', $4, $5) ON CONFLICT (case_id) DO NOTHING",
         )
         .bind(case_id)
         .bind(offer_id)
         .bind(kind)
         .bind(now_ms)
+        .bind(resumes_at)
         .execute(&mut *conn)
         .await?;
-        sqlx::query_as::<_, (String, String)>(
-            "SELECT offer_id, status FROM offer_choices WHERE case_id = $1",
+        sqlx::query_as::<_, (String, String, Option<i64>)>(
+            "SELECT offer_id, status, resumes_at FROM offer_choices WHERE case_id = $1",
         )
         .bind(case_id)
         .fetch_optional(&mut *conn)
@@ -80,8 +85,8 @@ impl Store {
     /// The offer the customer of case `case_id` took, if any.
     pub async fn offer_choice(&self, case_id: CaseId) -> anyhow::Result<Option<OfferChoice>> {
         let row = with_pool!(self, pool => {
-            sqlx::query_as::<_, (String, String)>(
-                "SELECT offer_id, status FROM offer_choices WHERE case_id = $1",
+            sqlx::query_as::<_, (String, String, Option<i64>)>(
+                "SELECT offer_id, status, resumes_at FROM offer_choices WHERE case_id = $1",
             )
             .bind(case_id)
             .fetch_optional(pool)

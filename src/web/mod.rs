@@ -24,6 +24,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/update/{token}", web::get().to(billing::page))
                 .route("/update/{token}/card", web::post().to(billing::card))
                 .route("/update/{token}/done", web::get().to(billing::done))
+                .route(
+                    "/offers/{token}/{offer}",
+                    web::get().to(billing::offer_terms),
+                )
                 .route("/offers/{token}/{offer}", web::post().to(billing::offer)),
         )
         .configure(api::routes)

@@ -130,6 +130,7 @@ async fn a_customer_goes_from_the_email_to_a_new_card_or_a_new_plan_in_two_click
     let card_link = format!("{address}{}", link_in_email(&app, &card).await);
     let plan_link = format!("{address}{}", link_in_email(&app, &plan).await);
     let portal = portal_page(&server).await;
+    mount_price(&server, "price_yearly", "Pro yearly", 47_000, "usd", "year").await;
     let dir = artifacts_dir();
     let phone = dir.join("billing-page-phone.png");
     let laptop = dir.join("billing-page-laptop.png");
@@ -188,25 +189,40 @@ async fn a_customer_goes_from_the_email_to_a_new_card_or_a_new_plan_in_two_click
     assert_eq!(state(&app, &card).await, Some(CaseState::Recovered));
     assert_eq!(requests(&server, "POST", &pay_path(&card)).await.len(), 1);
 
-    // The settled page, and the other case's offer: two clicks again.
+    // The settled page, and the other case's offer: its confirm step
+    // (the terms, the processor's price), then the page with the new plan.
+    let offer_shot = dir.join("offer-confirm-phone.png");
+    let taken_shot = dir.join("offer-taken-phone.png");
     let walk = {
         let (card_link, plan_link) = (card_link.clone(), plan_link.clone());
+        let (offer_shot, taken_shot) = (offer_shot.clone(), taken_shot.clone());
         move |b: &mut Browser| {
             b.open(&card_link);
             let settled = b.text();
+            b.viewport(390, 844, 2.0, true);
             b.open(&plan_link);
-            b.click("form[action*='/billing/offers/'] button");
+            b.click("a[href*='/billing/offers/']");
             b.wait_for_page(|href| href.contains("/billing/offers/"));
-            (settled, b.text())
+            let terms = b.text();
+            b.screenshot(&offer_shot);
+            b.click("form[action*='/billing/offers/'] button");
+            b.wait_for_page(|href| href.contains("?offer="));
+            b.screenshot(&taken_shot);
+            (settled, terms, b.text())
         }
     };
-    let (browser, (settled, taken)) = in_browser(browser, walk).await;
+    let (browser, (settled, terms, taken)) = in_browser(browser, walk).await;
     drop(browser);
     assert!(settled.contains("Your payment went through"), "{settled}");
     assert!(!settled.contains("Update your card"), "{settled}");
+    assert!(terms.contains("Switch to Pro yearly?"), "{terms}");
     assert!(
-        taken.contains("Switch to yearly and save 20%"),
-        "the confirmation names the offer: {taken}"
+        terms.contains("From today you pay $470.00 per year."),
+        "{terms}"
+    );
+    assert!(
+        taken.contains("Done: your plan is now Pro yearly."),
+        "the page names the new plan: {taken}"
     );
     let changes = requests(
         &server,
@@ -222,7 +238,7 @@ async fn a_customer_goes_from_the_email_to_a_new_card_or_a_new_plan_in_two_click
     app.advance(chrono::Duration::minutes(16));
     app.run_due_jobs().await;
     assert_eq!(state(&app, &plan).await, Some(CaseState::Recovered));
-    for shot in [&phone, &laptop] {
+    for shot in [&phone, &laptop, &offer_shot, &taken_shot] {
         let size = std::fs::metadata(shot).map(|m| m.len()).unwrap_or(0);
         assert!(size > 10_000, "{} is {size} bytes", shot.display());
     }

@@ -231,3 +231,24 @@ pub(crate) async fn link_in_email(app: &TestApp, s: &Scenario) -> String {
         .unwrap()
         .to_owned()
 }
+
+/// The processor's price `id` (`GET /v1/prices/{id}`, product expanded):
+/// `amount` minor units of `currency` every `interval`.
+pub(crate) async fn mount_price(
+    server: &MockServer,
+    id: &str,
+    product: &str,
+    amount: i64,
+    currency: &str,
+    interval: &str,
+) {
+    Mock::given(method("GET"))
+        .and(path(format!("/v1/prices/{id}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": id, "object": "price", "currency": currency, "unit_amount": amount,
+            "recurring": {"interval": interval, "interval_count": 1},
+            "product": {"id": format!("prod_{id}"), "object": "product", "name": product},
+        })))
+        .mount(server)
+        .await;
+}

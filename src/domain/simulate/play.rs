@@ -395,7 +395,8 @@ pub fn play_learning(
                         MailKind::ThankYou
                         | MailKind::CardExpiring
                         | MailKind::SubscriptionCanceled
-                        | MailKind::SubscriptionDowngraded => {}
+                        | MailKind::SubscriptionDowngraded
+                        | MailKind::OfferTaken => {}
                     },
                     Work::Final(_) => pending.push((due, What::Final)),
                 },

@@ -1,7 +1,7 @@
 //! The policy as the dashboard's form: its fields filled from a policy, and
 //! a posted form (or TOML) read back into one. Keys the form does not show
-//! (networks, time zone, language, link days) carry over from the running
-//! policy. Every problem names its key, as `check-config` does.
+//! (networks, time zone, language, link days, an offer's labels in other
+//! languages) carry over from the running policy. Every problem names its key, as `check-config` does.
 
 use crate::domain::policy::{
     FinalAction, OfferKind, Policy, RawFinal, RawHoldout, RawOffer, RawPolicy, RawRetries,
@@ -32,6 +32,8 @@ pub struct OfferRow {
     pub price: String,
     pub label: String,
     pub proration: String,
+    pub pause_days: String,
+    pub thank_you: bool,
     pub kinds: Vec<(&'static str, bool)>,
 }
 
@@ -110,6 +112,11 @@ impl FormView {
                     .unwrap_or_default(),
                 label: o.label.clone(),
                 proration: o.proration_behavior.into(),
+                pause_days: match o.kind {
+                    OfferKind::Pause => o.pause_days.to_string(),
+                    OfferKind::PlanChange => String::new(),
+                },
+                thank_you: o.thank_you,
                 ..OfferRow::default()
             })
             .collect();
@@ -298,6 +305,23 @@ pub fn read(posted: &Posted, running: &Policy) -> Result<Policy, Vec<String>> {
         );
         let price = posted.get(&format!("offer{i}_price"));
         let proration = posted.get(&format!("offer{i}_proration"));
+        let pause_days = posted.get(&format!("offer{i}_pause_days"));
+        let pause_days = if pause_days.is_empty() {
+            None
+        } else {
+            whole(pause_days, &format!("offers[{i}].pause_days"), &mut errors)
+        };
+        // Labels in other languages are edited as TOML; the form keeps them.
+        let labels = running
+            .offers
+            .iter()
+            .find(|o| o.id == id && !o.labels.is_empty())
+            .map(|o| {
+                o.labels
+                    .iter()
+                    .map(|(l, t)| (l.as_str().to_owned(), t.clone()))
+                    .collect()
+            });
         if let Some(kind) = kind {
             offers.push(RawOffer {
                 id: id.to_owned(),
@@ -305,6 +329,9 @@ pub fn read(posted: &Posted, running: &Policy) -> Result<Policy, Vec<String>> {
                 price: (!price.is_empty()).then(|| price.to_owned()),
                 label: posted.get(&format!("offer{i}_label")).to_owned(),
                 proration_behavior: (!proration.is_empty()).then(|| proration.to_owned()),
+                labels,
+                pause_days,
+                thank_you: (posted.get(&format!("offer{i}_thank_you")) == "on").then_some(true),
             });
         }
     }
@@ -379,6 +406,8 @@ pub fn echo(posted: &Posted) -> FormView {
             price: posted.get(&format!("offer{i}_price")).into(),
             label: posted.get(&format!("offer{i}_label")).into(),
             proration: posted.get(&format!("offer{i}_proration")).into(),
+            pause_days: posted.get(&format!("offer{i}_pause_days")).into(),
+            thank_you: posted.get(&format!("offer{i}_thank_you")) == "on",
             ..OfferRow::default()
         })
         .filter(|o| !o.id.is_empty())

@@ -11,6 +11,7 @@
 
 mod answer;
 pub mod limit;
+mod offers;
 mod tokens;
 mod view;
 mod words;
@@ -29,16 +30,20 @@ use crate::domain::card_visit::{self, VisitOutcome};
 use crate::domain::ids::CustomerId;
 use crate::domain::links::Purpose;
 use crate::domain::locale::Locale;
-use crate::domain::policy::OfferKind;
 use crate::engine::Engine;
 use crate::engine::customer_actions;
+use crate::engine::offers::OfferContext;
 use crate::state::AppState;
 use crate::web::origin::cross_site;
 
-/// The visit a page or return names (`?visit=…`).
+pub use self::offers::{offer, offer_terms};
+
+/// The visit a page or return names (`?visit=…`); the offer just taken
+/// (`?offer=…`).
 #[derive(Debug, Deserialize)]
 pub struct VisitQuery {
     visit: Option<String>,
+    offer: Option<String>,
 }
 
 /// What came of visit `id` to case `case`, if it is this case's and spent.
@@ -85,8 +90,25 @@ pub async fn page(
             let planned = planned(engine, &case).await;
             let visit =
                 visit_outcome(engine, &case, query.visit.as_deref(), planned.next_retry).await;
+            let offers = match OfferContext::read(engine, &policy, &case).await {
+                Ok(offers) => offers,
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), case_id = %case.id, "billing page: reading the offers failed");
+                    OfferContext::default()
+                }
+            };
             let view = case_view(
-                engine, &policy, &case, &token, signed_for, &payer, locale, &planned, visit,
+                engine,
+                &policy,
+                &case,
+                &token,
+                signed_for,
+                &payer,
+                locale,
+                &planned,
+                visit,
+                &offers,
+                query.offer.as_deref(),
             );
             (view, locale)
         }
@@ -102,7 +124,7 @@ pub async fn page(
     html(engine, StatusCode::OK, UpdatePage { c, p: view }.render())
 }
 
-fn forged(engine: &Engine) -> HttpResponse {
+pub(super) fn forged(engine: &Engine) -> HttpResponse {
     message(
         engine,
         Locale::En,
@@ -232,76 +254,5 @@ pub async fn done(
             )
         }
         Err(answer) => answer,
-    }
-}
-
-/// `POST /billing/offers/{token}/{offer}`: the customer takes an offer;
-/// the same post twice changes the subscription once.
-pub async fn offer(
-    state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-    request: HttpRequest,
-) -> HttpResponse {
-    use crate::engine::offers::{OfferOutcome, take_offer};
-    let engine = &state.engine;
-    let (token, offer_id) = path.into_inner();
-    if cross_site(&request, &engine.config.public_url) {
-        return forged(engine);
-    }
-    let case = match holder(engine, &request, &token, Purpose::Billing).await {
-        Ok(Holder::Case(case)) => case,
-        Ok(Holder::Customer(_)) => return invalid_link(engine, Locale::En),
-        Err(answer) => return answer,
-    };
-    let locale = locale_for(engine, &request, Some(&case.customer_id)).await;
-    let say = |status, title: &str, text: &str| message(engine, locale, status, title, text);
-    let policy = engine.policy_of(&case).await;
-    let Some(offer) = policy.offers.iter().find(|o| o.id == offer_id) else {
-        return say(
-            StatusCode::NOT_FOUND,
-            "This offer is not available",
-            "It may have ended. Your billing page shows what you can do now.",
-        );
-    };
-    let w = page_words(locale);
-    match take_offer(engine, case.id, offer).await {
-        Ok(OfferOutcome::Done(taken)) => {
-            let text = match taken.kind {
-                OfferKind::PlanChange => w.offer_plan_message,
-                OfferKind::Pause => w.offer_pause_message,
-            };
-            say(
-                StatusCode::OK,
-                w.offer_title,
-                &text.replace("{offer}", &taken.label),
-            )
-        }
-        Ok(OfferOutcome::CaseEnded) => say(
-            StatusCode::CONFLICT,
-            "There is nothing to change any more",
-            "This invoice is settled or closed. Your billing page shows where things stand.",
-        ),
-        Ok(OfferOutcome::NotPossible(why)) => {
-            tracing::warn!(case_id = %case.id, offer = %offer.id, why, "an offer cannot apply to this case");
-            say(
-                StatusCode::CONFLICT,
-                "We couldn't make this change here",
-                "Please reply to our email and we'll sort it out with you. Nothing was changed.",
-            )
-        }
-        Ok(OfferOutcome::Refused) => say(
-            StatusCode::CONFLICT,
-            "We couldn't make this change",
-            "Nothing was changed. Please update your card instead, or reply to our email and we'll help.",
-        ),
-        Ok(OfferOutcome::Unavailable) => say(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "We couldn't make this change just now",
-            "Please try again in a minute: the change is made only once, however often you ask.",
-        ),
-        Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), case_id = %case.id, "taking an offer failed");
-            HttpResponse::ServiceUnavailable().finish()
-        }
     }
 }

@@ -1,7 +1,10 @@
 //! What the update page shows for a case or, for a card-expiry link, a
 //! customer.
 
-use crate::domain::policy::Policy;
+use crate::domain::policy::{Offer, OfferKind, Policy};
+use crate::engine::offers::OfferContext;
+use crate::mail::offer_labels;
+use crate::mail::offer_words::{self, OfferFacts};
 use chrono::{DateTime, Utc};
 
 use super::words::{PageWords, page_words};
@@ -46,8 +49,15 @@ pub(super) struct PageView {
     pub(super) confirm: bool,
     pub(super) confirm_label: &'static str,
     pub(super) other_options: &'static str,
-    /// The policy's offers: (form action, label).
-    pub(super) offers: Vec<(String, String)>,
+    /// The policy's offers: each leads to its confirm step.
+    pub(super) offers: Vec<OfferButton>,
+}
+
+/// An offer on the page: its confirm step, its label, its price.
+pub(super) struct OfferButton {
+    pub(super) href: String,
+    pub(super) label: String,
+    pub(super) price: Option<String>,
 }
 
 /// Who the page is for and the card they pay with, as far as we know.
@@ -185,6 +195,8 @@ pub(super) fn case_view(
     locale: Locale,
     planned: &Planned,
     visit: Option<VisitOutcome>,
+    offers: &OfferContext,
+    offer_shown: Option<&str>,
 ) -> PageView {
     use crate::domain::case::CaseState;
     let w: &PageWords = page_words(locale);
@@ -200,7 +212,12 @@ pub(super) fn case_view(
     if let Some(who) = billed_to {
         details.push((w.billed_to, who));
     }
-    if let Some(plan) = case.description.as_deref().and_then(plan_name) {
+    // After a plan change, the plan the customer is on now.
+    let new_plan = offers.taken.as_ref().and_then(|(o, _)| {
+        let price = offers.price(o.price.as_ref())?;
+        (o.kind == OfferKind::PlanChange).then(|| price.product.clone())?
+    });
+    if let Some(plan) = new_plan.or_else(|| case.description.as_deref().and_then(plan_name)) {
         details.push((w.plan, plan));
     }
     details.push((
@@ -232,7 +249,22 @@ pub(super) fn case_view(
     }
     let latest = case.track.case.as_ref().and_then(|c| c.latest.as_ref());
     let auth = live_state && Why::of(latest) == Why::Auth;
+    let day_of = |ms: Option<i64>| {
+        ms.and_then(DateTime::<Utc>::from_timestamp_millis)
+            .map(day)
+            .unwrap_or_default()
+    };
+    let paused_until = offers
+        .taken
+        .as_ref()
+        .filter(|(o, _)| o.kind == OfferKind::Pause)
+        .map(|(_, resumes)| day_of(*resumes));
     let (title, status, settled, message, live) = match state {
+        Some(s) if s.is_terminal() && paused_until.is_some() => {
+            let (status, title, message) =
+                offer_words::paused(locale, paused_until.as_deref().unwrap_or_default());
+            (title, status, true, message, false)
+        }
         Some(CaseState::Recovered) => (
             w.paid_title,
             w.paid_status,
@@ -278,7 +310,29 @@ pub(super) fn case_view(
         .hosted_invoice_url
         .clone()
         .filter(|u| act && u.starts_with("https://"));
-    let banner = visit.map(|v| visit_banner(w, v, day));
+    let open_amount = locale.money(case.amount_due, &case.currency);
+    let facts = |o: &'_ Offer, resumes_on: String| (o.clone(), resumes_on);
+    let taken_banner = offers
+        .taken
+        .as_ref()
+        .filter(|(o, _)| offer_shown == Some(o.id.as_str()))
+        .map(|(o, resumes)| {
+            let (o, resumes_on) = facts(o, day_of(*resumes));
+            let f = OfferFacts {
+                offer: &o,
+                price: offers.price(o.price.as_ref()),
+                current_plan: None,
+                open_amount: &open_amount,
+                resumes_on: &resumes_on,
+            };
+            let (title, message) = offer_words::done(locale, &f);
+            Banner {
+                title,
+                message,
+                ok: true,
+            }
+        });
+    let banner = visit.map(|v| visit_banner(w, v, day)).or(taken_banner);
     PageView {
         refresh: visit
             .filter(|v| v.refreshes())
@@ -298,22 +352,46 @@ pub(super) fn case_view(
         invoice_url,
         pay_label: w.pay_invoice,
         other_options: w.other_options,
-        offers: if act && case.subscription_id.is_some() {
-            offers_for(engine, policy, token)
+        // One offer per case: none once one was taken.
+        offers: if act && case.subscription_id.is_some() && offers.taken.is_none() {
+            let now = engine.clock.now();
+            let resumes_on = |days: u32| day(now + chrono::Duration::days(i64::from(days)));
+            offers_for(
+                engine,
+                policy,
+                token,
+                locale,
+                offers,
+                &open_amount,
+                &resumes_on,
+            )
         } else {
             Vec::new()
         },
     }
 }
 
-/// The policy's offers as the page's buttons.
-fn offers_for(engine: &Engine, policy: &Policy, token: &str) -> Vec<(String, String)> {
+/// The policy's offers as the page's buttons, in the customer's words.
+fn offers_for(
+    engine: &Engine,
+    policy: &Policy,
+    token: &str,
+    locale: Locale,
+    offers: &OfferContext,
+    open_amount: &str,
+    resumes_on: &dyn Fn(u32) -> String,
+) -> Vec<OfferButton> {
+    let labels = offer_labels(policy, locale, &offers.prices, open_amount, resumes_on);
     policy
         .offers
         .iter()
-        .map(|o| {
-            let action = format!("{}/billing/offers/{token}/{}", base(engine), o.id);
-            (action, o.label.clone())
+        .zip(labels)
+        .map(|(o, label)| OfferButton {
+            href: format!("{}/billing/offers/{token}/{}", base(engine), o.id),
+            label,
+            price: offers
+                .price(o.price.as_ref())
+                .map(|p| offer_words::price_text(locale, p)),
         })
         .collect()
 }

@@ -1,0 +1,162 @@
+//! The policy's offers on the customer's page: `GET` shows an offer's
+//! confirm step (what changes, the new price as the processor states it,
+//! from when), its button `POST`s to the same address, which carries the
+//! offer out once and redirects to the page.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::Duration;
+
+use super::answer::{Chrome, chrome, html, invalid_link, locale_for, message};
+use super::forged;
+use super::tokens::{Holder, holder};
+use super::view::base;
+use crate::domain::links::Purpose;
+use crate::domain::locale::Locale;
+use crate::engine::apply::timezone_of;
+use crate::engine::offers::OfferContext;
+use crate::jobs::send_email::plan_name;
+use crate::mail::offer_words::{self, OfferFacts, Terms};
+use crate::state::AppState;
+use crate::web::origin::cross_site;
+
+#[derive(Template)]
+#[template(path = "pages/offer.html")]
+struct OfferPage {
+    c: Chrome,
+    t: Terms,
+    action: String,
+    back: String,
+}
+
+/// A 303 to `location` (relative to the request's path).
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+/// `GET /billing/offers/{token}/{offer}`: the offer's confirm step. An
+/// offer already taken, or a case that ended, sends the customer to the
+/// page, which says where things stand.
+pub async fn offer_terms(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    request: HttpRequest,
+) -> HttpResponse {
+    let engine = &state.engine;
+    let (token, offer_id) = path.into_inner();
+    let case = match holder(engine, &request, &token, Purpose::Billing).await {
+        Ok(Holder::Case(case)) => case,
+        Ok(Holder::Customer(_)) => return invalid_link(engine, Locale::En),
+        Err(answer) => return answer,
+    };
+    let locale = locale_for(engine, &request, Some(&case.customer_id)).await;
+    let policy = engine.policy_of(&case).await;
+    let Some(offer) = policy.offers.iter().find(|o| o.id == offer_id) else {
+        return message(
+            engine,
+            locale,
+            StatusCode::NOT_FOUND,
+            "This offer is not available",
+            "It may have ended. Your billing page shows what you can do now.",
+        );
+    };
+    let offers = match OfferContext::read(engine, &policy, &case).await {
+        Ok(offers) => offers,
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), case_id = %case.id, "offer page: reading the offers failed");
+            OfferContext::default()
+        }
+    };
+    if offers.taken.is_some() || case.has_ended() || case.subscription_id.is_none() {
+        return see_other(&format!("../../update/{token}"));
+    }
+    let tz = timezone_of(engine, &case);
+    let ends = engine.clock.now() + Duration::days(i64::from(offer.pause_days));
+    let resumes_on = locale.date(ends.with_timezone(&tz).date_naive());
+    let open_amount = locale.money(case.amount_due, &case.currency);
+    let current_plan = case.description.as_deref().and_then(plan_name);
+    let facts = OfferFacts {
+        offer,
+        price: offers.price(offer.price.as_ref()),
+        current_plan: current_plan.as_deref(),
+        open_amount: &open_amount,
+        resumes_on: &resumes_on,
+    };
+    let page = OfferPage {
+        c: chrome(engine, locale),
+        t: offer_words::terms(locale, &facts),
+        action: format!("{}/billing/offers/{token}/{}", base(engine), offer.id),
+        back: format!("{}/billing/update/{token}", base(engine)),
+    };
+    html(engine, StatusCode::OK, page.render())
+}
+
+/// `POST /billing/offers/{token}/{offer}`: the customer takes an offer
+/// (the confirm step's button); the same post twice changes the
+/// subscription once; done, it redirects (303) to the page, which shows the
+/// new state.
+pub async fn offer(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    request: HttpRequest,
+) -> HttpResponse {
+    use crate::engine::offers::{OfferOutcome, take_offer};
+    let engine = &state.engine;
+    let (token, offer_id) = path.into_inner();
+    if cross_site(&request, &engine.config.public_url) {
+        return forged(engine);
+    }
+    let case = match holder(engine, &request, &token, Purpose::Billing).await {
+        Ok(Holder::Case(case)) => case,
+        Ok(Holder::Customer(_)) => return invalid_link(engine, Locale::En),
+        Err(answer) => return answer,
+    };
+    let locale = locale_for(engine, &request, Some(&case.customer_id)).await;
+    let say = |status, title: &str, text: &str| message(engine, locale, status, title, text);
+    let policy = engine.policy_of(&case).await;
+    let Some(offer) = policy.offers.iter().find(|o| o.id == offer_id) else {
+        return say(
+            StatusCode::NOT_FOUND,
+            "This offer is not available",
+            "It may have ended. Your billing page shows what you can do now.",
+        );
+    };
+    match take_offer(engine, case.id, offer).await {
+        // Post, redirect, get: the page shows the new state, and a reload
+        // posts nothing again.
+        Ok(OfferOutcome::Done(taken)) => {
+            see_other(&format!("../../update/{token}?offer={}", taken.offer.id))
+        }
+        Ok(OfferOutcome::CaseEnded) => say(
+            StatusCode::CONFLICT,
+            "There is nothing to change any more",
+            "This invoice is settled or closed. Your billing page shows where things stand.",
+        ),
+        Ok(OfferOutcome::NotPossible(why)) => {
+            tracing::warn!(case_id = %case.id, offer = %offer.id, why, "an offer cannot apply to this case");
+            say(
+                StatusCode::CONFLICT,
+                "We couldn't make this change here",
+                "Please reply to our email and we'll sort it out with you. Nothing was changed.",
+            )
+        }
+        Ok(OfferOutcome::Refused) => say(
+            StatusCode::CONFLICT,
+            "We couldn't make this change",
+            "Nothing was changed. Please update your card instead, or reply to our email and we'll help.",
+        ),
+        Ok(OfferOutcome::Unavailable) => say(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "We couldn't make this change just now",
+            "Please try again in a minute: the change is made only once, however often you ask.",
+        ),
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), case_id = %case.id, "taking an offer failed");
+            HttpResponse::ServiceUnavailable().finish()
+        }
+    }
+}
