@@ -49,6 +49,32 @@ impl Locale {
         }
     }
 
+    /// The CLDR plural category of `n` in this language (`one`, `other`,
+    /// …), by the CLDR's own rules: "1 day" but "0 jour" in French, as
+    /// the templates then choose their words.
+    pub fn plural(self, n: u64) -> &'static str {
+        use intl_pluralrules::{PluralCategory, PluralRuleType, PluralRules};
+        let tag = match self {
+            // The Portuguese written here is Portugal's (Brazil's rules
+            // differ for 0).
+            Self::Pt => "pt-PT",
+            other => other.as_str(),
+        };
+        let category = tag
+            .parse::<unic_langid::LanguageIdentifier>()
+            .ok()
+            .and_then(|id| PluralRules::create(id, PluralRuleType::CARDINAL).ok())
+            .and_then(|rules| rules.select(n).ok());
+        match category {
+            Some(PluralCategory::ZERO) => "zero",
+            Some(PluralCategory::ONE) => "one",
+            Some(PluralCategory::TWO) => "two",
+            Some(PluralCategory::FEW) => "few",
+            Some(PluralCategory::MANY) => "many",
+            Some(PluralCategory::OTHER) | None => "other",
+        }
+    }
+
     /// `amount` minor units of `currency` as this language writes money.
     pub fn money(self, minor: i64, currency: &str) -> String {
         let Ok(code) = Currency::parse(currency) else {
@@ -314,6 +340,13 @@ mod tests {
         assert_eq!(Locale::En.money(1000, "jpy"), "¥1,000");
         assert_eq!(Locale::De.money(1000, "jpy"), "1.000 ¥");
         assert_eq!(Locale::Pt.money(4990, "brl"), "R$ 49,90");
+        // CLDR plural categories, from the CLDR's rules.
+        assert_eq!(Locale::En.plural(1), "one");
+        assert_eq!(Locale::En.plural(0), "other");
+        assert_eq!(Locale::Fr.plural(0), "one");
+        assert_eq!(Locale::Fr.plural(1), "one");
+        assert_eq!(Locale::De.plural(3), "other");
+        assert_eq!(Locale::Pt.plural(0), "other");
         // A dollar sign alone is the reader's own dollar outside English.
         assert_eq!(Locale::Fr.money(4900, "usd"), "49,00 $US");
         assert_eq!(Locale::Es.money(4900, "usd"), "49,00 US$");

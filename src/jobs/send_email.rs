@@ -120,6 +120,7 @@ pub fn view(
         reminder,
         ordinal: words::ordinal(locale, reminder),
         days: email.stage,
+        days_plural: locale.plural(u64::from(email.stage)),
         why: Why::of(latest).as_str(),
         next_retry: next_retry
             .filter(|_| retrying)

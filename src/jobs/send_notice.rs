@@ -48,6 +48,7 @@ pub fn view(engine: &Engine, notice: &Notice, locale: Locale) -> MailView {
         reminder: 1,
         ordinal: String::new(),
         days: 0,
+        days_plural: locale.plural(0),
         why: "expired",
         next_retry: None,
         final_action: "none",

@@ -104,8 +104,10 @@ pub struct MailView {
     /// Which firm reminder this is (1, 2…) and its word ("second").
     pub reminder: u32,
     pub ordinal: String,
-    /// Days since the payment failed (the stage's day).
+    /// Days since the payment failed (the stage's day), and its CLDR
+    /// plural category in the view's language (`one`, `other`…).
     pub days: u32,
+    pub days_plural: &'static str,
     /// funds | expired | card | auth | declined (`Why`).
     pub why: &'static str,
     /// When dunwell will try the card again, if a retry is planned.
@@ -168,6 +170,7 @@ pub fn sample_view(policy: &Policy, brand: &Brand, tone: &'static str, locale: L
         reminder: 1,
         ordinal: words::ordinal(locale, 1),
         days: 3,
+        days_plural: locale.plural(3),
         why: Why::Funds.as_str(),
         next_retry: Some(locale.date(day(6))),
         final_action: policy.final_.action.as_str(),

@@ -220,3 +220,33 @@ labels = { de = "Jährlich zahlen und 20 % sparen" }
     let r = render(MailKind::ThankYou, &plain).unwrap();
     assert!(!r.text.contains("By the way"));
 }
+
+#[test]
+fn one_day_is_one_day_in_every_language() {
+    for (locale, one, three) in [
+        (Locale::En, "1 day overdue", "3 days overdue"),
+        (Locale::De, "seit 1 Tag offen", "seit 3 Tagen offen"),
+        (Locale::Fr, "en retard de 1 jour", "en retard de 3 jours"),
+        (
+            Locale::Es,
+            "lleva 1 día pendiente",
+            "lleva 3 días pendiente",
+        ),
+        (Locale::Pt, "pendente há 1 dia", "pendente há 3 dias"),
+    ] {
+        for (days, said) in [(1, one), (3, three)] {
+            let v = MailView {
+                days,
+                days_plural: locale.plural(u64::from(days)),
+                ..view("firm", locale)
+            };
+            let r = render(MailKind::PaymentFailed, &v).unwrap();
+            assert!(r.subject.contains(said), "{locale:?} {days}: {}", r.subject);
+            assert!(
+                !r.text.contains(" 1 days") && !r.text.contains(" 1 Tagen"),
+                "{}",
+                r.text
+            );
+        }
+    }
+}
