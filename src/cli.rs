@@ -84,7 +84,12 @@ pub fn main() -> ExitCode {
         };
     }
     if let Command::PreviewEmail(args) = &cli.command {
-        return match crate::mail::preview::run(&config.policy, &config.brand, args) {
+        return match crate::mail::preview::run(
+            &config.policy,
+            &config.brand,
+            &config.mail_overrides,
+            args,
+        ) {
             Ok(text) => {
                 print!("{text}");
                 ExitCode::SUCCESS

@@ -73,6 +73,9 @@ pub struct Config {
     pub client_ip_header: Option<String>,
     pub policy: Policy,
     pub brand: Brand,
+    /// The operator's own email words (`templates_dir`), checked at load.
+    pub templates_dir: Option<PathBuf>,
+    pub mail_overrides: std::sync::Arc<crate::mail::overrides::Overrides>,
     /// The file this configuration was read from, read again on SIGHUP.
     pub file: Option<PathBuf>,
 }
@@ -129,6 +132,8 @@ struct RawConfig {
     page_requests_per_minute: String,
     #[serde(deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     client_ip_header: Option<String>,
+    #[serde(deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    templates_dir: Option<String>,
     policy: RawPolicy,
     brand: RawBrand,
 }
@@ -160,6 +165,7 @@ impl Default for RawConfig {
             clock_start: None,
             page_requests_per_minute: "60".into(),
             client_ip_header: None,
+            templates_dir: None,
             policy: RawPolicy::default(),
             brand: RawBrand::default(),
         }
@@ -193,6 +199,7 @@ const KNOWN_KEYS: &[&str] = &[
     "clock_start",
     "page_requests_per_minute",
     "client_ip_header",
+    "templates_dir",
     "policy",
     "brand",
 ];
@@ -481,6 +488,13 @@ impl Config {
                 self.page_requests_per_minute.to_string(),
             ),
             ("client_ip_header", opt(&self.client_ip_header)),
+            (
+                "templates_dir",
+                opt(&self
+                    .templates_dir
+                    .as_ref()
+                    .map(|d| format!("{} ({} files)", d.display(), self.mail_overrides.len()))),
+            ),
             ("brand.name", format!("{:?}", self.brand.name)),
             ("brand.support_email", opt(&self.brand.support_email)),
             ("brand.website", opt(&self.brand.website)),
@@ -803,6 +817,21 @@ impl RawConfig {
             ));
         }
         let policy = self.policy.validate().map_err(|e| errors.extend(e)).ok();
+        let templates_dir = self.templates_dir.as_deref().map(PathBuf::from);
+        let mail_overrides = match (&templates_dir, &policy, &brand) {
+            (Some(dir), Some(policy), Some(brand)) => {
+                let (overrides, mut problems) = crate::mail::overrides::Overrides::load(dir);
+                let sample = |tone, locale| crate::mail::sample_view(policy, brand, tone, locale);
+                problems.extend(overrides.check(&sample));
+                errors.extend(
+                    problems
+                        .into_iter()
+                        .map(|p| format!("templates_dir (DUNWELL_TEMPLATES_DIR): {p}")),
+                );
+                overrides
+            }
+            _ => Default::default(),
+        };
         match (
             (bind, public_url, stripe_api_base, processor, stripe_timeout),
             (tolerance, max_body, clock_speed, policy, brand),
@@ -860,6 +889,8 @@ impl RawConfig {
                 client_ip_header: self.client_ip_header,
                 policy,
                 brand,
+                templates_dir,
+                mail_overrides: std::sync::Arc::new(mail_overrides),
                 file: None,
             }),
             _ => Err(ConfigErrors(errors)),

@@ -21,7 +21,7 @@ use crate::engine::apply::timezone_of;
 use crate::engine::offers::OfferContext;
 use crate::mail::words::{self, words};
 use crate::mail::{
-    MailKind, MailView, Why, offer_labels, offer_words, reminder_of, render, upsell,
+    MailKind, MailView, Why, offer_labels, offer_words, reminder_of, render_with, upsell,
 };
 use crate::store::cases;
 use crate::store::cases::CaseRow;
@@ -258,8 +258,8 @@ pub async fn perform(
             .map(str::to_owned);
     }
     let recipient = recipient.as_deref();
-    let rendered =
-        render(kind, &view).with_context(|| format!("rendering the {} email", kind.as_str()))?;
+    let rendered = render_with(kind, &view, &engine.config.mail_overrides)
+        .with_context(|| format!("rendering the {} email", kind.as_str()))?;
     let status = engine.mailer.first_status(recipient);
     let now = engine.clock.now_ms();
     let store = &engine.store;

@@ -11,7 +11,7 @@ use crate::domain::locale::Locale;
 use crate::domain::notice::NoticeStatus;
 use crate::engine::Engine;
 use crate::mail::words::{card_name, words};
-use crate::mail::{MailKind, MailView, render};
+use crate::mail::{MailKind, MailView, render_with};
 use crate::store::notices::Notice;
 use anyhow::Context;
 
@@ -109,7 +109,7 @@ pub async fn perform(engine: &Engine, notice: &Notice) -> anyhow::Result<()> {
         .as_deref()
         .and_then(customer::first_name)
         .map(str::to_owned);
-    let mail = &render(MailKind::CardExpiring, &view)
+    let mail = &render_with(MailKind::CardExpiring, &view, &engine.config.mail_overrides)
         .with_context(|| format!("rendering notice {}", notice.id))?;
     let record = |status, error: Option<String>| async move {
         store

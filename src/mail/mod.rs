@@ -6,6 +6,7 @@
 //! their own fall back to English.
 
 pub mod offer_words;
+pub mod overrides;
 pub mod preview;
 mod templates;
 pub mod transport;
@@ -84,9 +85,11 @@ impl Why {
     }
 }
 
-/// What every template may show, in the customer's language already.
-#[derive(Debug, Clone, PartialEq)]
+/// What every template may show, in the customer's language already (the
+/// operator's own templates read it as `m`, serialized).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct MailView {
+    #[serde(serialize_with = "locale_tag")]
     pub locale: Locale,
     pub brand: Brand,
     /// First name, when known.
@@ -149,8 +152,23 @@ pub struct Rendered {
     pub html: String,
 }
 
+/// `kind` in the view's language, in dunwell's own words.
 pub fn render(kind: MailKind, view: &MailView) -> anyhow::Result<Rendered> {
-    templates::render(kind, view)
+    templates::render(kind, view, &overrides::Overrides::default())
+}
+
+/// `kind` in the view's language, in the operator's words where
+/// `overrides` has them.
+pub fn render_with(
+    kind: MailKind,
+    view: &MailView,
+    overrides: &overrides::Overrides,
+) -> anyhow::Result<Rendered> {
+    templates::render(kind, view, overrides)
+}
+
+fn locale_tag<S: serde::Serializer>(locale: &Locale, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(locale.as_str())
 }
 
 /// Sample data for `preview-email` and tests: the effective brand and

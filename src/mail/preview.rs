@@ -2,7 +2,8 @@
 //! a template rendered with the effective policy and brand, the tone the
 //! policy gives that stage, and an invented customer.
 
-use super::{MailKind, MailView, reminder_of, render, sample_view, words};
+use super::overrides::Overrides;
+use super::{MailKind, MailView, reminder_of, render_with, sample_view, words};
 use crate::domain::brand::Brand;
 use crate::domain::locale::Locale;
 use crate::domain::policy::{Policy, StageEmail, Tone};
@@ -28,7 +29,14 @@ pub struct PreviewArgs {
 }
 
 /// The rendered email, headed by its subject.
-pub fn run(policy: &Policy, brand: &Brand, args: &PreviewArgs) -> anyhow::Result<String> {
+/// The email `args` asks for, in the operator's words where `overrides`
+/// has them.
+pub fn run(
+    policy: &Policy,
+    brand: &Brand,
+    overrides: &Overrides,
+    args: &PreviewArgs,
+) -> anyhow::Result<String> {
     let Some(kind) = MailKind::parse(&args.kind) else {
         let known: Vec<_> = MailKind::ALL.iter().map(|k| k.as_str()).collect();
         anyhow::bail!(
@@ -92,11 +100,12 @@ pub fn run(policy: &Policy, brand: &Brand, args: &PreviewArgs) -> anyhow::Result
         reminder,
         ordinal: words::ordinal(locale, reminder),
         days: stage,
+        days_plural: locale.plural(u64::from(stage)),
         next_retry: (next < policy.final_.day).then(|| on(next)),
         final_date: on(policy.final_.day),
         ..sample_view(policy, brand, tone.as_str(), locale)
     };
-    let mail = render(kind, &view)?;
+    let mail = render_with(kind, &view, overrides)?;
     let body = match args.format.as_str() {
         "text" => mail.text,
         "html" => mail.html,

@@ -3,6 +3,7 @@
 
 use askama::Template;
 
+use super::overrides::Overrides;
 use super::words::{Words, words};
 use super::{MailKind, MailView, Rendered, Why, one_line};
 use crate::domain::locale::Locale;
@@ -144,9 +145,13 @@ fn split(content: &str) -> (String, Vec<String>) {
     (subject, blocks.collect())
 }
 
-pub fn render(kind: MailKind, m: &MailView) -> anyhow::Result<Rendered> {
+pub fn render(kind: MailKind, m: &MailView, overrides: &Overrides) -> anyhow::Result<Rendered> {
     let w = words(m.locale);
-    let (subject, paragraphs) = split(&content(kind, m)?);
+    let text = match overrides.content(kind, m) {
+        Some(text) => text.map_err(|e| anyhow::anyhow!("the operator's template: {e}"))?,
+        None => content(kind, m)?,
+    };
+    let (subject, paragraphs) = split(&text);
     let greeting = match &m.name {
         Some(name) => w.hello_name.replace("{name}", &one_line(name)),
         None => w.hello.to_owned(),

@@ -745,3 +745,97 @@ async fn platform_conventions_and_production_warnings() {
     let (stdout, _) = text(&out);
     assert!(stdout.contains("bind = \"127.0.0.1:7000\""), "{stdout}");
 }
+
+/// The operator's own words: a file under `DUNWELL_TEMPLATES_DIR` replaces
+/// what a kind says in a language (`preview-email` shows it, the layout
+/// stays dunwell's); a file that does not parse, uses a value the view
+/// lacks, or names an unknown kind or language stops `check-config` with
+/// its path and line.
+#[tokio::test]
+async fn the_operators_templates_override_the_words_and_are_checked_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let own = dir.path().join("own");
+    std::fs::create_dir_all(own.join("email/payment_failed")).unwrap();
+    std::fs::write(
+        own.join("email/payment_failed/en.txt"),
+        "{% if m.tone == \"friendly\" %}Heads up: {{ m.amount }} did not go through{% else %}Still open: {{ m.amount }}{% endif %}\n\n\
+         Hi from Acme's own words{% if m.plan_name %} about {{ m.plan_name }}{% endif %}.\n",
+    )
+    .unwrap();
+    let with = |cmd: &mut Command, templates: &std::path::Path| {
+        cmd.current_dir(dir.path())
+            .env("DUNWELL_TEMPLATES_DIR", templates);
+    };
+    let mut cmd = dunwell();
+    with(&mut cmd, &own);
+    let out = cmd
+        .args(["preview-email", "payment_failed", "--format", "text"])
+        .output()
+        .await
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.starts_with("Subject: Heads up: $49.00 did not go through"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Hi from Acme's own words about Pro."),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("/billing/update/"),
+        "the layout and its link stay: {stdout}"
+    );
+    // Another language keeps dunwell's words.
+    let mut cmd = dunwell();
+    with(&mut cmd, &own);
+    let out = cmd
+        .args([
+            "preview-email",
+            "payment_failed",
+            "--locale",
+            "de",
+            "--format",
+            "text",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(text(&out).0.contains("Wir wollten"), "{:?}", text(&out));
+    let mut cmd = dunwell();
+    with(&mut cmd, &own);
+    let out = cmd.arg("check-config").output().await.unwrap();
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(text(&out).0.contains("(1 files)"), "{:?}", text(&out));
+
+    // Broken files: every problem, each with its file (and line).
+    let bad = dir.path().join("bad");
+    std::fs::create_dir_all(bad.join("email/thank_you")).unwrap();
+    std::fs::create_dir_all(bad.join("email/final_notice")).unwrap();
+    std::fs::create_dir_all(bad.join("email/paymnet_failed")).unwrap();
+    std::fs::write(
+        bad.join("email/thank_you/en.txt"),
+        "Thanks\n\nYou paid {{ m.amount }}.\n{% if m.plan_name %}\nno end\n",
+    )
+    .unwrap();
+    std::fs::write(
+        bad.join("email/final_notice/fr.txt"),
+        "Dernier rappel\n\nVous devez {{ m.amout }}.\n",
+    )
+    .unwrap();
+    std::fs::write(bad.join("email/final_notice/klingon.txt"), "x").unwrap();
+    let mut cmd = dunwell();
+    with(&mut cmd, &bad);
+    let out = cmd.arg("check-config").output().await.unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for said in [
+        "email/thank_you/en.txt:",
+        "email/final_notice/fr.txt:3",
+        "email/paymnet_failed: not an email kind",
+        "email/final_notice/klingon.txt: name it <lang>.txt",
+    ] {
+        assert!(stderr.contains(said), "{said} missing: {stderr}");
+    }
+}
