@@ -15,11 +15,8 @@ use super::case::{Case, CaseState};
 use super::ids::CaseId;
 
 /// While a charge is this close (or the processor's answer this young),
-/// the page refreshes itself to show the result.
+/// the page says the result is on its way and offers to check again.
 pub const REFRESH_WINDOW: Duration = Duration::minutes(10);
-
-/// How often the page refreshes while a result is on its way (seconds).
-pub const REFRESH_SECONDS: u32 = 5;
 
 /// What the return from the card page found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,7 +98,7 @@ pub enum VisitOutcome {
     Paid,
     /// The new card was charged and refused.
     Declined,
-    /// The charge is under way: the page refreshes until it is known.
+    /// The charge is under way: the page offers to check again.
     Charging,
     /// The gate puts the charge later (the card's caps and gaps).
     ChargeOn(DateTime<Utc>),
@@ -112,12 +109,14 @@ pub enum VisitOutcome {
     AlreadyTried,
     /// No card on file to charge.
     NoNewCard,
-    /// The processor could not be asked yet: the page refreshes a while.
+    /// The processor could not be asked yet: the page offers to check
+    /// again for a while.
     Checking,
 }
 
 impl VisitOutcome {
-    /// The page refreshes itself (a plain `<meta>` refresh, no script).
+    /// The result is on its way: the page offers a "check again" link (no
+    /// automatic refresh, which WCAG 2.2.1 rules out, and no script).
     pub fn refreshes(self) -> bool {
         matches!(self, Self::Charging | Self::Checking)
     }

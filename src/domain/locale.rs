@@ -16,21 +16,27 @@ pub enum Locale {
     De,
     Fr,
     Es,
+    /// Portugal's Portuguese (`pt`, `pt-PT`, and every region but Brazil).
     Pt,
+    /// Brazil's (`pt-BR`): its own words ("você", "cadastrado"), its own
+    /// money ("R$ 49,90", "US$ 49,00").
+    PtBr,
 }
 
 impl Locale {
-    pub const ALL: [Locale; 5] = [Self::En, Self::De, Self::Fr, Self::Es, Self::Pt];
+    pub const ALL: [Locale; 6] = [Self::En, Self::De, Self::Fr, Self::Es, Self::Pt, Self::PtBr];
 
     /// A language tag as Stripe's `preferred_locales` or a browser's
     /// `Accept-Language` writes it (`de`, `de-AT`, `pt_BR`); `None` for a
-    /// language not shipped.
+    /// language not shipped. Portuguese is Brazil's for `pt-BR`, else
+    /// Portugal's.
     pub fn parse(tag: &str) -> Option<Self> {
-        let language = tag
-            .trim()
-            .split(['-', '_', ';'])
-            .next()?
-            .to_ascii_lowercase();
+        let mut parts = tag.trim().split(['-', '_', ';']);
+        let language = parts.next()?.to_ascii_lowercase();
+        let region = parts.next().map(str::to_ascii_lowercase);
+        if language == "pt" && region.as_deref() == Some("br") {
+            return Some(Self::PtBr);
+        }
         Self::ALL.into_iter().find(|l| l.as_str() == language)
     }
 
@@ -46,6 +52,7 @@ impl Locale {
             Self::Fr => "fr",
             Self::Es => "es",
             Self::Pt => "pt",
+            Self::PtBr => "pt-BR",
         }
     }
 
@@ -58,6 +65,7 @@ impl Locale {
             // The Portuguese written here is Portugal's (Brazil's rules
             // differ for 0).
             Self::Pt => "pt-PT",
+            Self::PtBr => "pt",
             other => other.as_str(),
         };
         let category = tag
@@ -87,6 +95,9 @@ impl Locale {
             (Self::En, Some(sym)) => format!("{sym}{number}"),
             (Self::En, None) => format!("{upper} {number}"),
             (Self::Pt, Some("R$")) => format!("R$ {number}"),
+            // Brazil writes every currency before the amount.
+            (Self::PtBr, Some(sym)) => format!("{sym} {number}"),
+            (Self::PtBr, None) => format!("{upper} {number}"),
             (_, Some(sym)) => format!("{number} {sym}"),
             (_, None) => format!("{number} {upper}"),
         }
@@ -98,7 +109,7 @@ impl Locale {
         let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
         let (group, point) = match self {
             Self::En => (",", "."),
-            Self::De | Self::Es | Self::Pt => (".", ","),
+            Self::De | Self::Es | Self::Pt | Self::PtBr => (".", ","),
             Self::Fr => ("\u{202f}", ","),
         };
         let digits: Vec<char> = int.chars().collect();
@@ -129,7 +140,7 @@ impl Locale {
             Self::Es => format!("{weekday}, {day} de {month} de {year}"),
             // The weekday last: "em 10 de dezembro de 2026 (quinta-feira)"
             // reads right after every preposition ("em quinta-feira" does not).
-            Self::Pt => format!("{day} de {month} de {year} ({weekday})"),
+            Self::Pt | Self::PtBr => format!("{day} de {month} de {year} ({weekday})"),
         }
     }
 
@@ -139,7 +150,7 @@ impl Locale {
         match self {
             Self::En | Self::Fr => format!("{day} {month} {year}"),
             Self::De => format!("{day}. {month} {year}"),
-            Self::Es | Self::Pt => format!("{day} de {month} de {year}"),
+            Self::Es | Self::Pt | Self::PtBr => format!("{day} de {month} de {year}"),
         }
     }
 
@@ -147,7 +158,7 @@ impl Locale {
     pub fn month_year(self, year: i32, month: u32) -> String {
         let name = self.month(month);
         match self {
-            Self::Es | Self::Pt => format!("{name} de {year}"),
+            Self::Es | Self::Pt | Self::PtBr => format!("{name} de {year}"),
             _ => format!("{name} {year}"),
         }
     }
@@ -228,7 +239,7 @@ impl Locale {
             Self::De => DE,
             Self::Fr => FR,
             Self::Es => ES,
-            Self::Pt => PT,
+            Self::Pt | Self::PtBr => PT,
         };
         names[(month.clamp(1, 12) - 1) as usize]
     }
@@ -278,7 +289,7 @@ impl Locale {
             Self::De => DE,
             Self::Fr => FR,
             Self::Es => ES,
-            Self::Pt => PT,
+            Self::Pt | Self::PtBr => PT,
         };
         names[day.num_days_from_monday() as usize]
     }
@@ -302,7 +313,7 @@ impl Locale {
             (Self::Fr, "aud") => "$AU",
             (Self::Fr, "nzd") => "$NZ",
             (Self::Fr, "mxn") => "$MX",
-            (Self::Es | Self::Pt, "usd") => "US$",
+            (Self::Es | Self::Pt | Self::PtBr, "usd") => "US$",
             _ => return symbol(code),
         })
     }
@@ -374,7 +385,13 @@ mod tests {
     #[test]
     fn tags_pick_a_shipped_language() {
         assert_eq!(Locale::parse("de-AT"), Some(Locale::De));
-        assert_eq!(Locale::parse("pt_BR"), Some(Locale::Pt));
+        assert_eq!(Locale::parse("pt_BR"), Some(Locale::PtBr));
+        assert_eq!(Locale::parse("pt-BR"), Some(Locale::PtBr));
+        assert_eq!(Locale::parse("pt-PT"), Some(Locale::Pt));
+        assert_eq!(Locale::parse("pt"), Some(Locale::Pt));
+        assert_eq!(Locale::PtBr.money(4990, "brl"), "R$ 49,90");
+        assert_eq!(Locale::PtBr.money(4900, "usd"), "US$ 49,00");
+        assert_eq!(Locale::PtBr.money(1_234_500, "eur"), "€ 12.345,00");
         assert_eq!(Locale::parse("FR"), Some(Locale::Fr));
         assert_eq!(Locale::parse("nl"), None);
         assert_eq!(Locale::parse(""), None);

@@ -659,7 +659,9 @@ impl RawPolicy {
                     Some(locale) => labels.push((locale, text)),
                     None => error(
                         &format!("offers[{i}].labels.{tag}"),
-                        format!("{tag:?} is not a language dunwell writes (en, de, fr, es, pt)"),
+                        format!(
+                            "{tag:?} is not a language dunwell writes (en, de, fr, es, pt, pt-BR)"
+                        ),
                     ),
                 }
             }
@@ -700,7 +702,7 @@ impl RawPolicy {
             Some(tag) => Locale::parse(tag).unwrap_or_else(|| {
                 error(
                     "default_locale",
-                    format!("must be one of en, de, fr, es, pt, got {tag:?}"),
+                    format!("must be one of en, de, fr, es, pt, pt-BR, got {tag:?}"),
                 );
                 default.default_locale
             }),

@@ -187,7 +187,15 @@ pub async fn take_offer(
         .await
         .with_context(|| format!("committing the offer chosen for case {case_id}"))?;
 
-    let key = engine.idempotency_key(&case.invoice_id, &format!("offer-{}", offer.id), 1, 0);
+    // A choice made before pauses had an end gets one now.
+    let resumes_at = resumes_at.or_else(|| ends(&offer));
+    // A pause's request names its end: a pause chosen again after a refusal
+    // (a new end) is a new request, under a key of its own.
+    let action = match resumes_at {
+        Some(at) => format!("offer-{}-{}", offer.id, at.div_euclid(1000)),
+        None => format!("offer-{}", offer.id),
+    };
+    let key = engine.idempotency_key(&case.invoice_id, &action, 1, 0);
     match carry_out(engine, &offer, &case, resumes_at, &key).await {
         Ok(()) => {}
         Err(e @ ProcessorError::Rejected { .. }) => {

@@ -187,7 +187,7 @@ const PT: OfferWords = OfferWords {
         "a cada {n} anos",
     ],
     plan_title: "Mudar para {plan}?",
-    pause_title: "Pausar a sua assinatura?",
+    pause_title: "Pausar a sua subscrição?",
     plan_from_to: "O seu plano muda hoje de {old} para {new}.",
     plan_to: "O seu plano muda hoje para {new}.",
     price_from_today: "A partir de hoje paga {price}.",
@@ -200,13 +200,47 @@ const PT: OfferWords = OfferWords {
     plan_button: "Sim, mudar para {plan}",
     pause_button: "Sim, pausar até {date}",
     back: "Voltar",
-    done_title: "A sua assinatura foi atualizada",
+    done_title: "A sua subscrição foi atualizada",
     done_plan: "Feito: o seu plano agora é {plan}. Enviamos-lhe uma confirmação por e-mail.",
     done_changed: "Feito: o seu plano mudou. Enviamos-lhe uma confirmação por e-mail.",
-    done_pause: "Feito: a sua assinatura está pausada até {date}. Enviamos-lhe uma confirmação por e-mail.",
+    done_pause: "Feito: a sua subscrição está pausada até {date}. Enviamos-lhe uma confirmação por e-mail.",
     paused_status: "Pausada",
-    paused_title: "A sua assinatura está pausada",
+    paused_title: "A sua subscrição está pausada",
     paused_message: "Não é cobrado nada até {date}; depois continua como antes.",
+};
+
+const PT_BR: OfferWords = OfferWords {
+    switch_to: "Mudar para {plan}",
+    other_plan: "Mudar para outro plano",
+    pause_until: "Pausar até {date}",
+    per: ["por dia", "por semana", "por mês", "por ano"],
+    every: [
+        "a cada {n} dias",
+        "a cada {n} semanas",
+        "a cada {n} meses",
+        "a cada {n} anos",
+    ],
+    plan_title: "Mudar para {plan}?",
+    pause_title: "Pausar sua assinatura?",
+    plan_from_to: "Seu plano muda hoje de {old} para {new}.",
+    plan_to: "Seu plano muda hoje para {new}.",
+    price_from_today: "A partir de hoje, você paga {price}.",
+    proration_none: "Nada a mais será cobrado pelo resto do período atual.",
+    proration_invoice: "A diferença pelo resto do período atual é faturada hoje.",
+    proration_next: "A diferença pelo resto do período atual é somada à sua próxima fatura.",
+    open_payment_retry: "Depois voltamos a tentar o pagamento pendente de {amount}.",
+    pause_terms: "As cobranças ficam pausadas a partir de hoje e recomeçam em {date}. Até lá, nada será cobrado.",
+    pause_open: "Deixamos de pedir o pagamento pendente de {amount}.",
+    plan_button: "Sim, mudar para {plan}",
+    pause_button: "Sim, pausar até {date}",
+    back: "Voltar",
+    done_title: "Sua assinatura foi atualizada",
+    done_plan: "Feito: seu plano agora é {plan}. Enviaremos uma confirmação por e-mail.",
+    done_changed: "Feito: seu plano mudou. Enviaremos uma confirmação por e-mail.",
+    done_pause: "Feito: sua assinatura está pausada até {date}. Enviaremos uma confirmação por e-mail.",
+    paused_status: "Pausada",
+    paused_title: "Sua assinatura está pausada",
+    paused_message: "Nada será cobrado até {date}; depois continua como antes.",
 };
 
 fn words(locale: Locale) -> &'static OfferWords {
@@ -216,6 +250,7 @@ fn words(locale: Locale) -> &'static OfferWords {
         Locale::Fr => &FR,
         Locale::Es => &ES,
         Locale::Pt => &PT,
+        Locale::PtBr => &PT_BR,
     }
 }
 

@@ -21,6 +21,9 @@ use super::MailView;
 use crate::domain::locale::Locale;
 use crate::domain::mail_kind::MailKind;
 
+/// The largest override file read.
+const MAX_FILE_BYTES: u64 = 64 * 1024;
+
 /// The overrides in force (none by default).
 #[derive(Debug, Default)]
 pub struct Overrides {
@@ -51,6 +54,14 @@ impl Overrides {
         // Plain text: nothing is escaped (the HTML layout escapes).
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
         env.set_keep_trailing_newline(true);
+        // A value the case lacks (`None`) prints as nothing, never "None".
+        env.set_formatter(|out, state, value| {
+            if value.is_none() || value.is_undefined() {
+                Ok(())
+            } else {
+                minijinja::escape_formatter(out, state, value)
+            }
+        });
         let mut files = BTreeMap::new();
         let email = dir.join("email");
         if !dir.is_dir() {
@@ -70,7 +81,11 @@ impl Overrides {
         for kind_dir in kinds.flatten() {
             let kind_path = kind_dir.path();
             let kind_name = kind_dir.file_name().to_string_lossy().into_owned();
-            let Some(kind) = MailKind::parse(&kind_name).filter(|_| kind_path.is_dir()) else {
+            if kind_name.starts_with('.') {
+                continue;
+            }
+            let is_dir = std::fs::symlink_metadata(&kind_path).is_ok_and(|m| m.is_dir());
+            let Some(kind) = MailKind::parse(&kind_name).filter(|_| is_dir) else {
                 let known: Vec<_> = MailKind::ALL.iter().map(|k| k.as_str()).collect();
                 errors.push(format!(
                     "{}: not an email kind dunwell writes ({})",
@@ -86,18 +101,43 @@ impl Overrides {
             for file in langs.flatten() {
                 let path = file.path();
                 let file_name = file.file_name().to_string_lossy().into_owned();
+                // Editors' and file managers' leftovers are not templates.
+                if file_name.starts_with('.') || file_name.ends_with('~') {
+                    continue;
+                }
+                // A plain file of a sensible size, never a link: a link to
+                // the environment or a secret would mail it to customers.
+                match std::fs::symlink_metadata(&path) {
+                    Ok(meta) if meta.is_file() && meta.len() <= MAX_FILE_BYTES => {}
+                    Ok(meta) if meta.is_file() => {
+                        errors.push(format!(
+                            "{}: {} bytes; at most {MAX_FILE_BYTES}",
+                            path.display(),
+                            meta.len()
+                        ));
+                        continue;
+                    }
+                    _ => {
+                        errors.push(format!(
+                            "{}: not a plain file (links are not followed)",
+                            path.display()
+                        ));
+                        continue;
+                    }
+                }
                 let locale = file_name
                     .strip_suffix(".txt")
                     .and_then(|tag| Locale::parse(tag).filter(|l| l.as_str() == tag));
                 let Some(locale) = locale else {
                     errors.push(format!(
-                        "{}: name it <lang>.txt, one of en, de, fr, es, pt",
+                        "{}: name it <lang>.txt, one of en, de, fr, es, pt, pt-BR",
                         path.display()
                     ));
                     continue;
                 };
                 let source = match std::fs::read_to_string(&path) {
-                    Ok(source) => source,
+                    // Windows line endings: the blank lines still part blocks.
+                    Ok(source) => source.replace("\r\n", "\n"),
                     Err(e) => {
                         errors.push(format!("{}: cannot be read ({e})", path.display()));
                         continue;
@@ -125,18 +165,47 @@ impl Overrides {
             let (Some(kind), Some(locale)) = (MailKind::parse(kind), Locale::parse(lang)) else {
                 continue;
             };
-            for tone in ["friendly", "firm", "final"] {
-                let view = sample(tone, locale);
+            // Every tone, with every optional value present and absent.
+            let views = ["friendly", "firm", "final"].into_iter().flat_map(|tone| {
+                let full = sample(tone, locale);
+                let bare = MailView {
+                    name: None,
+                    plan_name: None,
+                    invoice_number: None,
+                    next_retry: None,
+                    invoice_url: None,
+                    upsell: None,
+                    offer_plan: None,
+                    offer_price: None,
+                    offers: Vec::new(),
+                    ..full.clone()
+                };
+                [(tone, full), (tone, bare)]
+            });
+            for (tone, view) in views {
                 match self.content(kind, &view) {
-                    Some(Ok(text)) if text.trim().is_empty() => {
-                        errors.push(format!("{}: renders nothing (tone {tone})", path.display()));
-                        break;
+                    Some(Ok(text)) => {
+                        let mut blocks = text.split("\n\n").filter(|b| !b.trim().is_empty());
+                        let subject = blocks.next().unwrap_or_default().trim();
+                        let problem = if subject.is_empty() {
+                            Some("renders no subject".to_owned())
+                        } else if subject.chars().count() > 200 || subject.contains('\n') {
+                            Some("the first block (the subject) must be one line of at most 200 characters, then a blank line".to_owned())
+                        } else if blocks.next().is_none() {
+                            Some("renders no paragraph after the subject (separate blocks with a blank line)".to_owned())
+                        } else {
+                            None
+                        };
+                        if let Some(problem) = problem {
+                            errors.push(format!("{}: {problem} (tone {tone})", path.display()));
+                            break;
+                        }
                     }
                     Some(Err(e)) => {
                         errors.push(format!("{e} (tone {tone})"));
                         break;
                     }
-                    _ => {}
+                    None => {}
                 }
             }
         }

@@ -48,7 +48,7 @@ pub fn run(
     let locale = match args.locale.as_deref() {
         None => policy.default_locale,
         Some(tag) => Locale::parse(tag).ok_or_else(|| {
-            anyhow::anyhow!("unknown --locale {tag:?}; known: en, de, fr, es, pt")
+            anyhow::anyhow!("unknown --locale {tag:?}; known: en, de, fr, es, pt, pt-BR")
         })?,
     };
     let staged = |email: StageEmail| policy.stages.iter().filter(move |s| s.email == email);

@@ -9,7 +9,7 @@ use super::{MailKind, MailView, Rendered, Why, one_line};
 use crate::domain::locale::Locale;
 
 macro_rules! contents {
-    ($($kind:ident => [$en:literal, $de:literal, $fr:literal, $es:literal, $pt:literal]),* $(,)?) => {
+    ($($kind:ident => [$en:literal, $de:literal, $fr:literal, $es:literal, $pt:literal, $pt_br:literal]),* $(,)?) => {
         $(
             #[allow(non_snake_case)]
             mod $kind {
@@ -45,6 +45,12 @@ macro_rules! contents {
                 pub struct Pt<'a> {
                     pub m: &'a MailView,
                 }
+
+                #[derive(Template)]
+                #[template(path = $pt_br)]
+                pub struct PtBr<'a> {
+                    pub m: &'a MailView,
+                }
             }
         )*
 
@@ -59,6 +65,7 @@ macro_rules! contents {
                         Locale::Fr => $kind::Fr { m }.render(),
                         Locale::Es => $kind::Es { m }.render(),
                         Locale::Pt => $kind::Pt { m }.render(),
+                        Locale::PtBr => $kind::PtBr { m }.render(),
                     },
                 )*
             }
@@ -69,37 +76,37 @@ macro_rules! contents {
 contents! {
     PaymentFailed => [
         "email/payment_failed/en.txt", "email/payment_failed/de.txt", "email/payment_failed/fr.txt",
-        "email/payment_failed/es.txt", "email/payment_failed/pt.txt"
+        "email/payment_failed/es.txt", "email/payment_failed/pt.txt", "email/payment_failed/pt-BR.txt"
     ],
     FinalNotice => [
         "email/final_notice/en.txt", "email/final_notice/de.txt", "email/final_notice/fr.txt",
-        "email/final_notice/es.txt", "email/final_notice/pt.txt"
+        "email/final_notice/es.txt", "email/final_notice/pt.txt", "email/final_notice/pt-BR.txt"
     ],
     ActionRequired => [
         "email/action_required/en.txt", "email/action_required/de.txt", "email/action_required/fr.txt",
-        "email/action_required/es.txt", "email/action_required/pt.txt"
+        "email/action_required/es.txt", "email/action_required/pt.txt", "email/action_required/pt-BR.txt"
     ],
     ThankYou => [
         "email/thank_you/en.txt", "email/thank_you/de.txt", "email/thank_you/fr.txt",
-        "email/thank_you/es.txt", "email/thank_you/pt.txt"
+        "email/thank_you/es.txt", "email/thank_you/pt.txt", "email/thank_you/pt-BR.txt"
     ],
     CardExpiring => [
         "email/card_expiring/en.txt", "email/card_expiring/de.txt", "email/card_expiring/fr.txt",
-        "email/card_expiring/es.txt", "email/card_expiring/pt.txt"
+        "email/card_expiring/es.txt", "email/card_expiring/pt.txt", "email/card_expiring/pt-BR.txt"
     ],
     SubscriptionCanceled => [
         "email/subscription_canceled/en.txt", "email/subscription_canceled/de.txt",
         "email/subscription_canceled/fr.txt", "email/subscription_canceled/es.txt",
-        "email/subscription_canceled/pt.txt"
+        "email/subscription_canceled/pt.txt", "email/subscription_canceled/pt-BR.txt"
     ],
     SubscriptionDowngraded => [
         "email/subscription_downgraded/en.txt", "email/subscription_downgraded/de.txt",
         "email/subscription_downgraded/fr.txt", "email/subscription_downgraded/es.txt",
-        "email/subscription_downgraded/pt.txt"
+        "email/subscription_downgraded/pt.txt", "email/subscription_downgraded/pt-BR.txt"
     ],
     OfferTaken => [
         "email/offer_taken/en.txt", "email/offer_taken/de.txt", "email/offer_taken/fr.txt",
-        "email/offer_taken/es.txt", "email/offer_taken/pt.txt"
+        "email/offer_taken/es.txt", "email/offer_taken/pt.txt", "email/offer_taken/pt-BR.txt"
     ],
 }
 
@@ -147,8 +154,14 @@ fn split(content: &str) -> (String, Vec<String>) {
 
 pub fn render(kind: MailKind, m: &MailView, overrides: &Overrides) -> anyhow::Result<Rendered> {
     let w = words(m.locale);
+    // The operator's words; should they fail on a case the start-up check
+    // did not foresee, the customer still gets dunwell's.
     let text = match overrides.content(kind, m) {
-        Some(text) => text.map_err(|e| anyhow::anyhow!("the operator's template: {e}"))?,
+        Some(Ok(text)) => text,
+        Some(Err(e)) => {
+            tracing::error!(error = %e, kind = kind.as_str(), "the operator's template failed: dunwell's own words go out instead");
+            content(kind, m)?
+        }
         None => content(kind, m)?,
     };
     let (subject, paragraphs) = split(&text);

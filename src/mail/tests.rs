@@ -250,3 +250,25 @@ fn one_day_is_one_day_in_every_language() {
         }
     }
 }
+
+#[test]
+fn brazil_and_portugal_each_read_their_own_portuguese() {
+    let br = render(MailKind::PaymentFailed, &view("firm", Locale::PtBr)).unwrap();
+    let pt = render(MailKind::PaymentFailed, &view("firm", Locale::Pt)).unwrap();
+    assert!(br.html.contains("lang=\"pt-BR\""));
+    assert!(br.text.contains("sua assinatura"), "{}", br.text);
+    assert!(br.text.contains("US$ 49,00"), "{}", br.text);
+    assert!(pt.text.contains("subscrição"), "{}", pt.text);
+    assert!(pt.text.contains("49,00 US$"), "{}", pt.text);
+    for (text, never) in [
+        (
+            &br.text,
+            ["registado", "pede-lhe", "Tentámos", "subscrição"],
+        ),
+        (&pt.text, ["cadastrado", "você", "assinatura", "registrado"]),
+    ] {
+        for word in never {
+            assert!(!text.contains(word), "{word}: {text}");
+        }
+    }
+}

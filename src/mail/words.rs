@@ -119,10 +119,29 @@ const PT: Words = Words {
     invoice: "Fatura",
     thanks: "Obrigado,",
     questions: "Dúvidas? Basta responder a este e-mail.",
-    why_this_email: "Recebe este e-mail sobre a faturação da sua assinatura. O link é pessoal: por favor, não o reencaminhe.",
-    your_subscription: "a sua assinatura",
+    why_this_email: "Recebe este e-mail sobre a faturação da sua subscrição. O link é pessoal: por favor, não o reencaminhe.",
+    your_subscription: "a sua subscrição",
     card_ending: "{brand} terminado em {last4}",
     card_on_file: "o cartão registado",
+};
+
+const PT_BR: Words = Words {
+    hello_name: "Olá, {name},",
+    hello: "Olá,",
+    update_card: "Atualizar seu cartão",
+    confirm_payment: "Confirmar o pagamento",
+    view_account: "Ver sua conta",
+    pay_invoice: "Ou pague a fatura diretamente",
+    other_options: "Outras opções",
+    plan: "Plano",
+    amount: "Valor",
+    invoice: "Fatura",
+    thanks: "Obrigado,",
+    questions: "Dúvidas? Basta responder a este e-mail.",
+    why_this_email: "Você está recebendo este e-mail sobre a cobrança da sua assinatura. O link é pessoal: por favor, não o encaminhe.",
+    your_subscription: "sua assinatura",
+    card_ending: "{brand} final {last4}",
+    card_on_file: "o cartão cadastrado",
 };
 
 pub fn words(locale: Locale) -> &'static Words {
@@ -132,6 +151,7 @@ pub fn words(locale: Locale) -> &'static Words {
         Locale::Fr => &FR,
         Locale::Es => &ES,
         Locale::Pt => &PT,
+        Locale::PtBr => &PT_BR,
     }
 }
 
@@ -170,7 +190,7 @@ pub fn ordinal(locale: Locale, n: u32) -> String {
         Locale::De => DE,
         Locale::Fr => FR,
         Locale::Es => ES,
-        Locale::Pt => PT,
+        Locale::Pt | Locale::PtBr => PT,
     };
     table
         .get((n.max(1) - 1) as usize)

@@ -45,6 +45,18 @@ pub fn chromium() -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
+/// axe-core, the accessibility engine (`DUNWELL_TEST_AXE`, else what
+/// `npm ci --prefix tests/browser` installed; `.ci/run` does).
+pub fn axe() -> Option<String> {
+    let path = std::env::var_os("DUNWELL_TEST_AXE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/browser/node_modules/axe-core/axe.min.js")
+        });
+    std::fs::read_to_string(path).ok()
+}
+
 /// Where tests keep what a person should look at (screenshots):
 /// `DUNWELL_TEST_ARTIFACTS`, else `target/test-artifacts`.
 pub fn artifacts_dir() -> PathBuf {
@@ -225,6 +237,34 @@ impl Browser {
             Some(e) => Err(e.clone()),
             None => Ok(result["result"]["value"].clone()),
         }
+    }
+
+    /// The serious and critical WCAG 2.1 A/AA violations axe-core (`axe`,
+    /// its script) finds on the page shown: `id: help (where)` each.
+    pub fn accessibility(&mut self, axe: &str) -> Vec<String> {
+        // Run through DevTools: the page's own policy allows no script.
+        self.try_eval(axe).expect("axe-core loads");
+        let run = r#"axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
+            .then(r => r.violations
+                .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                .map(v => v.id + ': ' + v.help + ' (' + v.nodes.map(n => n.target.join(' ')).join(', ') + ')'))"#;
+        let result = self
+            .try_call(
+                "Runtime.evaluate",
+                json!({"expression": run, "returnByValue": true, "awaitPromise": true}),
+            )
+            .expect("axe runs");
+        if let Some(e) = result.get("exceptionDetails") {
+            panic!("axe failed: {e}");
+        }
+        result["result"]["value"]
+            .as_array()
+            .map(|v| {
+                v.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Renders as a phone (`mobile`) or a laptop of this size would.

@@ -11,7 +11,7 @@ use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::browser::{Browser, artifacts_dir, chromium};
+use crate::browser::{Browser, artifacts_dir, axe, chromium};
 use crate::helpers::*;
 use crate::stand_in::*;
 
@@ -135,6 +135,29 @@ async fn a_customer_goes_from_the_email_to_a_new_card_or_a_new_plan_in_two_click
     let phone = dir.join("billing-page-phone.png");
     let laptop = dir.join("billing-page-laptop.png");
 
+    // The pages are checked with axe-core as they are walked: no serious
+    // or critical WCAG 2.1 AA violation.
+    let axe = axe();
+    assert!(
+        axe.is_some() || std::env::var_os("CI").is_none(),
+        "axe-core is required in CI (.ci/run installs it: npm ci --prefix tests/browser)"
+    );
+    if axe.is_none() {
+        eprintln!(
+            "note: axe-core not installed (npm ci --prefix tests/browser): pages not checked for accessibility"
+        );
+    }
+    let check = |b: &mut Browser, axe: &Option<String>, page: &str| -> Vec<String> {
+        axe.as_deref()
+            .map(|axe| {
+                b.accessibility(axe)
+                    .into_iter()
+                    .map(|v| format!("{page}: {v}"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+
     // Click one: the email's link. Click two: "Update your card", which
     // lands on the processor's card page; the customer comes back.
     let browser = Browser::launch(&binary);
@@ -145,10 +168,12 @@ async fn a_customer_goes_from_the_email_to_a_new_card_or_a_new_plan_in_two_click
             phone.clone(),
             laptop.clone(),
         );
+        let axe = axe.clone();
         move |b: &mut Browser| {
             b.viewport(390, 844, 2.0, true);
             b.open(&card_link);
             let page = b.text();
+            let mut violations = check(b, &axe, "the billing page");
             b.screenshot(&phone);
             b.viewport(1366, 900, 1.0, false);
             b.open(&card_link);
@@ -157,10 +182,11 @@ async fn a_customer_goes_from_the_email_to_a_new_card_or_a_new_plan_in_two_click
             let landed = b.wait_for_page(|href| href.starts_with(&portal));
             b.click("a#return");
             b.wait_for_page(|href| href.contains("?visit="));
-            (page, landed, b.text())
+            violations.extend(check(b, &axe, "the page after a card update"));
+            (page, landed, b.text(), violations)
         }
     };
-    let (browser, (page, landed, back)) = in_browser(browser, walk).await;
+    let (browser, (page, landed, back, mut violations)) = in_browser(browser, walk).await;
     for shown in [
         "Acme Analytics",
         "Jamie Rivera",
@@ -196,23 +222,29 @@ async fn a_customer_goes_from_the_email_to_a_new_card_or_a_new_plan_in_two_click
     let walk = {
         let (card_link, plan_link) = (card_link.clone(), plan_link.clone());
         let (offer_shot, taken_shot) = (offer_shot.clone(), taken_shot.clone());
+        let axe = axe.clone();
         move |b: &mut Browser| {
             b.open(&card_link);
             let settled = b.text();
+            let mut violations = check(b, &axe, "the settled page");
             b.viewport(390, 844, 2.0, true);
             b.open(&plan_link);
             b.click("a[href*='/billing/offers/']");
             b.wait_for_page(|href| href.contains("/billing/offers/"));
             let terms = b.text();
+            violations.extend(check(b, &axe, "an offer's confirm step"));
             b.screenshot(&offer_shot);
             b.click("form[action*='/billing/offers/'] button");
             b.wait_for_page(|href| href.contains("?offer="));
+            violations.extend(check(b, &axe, "the page after an offer"));
             b.screenshot(&taken_shot);
-            (settled, terms, b.text())
+            (settled, terms, b.text(), violations)
         }
     };
-    let (browser, (settled, terms, taken)) = in_browser(browser, walk).await;
+    let (browser, (settled, terms, taken, more)) = in_browser(browser, walk).await;
     drop(browser);
+    violations.extend(more);
+    assert!(violations.is_empty(), "accessibility: {violations:#?}");
     assert!(settled.contains("Your payment went through"), "{settled}");
     assert!(!settled.contains("Update your card"), "{settled}");
     assert!(terms.contains("Switch to Pro yearly?"), "{terms}");

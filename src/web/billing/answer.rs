@@ -18,8 +18,6 @@ pub(super) struct Chrome {
     pub(super) brand: Brand,
     pub(super) footer: &'static str,
     pub(super) questions: &'static str,
-    /// Reload the page after this many seconds (a result on its way).
-    pub(super) refresh: Option<u32>,
 }
 
 #[derive(Template)]
@@ -44,7 +42,6 @@ pub(super) fn chrome(engine: &Engine, locale: Locale) -> Chrome {
         brand: engine.config.brand.clone(),
         footer: w.footer,
         questions: w.questions,
-        refresh: None,
     }
 }
 

@@ -107,6 +107,10 @@ pub async fn page(
                 locale,
                 &planned,
                 visit,
+                query
+                    .visit
+                    .as_deref()
+                    .filter(|v| v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric())),
                 &offers,
                 query.offer.as_deref(),
             );
@@ -119,8 +123,7 @@ pub async fn page(
         }
         Err(answer) => return answer,
     };
-    let mut c = chrome(engine, locale);
-    c.refresh = view.refresh;
+    let c = chrome(engine, locale);
     html(engine, StatusCode::OK, UpdatePage { c, p: view }.render())
 }
 

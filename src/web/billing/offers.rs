@@ -74,8 +74,26 @@ pub async fn offer_terms(
     if offers.taken.is_some() || case.has_ended() || case.subscription_id.is_none() {
         return see_other(&format!("../../update/{token}"));
     }
+    // A choice the processor could not carry out yet stands (posting again
+    // completes it): its terms, its pause's end, are the ones shown.
+    let pending = match engine.store.offer_choice(case.id).await {
+        Ok(pending) => pending,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), case_id = %case.id, "offer page: reading the pending choice failed");
+            return HttpResponse::ServiceUnavailable().finish();
+        }
+    };
+    if let Some(p) = &pending
+        && p.offer_id != offer.id
+        && policy.offers.iter().any(|o| o.id == p.offer_id)
+    {
+        return see_other(&p.offer_id);
+    }
     let tz = timezone_of(engine, &case);
-    let ends = engine.clock.now() + Duration::days(i64::from(offer.pause_days));
+    let ends = pending
+        .and_then(|p| p.resumes_at)
+        .and_then(chrono::DateTime::<chrono::Utc>::from_timestamp_millis)
+        .unwrap_or_else(|| engine.clock.now() + Duration::days(i64::from(offer.pause_days)));
     let resumes_on = locale.date(ends.with_timezone(&tz).date_naive());
     let open_amount = locale.money(case.amount_due, &case.currency);
     let current_plan = case.description.as_deref().and_then(plan_name);

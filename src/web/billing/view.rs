@@ -8,7 +8,7 @@ use crate::mail::offer_words::{self, OfferFacts};
 use chrono::{DateTime, Utc};
 
 use super::words::{PageWords, page_words};
-use crate::domain::card_visit::{self, VisitOutcome};
+use crate::domain::card_visit::VisitOutcome;
 use crate::domain::deadline::deadline_day;
 use crate::domain::links::Purpose;
 use crate::domain::locale::Locale;
@@ -31,9 +31,8 @@ pub(super) struct Banner {
 /// What the update page shows.
 pub(super) struct PageView {
     pub(super) banner: Option<Banner>,
-    /// The page reloads itself after this many seconds (a result is on
-    /// its way).
-    pub(super) refresh: Option<u32>,
+    /// A result is on its way: a link that loads the page again.
+    pub(super) check_again: Option<(String, &'static str)>,
     pub(super) title: String,
     pub(super) status: &'static str,
     pub(super) settled: bool,
@@ -195,6 +194,7 @@ pub(super) fn case_view(
     locale: Locale,
     planned: &Planned,
     visit: Option<VisitOutcome>,
+    visit_id: Option<&str>,
     offers: &OfferContext,
     offer_shown: Option<&str>,
 ) -> PageView {
@@ -334,9 +334,10 @@ pub(super) fn case_view(
         });
     let banner = visit.map(|v| visit_banner(w, v, day)).or(taken_banner);
     PageView {
-        refresh: visit
+        check_again: visit
             .filter(|v| v.refreshes())
-            .map(|_| card_visit::REFRESH_SECONDS),
+            .zip(visit_id)
+            .map(|(_, id)| (format!("?visit={id}"), w.check_again)),
         banner,
         confirm: auth && invoice_url.is_some(),
         confirm_label: w.confirm_button,
@@ -410,7 +411,7 @@ pub(super) fn customer_view(
         .collect();
     PageView {
         banner: None,
-        refresh: None,
+        check_again: None,
         confirm: false,
         confirm_label: w.confirm_button,
         title: w.expiring_title.into(),
