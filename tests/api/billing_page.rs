@@ -124,7 +124,10 @@ async fn the_email_link_leads_to_a_new_card_and_a_retry(backend: Backend) {
         charging.contains(&format!(r#"href="?visit={visit}">Check again</a>"#)),
         "{charging}"
     );
-    assert!(!charging.contains("http-equiv"), "no automatic refresh: {charging}");
+    assert!(
+        !charging.contains("http-equiv"),
+        "no automatic refresh: {charging}"
+    );
     app.run_due_jobs().await;
     assert_eq!(requests(&server, "POST", "/pay").await.len(), 1);
     assert_eq!(state(&app, &s).await, Some(CaseState::Recovered));

@@ -1,9 +1,10 @@
 //! The customer's way, in a real browser (Debian's headless `chromium`):
 //! from the link in the email to the billing page, a click on "Update your
 //! card" that lands on the processor's card page, back to our page, and the
-//! retry that recovers; and, on another case, a click on an offer. The
-//! page is kept as screenshots on a phone and on a laptop
-//! (`target/test-artifacts/`).
+//! retry that recovers; on another case, an offer's confirm step and the
+//! page after it; in German and euros, a declined new card, a second one
+//! that pays, and a bank's request to confirm. Every page is checked with
+//! axe-core and kept as screenshots (`target/test-artifacts/`).
 
 use dunwell::domain::case::CaseState;
 use dunwell::trigger::Scenario;
@@ -271,6 +272,215 @@ async fn a_customer_goes_from_the_email_to_a_new_card_or_a_new_plan_in_two_click
     app.run_due_jobs().await;
     assert_eq!(state(&app, &plan).await, Some(CaseState::Recovered));
     for shot in [&phone, &laptop, &offer_shot, &taken_shot] {
+        let size = std::fs::metadata(shot).map(|m| m.len()).unwrap_or(0);
+        assert!(size > 10_000, "{} is {size} bytes", shot.display());
+    }
+    app.shutdown().await;
+}
+
+/// A German customer paying in euros: a new card that is declined too (the
+/// page says so), a second card that pays (the page says so), and, on
+/// another invoice, a bank's request to confirm whose page puts
+/// "Zahlung bestätigen" first. Each page is checked with axe-core.
+#[tokio::test]
+async fn a_german_customer_sees_a_declined_card_then_a_paid_one_and_a_bank_confirmation() {
+    let Some(binary) = chromium() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "chromium is required in CI (.ci/run installs it)"
+        );
+        eprintln!("skipped: no chromium on the PATH");
+        return;
+    };
+    let axe = axe();
+    assert!(
+        axe.is_some() || std::env::var_os("CI").is_none(),
+        "axe-core is required in CI (.ci/run installs it: npm ci --prefix tests/browser)"
+    );
+    let port = free_port();
+    let address = format!("http://127.0.0.1:{port}");
+    let bind = format!("127.0.0.1:{port}");
+    let euros = |minor| {
+        dunwell::domain::money::Money::from_minor(
+            minor,
+            dunwell::domain::money::Currency::parse("eur").unwrap(),
+        )
+        .unwrap()
+    };
+    let funds = Scenario {
+        amount: euros(1999),
+        customer_name: "Lena Vogel".into(),
+        ..scenario("in_browser_de")
+    };
+    let sca = Scenario {
+        amount: euros(4900),
+        decline_code: "authentication_required".into(),
+        customer_name: "Jonas Keller".into(),
+        ..scenario("in_browser_3ds")
+    };
+    let server = MockServer::start().await;
+    // The first charge after a new card is declined, the second pays.
+    mount_stripe(&server, &funds, "insufficient_funds", 2).await;
+    mount_stripe(&server, &sca, "authentication_required", 0).await;
+    let customer = |card: &str| {
+        json!({
+            "id": funds.customer, "object": "customer", "email": funds.customer_email,
+            "name": "Lena Vogel", "preferred_locales": ["de-DE", "en"],
+            "invoice_settings": {"default_payment_method": card},
+        })
+    };
+    Mock::given(method("GET"))
+        .and(path(format!("/v1/customers/{}", funds.customer)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(customer("pm_ErsteKarte")))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v1/customers/{}", sca.customer)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": sca.customer, "object": "customer", "email": sca.customer_email,
+            "name": "Jonas Keller", "preferred_locales": ["de-DE"],
+        })))
+        .mount(&server)
+        .await;
+    let portal = portal_page(&server).await;
+    let extra = [
+        ("bind", bind.as_str()),
+        ("public_url", address.as_str()),
+        ("brand.name", "Acme Analytics"),
+    ];
+    let app = app_with_policy(Backend::Sqlite, &server, &extra, POLICY)
+        .await
+        .expect("SQLite is always there");
+    app.send("invoice.payment_failed", &event(&funds, "failed"))
+        .await;
+    app.send("invoice.payment_failed", &event(&sca, "failed"))
+        .await;
+    app.send("invoice.payment_action_required", &event(&sca, "action"))
+        .await;
+    app.run_due_jobs().await;
+    let funds_link = format!("{address}{}", link_in_email(&app, &funds).await);
+    let case = app.case(&sca.invoice).await;
+    let sent = app.store.outbox(Some(case.id), 10).await.unwrap();
+    assert_eq!(sent.len(), 1, "one email asks to confirm: {sent:?}");
+    let start = sent[0].body_text.find("/billing/update/").unwrap();
+    let sca_link = format!(
+        "{address}{}",
+        sent[0].body_text[start..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+    );
+    let dir = artifacts_dir();
+    let shots = [
+        dir.join("declined-de-phone.png"),
+        dir.join("paid-de-phone.png"),
+        dir.join("confirm-de-phone.png"),
+    ];
+    let check = |b: &mut Browser, axe: &Option<String>, page: &str| -> Vec<String> {
+        axe.as_deref()
+            .map(|axe| {
+                b.accessibility(axe)
+                    .into_iter()
+                    .map(|v| format!("{page}: {v}"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+
+    // The first card: back from the card page, charging; then declined.
+    let browser = Browser::launch(&binary);
+    let walk = {
+        let (link, portal, axe) = (funds_link.clone(), portal.clone(), axe.clone());
+        move |b: &mut Browser| {
+            b.viewport(390, 844, 2.0, true);
+            b.open(&link);
+            let page = b.text();
+            b.click("form[action$='/card'] button");
+            b.wait_for_page(|href| href.starts_with(&portal));
+            b.click("a#return");
+            b.wait_for_page(|href| href.contains("?visit="));
+            let violations = check(b, &axe, "charging, in German");
+            (page, b.text(), violations)
+        }
+    };
+    let (browser, (page, charging, mut violations)) = in_browser(browser, walk).await;
+    assert!(page.contains("19,99 €"), "{page}");
+    assert!(page.contains("Karte aktualisieren"), "{page}");
+    assert!(
+        charging.contains("Wir belasten jetzt Ihre neue Karte"),
+        "{charging}"
+    );
+    app.run_due_jobs().await;
+    assert_eq!(requests(&server, "POST", &pay_path(&funds)).await.len(), 1);
+    let walk = {
+        let (axe, shot) = (axe.clone(), shots[0].clone());
+        move |b: &mut Browser| {
+            b.click("a[href^='?visit=']");
+            b.wait_for_text("Auch Ihre neue Karte wurde abgelehnt");
+            let violations = check(b, &axe, "declined, in German");
+            b.screenshot(&shot);
+            (b.text(), violations)
+        }
+    };
+    let (browser, (declined, more)) = in_browser(browser, walk).await;
+    violations.extend(more);
+    assert!(declined.contains("andere Karte"), "{declined}");
+
+    // The second card pays; the page says so.
+    Mock::given(method("GET"))
+        .and(path(format!("/v1/customers/{}", funds.customer)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(customer("pm_ZweiteKarte")))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let walk = {
+        let (portal, axe) = (portal.clone(), axe.clone());
+        move |b: &mut Browser| {
+            b.click("form[action$='/card'] button");
+            b.wait_for_page(|href| href.starts_with(&portal));
+            b.click("a#return");
+            b.wait_for_page(|href| href.contains("?visit="));
+            let _ = axe;
+        }
+    };
+    let (browser, ()) = in_browser(browser, walk).await;
+    app.run_due_jobs().await;
+    assert_eq!(requests(&server, "POST", &pay_path(&funds)).await.len(), 2);
+    assert_eq!(state(&app, &funds).await, Some(CaseState::Recovered));
+    let walk = {
+        let (axe, shot, sca_link, confirm_shot) = (
+            axe.clone(),
+            shots[1].clone(),
+            sca_link.clone(),
+            shots[2].clone(),
+        );
+        move |b: &mut Browser| {
+            b.click("a[href^='?visit=']");
+            b.wait_for_text("Ihre neue Karte hat funktioniert");
+            let mut violations = check(b, &axe, "paid, in German");
+            b.screenshot(&shot);
+            let paid = b.text();
+            // The bank's request: the page asks to confirm first.
+            b.open(&sca_link);
+            violations.extend(check(b, &axe, "a bank's confirmation, in German"));
+            b.screenshot(&confirm_shot);
+            let first =
+                b.eval("document.querySelector('.card a.button, .card form button').textContent");
+            (paid, b.text(), first, violations)
+        }
+    };
+    let (browser, (paid, confirm, first, more)) = in_browser(browser, walk).await;
+    drop(browser);
+    violations.extend(more);
+    assert!(paid.contains("Vielen Dank"), "{paid}");
+    assert!(
+        confirm.contains("Bitte bestätigen Sie die Zahlung bei Ihrer Bank"),
+        "{confirm}"
+    );
+    assert!(confirm.contains("49,00 €"), "{confirm}");
+    assert_eq!(first.as_str(), Some("Zahlung bestätigen"), "{confirm}");
+    assert!(violations.is_empty(), "accessibility: {violations:#?}");
+    for shot in &shots {
         let size = std::fs::metadata(shot).map(|m| m.len()).unwrap_or(0);
         assert!(size > 10_000, "{} is {size} bytes", shot.display());
     }
