@@ -84,7 +84,7 @@ impl Classification {
             "expired_card" => "the card on file has expired",
             "incorrect_number" | "invalid_number" => "the card number on file is not valid",
             "insufficient_funds" | "withdrawal_count_limit_exceeded" | "card_velocity_exceeded" => {
-                "your bank declined it, which often means the balance or limit was reached"
+                "your bank declined it, which often means the balance was short or the limit reached"
             }
             "authentication_required" => "your bank asked you to confirm the payment",
             "card_not_supported" | "currency_not_supported" | "transaction_not_allowed" => {

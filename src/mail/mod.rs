@@ -262,15 +262,17 @@ fn offer_label(
 
 /// The thank-you's "by the way" line: a plan change the policy marks
 /// `thank_you = true` (never simply the first offer, which may well be a
-/// downgrade), in the customer's language.
+/// downgrade), in the operator's words for the customer's language (none
+/// when they wrote none for it).
 pub fn upsell(policy: &Policy, locale: Locale, prices: &[Price]) -> Option<String> {
     let offer = policy
         .offers
         .iter()
         .find(|o| o.thank_you && o.kind == crate::domain::policy::OfferKind::PlanChange)?;
-    Some(offer_label(policy, locale, offer, prices, "", &|_| {
-        String::new()
-    }))
+    // Only the operator's own words: dunwell's labels are button captions
+    // ("Switch to Basic"), not a sentence for "By the way: …".
+    let own = locale == policy.default_locale || offer.labels.iter().any(|(l, _)| *l == locale);
+    own.then(|| offer_label(policy, locale, offer, prices, "", &|_| String::new()))
 }
 
 /// What a name or other processor-given text may be in a header or a

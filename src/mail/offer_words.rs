@@ -98,13 +98,13 @@ const DE: OfferWords = OfferWords {
     plan_button: "Ja, zu {plan} wechseln",
     pause_button: "Ja, bis {date} pausieren",
     back: "Zurück",
-    done_title: "Ihr Abonnement ist geändert",
+    done_title: "Ihr Abonnement wurde geändert",
     done_plan: "Erledigt: Ihr Tarif ist jetzt {plan}. Sie erhalten eine Bestätigung per E-Mail.",
     done_changed: "Erledigt: Ihr Tarif wurde geändert. Sie erhalten eine Bestätigung per E-Mail.",
     done_pause: "Erledigt: Ihr Abonnement pausiert bis {date}. Sie erhalten eine Bestätigung per E-Mail.",
     paused_status: "Pausiert",
     paused_title: "Ihr Abonnement pausiert",
-    paused_message: "Bis {date} wird nichts berechnet; danach läuft es wie bisher weiter.",
+    paused_message: "Bis {date} wird nichts berechnet; ab diesem Tag läuft es wie bisher weiter.",
 };
 
 const FR: OfferWords = OfferWords {
@@ -123,7 +123,7 @@ const FR: OfferWords = OfferWords {
     plan_from_to: "Votre formule passe aujourd'hui de {old} à {new}.",
     plan_to: "Votre formule passe aujourd'hui à {new}.",
     price_from_today: "À partir d'aujourd'hui, vous payez {price}.",
-    proration_none: "Rien de plus n'est facturé pour le reste de la période en cours.",
+    proration_none: "Aucun supplément n'est facturé pour la période en cours.",
     proration_invoice: "La différence pour le reste de la période en cours est facturée aujourd'hui.",
     proration_next: "La différence pour le reste de la période en cours s'ajoute à votre prochaine facture.",
     open_payment_retry: "Nous retenterons ensuite le paiement en attente de {amount}.",
@@ -132,13 +132,13 @@ const FR: OfferWords = OfferWords {
     plan_button: "Oui, passer à {plan}",
     pause_button: "Oui, suspendre jusqu'au {date}",
     back: "Retour",
-    done_title: "Votre abonnement est modifié",
+    done_title: "Votre abonnement a été modifié",
     done_plan: "C'est fait : votre formule est désormais {plan}. Vous recevrez une confirmation par e-mail.",
     done_changed: "C'est fait : votre formule a changé. Vous recevrez une confirmation par e-mail.",
     done_pause: "C'est fait : votre abonnement est suspendu jusqu'au {date}. Vous recevrez une confirmation par e-mail.",
     paused_status: "Suspendu",
     paused_title: "Votre abonnement est suspendu",
-    paused_message: "Rien n'est facturé jusqu'au {date} ; il reprendra ensuite comme avant.",
+    paused_message: "Rien n'est facturé jusqu'au {date} ; date à laquelle il reprendra comme avant.",
 };
 
 const ES: OfferWords = OfferWords {
@@ -172,7 +172,7 @@ const ES: OfferWords = OfferWords {
     done_pause: "Hecho: tu suscripción está pausada hasta el {date}. Te enviaremos una confirmación por correo.",
     paused_status: "Pausada",
     paused_title: "Tu suscripción está pausada",
-    paused_message: "No se cobra nada hasta el {date}; después continúa como antes.",
+    paused_message: "No se cobra nada hasta el {date}; ese día se reanuda como antes.",
 };
 
 const PT: OfferWords = OfferWords {
@@ -206,7 +206,7 @@ const PT: OfferWords = OfferWords {
     done_pause: "Feito: a sua subscrição está pausada até {date}. Enviamos-lhe uma confirmação por e-mail.",
     paused_status: "Pausada",
     paused_title: "A sua subscrição está pausada",
-    paused_message: "Não é cobrado nada até {date}; depois continua como antes.",
+    paused_message: "Não é cobrado nada até {date}; nesse dia é retomada como antes.",
 };
 
 const PT_BR: OfferWords = OfferWords {
@@ -230,7 +230,7 @@ const PT_BR: OfferWords = OfferWords {
     proration_next: "A diferença pelo resto do período atual é somada à sua próxima fatura.",
     open_payment_retry: "Depois voltamos a tentar o pagamento pendente de {amount}.",
     pause_terms: "As cobranças ficam pausadas a partir de hoje e recomeçam em {date}. Até lá, nada será cobrado.",
-    pause_open: "Deixamos de pedir o pagamento pendente de {amount}.",
+    pause_open: "Não vamos mais cobrar o pagamento pendente de {amount}.",
     plan_button: "Sim, mudar para {plan}",
     pause_button: "Sim, pausar até {date}",
     back: "Voltar",
@@ -240,7 +240,7 @@ const PT_BR: OfferWords = OfferWords {
     done_pause: "Feito: sua assinatura está pausada até {date}. Enviaremos uma confirmação por e-mail.",
     paused_status: "Pausada",
     paused_title: "Sua assinatura está pausada",
-    paused_message: "Nada será cobrado até {date}; depois continua como antes.",
+    paused_message: "Nada será cobrado até {date}; nesse dia é retomada como antes.",
 };
 
 fn words(locale: Locale) -> &'static OfferWords {

@@ -204,6 +204,9 @@ labels = { de = "Jährlich zahlen und 20 % sparen" }
         upsell(&marked, Locale::De, &[]).as_deref(),
         Some("Jährlich zahlen und 20 % sparen")
     );
+    // No words of the operator's for French: no line, rather than a
+    // button's caption as a sentence.
+    assert_eq!(upsell(&marked, Locale::Fr, &[]), None);
     let r = render(
         MailKind::ThankYou,
         &MailView {
