@@ -57,6 +57,34 @@ pub fn axe() -> Option<String> {
     std::fs::read_to_string(path).ok()
 }
 
+/// axe-core for a browser test: required in CI, else a note when missing.
+pub fn axe_for_test() -> Option<String> {
+    let axe = axe();
+    assert!(
+        axe.is_some() || std::env::var_os("CI").is_none(),
+        "axe-core is required in CI (.ci/run installs it: npm ci --prefix tests/browser)"
+    );
+    if axe.is_none() {
+        eprintln!(
+            "note: axe-core not installed (npm ci --prefix tests/browser): pages not checked for accessibility"
+        );
+    }
+    axe
+}
+
+/// The page's serious violations, each prefixed with `page`; none when
+/// axe-core is not installed.
+pub fn violations(b: &mut Browser, axe: &Option<String>, page: &str) -> Vec<String> {
+    axe.as_deref()
+        .map(|axe| {
+            b.accessibility(axe)
+                .into_iter()
+                .map(|v| format!("{page}: {v}"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Where tests keep what a person should look at (screenshots):
 /// `DUNWELL_TEST_ARTIFACTS`, else `target/test-artifacts`.
 pub fn artifacts_dir() -> PathBuf {

@@ -12,7 +12,7 @@ use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::browser::{Browser, artifacts_dir, axe, chromium};
+use crate::browser::{Browser, artifacts_dir, axe_for_test, chromium, violations as found};
 use crate::helpers::*;
 use crate::stand_in::*;
 
@@ -138,26 +138,7 @@ async fn a_customer_goes_from_the_email_to_a_new_card_or_a_new_plan_in_two_click
 
     // The pages are checked with axe-core as they are walked: no serious
     // or critical WCAG 2.1 AA violation.
-    let axe = axe();
-    assert!(
-        axe.is_some() || std::env::var_os("CI").is_none(),
-        "axe-core is required in CI (.ci/run installs it: npm ci --prefix tests/browser)"
-    );
-    if axe.is_none() {
-        eprintln!(
-            "note: axe-core not installed (npm ci --prefix tests/browser): pages not checked for accessibility"
-        );
-    }
-    let check = |b: &mut Browser, axe: &Option<String>, page: &str| -> Vec<String> {
-        axe.as_deref()
-            .map(|axe| {
-                b.accessibility(axe)
-                    .into_iter()
-                    .map(|v| format!("{page}: {v}"))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let axe = axe_for_test();
 
     // Click one: the email's link. Click two: "Update your card", which
     // lands on the processor's card page; the customer comes back.
@@ -174,7 +155,7 @@ async fn a_customer_goes_from_the_email_to_a_new_card_or_a_new_plan_in_two_click
             b.viewport(390, 844, 2.0, true);
             b.open(&card_link);
             let page = b.text();
-            let mut violations = check(b, &axe, "the billing page");
+            let mut violations = found(b, &axe, "the billing page");
             b.screenshot(&phone);
             b.viewport(1366, 900, 1.0, false);
             b.open(&card_link);
@@ -183,7 +164,7 @@ async fn a_customer_goes_from_the_email_to_a_new_card_or_a_new_plan_in_two_click
             let landed = b.wait_for_page(|href| href.starts_with(&portal));
             b.click("a#return");
             b.wait_for_page(|href| href.contains("?visit="));
-            violations.extend(check(b, &axe, "the page after a card update"));
+            violations.extend(found(b, &axe, "the page after a card update"));
             (page, landed, b.text(), violations)
         }
     };
@@ -227,17 +208,17 @@ async fn a_customer_goes_from_the_email_to_a_new_card_or_a_new_plan_in_two_click
         move |b: &mut Browser| {
             b.open(&card_link);
             let settled = b.text();
-            let mut violations = check(b, &axe, "the settled page");
+            let mut violations = found(b, &axe, "the settled page");
             b.viewport(390, 844, 2.0, true);
             b.open(&plan_link);
             b.click("a[href*='/billing/offers/']");
             b.wait_for_page(|href| href.contains("/billing/offers/"));
             let terms = b.text();
-            violations.extend(check(b, &axe, "an offer's confirm step"));
+            violations.extend(found(b, &axe, "an offer's confirm step"));
             b.screenshot(&offer_shot);
             b.click("form[action*='/billing/offers/'] button");
             b.wait_for_page(|href| href.contains("?offer="));
-            violations.extend(check(b, &axe, "the page after an offer"));
+            violations.extend(found(b, &axe, "the page after an offer"));
             b.screenshot(&taken_shot);
             (settled, terms, b.text(), violations)
         }
@@ -292,11 +273,7 @@ async fn a_german_customer_sees_a_declined_card_then_a_paid_one_and_a_bank_confi
         eprintln!("skipped: no chromium on the PATH");
         return;
     };
-    let axe = axe();
-    assert!(
-        axe.is_some() || std::env::var_os("CI").is_none(),
-        "axe-core is required in CI (.ci/run installs it: npm ci --prefix tests/browser)"
-    );
+    let axe = axe_for_test();
     let port = free_port();
     let address = format!("http://127.0.0.1:{port}");
     let bind = format!("127.0.0.1:{port}");
@@ -376,16 +353,6 @@ async fn a_german_customer_sees_a_declined_card_then_a_paid_one_and_a_bank_confi
         dir.join("paid-de-phone.png"),
         dir.join("confirm-de-phone.png"),
     ];
-    let check = |b: &mut Browser, axe: &Option<String>, page: &str| -> Vec<String> {
-        axe.as_deref()
-            .map(|axe| {
-                b.accessibility(axe)
-                    .into_iter()
-                    .map(|v| format!("{page}: {v}"))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
 
     // The first card: back from the card page, charging; then declined.
     let browser = Browser::launch(&binary);
@@ -399,7 +366,7 @@ async fn a_german_customer_sees_a_declined_card_then_a_paid_one_and_a_bank_confi
             b.wait_for_page(|href| href.starts_with(&portal));
             b.click("a#return");
             b.wait_for_page(|href| href.contains("?visit="));
-            let violations = check(b, &axe, "charging, in German");
+            let violations = found(b, &axe, "charging, in German");
             (page, b.text(), violations)
         }
     };
@@ -417,7 +384,7 @@ async fn a_german_customer_sees_a_declined_card_then_a_paid_one_and_a_bank_confi
         move |b: &mut Browser| {
             b.click("a[href^='?visit=']");
             b.wait_for_text("Auch Ihre neue Karte wurde abgelehnt");
-            let violations = check(b, &axe, "declined, in German");
+            let violations = found(b, &axe, "declined, in German");
             b.screenshot(&shot);
             (b.text(), violations)
         }
@@ -457,12 +424,12 @@ async fn a_german_customer_sees_a_declined_card_then_a_paid_one_and_a_bank_confi
         move |b: &mut Browser| {
             b.click("a[href^='?visit=']");
             b.wait_for_text("Ihre neue Karte hat funktioniert");
-            let mut violations = check(b, &axe, "paid, in German");
+            let mut violations = found(b, &axe, "paid, in German");
             b.screenshot(&shot);
             let paid = b.text();
             // The bank's request: the page asks to confirm first.
             b.open(&sca_link);
-            violations.extend(check(b, &axe, "a bank's confirmation, in German"));
+            violations.extend(found(b, &axe, "a bank's confirmation, in German"));
             b.screenshot(&confirm_shot);
             let first =
                 b.eval("document.querySelector('.card a.button, .card form button').textContent");

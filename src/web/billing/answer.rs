@@ -82,6 +82,15 @@ fn policy(engine: &Engine) -> String {
     )
 }
 
+/// A 303 to `location` (absolute, or relative to the request's path),
+/// never cached.
+pub(super) fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
 pub(super) fn message(
     engine: &Engine,
     locale: Locale,

@@ -16,11 +16,11 @@ mod tokens;
 mod view;
 mod words;
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use self::answer::{UpdatePage, chrome, html, invalid_link, locale_for, message};
+use self::answer::{UpdatePage, chrome, html, invalid_link, locale_for, message, see_other};
 use self::tokens::{Holder, holder, link_holder};
 use self::view::{base, case_view, customer_view, payer, planned};
 use self::words::page_words;
@@ -46,6 +46,16 @@ pub struct VisitQuery {
     offer: Option<String>,
 }
 
+impl VisitQuery {
+    /// The visit named, when it can be one (visit ids are short base62):
+    /// anything else names none, and is never echoed into a URL.
+    fn visit_id(&self) -> Option<&str> {
+        self.visit
+            .as_deref()
+            .filter(|v| v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric()))
+    }
+}
+
 /// What came of visit `id` to case `case`, if it is this case's and spent.
 async fn visit_outcome(
     engine: &Engine,
@@ -53,7 +63,7 @@ async fn visit_outcome(
     id: Option<&str>,
     next_retry: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Option<VisitOutcome> {
-    let id = id.filter(|id| id.len() <= 64)?;
+    let id = id?;
     let visit = match engine.store.card_visit(id).await {
         Ok(visit) => visit?,
         Err(e) => {
@@ -88,8 +98,7 @@ pub async fn page(
             let payer = payer(engine, &case.customer_id, name, email).await;
             let policy = engine.policy_of(&case).await;
             let planned = planned(engine, &case).await;
-            let visit =
-                visit_outcome(engine, &case, query.visit.as_deref(), planned.next_retry).await;
+            let visit = visit_outcome(engine, &case, query.visit_id(), planned.next_retry).await;
             let offers = match OfferContext::read(engine, &policy, &case).await {
                 Ok(offers) => offers,
                 Err(e) => {
@@ -107,10 +116,7 @@ pub async fn page(
                 locale,
                 &planned,
                 visit,
-                query
-                    .visit
-                    .as_deref()
-                    .filter(|v| v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric())),
+                query.visit_id(),
                 &offers,
                 query.offer.as_deref(),
             );
@@ -191,10 +197,7 @@ pub async fn card(
         .card_update_session(&customer, &return_url, &key)
         .await
     {
-        Ok(url) => HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, url))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .finish(),
+        Ok(url) => see_other(&url),
         Err(e) => {
             tracing::error!(error = %e, customer = %customer, "opening the processor's card page failed");
             unavailable(engine)
@@ -227,7 +230,7 @@ pub async fn done(
     let engine = &state.engine;
     match holder(engine, &request, &token, Purpose::Billing).await {
         Ok(Holder::Case(case)) => {
-            let visit = query.visit.as_deref().filter(|v| v.len() <= 64);
+            let visit = query.visit_id();
             if let Some(visit) = visit
                 && !case.has_ended()
                 && let Err(e) = customer_actions::card_returned(engine, case.id, visit).await
@@ -237,13 +240,10 @@ pub async fn done(
             // Relative to `…/update/{token}/done`: the page, on whatever
             // host and path prefix the customer came through.
             let mut page = format!("../{token}");
-            if let Some(visit) = visit.filter(|v| v.bytes().all(|b| b.is_ascii_alphanumeric())) {
+            if let Some(visit) = visit {
                 page.push_str(&format!("?visit={visit}"));
             }
-            HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, page))
-                .insert_header((header::CACHE_CONTROL, "no-store"))
-                .finish()
+            see_other(&page)
         }
         Ok(Holder::Customer(id)) => {
             let locale = locale_for(engine, &request, Some(&id)).await;

@@ -3,12 +3,12 @@
 //! from when), its button `POST`s to the same address, which carries the
 //! offer out once and redirects to the page.
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::Duration;
 
-use super::answer::{Chrome, chrome, html, invalid_link, locale_for, message};
+use super::answer::{Chrome, chrome, html, invalid_link, locale_for, message, see_other};
 use super::forged;
 use super::tokens::{Holder, holder};
 use super::view::base;
@@ -28,14 +28,6 @@ struct OfferPage {
     t: Terms,
     action: String,
     back: String,
-}
-
-/// A 303 to `location` (relative to the request's path).
-fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish()
 }
 
 /// `GET /billing/offers/{token}/{offer}`: the offer's confirm step. An
