@@ -1,32 +1,27 @@
-//! Just enough of the Chrome DevTools Protocol to walk Debian's headless
-//! `chromium` through our pages as a customer would: open a URL, click an
-//! element with the mouse, wait for the next page, read it, take
-//! screenshots. Spoken over `--remote-debugging-pipe` (the browser reads
-//! NUL-terminated JSON commands on fd 3 and answers on fd 4), so nothing
-//! listens on a port.
+//! Debian's headless `chromium`, driven through `chromiumoxide` (the
+//! DevTools protocol over its WebSocket) to walk our pages as a customer
+//! would: open a URL, click an element with the mouse, wait for the next
+//! page, read it, take screenshots, run axe-core. The walks are plain
+//! blocking code: the browser keeps a small runtime of its own and each
+//! step waits for its answer.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
+use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use chromiumoxide::browser::{Browser as Chromium, BrowserConfig};
+use chromiumoxide::cdp::browser_protocol::emulation::SetDeviceMetricsOverrideParams;
+use chromiumoxide::cdp::browser_protocol::input::{
+    DispatchMouseEventParams, DispatchMouseEventType, InsertTextParams, MouseButton,
+};
+use chromiumoxide::cdp::browser_protocol::page::{
+    CaptureScreenshotFormat, CaptureScreenshotParams, NavigateParams,
+};
+use chromiumoxide::cdp::js_protocol::runtime::EvaluateParams;
+use chromiumoxide::{Command, Page};
+use futures_util::StreamExt as _;
 use serde_json::{Value, json};
-
-/// A pipe (read end, write end), both closed on exec.
-fn pipe() -> (OwnedFd, OwnedFd) {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 fills the two descriptors it is given, which are then
-    // owned here and nowhere else.
-    unsafe {
-        assert_eq!(libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC), 0, "pipe2");
-        (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1]))
-    }
-}
 
 /// How long one command or one wait may take.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -97,12 +92,10 @@ pub fn artifacts_dir() -> PathBuf {
 
 /// One headless browser with one tab.
 pub struct Browser {
-    child: Child,
-    commands: File,
-    answers: Receiver<Value>,
-    next_id: u64,
-    session: String,
-    profile: tempfile::TempDir,
+    runtime: Option<tokio::runtime::Runtime>,
+    chromium: Option<Chromium>,
+    page: Page,
+    _profile: tempfile::TempDir,
 }
 
 /// Where the middle of an element is, after scrolling it into view.
@@ -115,177 +108,104 @@ const CENTRE_OF: &str = r#"(selector) => {
 }"#;
 
 impl Browser {
+    /// Starts `binary` headless with a fresh profile and one blank tab.
+    /// Safe to call from async code: the start runs on a thread of its own.
     pub fn launch(binary: &Path) -> Self {
+        let binary = binary.to_owned();
+        std::thread::spawn(move || Self::start(&binary))
+            .join()
+            .unwrap_or_else(|_| panic!("chromium did not start"))
+    }
+
+    fn start(binary: &Path) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a runtime for the browser");
         let profile = tempfile::tempdir().expect("a profile directory");
-        let (their_commands, commands) = pipe();
-        let (answers, their_answers) = pipe();
-        let log = File::create(profile.path().join("chromium.log")).expect("a log file");
-        let mut command = Command::new(binary);
-        command
+        let config = BrowserConfig::builder()
+            .chrome_executable(binary)
+            .no_sandbox()
+            .user_data_dir(profile.path())
+            .viewport(None)
+            .launch_timeout(PATIENCE)
+            .request_timeout(PATIENCE)
             .args([
-                "--headless",
-                "--remote-debugging-pipe",
-                "--no-sandbox",
                 "--disable-gpu",
-                "--disable-dev-shm-usage",
                 "--disable-quic",
-                "--no-first-run",
                 "--no-default-browser-check",
-                "--disable-background-networking",
                 "--disable-component-update",
-                "--disable-sync",
-                "--disable-extensions",
-                "--hide-scrollbars",
-                "--mute-audio",
                 "--lang=en-US",
-                "--force-color-profile=srgb",
             ])
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .arg("about:blank")
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log.try_clone().unwrap()))
-            .stderr(Stdio::from(log));
-        let (read_fd, write_fd) = (their_commands.as_raw_fd(), their_answers.as_raw_fd());
-        // SAFETY: only async-signal-safe calls between fork and exec. Both
-        // ends are first moved above 10 so that placing them on 3 and 4
-        // cannot overwrite one with the other; dup2 clears close-on-exec.
-        unsafe {
-            command.pre_exec(move || {
-                let r = libc::fcntl(read_fd, libc::F_DUPFD, 10);
-                let w = libc::fcntl(write_fd, libc::F_DUPFD, 10);
-                if r < 0 || w < 0 || libc::dup2(r, 3) < 0 || libc::dup2(w, 4) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let child = command.spawn().expect("chromium starts");
-        drop((their_commands, their_answers));
-        let (send, answers_rx) = channel();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(File::from(answers));
-            let mut buffer = Vec::new();
-            loop {
-                buffer.clear();
-                match reader.read_until(0, &mut buffer) {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => {
-                        let message = buffer.strip_suffix(&[0]).unwrap_or(&buffer);
-                        if let Ok(value) = serde_json::from_slice(message)
-                            && send.send(value).is_err()
-                        {
-                            return;
-                        }
-                    }
-                }
-            }
+            .build()
+            .expect("a browser configuration");
+        let (chromium, page) = runtime.block_on(async {
+            let (chromium, mut handler) = Chromium::launch(config)
+                .await
+                .unwrap_or_else(|e| panic!("chromium starts: {e}"));
+            // The connection's events, read for as long as it is open; a
+            // message this crate does not know is skipped, not fatal.
+            tokio::spawn(async move { while handler.next().await.is_some() {} });
+            let page = chromium
+                .new_page("about:blank")
+                .await
+                .unwrap_or_else(|e| panic!("a tab: {e}"));
+            (chromium, page)
         });
-        let mut browser = Self {
-            child,
-            commands: File::from(commands),
-            answers: answers_rx,
-            next_id: 0,
-            session: String::new(),
-            profile,
-        };
-        let target = browser.browser_call("Target.createTarget", json!({"url": "about:blank"}));
-        let target_id = target["targetId"].as_str().expect("a target").to_owned();
-        let attached = browser.browser_call(
-            "Target.attachToTarget",
-            json!({"targetId": target_id, "flatten": true}),
-        );
-        browser.session = attached["sessionId"]
-            .as_str()
-            .expect("a session")
-            .to_owned();
-        browser
-    }
-
-    /// What the browser logged, for a failing test's output.
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.profile.path().join("chromium.log")).unwrap_or_default()
-    }
-
-    fn send(&mut self, method: &str, params: Value, session: Option<String>) -> Value {
-        self.next_id += 1;
-        let id = self.next_id;
-        let mut message = json!({"id": id, "method": method, "params": params});
-        if let Some(session) = session {
-            message["sessionId"] = json!(session);
-        }
-        let mut bytes = serde_json::to_vec(&message).unwrap();
-        bytes.push(0);
-        self.commands
-            .write_all(&bytes)
-            .unwrap_or_else(|e| panic!("chromium is gone ({e}):\n{}", self.log()));
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.answers.recv_timeout(left) {
-                Ok(answer) if answer["id"] == json!(id) => return answer,
-                Ok(_event) => {}
-                Err(RecvTimeoutError::Timeout) => {
-                    panic!("chromium did not answer {method}:\n{}", self.log())
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    panic!("chromium closed while {method}:\n{}", self.log())
-                }
-            }
+        Self {
+            runtime: Some(runtime),
+            chromium: Some(chromium),
+            page,
+            _profile: profile,
         }
     }
 
-    fn browser_call(&mut self, method: &str, params: Value) -> Value {
-        let answer = self.send(method, params, None);
-        assert!(answer.get("error").is_none(), "{method}: {answer}");
-        answer["result"].clone()
+    fn block<T>(&self, future: impl Future<Output = T>) -> T {
+        self.runtime.as_ref().expect("the runtime").block_on(future)
     }
 
     /// A command to the tab; its result, or the browser's error.
-    fn try_call(&mut self, method: &str, params: Value) -> Result<Value, Value> {
-        let session = Some(self.session.clone());
-        let answer = self.send(method, params, session);
-        match answer.get("error") {
-            Some(error) => Err(error.clone()),
-            None => Ok(answer["result"].clone()),
-        }
+    fn try_call<C: Command>(&self, command: C) -> Result<C::Response, String> {
+        let method = command.identifier();
+        self.block(self.page.execute(command))
+            .map(|answer| answer.result)
+            .map_err(|e| format!("{method}: {e}"))
     }
 
-    fn call(&mut self, method: &str, params: Value) -> Value {
-        self.try_call(method, params)
-            .unwrap_or_else(|e| panic!("{method}: {e}"))
+    fn call<C: Command>(&self, command: C) -> C::Response {
+        self.try_call(command).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// The value of a JavaScript expression in the page, or why not.
-    fn try_eval(&mut self, expression: &str) -> Result<Value, Value> {
-        let result = self.try_call(
-            "Runtime.evaluate",
-            json!({"expression": expression, "returnByValue": true}),
-        )?;
-        match result.get("exceptionDetails") {
-            Some(e) => Err(e.clone()),
-            None => Ok(result["result"]["value"].clone()),
+    /// The value of a JavaScript expression in the page (a promise is
+    /// awaited), or why not. Run through DevTools, so the page's own
+    /// policy (which allows no script) does not stop it.
+    fn try_eval(&self, expression: &str) -> Result<Value, String> {
+        let params = EvaluateParams::builder()
+            .expression(expression)
+            .return_by_value(true)
+            .await_promise(true)
+            .build()
+            .expect("evaluate parameters");
+        let answer = self.try_call(params)?;
+        match answer.exception_details {
+            Some(e) => Err(format!("{e:?}")),
+            None => Ok(answer.result.value.unwrap_or(Value::Null)),
         }
     }
 
     /// The serious and critical WCAG 2.1 A/AA violations axe-core (`axe`,
     /// its script) finds on the page shown: `id: help (where)` each.
     pub fn accessibility(&mut self, axe: &str) -> Vec<String> {
-        // Run through DevTools: the page's own policy allows no script.
         self.try_eval(axe).expect("axe-core loads");
         let run = r#"axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
             .then(r => r.violations
                 .filter(v => v.impact === 'serious' || v.impact === 'critical')
                 .map(v => v.id + ': ' + v.help + ' (' + v.nodes.map(n => n.target.join(' ')).join(', ') + ')'))"#;
-        let result = self
-            .try_call(
-                "Runtime.evaluate",
-                json!({"expression": run, "returnByValue": true, "awaitPromise": true}),
-            )
-            .expect("axe runs");
-        if let Some(e) = result.get("exceptionDetails") {
-            panic!("axe failed: {e}");
-        }
-        result["result"]["value"]
+        let found = self
+            .try_eval(run)
+            .unwrap_or_else(|e| panic!("axe failed: {e}"));
+        found
             .as_array()
             .map(|v| {
                 v.iter()
@@ -297,14 +217,13 @@ impl Browser {
 
     /// Renders as a phone (`mobile`) or a laptop of this size would.
     pub fn viewport(&mut self, width: u32, height: u32, scale: f64, mobile: bool) {
-        self.call(
-            "Emulation.setDeviceMetricsOverride",
-            json!({"width": width, "height": height, "deviceScaleFactor": scale, "mobile": mobile}),
-        );
+        self.call(SetDeviceMetricsOverrideParams::new(
+            width, height, scale, mobile,
+        ));
     }
 
     pub fn open(&mut self, url: &str) {
-        self.call("Page.navigate", json!({"url": url}));
+        self.call(NavigateParams::new(url));
         self.wait_for_page(|href| href == url);
     }
 
@@ -367,11 +286,15 @@ impl Browser {
         let (Some(x), Some(y)) = (centre[0].as_f64(), centre[1].as_f64()) else {
             panic!("nothing to click at {selector}: {}", self.text());
         };
-        for kind in ["mouseMoved", "mousePressed", "mouseReleased"] {
-            self.call(
-                "Input.dispatchMouseEvent",
-                json!({"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1}),
-            );
+        for kind in [
+            DispatchMouseEventType::MouseMoved,
+            DispatchMouseEventType::MousePressed,
+            DispatchMouseEventType::MouseReleased,
+        ] {
+            let mut event = DispatchMouseEventParams::new(kind, x, y);
+            event.button = Some(MouseButton::Left);
+            event.click_count = Some(1);
+            self.call(event);
         }
     }
 
@@ -379,7 +302,7 @@ impl Browser {
     /// keyboard would.
     pub fn type_into(&mut self, selector: &str, text: &str) {
         self.click(selector);
-        self.call("Input.insertText", json!({ "text": text }));
+        self.call(InsertTextParams::new(text));
     }
 
     /// Clicks into the field `selector` finds, selects what it holds and
@@ -390,7 +313,7 @@ impl Browser {
             "document.querySelector({}).select()",
             json!(selector)
         ));
-        self.call("Input.insertText", json!({ "text": text }));
+        self.call(InsertTextParams::new(text));
     }
 
     /// A PNG of the whole page (not only what fits the screen) at `path`.
@@ -404,20 +327,35 @@ impl Browser {
     }
 
     fn capture(&mut self, path: &Path, whole: bool) {
-        let shot = self.call(
-            "Page.captureScreenshot",
-            json!({"format": "png", "captureBeyondViewport": whole}),
-        );
+        let shot = self.call(CaptureScreenshotParams {
+            format: Some(CaptureScreenshotFormat::Png),
+            capture_beyond_viewport: Some(whole),
+            ..Default::default()
+        });
         let png = base64::engine::general_purpose::STANDARD
-            .decode(shot["data"].as_str().expect("image data"))
+            .decode(AsRef::<str>::as_ref(&shot.data))
             .expect("base64");
         std::fs::write(path, png).expect("screenshot written");
     }
 }
 
 impl Drop for Browser {
+    /// Closes the browser and waits for it to exit, on a thread of its own
+    /// (a walk may hand the browser back to async code that drops it).
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let (Some(runtime), Some(mut chromium)) = (self.runtime.take(), self.chromium.take())
+        else {
+            return;
+        };
+        let _ = std::thread::spawn(move || {
+            runtime.block_on(async {
+                if chromium.close().await.is_err() {
+                    let _ = chromium.kill().await;
+                }
+                let _ = tokio::time::timeout(PATIENCE, chromium.wait()).await;
+            });
+            runtime.shutdown_background();
+        })
+        .join();
     }
 }
