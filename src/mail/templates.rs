@@ -178,10 +178,10 @@ pub fn render(kind: MailKind, m: &MailView, overrides: &Overrides) -> anyhow::Re
     let confirm_at = m.invoice_url.as_deref().filter(|_| confirming);
     let button = match kind {
         _ if confirming => w.confirm_payment,
-        MailKind::ThankYou
-        | MailKind::SubscriptionCanceled
-        | MailKind::SubscriptionDowngraded
-        | MailKind::OfferTaken => w.view_account,
+        MailKind::SubscriptionCanceled => w.reactivate,
+        MailKind::ThankYou | MailKind::SubscriptionDowngraded | MailKind::OfferTaken => {
+            w.view_account
+        }
         _ => w.update_card,
     };
     let mut summary = Vec::new();

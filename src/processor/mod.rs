@@ -137,6 +137,28 @@ impl Processor {
         }
     }
 
+    /// The processor's account page for the customer (where a canceled
+    /// subscription can be reactivated), which sends them back to
+    /// `return_url`; returns the page's URL. The simulated processor has no
+    /// such page: the customer goes straight back.
+    pub async fn account_session(
+        &self,
+        customer: &CustomerId,
+        return_url: &str,
+        idempotency_key: &str,
+    ) -> Result<String, ProcessorError> {
+        match self {
+            Self::Stripe(c) => {
+                c.account_session(customer, return_url, idempotency_key)
+                    .await
+            }
+            Self::Simulated(_) => {
+                tracing::info!(customer = %customer, "simulated processor: no account page, straight back");
+                Ok(return_url.to_owned())
+            }
+        }
+    }
+
     /// The customer's default payment method as the processor has it now
     /// (`pm_...`; `None`: none, or no such customer).
     pub async fn default_payment_method(

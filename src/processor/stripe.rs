@@ -32,15 +32,22 @@ pub struct StripeClient {
     /// PostgreSQL shared by every process), and a 429's `Retry-After` holds
     /// them all.
     pace: std::sync::Arc<crate::pace::Pace>,
-    /// Prices read lately (`GET /v1/prices/{id}`), kept `PRICE_TTL`.
+    /// Prices read lately (`GET /v1/prices/{id}`), kept `PRICE_TTL`; a
+    /// price the processor does not know is remembered as `None` for
+    /// `UNKNOWN_PRICE_TTL`, so a policy naming a wrong price costs a call a
+    /// minute, not one per page.
     prices: std::sync::Arc<std::sync::Mutex<PriceCache>>,
 }
 
-type PriceCache = std::collections::HashMap<String, (std::time::Instant, Price)>;
+type PriceCache = std::collections::HashMap<String, (std::time::Instant, Option<Price>)>;
 
 /// How long a price read from the processor is reused: offers are shown on
 /// every page load and in every email, prices change rarely.
 const PRICE_TTL: Duration = Duration::from_secs(600);
+
+/// How long "no such price" is believed: shorter, so a price the operator
+/// creates just after naming it shows soon.
+const UNKNOWN_PRICE_TTL: Duration = Duration::from_secs(60);
 
 #[derive(Deserialize)]
 struct ErrorBody {
@@ -267,29 +274,35 @@ impl StripeClient {
     /// `GET /v1/prices/{id}` with its product expanded (cached a while);
     /// `None` when the processor knows no such price.
     pub async fn get_price(&self, price: &PriceId) -> Result<Option<Price>, ProcessorError> {
-        let fresh = |(at, _): &(std::time::Instant, Price)| at.elapsed() < PRICE_TTL;
-        if let Some((_, p)) = self
+        let fresh = |(at, known): &(std::time::Instant, Option<Price>)| {
+            at.elapsed()
+                < if known.is_some() {
+                    PRICE_TTL
+                } else {
+                    UNKNOWN_PRICE_TTL
+                }
+        };
+        if let Some((_, known)) = self
             .prices
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(price.as_str())
             .filter(|hit| fresh(hit))
         {
-            return Ok(Some(p.clone()));
+            return Ok(known.clone());
         }
         let body = self
             .get_object(&format!("v1/prices/{price}?expand[]=product"))
             .await?;
-        let Some(body) = body else {
-            return Ok(None);
-        };
-        let read =
-            Price::from_json(&body).map_err(|e| ProcessorError::Protocol(format!("price: {e}")))?;
+        let read = body
+            .map(|body| Price::from_json(&body))
+            .transpose()
+            .map_err(|e| ProcessorError::Protocol(format!("price: {e}")))?;
         self.prices
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(price.to_string(), (std::time::Instant::now(), read.clone()));
-        Ok(Some(read))
+        Ok(read)
     }
 
     /// A GET whose 404 means "no such object".
@@ -310,11 +323,39 @@ impl StripeClient {
         return_url: &str,
         idempotency_key: &str,
     ) -> Result<String, ProcessorError> {
-        let form = [
-            ("customer", customer.as_str()),
-            ("return_url", return_url),
-            ("flow_data[type]", "payment_method_update"),
-        ];
+        self.portal_session(
+            customer,
+            return_url,
+            Some("payment_method_update"),
+            idempotency_key,
+        )
+        .await
+    }
+
+    /// `POST /v1/billing_portal/sessions` without a flow: the customer's
+    /// account page as the operator configured it (subscriptions, cards,
+    /// invoices); returns the URL to send the customer to.
+    pub async fn account_session(
+        &self,
+        customer: &CustomerId,
+        return_url: &str,
+        idempotency_key: &str,
+    ) -> Result<String, ProcessorError> {
+        self.portal_session(customer, return_url, None, idempotency_key)
+            .await
+    }
+
+    async fn portal_session(
+        &self,
+        customer: &CustomerId,
+        return_url: &str,
+        flow: Option<&str>,
+        idempotency_key: &str,
+    ) -> Result<String, ProcessorError> {
+        let mut form = vec![("customer", customer.as_str()), ("return_url", return_url)];
+        if let Some(flow) = flow {
+            form.push(("flow_data[type]", flow));
+        }
         let (status, body) = self
             .call(
                 Method::POST,
@@ -438,8 +479,9 @@ fn operation(method: &Method, path: &str) -> String {
         .trim_start_matches('/')
         .split('/')
         .map(|segment| {
-            const WORDS: [&str; 9] = [
+            const WORDS: [&str; 10] = [
                 "v1",
+                "prices",
                 "invoices",
                 "pay",
                 "mark_uncollectible",

@@ -25,6 +25,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/update/{token}/card", web::post().to(billing::card))
                 .route("/update/{token}/done", web::get().to(billing::done))
                 .route(
+                    "/update/{token}/reactivate",
+                    web::post().to(billing::reactivate),
+                )
+                .route(
                     "/offers/{token}/{offer}",
                     web::get().to(billing::offer_terms),
                 )

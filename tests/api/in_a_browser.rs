@@ -109,6 +109,7 @@ async fn a_customer_goes_from_the_email_to_a_new_card_or_a_new_plan_in_two_click
     mount_stripe(&server, &plan, "insufficient_funds", 1).await;
     // On the processor's card page the customer adds a new card.
     mount_customer_card(&server, &card, "pm_NewCard2031").await;
+    mount_price(&server, "price_yearly", "Pro yearly", 47_000, "usd", "year").await;
     let extra = [
         ("bind", bind.as_str()),
         ("public_url", address.as_str()),
@@ -131,7 +132,6 @@ async fn a_customer_goes_from_the_email_to_a_new_card_or_a_new_plan_in_two_click
     let card_link = format!("{address}{}", link_in_email(&app, &card).await);
     let plan_link = format!("{address}{}", link_in_email(&app, &plan).await);
     let portal = portal_page(&server).await;
-    mount_price(&server, "price_yearly", "Pro yearly", 47_000, "usd", "year").await;
     let dir = artifacts_dir();
     let phone = dir.join("billing-page-phone.png");
     let laptop = dir.join("billing-page-laptop.png");

@@ -32,6 +32,7 @@ mod pre_dunning;
 mod process;
 mod processor_faults;
 mod queue;
+mod reactivation;
 mod recovery;
 mod restarts;
 mod sessions;

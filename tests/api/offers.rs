@@ -34,6 +34,7 @@ async fn emailed(
 ) -> Option<(Scenario, MockServer, TestApp, String)> {
     let s = scenario(invoice);
     let server = stripe(&s, "insufficient_funds", 1).await;
+    mount_price(&server, "price_yearly", "Pro yearly", 47_000, "usd", "year").await;
     let app = app_with_policy(backend, &server, &[], POLICY).await?;
     app.send("invoice.payment_failed", &event(&s, "failed"))
         .await;
@@ -75,7 +76,6 @@ async fn a_plan_change_is_confirmed_made_once_and_shown(backend: Backend) {
     let Some((s, server, app, link)) = emailed(backend, "in_offer_plan").await else {
         return;
     };
-    mount_price(&server, "price_yearly", "Pro yearly", 47_000, "usd", "year").await;
     // The page shows the offer with the processor's price; it leads to the
     // confirm step (a GET: nothing changes yet).
     let page = app.get(&link).await.text().await.unwrap();

@@ -395,3 +395,47 @@ async fn portal_plan_change_and_cancel_send_the_documented_calls() {
         .await
         .unwrap();
 }
+
+/// A price is read once and reused; so is the processor's "no such price"
+/// (a policy naming a wrong price costs one call, not one per page).
+#[tokio::test]
+async fn prices_known_and_unknown_are_read_once() {
+    let server = MockServer::start().await;
+    crate::stand_in::mount_price(&server, "price_Basic", "Basic", 1900, "eur", "month").await;
+    Mock::given(method("GET"))
+        .and(path("/v1/prices/price_Gone"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(serde_json::json!({
+            "error": {"type": "invalid_request_error", "code": "resource_missing",
+                      "message": "No such price: 'price_Gone'"}
+        })))
+        .mount(&server)
+        .await;
+    let c = client(&server, Duration::from_secs(5));
+    for _ in 0..3 {
+        let basic = c
+            .get_price(&PriceId::parse("price_Basic").unwrap())
+            .await
+            .unwrap()
+            .expect("a known price");
+        assert_eq!(basic.product.as_deref(), Some("Basic"));
+        let gone = c
+            .get_price(&PriceId::parse("price_Gone").unwrap())
+            .await
+            .unwrap();
+        assert!(gone.is_none());
+    }
+    let reads = |id: &'static str| {
+        let server = &server;
+        async move {
+            server
+                .received_requests()
+                .await
+                .unwrap()
+                .iter()
+                .filter(|r| r.url.path() == format!("/v1/prices/{id}"))
+                .count()
+        }
+    };
+    assert_eq!(reads("price_Basic").await, 1);
+    assert_eq!(reads("price_Gone").await, 1);
+}

@@ -102,6 +102,16 @@ pub(super) fn message(
     html(engine, status, MessagePage { c, title, message }.render())
 }
 
+/// One of the rare answers (`refusals`), in the customer's language.
+pub(super) fn say(
+    engine: &Engine,
+    locale: Locale,
+    status: StatusCode,
+    said: super::refusals::Said,
+) -> HttpResponse {
+    message(engine, locale, status, said.title, said.message)
+}
+
 /// The language of a page: the customer's own when the processor told us,
 /// else the browser's, else the policy's default.
 pub(super) async fn locale_for(

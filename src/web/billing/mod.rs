@@ -5,13 +5,16 @@
 //! `/billing/update/{token}/done?visit=…` spends the visit (once, however
 //! often it is loaded: a card the invoice has not seen brings one charge)
 //! and redirects (303) to the page, which shows what came of it — paid,
-//! declined, or still on its way (the page then refreshes itself). Any bad,
+//! declined, or still on its way (with a Check again link). Any bad,
 //! tampered, foreign or expired token gets the same friendly 404 page,
-//! which reveals nothing.
+//! which reveals nothing. A canceled subscription's page has a button
+//! (`POST …/reactivate`) to the processor's account page.
 
 mod answer;
 pub mod limit;
 mod offers;
+mod reactivate;
+mod refusals;
 mod tokens;
 mod view;
 mod words;
@@ -20,7 +23,10 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use self::answer::{UpdatePage, chrome, html, invalid_link, locale_for, message, see_other};
+use self::answer::{
+    UpdatePage, browser_locale, chrome, html, invalid_link, locale_for, message, say, see_other,
+};
+use self::refusals::refusals;
 use self::tokens::{Holder, holder, link_holder};
 use self::view::{base, case_view, customer_view, payer, planned};
 use self::words::page_words;
@@ -37,6 +43,7 @@ use crate::state::AppState;
 use crate::web::origin::cross_site;
 
 pub use self::offers::{offer, offer_terms};
+pub use self::reactivate::reactivate;
 
 /// The visit a page or return names (`?visit=…`); the offer just taken
 /// (`?offer=…`).
@@ -133,13 +140,15 @@ pub async fn page(
     html(engine, StatusCode::OK, UpdatePage { c, p: view }.render())
 }
 
-pub(super) fn forged(engine: &Engine) -> HttpResponse {
-    message(
+/// A post from another site: refused in the browser's language (the
+/// token is not looked at).
+pub(super) fn forged(engine: &Engine, request: &HttpRequest) -> HttpResponse {
+    let locale = browser_locale(request.headers()).unwrap_or(engine.policy().default_locale);
+    say(
         engine,
-        Locale::En,
+        locale,
         StatusCode::FORBIDDEN,
-        "Please use the link in your email",
-        "This request did not come from your billing page.",
+        refusals(locale).forged,
     )
 }
 
@@ -151,19 +160,18 @@ pub async fn card(
 ) -> HttpResponse {
     let engine = &state.engine;
     if cross_site(&request, &engine.config.public_url) {
-        return forged(engine);
+        return forged(engine, &request);
     }
     let customer = match holder(engine, &request, &token, Purpose::Billing).await {
         // A settled or closed case has nothing left to pay: no card page
         // (the page hides the button; an old form must not open one).
         Ok(Holder::Case(case)) if case.has_ended() => {
             let locale = locale_for(engine, &request, Some(&case.customer_id)).await;
-            return message(
+            return say(
                 engine,
                 locale,
                 StatusCode::CONFLICT,
-                "There is nothing to pay here any more",
-                "This invoice is settled or closed. Your billing page shows where things stand.",
+                refusals(locale).nothing_to_pay,
             );
         }
         Ok(Holder::Case(case)) => (case.customer_id.to_string(), Some(case.id)),
@@ -171,18 +179,19 @@ pub async fn card(
         Err(answer) => return answer,
     };
     let (customer, case_id) = customer;
+    let locale = locale_for(engine, &request, Some(&customer)).await;
     let Ok(customer) = CustomerId::parse(&customer) else {
-        return invalid_link(engine, Locale::En);
+        return invalid_link(engine, locale);
     };
     let mut return_url = format!("{}/billing/update/{token}/done", base(engine));
     // A case's visit: the return spends it once.
     if let Some(case_id) = case_id {
         match customer_actions::open_card_visit(engine, case_id).await {
             Ok(Some(visit)) => return_url.push_str(&format!("?visit={visit}")),
-            Ok(None) => return invalid_link(engine, Locale::En),
+            Ok(None) => return invalid_link(engine, locale),
             Err(e) => {
                 tracing::error!(error = %format!("{e:#}"), case_id = %case_id, "opening a card visit failed");
-                return unavailable(engine);
+                return unavailable(engine, locale);
             }
         }
     }
@@ -200,18 +209,17 @@ pub async fn card(
         Ok(url) => see_other(&url),
         Err(e) => {
             tracing::error!(error = %e, customer = %customer, "opening the processor's card page failed");
-            unavailable(engine)
+            unavailable(engine, locale)
         }
     }
 }
 
-fn unavailable(engine: &Engine) -> HttpResponse {
-    message(
+fn unavailable(engine: &Engine, locale: Locale) -> HttpResponse {
+    say(
         engine,
-        Locale::En,
+        locale,
         StatusCode::SERVICE_UNAVAILABLE,
-        "We couldn't open the card page just now",
-        "Please try again in a minute. Nothing was charged.",
+        refusals(locale).card_page_down,
     )
 }
 

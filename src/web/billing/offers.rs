@@ -8,12 +8,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::Duration;
 
-use super::answer::{Chrome, chrome, html, invalid_link, locale_for, message, see_other};
+use super::answer::{Chrome, chrome, html, invalid_link, locale_for, say, see_other};
 use super::forged;
+use super::refusals::refusals;
 use super::tokens::{Holder, holder};
 use super::view::base;
 use crate::domain::links::Purpose;
-use crate::domain::locale::Locale;
 use crate::engine::apply::timezone_of;
 use crate::engine::offers::OfferContext;
 use crate::jobs::send_email::plan_name;
@@ -42,18 +42,20 @@ pub async fn offer_terms(
     let (token, offer_id) = path.into_inner();
     let case = match holder(engine, &request, &token, Purpose::Billing).await {
         Ok(Holder::Case(case)) => case,
-        Ok(Holder::Customer(_)) => return invalid_link(engine, Locale::En),
+        Ok(Holder::Customer(id)) => {
+            let locale = locale_for(engine, &request, Some(&id)).await;
+            return invalid_link(engine, locale);
+        }
         Err(answer) => return answer,
     };
     let locale = locale_for(engine, &request, Some(&case.customer_id)).await;
     let policy = engine.policy_of(&case).await;
     let Some(offer) = policy.offers.iter().find(|o| o.id == offer_id) else {
-        return message(
+        return say(
             engine,
             locale,
             StatusCode::NOT_FOUND,
-            "This offer is not available",
-            "It may have ended. Your billing page shows what you can do now.",
+            refusals(locale).offer_gone,
         );
     };
     let offers = match OfferContext::read(engine, &policy, &case).await {
@@ -118,22 +120,22 @@ pub async fn offer(
     let engine = &state.engine;
     let (token, offer_id) = path.into_inner();
     if cross_site(&request, &engine.config.public_url) {
-        return forged(engine);
+        return forged(engine, &request);
     }
     let case = match holder(engine, &request, &token, Purpose::Billing).await {
         Ok(Holder::Case(case)) => case,
-        Ok(Holder::Customer(_)) => return invalid_link(engine, Locale::En),
+        Ok(Holder::Customer(id)) => {
+            let locale = locale_for(engine, &request, Some(&id)).await;
+            return invalid_link(engine, locale);
+        }
         Err(answer) => return answer,
     };
     let locale = locale_for(engine, &request, Some(&case.customer_id)).await;
-    let say = |status, title: &str, text: &str| message(engine, locale, status, title, text);
+    let words = refusals(locale);
+    let say = |status, said| say(engine, locale, status, said);
     let policy = engine.policy_of(&case).await;
     let Some(offer) = policy.offers.iter().find(|o| o.id == offer_id) else {
-        return say(
-            StatusCode::NOT_FOUND,
-            "This offer is not available",
-            "It may have ended. Your billing page shows what you can do now.",
-        );
+        return say(StatusCode::NOT_FOUND, words.offer_gone);
     };
     match take_offer(engine, case.id, offer).await {
         // Post, redirect, get: the page shows the new state, and a reload
@@ -141,29 +143,13 @@ pub async fn offer(
         Ok(OfferOutcome::Done(taken)) => {
             see_other(&format!("../../update/{token}?offer={}", taken.offer.id))
         }
-        Ok(OfferOutcome::CaseEnded) => say(
-            StatusCode::CONFLICT,
-            "There is nothing to change any more",
-            "This invoice is settled or closed. Your billing page shows where things stand.",
-        ),
+        Ok(OfferOutcome::CaseEnded) => say(StatusCode::CONFLICT, words.nothing_to_change),
         Ok(OfferOutcome::NotPossible(why)) => {
             tracing::warn!(case_id = %case.id, offer = %offer.id, why, "an offer cannot apply to this case");
-            say(
-                StatusCode::CONFLICT,
-                "We couldn't make this change here",
-                "Please reply to our email and we'll sort it out with you. Nothing was changed.",
-            )
+            say(StatusCode::CONFLICT, words.offer_not_here)
         }
-        Ok(OfferOutcome::Refused) => say(
-            StatusCode::CONFLICT,
-            "We couldn't make this change",
-            "Nothing was changed. Please update your card instead, or reply to our email and we'll help.",
-        ),
-        Ok(OfferOutcome::Unavailable) => say(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "We couldn't make this change just now",
-            "Please try again in a minute: the change is made only once, however often you ask.",
-        ),
+        Ok(OfferOutcome::Refused) => say(StatusCode::CONFLICT, words.offer_refused),
+        Ok(OfferOutcome::Unavailable) => say(StatusCode::SERVICE_UNAVAILABLE, words.offer_busy),
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), case_id = %case.id, "taking an offer failed");
             HttpResponse::ServiceUnavailable().finish()

@@ -50,6 +50,10 @@ pub(super) struct PageView {
     pub(super) other_options: &'static str,
     /// The policy's offers: each leads to its confirm step.
     pub(super) offers: Vec<OfferButton>,
+    /// A canceled subscription: the button that opens the processor's
+    /// account page, where the customer can reactivate it.
+    pub(super) reactivate_action: Option<String>,
+    pub(super) reactivate_label: &'static str,
 }
 
 /// An offer on the page: its confirm step, its label, its price.
@@ -265,6 +269,18 @@ pub(super) fn case_view(
                 offer_words::paused(locale, paused_until.as_deref().unwrap_or_default());
             (title, status, true, message, false)
         }
+        Some(CaseState::Canceled) => {
+            let on = case
+                .ended_at
+                .and_then(DateTime::<Utc>::from_timestamp_millis)
+                .map(|t| locale.short_date(t.with_timezone(&tz).date_naive()))
+                .unwrap_or_default();
+            let message = w
+                .canceled_message
+                .replace("{amount}", &owed)
+                .replace("{date}", &on);
+            (w.canceled_title, w.canceled_status, true, message, false)
+        }
         Some(CaseState::Recovered) => (
             w.paid_title,
             w.paid_status,
@@ -350,6 +366,11 @@ pub(super) fn case_view(
         can_update_card: act,
         update_label: w.update_card,
         card_action: format!("{}/billing/update/{token}/card", base(engine)),
+        reactivate_action: (state == Some(CaseState::Canceled)
+            && paused_until.is_none()
+            && purpose == Purpose::Billing)
+            .then(|| format!("{}/billing/update/{token}/reactivate", base(engine))),
+        reactivate_label: w.reactivate,
         invoice_url,
         pay_label: w.pay_invoice,
         other_options: w.other_options,
@@ -423,6 +444,8 @@ pub(super) fn customer_view(
         can_update_card: true,
         update_label: w.update_card,
         card_action: format!("{}/billing/update/{token}/card", base(engine)),
+        reactivate_action: None,
+        reactivate_label: w.reactivate,
         invoice_url: None,
         pay_label: w.pay_invoice,
         other_options: w.other_options,

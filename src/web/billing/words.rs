@@ -1,5 +1,5 @@
-//! The billing page's words in each shipped language. Rare error pages
-//! (a forged post, the processor down) are in English.
+//! The billing page's words in each shipped language (its rare answers
+//! are in `refusals`).
 
 use crate::domain::locale::Locale;
 
@@ -20,6 +20,12 @@ pub struct PageWords {
     pub closed_title: &'static str,
     pub closed_status: &'static str,
     pub closed_message: &'static str,
+    /// The subscription ended for want of payment; `{amount}`, `{date}`
+    /// replaced. The reactivate button opens the processor's account page.
+    pub canceled_title: &'static str,
+    pub canceled_status: &'static str,
+    pub canceled_message: &'static str,
+    pub reactivate: &'static str,
     pub expiring_title: &'static str,
     pub expiring_status: &'static str,
     pub expiring_message: &'static str,
@@ -83,6 +89,10 @@ const EN: PageWords = PageWords {
     closed_title: "This invoice is closed",
     closed_status: "Closed",
     closed_message: "There is nothing to pay here any more. To reactivate your subscription, reply to our last email.",
+    canceled_title: "Your subscription has been canceled",
+    canceled_status: "Canceled",
+    canceled_message: "We couldn't collect the payment of {amount}, so your subscription was canceled on {date}. You can reactivate it at any time from your account.",
+    reactivate: "Reactivate your subscription",
     expiring_title: "Keep your subscription running",
     expiring_status: "Card expiring",
     expiring_message: "The card we have on file expires soon. Add a new one now and your next payment goes through without a hitch.",
@@ -141,6 +151,10 @@ const DE: PageWords = PageWords {
     closed_title: "Diese Rechnung ist geschlossen",
     closed_status: "Geschlossen",
     closed_message: "Hier ist nichts mehr zu bezahlen. Wenn Sie Ihr Abonnement wieder aufnehmen möchten, antworten Sie auf unsere letzte E-Mail.",
+    canceled_title: "Ihr Abonnement wurde gekündigt",
+    canceled_status: "Gekündigt",
+    canceled_message: "Wir konnten die Zahlung über {amount} nicht einziehen, daher wurde Ihr Abonnement am {date} gekündigt. Sie können es jederzeit in Ihrem Kundenkonto wieder aufnehmen.",
+    reactivate: "Abonnement wieder aufnehmen",
     expiring_title: "So läuft Ihr Abonnement weiter",
     expiring_status: "Karte läuft ab",
     expiring_message: "Ihre hinterlegte Karte läuft bald ab. Hinterlegen Sie jetzt eine neue, dann geht Ihre nächste Zahlung problemlos durch.",
@@ -199,6 +213,10 @@ const FR: PageWords = PageWords {
     closed_title: "Cette facture est clôturée",
     closed_status: "Clôturée",
     closed_message: "Il n'y a plus rien à payer ici. Pour réactiver votre abonnement, répondez à notre dernier e-mail.",
+    canceled_title: "Votre abonnement a été résilié",
+    canceled_status: "Résilié",
+    canceled_message: "Nous n'avons pas pu encaisser le paiement de {amount} ; votre abonnement a donc été résilié le {date}. Vous pouvez le réactiver à tout moment depuis votre compte.",
+    reactivate: "Réactiver votre abonnement",
     expiring_title: "Gardez votre abonnement actif",
     expiring_status: "Carte bientôt expirée",
     expiring_message: "La carte enregistrée expire bientôt. Ajoutez-en une nouvelle maintenant et votre prochain paiement passera sans souci.",
@@ -257,6 +275,10 @@ const ES: PageWords = PageWords {
     closed_title: "Esta factura está cerrada",
     closed_status: "Cerrada",
     closed_message: "Aquí ya no hay nada que pagar. Para reactivar tu suscripción, responde a nuestro último correo.",
+    canceled_title: "Tu suscripción se ha cancelado",
+    canceled_status: "Cancelada",
+    canceled_message: "No pudimos cobrar el pago de {amount}, así que tu suscripción se canceló el {date}. Puedes reactivarla cuando quieras desde tu cuenta.",
+    reactivate: "Reactivar tu suscripción",
     expiring_title: "Mantén tu suscripción activa",
     expiring_status: "Tarjeta a punto de caducar",
     expiring_message: "La tarjeta registrada caduca pronto. Añade una nueva ahora y tu próximo pago se completará sin problemas.",
@@ -315,6 +337,10 @@ const PT: PageWords = PageWords {
     closed_title: "Esta fatura está encerrada",
     closed_status: "Encerrada",
     closed_message: "Já não há nada a pagar aqui. Para reativar a sua subscrição, responda ao nosso último e-mail.",
+    canceled_title: "A sua subscrição foi cancelada",
+    canceled_status: "Cancelada",
+    canceled_message: "Não conseguimos cobrar o pagamento de {amount}, por isso a sua subscrição foi cancelada em {date}. Pode reativá-la a qualquer momento a partir da sua conta.",
+    reactivate: "Reativar a sua subscrição",
     expiring_title: "Mantenha a sua subscrição ativa",
     expiring_status: "Cartão a expirar",
     expiring_message: "O cartão registado expira em breve. Adicione já um novo e o seu próximo pagamento será concluído sem problemas.",
@@ -373,6 +399,10 @@ const PT_BR: PageWords = PageWords {
     closed_title: "Esta fatura está encerrada",
     closed_status: "Encerrada",
     closed_message: "Não há mais nada a pagar aqui. Para reativar sua assinatura, responda ao nosso último e-mail.",
+    canceled_title: "Sua assinatura foi cancelada",
+    canceled_status: "Cancelada",
+    canceled_message: "Não conseguimos cobrar o pagamento de {amount}, por isso sua assinatura foi cancelada em {date}. Você pode reativá-la a qualquer momento pela sua conta.",
+    reactivate: "Reativar sua assinatura",
     expiring_title: "Mantenha sua assinatura ativa",
     expiring_status: "Cartão vencendo",
     expiring_message: "O cartão cadastrado expira em breve. Adicione um novo agora e seu próximo pagamento será concluído sem problemas.",
