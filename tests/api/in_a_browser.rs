@@ -22,6 +22,7 @@ id = "yearly"
 kind = "plan_change"
 price = "price_yearly"
 label = "Switch to yearly and save 20%"
+labels = { de = "Jährlich zahlen und 20 % sparen" }
 proration_behavior = "create_prorations"
 "#;
 
@@ -260,9 +261,11 @@ async fn a_customer_goes_from_the_email_to_a_new_card_or_a_new_plan_in_two_click
 }
 
 /// A German customer paying in euros: a new card that is declined too (the
-/// page says so), a second card that pays (the page says so), and, on
-/// another invoice, a bank's request to confirm whose page puts
-/// "Zahlung bestätigen" first. Each page is checked with axe-core.
+/// page says so), a second card that pays (the page says so); on another
+/// invoice, a bank's request to confirm whose page puts "Zahlung
+/// bestätigen" first; on a third, the yearly plan in German and euros →
+/// its confirm step → the page shows the new plan, and one confirmation
+/// email. Each page is checked with axe-core.
 #[tokio::test]
 async fn a_german_customer_sees_a_declined_card_then_a_paid_one_and_a_bank_confirmation() {
     let Some(binary) = chromium() else {
@@ -295,7 +298,30 @@ async fn a_german_customer_sees_a_declined_card_then_a_paid_one_and_a_bank_confi
         customer_name: "Jonas Keller".into(),
         ..scenario("in_browser_3ds")
     };
+    let offer = Scenario {
+        amount: euros(1900),
+        customer_name: "Mia Schulz".into(),
+        ..scenario("in_browser_de_plan")
+    };
     let server = MockServer::start().await;
+    mount_stripe(&server, &offer, "insufficient_funds", 1).await;
+    mount_price(
+        &server,
+        "price_yearly",
+        "Pro jährlich",
+        19_000,
+        "eur",
+        "year",
+    )
+    .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v1/customers/{}", offer.customer)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": offer.customer, "object": "customer", "email": offer.customer_email,
+            "name": "Mia Schulz", "preferred_locales": ["de-DE"],
+        })))
+        .mount(&server)
+        .await;
     // The first charge after a new card is declined, the second pays.
     mount_stripe(&server, &funds, "insufficient_funds", 2).await;
     mount_stripe(&server, &sca, "authentication_required", 0).await;
@@ -334,7 +360,10 @@ async fn a_german_customer_sees_a_declined_card_then_a_paid_one_and_a_bank_confi
         .await;
     app.send("invoice.payment_action_required", &event(&sca, "action"))
         .await;
+    app.send("invoice.payment_failed", &event(&offer, "failed"))
+        .await;
     app.run_due_jobs().await;
+    let offer_link = format!("{address}{}", link_in_email(&app, &offer).await);
     let funds_link = format!("{address}{}", link_in_email(&app, &funds).await);
     let case = app.case(&sca.invoice).await;
     let sent = app.store.outbox(Some(case.id), 10).await.unwrap();
@@ -352,6 +381,8 @@ async fn a_german_customer_sees_a_declined_card_then_a_paid_one_and_a_bank_confi
         dir.join("declined-de-phone.png"),
         dir.join("paid-de-phone.png"),
         dir.join("confirm-de-phone.png"),
+        dir.join("offer-confirm-de-phone.png"),
+        dir.join("offer-taken-de-phone.png"),
     ];
 
     // The first card: back from the card page, charging; then declined.
@@ -437,8 +468,59 @@ async fn a_german_customer_sees_a_declined_card_then_a_paid_one_and_a_bank_confi
         }
     };
     let (browser, (paid, confirm, first, more)) = in_browser(browser, walk).await;
+    violations.extend(more);
+
+    // The yearly plan, in German and euros: the offer's confirm step, then
+    // the page with the new plan.
+    let walk = {
+        let (axe, link, terms_shot, taken_shot) = (
+            axe.clone(),
+            offer_link.clone(),
+            shots[3].clone(),
+            shots[4].clone(),
+        );
+        move |b: &mut Browser| {
+            b.open(&link);
+            let page = b.text();
+            b.click("a[href*='/billing/offers/']");
+            b.wait_for_page(|href| href.contains("/billing/offers/"));
+            let terms = b.text();
+            let mut violations = found(b, &axe, "an offer's terms, in German");
+            b.screenshot(&terms_shot);
+            b.click("form[action*='/billing/offers/'] button");
+            b.wait_for_page(|href| href.contains("?offer="));
+            violations.extend(found(b, &axe, "the new plan, in German"));
+            b.screenshot(&taken_shot);
+            (page, terms, b.text(), violations)
+        }
+    };
+    let (browser, (offer_page, terms, taken, more)) = in_browser(browser, walk).await;
     drop(browser);
     violations.extend(more);
+    assert!(
+        offer_page.contains("Jährlich zahlen und 20 % sparen"),
+        "{offer_page}"
+    );
+    assert!(offer_page.contains("190,00 € pro Jahr"), "{offer_page}");
+    assert!(terms.contains("Zu Pro jährlich wechseln?"), "{terms}");
+    assert!(
+        terms.contains("Ab heute zahlen Sie 190,00 € pro Jahr."),
+        "{terms}"
+    );
+    assert!(
+        taken.contains("Erledigt: Ihr Tarif ist jetzt Pro jährlich."),
+        "{taken}"
+    );
+    app.run_due_jobs().await;
+    assert_eq!(mails(&app, &offer, "offer_taken").await, 1);
+    let case = app.case(&offer.invoice).await;
+    let sent = app.store.outbox(Some(case.id), 10).await.unwrap();
+    let confirmation = sent.iter().find(|m| m.kind == "offer_taken").unwrap();
+    assert!(
+        confirmation.body_text.contains("190,00 € pro Jahr"),
+        "{}",
+        confirmation.body_text
+    );
     assert!(paid.contains("Vielen Dank"), "{paid}");
     assert!(
         confirm.contains("Bitte bestätigen Sie die Zahlung bei Ihrer Bank"),
