@@ -102,11 +102,12 @@ pub fn main() -> ExitCode {
     }
     if let Command::CheckConfig = cli.command {
         print!("{}", config.redacted());
+        // The same warnings `serve` logs at start.
+        let warnings = config.warnings();
         let metrics = config.metrics_access();
-        if metrics.guard != crate::domain::metrics_access::Guard::Closed {
+        if !warnings.iter().any(|(key, _)| *key == "metrics_token") {
             println!("note: {}", metrics.describe(config.bind));
         }
-        let warnings = config.warnings();
         for (_, warning) in &warnings {
             println!("warning: {warning}");
         }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::domain::brand::{Brand, RawBrand};
 use crate::domain::metrics_access::{Guard, MetricsAccess};
-use crate::domain::policy::{Policy, RawPolicy};
+use crate::domain::policy::Policy;
 use crate::webhooks::signature::DEFAULT_TOLERANCE_SECS;
 
 pub const DEFAULT_CONFIG_FILE: &str = "dunwell.toml";
@@ -134,8 +134,10 @@ struct RawConfig {
     client_ip_header: Option<String>,
     #[serde(deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     templates_dir: Option<String>,
-    policy: RawPolicy,
-    brand: RawBrand,
+    /// `[policy]` and `[brand]` as given: read apart, so that every error
+    /// in them is named at once by its key path.
+    policy: serde_json::Value,
+    brand: serde_json::Value,
 }
 
 impl Default for RawConfig {
@@ -166,8 +168,8 @@ impl Default for RawConfig {
             page_requests_per_minute: "60".into(),
             client_ip_header: None,
             templates_dir: None,
-            policy: RawPolicy::default(),
-            brand: RawBrand::default(),
+            policy: serde_json::json!({}),
+            brand: serde_json::json!({}),
         }
     }
 }
@@ -344,8 +346,22 @@ impl Config {
     /// key and a sentence. `check-config` prints them; start-up logs them.
     pub fn warnings(&self) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
-        let live = self.processor == ProcessorKind::Stripe;
-        if live && is_loopback(&self.public_url) {
+        match self.processor {
+            ProcessorKind::Simulated => {
+                out.push((
+                    "processor",
+                    "processor is \"simulated\" (DUNWELL_PROCESSOR): no real money moves; charge outcomes are scripted by invoice id suffix (see README); set processor = \"stripe\" and DUNWELL_STRIPE_API_KEY for production".into(),
+                ));
+                if self.stripe_api_key.is_some() {
+                    out.push((
+                        "stripe_api_key",
+                        "stripe_api_key (DUNWELL_STRIPE_API_KEY) is set but unused: the processor is simulated".into(),
+                    ));
+                }
+            }
+            ProcessorKind::Stripe => {}
+        }
+        if is_loopback(&self.public_url) {
             out.push((
                 "public_url",
                 format!(
@@ -353,16 +369,31 @@ impl Config {
                 self.public_url.as_str()
             ),
             ));
-        } else if live && self.public_url.scheme() != "https" {
+        } else if self.public_url.scheme() != "https" {
             out.push((
                 "public_url",
                 "public_url (DUNWELL_PUBLIC_URL) is not https: customer links carry tokens and must not travel in the clear".into(),
             ));
         }
-        if live && self.smtp_url.is_none() {
+        if self.smtp_url.is_none() {
             out.push((
                 "smtp_url",
                 "smtp_url (DUNWELL_SMTP_URL) is unset: emails stay in the outbox and no customer hears from you".into(),
+            ));
+        }
+        if self.clock_speed != 1.0 {
+            out.push((
+                "clock_speed",
+                format!(
+                    "clock_speed (DUNWELL_CLOCK_SPEED) is {}: simulated time runs faster than real time, and so do retries and emails",
+                    self.clock_speed
+                ),
+            ));
+        }
+        if self.clock_start.is_some() {
+            out.push((
+                "clock_start",
+                "clock_start (DUNWELL_CLOCK_START) is set: simulated time starts there for a database without a stored timeline".into(),
             ));
         }
         if let Some(smtp) = &self.smtp_url
@@ -398,7 +429,12 @@ impl Config {
             ));
         }
         let metrics = self.metrics_access();
-        if metrics.guard == Guard::Closed {
+        let metrics_at = metrics.at.unwrap_or(self.bind);
+        if metrics.guard == Guard::Closed
+            || (metrics.guard == Guard::Open && !metrics_at.ip().is_loopback())
+        {
+            // Closed: the scraper gets nothing. Open beyond this machine:
+            // revenue per currency for anyone who reaches the port.
             out.push(("metrics_token", metrics.describe(self.bind)));
         }
         if let Some(url) = &self.notify_url
@@ -585,8 +621,11 @@ impl RawConfig {
         let mut errors: Vec<String> = unknown_keys
             .iter()
             .map(|key| {
+                let hint = crate::domain::every_error::closest(key, KNOWN_KEYS.iter().copied())
+                    .map(|k| format!("; did you mean {k} (DUNWELL_{})?", k.to_ascii_uppercase()))
+                    .unwrap_or_default();
                 format!(
-                    "{key}: unknown configuration key (in the file, or DUNWELL_{})",
+                    "{key}: unknown configuration key (in the file, or DUNWELL_{}){hint}",
                     key.to_ascii_uppercase()
                 )
             })
@@ -718,6 +757,11 @@ impl RawConfig {
             (_, Some(key)) if !(key.starts_with("sk_") || key.starts_with("rk_")) => errors.push(
                 "stripe_api_key (DUNWELL_STRIPE_API_KEY): must be a secret (sk_...) or restricted (rk_...) key".into(),
             ),
+            // A production key with the stand-in processor: customers would
+            // be thanked for payments that never happened.
+            (Some(ProcessorKind::Simulated), Some(_)) if live_key => errors.push(
+                "processor (DUNWELL_PROCESSOR): is \"simulated\" (the default) while stripe_api_key (DUNWELL_STRIPE_API_KEY) is a live key: the simulated processor \"pays\" invoices with no money moving, and customers would be thanked for it; set processor = \"stripe\" (DUNWELL_PROCESSOR=stripe), or remove the live key".into(),
+            ),
             _ => {}
         }
         if let Some(smtp) = &self.smtp_url {
@@ -755,7 +799,16 @@ impl RawConfig {
                 "link_secret (DUNWELL_LINK_SECRET): each comma-separated secret must be at least 32 characters (the first signs new links, the others keep older links working; or leave it unset to have one generated)".into(),
             );
         }
-        let brand = self.brand.validate().map_err(|e| errors.extend(e)).ok();
+        let brand = {
+            let read = crate::domain::every_error::read::<RawBrand>(
+                self.brand,
+                &serde_json::json!({}),
+                "brand.",
+            );
+            errors.extend(read.errors);
+            read.value
+                .and_then(|brand| brand.validate().map_err(|e| errors.extend(e)).ok())
+        };
         for (key, env, value) in [
             ("admin_token", "DUNWELL_ADMIN_TOKEN", &self.admin_token),
             (
@@ -816,7 +869,9 @@ impl RawConfig {
                 "client_ip_header (DUNWELL_CLIENT_IP_HEADER): not a header name, got {name:?}"
             ));
         }
-        let policy = self.policy.validate().map_err(|e| errors.extend(e)).ok();
+        let policy = crate::domain::policy_text::checked(self.policy)
+            .map_err(|e| errors.extend(e))
+            .ok();
         let templates_dir = self.templates_dir.as_deref().map(PathBuf::from);
         let mail_overrides = match (&templates_dir, &policy, &brand) {
             (Some(dir), Some(policy), Some(brand)) => {

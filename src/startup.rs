@@ -15,7 +15,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
-use crate::config::{Config, ProcessorKind};
+use crate::config::Config;
 use crate::domain::metrics_access::Guard;
 use crate::engine::Engine;
 use crate::jobs;
@@ -442,26 +442,9 @@ fn announce(config: &Config, role: Role) {
         database = %crate::config::redact_url(&config.database_url),
         "starting dunwell"
     );
-    if config.processor == ProcessorKind::Simulated {
-        tracing::warn!(
-            "SIMULATED PROCESSOR: no real money moves; charge outcomes are scripted by invoice id suffix (see README)"
-        );
-    }
     if config.webhook_secrets.is_empty() && role.web() {
         tracing::error!(
             "no webhook signing secret configured (DUNWELL_WEBHOOK_SECRETS): every webhook will be refused with 503"
-        );
-    }
-    if config.clock_speed != 1.0 {
-        tracing::warn!(
-            speed = config.clock_speed,
-            "simulated time runs faster than real time (DUNWELL_CLOCK_SPEED)"
-        );
-    }
-    if let Some(start) = config.clock_start {
-        tracing::warn!(
-            start = %start.to_rfc3339(),
-            "simulated time starts at DUNWELL_CLOCK_START for a database without a stored timeline"
         );
     }
     if let Some(url) = &config.notify_url {
@@ -470,14 +453,12 @@ fn announce(config: &Config, role: Role) {
             "case events are sent, signed, to DUNWELL_NOTIFY_URL"
         );
     }
-    if config.smtp_url.is_none() {
-        tracing::info!("no SMTP server configured: emails go to the outbox");
-    }
     let metrics = config.metrics_access();
     if metrics.guard != crate::domain::metrics_access::Guard::Closed {
         tracing::info!("{}", metrics.describe(config.bind));
     }
-    // What would not work in production (the webhook secret's is above).
+    // What would not work in production, as `check-config` says it (the
+    // webhook secret's is above, as an error).
     for (key, warning) in config.warnings() {
         if key != "webhook_secrets" {
             tracing::warn!("{warning}");

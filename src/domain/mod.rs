@@ -12,6 +12,7 @@ pub mod deadline;
 pub mod decline;
 pub mod dispute;
 pub mod events;
+pub mod every_error;
 pub mod holdout;
 pub mod ids;
 pub mod learned;

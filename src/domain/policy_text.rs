@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::every_error;
+
 use super::policy::{
     OfferKind, Policy, RawFinal, RawHoldout, RawNetworks, RawOffer, RawPolicy, RawRetries, RawStage,
 };
@@ -104,13 +106,23 @@ pub enum Format {
 
 /// Reads a policy: TOML with a `[policy]` table or the policy's keys
 /// alone, or JSON (`{"policy": {...}}` or the keys alone). Validated as
-/// `check-config` validates; every error names its key.
+/// `check-config` validates; every error, at every depth, names its key
+/// (`policy.stages[0].tone`), all at once.
 pub fn parse(text: &str, format: Format) -> Result<Policy, Vec<String>> {
-    raw(text, format)?.validate()
+    checked(value_of(text, format)?)
 }
 
-/// The raw policy in `text`, before validation.
+/// The raw policy in `text`, before validation (every error at once).
 pub fn raw(text: &str, format: Format) -> Result<RawPolicy, Vec<String>> {
+    let read = every_error::read::<RawPolicy>(value_of(text, format)?, &sample(), "policy.");
+    match read.value {
+        Some(raw) if read.errors.is_empty() => Ok(raw),
+        _ => Err(read.errors),
+    }
+}
+
+/// The policy's keys in `text`, as a JSON value.
+fn value_of(text: &str, format: Format) -> Result<serde_json::Value, Vec<String>> {
     match format {
         Format::Toml => {
             let table = toml_table(text)?;
@@ -118,16 +130,15 @@ pub fn raw(text: &str, format: Format) -> Result<RawPolicy, Vec<String>> {
                 Some(toml::Value::Table(t)) if table.len() == 1 => t.clone(),
                 _ => table,
             };
-            from_table(inner)
+            Ok(json_of(inner))
         }
         Format::Json => {
             let value: serde_json::Value =
                 serde_json::from_str(text).map_err(|e| vec![format!("policy: {e}")])?;
-            let inner = match value.get("policy") {
+            Ok(match value.get("policy") {
                 Some(inner) if value.as_object().is_some_and(|o| o.len() == 1) => inner.clone(),
                 _ => value,
-            };
-            serde_json::from_value(inner).map_err(|e| vec![format!("policy: {e}")])
+            })
         }
     }
 }
@@ -141,16 +152,50 @@ pub fn parse_file(text: &str) -> Result<Policy, Vec<String>> {
         Some(toml::Value::Table(t)) => t.clone(),
         _ => table,
     };
-    from_table(inner)?.validate()
+    checked(json_of(inner))
+}
+
+/// The policy in `value` (its keys, as JSON), read and validated: every
+/// problem at once, each named by its key; a check of the whole does not
+/// speak again about a key already named.
+pub fn checked(value: serde_json::Value) -> Result<Policy, Vec<String>> {
+    let read = every_error::read::<RawPolicy>(value, &sample(), "policy.");
+    let Some(raw) = read.value else {
+        return Err(read.errors);
+    };
+    let mut errors = read.errors;
+    let clean = errors.is_empty();
+    match raw.validate() {
+        Ok(policy) if clean => Ok(policy),
+        Ok(_) => Err(errors),
+        Err(found) => {
+            errors.extend(found.into_iter().filter(|e| {
+                !read.touched.iter().any(|t| {
+                    e.strip_prefix("policy.")
+                        .is_some_and(|rest| rest.starts_with(t.as_str()))
+                })
+            }));
+            Err(errors)
+        }
+    }
+}
+
+/// A TOML table as JSON (a policy holds no dates, so nothing is lost).
+fn json_of(table: toml::Table) -> serde_json::Value {
+    serde_json::to_value(toml::Value::Table(table)).unwrap_or_default()
+}
+
+/// A valid policy with one of everything: its values stand in for wrong
+/// ones while every error is collected.
+fn sample() -> serde_json::Value {
+    let mut sample = serde_json::to_value(to_raw(&Policy::default())).unwrap_or_default();
+    sample["offers"] = serde_json::json!([{"id": "sample", "kind": "pause", "label": "Pause"}]);
+    sample["holdout"] = serde_json::json!({"version": 1, "share_percent": 10});
+    sample
 }
 
 fn toml_table(text: &str) -> Result<toml::Table, Vec<String>> {
     toml::from_str(text).map_err(|e| vec![format!("policy: {}", toml_error(&e))])
-}
-
-fn from_table(table: toml::Table) -> Result<RawPolicy, Vec<String>> {
-    RawPolicy::deserialize(toml::Value::Table(table))
-        .map_err(|e| vec![format!("policy: {}", toml_error(&e))])
 }
 
 /// The TOML parser's message on one line, without the source excerpt.

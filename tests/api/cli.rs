@@ -119,7 +119,7 @@ async fn check_config_says_who_may_read_the_metrics() {
     let (stdout, _) = text(&out);
     assert!(stdout.contains("metrics_bind = \"[::]:9091\""), "{stdout}");
     assert!(
-        stdout.contains("note: /metrics is served open on [::]:9091 (DUNWELL_METRICS_BIND)"),
+        stdout.contains("warning: /metrics is served open on [::]:9091 (DUNWELL_METRICS_BIND): keep that port internal"),
         "{stdout}"
     );
     assert!(!stdout.contains("/metrics is closed"), "{stdout}");
@@ -838,4 +838,167 @@ async fn the_operators_templates_override_the_words_and_are_checked_at_start() {
     ] {
         assert!(stderr.contains(said), "{said} missing: {stderr}");
     }
+}
+
+/// A production key with the default (simulated) processor is an error,
+/// not "configuration OK": the stand-in would "pay" invoices and thank
+/// customers for money that never moved.
+#[tokio::test]
+async fn a_live_key_with_the_simulated_processor_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for key in ["sk_live_0123456789", "rk_live_0123456789"] {
+        let out = dunwell()
+            .current_dir(dir.path())
+            .arg("check-config")
+            .env("DUNWELL_STRIPE_API_KEY", key)
+            .env("DUNWELL_PUBLIC_URL", "https://billing.example.com")
+            .env("DUNWELL_SMTP_URL", "smtps://mail.example.com")
+            .env("DUNWELL_MAIL_FROM", "billing@example.com")
+            .output()
+            .await
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{stdout}");
+        assert!(
+            stderr.contains("processor (DUNWELL_PROCESSOR): is \"simulated\" (the default) while stripe_api_key (DUNWELL_STRIPE_API_KEY) is a live key"),
+            "{stderr}"
+        );
+        assert!(!stdout.contains("configuration OK"), "{stdout}");
+        // `serve` refuses to start the same way.
+        let out = dunwell()
+            .current_dir(dir.path())
+            .arg("serve")
+            .env("DUNWELL_STRIPE_API_KEY", key)
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        assert!(text(&out).1.contains("is a live key"));
+    }
+    // A test key with the simulated processor is only unused.
+    let out = dunwell()
+        .current_dir(dir.path())
+        .arg("check-config")
+        .env("DUNWELL_STRIPE_API_KEY", "sk_test_0123456789")
+        .output()
+        .await
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("warning: stripe_api_key (DUNWELL_STRIPE_API_KEY) is set but unused"),
+        "{stdout}"
+    );
+}
+
+/// `check-config` warns about everything `serve` warns about at start: the
+/// simulated processor, a loopback public_url, no SMTP, a fast clock,
+/// `/metrics` open beyond this machine; "configuration OK" only when
+/// nothing is left to say.
+#[tokio::test]
+async fn check_config_warns_as_serve_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dunwell()
+        .current_dir(dir.path())
+        .arg("check-config")
+        .env("DUNWELL_CLOCK_SPEED", "1000")
+        .env("DUNWELL_BIND", "0.0.0.0:8080")
+        .env("DUNWELL_METRICS_BIND", "0.0.0.0:9091")
+        .output()
+        .await
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    for warning in [
+        "warning: processor is \"simulated\" (DUNWELL_PROCESSOR): no real money moves",
+        "warning: public_url (DUNWELL_PUBLIC_URL) is \"http://127.0.0.1:8080/\"",
+        "warning: smtp_url (DUNWELL_SMTP_URL) is unset",
+        "warning: clock_speed (DUNWELL_CLOCK_SPEED) is 1000",
+        "warning: /metrics is served open on 0.0.0.0:9091 (DUNWELL_METRICS_BIND): keep that port internal, or set DUNWELL_METRICS_TOKEN",
+        "warning: webhook_secrets (DUNWELL_WEBHOOK_SECRETS) is unset",
+    ] {
+        assert!(stdout.contains(warning), "{warning} missing: {stdout}");
+    }
+    assert!(!stdout.contains("configuration OK"), "{stdout}");
+    // serve logs the same sentences.
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_dunwell"))
+        .current_dir(dir.path())
+        .arg("serve")
+        .env("DUNWELL_BIND", "127.0.0.1:0")
+        .env("DUNWELL_CLOCK_SPEED", "1000")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut log = String::new();
+    let mut stdout = tokio::io::BufReader::new(child.stderr.take().unwrap());
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    use tokio::io::AsyncBufReadExt;
+    while !log.contains("clock_speed (DUNWELL_CLOCK_SPEED) is 1000") {
+        let mut line = String::new();
+        match tokio::time::timeout_at(deadline, stdout.read_line(&mut line)).await {
+            Ok(Ok(n)) if n > 0 => log.push_str(&line),
+            _ => break,
+        }
+    }
+    let _ = child.kill().await;
+    for said in [
+        "processor is \\\"simulated\\\" (DUNWELL_PROCESSOR): no real money moves",
+        "smtp_url (DUNWELL_SMTP_URL) is unset",
+        "clock_speed (DUNWELL_CLOCK_SPEED) is 1000",
+    ] {
+        assert!(
+            log.contains(said) || log.contains(&said.replace("\\\"", "\"")),
+            "{said} missing from serve's log:\n{log}"
+        );
+    }
+}
+
+/// A typo nested in the policy hides nothing: every mistake, at every
+/// depth, is named at once by its key path, with the nearest known key; a
+/// mistyped variable gets its "did you mean" too.
+#[tokio::test]
+async fn every_config_error_is_named_at_once_with_a_did_you_mean() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("dunwell.toml"),
+        r##"
+bnd = "127.0.0.1:9"
+[policy]
+retry_ownr = "processor"
+[policy.retries]
+max_atempts = 3
+[[policy.stages]]
+day = 0
+email = "payment_failed"
+tone = "angry"
+[policy.final]
+day = "soon"
+[brand]
+colour = "#fff"
+"##,
+    )
+    .unwrap();
+    let out = dunwell()
+        .current_dir(dir.path())
+        .arg("check-config")
+        .env("DUNWELL_WEBHOOK_SECRET", "whsec_typo")
+        .output()
+        .await
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for said in [
+        "bnd: unknown configuration key (in the file, or DUNWELL_BND); did you mean bind (DUNWELL_BIND)?",
+        "webhook_secret: unknown configuration key (in the file, or DUNWELL_WEBHOOK_SECRET); did you mean webhook_secrets (DUNWELL_WEBHOOK_SECRETS)?",
+        "policy.retry_ownr: unknown key; did you mean `retry_owner`?",
+        "policy.retries.max_atempts: unknown key; did you mean `max_attempts`?",
+        "policy.stages[0].tone: unknown value `angry`",
+        "policy.final.day: ",
+        "brand.colour: unknown key",
+    ] {
+        assert!(stderr.contains(said), "{said} missing:\n{stderr}");
+    }
+    assert!(!stderr.contains("default."), "{stderr}");
 }

@@ -296,6 +296,18 @@ async fn an_invalid_policy_is_refused_with_every_error(backend: Backend) {
     .await;
     assert_eq!(status, 422);
     assert!(body["errors"].to_string().contains("retry_ownr"), "{body}");
+    // Mistakes at different depths are all named, by key path, at once.
+    let nested = "[policy.retries]\nmax_atempts = 3\n[[policy.stages]]\nday = 0\n\
+                  email = \"payment_failed\"\ntone = \"angry\"\n";
+    let (status, body) = put_toml(&app, "?reason=try", nested).await;
+    assert_eq!(status, 422, "{body}");
+    let errors = body["errors"].to_string();
+    for said in [
+        "policy.retries.max_atempts: unknown key; did you mean `max_attempts`?",
+        "policy.stages[0].tone: unknown value `angry`",
+    ] {
+        assert!(errors.contains(said), "{said} missing: {errors}");
+    }
     // A holdout must name a stored version; a reason is required.
     let holdout = "[policy.holdout]\nversion = 7\nshare_percent = 10\n";
     let (status, body) = put_toml(&app, "?reason=ab", holdout).await;
