@@ -115,6 +115,8 @@ pub struct NewOutgoing<'a> {
     pub kind: OutgoingType,
     pub payload: &'a str,
     pub due_at: i64,
+    /// The case's 1, 2, 3… (also in the payload).
+    pub sequence: i64,
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use crate::domain::outgoing::OutgoingType;
 use crate::domain::stats::major;
 use crate::store::Tx;
 use crate::store::cases;
-use crate::store::outgoing::insert_outgoing;
+use crate::store::outgoing::{insert_outgoing, next_sequence};
 
 /// The case as an event shows it: `row`'s facts with `track`'s state.
 fn case_json(row: &CaseRow, track: &Track) -> Value {
@@ -53,6 +53,9 @@ pub async fn record(
     }
     let now = engine.clock.now();
     let event_id = format!("evt_{}", crate::random::base62(24));
+    // The case's events are numbered: a receiver sees their order (they
+    // are also delivered in it) and notices a gap.
+    let sequence = next_sequence(tx, row.id).await?;
     let mut data = json!({ "case": case_json(row, track) });
     if let (Some(data), Value::Object(extra)) = (data.as_object_mut(), detail) {
         data.extend(extra);
@@ -61,6 +64,7 @@ pub async fn record(
         "id": event_id,
         "object": "event",
         "type": kind.as_str(),
+        "sequence": sequence,
         "created": now.timestamp(),
         "data": data,
     });
@@ -71,6 +75,7 @@ pub async fn record(
         kind,
         payload: &payload.to_string(),
         due_at: now_ms,
+        sequence,
     };
     insert_outgoing(tx, &new, now_ms).await
 }

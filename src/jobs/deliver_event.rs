@@ -2,8 +2,11 @@
 //! signed like the processor's webhooks (`Dunwell-Signature: t=…,v1=…`,
 //! HMAC-SHA256 of `"{t}.{body}"` under `DUNWELL_NOTIFY_SECRET`). A 2xx
 //! answer delivers it; anything else tries again later with backoff
-//! (`domain::outgoing::retry_delay`), and after the last wait (about 2.9
-//! days in all) the event is given up (logged, kept).
+//! (`domain::outgoing::retry_delay`, in real time whatever the clock's
+//! speed), and after the last wait (about 2.9 days in all) the event is
+//! given up: logged, kept, listed (`GET /api/events?status=failed`) and
+//! replayable. A case's events are claimed in order (`store::outgoing`), so
+//! a later one waits while an earlier one is being retried.
 
 use anyhow::Context as _;
 use std::sync::OnceLock;
@@ -41,7 +44,9 @@ pub async fn perform(engine: &Engine, event: &OutgoingEvent) -> anyhow::Result<(
     let (Some(url), Some(secret)) = (&engine.config.notify_url, &engine.config.notify_secret)
     else {
         let why = "DUNWELL_NOTIFY_URL is no longer set: not delivered";
-        return store.outgoing_failed(event.id, why, None).await;
+        return store
+            .outgoing_failed(event.id, why, None, engine.clock.now_ms())
+            .await;
     };
     let t = crate::clock::unix_millis() / 1000;
     let answer = client()
@@ -72,16 +77,21 @@ pub async fn perform(engine: &Engine, event: &OutgoingEvent) -> anyhow::Result<(
     match retry_delay(failures) {
         Some(delay) => {
             crate::meters::outgoing(event.kind.as_str(), "retry");
-            let at = engine.clock.now() + delay;
-            tracing::warn!(event_id = %event.event_id, kind = event.kind.as_str(), problem, at = %at, "outgoing event not delivered; trying again later");
+            // A receiver that is down is down in real time: the wait is
+            // real, read on the engine's clock (which may run faster).
+            let real_at = crate::clock::unix_millis() + delay.num_milliseconds();
+            let at = engine.clock.sim_ms_at(real_at);
+            tracing::warn!(event_id = %event.event_id, kind = event.kind.as_str(), problem, in_seconds = delay.num_seconds(), "outgoing event not delivered; trying again later");
             store
-                .outgoing_failed(event.id, &problem, Some(at.timestamp_millis()))
+                .outgoing_failed(event.id, &problem, Some(at), engine.clock.now_ms())
                 .await
         }
         None => {
             crate::meters::outgoing(event.kind.as_str(), "given_up");
-            tracing::error!(event_id = %event.event_id, kind = event.kind.as_str(), problem, failures, "outgoing event given up");
-            store.outgoing_failed(event.id, &problem, None).await
+            tracing::error!(event_id = %event.event_id, kind = event.kind.as_str(), problem, failures, "outgoing event given up (kept: GET /api/events?status=failed, POST /api/events/{{id}}/replay)");
+            store
+                .outgoing_failed(event.id, &problem, None, engine.clock.now_ms())
+                .await
         }
     }
 }

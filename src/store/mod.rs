@@ -2,6 +2,7 @@
 //! run on both (SQLite accepts `$N` placeholders), and `with_pool!` compiles a
 //! body once per backend so no query is written twice.
 
+pub mod attention;
 pub mod card_visits;
 pub mod cases;
 pub mod customers;

@@ -268,7 +268,10 @@ pub struct Claim {
 /// one statement, `claim_sql`), each read with the row macro `$from_row`.
 macro_rules! claim_rows {
     ($tx:expr, $table:literal, $columns:expr, $claim:expr, $from_row:ident) => {{
-        let sql = $crate::store::work::claim_sql($tx, $table, $columns);
+        $crate::store::work::claim_rows!($tx, $table, $columns, $claim, $from_row, "")
+    }};
+    ($tx:expr, $table:literal, $columns:expr, $claim:expr, $from_row:ident, $also:expr) => {{
+        let sql = $crate::store::work::claim_sql($tx, $table, $columns, $also);
         let claim: &$crate::store::work::Claim = $claim;
         with_tx!($tx, conn => {
             let mut out = Vec::new();
@@ -302,7 +305,8 @@ pub async fn claim_work(tx: &mut Tx, claim: &Claim) -> anyhow::Result<Vec<WorkRo
 /// `outgoing_events`): the rows of a `Claim` leased in one statement. On
 /// PostgreSQL concurrent claimers skip each other's rows instead of
 /// queueing behind them.
-pub(crate) fn claim_sql(tx: &Tx, table: &str, columns: &str) -> String {
+/// `also`: a further condition on the rows picked (` AND …`), or nothing.
+pub(crate) fn claim_sql(tx: &Tx, table: &str, columns: &str, also: &str) -> String {
     let skip_locked = match tx {
         Tx::Sqlite(_) => "",
         Tx::Postgres(_) => " FOR UPDATE SKIP LOCKED",
@@ -313,7 +317,7 @@ pub(crate) fn claim_sql(tx: &Tx, table: &str, columns: &str) -> String {
         "WITH picked AS MATERIALIZED (SELECT id FROM {table} \
                       WHERE status = 'pending' AND due_at <= $2 \
                         AND (lease_until IS NULL OR lease_until < $3) \
-                        AND ($4 IS NULL OR id = $4) \
+                        AND ($4 IS NULL OR id = $4){also} \
                       ORDER BY due_at, id LIMIT $5{skip_locked}) \
          UPDATE {table} SET lease_until = $1 \
          WHERE id IN (SELECT id FROM picked) \

@@ -119,7 +119,198 @@ async fn no_notify_url_no_events(backend: Backend) {
     app.shutdown().await;
 }
 
+const TOKEN: &str = "operator-token-0123456789";
+
+/// The operator API, as a script would call it.
+async fn api(app: &TestApp, method: reqwest::Method, path: &str) -> (u16, Value) {
+    let answer = reqwest::Client::new()
+        .request(method, format!("{}{path}", app.address))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status().as_u16();
+    (status, answer.json().await.unwrap_or(Value::Null))
+}
+
+/// The types and sequences the receiver was sent, in arrival order.
+async fn arrivals(receiver: &MockServer) -> Vec<(String, i64)> {
+    receiver
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let body: Value = serde_json::from_slice(&r.body).unwrap();
+            (
+                body["type"].as_str().unwrap().to_owned(),
+                body["sequence"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// With the receiver down, a case's events wait for each other: the case
+/// recovers while its `case.opened` is being retried, and `case.recovered`
+/// is first sent only after `case.opened` was given up; every payload
+/// carries the case's sequence. Given-up events are kept, listed by the
+/// API, and replayed in order once the receiver is back.
+async fn events_arrive_in_order_and_given_up_ones_are_replayed(backend: Backend) {
+    let s = scenario("in_notify_order");
+    // The first retry pays: the case recovers on day 1 or so.
+    let server = stripe(&s, "insufficient_funds", 1).await;
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hooks"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&receiver)
+        .await;
+    let url = format!("{}/hooks", receiver.uri());
+    let extra = [
+        ("notify_url", url.as_str()),
+        ("notify_secret", NOTIFY_SECRET),
+        ("admin_token", TOKEN),
+    ];
+    let Some(app) = app_with(backend, &server, &extra).await else {
+        return;
+    };
+    app.send("invoice.payment_failed", &event(&s, "failed"))
+        .await;
+    app.live_through(12, 2).await;
+    assert_eq!(
+        state(&app, &s).await,
+        Some(dunwell::domain::case::CaseState::Recovered)
+    );
+    let sent = arrivals(&receiver).await;
+    let types: Vec<&str> = sent.iter().map(|(t, _)| t.as_str()).collect();
+    let first_recovered = types.iter().position(|t| *t == "case.recovered");
+    let last_opened = types.iter().rposition(|t| *t == "case.opened");
+    assert_eq!(
+        types.iter().filter(|t| **t == "case.opened").count(),
+        10,
+        "ten tries: {types:?}"
+    );
+    assert!(
+        first_recovered.is_some_and(|r| last_opened.is_some_and(|o| r > o)),
+        "case.recovered went before case.opened was given up: {types:?}"
+    );
+    for (kind, sequence) in &sent {
+        let want = if kind == "case.opened" { 1 } else { 2 };
+        assert_eq!(*sequence, want, "{kind}");
+    }
+
+    // Both were given up: kept, and listed.
+    let (status, listed) = api(&app, reqwest::Method::GET, "/api/events?status=failed").await;
+    assert_eq!(status, 200, "{listed}");
+    let events = listed["events"].as_array().unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["case.recovered", "case.opened"], "{listed}");
+    assert!(
+        events
+            .iter()
+            .all(|e| e["tries"] == 10 && e["given_up_at"].is_string())
+    );
+    assert!(events[0]["last_error"].as_str().unwrap().contains("503"));
+    let (status, bad) = api(&app, reqwest::Method::GET, "/api/events?status=lost").await;
+    assert_eq!(status, 400, "{bad}");
+    // The dashboard says so on its overview, and lists them with buttons.
+    let signed_in = no_redirects()
+        .post(format!("{}/admin/login", app.address))
+        .header("origin", &app.address)
+        .form(&[("token", TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let admin = |path: &str| {
+        no_redirects()
+            .get(format!("{}{path}", app.address))
+            .header("cookie", &cookie)
+            .send()
+    };
+    let overview = admin("/admin").await.unwrap().text().await.unwrap();
+    assert!(
+        overview.contains("2 events your systems never took"),
+        "{overview}"
+    );
+    let page = admin("/admin/attention")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Events your systems never took (2)"),
+        "{page}"
+    );
+    assert!(page.contains("case.recovered #2"), "{page}");
+    assert!(page.contains("case.opened #1"), "{page}");
+    assert!(page.contains("action=\"/admin/events/replay\""), "{page}");
+
+    // The receiver is back: everything given up since the start goes again,
+    // in the case's order.
+    receiver.reset().await;
+    Mock::given(method("POST"))
+        .and(path("/hooks"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let since = "2000-01-01";
+    let (status, replayed) = api(
+        &app,
+        reqwest::Method::POST,
+        &format!("/api/events/replay?since={since}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{replayed}");
+    assert_eq!(replayed["replayed"], 2, "{replayed}");
+    app.run_due_jobs().await;
+    app.run_due_jobs().await;
+    assert_eq!(
+        arrivals(&receiver).await,
+        [
+            ("case.opened".to_owned(), 1),
+            ("case.recovered".to_owned(), 2)
+        ]
+    );
+    let (_, failed) = api(&app, reqwest::Method::GET, "/api/events?status=failed").await;
+    assert_eq!(failed["events"].as_array().unwrap().len(), 0, "{failed}");
+    // Only a given-up event is replayed; an unknown one is not found.
+    let id = events[0]["id"].as_i64().unwrap();
+    let (status, said) = api(
+        &app,
+        reqwest::Method::POST,
+        &format!("/api/events/{id}/replay"),
+    )
+    .await;
+    assert_eq!(status, 409, "{said}");
+    assert!(said["error"].as_str().unwrap().contains("delivered"));
+    let (status, _) = api(&app, reqwest::Method::POST, "/api/events/999999/replay").await;
+    assert_eq!(status, 404);
+    // The dashboard's button does the same, and says what it did.
+    let posted = no_redirects()
+        .post(format!("{}/admin/events/{id}/replay", app.address))
+        .header("origin", &app.address)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 303);
+    assert_eq!(posted.headers()["location"], "/admin/attention?replayed=0");
+    let page = admin("/admin/attention?replayed=0")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("0 events sent again"), "{page}");
+    assert!(page.contains("Nothing needs you"), "{page}");
+    app.shutdown().await;
+}
+
 crate::backend_tests!(
     case_events_are_signed_retried_and_delivered_once,
     no_notify_url_no_events,
+    events_arrive_in_order_and_given_up_ones_are_replayed,
 );

@@ -4,6 +4,7 @@
 //! when the public URL is https). Without a token configured `/admin` does
 //! not exist. Actions are POSTs that refuse other sites' forms.
 
+mod attention;
 mod cases;
 mod charts;
 mod login;
@@ -135,7 +136,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route("/policy/apply", web::post().to(policy_edit::apply))
                     .route("/simulate", web::get().to(simulate::show))
                     .route("/outbox", web::get().to(outbox::list))
-                    .route("/outbox/{id}/html", web::get().to(outbox::html)),
+                    .route("/outbox/{id}/html", web::get().to(outbox::html))
+                    .route("/attention", web::get().to(attention::show))
+                    .route("/events/replay", web::post().to(attention::replay_all))
+                    .route("/events/{id}/replay", web::post().to(attention::replay_one)),
             ),
     );
 }

@@ -20,6 +20,9 @@ use crate::store::reports::WeekRow;
 #[template(path = "admin/overview.html")]
 struct OverviewPage {
     f: Frame,
+    /// What waits for the operator (cases given up, events given up or
+    /// parked): a banner linking to the Needs attention page.
+    attention: crate::store::attention::AttentionCounts,
     days: i64,
     currency: String,
     currencies: Vec<String>,
@@ -223,8 +226,10 @@ pub async fn show(
             ))
         })
         .collect();
+    let attention = state.store.attention_counts().await?;
     let body = OverviewPage {
         f: Frame::new(&state, "overview"),
+        attention,
         days,
         currencies: reports.iter().map(|r| r.currency.clone()).collect(),
         tiles: tiles(r),

@@ -5,6 +5,7 @@
 pub mod auth;
 mod cases;
 pub mod error;
+mod events;
 mod export;
 mod openapi;
 mod outbox;
@@ -50,6 +51,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/policy/backtest", web::post().to(policy::run_backtest))
             .route("/policy/move", web::post().to(policy::move_cases))
             .route("/outbox", web::get().to(outbox::list))
+            .route("/events", web::get().to(events::list))
+            .route("/events/replay", web::post().to(events::replay_since))
+            .route("/events/{id}/replay", web::post().to(events::replay_one))
             .route("/openapi.json", web::get().to(openapi::document))
             .default_service(web::to(|| async {
                 HttpResponse::from_error(ApiError::not_found("no such API endpoint"))

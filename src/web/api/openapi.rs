@@ -6,13 +6,13 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{cases, export, outbox, plan, policy, stats};
+use super::{cases, events, export, outbox, plan, policy, stats};
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "dunwell operator API",
-        description = "Cases, their timelines and the operator's actions, recovery statistics, the versioned policy (edit, diff, backtest, move cases), plan previews and the outbox. Every request carries `Authorization: Bearer <DUNWELL_ADMIN_TOKEN>`; errors are `{\"error\": \"...\"}`."
+        description = "Cases, their timelines and the operator's actions, recovery statistics, the versioned policy (edit, diff, backtest, move cases), plan previews, the outbox, and the events sent to `DUNWELL_NOTIFY_URL` (list, replay). Every request carries `Authorization: Bearer <DUNWELL_ADMIN_TOKEN>`; errors are `{\"error\": \"...\"}`."
     ),
     paths(
         cases::list,
@@ -28,7 +28,10 @@ use super::{cases, export, outbox, plan, policy, stats};
         policy::diff,
         policy::run_backtest,
         policy::move_cases,
-        outbox::list
+        outbox::list,
+        events::list,
+        events::replay_one,
+        events::replay_since
     ),
     modifiers(&BearerToken),
     security(("operator_token" = []))
