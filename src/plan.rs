@@ -19,24 +19,33 @@ use crate::domain::timeline::{self, StepAction, TimelineInput};
 pub struct PlanArgs {
     /// The decline code of the failure (insufficient_funds, expired_card...).
     #[arg(long)]
+    #[schema(pattern = "^[a-z][a-z_]{0,63}$")]
     pub decline_code: String,
     /// When the payment failed (default: now).
     #[arg(long)]
+    #[schema(format = DateTime)]
     pub failed_at: Option<String>,
     /// The customer's IANA time zone (default: from --country, else the policy's).
     #[arg(long)]
+    #[schema(schema_with = crate::web::api::schemas::timezone_schema)]
     pub timezone: Option<String>,
     /// The customer's country (two letters), to guess a time zone.
     #[arg(long)]
+    #[schema(schema_with = crate::web::api::schemas::country_schema)]
     pub country: Option<String>,
     /// The customer's earlier successful payments, comma-separated RFC 3339.
     #[arg(long, value_delimiter = ',')]
     #[serde(default)]
+    #[schema(schema_with = crate::web::api::schemas::instants_schema)]
     pub paid_at: Vec<String>,
+    /// What is owed, in the currency's major units (49.00).
     #[arg(long)]
+    #[schema(pattern = "^[0-9]{1,9}(\\.[0-9]{1,2})?$")]
     pub amount: Option<String>,
+    /// Three letters (usd, eur…).
     #[arg(long, default_value = "usd")]
     #[serde(default = "usd")]
+    #[schema(pattern = "^[a-z]{3}$")]
     pub currency: String,
     /// Card network (visa, mastercard...): network rules depend on it.
     #[arg(long)]
@@ -120,6 +129,13 @@ pub fn preview(
     now: DateTime<Utc>,
     learned: Option<&Estimates>,
 ) -> anyhow::Result<Preview> {
+    let code = args.decline_code.trim();
+    if code.is_empty() || !code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+        bail!(
+            "decline_code (--decline-code): a decline code like insufficient_funds, got {:?}",
+            args.decline_code
+        );
+    }
     let failed_at = match &args.failed_at {
         Some(raw) => instant(raw, "failed_at (--failed-at)")?,
         None => now,
@@ -143,14 +159,22 @@ pub fn preview(
         },
         (None, None) => policy.default_timezone,
     };
+    // A country given beside a time zone is not used, but still checked:
+    // what is given is right or refused.
+    if let (Some(_), Some(country)) = (&args.timezone, &args.country)
+        && crate::domain::zones::of_country(country).is_none()
+    {
+        bail!("country (--country): no time zone known for {country:?}");
+    }
     let paid_at = args
         .paid_at
         .iter()
-        .filter(|s| !s.trim().is_empty())
         .map(|s| instant(s, "paid_at (--paid-at)"))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let currency = Currency::parse(&args.currency)
+        .map_err(|e| anyhow::anyhow!("currency (--currency): {e}"))?;
     let amount = match &args.amount {
-        Some(a) => Some(Money::parse_major(a, Currency::parse(&args.currency)?)?),
+        Some(a) => Some(Money::parse_major(a, currency)?),
         None => None,
     };
     let decline = classify(&DeclineDetails {

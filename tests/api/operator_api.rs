@@ -605,6 +605,53 @@ async fn the_openapi_document_covers_the_api() {
         names.contains(&"category") && names.contains(&"cursor"),
         "{names:?}"
     );
+    // Client generators need one operationId per operation, and every
+    // answer an operation can give; bounds and values live in the schema.
+    let mut ids = std::collections::BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let id = op["operationId"].as_str().unwrap().to_owned();
+            assert!(ids.insert(id.clone()), "{id} twice ({method} {path})");
+            let answers = op["responses"].as_object().unwrap();
+            assert!(answers.contains_key("401"), "{method} {path}: no 401");
+            let takes_input = op.get("parameters").is_some() || op.get("requestBody").is_some();
+            if takes_input {
+                assert!(answers.contains_key("400"), "{method} {path}: no 400");
+            }
+        }
+    }
+    let limit = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "limit")
+        .unwrap();
+    assert_eq!(limit["schema"]["maximum"], 200, "{limit}");
+    assert_eq!(limit["schema"]["minimum"], 1, "{limit}");
+    let put = &doc["paths"]["/api/policy"]["put"]["requestBody"]["content"];
+    for form in ["application/toml", "application/json"] {
+        assert!(put.get(form).is_some(), "{form} missing: {put}");
+    }
+    // A method an endpoint does not take: 405 and what it takes.
+    let answer = reqwest::Client::new()
+        .request(
+            reqwest::Method::from_bytes(b"TRACE").unwrap(),
+            format!("{}/api/cases", app.address),
+        )
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 405);
+    assert_eq!(answer.headers()["allow"], "GET");
+    let answer = reqwest::Client::new()
+        .delete(format!("{}/api/policy", app.address))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 405);
+    assert_eq!(answer.headers()["allow"], "GET, PUT");
     app.shutdown().await;
 }
 

@@ -24,6 +24,9 @@ pub const MAX_PAGE: i64 = 200;
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// open, retrying, awaiting_customer, paused, recovered, canceled, downgraded, closed
+    #[param(
+        pattern = "^(open|retrying|awaiting_customer|paused|recovered|canceled|downgraded|closed)$"
+    )]
     pub state: Option<String>,
     /// The processor's customer id (`cus_…`).
     pub customer: Option<String>,
@@ -31,16 +34,21 @@ pub struct ListParams {
     pub invoice: Option<String>,
     pub email: Option<String>,
     /// hard, funds, transient, customer_action
+    #[param(pattern = "^(hard|funds|transient|customer_action)$")]
     pub category: Option<String>,
     /// The decline code (`insufficient_funds`…).
     pub code: Option<String>,
     /// Opened at or after: a date (2026-03-01) or an RFC 3339 time.
+    #[param(format = DateTime)]
     pub opened_from: Option<String>,
     /// Opened before.
+    #[param(format = DateTime)]
     pub opened_to: Option<String>,
     /// The previous page's `next_cursor`.
+    #[param(pattern = "^[0-9]{1,15}\\.[0-9]{1,15}$")]
     pub cursor: Option<String>,
     /// 1 to 200; 50 when not given.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -108,7 +116,7 @@ impl ListParams {
 }
 
 /// The cases, filtered, newest first.
-#[utoipa::path(get, path = "/api/cases", tag = "cases", params(ListParams),
+#[utoipa::path(get, path = "/api/cases", tag = "cases", operation_id = "list_cases", params(ListParams),
     responses((status = 200, body = CasesPage), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody)))]
 pub async fn list(
@@ -144,9 +152,10 @@ fn case_id(raw: &str) -> Result<CaseId, ApiError> {
 }
 
 /// One case: its facts, planned work and whole timeline.
-#[utoipa::path(get, path = "/api/cases/{id}", tag = "cases",
-    params(("id" = i64, Path, description = "The case's id")),
-    responses((status = 200, body = CaseDetail), (status = 404, body = ErrorBody),
+#[utoipa::path(get, path = "/api/cases/{id}", tag = "cases", operation_id = "show_case",
+    params(("id" = i64, Path, minimum = 1, description = "The case's id")),
+    responses((status = 200, body = CaseDetail), (status = 400, body = ErrorBody),
+              (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 401, body = ErrorBody)))]
 pub async fn show(
     state: web::Data<AppState>,
@@ -193,17 +202,18 @@ pub struct ActBody {
 }
 
 /// The operator's action on a case, written on its timeline.
-#[utoipa::path(post, path = "/api/cases/{id}/{action}", tag = "cases",
-    params(("id" = i64, Path, description = "The case's id"),
-           ("action" = String, Path, description = "pause, resume, close or retry-now")),
+#[utoipa::path(post, path = "/api/cases/{id}/{action}", tag = "cases", operation_id = "act_on_case",
+    params(("id" = i64, Path, minimum = 1, description = "The case's id"),
+           ("action" = String, Path, pattern = "^(pause|resume|close|retry-now)$", description = "pause, resume, close or retry-now")),
     request_body(content = Option<ActBody>, description = "Why, for the timeline"),
     responses((status = 200, body = ActionDone),
               (status = 409, description = "The case cannot follow it now; nothing changed", body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)))]
+              (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 401, body = ErrorBody)))]
 pub async fn action(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
-    body: Option<web::Json<ActBody>>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let (id, action) = path.into_inner();
     let id = case_id(&id)?;
@@ -212,7 +222,15 @@ pub async fn action(
             "no action {action:?}: pause, resume, close or retry-now"
         )));
     };
-    let note = body.and_then(|b| b.into_inner().note);
+    // The body is optional; when given it is read strictly (an unknown
+    // key or a wrong type is refused, not ignored).
+    let note = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        serde_json::from_slice::<Option<ActBody>>(&body)
+            .map_err(|e| ApiError::bad_request(format!("body: {e}")))?
+            .and_then(|b| b.note)
+    };
     match act(&state.engine, id, action, "operator", note.as_deref()).await? {
         ActOutcome::Done(case) => Ok(HttpResponse::Ok().json(ActionDone {
             case: CaseSummary::from(case.as_ref()),

@@ -26,6 +26,7 @@ pub struct EventParams {
     #[param(value_type = Option<String>, pattern = "^(pending|delivered|failed)$")]
     pub status: Option<String>,
     /// Only events given up at or after this date or RFC 3339 time.
+    #[param(format = DateTime)]
     pub since: Option<String>,
     /// Only events older than this one (the previous page's `next_before`).
     #[param(minimum = 1)]
@@ -40,6 +41,7 @@ pub struct EventParams {
 #[into_params(parameter_in = Query)]
 pub struct ReplayParams {
     /// Replay every event given up at or after this date or RFC 3339 time.
+    #[param(format = DateTime)]
     pub since: String,
 }
 
@@ -124,6 +126,9 @@ pub async fn list(
             ))
         })?),
     };
+    if query.before.is_some_and(|b| b < 1) {
+        return Err(ApiError::bad_request("before: an event id, 1 or more"));
+    }
     let since = query
         .since
         .as_deref()
@@ -146,7 +151,8 @@ pub async fn list(
 #[utoipa::path(post, path = "/api/events/{id}/replay", tag = "events",
     operation_id = "replay_event",
     params(("id" = i64, Path, minimum = 1, description = "The event's `id` (not its `event_id`)")),
-    responses((status = 200, body = Replayed), (status = 401, body = ErrorBody),
+    responses((status = 200, body = Replayed), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn replay_one(
     state: web::Data<AppState>,

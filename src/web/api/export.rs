@@ -104,22 +104,58 @@ async fn chunk(store: &Store, next: Next) -> Option<(Result<web::Bytes, actix_we
     }
 }
 
+/// The list's filters (the export has every case they select: no pages).
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ExportParams {
+    /// open, retrying, awaiting_customer, paused, recovered, canceled, downgraded, closed
+    #[param(
+        pattern = "^(open|retrying|awaiting_customer|paused|recovered|canceled|downgraded|closed)$"
+    )]
+    pub state: Option<String>,
+    /// The processor's customer id (`cus_…`).
+    pub customer: Option<String>,
+    /// The processor's invoice id (`in_…`).
+    pub invoice: Option<String>,
+    pub email: Option<String>,
+    /// hard, funds, transient, customer_action
+    #[param(pattern = "^(hard|funds|transient|customer_action)$")]
+    pub category: Option<String>,
+    /// The decline code (`insufficient_funds`…).
+    pub code: Option<String>,
+    /// Opened at or after: a date (2026-03-01) or an RFC 3339 time.
+    #[param(format = DateTime)]
+    pub opened_from: Option<String>,
+    /// Opened before.
+    #[param(format = DateTime)]
+    pub opened_to: Option<String>,
+}
+
 /// Every case the list's filters select, as CSV.
-#[utoipa::path(get, path = "/api/cases.csv", tag = "cases", params(ListParams),
+#[utoipa::path(get, path = "/api/cases.csv", tag = "cases", operation_id = "export_cases_csv", params(ExportParams),
     responses((status = 200, description = "text/csv, one line per case", content_type = "text/csv", body = String),
               (status = 400, body = super::error::ErrorBody), (status = 401, body = super::error::ErrorBody)))]
 pub async fn csv(
     state: web::Data<AppState>,
-    params: web::Query<ListParams>,
+    params: web::Query<ExportParams>,
 ) -> Result<HttpResponse, ApiError> {
-    if params.cursor.is_some() || params.limit.is_some() {
-        return Err(ApiError::bad_request(
-            "cursor, limit: the export has every case the filters select",
-        ));
-    }
+    let p = params.into_inner();
+    let list = ListParams {
+        state: p.state,
+        customer: p.customer,
+        invoice: p.invoice,
+        email: p.email,
+        category: p.category,
+        code: p.code,
+        opened_from: p.opened_from,
+        opened_to: p.opened_to,
+        cursor: None,
+        limit: None,
+    };
     let query = CaseQuery {
         limit: PAGE,
-        ..params.query()?
+        ..list.query()?
     };
     let store = state.store.clone();
     let body = stream::unfold(Next::Header(query), move |next| {

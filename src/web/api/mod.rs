@@ -12,6 +12,7 @@ mod outbox;
 pub(crate) mod params;
 mod plan;
 pub mod policy;
+pub(crate) mod schemas;
 mod stats;
 mod views;
 
@@ -22,6 +23,20 @@ use self::error::ApiError;
 
 fn bad_request(message: String) -> actix_web::Error {
     ApiError::bad_request(message).into()
+}
+
+/// An endpoint that takes `allowed` (`"GET, PUT"`): any other method gets
+/// 405 with an `Allow` header, in the API's error shape.
+fn endpoint(path: &'static str, allowed: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move || async move {
+        HttpResponse::MethodNotAllowed()
+            .insert_header((actix_web::http::header::ALLOW, allowed))
+            .insert_header(("Cache-Control", "no-store"))
+            .json(error::ErrorBody {
+                error: format!("method not allowed: /api{path} takes {allowed}"),
+                errors: Vec::new(),
+            })
+    }))
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -37,24 +52,36 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .limit(64 * 1024)
                     .error_handler(|e, _| bad_request(format!("body: {e}"))),
             )
-            .route("/cases", web::get().to(cases::list))
-            .route("/cases.csv", web::get().to(export::csv))
-            .route("/cases/{id}", web::get().to(cases::show))
-            .route("/cases/{id}/{action}", web::post().to(cases::action))
-            .route("/stats", web::get().to(stats::show))
-            .route("/plan", web::post().to(plan::show))
-            .route("/policy", web::get().to(policy::show))
-            .route("/policy", web::put().to(policy::put))
-            .route("/policy/versions", web::get().to(policy::versions))
-            .route("/policy/versions/{version}", web::get().to(policy::version))
-            .route("/policy/diff", web::get().to(policy::diff))
-            .route("/policy/backtest", web::post().to(policy::run_backtest))
-            .route("/policy/move", web::post().to(policy::move_cases))
-            .route("/outbox", web::get().to(outbox::list))
-            .route("/events", web::get().to(events::list))
-            .route("/events/replay", web::post().to(events::replay_since))
-            .route("/events/{id}/replay", web::post().to(events::replay_one))
-            .route("/openapi.json", web::get().to(openapi::document))
+            .app_data(
+                web::PathConfig::default().error_handler(|e, _| bad_request(format!("path: {e}"))),
+            )
+            .service(endpoint("/cases", "GET").route(web::get().to(cases::list)))
+            .service(endpoint("/cases.csv", "GET").route(web::get().to(export::csv)))
+            .service(endpoint("/cases/{id}", "GET").route(web::get().to(cases::show)))
+            .service(endpoint("/cases/{id}/{action}", "POST").route(web::post().to(cases::action)))
+            .service(endpoint("/stats", "GET").route(web::get().to(stats::show)))
+            .service(endpoint("/plan", "POST").route(web::post().to(plan::show)))
+            .service(
+                endpoint("/policy", "GET, PUT")
+                    .route(web::get().to(policy::show))
+                    .route(web::put().to(policy::put)),
+            )
+            .service(endpoint("/policy/versions", "GET").route(web::get().to(policy::versions)))
+            .service(
+                endpoint("/policy/versions/{version}", "GET").route(web::get().to(policy::version)),
+            )
+            .service(endpoint("/policy/diff", "GET").route(web::get().to(policy::diff)))
+            .service(
+                endpoint("/policy/backtest", "POST").route(web::post().to(policy::run_backtest)),
+            )
+            .service(endpoint("/policy/move", "POST").route(web::post().to(policy::move_cases)))
+            .service(endpoint("/outbox", "GET").route(web::get().to(outbox::list)))
+            .service(endpoint("/events", "GET").route(web::get().to(events::list)))
+            .service(endpoint("/events/replay", "POST").route(web::post().to(events::replay_since)))
+            .service(
+                endpoint("/events/{id}/replay", "POST").route(web::post().to(events::replay_one)),
+            )
+            .service(endpoint("/openapi.json", "GET").route(web::get().to(openapi::document)))
             .default_service(web::to(|| async {
                 HttpResponse::from_error(ApiError::not_found("no such API endpoint"))
             })),

@@ -17,9 +17,13 @@ use crate::store::mail::OutboxMail;
 #[into_params(parameter_in = Query)]
 pub struct OutboxParams {
     /// Only this case's emails.
+    #[param(minimum = 1)]
     pub case: Option<i64>,
     /// Only emails older than this one (the previous page's `next_before`).
+    #[param(minimum = 1)]
     pub before: Option<i64>,
+    /// 1 to 200; 20 when not given.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -67,7 +71,7 @@ pub struct Emails<'a> {
 }
 
 /// The emails dunwell wrote, newest first, rendered.
-#[utoipa::path(get, path = "/api/outbox", tag = "emails", params(OutboxParams),
+#[utoipa::path(get, path = "/api/outbox", tag = "emails", operation_id = "list_outbox", params(OutboxParams),
     responses((status = 200, body = Emails), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody)))]
 pub async fn list(
@@ -79,6 +83,9 @@ pub async fn list(
         return Err(ApiError::bad_request(format!(
             "limit: from 1 to {MAX_PAGE}, got {limit}"
         )));
+    }
+    if params.case.is_some_and(|c| c < 1) || params.before.is_some_and(|b| b < 1) {
+        return Err(ApiError::bad_request("case, before: ids are 1 or more"));
     }
     let mut mails = state
         .store

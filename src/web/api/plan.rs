@@ -9,7 +9,7 @@ use crate::plan::{PlanArgs, preview, to_json};
 use crate::state::AppState;
 
 /// The plan the running policy gives a failure: what `dunwell plan --json` prints.
-#[utoipa::path(post, path = "/api/plan", tag = "policy", request_body = PlanArgs,
+#[utoipa::path(post, path = "/api/plan", tag = "policy", operation_id = "preview_plan", request_body = PlanArgs,
     responses((status = 200, description = "The planned retries, emails and final action", body = Object),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn show(

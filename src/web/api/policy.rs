@@ -64,7 +64,7 @@ async fn stored(engine: &Engine, version: i64) -> Result<PolicyVersion, ApiError
 
 /// The running policy: its version, who made it, when and why, its TOML
 /// and its keys as JSON.
-#[utoipa::path(get, path = "/api/policy", tag = "policy",
+#[utoipa::path(get, path = "/api/policy", tag = "policy", operation_id = "show_policy",
     responses((status = 200, description = "The running policy version", body = Object),
               (status = 401, body = ErrorBody)))]
 pub async fn show(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -81,6 +81,38 @@ pub struct PutParams {
     author: Option<String>,
     #[serde(default)]
     dry_run: bool,
+}
+
+/// Whole numbers, also when written with a zero fraction (`7.0`), as JSON
+/// Schema counts them.
+fn whole_numbers<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<i64>, D::Error> {
+    Vec::<serde_json::Number>::deserialize(d)?
+        .into_iter()
+        .map(|n| {
+            n.as_i64()
+                .or_else(|| {
+                    n.as_f64()
+                        .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                        .map(|f| f as i64)
+                })
+                .ok_or_else(|| serde::de::Error::custom(format!("{n} is not a case id")))
+        })
+        .collect()
+}
+
+/// The JSON form of a submitted policy: its keys alone, or this envelope.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct PolicyEnvelope {
+    /// Why (required for PUT unless `?reason=` gives it).
+    #[schema(min_length = 1, pattern = "\\S")]
+    reason: Option<String>,
+    /// Who (default: operator).
+    author: Option<String>,
+    /// The policy's keys, as in the `[policy]` table of the TOML file (or
+    /// give them at the top level, beside `reason` and `author`).
+    #[schema(value_type = Option<Object>)]
+    policy: Option<Value>,
 }
 
 /// What a request body holds: the policy, and the reason and author when
@@ -117,14 +149,20 @@ fn submitted(request: &HttpRequest, body: &[u8]) -> Result<Submitted, ApiError> 
     }
     let mut value: Value =
         serde_json::from_str(text).map_err(|e| invalid(vec![format!("policy: {e}")]))?;
-    let take = |value: &mut Value, key: &str| {
-        value
-            .as_object_mut()
-            .and_then(|o| o.remove(key))
-            .and_then(|v| v.as_str().map(str::to_owned))
+    let take = |value: &mut Value, key: &str| -> Result<Option<String>, ApiError> {
+        match value.as_object_mut().and_then(|o| o.remove(key)) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(ApiError::bad_request(format!("{key}: must be text"))),
+        }
     };
-    let reason = take(&mut value, "reason");
-    let author = take(&mut value, "author");
+    let reason = take(&mut value, "reason")?;
+    if reason.as_deref().is_some_and(|r| r.trim().is_empty()) {
+        return Err(ApiError::bad_request(
+            "reason: must not be blank when given",
+        ));
+    }
+    let author = take(&mut value, "author")?;
     let policy = policy_text::parse(&value.to_string(), Format::Json).map_err(invalid)?;
     Ok(Submitted {
         policy,
@@ -160,13 +198,15 @@ pub fn plans_side_by_side(engine: &Engine, proposed: &Policy) -> Vec<Value> {
 /// cases (open cases keep theirs). `reason` is required. `dry_run=true`
 /// validates only, and answers with the diff and the plans both policies
 /// give a few failures.
-#[utoipa::path(put, path = "/api/policy", tag = "policy",
-    request_body(content = String, description = "The policy as TOML, or JSON (optionally {\"reason\", \"author\", \"policy\"})"),
-    params(("reason" = Option<String>, Query, description = "Why (required unless the JSON body gives it)"),
+#[utoipa::path(put, path = "/api/policy", tag = "policy", operation_id = "put_policy",
+    request_body(description = "The policy as TOML (a [policy] table or its keys), or as JSON: its keys, or an envelope with the reason and author",
+        content((String = "application/toml"), (String = "text/plain"), (PolicyEnvelope = "application/json"))),
+    params(("reason" = Option<String>, Query, min_length = 1, pattern = "\\S", description = "Why (required unless the JSON body gives it)"),
            ("author" = Option<String>, Query, description = "Who (default: operator)"),
            ("dry_run" = Option<bool>, Query, description = "Validate and compare only")),
     responses((status = 201, description = "Stored as a new version, running now", body = Object),
               (status = 200, description = "The same as the running version (nothing stored), or a dry run", body = Object),
+              (status = 400, description = "No policy in the body, or not UTF-8", body = ErrorBody),
               (status = 422, description = "Not valid: every error with its key", body = ErrorBody),
               (status = 401, body = ErrorBody)))]
 pub async fn put(
@@ -176,6 +216,15 @@ pub async fn put(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let engine = &state.engine;
+    if params
+        .reason
+        .as_deref()
+        .is_some_and(|r| r.trim().is_empty())
+    {
+        return Err(ApiError::bad_request(
+            "reason: must not be blank when given",
+        ));
+    }
     let s = submitted(&request, &body)?;
     engine.refresh_policy().await?;
     let running = engine.policy_version();
@@ -222,7 +271,7 @@ pub async fn put(
 }
 
 /// Every stored version, newest first.
-#[utoipa::path(get, path = "/api/policy/versions", tag = "policy",
+#[utoipa::path(get, path = "/api/policy/versions", tag = "policy", operation_id = "list_policy_versions",
     responses((status = 200, body = Object), (status = 401, body = ErrorBody)))]
 pub async fn versions(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let engine = &state.engine;
@@ -239,9 +288,10 @@ pub async fn versions(state: web::Data<AppState>) -> Result<HttpResponse, ApiErr
 }
 
 /// One stored version, with its TOML.
-#[utoipa::path(get, path = "/api/policy/versions/{version}", tag = "policy",
-    params(("version" = i64, Path,)),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/policy/versions/{version}", tag = "policy", operation_id = "show_policy_version",
+    params(("version" = i64, Path, minimum = 1, description = "A stored version's number")),
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn version(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -269,9 +319,11 @@ pub struct DiffParams {
 }
 
 /// The line diff between two versions (`to` defaults to the running one).
-#[utoipa::path(get, path = "/api/policy/diff", tag = "policy",
-    params(("from" = i64, Query,), ("to" = Option<i64>, Query,)),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/policy/diff", tag = "policy", operation_id = "diff_policy_versions",
+    params(("from" = i64, Query, minimum = 1, description = "The older version"),
+           ("to" = Option<i64>, Query, minimum = 1, description = "The newer version (default: the running one)")),
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn diff(
     state: web::Data<AppState>,
     params: web::Query<DiffParams>,
@@ -314,9 +366,11 @@ pub fn backtest_json(b: &Backtest) -> Value {
 
 /// The policy in the body (as for `PUT`) played beside the running one on
 /// this install's closed cases and on a generated population.
-#[utoipa::path(post, path = "/api/policy/backtest", tag = "policy",
-    request_body(content = String, description = "The policy as TOML or JSON"),
+#[utoipa::path(post, path = "/api/policy/backtest", tag = "policy", operation_id = "backtest_policy",
+    request_body(description = "The policy as TOML, or as JSON (as for PUT /api/policy)",
+        content((String = "application/toml"), (String = "text/plain"), (PolicyEnvelope = "application/json"))),
     responses((status = 200, description = "Recovered revenue, attempts per failure and days to recover, running vs proposed", body = Object),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 422, body = ErrorBody)))]
 pub async fn run_backtest(
     state: web::Data<AppState>,
@@ -331,7 +385,9 @@ pub async fn run_backtest(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MoveBody {
-    /// The cases to move to the running version.
+    /// The cases to move to the running version (1 to 1000).
+    #[schema(min_items = 1, max_items = 1000)]
+    #[serde(deserialize_with = "whole_numbers")]
     cases: Vec<i64>,
     note: Option<String>,
 }
@@ -339,8 +395,9 @@ pub struct MoveBody {
 /// Moves chosen live cases to the running version: what is still ahead
 /// for each (emails, final action, next retry) is planned again under it,
 /// with a timeline entry. Each case answers for itself.
-#[utoipa::path(post, path = "/api/policy/move", tag = "policy", request_body = MoveBody,
-    responses((status = 200, body = Object), (status = 400, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/policy/move", tag = "policy", operation_id = "move_cases_to_running_policy", request_body = MoveBody,
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody)))]
 pub async fn move_cases(
     state: web::Data<AppState>,
     body: web::Json<MoveBody>,

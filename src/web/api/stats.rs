@@ -20,8 +20,10 @@ const DEFAULT_DAYS: i64 = 90;
 #[into_params(parameter_in = Query)]
 pub struct StatsParams {
     /// Cases opened at or after: a date (2026-03-01) or an RFC 3339 time; 90 days before `to` when not given.
+    #[param(format = DateTime)]
     pub from: Option<String>,
     /// Cases opened before; now when not given.
+    #[param(format = DateTime)]
     pub to: Option<String>,
 }
 
@@ -48,14 +50,15 @@ pub fn window(params: &StatsParams, now_ms: i64) -> Result<(i64, i64), ApiError>
         Some(raw) => instant("from", raw)?,
         None => to - DEFAULT_DAYS * 86_400_000,
     };
-    if from >= to {
-        return Err(ApiError::bad_request("from: must be before to"));
+    // An empty window is an empty report; a reversed one is a mistake.
+    if from > to {
+        return Err(ApiError::bad_request("from: must not be after to"));
     }
     Ok((from, to))
 }
 
 /// Recovery statistics per currency.
-#[utoipa::path(get, path = "/api/stats", tag = "statistics", params(StatsParams),
+#[utoipa::path(get, path = "/api/stats", tag = "statistics", operation_id = "show_stats", params(StatsParams),
     responses((status = 200, body = Stats), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody)))]
 pub async fn show(
