@@ -128,7 +128,12 @@ impl Application {
         // Bind first: a taken port fails the start before anything runs.
         // Every role listens: `worker` serves the health checks.
         let listener =
-            TcpListener::bind(config.bind).with_context(|| format!("binding {}", config.bind))?;
+            TcpListener::bind(config.bind).with_context(|| {
+                format!(
+                    "binding {} (DUNWELL_BIND): is another dunwell (a web or worker on this machine) using it? give each process its own, e.g. DUNWELL_BIND=127.0.0.1:8081 dunwell worker",
+                    config.bind
+                )
+            })?;
         let metrics_listener = match config.metrics_bind {
             Some(at) => Some(
                 TcpListener::bind(at)

@@ -198,6 +198,38 @@ impl Store {
         Ok(VersionCounts { states })
     }
 
+    /// A version's cases opened in [`from`, `until`): how many, how many
+    /// opened at or before `cutoff` (old enough to judge), and how many of
+    /// those were recovered within `age_ms` of opening.
+    pub async fn version_at_age(
+        &self,
+        version: i64,
+        from: i64,
+        until: i64,
+        cutoff: i64,
+        age_ms: i64,
+    ) -> anyhow::Result<AgeCounts> {
+        let counts = with_pool!(self, pool => {
+            let (cases, mature, recovered) = sqlx::query_as::<_, (i64, i64, i64)>(
+                "SELECT COUNT(*), \
+                        COALESCE(SUM(CASE WHEN opened_at <= $4 THEN 1 ELSE 0 END), 0), \
+                        COALESCE(SUM(CASE WHEN opened_at <= $4 AND state = 'recovered' \
+                                           AND ended_at IS NOT NULL AND ended_at <= opened_at + $5 \
+                                      THEN 1 ELSE 0 END), 0) \
+                 FROM cases WHERE policy_version = $1 AND opened_at >= $2 AND opened_at < $3",
+            )
+            .bind(version)
+            .bind(from)
+            .bind(until)
+            .bind(cutoff)
+            .bind(age_ms)
+            .fetch_one(pool)
+            .await?;
+            AgeCounts { cases, mature, recovered }
+        });
+        Ok(counts)
+    }
+
     /// The start (engine ms) of the first UTC day a case under `version`
     /// opened on, from the running counts.
     pub async fn version_first_day(&self, version: i64) -> anyhow::Result<Option<i64>> {
@@ -211,4 +243,14 @@ impl Store {
         });
         Ok(day.map(|d| d * 86_400_000))
     }
+}
+
+/// A version's cases at a fixed age (`Store::version_at_age`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AgeCounts {
+    pub cases: i64,
+    /// Opened long enough ago to be judged.
+    pub mature: i64,
+    /// Of those, recovered within the age.
+    pub recovered: i64,
 }

@@ -64,6 +64,11 @@ pub struct TriggerArgs {
     /// Stripe-Signature header on stderr instead of posting.
     #[arg(long)]
     pub dry_run: bool,
+    /// For invoice.payment_failed: send only the invoice event, not the
+    /// charge.failed the processor sends first (which carries the decline
+    /// code).
+    #[arg(long)]
+    pub without_charge: bool,
 }
 
 fn card_expiry(raw: Option<&str>, now: i64) -> anyhow::Result<(u32, i32)> {
@@ -148,22 +153,69 @@ pub async fn run(config: &Config, args: &TriggerArgs) -> anyhow::Result<()> {
     let now = unix_secs();
     let scenario = args.scenario(now)?;
     let event = builder::build(&args.event_type, &scenario)?;
-    let (body, header) = signed(&event, secret, now);
+    // The processor reports a failed renewal's decline on the charge: its
+    // `charge.failed` comes just before `invoice.payment_failed`, and so
+    // it does here (unless asked not to), so the case plans by the code.
+    let with_charge = args.event_type == "invoice.payment_failed" && !args.without_charge;
     if args.dry_run {
+        let (body, header) = signed(&event, secret, now);
         // Exactly the signed bytes on stdout (no newline added) and the
         // header on stderr, so the pair replays with curl.
         use std::io::Write;
         eprintln!("Stripe-Signature: {header}");
+        if with_charge {
+            eprintln!(
+                "note: only the invoice event is printed; a real run sends the matching charge.failed (decline_code={}) first",
+                scenario.decline_code
+            );
+        }
         let mut out = std::io::stdout().lock();
         out.write_all(&body)?;
         out.flush()?;
         return Ok(());
     }
     let url = args.url.clone().unwrap_or_else(|| default_url(config));
-    let response = reqwest::Client::builder()
+    let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
-        .build()?
-        .post(&url)
+        .build()?;
+    if with_charge {
+        let charge = builder::Scenario {
+            event_id: format!("evt_{}", crate::random::base62(24)),
+            ..scenario.clone()
+        };
+        let event = builder::build("charge.failed", &charge)?;
+        post(&client, &url, "charge.failed", &charge, &event, secret, now).await?;
+    }
+    post(
+        &client,
+        &url,
+        &args.event_type,
+        &scenario,
+        &event,
+        secret,
+        now,
+    )
+    .await?;
+    println!(
+        "  customer={} invoice={} subscription={} decline_code={}",
+        scenario.customer, scenario.invoice, scenario.subscription, scenario.decline_code
+    );
+    Ok(())
+}
+
+/// Signs `event` and posts it to `url`; the answer, printed.
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    event_type: &str,
+    scenario: &Scenario,
+    event: &serde_json::Value,
+    secret: &SecretString,
+    now: i64,
+) -> anyhow::Result<()> {
+    let (body, header) = signed(event, secret, now);
+    let response = client
+        .post(url)
         .header("content-type", "application/json")
         .header("stripe-signature", header)
         .body(body)
@@ -173,15 +225,10 @@ pub async fn run(config: &Config, args: &TriggerArgs) -> anyhow::Result<()> {
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
     println!(
-        "{} {} -> {url}: {} {}",
-        args.event_type,
+        "{event_type} {} -> {url}: {} {}",
         scenario.event_id,
         status.as_u16(),
         text.trim()
-    );
-    println!(
-        "  customer={} invoice={} subscription={} decline_code={}",
-        scenario.customer, scenario.invoice, scenario.subscription, scenario.decline_code
     );
     if !status.is_success() {
         bail!("the endpoint refused the event with {status}");

@@ -7,6 +7,7 @@ pub mod billing;
 pub mod client_ip;
 pub mod headers;
 pub mod health;
+pub mod home;
 pub mod origin;
 pub mod requests;
 pub mod sign_in;
@@ -17,7 +18,8 @@ use actix_web::web;
 use crate::webhooks::intake;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/webhooks/stripe", web::post().to(intake::receive))
+    cfg.route("/", web::get().to(home::home))
+        .route("/webhooks/stripe", web::post().to(intake::receive))
         .service(
             web::scope("/billing")
                 .wrap(from_fn(billing::limit::pages))

@@ -23,8 +23,14 @@ use chromiumoxide::{Command, Page};
 use futures_util::StreamExt as _;
 use serde_json::{Value, json};
 
-/// How long one command or one wait may take.
-const PATIENCE: Duration = Duration::from_secs(30);
+/// How long a wait for a page or a text may take: generous, for a CI
+/// machine whose two cores also build and run the rest of the suite (a
+/// simulation page computes for a while in a debug build).
+const PATIENCE: Duration = Duration::from_secs(120);
+
+/// How long one command may take before it counts as failed (and a wait
+/// asks again): a renderer busy with a navigation can leave one unanswered.
+const COMMAND: Duration = Duration::from_secs(15);
 
 /// The browser to drive: `DUNWELL_TEST_CHROMIUM`, else the first of
 /// Debian's `chromium` and its usual other names on the `PATH`.
@@ -130,7 +136,7 @@ impl Browser {
             .user_data_dir(profile.path())
             .viewport(None)
             .launch_timeout(PATIENCE)
-            .request_timeout(PATIENCE)
+            .request_timeout(COMMAND)
             .args([
                 "--disable-gpu",
                 "--disable-quic",
@@ -168,7 +174,8 @@ impl Browser {
     /// A command to the tab; its result, or the browser's error.
     fn try_call<C: Command>(&self, command: C) -> Result<C::Response, String> {
         let method = command.identifier();
-        self.block(self.page.execute(command))
+        self.block(tokio::time::timeout(COMMAND, self.page.execute(command)))
+            .map_err(|_| format!("{method}: no answer in {COMMAND:?}"))?
             .map(|answer| answer.result)
             .map_err(|e| format!("{method}: {e}"))
     }
@@ -232,19 +239,23 @@ impl Browser {
     pub fn wait_for_page(&mut self, wanted: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + PATIENCE;
         let mut last = Value::Null;
+        let mut last_error = String::new();
         while Instant::now() < deadline {
             // Fails while a navigation swaps the document: asked again.
-            if let Ok(state) = self.try_eval("[location.href, document.readyState]") {
-                if let (Some(href), Some("complete")) = (state[0].as_str(), state[1].as_str())
-                    && wanted(href)
-                {
-                    return href.to_owned();
+            match self.try_eval("[location.href, document.readyState]") {
+                Ok(state) => {
+                    if let (Some(href), Some("complete")) = (state[0].as_str(), state[1].as_str())
+                        && wanted(href)
+                    {
+                        return href.to_owned();
+                    }
+                    last = state;
                 }
-                last = state;
+                Err(e) => last_error = e,
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("the expected page never loaded; last seen {last}");
+        panic!("the expected page never loaded; last seen {last} ({last_error})");
     }
 
     /// Waits until the page's visible text contains `wanted`; the text.

@@ -600,7 +600,49 @@ async fn check_config_refuses_unknown_keys_at_every_level() {
     assert!(stderr.contains("DUNWELL_WEBHOOK_SECRET)"), "{stderr}");
 }
 
-backend_tests!(trigger_dry_run_prints_what_it_signed);
+backend_tests!(
+    trigger_dry_run_prints_what_it_signed,
+    trigger_sends_the_charge_that_carries_the_decline_code,
+);
+
+/// `trigger invoice.payment_failed --decline-code …` sends the matching
+/// `charge.failed` first, as the processor does, so the case plans by the
+/// code given (not as a generic decline).
+async fn trigger_sends_the_charge_that_carries_the_decline_code(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let url = format!("{}/webhooks/stripe", app.address);
+    let out = dunwell()
+        .args([
+            "trigger",
+            "invoice.payment_failed",
+            "--decline-code",
+            "expired_card",
+        ])
+        .args(["--invoice", "in_trigger_code", "--url", &url])
+        .env("DUNWELL_WEBHOOK_SECRETS", SECRET)
+        .output()
+        .await
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let charge = stdout.find("charge.failed").expect("the charge is sent");
+    let invoice = stdout
+        .find("invoice.payment_failed")
+        .expect("then the invoice");
+    assert!(charge < invoice, "{stdout}");
+    app.wait_processed().await;
+    let case = app.case("in_trigger_code").await;
+    let cause = case
+        .track
+        .case
+        .as_ref()
+        .and_then(|c| c.cause.as_ref().or(c.latest.as_ref()))
+        .map(|d| d.code.clone());
+    assert_eq!(cause.as_deref(), Some("expired_card"), "{case:?}");
+    app.shutdown().await;
+}
 
 /// `trigger --dry-run`: the body on stdout is exactly the signed bytes and
 /// the header on stderr signs them, so the pair replays as it is.
@@ -1001,4 +1043,31 @@ colour = "#fff"
         assert!(stderr.contains(said), "{said} missing:\n{stderr}");
     }
     assert!(!stderr.contains("default."), "{stderr}");
+}
+
+/// Every TOML block of the README is a configuration `check-config` takes
+/// as it stands on a fresh install (the policy's whole shape included).
+#[tokio::test]
+async fn every_toml_block_of_the_readme_is_valid() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let blocks: Vec<&str> = readme
+        .split("```toml\n")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("\n```").map(|(block, _)| block))
+        .collect();
+    assert!(blocks.len() >= 2, "{} TOML blocks", blocks.len());
+    let dir = tempfile::tempdir().unwrap();
+    for block in blocks {
+        std::fs::write(dir.path().join("dunwell.toml"), block).unwrap();
+        let out = dunwell()
+            .current_dir(dir.path())
+            .arg("check-config")
+            .env("DUNWELL_STRIPE_API_KEY", "sk_test_0123456789")
+            .output()
+            .await
+            .unwrap();
+        let (_, stderr) = text(&out);
+        assert!(out.status.success(), "{block}\n---\n{stderr}");
+    }
 }

@@ -89,3 +89,37 @@ async fn answers_say_nosniff_and_an_https_install_sends_hsts() {
     assert!(!answer.headers().contains_key("strict-transport-security"));
     app.shutdown().await;
 }
+
+/// `GET /` says what this address is and where to go, not a blank 404:
+/// the dashboard and the API's document when a token is set, else how to
+/// turn them on.
+#[tokio::test]
+async fn the_root_points_the_way() {
+    let Some(app) =
+        spawn_app_with(Backend::Sqlite, &[("admin_token", "root-token-0123456789")]).await
+    else {
+        return;
+    };
+    let answer = app.get("/").await;
+    assert_eq!(answer.status(), 200);
+    let page = answer.text().await.unwrap();
+    for shown in [
+        "dunwell is running",
+        "href=\"/admin\"",
+        "/api/openapi.json",
+        "/healthz",
+    ] {
+        assert!(page.contains(shown), "{shown} missing: {page}");
+    }
+    app.shutdown().await;
+    let Some(app) = spawn_app(Backend::Sqlite).await else {
+        return;
+    };
+    let page = app.get("/").await.text().await.unwrap();
+    assert!(
+        page.contains("set <code>DUNWELL_ADMIN_TOKEN</code>"),
+        "{page}"
+    );
+    assert!(!page.contains("href=\"/admin\""), "{page}");
+    app.shutdown().await;
+}

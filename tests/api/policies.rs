@@ -403,18 +403,82 @@ async fn the_holdout_opens_its_share_under_the_other_version(backend: Backend) {
     assert_eq!(c["running"]["cases"], expected[&2]);
     assert_eq!(c["other"]["cases"], expected[&1]);
     assert_eq!(c["other"]["version"], 1);
-    // Recovery among ended cases, with Wilson's interval, per version.
+    // Every case is judged at one age, the later final day and one more:
+    // today they are all too young, whatever ended early (the paid ones
+    // did, the open ones have not lost yet), so there is no verdict.
+    let age = c["age_days"].as_i64().unwrap();
+    assert_eq!(age, 22, "{c}");
     for (side, version) in [("running", 2), ("other", 1)] {
-        let (recovered, ended) = outcomes[&version];
-        let rate = dunwell::domain::holdout::wilson(recovered, ended);
+        assert_eq!(c[side]["too_young"], expected[&version], "{c}");
+        assert_eq!(c[side]["recovery"]["trials"], 0, "{c}");
+        let ended = outcomes[&version].1 as i64;
+        assert_eq!(c[side]["live"], expected[&version] - ended, "{c}");
+    }
+    assert_eq!(c["verdict"], "too few cases old enough yet", "{c}");
+    // At that age each case counts: recovered within it, or not (voided,
+    // and still open both count as not), with Wilson's interval.
+    app.advance(chrono::Duration::days(age));
+    let (_, stats) = call(&app, reqwest::Method::GET, "/api/stats", None).await;
+    let c = &stats["policy"]["comparison"];
+    for (side, version) in [("running", 2), ("other", 1)] {
+        let recovered = outcomes[&version].0;
+        let judged = expected[&version] as u64;
+        let rate = dunwell::domain::holdout::wilson(recovered, judged);
         let r = &c[side]["recovery"];
+        assert_eq!(c[side]["too_young"], 0, "{c}");
         assert_eq!(r["successes"].as_u64(), Some(recovered), "{c}");
-        assert_eq!(r["trials"].as_u64(), Some(ended), "{c}");
+        assert_eq!(r["trials"].as_u64(), Some(judged), "{c}");
         assert!((r["low"].as_f64().unwrap() - rate.low).abs() < 1e-9, "{c}");
-        assert_eq!(c[side]["live"], expected[&version] - ended as i64, "{c}");
     }
     assert!(c["difference_low"].as_f64().unwrap() < 0.0, "{c}");
-    assert_eq!(c["verdict"], "no clear difference yet");
+    assert_eq!(c["verdict"], "no clear difference yet", "{c}");
+}
+
+/// A version whose losses come late is not "better" early: its early
+/// recoveries ended at once while its losses are still open. Counted among
+/// ended cases it would win (4 of 4 against 5 of 10); judged at one age it
+/// gets no verdict until its cases are old enough, and then loses.
+async fn a_version_whose_losses_come_late_is_not_better_early(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, &[("admin_token", TOKEN)]).await else {
+        return;
+    };
+    // Version 1: ten cases that ended, five of them paid.
+    for i in 0..10 {
+        let s = scenario(&format!("in_early_v1_{i:02}"));
+        app.send("invoice.payment_failed", &event(&s, "failed"))
+            .await;
+        if i < 5 {
+            app.send("invoice.paid", &event(&s, "paid")).await;
+        } else {
+            app.send("invoice.voided", &event(&s, "void")).await;
+        }
+    }
+    app.advance(chrono::Duration::days(1));
+    let (status, body) = put_toml(&app, "?reason=faster", FASTER).await;
+    assert_eq!(status, 201, "{body}");
+    // Version 2: sixteen cases, four paid at once, twelve still open.
+    for i in 0..16 {
+        let s = scenario(&format!("in_early_v2_{i:02}"));
+        app.send("invoice.payment_failed", &event(&s, "failed"))
+            .await;
+        if i < 4 {
+            app.send("invoice.paid", &event(&s, "paid")).await;
+        }
+    }
+    let (_, stats) = call(&app, reqwest::Method::GET, "/api/stats", None).await;
+    let c = &stats["policy"]["comparison"];
+    assert_eq!(c["kind"], "before_after", "{c}");
+    assert_ne!(c["verdict"], "better", "{c}");
+    assert_eq!(c["verdict"], "too few cases old enough yet", "{c}");
+    assert_eq!(c["running"]["too_young"], 16, "{c}");
+    // Old enough: four of sixteen against five of ten.
+    app.advance(chrono::Duration::days(c["age_days"].as_i64().unwrap()));
+    let (_, stats) = call(&app, reqwest::Method::GET, "/api/stats", None).await;
+    let c = &stats["policy"]["comparison"];
+    assert_eq!(c["running"]["recovery"]["successes"], 4, "{c}");
+    assert_eq!(c["running"]["recovery"]["trials"], 16, "{c}");
+    assert_ne!(c["verdict"], "better", "{c}");
+    assert!(c["difference"].as_f64().unwrap() < 0.0, "{c}");
 }
 
 /// The backtest through the API on closed cases whose figures follow by
@@ -513,4 +577,5 @@ crate::backend_tests!(
     a_case_keeps_its_version_until_moved_once,
     an_invalid_policy_is_refused_with_every_error,
     the_holdout_opens_its_share_under_the_other_version,
+    a_version_whose_losses_come_late_is_not_better_early,
 );

@@ -76,7 +76,8 @@ async fn an_operator_edits_previews_backtests_and_applies_a_policy() {
         "{doing}"
     );
     assert!(
-        doing.contains("Difference: not yet — no ended cases on one side yet"),
+        doing.contains("Difference: not yet: each side needs 10 cases at least")
+            && doing.contains("too few cases old enough yet"),
         "{doing}"
     );
     assert!(

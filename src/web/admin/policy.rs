@@ -67,8 +67,10 @@ pub(super) struct Running {
 pub(super) struct Doing {
     pub title: String,
     pub note: String,
-    /// (version, cases, live, recovered of ended, rate, interval)
+    /// (version, cases, too young, recovered of those old enough, rate,
+    /// interval)
     pub rows: Vec<(String, i64, i64, String, String, String)>,
+    pub age_days: i64,
     pub difference: String,
     pub verdict: &'static str,
 }
@@ -83,7 +85,7 @@ pub(super) fn doing(c: &Comparison) -> Doing {
         (
             label,
             r.cases,
-            r.live,
+            r.too_young,
             format!("{} of {}", r.recovery.successes, r.recovery.trials),
             if ended {
                 percent(r.recovery.rate)
@@ -97,7 +99,10 @@ pub(super) fn doing(c: &Comparison) -> Doing {
             },
         )
     };
-    let decided = c.running.recovery.trials > 0 && c.other.recovery.trials > 0;
+    let judged = |r: &policy_stats::VersionResult| {
+        i64::try_from(r.recovery.trials).unwrap_or(i64::MAX) >= policy_stats::MIN_JUDGED
+    };
+    let decided = judged(&c.running) && judged(&c.other);
     let (title, note, other) = match c.kind {
         "holdout" => (
             format!("Version {} against its holdout (version {})", c.running.version, c.other.version),
@@ -125,9 +130,14 @@ pub(super) fn doing(c: &Comparison) -> Doing {
                 c.difference_high * 100.0
             )
         } else {
-            "not yet".into()
+            format!(
+                "not yet: each side needs {} cases at least {} days old",
+                policy_stats::MIN_JUDGED,
+                c.age_days
+            )
         },
         verdict: c.verdict,
+        age_days: c.age_days,
     }
 }
 
