@@ -108,6 +108,21 @@ pub struct CaseRow {
 }
 
 impl CaseRow {
+    /// The invoice as people know it: its number, else the processor's id.
+    pub fn invoice_label(&self) -> String {
+        self.invoice_number
+            .clone()
+            .unwrap_or_else(|| self.invoice_id.to_string())
+    }
+
+    /// The customer as the operator knows them: their email, else the
+    /// processor's id.
+    pub fn customer_label(&self) -> String {
+        self.customer_email
+            .clone()
+            .unwrap_or_else(|| self.customer_id.to_string())
+    }
+
     /// Whether the case reached an end (recovered, canceled, closed…).
     pub fn has_ended(&self) -> bool {
         self.track

@@ -16,13 +16,7 @@ use crate::stand_in::*;
 const PORTAL: &str = "https://billing.stripe.com/p/session/test_portal";
 
 async fn with_portal(server: &MockServer) {
-    Mock::given(method("POST"))
-        .and(path("/v1/billing_portal/sessions"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"id": "bps_1", "url": PORTAL})),
-        )
-        .mount(server)
-        .await;
+    mount_portal(server, PORTAL).await;
 }
 
 /// A case whose first email went out (the processor declines for funds),

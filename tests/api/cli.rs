@@ -889,16 +889,16 @@ async fn the_operators_templates_override_the_words_and_are_checked_at_start() {
 async fn a_live_key_with_the_simulated_processor_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     for key in ["sk_live_0123456789", "rk_live_0123456789"] {
-        let out = dunwell()
-            .current_dir(dir.path())
-            .arg("check-config")
-            .env("DUNWELL_STRIPE_API_KEY", key)
-            .env("DUNWELL_PUBLIC_URL", "https://billing.example.com")
-            .env("DUNWELL_SMTP_URL", "smtps://mail.example.com")
-            .env("DUNWELL_MAIL_FROM", "billing@example.com")
-            .output()
-            .await
-            .unwrap();
+        let out = check_config_in(
+            dir.path(),
+            &[
+                ("DUNWELL_STRIPE_API_KEY", key),
+                ("DUNWELL_PUBLIC_URL", "https://billing.example.com"),
+                ("DUNWELL_SMTP_URL", "smtps://mail.example.com"),
+                ("DUNWELL_MAIL_FROM", "billing@example.com"),
+            ],
+        )
+        .await;
         let (stdout, stderr) = text(&out);
         assert_eq!(out.status.code(), Some(2), "{stdout}");
         assert!(
@@ -918,13 +918,11 @@ async fn a_live_key_with_the_simulated_processor_is_refused() {
         assert!(text(&out).1.contains("is a live key"));
     }
     // A test key with the simulated processor is only unused.
-    let out = dunwell()
-        .current_dir(dir.path())
-        .arg("check-config")
-        .env("DUNWELL_STRIPE_API_KEY", "sk_test_0123456789")
-        .output()
-        .await
-        .unwrap();
+    let out = check_config_in(
+        dir.path(),
+        &[("DUNWELL_STRIPE_API_KEY", "sk_test_0123456789")],
+    )
+    .await;
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
     assert!(
@@ -940,15 +938,15 @@ async fn a_live_key_with_the_simulated_processor_is_refused() {
 #[tokio::test]
 async fn check_config_warns_as_serve_does() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dunwell()
-        .current_dir(dir.path())
-        .arg("check-config")
-        .env("DUNWELL_CLOCK_SPEED", "1000")
-        .env("DUNWELL_BIND", "0.0.0.0:8080")
-        .env("DUNWELL_METRICS_BIND", "0.0.0.0:9091")
-        .output()
-        .await
-        .unwrap();
+    let out = check_config_in(
+        dir.path(),
+        &[
+            ("DUNWELL_CLOCK_SPEED", "1000"),
+            ("DUNWELL_BIND", "0.0.0.0:8080"),
+            ("DUNWELL_METRICS_BIND", "0.0.0.0:9091"),
+        ],
+    )
+    .await;
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
     for warning in [
@@ -1022,13 +1020,7 @@ colour = "#fff"
 "##,
     )
     .unwrap();
-    let out = dunwell()
-        .current_dir(dir.path())
-        .arg("check-config")
-        .env("DUNWELL_WEBHOOK_SECRET", "whsec_typo")
-        .output()
-        .await
-        .unwrap();
+    let out = check_config_in(dir.path(), &[("DUNWELL_WEBHOOK_SECRET", "whsec_typo")]).await;
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     for said in [
@@ -1060,14 +1052,22 @@ async fn every_toml_block_of_the_readme_is_valid() {
     let dir = tempfile::tempdir().unwrap();
     for block in blocks {
         std::fs::write(dir.path().join("dunwell.toml"), block).unwrap();
-        let out = dunwell()
-            .current_dir(dir.path())
-            .arg("check-config")
-            .env("DUNWELL_STRIPE_API_KEY", "sk_test_0123456789")
-            .output()
-            .await
-            .unwrap();
+        let out = check_config_in(
+            dir.path(),
+            &[("DUNWELL_STRIPE_API_KEY", "sk_test_0123456789")],
+        )
+        .await;
         let (_, stderr) = text(&out);
         assert!(out.status.success(), "{block}\n---\n{stderr}");
     }
+}
+
+/// `dunwell check-config` in `dir` with `env` set.
+async fn check_config_in(dir: &std::path::Path, env: &[(&str, &str)]) -> Output {
+    let mut cmd = dunwell();
+    cmd.current_dir(dir).arg("check-config");
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    cmd.output().await.unwrap()
 }

@@ -16,10 +16,16 @@ pub(crate) const TOKEN: &str = "dashboard-token-0123456789";
 
 /// Signs in; the session cookie's `name=value`.
 async fn sign_in(app: &TestApp) -> String {
+    sign_in_with(app, TOKEN).await
+}
+
+/// Signs in with `token`, as the sign-in form does; the session cookie's
+/// `name=value`.
+pub(crate) async fn sign_in_with(app: &TestApp, token: &str) -> String {
     let answer = no_redirects()
         .post(format!("{}/admin/login", app.address))
         .header("origin", &app.address)
-        .form(&[("token", TOKEN)])
+        .form(&[("token", token)])
         .send()
         .await
         .unwrap();

@@ -214,15 +214,7 @@ async fn events_arrive_in_order_and_given_up_ones_are_replayed(backend: Backend)
     let (status, bad) = api(&app, reqwest::Method::GET, "/api/events?status=lost").await;
     assert_eq!(status, 400, "{bad}");
     // The dashboard says so on its overview, and lists them with buttons.
-    let signed_in = no_redirects()
-        .post(format!("{}/admin/login", app.address))
-        .header("origin", &app.address)
-        .form(&[("token", TOKEN)])
-        .send()
-        .await
-        .unwrap();
-    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap();
-    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let cookie = crate::dashboard::sign_in_with(&app, TOKEN).await;
     let admin = |path: &str| {
         no_redirects()
             .get(format!("{}{path}", app.address))

@@ -56,13 +56,7 @@ async fn a_canceled_customer_finds_the_way_back(backend: Backend) {
     let s = scenario("in_reactivate");
     let server = stripe(&s, "insufficient_funds", 0).await;
     german_customer(&server, &s).await;
-    Mock::given(method("POST"))
-        .and(path("/v1/billing_portal/sessions"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"id": "bps_2", "url": PORTAL})),
-        )
-        .mount(&server)
-        .await;
+    mount_portal(&server, PORTAL).await;
     let Some(app) = app_with(backend, &server, &[]).await else {
         return;
     };

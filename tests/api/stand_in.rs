@@ -232,6 +232,16 @@ pub(crate) async fn link_in_email(app: &TestApp, s: &Scenario) -> String {
         .to_owned()
 }
 
+/// The processor's portal: a session (`POST /v1/billing_portal/sessions`)
+/// whose page is `url`.
+pub(crate) async fn mount_portal(server: &MockServer, url: &str) {
+    Mock::given(method("POST"))
+        .and(path("/v1/billing_portal/sessions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "bps_1", "url": url})))
+        .mount(server)
+        .await;
+}
+
 /// The processor's price `id` (`GET /v1/prices/{id}`, product expanded):
 /// `amount` minor units of `currency` every `interval`.
 pub(crate) async fn mount_price(

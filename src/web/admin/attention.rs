@@ -70,14 +70,8 @@ pub async fn show(
         .into_iter()
         .map(|c| FlaggedCase {
             id: c.id.get(),
-            invoice: c
-                .invoice_number
-                .clone()
-                .unwrap_or_else(|| c.invoice_id.to_string()),
-            customer: c
-                .customer_email
-                .clone()
-                .unwrap_or_else(|| c.customer_id.to_string()),
+            invoice: c.invoice_label(),
+            customer: c.customer_label(),
             why: c.needs_attention.clone().unwrap_or_default(),
             at: when(c.updated_at),
         })

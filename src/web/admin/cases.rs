@@ -100,14 +100,8 @@ pub async fn list(
                 .and_then(|k| k.cause.as_ref().or(k.latest.as_ref()));
             ListedCase {
                 id: c.id.get(),
-                invoice: c
-                    .invoice_number
-                    .clone()
-                    .unwrap_or_else(|| c.invoice_id.to_string()),
-                customer: c
-                    .customer_email
-                    .clone()
-                    .unwrap_or_else(|| c.customer_id.to_string()),
+                invoice: c.invoice_label(),
+                customer: c.customer_label(),
                 state: c.state.map(|s| s.as_str()).unwrap_or_default().to_owned(),
                 amount: amount(c),
                 decline: cause.map(|d| d.code.clone()).unwrap_or_default(),

@@ -9,9 +9,8 @@ use askama::Template;
 use chrono::Duration;
 
 use super::answer::{Chrome, chrome, html, invalid_link, locale_for, say, see_other};
-use super::forged;
 use super::refusals::refusals;
-use super::tokens::{Holder, holder};
+use super::tokens::{Holder, holder, posted_case};
 use super::view::base;
 use crate::domain::links::Purpose;
 use crate::engine::apply::timezone_of;
@@ -19,7 +18,6 @@ use crate::engine::offers::OfferContext;
 use crate::jobs::send_email::plan_name;
 use crate::mail::offer_words::{self, OfferFacts, Terms};
 use crate::state::AppState;
-use crate::web::origin::cross_site;
 
 #[derive(Template)]
 #[template(path = "pages/offer.html")]
@@ -119,18 +117,10 @@ pub async fn offer(
     use crate::engine::offers::{OfferOutcome, take_offer};
     let engine = &state.engine;
     let (token, offer_id) = path.into_inner();
-    if cross_site(&request, &engine.config.public_url) {
-        return forged(engine, &request);
-    }
-    let case = match holder(engine, &request, &token, Purpose::Billing).await {
-        Ok(Holder::Case(case)) => case,
-        Ok(Holder::Customer(id)) => {
-            let locale = locale_for(engine, &request, Some(&id)).await;
-            return invalid_link(engine, locale);
-        }
+    let (case, locale) = match posted_case(engine, &request, &token).await {
+        Ok(posted) => posted,
         Err(answer) => return answer,
     };
-    let locale = locale_for(engine, &request, Some(&case.customer_id)).await;
     let words = refusals(locale);
     let say = |status, said| say(engine, locale, status, said);
     let policy = engine.policy_of(&case).await;

@@ -7,15 +7,12 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::answer::{invalid_link, locale_for, say, see_other};
-use super::forged;
+use super::answer::{say, see_other};
 use super::refusals::refusals;
-use super::tokens::{Holder, holder};
+use super::tokens::posted_case;
 use super::view::base;
 use crate::domain::case::CaseState;
-use crate::domain::links::Purpose;
 use crate::state::AppState;
-use crate::web::origin::cross_site;
 
 pub async fn reactivate(
     state: web::Data<AppState>,
@@ -23,18 +20,10 @@ pub async fn reactivate(
     request: HttpRequest,
 ) -> HttpResponse {
     let engine = &state.engine;
-    if cross_site(&request, &engine.config.public_url) {
-        return forged(engine, &request);
-    }
-    let case = match holder(engine, &request, &token, Purpose::Billing).await {
-        Ok(Holder::Case(case)) => case,
-        Ok(Holder::Customer(id)) => {
-            let locale = locale_for(engine, &request, Some(&id)).await;
-            return invalid_link(engine, locale);
-        }
+    let (case, locale) = match posted_case(engine, &request, &token).await {
+        Ok(posted) => posted,
         Err(answer) => return answer,
     };
-    let locale = locale_for(engine, &request, Some(&case.customer_id)).await;
     // Only a canceled subscription has something to reactivate; any other
     // case's page says where things stand.
     if case.state != Some(CaseState::Canceled) {

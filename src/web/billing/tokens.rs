@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse};
 
 use super::answer::{invalid_link, locale_for};
 use crate::domain::links::{self, LinkSubject, Purpose};
+use crate::domain::locale::Locale;
 use crate::engine::Engine;
 use crate::store::cases::CaseRow;
 
@@ -12,6 +13,30 @@ use crate::store::cases::CaseRow;
 pub(super) enum Holder {
     Case(Box<CaseRow>),
     Customer(String),
+}
+
+/// A post about a case from its page (an offer taken, a reactivation):
+/// refused (403) when it came from another site, the friendly 404 when the
+/// token leads to no case (a card-expiry link has none); else the case and
+/// the customer's language.
+pub(super) async fn posted_case(
+    engine: &Engine,
+    request: &HttpRequest,
+    token: &str,
+) -> Result<(Box<CaseRow>, Locale), HttpResponse> {
+    if crate::web::origin::cross_site(request, &engine.config.public_url) {
+        return Err(super::forged(engine, request));
+    }
+    match holder(engine, request, token, Purpose::Billing).await? {
+        Holder::Case(case) => {
+            let locale = locale_for(engine, request, Some(&case.customer_id)).await;
+            Ok((case, locale))
+        }
+        Holder::Customer(id) => {
+            let locale = locale_for(engine, request, Some(&id)).await;
+            Err(invalid_link(engine, locale))
+        }
+    }
 }
 
 /// Whether a case ended long enough ago that its links no longer work.
