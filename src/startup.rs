@@ -158,6 +158,7 @@ impl Application {
             install_id: install_id.into(),
             learned: Default::default(),
             policies: Default::default(),
+            runner_noted: Default::default(),
         };
         crate::engine::policies::load_file_policy(&engine, &engine.config.policy)
             .await

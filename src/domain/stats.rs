@@ -133,6 +133,33 @@ pub fn major(minor: i64, currency: &str) -> String {
     Decimal::new(minor, exponent).to_string()
 }
 
+/// An amount as a person reads it on the dashboard: thousands grouped
+/// with commas ("69800" → "69,800", "1234567.50" → "1,234,567.50"). The
+/// API keeps plain numbers.
+pub fn grouped(amount: &str) -> String {
+    let (sign, rest) = match amount.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", amount),
+    };
+    let (whole, fraction) = match rest.split_once('.') {
+        Some((w, f)) => (w, Some(f)),
+        None => (rest, None),
+    };
+    let digits: Vec<char> = whole.chars().collect();
+    let mut out = String::from(sign);
+    for (i, d) in digits.iter().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(*d);
+    }
+    if let Some(f) = fraction {
+        out.push('.');
+        out.push_str(f);
+    }
+    out
+}
+
 fn amount((count, minor): (i64, i64), currency: &str) -> Amount {
     Amount {
         count,
@@ -279,6 +306,15 @@ pub fn slots(attempts: &[(chrono::DateTime<chrono::Utc>, chrono_tz::Tz, u32, u32
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_group_their_thousands() {
+        assert_eq!(grouped("69800"), "69,800");
+        assert_eq!(grouped("1234567.50"), "1,234,567.50");
+        assert_eq!(grouped("999.99"), "999.99");
+        assert_eq!(grouped("-1000"), "-1,000");
+        assert_eq!(grouped("0"), "0");
+    }
 
     fn group(currency: &str, state: CaseState, code: &str, count: i64, due: i64) -> Group {
         Group {

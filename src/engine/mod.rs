@@ -49,6 +49,9 @@ pub struct Engine {
     pub learned: learning::Learned,
     /// The stored policy versions this process knows, and the running one.
     pub policies: policies::Policies,
+    /// When this engine's job runner last noted it was at work (real ms;
+    /// `jobs::claim::RUNNER_SEEN`).
+    pub runner_noted: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Engine {

@@ -25,6 +25,40 @@ pub const EVENT_BATCH: usize = 100;
 /// (a worker that died mid-batch: they come back after it).
 pub const EVENT_LEASE_MS: i64 = 60_000;
 
+/// The settings key where job runners note when one last claimed (real
+/// unix ms): the web role, which runs none, reads it to say on the
+/// dashboard when no runner is at work.
+pub const RUNNER_SEEN: &str = "runner_seen_at";
+
+/// How often a runner notes that it is at work.
+const SEEN_EVERY_MS: i64 = 10_000;
+
+/// When no runner has claimed for this long, the dashboard says so.
+pub const RUNNER_MISSING_AFTER_MS: i64 = 2 * LEASE_MS;
+
+/// Notes (at most every `SEEN_EVERY_MS` per engine) that a runner is at
+/// work; a failure to note it is logged, never the claim's failure.
+async fn note_runner_seen(engine: &Engine) {
+    use std::sync::atomic::Ordering;
+    let noted = &engine.runner_noted;
+    let now = unix_millis();
+    let last = noted.load(Ordering::Relaxed);
+    if now - last < SEEN_EVERY_MS
+        || noted
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+    {
+        return;
+    }
+    if let Err(e) = engine
+        .store
+        .set_setting(RUNNER_SEEN, &now.to_string())
+        .await
+    {
+        tracing::warn!(error = %format!("{e:#}"), "noting that the job runner is at work failed");
+    }
+}
+
 /// Outgoing deliveries in flight at once in one process.
 pub const OUTGOING_AT_ONCE: usize = 8;
 
@@ -116,6 +150,7 @@ pub async fn claim(engine: &Engine, budget: Budget) -> anyhow::Result<Vec<Due>> 
         events.extend(more);
     }
     tx.commit().await.context("committing the claim")?;
+    note_runner_seen(engine).await;
     let notices = notices.into_iter().map(|n| Due::Notice(Box::new(n)));
     let work = work.into_iter().map(Due::Work);
     Ok(work

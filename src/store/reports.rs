@@ -45,7 +45,6 @@ impl Store {
         for (column, value) in [
             ("state", &q.state),
             ("customer_id", &q.customer_id),
-            ("invoice_id", &q.invoice_id),
             ("customer_email", &q.email),
             ("decline_category", &q.category),
             ("decline_code", &q.code),
@@ -53,6 +52,13 @@ impl Store {
             if let Some(value) = value {
                 clauses.push(format!("{column} = {}", bind(Bind::Text(value.clone()))));
             }
+        }
+        // An invoice by the processor's id or by the number people see.
+        if let Some(invoice) = &q.invoice_id {
+            let value = bind(Bind::Text(invoice.clone()));
+            clauses.push(format!(
+                "(invoice_id = {value} OR invoice_number = {value})"
+            ));
         }
         if let Some(from) = q.opened_from {
             clauses.push(format!("opened_at >= {}", bind(Bind::Int(from))));

@@ -283,7 +283,66 @@ async fn the_dashboard_signs_in_and_shows_the_figures(backend: Backend) {
     app.shutdown().await;
 }
 
-crate::backend_tests!(the_dashboard_signs_in_and_shows_the_figures);
+crate::backend_tests!(
+    the_dashboard_signs_in_and_shows_the_figures,
+    the_overview_says_when_no_runner_works_and_finds_invoice_numbers,
+);
+
+/// The overview says when no job runner has claimed work (read from the
+/// database, as a web role without one reads it), amounts group their
+/// thousands, and the search finds the invoice numbers the lists show.
+async fn the_overview_says_when_no_runner_works_and_finds_invoice_numbers(backend: Backend) {
+    let s = dunwell::trigger::Scenario {
+        amount: dunwell::domain::money::Money::from_minor(
+            69_800,
+            dunwell::domain::money::Currency::parse("jpy").unwrap(),
+        )
+        .unwrap(),
+        ..crate::stand_in::scenario("in_dash_yen_0001")
+    };
+    let server = crate::stand_in::stripe(&s, "insufficient_funds", 0).await;
+    let Some(app) = app_with(backend, &server, &[("admin_token", TOKEN)]).await else {
+        return;
+    };
+    app.send(
+        "invoice.payment_failed",
+        &crate::stand_in::event(&s, "failed"),
+    )
+    .await;
+    let cookie = sign_in(&app).await;
+    let get = |path: String| {
+        let cookie = cookie.clone();
+        let address = app.address.clone();
+        async move {
+            no_redirects()
+                .get(format!("{address}{path}"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let overview = get("/admin".into()).await;
+    assert!(
+        overview.contains("No job runner has run against this database yet"),
+        "{overview}"
+    );
+    assert!(overview.contains("69,800 JPY"), "{overview}");
+    app.run_due_jobs().await;
+    let overview = get("/admin".into()).await;
+    assert!(!overview.contains("No job runner"), "{overview}");
+    // The number the lists show finds the case, as the processor's id does.
+    let number = app.case(&s.invoice).await.invoice_number.unwrap();
+    for q in [number.as_str(), s.invoice.as_str()] {
+        let found = get(format!("/admin/cases?q={q}")).await;
+        assert!(found.contains(&number), "{q}: {found}");
+        assert!(found.contains("69,800 JPY"), "{q}: {found}");
+    }
+    app.shutdown().await;
+}
 
 /// The operator's way in a real browser, with screenshots.
 #[tokio::test]

@@ -24,7 +24,7 @@ const PAGE: i64 = 50;
 fn amount(case: &CaseRow) -> String {
     format!(
         "{} {}",
-        major(case.amount_due, &case.currency),
+        crate::domain::stats::grouped(&major(case.amount_due, &case.currency)),
         case.currency.to_ascii_uppercase()
     )
 }

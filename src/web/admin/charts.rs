@@ -118,6 +118,14 @@ pub fn revenue(weeks: &[Week], currency: &str) -> String {
     let slot = (WIDTH - LEFT - RIGHT) / weeks.len() as f64;
     let bar = (slot * 0.36).min(22.0);
     let mut body = grid(top, short);
+    // The axis's unit: its amounts are in the page's currency.
+    let _ = write!(
+        body,
+        "<text class=\"axis\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"start\">{}</text>",
+        LEFT + 4.0,
+        TOP - 2.0,
+        esc(currency)
+    );
     for (i, w) in weeks.iter().enumerate() {
         let centre = LEFT + slot * (i as f64 + 0.5);
         for (value, class, dx) in [(w.failed, "failed", -bar), (w.recovered, "recovered", 0.0)] {
@@ -129,7 +137,10 @@ pub fn revenue(weeks: &[Week], currency: &str) -> String {
                 centre + dx,
                 TOP + plot - h,
                 esc(&w.label),
-                esc(&format!("{value:.2} {currency}"))
+                esc(&format!(
+                    "{} {currency}",
+                    crate::domain::stats::grouped(&format!("{value:.2}"))
+                ))
             );
         }
     }

@@ -23,6 +23,8 @@ struct OverviewPage {
     /// What waits for the operator (cases given up, events given up or
     /// parked): a banner linking to the Needs attention page.
     attention: crate::store::attention::AttentionCounts,
+    /// No job runner claimed lately: what the operator should know.
+    runner_missing: Option<String>,
     days: i64,
     currency: String,
     currencies: Vec<String>,
@@ -48,11 +50,15 @@ fn percent(rate: Option<f64>) -> String {
 /// A money figure for a chart's note: the amount alone (the currency is
 /// the page's).
 fn figure(amount: &crate::domain::stats::Amount) -> String {
-    amount.amount.clone()
+    crate::domain::stats::grouped(&amount.amount)
 }
 
 fn money(amount: &crate::domain::stats::Amount, currency: &str) -> String {
-    format!("{} {}", amount.amount, currency.to_ascii_uppercase())
+    format!(
+        "{} {}",
+        crate::domain::stats::grouped(&amount.amount),
+        currency.to_ascii_uppercase()
+    )
 }
 
 fn tiles(r: &CurrencyReport) -> Vec<(&'static str, String, String)> {
@@ -170,11 +176,35 @@ fn categories(r: &CurrencyReport) -> String {
             note: format!(
                 "{} of {}",
                 percent(s.recovery_rate_by_revenue),
-                s.failed.amount
+                crate::domain::stats::grouped(&s.failed.amount)
             ),
         })
         .collect();
     charts::rows("Outcomes by decline category", &rows)
+}
+
+/// When no job runner has claimed work within twice its lease (read from
+/// the database: a web role runs none), why retries and emails wait.
+async fn runner_missing(state: &AppState) -> anyhow::Result<Option<String>> {
+    use crate::jobs::claim::{RUNNER_MISSING_AFTER_MS, RUNNER_SEEN};
+    let seen = state
+        .store
+        .setting(RUNNER_SEEN)
+        .await?
+        .and_then(|v| v.parse::<i64>().ok());
+    let now = crate::clock::unix_millis();
+    let start = "retries, emails and final actions wait until a `dunwell worker` (or `dunwell serve`) runs against this database";
+    Ok(match seen {
+        None => Some(format!(
+            "No job runner has run against this database yet: {start}."
+        )),
+        Some(at) if now - at > RUNNER_MISSING_AFTER_MS => Some(format!(
+            "No job runner has claimed work for {} minutes (last at {}): {start}.",
+            (now - at) / 60_000,
+            super::when(at)
+        )),
+        Some(_) => None,
+    })
 }
 
 pub async fn show(
@@ -227,9 +257,11 @@ pub async fn show(
         })
         .collect();
     let attention = state.store.attention_counts().await?;
+    let runner_missing = runner_missing(&state).await?;
     let body = OverviewPage {
         f: Frame::new(&state, "overview"),
         attention,
+        runner_missing,
         days,
         currencies: reports.iter().map(|r| r.currency.clone()).collect(),
         tiles: tiles(r),
