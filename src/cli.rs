@@ -50,6 +50,8 @@ pub enum Command {
     Simulate(Box<SimulateArgs>),
     /// The stored policy versions: list, show N, diff A B, backtest FILE, apply FILE --reason TEXT.
     Policy(PolicyArgs),
+    /// A scripted story in a temporary database at a fast clock: two failed renewals, one recovered by a retry, one canceled; each step printed.
+    Demo(crate::demo::DemoArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -57,6 +59,19 @@ pub fn main() -> ExitCode {
     if let Err(why) = crate::telemetry::init() {
         eprintln!("error: {why}");
         return ExitCode::from(2);
+    }
+    // The demo brings its own configuration and database.
+    if let Command::Demo(args) = &cli.command {
+        let outcome = tokio::runtime::Runtime::new()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(crate::demo::run(args)));
+        return match outcome {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
     }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
@@ -150,7 +165,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::CheckConfig
         | Command::Plan(_)
         | Command::PreviewEmail(_)
-        | Command::Simulate(_) => {
+        | Command::Simulate(_)
+        | Command::Demo(_) => {
             unreachable!("handled before the runtime starts")
         }
     };

@@ -1071,3 +1071,32 @@ async fn check_config_in(dir: &std::path::Path, env: &[(&str, &str)]) -> Output 
     }
     cmd.output().await.unwrap()
 }
+
+/// `dunwell demo` tells its story on any date, in a temporary database:
+/// one customer recovered by a retry, one canceled at the end.
+#[tokio::test]
+async fn the_demo_tells_its_story_whatever_the_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(300),
+        dunwell().current_dir(dir.path()).arg("demo").output(),
+    )
+    .await
+    .expect("the demo ends")
+    .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    for said in [
+        "email (kind=payment_failed, tone=friendly",
+        "attempt (attempt=1, outcome=declined, decline_code=insufficient_funds",
+        "Ada (pays on the third retry): the case is now recovered",
+        "email (kind=thank_you",
+        "Ben (card keeps declining): final action (action=cancel",
+        "Ada (pays on the third retry): recovered",
+        "Ben (card keeps declining): canceled",
+    ] {
+        assert!(stdout.contains(said), "{said} missing:\n{stdout}");
+    }
+    // Nothing left behind where it ran.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
