@@ -135,7 +135,11 @@ async fn story(args: &DemoArgs, dir: &std::path::Path) -> anyhow::Result<()> {
     let deadline = Instant::now() + PATIENCE;
     let mut shown: BTreeMap<&str, usize> = BTreeMap::new();
     let mut ended: BTreeMap<&str, CaseState> = BTreeMap::new();
-    while ended.len() < STORY.len() && Instant::now() < deadline {
+    // After both ended, a few simulated days more: the last emails wait for
+    // the customer's morning.
+    let epilogue = Duration::from_secs_f64((4.0 * 86_400.0 / args.speed).max(0.5));
+    let mut all_ended_at: Option<Instant> = None;
+    while Instant::now() < deadline && all_ended_at.is_none_or(|at| at.elapsed() < epilogue) {
         tokio::time::sleep(Duration::from_millis(100)).await;
         for (who, _, invoice) in STORY {
             let Some(case) = store.case_by_invoice(invoice).await? else {
@@ -151,6 +155,9 @@ async fn story(args: &DemoArgs, dir: &std::path::Path) -> anyhow::Result<()> {
             if let Some(state) = case.state.filter(|s| s.is_terminal()) {
                 ended.insert(invoice, state);
             }
+        }
+        if ended.len() == STORY.len() && all_ended_at.is_none() {
+            all_ended_at = Some(Instant::now());
         }
     }
     let _ = stop.send(());

@@ -129,8 +129,11 @@ pub fn preview(
     now: DateTime<Utc>,
     learned: Option<&Estimates>,
 ) -> anyhow::Result<Preview> {
-    let code = args.decline_code.trim();
-    if code.is_empty() || !code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+    let code = args.decline_code.as_str();
+    let well_formed = code.len() <= 64
+        && code.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+        && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+    if !well_formed {
         bail!(
             "decline_code (--decline-code): a decline code like insufficient_funds, got {:?}",
             args.decline_code

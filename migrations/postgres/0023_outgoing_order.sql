@@ -5,5 +5,7 @@
 -- last try failed, so the operator can list and replay what was given up.
 ALTER TABLE outgoing_events ADD COLUMN sequence BIGINT;
 ALTER TABLE outgoing_events ADD COLUMN given_up_at BIGINT;
+-- Events given up before this migration: their last try was due then.
+UPDATE outgoing_events SET given_up_at = due_at WHERE status = 'failed';
 CREATE UNIQUE INDEX outgoing_events_sequence ON outgoing_events (case_id, sequence);
 CREATE INDEX outgoing_events_given_up ON outgoing_events (given_up_at, id) WHERE status = 'failed';

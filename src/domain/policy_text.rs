@@ -169,11 +169,27 @@ pub fn checked(value: serde_json::Value) -> Result<Policy, Vec<String>> {
         Ok(policy) if clean => Ok(policy),
         Ok(_) => Err(errors),
         Err(found) => {
+            // A check of the whole about a key set aside, inside one, or
+            // around one (a list whose element stood in) says nothing the
+            // operator wrote.
+            let key_of = |e: &str| {
+                e.strip_prefix("policy.")
+                    .and_then(|rest| rest.split(':').next())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let within = |inner: &str, outer: &str| {
+                inner == outer
+                    || inner
+                        .strip_prefix(outer)
+                        .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+            };
             errors.extend(found.into_iter().filter(|e| {
-                !read.touched.iter().any(|t| {
-                    e.strip_prefix("policy.")
-                        .is_some_and(|rest| rest.starts_with(t.as_str()))
-                })
+                let key = key_of(e);
+                !read
+                    .touched
+                    .iter()
+                    .any(|t| within(&key, t) || within(t, &key))
             }));
             Err(errors)
         }

@@ -37,8 +37,9 @@ const SEEN_EVERY_MS: i64 = 10_000;
 pub const RUNNER_MISSING_AFTER_MS: i64 = 2 * LEASE_MS;
 
 /// Notes (at most every `SEEN_EVERY_MS` per engine) that a runner is at
-/// work; a failure to note it is logged, never the claim's failure.
-async fn note_runner_seen(engine: &Engine) {
+/// work: called on the job queue's heartbeat, which beats while jobs run
+/// as well as while it waits. A failure to note it is logged.
+pub async fn note_runner_seen(engine: &Engine) {
     use std::sync::atomic::Ordering;
     let noted = &engine.runner_noted;
     let now = unix_millis();
@@ -150,7 +151,6 @@ pub async fn claim(engine: &Engine, budget: Budget) -> anyhow::Result<Vec<Due>> 
         events.extend(more);
     }
     tx.commit().await.context("committing the claim")?;
-    note_runner_seen(engine).await;
     let notices = notices.into_iter().map(|n| Due::Notice(Box::new(n)));
     let work = work.into_iter().map(Due::Work);
     Ok(work

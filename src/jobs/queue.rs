@@ -280,7 +280,13 @@ impl Backend for LeasedQueue {
                     let why = format!("claiming due work has waited {waited} s");
                     worker.emit(QueueEvent::Failing(why));
                 }
-                _ => worker.heartbeat(cx),
+                _ => {
+                    worker.heartbeat(cx);
+                    // In the database too, so a web role's dashboard knows
+                    // a runner is at work (at most every few seconds).
+                    let engine = self.shared.engine.clone();
+                    tokio::spawn(async move { super::claim::note_runner_seen(&engine).await });
+                }
             }
         }
         Poll::Ready(Ok(()))

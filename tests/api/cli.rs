@@ -1092,6 +1092,7 @@ async fn the_demo_tells_its_story_whatever_the_date() {
         "Ada (pays on the third retry): the case is now recovered",
         "email (kind=thank_you",
         "Ben (card keeps declining): final action (action=cancel",
+        "Ben (card keeps declining): email (kind=subscription_canceled",
         "Ada (pays on the third retry): recovered",
         "Ben (card keeps declining): canceled",
     ] {
