@@ -33,6 +33,30 @@ enum Bind {
 }
 
 impl Store {
+    /// What recovered cases brought in `currency` between `from` and
+    /// `until` (engine ms) by the day they were paid, not by the day their
+    /// invoice failed: how many, and the minor units paid.
+    pub async fn recovered_between(
+        &self,
+        currency: &str,
+        from: i64,
+        until: i64,
+    ) -> anyhow::Result<(i64, i64)> {
+        let row = with_pool!(self, pool => {
+            sqlx::query_as::<_, (i64, i64)>(
+                "SELECT COUNT(*), CAST(COALESCE(SUM(COALESCE(amount_paid, amount_due)), 0) AS BIGINT) \
+                 FROM cases WHERE state = 'recovered' AND currency = $1 \
+                   AND ended_at >= $2 AND ended_at < $3",
+            )
+            .bind(currency)
+            .bind(from)
+            .bind(until)
+            .fetch_one(pool)
+            .await?
+        });
+        Ok(row)
+    }
+
     /// Opened cases matching `q`, newest first (by opening time, then id).
     pub async fn find_cases(&self, q: &CaseQuery) -> anyhow::Result<Vec<CaseRow>> {
         let mut clauses = vec!["state IS NOT NULL".to_owned()];

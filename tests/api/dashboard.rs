@@ -351,6 +351,19 @@ async fn the_overview_says_when_no_runner_works_and_finds_invoice_numbers(backen
         .unwrap();
     let overview = get("/admin".into()).await;
     assert!(!overview.contains("No job runner"), "{overview}");
+    // Paid today: this week's and this month's recoveries count it by the
+    // day the money came in, last week's does not.
+    app.send("invoice.paid", &crate::stand_in::event(&s, "paid"))
+        .await;
+    let overview = get("/admin".into()).await;
+    for (period, amount) in [
+        ("Recovered this week", "69,800 JPY"),
+        ("Recovered last week", "0 JPY"),
+        ("Recovered this month", "69,800 JPY"),
+    ] {
+        let tile = format!("<div class=\"k\">{period}</div><div class=\"v\">{amount}</div>");
+        assert!(overview.contains(&tile), "{tile} missing: {overview}");
+    }
     // The number the lists show finds the case, as the processor's id does.
     let number = app.case(&s.invoice).await.invoice_number.unwrap();
     for q in [number.as_str(), s.invoice.as_str()] {

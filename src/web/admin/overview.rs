@@ -25,6 +25,8 @@ struct OverviewPage {
     attention: crate::store::attention::AttentionCounts,
     /// No job runner claimed lately: what the operator should know.
     runner_missing: Option<String>,
+    /// Recovered by the day it was paid: (period, amount, cases).
+    paid_in: Vec<(&'static str, String, String)>,
     days: i64,
     currency: String,
     currencies: Vec<String>,
@@ -183,6 +185,41 @@ fn categories(r: &CurrencyReport) -> String {
     charts::rows("Outcomes by decline category", &rows)
 }
 
+/// What was recovered this week, last week and this month (UTC, on the
+/// engine's clock), by the day it was paid.
+async fn paid_in(
+    state: &AppState,
+    currency: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<(&'static str, String, String)>> {
+    let today = now.date_naive();
+    let start = |d: NaiveDate| {
+        d.and_hms_opt(0, 0, 0)
+            .unwrap_or_default()
+            .and_utc()
+            .timestamp_millis()
+    };
+    let this_week = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
+    let last_week = this_week - Duration::days(7);
+    let this_month = today.with_day(1).unwrap_or(today);
+    let end = now.timestamp_millis() + 1;
+    let mut out = Vec::new();
+    for (label, from, until) in [
+        ("Recovered this week", start(this_week), end),
+        ("Recovered last week", start(last_week), start(this_week)),
+        ("Recovered this month", start(this_month), end),
+    ] {
+        let (count, minor) = state.store.recovered_between(currency, from, until).await?;
+        let amount = crate::domain::stats::grouped(&crate::domain::stats::major(minor, currency));
+        out.push((
+            label,
+            format!("{amount} {}", currency.to_ascii_uppercase()),
+            format!("{count} case{} paid", if count == 1 { "" } else { "s" }),
+        ));
+    }
+    Ok(out)
+}
+
 /// When no job runner has claimed work within twice its lease (read from
 /// the database: a web role runs none), why retries and emails wait.
 async fn runner_missing(state: &AppState) -> anyhow::Result<Option<String>> {
@@ -258,10 +295,12 @@ pub async fn show(
         .collect();
     let attention = state.store.attention_counts().await?;
     let runner_missing = runner_missing(&state).await?;
+    let paid_in = paid_in(&state, &currency, now).await?;
     let body = OverviewPage {
         f: Frame::new(&state, "overview"),
         attention,
         runner_missing,
+        paid_in,
         days,
         currencies: reports.iter().map(|r| r.currency.clone()).collect(),
         tiles: tiles(r),
