@@ -100,6 +100,17 @@ pub fn given_up_after() -> Duration {
     Duration::minutes(RETRY_DELAYS_MINUTES.iter().sum())
 }
 
+/// How often an event is sent before it is given up.
+pub fn tries() -> usize {
+    RETRY_DELAYS_MINUTES.len() + 1
+}
+
+/// "10 tries over about 2.9 days": how hard delivery tries, for people.
+pub fn tries_in_words() -> String {
+    let days = given_up_after().num_minutes() as f64 / 1440.0;
+    format!("{} tries over about {days:.1} days", tries())
+}
+
 /// When to try again after `failures` failed deliveries; `None`: give up.
 pub fn retry_delay(failures: i32) -> Option<Duration> {
     let index = usize::try_from(failures.max(1) - 1).ok()?;
@@ -137,12 +148,9 @@ mod tests {
 
     #[test]
     fn the_readme_states_how_long_events_are_retried() {
-        let days = given_up_after().num_minutes() as f64 / 1440.0;
         assert_eq!(given_up_after().num_minutes(), 4_221);
-        crate::readme_claims::assert_readme_says(&[format!(
-            "{} tries over about {days:.1} days",
-            RETRY_DELAYS_MINUTES.len() + 1
-        )]);
+        assert_eq!(tries_in_words(), "10 tries over about 2.9 days");
+        crate::readme_claims::assert_readme_says(&[tries_in_words()]);
     }
 
     #[test]

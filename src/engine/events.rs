@@ -104,18 +104,19 @@ async fn handle_event(engine: &Engine, tx: &mut Tx, event: &Event) -> anyhow::Re
     }
     let routed = route(event);
     let now_ms = engine.clock.now_ms();
-    if let Some((invoice, customer)) = &routed.payment {
-        let paid_at = event.envelope.created.timestamp_millis();
-        cases::record_payment(tx, invoice, customer, paid_at)
-            .await
-            .with_context(|| format!("recording the payment of {invoice}"))?;
-    }
     // The processor's clock is real time; cases run on the engine's clock
     // (simulated when DUNWELL_CLOCK_SPEED is set), so map it across.
     let created_ms = engine
         .clock
         .sim_ms_at(event.envelope.created.timestamp_millis())
         .min(now_ms);
+    if let Some((invoice, customer)) = &routed.payment {
+        // On the engine's clock too: paydays are read from these beside
+        // the failures' times.
+        cases::record_payment(tx, invoice, customer, created_ms)
+            .await
+            .with_context(|| format!("recording the payment of {invoice}"))?;
+    }
     if let Some(card) = &routed.card {
         // As of the event's time: an older event arriving late does not
         // undo a newer card.

@@ -203,6 +203,44 @@ pub async fn run(config: &Config, args: &TriggerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How long `trigger` waits for an instance that is still starting (a
+/// refused connection sent nothing, so trying again is safe).
+const WAIT_FOR_START: Duration = Duration::from_secs(30);
+
+/// The answer to the signed `body`, waiting up to [`WAIT_FOR_START`] while
+/// nothing listens at `url` yet (`serve &` followed at once by `trigger`).
+async fn answer(
+    client: &reqwest::Client,
+    url: &str,
+    body: Vec<u8>,
+    header: &str,
+) -> anyhow::Result<reqwest::Response> {
+    let started = std::time::Instant::now();
+    let mut said = false;
+    loop {
+        let sent = client
+            .post(url)
+            .header("content-type", "application/json")
+            .header("stripe-signature", header)
+            .body(body.clone())
+            .send()
+            .await;
+        match sent {
+            Err(e) if e.is_connect() && started.elapsed() < WAIT_FOR_START => {
+                if !said {
+                    eprintln!(
+                        "nothing answers at {url} yet; waiting up to {} s for it to start",
+                        WAIT_FOR_START.as_secs()
+                    );
+                    said = true;
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            other => return other.with_context(|| format!("posting to {url}")),
+        }
+    }
+}
+
 /// Signs `event` and posts it to `url`; the answer, printed.
 async fn post(
     client: &reqwest::Client,
@@ -214,14 +252,7 @@ async fn post(
     now: i64,
 ) -> anyhow::Result<()> {
     let (body, header) = signed(event, secret, now);
-    let response = client
-        .post(url)
-        .header("content-type", "application/json")
-        .header("stripe-signature", header)
-        .body(body)
-        .send()
-        .await
-        .with_context(|| format!("posting to {url}"))?;
+    let response = answer(client, url, body, &header).await?;
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
     println!(

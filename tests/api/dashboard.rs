@@ -486,3 +486,95 @@ async fn a_running_worker_notes_its_heartbeat_in_the_database() {
     );
     drop(worker);
 }
+
+/// At 100,000x from a start a month before today, the overview's window
+/// (90 days back from the engine's clock) and `/api/stats` hold the case
+/// the real binary opened and recovered: its times are on the engine's
+/// clock, not the processor's real one (which is weeks past the window).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_a_fast_clock_the_overview_holds_what_the_engine_did() {
+    use crate::process::{Process, eventually};
+    let Some(db) = TestDb::new(Backend::Sqlite).await else {
+        return;
+    };
+    let port = free_port().to_string();
+    let address = format!("http://127.0.0.1:{port}");
+    let bind = format!("127.0.0.1:{port}");
+    let serve = Process::start(
+        "serve",
+        "serve",
+        &[
+            ("DUNWELL_DATABASE_URL", db.url.as_str()),
+            ("DUNWELL_WEBHOOK_SECRETS", "whsec_fast"),
+            ("DUNWELL_CLOCK_SPEED", "100000"),
+            ("DUNWELL_ADMIN_TOKEN", TOKEN),
+            ("DUNWELL_BIND", bind.as_str()),
+            ("DUNWELL_PUBLIC_URL", address.as_str()),
+        ],
+    );
+    crate::restarts::ready(&serve).await;
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_dunwell"))
+        .args(["trigger", "invoice.payment_failed", "--invoice"])
+        .args([
+            "in_fast_recovers2",
+            "--amount",
+            "1234.50",
+            "--currency",
+            "usd",
+        ])
+        .args(["--url", &serve.url("/webhooks/stripe")])
+        .env("DUNWELL_WEBHOOK_SECRETS", "whsec_fast")
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let store = db.store().await;
+    let case = eventually(
+        std::time::Duration::from_secs(60),
+        "the case recovered",
+        || async {
+            let case = store.case_by_invoice("in_fast_recovers2").await.unwrap()?;
+            (case.state == Some(dunwell::domain::case::CaseState::Recovered)).then_some(case)
+        },
+    )
+    .await;
+    let real_now = chrono::Utc::now().timestamp_millis();
+    assert!(
+        case.opened_at
+            .is_some_and(|at| at < real_now - 14 * 86_400_000),
+        "opened on the engine's clock, weeks before real time: {:?}",
+        case.opened_at
+    );
+    let stats: serde_json::Value = reqwest::Client::new()
+        .get(format!("{address}/api/stats"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let usd = &stats["currencies"][0];
+    assert_eq!(usd["recovered"]["count"], 1, "{stats}");
+    let login = no_redirects()
+        .post(format!("{address}/admin/login"))
+        .header("origin", &address)
+        .form(&[("token", TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 303);
+    let cookie = login.headers()["set-cookie"].to_str().unwrap();
+    let overview = no_redirects()
+        .get(format!("{address}/admin"))
+        .header("cookie", cookie.split(';').next().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let tile = "<div class=\"k\">Recovered</div><div class=\"v\">1,234.50 USD</div>";
+    assert!(overview.contains(tile), "{tile} missing: {overview}");
+    store.close().await;
+}

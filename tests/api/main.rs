@@ -33,6 +33,7 @@ mod process;
 mod processor_faults;
 mod queue;
 mod reactivation;
+mod readme;
 mod recovery;
 mod restarts;
 mod sessions;

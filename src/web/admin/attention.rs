@@ -51,6 +51,8 @@ struct AttentionPage {
     given_up: Vec<GivenUp>,
     parked: Vec<Parked>,
     replayed: Option<usize>,
+    /// "10 tries over about 2.9 days".
+    tries: String,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -109,6 +111,7 @@ pub async fn show(
         given_up,
         parked,
         replayed: params.replayed,
+        tries: crate::domain::outgoing::tries_in_words(),
     }
     .render();
     Ok(page(StatusCode::OK, body))
