@@ -306,3 +306,100 @@ crate::backend_tests!(
     no_notify_url_no_events,
     events_arrive_in_order_and_given_up_ones_are_replayed,
 );
+
+/// The operator's way to a given-up event in Chromium: the overview's
+/// banner, its link to Needs attention, and *Replay all* there, followed to
+/// the end — the receiver, back up, gets both events in the case's order.
+/// Screenshots: `dashboard-overview-attention-laptop.png`,
+/// `dashboard-attention-laptop.png`, `dashboard-attention-replayed-laptop.png`.
+#[tokio::test]
+async fn an_operator_replays_given_up_events_in_a_browser() {
+    let Some(binary) = crate::browser::chromium() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "chromium is required in CI"
+        );
+        eprintln!("skipped: no chromium on the PATH");
+        return;
+    };
+    let s = scenario("in_notify_browser");
+    let server = stripe(&s, "insufficient_funds", 1).await;
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hooks"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&receiver)
+        .await;
+    let url = format!("{}/hooks", receiver.uri());
+    let extra = [
+        ("notify_url", url.as_str()),
+        ("notify_secret", NOTIFY_SECRET),
+        ("admin_token", crate::dashboard::TOKEN),
+        ("brand.name", "Acme Analytics"),
+    ];
+    let Some(app) = app_with(Backend::Sqlite, &server, &extra).await else {
+        return;
+    };
+    app.send("invoice.payment_failed", &event(&s, "failed"))
+        .await;
+    app.live_through(12, 2).await;
+    app.store
+        .set_setting(
+            dunwell::jobs::claim::RUNNER_SEEN,
+            &dunwell::clock::unix_millis().to_string(),
+        )
+        .await
+        .unwrap();
+    receiver.reset().await;
+    Mock::given(method("POST"))
+        .and(path("/hooks"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let dir = crate::browser::artifacts_dir();
+    let shots = [
+        dir.join("dashboard-overview-attention-laptop.png"),
+        dir.join("dashboard-attention-laptop.png"),
+        dir.join("dashboard-attention-replayed-laptop.png"),
+    ];
+    let address = app.address.clone();
+    let walk = {
+        let shots = shots.clone();
+        move || {
+            let mut b = crate::dashboard::signed_in(&binary, &address);
+            let overview = b.text();
+            b.screenshot(&shots[0]);
+            b.click("a[href='/admin/attention']");
+            b.wait_for_page(|href| href.ends_with("/admin/attention"));
+            let listed = b.text();
+            b.screenshot(&shots[1]);
+            b.click("form[action='/admin/events/replay'] button");
+            b.wait_for_page(|href| href.contains("replayed="));
+            let replayed = b.text();
+            b.screenshot(&shots[2]);
+            (overview, listed, replayed)
+        }
+    };
+    let (overview, listed, replayed) = tokio::task::spawn_blocking(walk).await.unwrap();
+    assert!(
+        overview.contains("Needs attention: 2 events your systems never took — see what needs you"),
+        "only what there is: {overview}"
+    );
+    assert!(listed.contains("case.opened #1"), "{listed}");
+    assert!(listed.contains("case.recovered #2"), "{listed}");
+    assert!(replayed.contains("2 events sent again"), "{replayed}");
+    app.run_due_jobs().await;
+    app.run_due_jobs().await;
+    assert_eq!(
+        arrivals(&receiver).await,
+        [
+            ("case.opened".to_owned(), 1),
+            ("case.recovered".to_owned(), 2)
+        ]
+    );
+    for shot in &shots {
+        let size = std::fs::metadata(shot).map(|m| m.len()).unwrap_or(0);
+        assert!(size > 10_000, "{} is {size} bytes", shot.display());
+    }
+    app.shutdown().await;
+}

@@ -21,8 +21,9 @@ use crate::store::reports::WeekRow;
 struct OverviewPage {
     f: Frame,
     /// What waits for the operator (cases given up, events given up or
-    /// parked): a banner linking to the Needs attention page.
-    attention: crate::store::attention::AttentionCounts,
+    /// parked), only what there is: a banner linking to the Needs
+    /// attention page.
+    attention: Vec<String>,
     /// No job runner claimed lately: what the operator should know.
     runner_missing: Option<String>,
     /// Recovered by the day it was paid: (period, amount, cases).
@@ -220,6 +221,26 @@ async fn paid_in(
     Ok(out)
 }
 
+/// "2 events your systems never took", one part per kind there is.
+fn attention_said(counts: &crate::store::attention::AttentionCounts) -> Vec<String> {
+    let s = |n: i64| if n == 1 { "" } else { "s" };
+    [
+        (counts.cases, format!("case{} given up", s(counts.cases))),
+        (
+            counts.events_given_up,
+            format!("event{} your systems never took", s(counts.events_given_up)),
+        ),
+        (
+            counts.events_parked,
+            format!("processor event{} not handled", s(counts.events_parked)),
+        ),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}"))
+    .collect()
+}
+
 /// When no job runner has claimed work within twice its lease (read from
 /// the database: a web role runs none), why retries and emails wait.
 async fn runner_missing(state: &AppState) -> anyhow::Result<Option<String>> {
@@ -298,7 +319,7 @@ pub async fn show(
     let paid_in = paid_in(&state, &currency, now).await?;
     let body = OverviewPage {
         f: Frame::new(&state, "overview"),
-        attention,
+        attention: attention_said(&attention),
         runner_missing,
         paid_in,
         days,
