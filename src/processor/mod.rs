@@ -159,6 +159,55 @@ impl Processor {
         }
     }
 
+    /// Where a canceled customer starts their subscription again: a
+    /// checkout page for the canceled `subscription`'s prices (back to
+    /// `return_url`), or, when that subscription cannot be copied, the
+    /// account page. The simulated processor has neither page: the
+    /// customer is subscribed again and goes straight back.
+    pub async fn resubscribe_session(
+        &self,
+        customer: &CustomerId,
+        subscription: Option<&SubscriptionId>,
+        return_url: &str,
+        idempotency_key: &str,
+    ) -> Result<String, ProcessorError> {
+        match self {
+            Self::Stripe(c) => {
+                if let Some(subscription) = subscription
+                    && let Some(url) = c
+                        .resubscribe_session(customer, subscription, return_url, idempotency_key)
+                        .await?
+                {
+                    return Ok(url);
+                }
+                // An account page lives minutes: a fresh one each time.
+                let fresh = format!("{idempotency_key}-{}", crate::random::base62(12));
+                self.account_session(customer, return_url, &fresh).await
+            }
+            Self::Simulated(s) => {
+                tracing::info!(customer = %customer, "simulated processor: no checkout page, subscribed again");
+                s.resubscribe(customer.as_str());
+                Ok(return_url.to_owned())
+            }
+        }
+    }
+
+    /// Whether `customer` came back after subscription `old` was canceled:
+    /// a live subscription created at or after `since` (unix seconds, real
+    /// time) that the reactivate button made or that has one of `old`'s
+    /// prices.
+    pub async fn subscribed_again(
+        &self,
+        customer: &CustomerId,
+        old: Option<&SubscriptionId>,
+        since: i64,
+    ) -> Result<bool, ProcessorError> {
+        match self {
+            Self::Stripe(c) => c.subscribed_again(customer, old, since).await,
+            Self::Simulated(s) => Ok(s.resubscribed(customer.as_str())),
+        }
+    }
+
     /// The customer's default payment method as the processor has it now
     /// (`pm_...`; `None`: none, or no such customer).
     pub async fn default_payment_method(

@@ -29,6 +29,8 @@ struct State {
     replies: HashMap<String, PayOutcome>,
     /// Cards "added" on the simulated card page, per customer.
     cards_added: HashMap<String, u32>,
+    /// Customers subscribed again after a cancel.
+    resubscribed: std::collections::HashSet<String>,
 }
 
 #[derive(Debug, Default)]
@@ -86,6 +88,18 @@ impl SimulatedProcessor {
     pub fn add_card(&self, customer: &str) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         *state.cards_added.entry(customer.to_owned()).or_default() += 1;
+    }
+
+    /// The simulated checkout after a cancel: the customer is subscribed
+    /// again.
+    pub fn resubscribe(&self, customer: &str) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.resubscribed.insert(customer.to_owned());
+    }
+
+    pub fn resubscribed(&self, customer: &str) -> bool {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.resubscribed.contains(customer)
     }
 
     /// The customer's default payment method: the latest card added on the

@@ -345,6 +345,157 @@ impl StripeClient {
             .await
     }
 
+    /// The canceled `subscription` as the processor keeps it: its customer
+    /// and its items' prices and quantities (`None`: not there).
+    async fn old_subscription(
+        &self,
+        subscription: &SubscriptionId,
+    ) -> Result<Option<OldSubscription>, ProcessorError> {
+        let Some(body) = self
+            .get_object(&format!("v1/subscriptions/{subscription}"))
+            .await?
+        else {
+            return Ok(None);
+        };
+        serde_json::from_str(&body)
+            .map(Some)
+            .map_err(|e| ProcessorError::Protocol(format!("subscription: {e}")))
+    }
+
+    /// A Checkout page that starts the canceled `subscription` again for
+    /// `customer`: the same prices and quantities, paid with a card the
+    /// customer chooses (`POST /v1/checkout/sessions`, mode subscription,
+    /// back to `return_url` either way). `None`: the subscription cannot
+    /// be copied (gone, another customer's, no prices, or a price the
+    /// processor refuses now), so the caller opens the account page.
+    pub async fn resubscribe_session(
+        &self,
+        customer: &CustomerId,
+        subscription: &SubscriptionId,
+        return_url: &str,
+        idempotency_key: &str,
+    ) -> Result<Option<String>, ProcessorError> {
+        let Some(old) = self.old_subscription(subscription).await? else {
+            return Ok(None);
+        };
+        // Only the customer's own subscription is copied for them.
+        if old.customer.id() != customer.as_str() {
+            return Ok(None);
+        }
+        let mut lines = Vec::new();
+        for (n, item) in old.items.data.iter().enumerate() {
+            let Some(price) = &item.price else { continue };
+            lines.push((format!("line_items[{n}][price]"), price.id.clone()));
+            // Metered prices take no quantity.
+            if let Some(quantity) = item.quantity {
+                lines.push((format!("line_items[{n}][quantity]"), quantity.to_string()));
+            }
+        }
+        if lines.is_empty() {
+            return Ok(None);
+        }
+        let mut form = vec![
+            ("mode", "subscription"),
+            ("customer", customer.as_str()),
+            ("success_url", return_url),
+            ("cancel_url", return_url),
+            (
+                "subscription_data[metadata][dunwell_resubscribes]",
+                subscription.as_str(),
+            ),
+        ];
+        form.extend(lines.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        // A replayed key answers with the session it made; one already
+        // completed or expired has no URL any more, so a fresh one is made.
+        let fresh = format!("{idempotency_key}-{}", crate::random::base62(8));
+        for key in [idempotency_key, fresh.as_str()] {
+            let (status, body) = self
+                .call(Method::POST, "v1/checkout/sessions", &form, Some(key))
+                .await?;
+            if status == StatusCode::BAD_REQUEST {
+                // A price archived since, say: the account page instead.
+                tracing::warn!(answer = %Self::failure(status, &body), "the processor refused a checkout for the canceled subscription");
+                return Ok(None);
+            }
+            if !status.is_success() {
+                return Err(Self::failure(status, &body));
+            }
+            #[derive(Deserialize)]
+            struct Session {
+                url: Option<String>,
+            }
+            let session: Session = serde_json::from_str(&body)
+                .map_err(|e| ProcessorError::Protocol(format!("checkout session: {e}")))?;
+            if let Some(url) = session.url {
+                return Ok(Some(url));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Whether `customer` came back after `old` was canceled: a live
+    /// subscription (active, trialing or past due) created at or after
+    /// `since` (unix seconds) that the reactivate button made, or that
+    /// has one of the canceled subscription's prices (made elsewhere).
+    pub async fn subscribed_again(
+        &self,
+        customer: &CustomerId,
+        old: Option<&SubscriptionId>,
+        since: i64,
+    ) -> Result<bool, ProcessorError> {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("customer", customer.as_str())
+            .append_pair("status", "all")
+            .append_pair("created[gte]", &since.to_string())
+            .append_pair("limit", "100")
+            .finish();
+        let (status, body) = self
+            .call(Method::GET, &format!("v1/subscriptions?{query}"), &[], None)
+            .await?;
+        if !status.is_success() {
+            return Err(Self::failure(status, &body));
+        }
+        #[derive(Deserialize)]
+        struct Listed {
+            status: String,
+            #[serde(default)]
+            metadata: std::collections::HashMap<String, String>,
+            #[serde(default)]
+            items: Items,
+        }
+        #[derive(Deserialize)]
+        struct List {
+            data: Vec<Listed>,
+        }
+        let list: List = serde_json::from_str(&body)
+            .map_err(|e| ProcessorError::Protocol(format!("subscriptions: {e}")))?;
+        let live: Vec<&Listed> = list
+            .data
+            .iter()
+            .filter(|s| matches!(s.status.as_str(), "active" | "trialing" | "past_due"))
+            .collect();
+        let Some(old) = old else {
+            return Ok(!live.is_empty());
+        };
+        if live.iter().any(|s| {
+            s.metadata.get("dunwell_resubscribes").map(String::as_str) == Some(old.as_str())
+        }) {
+            return Ok(true);
+        }
+        if live.is_empty() {
+            return Ok(false);
+        }
+        // Made elsewhere (the operator's own sign-up page): the same
+        // product's prices say it is this subscription again.
+        let Some(canceled) = self.old_subscription(old).await? else {
+            return Ok(false);
+        };
+        let prices: Vec<&str> = canceled.items.prices().collect();
+        Ok(live
+            .iter()
+            .any(|s| s.items.prices().any(|p| prices.contains(&p))))
+    }
+
     async fn portal_session(
         &self,
         customer: &CustomerId,
@@ -499,6 +650,54 @@ fn operation(method: &Method, path: &str) -> String {
         })
         .collect();
     format!("{method} {}", shape.join("/"))
+}
+
+/// A subscription's items, as far as a new one copies them.
+#[derive(Debug, Default, Deserialize)]
+struct Items {
+    #[serde(default)]
+    data: Vec<Item>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Item {
+    price: Option<PriceRef>,
+    quantity: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PriceRef {
+    id: String,
+}
+
+impl Items {
+    fn prices(&self) -> impl Iterator<Item = &str> {
+        self.data
+            .iter()
+            .filter_map(|i| i.price.as_ref().map(|p| p.id.as_str()))
+    }
+}
+
+/// An id, or the object it names when expanded.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum IdOrObject {
+    Id(String),
+    Object { id: String },
+}
+
+impl IdOrObject {
+    fn id(&self) -> &str {
+        match self {
+            Self::Id(id) | Self::Object { id } => id,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct OldSubscription {
+    customer: IdOrObject,
+    items: Items,
 }
 
 #[cfg(test)]

@@ -8,7 +8,8 @@
 //! declined, or still on its way (with a Check again link). Any bad,
 //! tampered, foreign or expired token gets the same friendly 404 page,
 //! which reveals nothing. A canceled subscription's page has a button
-//! (`POST …/reactivate`) to the processor's account page.
+//! (`POST …/reactivate`) to the processor's checkout for it, and says
+//! "welcome back" once the customer subscribed again.
 
 mod answer;
 pub mod limit;
@@ -102,7 +103,12 @@ pub async fn page(
             let locale = locale_for(engine, &request, Some(&case.customer_id)).await;
             let name = case.customer_name.as_deref();
             let email = case.customer_email.as_deref();
-            let payer = payer(engine, &case.customer_id, name, email).await;
+            let mut payer = payer(engine, &case.customer_id, name, email).await;
+            let canceled = case.track.case.as_ref().map(|c| c.state)
+                == Some(crate::domain::case::CaseState::Canceled);
+            if canceled && signed_for == Purpose::Billing {
+                payer.subscribed_again = reactivate::subscribed_again(engine, &case).await;
+            }
             let policy = engine.policy_of(&case).await;
             let planned = planned(engine, &case).await;
             let visit = visit_outcome(engine, &case, query.visit_id(), planned.next_retry).await;

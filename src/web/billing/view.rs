@@ -68,6 +68,8 @@ pub(super) struct Payer {
     name: Option<String>,
     email: Option<String>,
     card: Option<Card>,
+    /// After a cancel: subscribed again since (the processor says so).
+    pub(super) subscribed_again: bool,
 }
 
 /// The payer behind `customer_id`: what the case says, else what the
@@ -89,6 +91,7 @@ pub(super) async fn payer(
         name: name.map(str::to_owned).or(known.name),
         email: email.map(str::to_owned).or(known.email),
         card: card.ok().flatten(),
+        subscribed_again: false,
     }
 }
 
@@ -269,6 +272,13 @@ pub(super) fn case_view(
                 offer_words::paused(locale, paused_until.as_deref().unwrap_or_default());
             (title, status, true, message, false)
         }
+        Some(CaseState::Canceled) if payer.subscribed_again => (
+            w.resubscribed_title,
+            w.resubscribed_status,
+            true,
+            w.resubscribed_message.to_owned(),
+            false,
+        ),
         Some(CaseState::Canceled) => {
             let on = case
                 .ended_at
@@ -367,6 +377,7 @@ pub(super) fn case_view(
         update_label: w.update_card,
         card_action: format!("{}/billing/update/{token}/card", base(engine)),
         reactivate_action: (state == Some(CaseState::Canceled)
+            && !payer.subscribed_again
             && paused_until.is_none()
             && purpose == Purpose::Billing)
             .then(|| format!("{}/billing/update/{token}/reactivate", base(engine))),
