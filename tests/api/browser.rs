@@ -96,6 +96,14 @@ pub fn artifacts_dir() -> PathBuf {
     dir
 }
 
+/// Each screenshot was written and holds a picture (more than 10 kB).
+pub fn assert_shots<'a>(shots: impl IntoIterator<Item = &'a PathBuf>) {
+    for shot in shots {
+        let size = std::fs::metadata(shot).map(|m| m.len()).unwrap_or(0);
+        assert!(size > 10_000, "{} is {size} bytes", shot.display());
+    }
+}
+
 /// One headless browser with one tab.
 pub struct Browser {
     runtime: Option<tokio::runtime::Runtime>,

@@ -22,9 +22,14 @@ async fn sign_in(app: &TestApp) -> String {
 /// Signs in with `token`, as the sign-in form does; the session cookie's
 /// `name=value`.
 pub(crate) async fn sign_in_with(app: &TestApp, token: &str) -> String {
+    sign_in_at(&app.address, token).await
+}
+
+/// Signs in to the dashboard at `address` (a test app's or a process's).
+pub(crate) async fn sign_in_at(address: &str, token: &str) -> String {
     let answer = no_redirects()
-        .post(format!("{}/admin/login", app.address))
-        .header("origin", &app.address)
+        .post(format!("{address}/admin/login"))
+        .header("origin", address)
         .form(&[("token", token)])
         .send()
         .await
@@ -451,10 +456,7 @@ async fn an_operator_signs_in_opens_a_case_and_pauses_it_in_a_browser() {
         app.case("in_dash_1").await.state,
         Some(dunwell::domain::case::CaseState::Paused)
     );
-    for shot in &shots {
-        let size = std::fs::metadata(shot).map(|m| m.len()).unwrap_or(0);
-        assert!(size > 10_000, "{} is {size} bytes", shot.display());
-    }
+    crate::browser::assert_shots(&shots);
     app.shutdown().await;
 }
 
@@ -556,18 +558,10 @@ async fn at_a_fast_clock_the_overview_holds_what_the_engine_did() {
         .unwrap();
     let usd = &stats["currencies"][0];
     assert_eq!(usd["recovered"]["count"], 1, "{stats}");
-    let login = no_redirects()
-        .post(format!("{address}/admin/login"))
-        .header("origin", &address)
-        .form(&[("token", TOKEN)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(login.status(), 303);
-    let cookie = login.headers()["set-cookie"].to_str().unwrap();
+    let cookie = sign_in_at(&address, TOKEN).await;
     let overview = no_redirects()
         .get(format!("{address}/admin"))
-        .header("cookie", cookie.split(';').next().unwrap())
+        .header("cookie", cookie)
         .send()
         .await
         .unwrap()

@@ -253,10 +253,7 @@ async fn a_customer_goes_from_the_email_to_a_new_card_or_a_new_plan_in_two_click
     app.advance(chrono::Duration::minutes(16));
     app.run_due_jobs().await;
     assert_eq!(state(&app, &plan).await, Some(CaseState::Recovered));
-    for shot in [&phone, &laptop, &offer_shot, &taken_shot] {
-        let size = std::fs::metadata(shot).map(|m| m.len()).unwrap_or(0);
-        assert!(size > 10_000, "{} is {size} bytes", shot.display());
-    }
+    crate::browser::assert_shots([&phone, &laptop, &offer_shot, &taken_shot]);
     app.shutdown().await;
 }
 
@@ -529,9 +526,6 @@ async fn a_german_customer_sees_a_declined_card_then_a_paid_one_and_a_bank_confi
     assert!(confirm.contains("49,00 €"), "{confirm}");
     assert_eq!(first.as_str(), Some("Zahlung bestätigen"), "{confirm}");
     assert!(violations.is_empty(), "accessibility: {violations:#?}");
-    for shot in &shots {
-        let size = std::fs::metadata(shot).map(|m| m.len()).unwrap_or(0);
-        assert!(size > 10_000, "{} is {size} bytes", shot.display());
-    }
+    crate::browser::assert_shots(&shots);
     app.shutdown().await;
 }

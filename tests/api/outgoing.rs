@@ -150,14 +150,16 @@ async fn arrivals(receiver: &MockServer) -> Vec<(String, i64)> {
         .collect()
 }
 
-/// With the receiver down, a case's events wait for each other: the case
-/// recovers while its `case.opened` is being retried, and `case.recovered`
-/// is first sent only after `case.opened` was given up; every payload
-/// carries the case's sequence. Given-up events are kept, listed by the
-/// API, and replayed in order once the receiver is back.
-async fn events_arrive_in_order_and_given_up_ones_are_replayed(backend: Backend) {
-    let s = scenario("in_notify_order");
-    // The first retry pays: the case recovers on day 1 or so.
+/// A case lived through twelve days while the receiver answered 503: the
+/// first retry pays (the case recovers on day 1 or so), and both its
+/// events were tried ten times and given up. The processor's stand-in,
+/// the receiver, the app (with `extra`) and the case's scenario.
+async fn while_the_receiver_is_down(
+    backend: Backend,
+    invoice: &str,
+    extra: &[(&str, &str)],
+) -> Option<(MockServer, MockServer, TestApp, dunwell::trigger::Scenario)> {
+    let s = scenario(invoice);
     let server = stripe(&s, "insufficient_funds", 1).await;
     let receiver = MockServer::start().await;
     Mock::given(method("POST"))
@@ -166,17 +168,39 @@ async fn events_arrive_in_order_and_given_up_ones_are_replayed(backend: Backend)
         .mount(&receiver)
         .await;
     let url = format!("{}/hooks", receiver.uri());
-    let extra = [
+    let mut pairs = vec![
         ("notify_url", url.as_str()),
         ("notify_secret", NOTIFY_SECRET),
-        ("admin_token", TOKEN),
     ];
-    let Some(app) = app_with(backend, &server, &extra).await else {
-        return;
-    };
+    pairs.extend_from_slice(extra);
+    let app = app_with(backend, &server, &pairs).await?;
     app.send("invoice.payment_failed", &event(&s, "failed"))
         .await;
     app.live_through(12, 2).await;
+    Some((server, receiver, app, s))
+}
+
+/// The receiver is back: it answers 200 and forgets what it was sent.
+async fn receiver_back(receiver: &MockServer) {
+    receiver.reset().await;
+    Mock::given(method("POST"))
+        .and(path("/hooks"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(receiver)
+        .await;
+}
+
+/// With the receiver down, a case's events wait for each other: the case
+/// recovers while its `case.opened` is being retried, and `case.recovered`
+/// is first sent only after `case.opened` was given up; every payload
+/// carries the case's sequence. Given-up events are kept, listed by the
+/// API, and replayed in order once the receiver is back.
+async fn events_arrive_in_order_and_given_up_ones_are_replayed(backend: Backend) {
+    let Some((_server, receiver, app, s)) =
+        while_the_receiver_is_down(backend, "in_notify_order", &[("admin_token", TOKEN)]).await
+    else {
+        return;
+    };
     assert_eq!(
         state(&app, &s).await,
         Some(dunwell::domain::case::CaseState::Recovered)
@@ -242,12 +266,7 @@ async fn events_arrive_in_order_and_given_up_ones_are_replayed(backend: Backend)
 
     // The receiver is back: everything given up since the start goes again,
     // in the case's order.
-    receiver.reset().await;
-    Mock::given(method("POST"))
-        .and(path("/hooks"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&receiver)
-        .await;
+    receiver_back(&receiver).await;
     let since = "2000-01-01";
     let (status, replayed) = api(
         &app,
@@ -322,27 +341,15 @@ async fn an_operator_replays_given_up_events_in_a_browser() {
         eprintln!("skipped: no chromium on the PATH");
         return;
     };
-    let s = scenario("in_notify_browser");
-    let server = stripe(&s, "insufficient_funds", 1).await;
-    let receiver = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/hooks"))
-        .respond_with(ResponseTemplate::new(503))
-        .mount(&receiver)
-        .await;
-    let url = format!("{}/hooks", receiver.uri());
     let extra = [
-        ("notify_url", url.as_str()),
-        ("notify_secret", NOTIFY_SECRET),
         ("admin_token", crate::dashboard::TOKEN),
         ("brand.name", "Acme Analytics"),
     ];
-    let Some(app) = app_with(Backend::Sqlite, &server, &extra).await else {
+    let Some((_server, receiver, app, _)) =
+        while_the_receiver_is_down(Backend::Sqlite, "in_notify_browser", &extra).await
+    else {
         return;
     };
-    app.send("invoice.payment_failed", &event(&s, "failed"))
-        .await;
-    app.live_through(12, 2).await;
     app.store
         .set_setting(
             dunwell::jobs::claim::RUNNER_SEEN,
@@ -350,12 +357,7 @@ async fn an_operator_replays_given_up_events_in_a_browser() {
         )
         .await
         .unwrap();
-    receiver.reset().await;
-    Mock::given(method("POST"))
-        .and(path("/hooks"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&receiver)
-        .await;
+    receiver_back(&receiver).await;
     let dir = crate::browser::artifacts_dir();
     let shots = [
         dir.join("dashboard-overview-attention-laptop.png"),
@@ -397,9 +399,6 @@ async fn an_operator_replays_given_up_events_in_a_browser() {
             ("case.recovered".to_owned(), 2)
         ]
     );
-    for shot in &shots {
-        let size = std::fs::metadata(shot).map(|m| m.len()).unwrap_or(0);
-        assert!(size > 10_000, "{} is {size} bytes", shot.display());
-    }
+    crate::browser::assert_shots(&shots);
     app.shutdown().await;
 }

@@ -132,9 +132,6 @@ async fn an_operator_edits_previews_backtests_and_applies_a_policy() {
         "{}",
         v2.policy
     );
-    for shot in &shots {
-        let size = std::fs::metadata(shot).map(|m| m.len()).unwrap_or(0);
-        assert!(size > 10_000, "{} is {size} bytes", shot.display());
-    }
+    crate::browser::assert_shots(&shots);
     app.shutdown().await;
 }
