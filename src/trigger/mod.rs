@@ -150,6 +150,14 @@ pub async fn run(config: &Config, args: &TriggerArgs) -> anyhow::Result<()> {
     let secret = config.webhook_secrets.first().context(
         "no webhook secret configured: set DUNWELL_WEBHOOK_SECRETS (trigger signs with the first one)",
     )?;
+    let url = args.url.clone().unwrap_or_else(|| default_url(config));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    if !args.dry_run {
+        // Before the event is made: it carries the moment it is sent.
+        wait_until_listening(&client, &url).await;
+    }
     let now = unix_secs();
     let scenario = args.scenario(now)?;
     let event = builder::build(&args.event_type, &scenario)?;
@@ -174,10 +182,6 @@ pub async fn run(config: &Config, args: &TriggerArgs) -> anyhow::Result<()> {
         out.flush()?;
         return Ok(());
     }
-    let url = args.url.clone().unwrap_or_else(|| default_url(config));
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()?;
     if with_charge {
         let charge = builder::Scenario {
             event_id: format!("evt_{}", crate::random::base62(24)),
@@ -203,30 +207,18 @@ pub async fn run(config: &Config, args: &TriggerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// How long `trigger` waits for an instance that is still starting (a
-/// refused connection sent nothing, so trying again is safe).
+/// How long `trigger` waits for an instance that is still starting.
 const WAIT_FOR_START: Duration = Duration::from_secs(30);
 
-/// The answer to the signed `body`, waiting up to [`WAIT_FOR_START`] while
-/// nothing listens at `url` yet (`serve &` followed at once by `trigger`).
-async fn answer(
-    client: &reqwest::Client,
-    url: &str,
-    body: Vec<u8>,
-    header: &str,
-) -> anyhow::Result<reqwest::Response> {
+/// Returns once something answers HTTP at `url` (any answer), or after
+/// [`WAIT_FOR_START`] of refused connections (`serve &` followed at once
+/// by `trigger`); the post that follows says what is wrong then.
+async fn wait_until_listening(client: &reqwest::Client, url: &str) {
     let started = std::time::Instant::now();
     let mut said = false;
-    loop {
-        let sent = client
-            .post(url)
-            .header("content-type", "application/json")
-            .header("stripe-signature", header)
-            .body(body.clone())
-            .send()
-            .await;
-        match sent {
-            Err(e) if e.is_connect() && started.elapsed() < WAIT_FOR_START => {
+    while started.elapsed() < WAIT_FOR_START {
+        match client.get(url).send().await {
+            Err(e) if e.is_connect() => {
                 if !said {
                     eprintln!(
                         "nothing answers at {url} yet; waiting up to {} s for it to start",
@@ -236,7 +228,7 @@ async fn answer(
                 }
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
-            other => return other.with_context(|| format!("posting to {url}")),
+            _ => return,
         }
     }
 }
@@ -252,7 +244,14 @@ async fn post(
     now: i64,
 ) -> anyhow::Result<()> {
     let (body, header) = signed(event, secret, now);
-    let response = answer(client, url, body, &header).await?;
+    let response = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("stripe-signature", header)
+        .body(body)
+        .send()
+        .await
+        .with_context(|| format!("posting to {url}"))?;
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
     println!(

@@ -628,6 +628,15 @@ async fn the_openapi_document_covers_the_api() {
         .unwrap();
     assert_eq!(limit["schema"]["maximum"], 200, "{limit}");
     assert_eq!(limit["schema"]["minimum"], 1, "{limit}");
+    // A listed case leads to its page, a listed event to its replay.
+    for (path, link, operation) in [
+        ("/api/cases", "case", "show_case"),
+        ("/api/events", "replay", "replay_event"),
+    ] {
+        let link = &doc["paths"][path]["get"]["responses"]["200"]["links"][link];
+        assert_eq!(link["operationId"], operation, "{path}: {link}");
+        assert!(ids.contains(operation), "{operation}");
+    }
     let put = &doc["paths"]["/api/policy"]["put"]["requestBody"]["content"];
     for form in ["application/toml", "application/json"] {
         assert!(put.get(form).is_some(), "{form} missing: {put}");

@@ -143,17 +143,15 @@ fn printed(block: &str, out: &Output, said: &[&str]) -> String {
     stdout
 }
 
-/// A block in the background: a `serve` in the foreground runs in the
-/// background instead (as "in another terminal" means), and the next line
-/// waits until it answers.
+/// A `serve` in the foreground runs in the background instead (as "in
+/// another terminal" means), and the next line waits until it answers. A
+/// block's own `serve &` is left as it is: what follows must wait itself.
 fn serve_in_background(block: &str) -> String {
     block
         .lines()
         .map(|line| {
             if line.trim_end().ends_with(" serve") {
                 format!("{line} &\nready")
-            } else if line.trim_end().ends_with(" serve &") {
-                format!("{line}\nready")
             } else {
                 line.to_owned()
             }
@@ -312,15 +310,22 @@ fn the_readme_api_examples_answer() {
         ),
         block,
     );
-    printed(block, &out, &["\"in_readme_expired_card\"", "42"]);
+    printed(
+        block,
+        &out,
+        &["\"in_readme_expired_card\"", "{\"error\":\"no case 42\"}"],
+    );
 }
 
 /// The demo in "Trying it": at 100,000x both cases end recovered, the
-/// first after two declined retries, the second after the new card.
+/// first after two declined retries (shown after the first sleep), the
+/// second after the new card; emails and a thank-you are in the outbox.
+/// `trigger` itself waits for the `serve &` before it.
 #[test]
 fn the_readme_demo_runs_as_written() {
     let block = the(Known::TryingIt);
-    let out = Sandbox::new().run("", &serve_in_background(block));
+    let sandbox = Sandbox::new();
+    let out = sandbox.run("", &serve_in_background(block));
     let stdout = printed(
         block,
         &out,
@@ -330,11 +335,33 @@ fn the_readme_demo_runs_as_written() {
             "\"outcome\":\"declined\"",
         ],
     );
+    // The first query (after the first sleep) already shows the third
+    // retry paid: the timeline's first case ends recovered.
+    let first_query = stdout
+        .split("in_demo_recovers3|recovered")
+        .next()
+        .unwrap_or_default();
     assert_eq!(
-        stdout.matches("\"outcome\":\"declined\"").count(),
+        first_query.matches("\"outcome\":\"declined\"").count(),
         2,
         "two declined retries before the third pays:\n{stdout}"
     );
+    assert!(
+        first_query.contains("\"outcome\":\"paid\""),
+        "the third retry paid before the first query:\n{stdout}"
+    );
+    let outbox = Command::new("sqlite3")
+        .args([
+            "dunwell.db",
+            "select kind from outbox o join cases c on c.id = o.case_id \
+             where c.invoice_id = 'in_demo_recovers3' order by o.id",
+        ])
+        .current_dir(sandbox.path())
+        .output()
+        .unwrap();
+    let kinds = String::from_utf8_lossy(&outbox.stdout);
+    assert!(kinds.starts_with("payment_failed\n"), "{kinds}");
+    assert!(kinds.trim_end().ends_with("thank_you"), "{kinds}");
 }
 
 /// The Fly.io commands: each `fly` call is one Fly.io has (recorded, not
@@ -393,6 +420,16 @@ fn the_readme_fly_block_sets_a_valid_configuration() {
         "{calls}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
     );
     assert!(stdout.contains("processor = \"stripe\""), "{stdout}");
+    // Production as it should be, but for the webhook secret, which the
+    // README sets next, once the endpoint exists at the processor; and the
+    // reminder that fly.toml's metrics port is for Fly's private network.
+    let warnings: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("warning: "))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{stdout}");
+    assert!(warnings[0].contains("webhook_secrets"), "{stdout}");
+    assert!(warnings[1].contains("keep that port internal"), "{stdout}");
 }
 
 /// Every TOML block is a configuration `check-config` takes as it stands

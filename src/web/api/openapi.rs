@@ -56,6 +56,44 @@ impl Modify for BearerToken {
     }
 }
 
+/// Where a list's items lead: a listed case's page, a listed event's
+/// replay (OpenAPI links, for clients and for schemathesis's stateful
+/// tests). Written into the JSON: utoipa 5.5 writes a link's
+/// `operationId` as `operation_id`, which the specification does not know.
+fn with_links(mut doc: serde_json::Value) -> serde_json::Value {
+    for (path, name, operation, expression) in [
+        (
+            "/api/cases",
+            "case",
+            "show_case",
+            "$response.body#/cases/0/id",
+        ),
+        (
+            "/api/events",
+            "replay",
+            "replay_event",
+            "$response.body#/events/0/id",
+        ),
+    ] {
+        if let Some(answer) = doc
+            .pointer_mut(&format!(
+                "/paths/{}/get/responses/200",
+                path.replace('~', "~0").replace('/', "~1")
+            ))
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            answer.insert(
+                "links".to_owned(),
+                serde_json::json!({
+                    name: {"operationId": operation, "parameters": {"id": expression}}
+                }),
+            );
+        }
+    }
+    doc
+}
+
 pub async fn document() -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
+    let doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    HttpResponse::Ok().json(with_links(doc))
 }
