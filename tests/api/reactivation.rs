@@ -306,11 +306,12 @@ async fn a_live_case_has_nothing_to_reactivate(backend: Backend) {
     assert_eq!(posted.status(), 303);
     let token = link.rsplit('/').next().unwrap();
     assert_eq!(posted.headers()["location"], format!("../{token}").as_str());
-    assert!(
-        requests(&server, "POST", "/v1/billing_portal/sessions")
-            .await
-            .is_empty()
-    );
+    for opened in ["/v1/billing_portal/sessions", "/v1/checkout/sessions"] {
+        assert!(
+            requests(&server, "POST", opened).await.is_empty(),
+            "{opened}"
+        );
+    }
     app.shutdown().await;
 }
 
