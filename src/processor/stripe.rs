@@ -383,8 +383,13 @@ impl StripeClient {
             return Ok(None);
         }
         let mut lines = Vec::new();
-        for (n, item) in old.items.data.iter().enumerate() {
-            let Some(price) = &item.price else { continue };
+        // Numbered without gaps: only the items that have a price.
+        let priced = old
+            .items
+            .data
+            .iter()
+            .filter_map(|i| Some((i.price.as_ref()?, i)));
+        for (n, (price, item)) in priced.enumerate() {
             lines.push((format!("line_items[{n}][price]"), price.id.clone()));
             // Metered prices take no quantity.
             if let Some(quantity) = item.quantity {

@@ -33,6 +33,7 @@ async fn mount_resubscribe(
             "customer": s.customer,
             "items": {"object": "list", "data": [
                 {"id": "si_1", "price": {"id": "price_team_monthly"}, "quantity": 3},
+                {"id": "si_legacy", "price": null, "quantity": 1},
                 {"id": "si_2", "price": {"id": "price_api_calls_metered"}}
             ]}
         })))
@@ -161,12 +162,14 @@ async fn a_canceled_customer_finds_the_way_back(backend: Backend) {
     assert_eq!(field("customer"), Some(s.customer.as_str()));
     assert_eq!(field("line_items[0][price]"), Some("price_team_monthly"));
     assert_eq!(field("line_items[0][quantity]"), Some("3"));
-    // A metered price takes no quantity.
+    // An item without a price is left out (no gap in the numbering); a
+    // metered price takes no quantity.
     assert_eq!(
         field("line_items[1][price]"),
         Some("price_api_calls_metered")
     );
     assert_eq!(field("line_items[1][quantity]"), None);
+    assert_eq!(field("line_items[2][price]"), None);
     assert_eq!(
         field("subscription_data[metadata][dunwell_resubscribes]"),
         Some(s.subscription.as_str())
